@@ -1,0 +1,54 @@
+# Twinsync: `make run` starts the local stack, `make test` runs the tests.
+# Every target sets up what it needs (the .venv with the pinned dependencies) first.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= devstack/stack.toml
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test test-all test-stack lint format package bench clean
+
+help:
+	@echo "make run      start the local stack (embedded AWS, sandbox Jiras, two nodes)"
+	@echo "make test     lint and run the default test suite (unit, functional, stack)"
+	@echo "make test-all also run the suites marked slow"
+	@echo "make package  build the deployable CloudFormation template into out/ and lint it"
+	@echo "make bench    run the benchmarks in bench/"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "pip<26.3"
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(PY) -m devstack --stack $(STACK)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(PY) -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
+
+test-all: lint
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-stack: venv
+	$(PY) -m pytest -m stack $(PYTEST_ARGS)
+
+package: venv
+	$(PY) -m infra.package
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf out .devstack .pytest_cache .ruff_cache

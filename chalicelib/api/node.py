@@ -1,0 +1,26 @@
+"""The node API: what another Twinsync node (the other end of a connection) calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.routing import ApiRequest, json_route
+from chalicelib.node_identity import PROTOCOL_VERSION
+from chalicelib.runtime import ready
+
+node_api = Blueprint(__name__)
+
+
+@json_route(node_api, "/node/v1/info", ["GET"], auth=None)
+def info(request: ApiRequest) -> dict[str, Any]:
+    """Open: a partner checks this before initiating (which modes, is it Twinsync)."""
+    settings = ready()
+    return {
+        "node_id": settings.node_id,
+        "name": settings.node_name,
+        "public": settings.is_public,
+        "protocol": PROTOCOL_VERSION,
+        "modes": list(settings.modes),
+    }

@@ -1,0 +1,186 @@
+"""The HTTP edge: parse a Chalice request once, authenticate it, map errors to the contract.
+
+Every route of every blueprint is registered through :func:`json_route`, so the body size
+cap, JSON parsing, authentication and the ``TwinsyncError`` → response mapping live here
+and nowhere else. Views receive an :class:`ApiRequest` and return plain data or a
+:class:`Reply`; they never see Chalice objects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    TwinsyncError,
+    UnsupportedMediaType,
+)
+
+log = logging.getLogger("twinsync.api")
+
+JSON_TYPE = "application/json; charset=utf-8"
+DEFAULT_MAX_BODY = 1_048_576
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One HTTP request as views see it: parsed once, immutable."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    raw_body: bytes
+    principal: Any = None
+    _json: Any = field(default=None, repr=False)
+
+    def json(self) -> Any:
+        """The body parsed as JSON (``None`` for an empty body)."""
+        return self._json
+
+    def json_object(self) -> dict[str, Any]:
+        """The body, which must be a JSON object."""
+        body = self._json
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise BadRequest("The body must be a JSON object.", code="invalid_body")
+        return body
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A view's answer when the status or headers are not the default 200 JSON."""
+
+    body: Any = None
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Authenticator = Callable[[ApiRequest], Any]
+View = Callable[..., Any]
+
+
+def error_response(error: TwinsyncError) -> Response:
+    """The contract's error body for ``error``: the only place errors become HTTP."""
+    return Response(
+        body=json.dumps(error.body()),
+        status_code=error.status,
+        headers={"Content-Type": JSON_TYPE},
+    )
+
+
+def _json_response(reply: Reply) -> Response:
+    headers = {"Content-Type": JSON_TYPE, **reply.headers}
+    if reply.status == 204 or (reply.body is None and reply.status != 200):
+        return Response(body="", status_code=reply.status, headers=dict(reply.headers))
+    return Response(
+        body=json.dumps(reply.body, separators=(",", ":")),
+        status_code=reply.status,
+        headers=headers,
+    )
+
+
+def _parse(
+    current: Any, max_body: int, principal_of: Authenticator | None, *, parse_json: bool
+) -> ApiRequest:
+    raw = current.raw_body or b""
+    if len(raw) > max_body:
+        raise PayloadTooLarge(
+            f"The body is {len(raw)} bytes; this node accepts at most {max_body}."
+        )
+    headers = {k.lower(): v for k, v in (current.headers or {}).items()}
+    parsed: Any = None
+    if parse_json and raw.strip():
+        ctype = headers.get("content-type", "application/json").lower()
+        if "json" not in ctype:
+            raise UnsupportedMediaType(f"Send JSON (Content-Type: application/json), not {ctype}.")
+        try:
+            parsed = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"The body is not valid JSON: {exc}", code="invalid_json") from exc
+    request = ApiRequest(
+        method=current.method,
+        path=(current.context or {}).get("resourcePath", ""),
+        headers=headers,
+        query=dict(current.query_params or {}),
+        raw_body=raw,
+        _json=parsed,
+    )
+    if principal_of is None:
+        return request
+    return replace(request, principal=principal_of(request))
+
+
+def json_route(
+    bp: Blueprint,
+    path: str,
+    methods: list[str],
+    *,
+    auth: Authenticator | None,
+    max_body: Callable[[], int] = lambda: DEFAULT_MAX_BODY,
+    raw: bool = False,
+) -> Callable[[View], View]:
+    """Register ``view`` on ``bp`` behind parsing, ``auth`` and error mapping.
+
+    ``raw=True`` skips JSON parsing for routes whose body must stay byte-exact (webhooks
+    verify a signature over the raw body).
+    """
+
+    def decorator(view: View) -> View:
+        def handler(**params: str) -> Response:
+            current = bp.current_request
+            try:
+                request = _parse(current, max_body(), auth, parse_json=not raw)
+                result = view(request, **params)
+            except TwinsyncError as exc:
+                return error_response(exc)
+            except Exception:
+                log.exception("unhandled error on %s %s", current.method, path)
+                return error_response(TwinsyncError("An internal error occurred; it is logged."))
+            reply = result if isinstance(result, Reply) else Reply(body=result)
+            return _json_response(reply)
+
+        handler.__name__ = view.__name__
+        handler.__doc__ = view.__doc__
+        content_types = (
+            None if not raw else ["application/json", "application/x-www-form-urlencoded"]
+        )
+        kwargs: dict[str, Any] = {"methods": methods}
+        if content_types:
+            kwargs["content_types"] = content_types
+        bp.route(path, **kwargs)(handler)
+        return view
+
+    return decorator
+
+
+_CHALICE_ERRORS = {
+    405: ("method_not_allowed", "This path does not accept that method."),
+    415: ("unsupported_media_type", "Send JSON (Content-Type: application/json)."),
+    500: ("internal_error", "An internal error occurred; it is logged."),
+}
+
+
+def contract_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice middleware: rewrite Chalice's own error bodies into the contract's shape.
+
+    Chalice answers 405, 415 and unhandled errors itself, before or after our views; this
+    keeps every error a client sees in one shape.
+    """
+    response = get_response(event)
+    body = response.body
+    if response.status_code in _CHALICE_ERRORS and isinstance(body, dict) and "Code" in body:
+        code, message = _CHALICE_ERRORS[response.status_code]
+        if response.status_code == 405:
+            message = f"{message} Allowed: {response.headers.get('Allow', '')}."
+        response.body = json.dumps({"error": {"code": code, "message": message}})
+        response.headers["Content-Type"] = JSON_TYPE
+    return response

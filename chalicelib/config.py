@@ -1,0 +1,230 @@
+"""Settings of one node, read from the stage's environment in this module and nowhere else.
+
+A deployment is configured only through environment variables (set by the Chalice stage
+or the packaged CloudFormation template, or by the local stack). Every problem found is
+collected and reported together, so an operator fixes a bad stage in one round trip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+TRACKER_KINDS = ("jira_cloud", "jira_server")
+MODES = ("basic", "visual", "script")
+
+_NODE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$")
+
+
+class ConfigError(Exception):
+    """The stage's settings are missing or invalid; the message lists every problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "Twinsync cannot start, fix these settings:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    kind: str
+    url: str
+    user: str | None
+    token: str = field(repr=False)
+    webhooks: bool = True
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Physical names of the tables, queues and bucket; they come from the stage."""
+
+    connections_table: str
+    invitations_table: str
+    twins_table: str
+    entries_table: str
+    events_table: str
+    keys_table: str
+    ingest_queue_url: str
+    deliver_queue_url: str
+    apply_queue_url: str
+    blob_bucket: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    node_id: str
+    node_name: str
+    public_url: str | None
+    admin_token_sha256: str = field(repr=False)
+    webhook_secret: str = field(repr=False)
+    tracker: TrackerSettings = field(repr=False)
+    resources: ResourceNames = field(repr=False)
+    region: str = "us-east-1"
+    allow_private_urls: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    invitation_ttl_hours: int = 72
+    modes: tuple[str, ...] = MODES
+    max_body_bytes: int = 1_048_576
+    outbox_retention_days: int = 14
+    poll_wait_seconds: int = 20
+    quiet_poll: bool = False
+    reconcile_overlap_seconds: int = 120
+    log_level: str = "INFO"
+
+    @property
+    def is_public(self) -> bool:
+        return self.public_url is not None
+
+
+_RESOURCE_VARS = {
+    "connections_table": "TWINSYNC_TABLE_CONNECTIONS",
+    "invitations_table": "TWINSYNC_TABLE_INVITATIONS",
+    "twins_table": "TWINSYNC_TABLE_TWINS",
+    "entries_table": "TWINSYNC_TABLE_ENTRIES",
+    "events_table": "TWINSYNC_TABLE_EVENTS",
+    "keys_table": "TWINSYNC_TABLE_KEYS",
+    "ingest_queue_url": "TWINSYNC_QUEUE_INGEST_URL",
+    "deliver_queue_url": "TWINSYNC_QUEUE_DELIVER_URL",
+    "apply_queue_url": "TWINSYNC_QUEUE_APPLY_URL",
+    "blob_bucket": "TWINSYNC_BUCKET_BLOBS",
+}
+
+
+class _Reader:
+    """Collects problems instead of stopping at the first one."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, *, required: bool = True, default: str | None = None) -> str | None:
+        value = self.env.get(name, "").strip()
+        if value:
+            return value
+        if required and default is None:
+            self.problems.append(f"{name} is required")
+        return default
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name} must be a whole number, got {raw!r}")
+            return default
+        if not low <= value <= high:
+            self.problems.append(f"{name} must be between {low} and {high}, got {value}")
+        return value
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        raw = self.env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{name} must be true or false, got {raw!r}")
+        return default
+
+    def url(self, name: str, *, required: bool) -> str | None:
+        value = self.text(name, required=required)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.problems.append(f"{name} must be an http(s) URL, got {value!r}")
+            return None
+        return value.rstrip("/")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from ``env`` (the process environment by default)."""
+    r = _Reader(os.environ if env is None else env)
+    node_id = r.text("TWINSYNC_NODE_ID") or ""
+    if node_id and not _NODE_ID_RE.match(node_id):
+        r.problems.append(
+            f"TWINSYNC_NODE_ID must be 2-63 letters, digits, '.', '_' or '-', got {node_id!r}"
+        )
+    node_name = r.text("TWINSYNC_NODE_NAME", default=node_id) or node_id
+    public_url = r.url("TWINSYNC_PUBLIC_URL", required=False)
+
+    token_hash = r.env.get("TWINSYNC_ADMIN_TOKEN_SHA256", "").strip().lower()
+    raw_token = r.env.get("TWINSYNC_ADMIN_TOKEN", "")
+    if not token_hash and raw_token:
+        token_hash = hashlib.sha256(raw_token.encode()).hexdigest()
+    if not token_hash:
+        r.problems.append("TWINSYNC_ADMIN_TOKEN_SHA256 (or TWINSYNC_ADMIN_TOKEN) is required")
+    elif not re.fullmatch(r"[0-9a-f]{64}", token_hash):
+        r.problems.append("TWINSYNC_ADMIN_TOKEN_SHA256 must be 64 hex digits")
+
+    kind = r.text("TWINSYNC_TRACKER_KIND") or ""
+    if kind and kind not in TRACKER_KINDS:
+        r.problems.append(f"TWINSYNC_TRACKER_KIND must be one of {', '.join(TRACKER_KINDS)}")
+    tracker_url = r.url("TWINSYNC_TRACKER_URL", required=True) or ""
+    tracker_user = r.text("TWINSYNC_TRACKER_USER", required=kind == "jira_cloud")
+    tracker_token = r.text("TWINSYNC_TRACKER_TOKEN") or ""
+    webhook_secret = r.text("TWINSYNC_WEBHOOK_SECRET") or ""
+    if webhook_secret and len(webhook_secret) < 16:
+        r.problems.append("TWINSYNC_WEBHOOK_SECRET must be at least 16 characters")
+
+    resources = {attr: r.text(var) or "" for attr, var in _RESOURCE_VARS.items()}
+    modes = tuple(
+        m.strip() for m in (r.text("TWINSYNC_MODES", default=",".join(MODES)) or "").split(",")
+    )
+    for mode in modes:
+        if mode not in MODES:
+            r.problems.append(f"TWINSYNC_MODES has unknown mode {mode!r}")
+    allowed_hosts = tuple(
+        h.strip().lower()
+        for h in (r.env.get("TWINSYNC_ALLOWED_HOSTS", "") or "").split(",")
+        if h.strip()
+    )
+    settings_kwargs = {
+        "region": r.text("AWS_DEFAULT_REGION", default="us-east-1") or "us-east-1",
+        "allow_private_urls": r.flag("TWINSYNC_ALLOW_PRIVATE_URLS"),
+        "allowed_hosts": allowed_hosts,
+        "invitation_ttl_hours": r.integer("TWINSYNC_INVITATION_TTL_HOURS", 72, low=1, high=720),
+        "modes": modes,
+        "max_body_bytes": r.integer("TWINSYNC_MAX_BODY_BYTES", 1_048_576, low=1024, high=6_000_000),
+        "outbox_retention_days": r.integer("TWINSYNC_OUTBOX_RETENTION_DAYS", 14, low=1, high=365),
+        "poll_wait_seconds": r.integer("TWINSYNC_POLL_WAIT_SECONDS", 20, low=0, high=60),
+        "quiet_poll": r.flag("TWINSYNC_QUIET_POLL"),
+        "reconcile_overlap_seconds": r.integer(
+            "TWINSYNC_RECONCILE_OVERLAP_SECONDS", 120, low=0, high=86_400
+        ),
+        "log_level": (r.text("TWINSYNC_LOG_LEVEL", default="INFO") or "INFO").upper(),
+    }
+    tracker_webhooks = r.flag("TWINSYNC_TRACKER_WEBHOOKS", default=True)
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Settings(
+        node_id=node_id,
+        node_name=node_name,
+        public_url=public_url,
+        admin_token_sha256=token_hash,
+        webhook_secret=webhook_secret,
+        tracker=TrackerSettings(
+            kind=kind,
+            url=tracker_url,
+            user=tracker_user,
+            token=tracker_token,
+            webhooks=tracker_webhooks,
+        ),
+        resources=ResourceNames(**resources),
+        **settings_kwargs,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once (a Lambda container serves one stage)."""
+    return load_settings()

@@ -1,0 +1,1 @@
+"""DynamoDB storage (PynamoDB models) of one node."""

@@ -1,0 +1,198 @@
+"""PynamoDB declarations of every table a node keeps.
+
+Models are declarations only; behaviour lives in the packages that use them. Table names
+are bound at run time from the stage's settings (:func:`bind`) because CloudFormation
+names the tables, not us. Secrets (connection keys) live only in ``ConnectionModel.key``:
+the table is encrypted at rest and the attribute is never returned by the API.
+
+Keys:
+- connections:  id
+- invitations:  id
+- twins:        connection_id + local_key; GSI ``by_local_key`` (local_key) finds every
+                connection holding an issue; GSI ``by_remote_key`` (connection_id + remote_key)
+- entries:      pk = "<connection id>#out" | "<connection id>#in" + seq (outbox and inbox)
+- events:       pk = "err" | "evt#<connection id>#<issue key>" | "audit" + sk (time-ordered)
+- keys:         key (idempotency, replay, uniqueness); ``expires_at`` TTL, filtered on read
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.config import Settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConnectionModel(Model):
+    class Meta:
+        table_name = "unbound"
+        region = "us-east-1"
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    mode = UnicodeAttribute()
+    status = UnicodeAttribute()
+    status_reason = UnicodeAttribute(null=True)
+    role = UnicodeAttribute()
+    local_short_name = UnicodeAttribute()
+    remote_short_name = UnicodeAttribute()
+    incoming_project = UnicodeAttribute()
+    remote_node_id = UnicodeAttribute(null=True)
+    remote_name = UnicodeAttribute(null=True)
+    remote_url = UnicodeAttribute(null=True)
+    remote_public = BooleanAttribute(default=False)
+    local_peer_id = UnicodeAttribute(null=True)  # the other end's id for a local connection
+    invitation_id = UnicodeAttribute(null=True)
+    admin_access = BooleanAttribute(default=False)
+    key = UnicodeAttribute(null=True)  # base64url connection key (secret)
+    outgoing_script = UnicodeAttribute(null=True)
+    incoming_script = UnicodeAttribute(null=True)
+    script_history = JSONAttribute(default=list)
+    mappings = JSONAttribute(null=True)
+    incoming_guard_jql = UnicodeAttribute(null=True)
+    peer_last_pull_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    updated_at = UTCDateTimeAttribute(default=utcnow)
+    version = VersionAttribute()
+
+
+class InvitationModel(Model):
+    class Meta:
+        table_name = "unbound"
+        region = "us-east-1"
+
+    id = UnicodeAttribute(hash_key=True)
+    connection_id = UnicodeAttribute()
+    secret_sha256 = UnicodeAttribute()
+    status = UnicodeAttribute(default="open")  # open | used | revoked
+    accepted_by = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    expires_at = UTCDateTimeAttribute()
+    purge_at = TTLAttribute(null=True)
+
+
+class TwinsByLocalKey(GlobalSecondaryIndex["TwinModel"]):
+    class Meta:
+        index_name = "by_local_key"
+        projection = AllProjection()
+
+    local_key = UnicodeAttribute(hash_key=True)
+
+
+class TwinsByRemoteKey(GlobalSecondaryIndex["TwinModel"]):
+    class Meta:
+        index_name = "by_remote_key"
+        projection = AllProjection()
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    remote_key = UnicodeAttribute(range_key=True)
+
+
+class TwinModel(Model):
+    class Meta:
+        table_name = "unbound"
+        region = "us-east-1"
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    local_key = UnicodeAttribute(range_key=True)
+    local_id = UnicodeAttribute(null=True)
+    local_url = UnicodeAttribute(null=True)
+    remote_key = UnicodeAttribute(null=True)
+    remote_url = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="queued")  # queued | synced | error | stopped
+    error = UnicodeAttribute(null=True)
+    last_synced_at = UTCDateTimeAttribute(null=True)
+    comment_map = JSONAttribute(default=dict)  # remote comment id -> local comment id
+    attachment_map = JSONAttribute(default=dict)  # remote attachment id -> local attachment id
+    last_applied_version = NumberAttribute(default=0)
+    last_applied_hash = UnicodeAttribute(null=True)
+    last_applied_replica = JSONAttribute(null=True)
+    last_sent_version = NumberAttribute(default=0)
+    last_sent_hash = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    by_local_key = TwinsByLocalKey()
+    by_remote_key = TwinsByRemoteKey()
+    version = VersionAttribute()
+
+
+class EntryModel(Model):
+    """An outbox or inbox entry: one replica, ordered per connection by ``seq``."""
+
+    class Meta:
+        table_name = "unbound"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)
+    replica_id = UnicodeAttribute()
+    issue_key = UnicodeAttribute()
+    replica = JSONAttribute()
+    state = UnicodeAttribute(default="pending")  # pending | sent | acked | applied
+    created_at = UTCDateTimeAttribute(default=utcnow)
+    purge_at = TTLAttribute(null=True)
+
+
+class EventModel(Model):
+    """Sync events (per twin history), error records and audit entries."""
+
+    class Meta:
+        table_name = "unbound"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    data = JSONAttribute(default=dict)
+    purge_at = TTLAttribute(null=True)
+
+
+class KeyModel(Model):
+    """Idempotency, replay-protection and uniqueness keys.
+
+    DynamoDB deletes expired items lazily (up to days later), so readers must treat an
+    item whose ``expires_at`` has passed as absent: see :func:`key_is_live`.
+    """
+
+    class Meta:
+        table_name = "unbound"
+        region = "us-east-1"
+
+    key = UnicodeAttribute(hash_key=True)
+    value = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+def key_is_live(item: KeyModel, now: datetime | None = None) -> bool:
+    return item.expires_at is None or item.expires_at > (now or utcnow())
+
+
+ALL_MODELS: dict[str, type[Model]] = {
+    "connections_table": ConnectionModel,
+    "invitations_table": InvitationModel,
+    "twins_table": TwinModel,
+    "entries_table": EntryModel,
+    "events_table": EventModel,
+    "keys_table": KeyModel,
+}
+
+
+def bind(settings: Settings) -> None:
+    """Point every model at the stage's tables (idempotent, cheap)."""
+    for attr, model in ALL_MODELS.items():
+        model.Meta.table_name = getattr(settings.resources, attr)
+        model.Meta.region = settings.region

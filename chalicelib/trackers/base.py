@@ -1,0 +1,260 @@
+"""The tracker protocol: the one interface the sync code uses to read and write issues.
+
+Adapters (``jira_cloud``, ``jira_server``) translate it to a tracker's REST API. Values
+crossing the interface are small frozen types; bodies carry their own format so the
+receiving side decides how to convert them. Errors are typed so the queue layer can tell
+"wait and retry" (``RateLimited``, ``Unavailable``) from "this will never work".
+
+    TrackerError
+    ├── NotFound            the issue, comment, attachment or project does not exist
+    ├── PermissionDenied    bad credentials (401) or no permission (403)
+    ├── RateLimited         429; ``retry_after`` seconds to wait (from Retry-After)
+    ├── Unavailable         5xx, timeout, connection refused: retry later
+    ├── InvalidRequest      400; ``field_errors`` holds Jira's per-field messages
+    └── TooLarge            413 / over the attachment limit; ``limit`` bytes if known
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+BodyFormat = Literal["adf", "wiki", "text"]
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+class TrackerError(Exception):
+    """Base of every tracker failure; ``status`` is the HTTP status when there was one."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class NotFound(TrackerError):
+    """The thing asked for does not exist (or is invisible to this user)."""
+
+
+class PermissionDenied(TrackerError):
+    """The credentials are wrong (401) or lack a permission (403)."""
+
+
+class RateLimited(TrackerError):
+    """The tracker asked us to slow down; wait ``retry_after`` seconds."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float, status: int | None = 429) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class Unavailable(TrackerError):
+    """A 5xx, a timeout or a refused connection: the same call may work later."""
+
+    retryable = True
+
+
+class InvalidRequest(TrackerError):
+    """Jira refused the request as invalid; its messages are kept for the admin."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field_errors: Mapping[str, str] | None = None,
+        error_messages: tuple[str, ...] = (),
+        status: int | None = 400,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.field_errors = dict(field_errors or {})
+        self.error_messages = error_messages
+
+
+class TooLarge(TrackerError):
+    """An attachment is over the target's limit."""
+
+    def __init__(self, message: str, *, limit: int | None = None, status: int | None = 413) -> None:
+        super().__init__(message, status=status)
+        self.limit = limit
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class User:
+    """A tracker account: ``id`` is the accountId (Cloud) or the user key/name (Server)."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Body:
+    """Rich text in the tracker's own format: ADF (a dict) or wiki markup / text (a str)."""
+
+    format: BodyFormat
+    value: Any
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    author: User
+    created: str
+    updated: str
+    body: Body
+    public: bool = True
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: str
+    filename: str
+    size: int
+    mime_type: str
+    created: str = ""
+    author: User | None = None
+
+
+@dataclass(frozen=True)
+class Issue:
+    id: str
+    key: str
+    project: str
+    url: str
+    summary: str
+    description: Body | None
+    issue_type: str
+    labels: tuple[str, ...] = ()
+    priority: str | None = None
+    status: str | None = None
+    created: str = ""
+    updated: str = ""
+    comments: tuple[Comment, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    id: str
+    key: str
+    url: str
+
+
+@dataclass(frozen=True)
+class IssueFields:
+    """Fields to set when creating or updating an issue; ``None`` means "leave as is"."""
+
+    summary: str | None = None
+    description: Body | None = None
+    issue_type: str | None = None
+    labels: tuple[str, ...] | None = None
+    priority: str | None = None
+    custom: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)  # set on create
+
+
+@dataclass(frozen=True)
+class Project:
+    key: str
+    name: str
+    issue_types: tuple[str, ...]
+    default_issue_type: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of a JQL search; ``next_cursor`` is ``None`` on the last page."""
+
+    issues: tuple[IssueRef, ...]
+    next_cursor: str | None = None
+    total: int | None = None
+    updated: Mapping[str, str] = field(default_factory=dict)  # key -> updated time
+
+
+ChangeKind = Literal[
+    "issue_created",
+    "issue_updated",
+    "issue_deleted",
+    "comment_created",
+    "comment_updated",
+    "comment_deleted",
+    "attachment_created",
+    "attachment_deleted",
+    "other",
+]
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A webhook normalised: a hint that an issue changed, never the truth about it."""
+
+    kind: ChangeKind
+    issue_key: str | None
+    issue_id: str | None
+    author_id: str | None
+    delivery_id: str | None
+    retry: bool = False
+    timestamp: int | None = None
+    changed_fields: tuple[str, ...] = ()
+
+
+# --- the protocol -----------------------------------------------------------------------
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """What the sync code needs from an issue tracker, and nothing more."""
+
+    kind: str
+    body_format: BodyFormat
+    attachment_limit: int | None
+
+    def myself(self) -> User: ...
+
+    def get_issue(self, key: str) -> Issue: ...
+
+    def search(self, jql: str, *, cursor: str | None = None, limit: int = 50) -> SearchPage: ...
+
+    def create_issue(self, project: str, fields: IssueFields) -> IssueRef: ...
+
+    def update_issue(self, key: str, fields: IssueFields) -> None: ...
+
+    def delete_issue(self, key: str) -> None: ...
+
+    def add_comment(self, key: str, body: Body, *, public: bool = True) -> Comment: ...
+
+    def update_comment(self, key: str, comment_id: str, body: Body) -> Comment: ...
+
+    def delete_comment(self, key: str, comment_id: str) -> None: ...
+
+    def download_attachment(self, attachment_id: str) -> bytes: ...
+
+    def upload_attachment(
+        self, key: str, filename: str, data: bytes, mime_type: str
+    ) -> Attachment: ...
+
+    def delete_attachment(self, attachment_id: str) -> None: ...
+
+    def list_projects(self) -> list[Project]: ...
+
+    def get_project(self, key: str) -> Project: ...
+
+    def set_issue_property(self, key: str, name: str, value: Any) -> None: ...
+
+    def get_issue_property(self, key: str, name: str) -> Any | None: ...
+
+    def find_issues_with_property(
+        self, project: str, name: str, value: Any, *, created_within_hours: int = 24
+    ) -> list[str]: ...
+
+    def check_jql(self, jql: str) -> None: ...

@@ -1,0 +1,78 @@
+"""Shared fixtures: an in-process AWS (moto) with one node's resources, and the app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+WEBHOOK_SECRET = "test-webhook-secret-0123456789"
+
+
+def node_env(**overrides: str | None) -> dict[str, str]:
+    """A valid node environment (without resource names); ``None`` removes a variable."""
+    env = {
+        "TWINSYNC_NODE_ID": "node-a",
+        "TWINSYNC_NODE_NAME": "Node A",
+        "TWINSYNC_PUBLIC_URL": "https://a.twinsync.test",
+        "TWINSYNC_ADMIN_TOKEN": ADMIN_TOKEN,
+        "TWINSYNC_TRACKER_KIND": "jira_cloud",
+        "TWINSYNC_TRACKER_URL": "http://127.0.0.1:9",
+        "TWINSYNC_TRACKER_USER": "bot@a.test",
+        "TWINSYNC_TRACKER_TOKEN": "tracker-token",
+        "TWINSYNC_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "TWINSYNC_ALLOW_PRIVATE_URLS": "true",
+    }
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, str]]:
+    """moto in-process, with one node's resources created from infra/resources.json."""
+    from moto import mock_aws
+
+    from devstack.aws import create_node_resources
+
+    with mock_aws():
+        yield create_node_resources("test-node")
+
+
+@pytest.fixture
+def node(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment of a ready public node ``node-a`` bound to the moto resources."""
+    from chalicelib import runtime
+
+    env = {**node_env(), **aws}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    runtime.reset()
+    runtime.ready()
+    yield env
+    runtime.reset()
+
+
+@pytest.fixture
+def client(node: dict[str, str]):
+    """Chalice's test client on the app, for functional tests of the HTTP surface."""
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+def admin_headers(token: str = ADMIN_TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
