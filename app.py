@@ -1,12 +1,41 @@
 """Twinsync: wiring only. Routes, queue handlers and schedules hand over to chalicelib."""
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib.api.admin import admin_api
 from chalicelib.api.node import node_api
 from chalicelib.api.routing import contract_errors
+from chalicelib.sync import workers
 
 app = Chalice(app_name="twinsync")
 app.register_middleware(contract_errors, "http")
 app.register_blueprint(admin_api)
 app.register_blueprint(node_api)
+
+# Queue names here are placeholders: the deployed template (infra/) and the local stack
+# bind each handler to its stage's queue.
+
+
+@app.on_sqs_message(queue="twinsync-ingest.fifo", batch_size=10)
+def ingest(event):
+    return workers.ingest_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue="twinsync-deliver.fifo", batch_size=10)
+def deliver(event):
+    return workers.deliver_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue="twinsync-apply.fifo", batch_size=10)
+def apply(event):
+    return workers.apply_batch(event.to_dict()["Records"])
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def poll_peers(event):
+    return workers.poll_peers(remaining_ms=event.context.get_remaining_time_in_millis)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def reconcile(event):
+    return workers.reconcile()

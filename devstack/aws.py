@@ -27,7 +27,12 @@ def create_node_resources(stack_name: str, *, endpoint_url: str | None = None) -
     The returned mapping is ``{TWINSYNC_… variable: physical name or URL}``, read from the
     template's outputs (each output's Description names its variable).
     """
-    cfn = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint_url)
+    credentials = {}
+    if endpoint_url:  # the embedded AWS takes any credentials; the user's are never sent
+        credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    cfn = boto3.client(
+        "cloudformation", region_name=REGION, endpoint_url=endpoint_url, **credentials
+    )
     cfn.create_stack(StackName=stack_name, TemplateBody=template_body())
     deadline = time.monotonic() + 30
     while True:

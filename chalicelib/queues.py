@@ -1,0 +1,196 @@
+"""SQS plumbing: sending to the FIFO queues, and the batch semantics of every queue handler.
+
+One place decides retry-or-drop for queue records (:func:`process_batch`):
+
+- records are handled in order; when one fails, every later record of the same message
+  group in the batch is failed too (FIFO order per twin must hold);
+- a failure is retried through SQS itself: the record is reported in
+  ``batchItemFailures`` and its visibility is set to a backoff delay (or the tracker's
+  ``Retry-After``), so nothing sleeps inside a function;
+- after ``max_attempts`` receives, ``give_up`` records the failure (an error record with
+  retry/resolve) and the message is removed: a failing issue blocks only itself and
+  nothing is lost silently. Messages that crash the handler before that still reach the
+  queue's dead-letter queue through the redrive policy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+log = logging.getLogger("twinsync.queues")
+
+MAX_VISIBILITY = 12 * 60 * 60
+
+
+class RetryLater(Exception):
+    """The work could not be done now (remote trouble); try again after ``delay`` seconds."""
+
+    def __init__(self, message: str, *, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    """One SQS record, parsed at the edge."""
+
+    message_id: str
+    receipt_handle: str
+    body: Mapping[str, Any]
+    group_id: str | None
+    receive_count: int
+    queue_arn: str
+
+    @property
+    def queue_name(self) -> str:
+        return self.queue_arn.rsplit(":", 1)[-1]
+
+
+def parse_records(records: Iterable[Mapping[str, Any]]) -> list[QueueMessage]:
+    """Lambda SQS records → messages; a body that is not a JSON object becomes ``{}``."""
+    messages = []
+    for record in records:
+        attributes = record.get("attributes", {})
+        try:
+            body = json.loads(record.get("body") or "{}")
+        except ValueError:
+            body = {}
+        messages.append(
+            QueueMessage(
+                message_id=record["messageId"],
+                receipt_handle=record.get("receiptHandle", ""),
+                body=body if isinstance(body, dict) else {},
+                group_id=attributes.get("MessageGroupId"),
+                receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
+                queue_arn=record.get("eventSourceARN", ""),
+            )
+        )
+    return messages
+
+
+def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 900.0, floor: int = 1) -> int:
+    """Exponential backoff with jitter, at least ``floor`` seconds."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return max(floor, int(random.uniform(ceiling / 2, ceiling)))  # noqa: S311 - jitter
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    max_attempts: int = 8
+    backoff_base: float = 2.0
+    backoff_cap: float = 900.0
+    backoff_floor: int = 1
+
+
+Handler = Callable[[QueueMessage], None]
+GiveUp = Callable[[QueueMessage, Exception], None]
+Delay = Callable[[QueueMessage, int], None]
+
+
+def process_batch(
+    records: Iterable[Mapping[str, Any]],
+    handle: Handler,
+    *,
+    give_up: GiveUp,
+    delay: Delay,
+    policy: BatchPolicy = BatchPolicy(),
+) -> dict[str, list[dict[str, str]]]:
+    """Run ``handle`` over a batch; return Lambda's partial batch response."""
+    failures: list[dict[str, str]] = []
+    failed_groups: dict[str, int] = {}
+    for message in parse_records(records):
+        if message.group_id is not None and message.group_id in failed_groups:
+            # FIFO: the rest of the group waits behind its failed head, and comes back
+            # with it (an invisible follower would keep the whole group locked).
+            delay(message, failed_groups[message.group_id])
+            failures.append({"itemIdentifier": message.message_id})
+            continue
+        try:
+            handle(message)
+        except Exception as exc:
+            if message.receive_count >= policy.max_attempts:
+                log.warning(
+                    "giving up on message %s after %d attempts: %s",
+                    message.message_id,
+                    message.receive_count,
+                    exc,
+                )
+                give_up(message, exc)
+                continue
+            wait = exc.delay if isinstance(exc, RetryLater) and exc.delay else None
+            if wait is None:
+                wait = backoff_seconds(
+                    message.receive_count,
+                    base=policy.backoff_base,
+                    cap=policy.backoff_cap,
+                    floor=policy.backoff_floor,
+                )
+            if not isinstance(exc, RetryLater):
+                log.exception("message %s failed, retry in %ss", message.message_id, wait)
+            else:
+                log.info("message %s: %s; retry in %ss", message.message_id, exc, wait)
+            seconds = min(MAX_VISIBILITY, int(wait))
+            delay(message, seconds)
+            failures.append({"itemIdentifier": message.message_id})
+            if message.group_id is not None:
+                failed_groups[message.group_id] = seconds
+    return {"batchItemFailures": failures}
+
+
+# --- sending and visibility (boto3) -----------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def sqs_client(region: str) -> Any:
+    import boto3
+
+    return boto3.client("sqs", region_name=region)
+
+
+def send(
+    queue_url: str,
+    body: Mapping[str, Any],
+    *,
+    group_id: str,
+    dedup_id: str,
+    region: str,
+) -> None:
+    """Put one message on a FIFO queue (``dedup_id`` makes a resend within 5 min a no-op)."""
+    sqs_client(region).send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(body, separators=(",", ":")),
+        MessageGroupId=group_id[:128],
+        MessageDeduplicationId=dedup_id[:128],
+    )
+
+
+def queue_url_for(message: QueueMessage, urls: Iterable[str]) -> str | None:
+    """The configured queue URL whose name matches the record's source ARN."""
+    for url in urls:
+        if url.rstrip("/").rsplit("/", 1)[-1] == message.queue_name:
+            return url
+    return None
+
+
+def visibility_delayer(urls: Iterable[str], region: str) -> Delay:
+    """A ``delay`` for :func:`process_batch` that sets the failed record's visibility."""
+    url_list = list(urls)
+
+    def delay(message: QueueMessage, seconds: int) -> None:
+        url = queue_url_for(message, url_list)
+        if url is None or not message.receipt_handle:
+            return
+        try:
+            sqs_client(region).change_message_visibility(
+                QueueUrl=url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=seconds
+            )
+        except Exception:  # the record still returns after the queue's own timeout
+            log.warning("could not set visibility of %s", message.message_id, exc_info=True)
+
+    return delay

@@ -1,0 +1,69 @@
+"""Serve a Chalice app over HTTP on loopback, as API Gateway would in front of it.
+
+Chalice's local gateway answers an unknown route with API Gateway's default
+``403 Missing Authentication Token``; the deployed template maps that gateway response to
+a contract 404 (``infra/``), so the local server does the same.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from chalice.app import Chalice
+from chalice.config import Config
+from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalDevServer, create_local_server
+
+log = logging.getLogger("devstack.http")
+
+NOT_FOUND = json.dumps(
+    {"error": {"code": "not_found", "message": "No such endpoint. See the API reference."}}
+).encode()
+
+
+class ContractRequestHandler(ChaliceRequestHandler):
+    """Chalice's local handler with API Gateway's 'missing route' mapped to a contract 404."""
+
+    def _send_error_response(self, error: Any) -> None:
+        if isinstance(error, ForbiddenError) and b"Authentication Token" in (error.body or b""):
+            self._send_http_response(404, {"Content-Type": "application/json"}, NOT_FOUND)
+            return
+        super()._send_error_response(error)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class AppServer:
+    """A Chalice app on ``host:port`` (0 = a free port) in a background thread."""
+
+    def __init__(
+        self,
+        app: Chalice,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        stage: str = "dev",
+        timeout_s: int = 60,
+    ) -> None:
+        config = Config.create(chalice_stage=stage, app_name=app.app_name, lambda_timeout=timeout_s)
+        create_local_server(app, config, host, port)  # makes the app a local-mode app
+        self._server = LocalDevServer(app, config, host, port, handler_cls=ContractRequestHandler)
+        self.host, self.port = self._server.server.server_address[:2]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name=f"http-{self.port}"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> AppServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server.server_close()

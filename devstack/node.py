@@ -1,0 +1,90 @@
+"""One Twinsync node on this machine: the HTTP app plus its queue runner and schedules.
+
+Run as its own process (``python -m devstack.node``) by the stack launcher, with the
+node's settings in the environment exactly as a Lambda function would get them and
+``AWS_ENDPOINT_URL`` pointing at the embedded AWS. A process per node keeps each node's
+settings and table bindings apart, as separate deployments are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+import boto3
+
+
+def queue_bindings(resources) -> dict[str, str]:
+    """Map the app's placeholder queue names to this node's real queues."""
+    return {
+        "twinsync-ingest.fifo": resources.ingest_queue_url,
+        "twinsync-deliver.fifo": resources.deliver_queue_url,
+        "twinsync-apply.fifo": resources.apply_queue_url,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--poll-every",
+        type=float,
+        default=None,
+        help="seconds between poll_peers runs (deployed: 60)",
+    )
+    parser.add_argument(
+        "--reconcile-every",
+        type=float,
+        default=None,
+        help="seconds between reconcile runs (deployed: 300)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("TWINSYNC_LOG_LEVEL", "INFO"),
+        format=f"%(asctime)s {os.environ.get('TWINSYNC_NODE_ID', 'node')} %(name)s "
+        "%(levelname)s %(message)s",
+    )
+    from chalicelib.config import ConfigError
+    from chalicelib.runtime import ready
+
+    try:
+        settings = ready()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+    from app import app
+    from devstack.http import AppServer
+    from devstack.runner import LocalRunner
+
+    overrides = {}
+    if args.poll_every is not None:
+        overrides["poll_peers"] = args.poll_every
+    if args.reconcile_every is not None:
+        overrides["reconcile"] = args.reconcile_every
+    server = AppServer(app, port=args.port).start()
+    runner = LocalRunner(
+        app,
+        queue_urls=queue_bindings(settings.resources),
+        sqs=boto3.client("sqs", region_name=settings.region),
+        region=settings.region,
+        schedule_overrides=overrides,
+    )
+    runner.start()
+    print(f"READY {server.url}", flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    runner.stop()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
