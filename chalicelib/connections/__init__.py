@@ -1,0 +1,1 @@
+"""Connections between nodes: invitation codec, keys, node-API tokens, lifecycle."""

@@ -1,0 +1,78 @@
+"""Key material of a connection: the invitation secret, the connection key, the handshake proof.
+
+Wire contract v1 (both ends compute the same values; a partner implementation must too):
+
+- invitation secret: 32 random bytes, travelling only inside the invitation code;
+  the initiator stores ``sha256(secret)`` (hex) on the invitation, never the secret.
+- connection key: ``HKDF-SHA256(ikm=secret, salt=none, info=connection_id as UTF-8,
+  length=32)``; it signs the node API's JWTs (HS256) and is never sent.
+- handshake proof: ``hex(HMAC-SHA256(connection key, "twinsync-handshake-v1\\n" +
+  invitation_id + "\\n" + connection_id + "\\n" + acceptor node id))``: the acceptor proves it
+  holds the secret without sending it, bound to its own node id so a proof cannot be reused
+  by another node.
+
+Keys are stored base64url-encoded without padding (``ConnectionModel.key``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+SECRET_BYTES = 32
+KEY_BYTES = 32
+_PROOF_LABEL = "twinsync-handshake-v1"
+
+
+def new_secret() -> bytes:
+    """A fresh invitation secret."""
+    return secrets.token_bytes(SECRET_BYTES)
+
+
+def secret_digest(secret: bytes) -> str:
+    """What the initiator keeps of the secret: its SHA-256, hex."""
+    return hashlib.sha256(secret).hexdigest()
+
+
+def derive_connection_key(secret: bytes, connection_id: str) -> bytes:
+    """The connection key both ends derive from the invitation secret."""
+    if len(secret) != SECRET_BYTES:
+        raise ValueError(f"the invitation secret must be {SECRET_BYTES} bytes")
+    if not connection_id:
+        raise ValueError("the connection id is required")
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=KEY_BYTES,
+        salt=None,
+        info=connection_id.encode("utf-8"),
+    )
+    return hkdf.derive(secret)
+
+
+def handshake_proof(key: bytes, invitation_id: str, connection_id: str, acceptor_id: str) -> str:
+    """The acceptor's proof that it knows the invitation secret (through the derived key)."""
+    message = "\n".join((_PROOF_LABEL, invitation_id, connection_id, acceptor_id))
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def proof_matches(
+    key: bytes, proof: str, invitation_id: str, connection_id: str, acceptor_id: str
+) -> bool:
+    """Constant-time check of a handshake proof."""
+    expected = handshake_proof(key, invitation_id, connection_id, acceptor_id)
+    return hmac.compare_digest(expected.encode(), str(proof).encode())
+
+
+def encode_key(key: bytes) -> str:
+    """Storage form of a key: base64url without padding."""
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
+
+
+def decode_key(text: str) -> bytes:
+    """Inverse of :func:`encode_key`."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
