@@ -1,0 +1,1 @@
+"""Deploy-time infrastructure: the resource template and the packaging step around Chalice."""

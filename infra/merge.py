@@ -1,0 +1,192 @@
+"""Build the template merged into ``chalice package``: our resources plus per-function wiring.
+
+``chalice package --merge-template`` deep-merges dictionaries and lets our value win
+everywhere else. Two consequences shape this module:
+
+* an intrinsic that overrides one of Chalice's must be the *same* intrinsic: Chalice
+  writes an SQS event's queue as ``{"Fn::Sub": ...}``, so ours is
+  ``{"Fn::Sub": "${IngestQueue.Arn}"}``; a ``Fn::GetAtt`` would merge into one invalid
+  object holding both keys;
+* a key cannot be removed by merging, so what must be *absent* (settings and secret
+  references in a sandboxed function's environment) is enforced on the packaged template
+  afterwards by :func:`harden_sandboxed`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from infra.functions import FunctionSpec
+from infra.policy import function_policy
+
+BATCH_FAILURES = ["ReportBatchItemFailures"]
+# A sandboxed function keeps only these variables (none names a resource or a secret).
+SANDBOX_ENV_KEEP = frozenset({"TWINSYNC_LOG_LEVEL"})
+SANDBOX_FUNCTION_VAR = "TWINSYNC_SCRIPT_FUNCTION"
+
+
+def _error_body(code: str, message: str) -> str:
+    body = json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"))
+    # API Gateway substitutes $context variables; messageString is already a quoted string.
+    return body.replace('"@MESSAGE@"', "$context.error.messageString")
+
+
+# Gateway answers that never reach our function, in the contract's error shape. An unknown
+# path, or a method a path does not have, is MISSING_AUTHENTICATION_TOKEN (403) by default.
+GATEWAY_ERRORS = {
+    "MISSING_AUTHENTICATION_TOKEN": (
+        "404",
+        "not_found",
+        "No route matches this method and path.",
+    ),
+    "RESOURCE_NOT_FOUND": ("404", "not_found", "@MESSAGE@"),
+    "ACCESS_DENIED": ("403", "forbidden", "@MESSAGE@"),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large", "The request body is too large."),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type", "@MESSAGE@"),
+    "THROTTLED": ("429", "rate_limited", "Too many requests; retry later."),
+    "QUOTA_EXCEEDED": ("429", "rate_limited", "Too many requests; retry later."),
+    "INTEGRATION_FAILURE": ("502", "internal_error", "The node failed; retry later."),
+    "INTEGRATION_TIMEOUT": ("504", "timeout", "The node did not answer in time; retry later."),
+    "DEFAULT_4XX": (None, "invalid_request", "@MESSAGE@"),
+    "DEFAULT_5XX": (None, "internal_error", "@MESSAGE@"),
+}
+
+
+def gateway_responses() -> dict[str, Any]:
+    """The ``x-amazon-apigateway-gateway-responses`` extension of the API definition."""
+    responses: dict[str, Any] = {}
+    for kind, (status, code, message) in GATEWAY_ERRORS.items():
+        response: dict[str, Any] = {
+            "responseTemplates": {"application/json": _error_body(code, message)}
+        }
+        if status:
+            response["statusCode"] = status
+        responses[kind] = response
+    return responses
+
+
+def resource_environment(resources_template: Mapping[str, Any]) -> dict[str, Any]:
+    """``{TWINSYNC_… variable: intrinsic}`` from the Outputs (Description names the variable)."""
+    return {
+        out["Description"]: out["Value"]
+        for out in resources_template.get("Outputs", {}).values()
+        if out.get("Description", "").startswith("TWINSYNC_")
+    }
+
+
+def dlq_alarms(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """A topic and one alarm per dead-letter queue: any message there needs an operator."""
+    dlqs = sorted(
+        {
+            q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            for q in resources.values()
+            if q.get("Type") == "AWS::SQS::Queue" and "RedrivePolicy" in q.get("Properties", {})
+        }
+    )
+    alarms: dict[str, Any] = {
+        "AlarmTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"DisplayName": {"Fn::Sub": "${AWS::StackName} alarms"}},
+        }
+    }
+    for dlq in dlqs:
+        alarms[f"{dlq}Alarm"] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": {
+                    "Fn::Sub": f"${{AWS::StackName}}: messages in ${{{dlq}.QueueName}} "
+                    "gave up after every retry; inspect, fix, redrive."
+                },
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [{"Ref": "AlarmTopic"}],
+                "OKActions": [{"Ref": "AlarmTopic"}],
+            },
+        }
+    return alarms
+
+
+def _function_override(
+    spec: FunctionSpec, env: Mapping[str, Any], sandbox_ids: list[str]
+) -> dict[str, Any]:
+    props: dict[str, Any] = {"Timeout": spec.timeout}
+    if not spec.sandboxed:
+        variables = dict(env)
+        if sandbox_ids:
+            variables[SANDBOX_FUNCTION_VAR] = {"Ref": sandbox_ids[0]}
+        props["Environment"] = {"Variables": variables}
+    if spec.queue and spec.event_source:
+        props["Events"] = {
+            spec.event_source: {
+                "Properties": {
+                    # Same intrinsic kind as Chalice's value, or the merge breaks it.
+                    "Queue": {"Fn::Sub": f"${{{spec.queue}.Arn}}"},
+                    "FunctionResponseTypes": BATCH_FAILURES,
+                }
+            }
+        }
+    return {"Properties": props}
+
+
+def build_merge_template(
+    resources_template: Mapping[str, Any],
+    specs: Iterable[FunctionSpec],
+    *,
+    secret_id: str | None,
+) -> dict[str, Any]:
+    """The merge template: ``infra/resources.json`` plus everything the functions need."""
+    specs = list(specs)
+    merged = copy.deepcopy(dict(resources_template))
+    resources: dict[str, Any] = merged["Resources"]
+    env = resource_environment(resources_template)
+    sandbox_ids = [s.logical_id for s in specs if s.sandboxed]
+    policy = function_policy(resources, secret_id=secret_id, invoke=sandbox_ids)
+    resources.update(dlq_alarms(resources))
+    for spec in specs:
+        resources[spec.logical_id] = _function_override(spec, env, sandbox_ids)
+        policies: list[Any] = []
+        if not spec.sandboxed:
+            policies = [{"PolicyName": f"{spec.role_id}Policy", "PolicyDocument": policy}]
+        resources[spec.role_id] = {"Properties": {"Policies": policies}}
+    if any(s.logical_id == "APIHandler" for s in specs):
+        resources["RestAPI"] = {
+            "Properties": {
+                "DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()}
+            }
+        }
+    merged["Outputs"] = {
+        **merged.get("Outputs", {}),
+        "AlarmTopicArn": {
+            "Description": "SNS topic of the dead-letter alarms: subscribe the operator",
+            "Value": {"Ref": "AlarmTopic"},
+        },
+    }
+    return merged
+
+
+def harden_sandboxed(template: dict[str, Any], specs: Iterable[FunctionSpec]) -> None:
+    """Strip a sandboxed function's environment down to :data:`SANDBOX_ENV_KEEP`.
+
+    Chalice gives every function the stage's variables; a merge cannot delete them.
+    """
+    resources = template["Resources"]
+    for spec in specs:
+        if not spec.sandboxed or spec.logical_id not in resources:
+            continue
+        props = resources[spec.logical_id]["Properties"]
+        variables = props.get("Environment", {}).get("Variables", {})
+        kept = {k: v for k, v in variables.items() if k in SANDBOX_ENV_KEEP}
+        if kept:
+            props["Environment"] = {"Variables": kept}
+        else:
+            props.pop("Environment", None)

@@ -1,0 +1,196 @@
+"""``make package``: the deployable CloudFormation template and zip in ``out/``, linted.
+
+Steps: read the functions from the Chalice app, build the merge template from
+``infra/resources.json``, stage a copy of the project with the chosen dependency
+strategy (ADR 0001: PynamoDB vendored without botocore, the Lambda runtime provides
+boto3/botocore), run ``chalice package --merge-template``, harden sandboxed functions,
+then run cfn-lint on ``out/sam.json``.
+
+    python -m infra.package [--stage prod] [--out out] [--bundle-botocore] [--no-lint]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.functions import FunctionSpec, discover
+from infra.merge import build_merge_template, harden_sandboxed
+
+ROOT = Path(__file__).resolve().parent.parent
+RESOURCES = ROOT / "infra" / "resources.json"
+# Packages whose only heavy dependency is botocore: installed into vendor/ without their
+# dependencies, so the zip relies on the runtime's boto3/botocore (ADR 0001).
+VENDORED_NO_DEPS = ("pynamodb",)
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Package:
+    template: Path
+    zip: Path
+    merge_template: Path
+    functions: list[FunctionSpec]
+
+
+def load_resources() -> dict[str, Any]:
+    return json.loads(RESOURCES.read_text())
+
+
+def chalice_config(root: Path = ROOT) -> dict[str, Any]:
+    return json.loads((root / ".chalice" / "config.json").read_text())
+
+
+def stage_variable(stage: str, name: str, root: Path = ROOT) -> str | None:
+    config = chalice_config(root)
+    stage_env = config.get("stages", {}).get(stage, {}).get("environment_variables", {})
+    return stage_env.get(name) or config.get("environment_variables", {}).get(name)
+
+
+def app_functions(resources: dict[str, Any], root: Path = ROOT) -> list[FunctionSpec]:
+    """Import the app (no environment needed: settings load lazily) and list its functions."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from app import app
+
+    return discover(app, resources["Resources"])
+
+
+def merge_template(stage: str, root: Path = ROOT) -> tuple[dict[str, Any], list[FunctionSpec]]:
+    resources = load_resources()
+    specs = app_functions(resources, root)
+    secret_id = stage_variable(stage, "TWINSYNC_SECRETS_ID", root)
+    return build_merge_template(resources, specs, secret_id=secret_id), specs
+
+
+def _split_requirements(text: str, bundle_botocore: bool) -> tuple[str, list[str]]:
+    """Requirements for Chalice, and the pins to vendor without their dependencies."""
+    keep, vendored = [], []
+    for line in text.splitlines():
+        name = line.split("==")[0].split("[")[0].strip().lower()
+        if not bundle_botocore and name in VENDORED_NO_DEPS:
+            vendored.append(line.strip())
+        else:
+            keep.append(line)
+    return "\n".join(keep) + "\n", vendored
+
+
+def stage_project(build: Path, *, bundle_botocore: bool, root: Path = ROOT) -> Path:
+    """A copy of what Chalice packages (app, chalicelib, config, requirements, vendor)."""
+    project = build / "project"
+    for stale in ("app.py", "chalicelib", "vendor", "requirements.txt"):
+        target = project / stale
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    (project / ".chalice").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / "app.py", project / "app.py")
+    shutil.copytree(
+        root / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for source in (root / ".chalice").glob("*.json"):
+        shutil.copy2(source, project / ".chalice" / source.name)
+    requirements, vendored = _split_requirements(
+        (root / "requirements.txt").read_text(), bundle_botocore
+    )
+    (project / "requirements.txt").write_text(requirements)
+    if vendored:
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"),
+                *("--no-deps", "--no-compile", "--only-binary=:all:"),
+                *("--target", str(project / "vendor"), *vendored),
+            ],
+            check=True,
+        )
+    return project
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
+    env.pop("AWS_ENDPOINT_URL", None)
+    return env
+
+
+def build(
+    stage: str = "prod",
+    out: Path = ROOT / "out",
+    *,
+    bundle_botocore: bool = False,
+    root: Path = ROOT,
+) -> Package:
+    """Run the whole packaging step except linting; returns where things are."""
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    merged, specs = merge_template(stage, root)
+    merge_path = out / "merge-template.json"
+    merge_path.write_text(json.dumps(merged, indent=2) + "\n")
+    project = stage_project(out / ".build", bundle_botocore=bundle_botocore, root=root)
+    chalice = Path(sys.executable).with_name("chalice")
+    subprocess.run(
+        [str(chalice), "package", "--stage", stage, "--merge-template", str(merge_path), str(out)],
+        cwd=project,
+        env=_env(),
+        check=True,
+    )
+    template_path = out / "sam.json"
+    template = json.loads(template_path.read_text())
+    harden_sandboxed(template, specs)
+    template_path.write_text(json.dumps(template, indent=2) + "\n")
+    return Package(template_path, out / "deployment.zip", merge_path, specs)
+
+
+def lint(template: Path) -> subprocess.CompletedProcess[str]:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    return subprocess.run(
+        [str(cfn_lint), str(template)], capture_output=True, text=True, env=_env()
+    )
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 1024:.0f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.package", description=__doc__)
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--out", type=Path, default=ROOT / "out")
+    parser.add_argument(
+        "--bundle-botocore",
+        action="store_true",
+        help="install PynamoDB with its dependencies (botocore in the zip); for comparison",
+    )
+    parser.add_argument("--no-lint", action="store_true")
+    args = parser.parse_args(argv)
+    package = build(args.stage, args.out, bundle_botocore=args.bundle_botocore)
+    print(f"functions: {', '.join(s.logical_id for s in package.functions)}")
+    print(f"merge template: {package.merge_template} ({_size(package.merge_template)})")
+    print(f"template:       {package.template} ({_size(package.template)})")
+    print(f"code:           {package.zip} ({_size(package.zip)})")
+    if args.no_lint:
+        return 0
+    result = lint(package.template)
+    if result.returncode != 0:
+        print(result.stdout + result.stderr, file=sys.stderr)
+        print(f"cfn-lint failed on {package.template}", file=sys.stderr)
+        return 1
+    print("cfn-lint: clean")
+    print(
+        "deploy: aws cloudformation package --template-file out/sam.json "
+        "--s3-bucket <bucket> --output-template-file out/packaged.json  (see docs/deploy.md)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""What cfn-lint does not check in the deploy template: timeouts, batch failures, DLQs,
+TTL, least privilege, sandboxing, settings coverage, and the gateway's error shape.
+
+Structural checks run on both the merge template (pure, fast) and the template
+``chalice package`` produces from it (session fixture, a few seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.config import ConfigError, load_settings
+from infra.package import Package, lint
+from tests.conftest import node_env
+from tests.infra.template_facts import (
+    QUEUE,
+    TABLE,
+    dead_letter_queues,
+    functions,
+    intrinsic_objects,
+    of_type,
+    referenced_id,
+    role_statements,
+    roles,
+    sqs_events,
+)
+
+CONSUMERS = {"Ingest": "IngestQueue", "Deliver": "DeliverQueue", "Apply": "ApplyQueue"}
+TTL = {
+    "InvitationsTable": "purge_at",
+    "EntriesTable": "purge_at",
+    "EventsTable": "purge_at",
+    "KeysTable": "expires_at",
+}
+DATA_SERVICES = ("dynamodb:", "sqs:", "s3:", "secretsmanager:", "lambda:")
+
+
+def required_resource_variables() -> set[str]:
+    """The TWINSYNC_* resource variables the settings refuse to start without."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(node_env())
+    return {p.split()[0] for p in caught.value.problems if p.endswith(" is required")}
+
+
+def test_sqs_handlers_consume_our_queues(template: dict[str, Any]) -> None:
+    bound = {
+        name: referenced_id(props["Queue"])
+        for name, function in functions(template).items()
+        for _, props in sqs_events(function)
+    }
+    assert bound == CONSUMERS
+
+
+def test_visibility_timeout_at_least_six_times_consumer_timeout(
+    template: dict[str, Any],
+) -> None:
+    queues = of_type(template, QUEUE)
+    for name, function in functions(template).items():
+        timeout = function["Properties"]["Timeout"]
+        for _, props in sqs_events(function):
+            queue = queues[referenced_id(props["Queue"]) or ""]
+            visibility = queue["Properties"]["VisibilityTimeout"]
+            assert visibility >= 6 * timeout, f"{name}: {visibility} s < 6 x {timeout} s"
+
+
+def test_every_sqs_event_reports_batch_item_failures(template: dict[str, Any]) -> None:
+    events = [p for f in functions(template).values() for _, p in sqs_events(f)]
+    assert len(events) == len(CONSUMERS)
+    for props in events:
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_every_work_queue_has_a_fifo_dead_letter_queue_with_an_alarm(
+    template: dict[str, Any],
+) -> None:
+    queues = of_type(template, QUEUE)
+    dlqs = dead_letter_queues(template)
+    assert dlqs, "no dead-letter queue at all"
+    alarmed = {
+        a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in of_type(template, "AWS::CloudWatch::Alarm").values()
+    }
+    for name, queue in queues.items():
+        if name in dlqs:
+            assert name in alarmed, f"no alarm on {name}"
+            continue
+        redrive = queue["Properties"]["RedrivePolicy"]
+        target = queues[referenced_id(redrive["deadLetterTargetArn"]) or ""]
+        assert target["Properties"]["FifoQueue"] is queue["Properties"]["FifoQueue"]
+        assert 1 < redrive["maxReceiveCount"] <= 20
+
+
+def test_ttl_on_tables_that_expire_rows(template: dict[str, Any]) -> None:
+    ttl = {
+        name: table["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+        for name, table in of_type(template, TABLE).items()
+        if table["Properties"].get("TimeToLiveSpecification", {}).get("Enabled")
+    }
+    assert ttl == TTL
+
+
+def test_policy_names_only_our_own_resources(template: dict[str, Any]) -> None:
+    ours = set(template["Resources"])
+    checked = 0
+    for role_name, role in roles(template).items():
+        for statement in role_statements(role):
+            resources = statement["Resource"]
+            resources = resources if isinstance(resources, list) else [resources]
+            assert "*" not in resources, f"{role_name} {statement['Sid']}: Resource '*'"
+            for action in statement["Action"]:
+                assert not action.endswith(":*"), f"{role_name}: wildcard action {action}"
+                if not action.startswith(DATA_SERVICES):
+                    continue
+                checked += 1
+                for resource in resources:
+                    if action.startswith("secretsmanager:"):
+                        assert resource["Fn::Sub"].endswith("-??????"), resource
+                        continue
+                    assert referenced_id(resource) in ours, f"{role_name} {action}: {resource}"
+    assert checked, "no data action granted at all"
+
+
+def test_every_function_gets_every_resource_variable(template: dict[str, Any]) -> None:
+    required = required_resource_variables()
+    assert len(required) == 10
+    ours = set(template["Resources"])
+    for name, function in functions(template).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        missing = required - set(variables)
+        assert not missing, f"{name} lacks {sorted(missing)}"
+        for var in required:
+            assert referenced_id(variables[var]) in ours, f"{name}: {var}"
+
+
+def test_intrinsics_survive_the_merge(template: dict[str, Any]) -> None:
+    """A merged intrinsic with two keys (e.g. Fn::Sub and Fn::GetAtt) is invalid."""
+    for obj in intrinsic_objects(template["Resources"]):
+        assert len(obj) == 1, obj
+
+
+def test_gateway_errors_answer_in_the_contract_shape(template: dict[str, Any]) -> None:
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    unknown = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert unknown["statusCode"] == "404"
+    assert json.loads(unknown["responseTemplates"]["application/json"])["error"]["code"] == (
+        "not_found"
+    )
+    assert {"DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+    for kind, response in responses.items():
+        text = response["responseTemplates"]["application/json"]
+        error = json.loads(text.replace("$context.error.messageString", '"m"'))["error"]
+        assert set(error) == {"code", "message"}, kind
+        assert error["code"].islower() and error["message"], kind
+
+
+# Only the packaged template: what Chalice made, and what cfn-lint says about it.
+
+
+def test_packaged_functions_use_their_own_roles(packaged: dict[str, Any]) -> None:
+    for name, function in functions(packaged).items():
+        role = referenced_id(function["Properties"]["Role"])
+        assert role in roles(packaged), f"{name}: {role}"
+        assert function["Properties"]["Runtime"] == "python3.11"
+
+
+def test_packaged_template_passes_cfn_lint(package: Package) -> None:
+    result = lint(package.template)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zip_relies_on_the_runtime_botocore(package: Package) -> None:
+    """ADR 0001: PynamoDB is vendored without its dependencies."""
+    with zipfile.ZipFile(Path(package.zip)) as archive:
+        tops = {n.split("/")[0] for n in archive.namelist()}
+    assert {"app.py", "chalicelib", "pynamodb"} <= tops
+    assert not tops & {"botocore", "boto3", "s3transfer"}
