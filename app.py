@@ -4,13 +4,19 @@ from chalice import Chalice, Rate
 
 from chalicelib.api.admin import admin_api
 from chalicelib.api.node import node_api
+from chalicelib.api.node_sync import node_sync_api
 from chalicelib.api.routing import contract_errors
+from chalicelib.api.sync import sync_api
+from chalicelib.api.webhooks import webhooks_api
 from chalicelib.sync import workers
 
 app = Chalice(app_name="twinsync")
 app.register_middleware(contract_errors, "http")
 app.register_blueprint(admin_api)
 app.register_blueprint(node_api)
+app.register_blueprint(sync_api)
+app.register_blueprint(node_sync_api)
+app.register_blueprint(webhooks_api)
 
 # Queue names here are placeholders: the deployed template (infra/) and the local stack
 # bind each handler to its stage's queue.

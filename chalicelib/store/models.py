@@ -49,6 +49,10 @@ class ConnectionModel(Model):
     mode = UnicodeAttribute()
     status = UnicodeAttribute()
     status_reason = UnicodeAttribute(null=True)
+    local_state = UnicodeAttribute(default="active")  # active | deactivated (this admin's switch)
+    remote_state = UnicodeAttribute(default="active")  # active | deactivated | deleted (peer said)
+    remote_reason = UnicodeAttribute(null=True)  # the peer's reason for remote_state
+    pending_notice = JSONAttribute(null=True)  # {status, reason} the peer has not been told yet
     role = UnicodeAttribute()
     local_short_name = UnicodeAttribute()
     remote_short_name = UnicodeAttribute()
@@ -123,8 +127,12 @@ class TwinModel(Model):
     last_applied_version = NumberAttribute(default=0)
     last_applied_hash = UnicodeAttribute(null=True)
     last_applied_replica = JSONAttribute(null=True)
+    applied_hashes = JSONAttribute(default=dict)  # replica field -> hash, last applied
     last_sent_version = NumberAttribute(default=0)
     last_sent_hash = UnicodeAttribute(null=True)
+    sent_hashes = JSONAttribute(default=dict)  # replica field -> hash, last sent
+    echo_hash = UnicodeAttribute(null=True)  # our own last write, as we would send it
+    sent_attachments = JSONAttribute(default=dict)  # local attachment id -> sha256
     created_at = UTCDateTimeAttribute(default=utcnow)
     by_local_key = TwinsByLocalKey()
     by_remote_key = TwinsByRemoteKey()
@@ -174,6 +182,7 @@ class KeyModel(Model):
 
     key = UnicodeAttribute(hash_key=True)
     value = UnicodeAttribute(null=True)
+    counter = NumberAttribute(null=True)  # per-connection outbox/inbox sequences
     expires_at = TTLAttribute(null=True)
 
 

@@ -1,0 +1,161 @@
+"""The replica (protocol 1): the JSON snapshot of an issue that one end sends the other.
+
+Pure: building, hashing and validating replicas needs neither AWS nor HTTP. The hash is
+over content only (no ids, versions or timestamps), so "the same issue, sent again" and
+"our own write, seen again" are recognised and dropped (no echo).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.trackers.base import Attachment, Body, Comment, Issue
+
+PROTOCOL = 1
+_VOLATILE = ("id", "connection_id", "version", "updated", "url")
+
+
+class InvalidReplica(ValueError):
+    """A replica that does not follow protocol 1; the message says which field."""
+
+
+def body_json(body: Body | None) -> dict[str, Any] | None:
+    return None if body is None else {"format": body.format, "value": body.value}
+
+
+def body_from_json(data: Any) -> Body | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping) or data.get("format") not in ("adf", "wiki", "text"):
+        raise InvalidReplica("a body must be {format: adf|wiki|text, value}")
+    return Body(data["format"], data.get("value"))
+
+
+def comment_json(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "author": {"name": comment.author.name},
+        "created": comment.created,
+        "updated": comment.updated,
+        "body": body_json(comment.body),
+        "public": comment.public,
+    }
+
+
+def attachment_json(attachment: Attachment, sha256: str | None) -> dict[str, Any]:
+    return {
+        "id": attachment.id,
+        "filename": attachment.filename,
+        "size": attachment.size,
+        "mime_type": attachment.mime_type,
+        "sha256": sha256,
+    }
+
+
+def empty_replica(issue: Issue, *, connection_id: str) -> dict[str, Any]:
+    """A replica with the issue's identity and nothing synced yet: rules fill it in."""
+    return {
+        "id": "",
+        "connection_id": connection_id,
+        "entity": "issue",
+        "key": issue.key,
+        "url": issue.url,
+        "version": 0,
+        "updated": issue.updated,
+        "summary": "",
+        "description": None,
+        "type": None,
+        "comments": [],
+        "attachments": [],
+        "labels": [],
+        "priority": None,
+        "status": None,
+        "fields": {},
+        "removed": False,
+    }
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(replica: Mapping[str, Any]) -> str:
+    """SHA-256 of what the replica says about the issue (not of when or which version)."""
+    content = {k: v for k, v in replica.items() if k not in _VOLATILE}
+    content["comments"] = [
+        {k: v for k, v in c.items() if k != "updated"} for c in replica.get("comments", [])
+    ]
+    return hashlib.sha256(canonical(content).encode()).hexdigest()
+
+
+def body_hash(body: Any) -> str:
+    return hashlib.sha256(canonical(body).encode()).hexdigest()[:32]
+
+
+FIELDS = ("summary", "description", "type", "labels", "priority", "status", "fields")
+
+
+def field_hashes(replica: Mapping[str, Any]) -> dict[str, str]:
+    """A hash per synced part (fields, each comment, each attachment): what changed, cheaply."""
+    hashes = {name: body_hash(replica.get(name)) for name in FIELDS}
+    for comment in replica.get("comments", []):
+        hashes[f"comment:{comment['id']}"] = body_hash(comment.get("body"))
+    for attachment in replica.get("attachments", []):
+        hashes[f"attachment:{attachment['id']}"] = str(attachment.get("sha256") or "")
+    return hashes
+
+
+def stamp(replica: dict[str, Any], *, version: int) -> dict[str, Any]:
+    """Give a replica its version and a deterministic id (a resend keeps the same id)."""
+    replica = dict(replica)
+    replica["version"] = version
+    replica["id"] = f"{replica['connection_id']}:{replica['key']}:{version}"
+    return replica
+
+
+def _require(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise InvalidReplica(
+            f"replica.{name} is missing or not a {getattr(kind, '__name__', kind)}"
+        )
+    return value
+
+
+def validate(data: Any) -> dict[str, Any]:
+    """Check an incoming replica's shape; returns it, or raises ``InvalidReplica``."""
+    if not isinstance(data, Mapping):
+        raise InvalidReplica("a replica must be a JSON object")
+    for name in ("id", "connection_id", "key"):
+        if not _require(data, name, str):
+            raise InvalidReplica(f"replica.{name} must not be empty")
+    if data.get("entity", "issue") != "issue":
+        raise InvalidReplica("replica.entity must be 'issue'")
+    version = _require(data, "version", int)
+    if version < 1:
+        raise InvalidReplica("replica.version must be 1 or more")
+    if not isinstance(data.get("summary", ""), str):
+        raise InvalidReplica("replica.summary must be a string")
+    body_from_json(data.get("description"))
+    type_ = data.get("type")
+    if type_ is not None and not (
+        isinstance(type_, Mapping) and isinstance(type_.get("name"), str)
+    ):
+        raise InvalidReplica("replica.type must be {name} or null")
+    _validate_items(data)
+    if not isinstance(data.get("fields", {}), Mapping):
+        raise InvalidReplica("replica.fields must be an object")
+    return dict(data)
+
+
+def _validate_items(data: Mapping[str, Any]) -> None:
+    for comment in _require(data, "comments", list):
+        if not isinstance(comment, Mapping) or not isinstance(comment.get("id"), str):
+            raise InvalidReplica("every replica.comments item needs a string id")
+        body_from_json(comment.get("body"))
+    for attachment in _require(data, "attachments", list):
+        if not isinstance(attachment, Mapping) or not isinstance(attachment.get("id"), str):
+            raise InvalidReplica("every replica.attachments item needs a string id")

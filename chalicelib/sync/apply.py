@@ -1,0 +1,320 @@
+"""Apply: a received replica becomes writes to the local twin, exactly once in effect.
+
+- First sync: the twin is claimed with a conditional write before its issue is created,
+  and the issue carries the remote key in an issue property; a retry after a crash
+  between "issue created" and "twin recorded" finds that issue instead of making another.
+- Later syncs: a version older than (or equal to) the one applied is dropped; only what
+  changed since the last applied replica is written.
+- Comments and attachments are mapped by remote id, and the map is saved after each write,
+  so a retry neither duplicates nor loses one.
+- After writing, the issue is re-read and its outgoing hash remembered: when our own
+  write comes back as a webhook or in the reconcile sweep, it is recognised (no echo).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from chalicelib.net.errors import OutboundError, PeerRefused
+from chalicelib.queues import QueueMessage, RetryLater
+from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
+from chalicelib.rules.replica import field_hashes
+from chalicelib.rules.select import incoming_rule
+from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
+from chalicelib.sync.blobs import incoming_key, outgoing_key
+from chalicelib.sync.deps import SyncDeps, default_deps
+from chalicelib.sync.events import record_transaction
+from chalicelib.sync.ingest import send_replica
+from chalicelib.sync.links import get_connection, is_live, is_local, peer_end
+from chalicelib.sync.store import (
+    claim,
+    get_entry,
+    get_twin,
+    inbox_pk,
+    set_entry_state,
+    twin_by_remote,
+)
+from chalicelib.trackers.base import (
+    IssueFields,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    TrackerError,
+    Unavailable,
+)
+
+log = logging.getLogger("twinsync.apply")
+
+PROPERTY = "twinsync.twin"
+
+
+def handle_apply(message: QueueMessage, *, deps: SyncDeps | None = None) -> None:
+    deps = deps or default_deps()
+    body = message.body
+    connection_id = str(body.get("connection_id", ""))
+    entry = get_entry(inbox_pk(connection_id), int(body.get("seq", 0)))
+    if entry is None or entry.state == "applied":
+        return
+    connection = get_connection(connection_id)
+    if connection is None:
+        return
+    if not is_live(connection):
+        set_entry_state(entry, "held")  # applied when the connection is activated again
+        return
+    try:
+        apply_replica(connection, entry.replica, deps=deps)
+    except RateLimited as exc:
+        raise RetryLater(str(exc), delay=exc.retry_after) from exc
+    except Unavailable as exc:
+        raise RetryLater(str(exc)) from exc
+    set_entry_state(entry, "applied")
+
+
+def apply_replica(
+    connection: ConnectionModel, replica: dict[str, Any], *, deps: SyncDeps
+) -> TwinModel | None:
+    remote_key = str(replica["key"])
+    twin = twin_by_remote(connection.id, remote_key)
+    link = False
+    if twin is None and replica.get("twin_key"):
+        twin = get_twin(connection.id, str(replica["twin_key"]))
+        link = twin is not None
+    if twin is not None and int(replica["version"]) <= int(twin.last_applied_version or 0):
+        record_transaction(
+            connection.id,
+            twin.local_key,
+            direction="incoming",
+            changes=[],
+            outcome="skipped: not newer",
+            version=int(replica["version"]),
+        )
+        return twin
+    ctx = IncomingContext(
+        replica=replica,
+        previous=twin.last_applied_replica if twin is not None else None,
+        first_sync=twin is None,
+        project=deps.tracker.get_project(connection.incoming_project),
+        body_format=deps.tracker.body_format,
+        remote_short_name=connection.remote_short_name,
+        # a link replica describes our own issue as the other side made it: a baseline
+        previous_hashes=field_hashes(replica)
+        if link
+        else dict(twin.applied_hashes or {})
+        if twin is not None
+        else {},
+        comment_map=dict(twin.comment_map or {}) if twin is not None else {},
+        attachment_map=dict(twin.attachment_map or {}) if twin is not None else {},
+    )
+    plan = incoming_rule(connection)(ctx)
+    first_sync = twin is None
+    if twin is None:
+        twin = _create_twin(connection, replica, plan, deps=deps)
+    else:
+        if plan.fields is not None:
+            deps.tracker.update_issue(twin.local_key, plan.fields)
+        if link or twin.remote_key != remote_key:
+            twin.update(actions=[TwinModel.remote_key.set(remote_key)])
+    problems = _apply_comments(twin, plan.comments, deps=deps)
+    problems += _apply_attachments(connection, twin, replica, plan.attachments, deps=deps)
+    _finish(connection, twin, replica, plan, problems, first_sync=first_sync, deps=deps)
+    return twin
+
+
+def _create_twin(
+    connection: ConnectionModel, replica: dict[str, Any], plan: Plan, *, deps: SyncDeps
+) -> TwinModel:
+    remote_key = str(replica["key"])
+    marker = {"connection_id": connection.id, "remote_key": remote_key}
+    fields = plan.fields or IssueFields(summary=str(replica.get("summary") or remote_key))
+    local_key = None
+    if not claim(f"claim#{connection.id}#{remote_key}", value=remote_key):
+        # an earlier attempt got this far: did it create the issue before it stopped?
+        found = deps.tracker.find_issues_with_property(
+            connection.incoming_project, PROPERTY, marker
+        )
+        if found:
+            local_key = found[0]
+            deps.tracker.update_issue(local_key, fields)
+    if local_key is None:
+        ref = deps.tracker.create_issue(
+            connection.incoming_project,
+            IssueFields(
+                summary=fields.summary,
+                description=fields.description,
+                issue_type=fields.issue_type,
+                labels=fields.labels,
+                priority=fields.priority,
+                custom=fields.custom,
+                properties={**fields.properties, PROPERTY: marker},
+            ),
+        )
+        local_key = ref.key
+        deps.hook("after_create", connection_id=connection.id, key=local_key)
+    twin = TwinModel(
+        connection_id=connection.id,
+        local_key=local_key,
+        remote_key=remote_key,
+        remote_url=replica.get("url"),
+        status="queued",
+    )
+    twin.save()
+    return twin
+
+
+def _save_map(twin: TwinModel, attribute: Any, value: dict[str, Any]) -> None:
+    twin.update(actions=[attribute.set(value)])
+
+
+def _apply_comments(twin: TwinModel, ops: tuple[CommentOp, ...], *, deps: SyncDeps) -> list[str]:
+    mapping: dict[str, Any] = dict(twin.comment_map or {})
+    for op in ops:
+        if op.action == "create" and op.body is not None:
+            comment = deps.tracker.add_comment(twin.local_key, op.body, public=op.public)
+            mapping[op.remote_id] = {"local_id": comment.id, "hash": op.body_hash or ""}
+        elif op.action == "update" and op.body is not None and op.local_id:
+            try:
+                deps.tracker.update_comment(twin.local_key, op.local_id, op.body)
+            except NotFound:  # deleted here meanwhile: bring it back
+                comment = deps.tracker.add_comment(twin.local_key, op.body, public=op.public)
+                op = CommentOp("update", op.remote_id, local_id=comment.id, body_hash=op.body_hash)
+            mapping[op.remote_id] = {"local_id": op.local_id, "hash": op.body_hash or ""}
+        elif op.action == "delete":
+            if op.local_id:
+                with contextlib.suppress(NotFound):  # already gone here: fine
+                    deps.tracker.delete_comment(twin.local_key, op.local_id)
+            mapping.pop(op.remote_id, None)
+        _save_map(twin, TwinModel.comment_map, mapping)
+    return []
+
+
+def fetch_attachment(
+    connection: ConnectionModel, replica: dict[str, Any], remote_id: str, *, deps: SyncDeps
+) -> bytes:
+    """The bytes of a remote attachment: pushed to us by a private peer, or fetched."""
+    data = deps.blobs.get(incoming_key(connection.id, remote_id))
+    if data is not None:
+        return data
+    if is_local(connection):
+        data = deps.blobs.get(outgoing_key(str(replica["connection_id"]), remote_id))
+        if data is None:
+            raise RetryLater(f"attachment {remote_id} is not uploaded yet")
+        return data
+    if not connection.remote_public:
+        raise RetryLater(f"attachment {remote_id} not received from the private peer yet")
+    path = (
+        f"/node/v1/connections/{quote(connection.id, safe='')}/attachments/"
+        f"{quote(remote_id, safe='')}"
+    )
+    try:
+        offer = deps.peer.call(peer_end(connection), "GET", path)
+        url = offer.get("url") if isinstance(offer, dict) else None
+        if not url:
+            raise RetryLater(f"the peer has no bytes for attachment {remote_id} yet")
+        response = (deps.blob_fetch or deps.fetch)("GET", url)
+    except (OutboundError, PeerRefused) as exc:
+        raise RetryLater(f"attachment {remote_id}: {exc}") from exc
+    if response.status != 200:
+        raise RetryLater(f"attachment {remote_id}: download answered {response.status}")
+    return response.body
+
+
+def _apply_attachments(
+    connection: ConnectionModel,
+    twin: TwinModel,
+    replica: dict[str, Any],
+    ops: tuple[AttachmentOp, ...],
+    *,
+    deps: SyncDeps,
+) -> list[str]:
+    mapping: dict[str, Any] = dict(twin.attachment_map or {})
+    problems: list[str] = []
+    limit = deps.tracker.attachment_limit
+    for op in ops:
+        if limit is not None and op.size > limit:
+            problems.append(_too_large(op, limit))
+            mapping[op.remote_id] = "skipped:too_large"
+            _save_map(twin, TwinModel.attachment_map, mapping)
+            continue
+        data = fetch_attachment(connection, replica, op.remote_id, deps=deps)
+        if op.sha256 and hashlib.sha256(data).hexdigest() != op.sha256:
+            raise RetryLater(f"attachment {op.filename}: checksum mismatch, fetching again")
+        try:
+            attachment = deps.tracker.upload_attachment(
+                twin.local_key, op.filename, data, op.mime_type
+            )
+        except TooLarge as exc:
+            problems.append(_too_large(op, exc.limit))
+            mapping[op.remote_id] = "skipped:too_large"
+        else:
+            mapping[op.remote_id] = attachment.id
+        _save_map(twin, TwinModel.attachment_map, mapping)
+    return problems
+
+
+def _too_large(op: AttachmentOp, limit: int | None) -> str:
+    shown = f"{limit} bytes" if limit else "its limit"
+    return (
+        f"Attachment '{op.filename}' ({op.size} bytes) is over this tracker's attachment "
+        f"limit ({shown}); it was not copied. Everything else synced."
+    )
+
+
+def _finish(
+    connection: ConnectionModel,
+    twin: TwinModel,
+    replica: dict[str, Any],
+    plan: Plan,
+    problems: list[str],
+    *,
+    first_sync: bool,
+    deps: SyncDeps,
+) -> None:
+    try:
+        issue = deps.tracker.get_issue(twin.local_key)
+    except TrackerError:
+        issue = None
+    actions = [
+        TwinModel.last_applied_version.set(int(replica["version"])),
+        TwinModel.applied_hashes.set(field_hashes(replica)),
+        TwinModel.remote_url.set(replica.get("url")),
+        TwinModel.status.set("error" if problems else "synced"),
+        TwinModel.error.set("; ".join(problems) if problems else None),
+        TwinModel.last_synced_at.set(utcnow()),
+    ]
+    if issue is not None:
+        actions += [TwinModel.local_url.set(issue.url), TwinModel.local_id.set(issue.id)]
+    twin.update(actions=actions)
+    if issue is not None:
+        if first_sync:
+            # tell the other end which issue is its twin (and what it looks like here)
+            send_replica(issue, twin, deps=deps, force=True)
+        else:
+            _remember_echo(connection, twin, issue, deps=deps)
+    record_transaction(
+        connection.id,
+        twin.local_key,
+        direction="incoming",
+        changes=plan.changes(),
+        outcome="error" if problems else "applied",
+        version=int(replica["version"]),
+        error="; ".join(problems) or None,
+    )
+
+
+def _remember_echo(
+    connection: ConnectionModel, twin: TwinModel, issue: Any, *, deps: SyncDeps
+) -> None:
+    from chalicelib.rules.replica import content_hash
+    from chalicelib.rules.select import outgoing_rule
+
+    replica = outgoing_rule(connection)(
+        issue,
+        connection_id=connection.id,
+        integration_user_id=deps.integration_user_id(),
+        attachment_sha=dict(twin.sent_attachments or {}),
+    )
+    twin.update(actions=[TwinModel.echo_hash.set(content_hash(replica))])

@@ -1,0 +1,101 @@
+"""Deliver: push outbox entries to the other end (a private peer pulls them instead).
+
+Per twin the deliver queue is FIFO, so replicas of one issue arrive in order; the receiver
+still never applies an older version than it has. A peer that is down is retried with
+backoff through the queue; a peer that refuses the connection itself (unknown, revoked)
+pauses the connection, and the entry stays pending until it is active again.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from chalicelib.net.errors import OutboundError, PeerRefused
+from chalicelib.queues import QueueMessage, RetryLater
+from chalicelib.store.models import ConnectionModel, EntryModel
+from chalicelib.sync.blobs import outgoing_key
+from chalicelib.sync.deps import SyncDeps, default_deps
+from chalicelib.sync.links import get_connection, is_live, is_local, peer_end
+from chalicelib.sync.store import get_entry, outbox_pk, set_entry_state
+
+log = logging.getLogger("twinsync.deliver")
+
+CONNECTION_GONE = {401, 403, 404, 410}
+
+
+def handle_deliver(message: QueueMessage, *, deps: SyncDeps | None = None) -> None:
+    deps = deps or default_deps()
+    body = message.body
+    connection_id = str(body.get("connection_id", ""))
+    entry = get_entry(outbox_pk(connection_id), int(body.get("seq", 0)))
+    if entry is None or entry.state != "pending":
+        return
+    connection = get_connection(connection_id)
+    if connection is None:
+        return
+    if not is_live(connection):
+        log.info("connection %s is %s: entry %s waits", connection_id, connection.status, entry.seq)
+        return
+    if is_local(connection):
+        deliver_locally(connection, entry, deps=deps)
+        return
+    if not connection.remote_public:
+        return  # the private peer pulls from our outbox
+    push(connection, [entry], deps=deps)
+
+
+def deliver_locally(connection: ConnectionModel, entry: EntryModel, *, deps: SyncDeps) -> None:
+    from chalicelib.sync.inbox import accept
+
+    other = get_connection(str(connection.local_peer_id))
+    if other is None:
+        return
+    accept(other, [entry.replica], deps=deps)
+    set_entry_state(entry, "acked")
+
+
+def push(connection: ConnectionModel, entries: list[EntryModel], *, deps: SyncDeps) -> None:
+    """POST entries to a public peer; mark the accepted ones acknowledged."""
+    end = peer_end(connection)
+    path = f"/node/v1/connections/{quote(connection.id, safe='')}/replicas"
+    try:
+        if not deps.settings.is_public:
+            for entry in entries:
+                upload_attachments(connection, entry, deps=deps)
+        answer = deps.peer.call(end, "POST", path, {"items": [e.replica for e in entries]})
+    except PeerRefused as exc:
+        if exc.status in CONNECTION_GONE:
+            pause(connection, f"The other end refused the connection: {exc.code}: {exc}")
+            return
+        raise
+    except OutboundError as exc:
+        raise RetryLater(f"peer {end.url} unreachable: {exc}") from exc
+    accepted = set(answer.get("accepted", [])) if isinstance(answer, dict) else set()
+    for entry in entries:
+        if entry.replica_id in accepted:
+            set_entry_state(entry, "acked")
+
+
+def upload_attachments(connection: ConnectionModel, entry: EntryModel, *, deps: SyncDeps) -> None:
+    """A private sender hands the public receiver the bytes it cannot fetch from us."""
+    end = peer_end(connection)
+    for attachment in entry.replica.get("attachments", []):
+        aid = str(attachment["id"])
+        data = deps.blobs.get(outgoing_key(connection.id, aid))
+        if data is None:
+            continue
+        path = f"/node/v1/connections/{quote(connection.id, safe='')}/attachments/{quote(aid)}"
+        offer = deps.peer.call(end, "PUT", path, {"sha256": attachment.get("sha256")})
+        if isinstance(offer, dict) and offer.get("url"):
+            response = (deps.blob_fetch or deps.fetch)("PUT", offer["url"], body=data)
+            if response.status >= 300:
+                raise RetryLater(f"upload of attachment {aid} failed ({response.status})")
+
+
+def pause(connection: ConnectionModel, reason: str) -> None:
+    """A connection-wide fault: stop pushing, keep every change, show why."""
+    connection.update(
+        actions=[ConnectionModel.status.set("error"), ConnectionModel.status_reason.set(reason)]
+    )
+    log.warning("connection %s paused: %s", connection.id, reason)

@@ -1,0 +1,164 @@
+"""What happened: error records an admin can retry or resolve, and each twin's history.
+
+An error record is made when a change could not be synced within its retry budget: it
+keeps the queue message, so ``retry`` puts the very same work back, and ``resolve`` drops
+it on purpose. Nothing fails silently.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.queues import QueueMessage
+from chalicelib.store.models import EventModel, utcnow
+from chalicelib.trackers.base import InvalidRequest, TrackerError
+
+ERRORS_PK = "err"
+HISTORY_TTL = timedelta(days=90)
+
+
+def new_id() -> str:
+    """Time-ordered, unique: sorts errors and history entries by when they happened."""
+    return f"{int(time.time() * 1000):013d}-{secrets.token_hex(4)}"
+
+
+def _now() -> str:
+    return utcnow().isoformat()
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str | None]:
+    """(what failed, the tracker's own message if it was the tracker)."""
+    if isinstance(exc, InvalidRequest):
+        details = "; ".join(
+            [*exc.error_messages, *(f"{k}: {v}" for k, v in exc.field_errors.items())]
+        )
+        return f"The tracker refused the change: {exc.message}", details or exc.message
+    if isinstance(exc, TrackerError):
+        return f"The tracker failed: {exc.message}", exc.message
+    return f"{type(exc).__name__}: {exc}", None
+
+
+def record_error(
+    *,
+    stage: str,
+    connection_id: str | None,
+    issue_key: str | None,
+    exc: BaseException,
+    attempts: int = 1,
+    queue: str | None = None,
+    body: Any = None,
+) -> dict[str, Any]:
+    what, tracker_message = describe_failure(exc)
+    eid = new_id()
+    now = _now()
+    data = {
+        "id": eid,
+        "connection_id": connection_id,
+        "issue_key": issue_key,
+        "stage": stage,
+        "message": what,
+        "tracker_message": tracker_message,
+        "attempts": attempts,
+        "first_at": now,
+        "last_at": now,
+        "status": "open",
+        "queue": queue,
+        "body": body,
+    }
+    EventModel(pk=ERRORS_PK, sk=eid, data=data).save()
+    return data
+
+
+def record_give_up(stage: str, message: QueueMessage, exc: BaseException) -> None:
+    """The queue layer's last word on a message: an error record, and the twin marked."""
+    body = dict(message.body)
+    connection_id = body.get("connection_id")
+    issue_key = body.get("issue_key") or body.get("remote_key")
+    record_error(
+        stage=stage,
+        connection_id=connection_id,
+        issue_key=issue_key,
+        exc=exc,
+        attempts=message.receive_count,
+        queue=stage,
+        body=body,
+    )
+    from chalicelib.sync.twins import mark_error
+
+    if connection_id and body.get("local_key"):
+        mark_error(connection_id, body["local_key"], describe_failure(exc)[0])
+
+
+def list_errors(connection_id: str | None = None, *, include_closed: bool = False) -> list[dict]:
+    items = [e.data for e in EventModel.query(ERRORS_PK, scan_index_forward=False, limit=500)]
+    if connection_id:
+        items = [e for e in items if e.get("connection_id") == connection_id]
+    if not include_closed:
+        items = [e for e in items if e.get("status") == "open"]
+    return [{k: v for k, v in e.items() if k != "body"} for e in items]
+
+
+def get_error(eid: str) -> EventModel | None:
+    try:
+        return EventModel.get(ERRORS_PK, eid)
+    except DoesNotExist:
+        return None
+
+
+def close_error(item: EventModel, status: str) -> dict[str, Any]:
+    data = dict(item.data)
+    data["status"] = status
+    data["last_at"] = _now()
+    item.update(actions=[EventModel.data.set(data)])
+    return {k: v for k, v in data.items() if k != "body"}
+
+
+# --- history --------------------------------------------------------------------------
+
+
+def history_pk(connection_id: str, local_key: str) -> str:
+    return f"hist#{connection_id}#{local_key}"
+
+
+def record_transaction(
+    connection_id: str,
+    local_key: str,
+    *,
+    direction: str,
+    changes: list[str],
+    outcome: str,
+    version: int | None = None,
+    error: str | None = None,
+) -> None:
+    EventModel(
+        pk=history_pk(connection_id, local_key),
+        sk=new_id(),
+        data={
+            "direction": direction,
+            "time": _now(),
+            "changes": changes,
+            "outcome": outcome,
+            "version": version,
+            "error": error,
+        },
+        purge_at=utcnow() + HISTORY_TTL,
+    ).save()
+
+
+def history(connection_id: str, local_key: str, *, limit: int = 200) -> list[dict[str, Any]]:
+    return [
+        e.data
+        for e in EventModel.query(
+            history_pk(connection_id, local_key), scan_index_forward=False, limit=limit
+        )
+    ]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

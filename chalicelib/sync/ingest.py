@@ -1,0 +1,165 @@
+"""Ingest: a hint that an issue changed becomes a replica in each of its connections' outboxes.
+
+The webhook (or the reconcile sweep, or "sync this issue") is only a hint: the issue is
+re-read from the tracker. Changes made by the integration user are ours and never synced
+back, and a replica whose content equals what was last sent (or what our own last write
+produced) is dropped, so nothing echoes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.queues import QueueMessage, RetryLater
+from chalicelib.rules.replica import content_hash, field_hashes, stamp
+from chalicelib.rules.select import outgoing_rule
+from chalicelib.store.models import TwinModel
+from chalicelib.sync.blobs import outgoing_key
+from chalicelib.sync.deps import SyncDeps, default_deps
+from chalicelib.sync.events import record_transaction
+from chalicelib.sync.links import get_connection
+from chalicelib.sync.store import append_entry, outbox_pk, twins_of_issue
+from chalicelib.trackers.base import Issue, NotFound, RateLimited, TrackerError, Unavailable
+
+log = logging.getLogger("twinsync.ingest")
+
+
+def ingest_message(
+    issue_key: str | None,
+    *,
+    source: str,
+    issue_id: str | None = None,
+    kind: str = "issue_updated",
+    author_id: str | None = None,
+    delivery_id: str | None = None,
+    connection_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "issue_key": issue_key,
+        "issue_id": issue_id,
+        "kind": kind,
+        "author_id": author_id,
+        "delivery_id": delivery_id,
+        "source": source,
+        "connection_id": connection_id,
+    }
+
+
+def enqueue_ingest(body: Mapping[str, Any], *, deps: SyncDeps, dedup: str) -> None:
+    ref = body.get("issue_key") or body.get("issue_id")
+    deps.enqueue(
+        deps.settings.resources.ingest_queue_url,
+        dict(body),
+        group=f"issue#{ref}",
+        dedup=dedup,
+    )
+
+
+def handle_ingest(message: QueueMessage, *, deps: SyncDeps | None = None) -> None:
+    deps = deps or default_deps()
+    body = message.body
+    if body.get("author_id") and body["author_id"] == deps.integration_user_id():
+        log.debug("skipping our own change to %s", body.get("issue_key"))
+        return
+    ref = body.get("issue_key") or body.get("issue_id")
+    if not ref:
+        return
+    try:
+        issue = deps.tracker.get_issue(str(ref))
+    except NotFound:
+        log.info("issue %s is gone; nothing to sync", ref)
+        return
+    except RateLimited as exc:
+        raise RetryLater(str(exc), delay=exc.retry_after) from exc
+    except Unavailable as exc:
+        raise RetryLater(str(exc)) from exc
+    human = body.get("source") == "webhook" and bool(body.get("author_id"))
+    for twin in twins_of_issue(issue.key):
+        send_replica(issue, twin, deps=deps, human=human)
+
+
+def _attachment_hashes(issue: Issue, twin: TwinModel, *, deps: SyncDeps) -> dict[str, str]:
+    """SHA-256 of each attachment we offer, uploaded once to our bucket for the peer."""
+    known: dict[str, str] = dict(twin.sent_attachments or {})
+    ours = deps.integration_user_id()
+    for attachment in issue.attachments:
+        if attachment.id in known or (attachment.author and attachment.author.id == ours):
+            continue
+        try:
+            data = deps.tracker.download_attachment(attachment.id)
+        except (RateLimited, Unavailable) as exc:
+            raise RetryLater(str(exc), delay=getattr(exc, "retry_after", None)) from exc
+        except TrackerError as exc:
+            log.warning("attachment %s of %s unreadable: %s", attachment.id, issue.key, exc)
+            continue
+        deps.blobs.put(
+            outgoing_key(twin.connection_id, attachment.id), data, content_type=attachment.mime_type
+        )
+        known[attachment.id] = hashlib.sha256(data).hexdigest()
+    return known
+
+
+def send_replica(
+    issue: Issue, twin: TwinModel, *, deps: SyncDeps, human: bool = False, force: bool = False
+) -> bool:
+    """Append this issue's replica to the twin's connection outbox; False if nothing new."""
+    connection = get_connection(twin.connection_id)
+    if connection is None or connection.status == "deleted":
+        return False
+    hashes = _attachment_hashes(issue, twin, deps=deps)
+    rule = outgoing_rule(connection)
+    replica = rule(
+        issue,
+        connection_id=connection.id,
+        integration_user_id=deps.integration_user_id(),
+        attachment_sha=hashes,
+    )
+    digest = content_hash(replica)
+    if not force and (digest == twin.last_sent_hash or (digest == twin.echo_hash and not human)):
+        if hashes != (twin.sent_attachments or {}):
+            twin.update(actions=[TwinModel.sent_attachments.set(hashes)])
+        return False
+    version = int(twin.last_sent_version or 0) + 1
+    replica = stamp(replica, version=version)
+    if twin.remote_key:
+        replica["twin_key"] = twin.remote_key
+    previous = dict(twin.sent_hashes or {})
+    current = field_hashes(replica)
+    entry = append_entry(
+        outbox_pk(connection.id),
+        issue_key=issue.key,
+        replica=replica,
+        retention_days=deps.settings.outbox_retention_days,
+    )
+    twin.update(
+        actions=[
+            TwinModel.last_sent_version.set(version),
+            TwinModel.last_sent_hash.set(digest),
+            TwinModel.sent_hashes.set(current),
+            TwinModel.sent_attachments.set(hashes),
+            TwinModel.local_url.set(issue.url),
+            TwinModel.local_id.set(issue.id),
+        ]
+    )
+    deps.enqueue(
+        deps.settings.resources.deliver_queue_url,
+        {"connection_id": connection.id, "seq": entry.seq, "local_key": issue.key},
+        group=f"{connection.id}#{issue.key}",
+        dedup=f"out#{connection.id}#{entry.seq}",
+    )
+    record_transaction(
+        connection.id,
+        twin.local_key,
+        direction="outgoing",
+        changes=changed_names(previous, current),
+        outcome="queued",
+        version=version,
+    )
+    return True
+
+
+def changed_names(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))

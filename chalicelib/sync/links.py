@@ -1,0 +1,36 @@
+"""The connection as the sync stages need it: is it live, and how to reach the other end."""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.connections.keys import decode_key
+from chalicelib.net.peer import PeerEnd
+from chalicelib.store.models import ConnectionModel
+
+
+def get_connection(connection_id: str) -> ConnectionModel | None:
+    try:
+        return ConnectionModel.get(connection_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def is_live(connection: ConnectionModel | None) -> bool:
+    return connection is not None and connection.status == "active"
+
+
+def is_local(connection: ConnectionModel) -> bool:
+    """Both ends on this node (two projects of one tracker)."""
+    return bool(connection.local_peer_id)
+
+
+def peer_end(connection: ConnectionModel) -> PeerEnd:
+    if not connection.remote_url or not connection.key or not connection.remote_node_id:
+        raise ValueError(f"connection {connection.id} has no reachable other end")
+    return PeerEnd(
+        url=connection.remote_url,
+        connection_id=connection.id,
+        remote_node_id=connection.remote_node_id,
+        key=decode_key(connection.key),
+    )

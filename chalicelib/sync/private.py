@@ -1,0 +1,107 @@
+"""A private node's half of a public-private connection: it only ever calls out.
+
+Its own changes are pushed by the deliver worker as soon as they are queued (an outbound
+call). What the public side has for it is pulled here, by the ``poll_peers`` schedule:
+each invocation keeps long-polling every connection (concurrently) until shortly before
+its own timeout, so consecutive invocations cover the time between them. In quiet mode an
+invocation makes one short pull per connection instead (cheaper, slower).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote
+
+from chalicelib.net.errors import OutboundError, PeerRefused
+from chalicelib.net.peer import PeerClient
+from chalicelib.store.models import ConnectionModel
+from chalicelib.sync.deliver import CONNECTION_GONE, pause
+from chalicelib.sync.deps import SyncDeps
+from chalicelib.sync.inbox import accept
+from chalicelib.sync.links import peer_end
+from chalicelib.sync.store import get_key, set_key
+
+log = logging.getLogger("twinsync.private")
+
+MARGIN_MS = 5_000
+
+
+def pulled_upto(connection_id: str) -> int:
+    item = get_key(f"pull#{connection_id}")
+    return int(item.value) if item and item.value else 0
+
+
+def _pull_client(deps: SyncDeps, wait: int) -> PeerClient:
+    """A client whose read timeout outlasts the long poll."""
+    from chalicelib.net.outbound import GuardedFetcher
+
+    fetch = deps.fetch
+    if isinstance(fetch, GuardedFetcher):
+        fetch = GuardedFetcher(
+            fetch.policy,
+            resolve=fetch.resolve,
+            timeout=(fetch.timeout[0], wait + 10.0),
+            max_bytes=16 * 1024 * 1024,
+            verify=fetch.verify,
+        )
+    return PeerClient(node_id=deps.settings.node_id, fetch=fetch)
+
+
+def pull_once(connection: ConnectionModel, *, wait: int, deps: SyncDeps) -> int:
+    """One pull: accept what the public side has, acknowledge it; how many items."""
+    end = peer_end(connection)
+    base = f"/node/v1/connections/{quote(connection.id, safe='')}/outbox"
+    after = pulled_upto(connection.id)
+    client = _pull_client(deps, wait)
+    answer = client.call(end, "GET", f"{base}?after={after}&wait={wait}&limit=50")
+    items = answer.get("items", []) if isinstance(answer, dict) else []
+    if not items:
+        return 0
+    accept(connection, [item["replica"] for item in items], deps=deps)
+    upto = max(int(item["seq"]) for item in items)
+    set_key(f"pull#{connection.id}", str(upto))
+    client.call(end, "POST", f"{base}/ack", {"upto": upto})
+    return len(items)
+
+
+def follow(
+    connection: ConnectionModel, *, remaining_ms: Callable[[], int], deps: SyncDeps
+) -> dict[str, Any]:
+    """Keep pulling one connection until the invocation is nearly out of time."""
+    quiet = deps.settings.quiet_poll
+    wait = 0 if quiet else deps.settings.poll_wait_seconds
+    received = pulls = 0
+    while True:
+        try:
+            received += pull_once(connection, wait=wait, deps=deps)
+        except PeerRefused as exc:
+            if exc.status in CONNECTION_GONE:
+                pause(connection, f"The public side refused the connection: {exc.code}: {exc}")
+                break
+            log.warning("pull on %s refused: %s", connection.id, exc)
+            break
+        except OutboundError as exc:
+            log.info("public side of %s unreachable (%s); next run retries", connection.id, exc)
+            break
+        pulls += 1
+        if quiet or remaining_ms() < (wait * 1000 + MARGIN_MS):
+            break
+    return {"connection_id": connection.id, "pulls": pulls, "received": received}
+
+
+def poll_connections(*, remaining_ms: Callable[[], int], deps: SyncDeps) -> dict[str, Any]:
+    connections = [
+        c
+        for c in ConnectionModel.scan()
+        if c.status == "active" and c.remote_public and c.remote_url and not c.local_peer_id
+    ]
+    if not connections:
+        return {"polled": 0}
+    with ThreadPoolExecutor(max_workers=min(8, len(connections))) as pool:
+        results = list(
+            pool.map(lambda c: follow(c, remaining_ms=remaining_ms, deps=deps), connections)
+        )
+    return {"polled": len(connections), "results": results}

@@ -1,0 +1,66 @@
+"""The reconcile sweep: find changes no webhook announced, so a lost webhook only delays.
+
+Every run searches the tracker for issues updated since the last run (minus an overlap for
+clock skew and indexing lag), in minutes relative to now so the tracker user's time zone
+cannot shift the window, and queues an ingest for each one under sync. Ingest drops what
+it already sent, so the overlap costs reads, never duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime
+from typing import Any
+
+from chalicelib.store.models import utcnow
+from chalicelib.sync.deps import SyncDeps, default_deps
+from chalicelib.sync.ingest import enqueue_ingest, ingest_message
+from chalicelib.sync.store import get_key, set_key, twins_of_issue
+from chalicelib.trackers.base import TrackerError
+
+log = logging.getLogger("twinsync.reconcile")
+
+CURSOR = "reconcile#cursor"
+FIRST_WINDOW_MINUTES = 60
+MAX_PAGES = 20
+
+
+def window_jql(last_run: datetime | None, now: datetime, overlap_seconds: int) -> str:
+    if last_run is None:
+        minutes = FIRST_WINDOW_MINUTES
+    else:
+        minutes = math.ceil(((now - last_run).total_seconds() + overlap_seconds) / 60)
+    return f"updated >= -{max(1, minutes)}m ORDER BY updated ASC"
+
+
+def reconcile_all(*, deps: SyncDeps | None = None) -> dict[str, Any]:
+    deps = deps or default_deps()
+    now = utcnow()
+    cursor = get_key(CURSOR)
+    last_run = datetime.fromisoformat(cursor.value) if cursor and cursor.value else None
+    jql = window_jql(last_run, now, deps.settings.reconcile_overlap_seconds)
+    checked = queued = 0
+    page_cursor = None
+    try:
+        for _ in range(MAX_PAGES):
+            page = deps.tracker.search(jql, cursor=page_cursor, limit=100)
+            for ref in page.issues:
+                checked += 1
+                if not twins_of_issue(ref.key):
+                    continue
+                updated = page.updated.get(ref.key, "")
+                enqueue_ingest(
+                    ingest_message(ref.key, source="reconcile"),
+                    deps=deps,
+                    dedup=f"rec#{ref.key}#{updated or now.isoformat()}",
+                )
+                queued += 1
+            page_cursor = page.next_cursor
+            if not page_cursor:
+                break
+    except TrackerError as exc:
+        log.warning("reconcile stopped early: %s (next run covers the window)", exc)
+        return {"checked": checked, "queued": queued, "error": str(exc)}
+    set_key(CURSOR, now.isoformat())
+    return {"checked": checked, "queued": queued}

@@ -1,0 +1,30 @@
+"""Twins as the admin API shows them, and the small state changes every stage makes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.store.models import TwinModel
+from chalicelib.sync.store import get_twin
+
+
+def twin_resource(twin: TwinModel) -> dict[str, Any]:
+    """The contract's ``twin`` resource."""
+    remote = None
+    if twin.remote_key:
+        remote = {"key": twin.remote_key, "url": twin.remote_url}
+    return {
+        "connection_id": twin.connection_id,
+        "local": {"key": twin.local_key, "url": twin.local_url},
+        "remote": remote,
+        "status": twin.status if twin.status in ("queued", "synced", "error") else "error",
+        "last_synced_at": twin.last_synced_at.isoformat() if twin.last_synced_at else None,
+        "error": twin.error,
+    }
+
+
+def mark_error(connection_id: str, local_key: str, message: str) -> None:
+    twin = get_twin(connection_id, local_key)
+    if twin is None:
+        return
+    twin.update(actions=[TwinModel.status.set("error"), TwinModel.error.set(message)])
