@@ -1,0 +1,279 @@
+"""Reading the ``fields``/``update`` of issue create and edit requests, as Jira validates them.
+
+Problems are collected per field and answered together as Jira does:
+``400 {"errorMessages": [], "errors": {"summary": "...", "issuetype": "..."}}``.
+Bodies must match the API version: ADF in REST v3, a string in REST v2; a Cloud site stores
+ADF, a Server site stores wiki markup.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import adf
+from .errors import JiraError, bad_request, field_errors
+from .store import PRIORITIES, IssueRec, ProjectRec, Store
+
+SETTABLE = {"summary", "description", "environment", "issuetype", "labels", "priority"}
+USER_FIELDS = {"reporter", "assignee"}
+CUSTOM_RE = re.compile(r"^customfield_\d+$")
+NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+NOT_SETTABLE = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
+
+
+class FieldReader:
+    """Turns a request's fields into store values for one site and API version."""
+
+    def __init__(self, store: Store, version: int) -> None:
+        self.store = store
+        self.version = version
+        self.cloud = store.flavour == "cloud"
+        self.errors: dict[str, str] = {}
+
+    def fail_if_errors(self) -> None:
+        if self.errors:
+            raise field_errors(self.errors)
+
+    # --- create -------------------------------------------------------------------------
+
+    def create(self, body: Any) -> tuple[ProjectRec, dict[str, Any], dict[str, Any]]:
+        if not isinstance(body, dict) or not isinstance(body.get("fields", {}), dict):
+            raise bad_request("Can not deserialize instance of issue fields.")
+        fields = dict(body.get("fields") or {})
+        project = self.project(fields.pop("project", None))
+        values: dict[str, Any] = {}
+        type_ref = fields.pop("issuetype", None)
+        if type_ref is None:
+            self.errors["issuetype"] = "Specify an issue type"
+        elif project is not None:
+            issue_type = self.issue_type(type_ref, project)
+            if issue_type:
+                values["issuetype"] = issue_type
+        if "summary" not in fields:
+            self.errors["summary"] = "You must specify a summary of the issue."
+        values.update(self.values(fields, body.get("update")))
+        properties = self.properties(body.get("properties"))
+        self.fail_if_errors()
+        assert project is not None
+        return project, values, properties
+
+    def project(self, ref: Any) -> ProjectRec | None:
+        found = None
+        if isinstance(ref, dict):
+            key = ref.get("key") or ref.get("id")
+            found = self.store.project(str(key)) if key else None
+        elif isinstance(ref, str | int):
+            found = self.store.project(str(ref))
+        if found is None:
+            self.errors["project"] = "valid project is required"
+        return found
+
+    def issue_type(self, ref: Any, project: ProjectRec) -> str | None:
+        name = None
+        if isinstance(ref, dict):
+            if "name" in ref:
+                name = ref["name"]
+            elif "id" in ref:
+                name = next(
+                    (n for n, i in self.store.issue_types.items() if i == str(ref["id"])), None
+                )
+        if name not in project.issue_types:
+            self.errors["issuetype"] = (
+                "The issue type selected is invalid."
+                if self.cloud
+                else "valid issue type is required"
+            )
+            return None
+        return name
+
+    def properties(self, raw: Any) -> dict[str, Any]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, list) or not all(isinstance(p, dict) and "key" in p for p in raw):
+            self.errors["properties"] = "Properties must be a list of key/value objects."
+            return {}
+        return {str(p["key"]): p.get("value") for p in raw}
+
+    # --- edit ---------------------------------------------------------------------------
+
+    def edit(self, body: Any, issue: IssueRec) -> dict[str, Any]:
+        if not isinstance(body, dict) or ("fields" not in body and "update" not in body):
+            raise bad_request("No content to map due to end-of-input")
+        fields = dict(body.get("fields") or {})
+        if "project" in fields:
+            self.errors["project"] = NOT_SETTABLE.format("project")
+            fields.pop("project")
+        project = self.store.projects[issue.project_id]
+        if "issuetype" in fields:
+            name = self.issue_type(fields.pop("issuetype"), project)
+            values = {"issuetype": name} if name else {}
+        else:
+            values = {}
+        values.update(self.values(fields, body.get("update"), issue))
+        self.fail_if_errors()
+        return values
+
+    # --- shared -------------------------------------------------------------------------
+
+    def values(
+        self, fields: dict[str, Any], update: Any, issue: IssueRec | None = None
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in fields.items():
+            self.one(name, value, out)
+        if update is not None:
+            self.apply_update(update, out, issue)
+        return out
+
+    def one(self, name: str, value: Any, out: dict[str, Any]) -> None:
+        if name == "summary":
+            self.summary(value, out)
+        elif name in ("description", "environment"):
+            body = self.body(name, value)
+            if body is not _INVALID:
+                out[name] = body
+        elif name == "labels":
+            self.labels(value, out)
+        elif name == "priority":
+            self.priority(value, out)
+        elif name in USER_FIELDS:
+            self.user(name, value, out)
+        elif CUSTOM_RE.match(name):
+            out[name] = value
+        else:
+            self.errors[name] = NOT_SETTABLE.format(name)
+
+    def summary(self, value: Any, out: dict[str, Any]) -> None:
+        if not isinstance(value, str):
+            self.errors["summary"] = "Operation value must be a string"
+        elif not value.strip():
+            self.errors["summary"] = "You must specify a summary of the issue."
+        elif len(value) > 255:
+            self.errors["summary"] = "Summary must be less than 255 characters."
+        elif "\n" in value or "\r" in value:
+            self.errors["summary"] = (
+                "The summary is invalid because it contains newline characters."
+            )
+        else:
+            out["summary"] = value
+
+    def body(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if self.version == 3:
+            if not adf.is_doc(value):
+                self.errors[name] = NOT_ADF
+                return _INVALID
+            return value
+        if not isinstance(value, str):
+            self.errors[name] = "Operation value must be a string"
+            return _INVALID
+        return adf.from_text(value) if self.cloud else value
+
+    def labels(self, value: Any, out: dict[str, Any]) -> None:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.errors["labels"] = "Operation value must be a string"
+            return
+        for label in value:
+            if " " in label or not label:
+                self.errors["labels"] = f"The label '{label}' contains spaces which is invalid."
+                return
+            if len(label) > 255:
+                self.errors["labels"] = "The label must not exceed 255 characters."
+                return
+        out["labels"] = list(dict.fromkeys(value))
+
+    def priority(self, value: Any, out: dict[str, Any]) -> None:
+        if value is None:
+            out["priority"] = None
+            return
+        ref = value if isinstance(value, dict) else {}
+        if "name" in ref:
+            match = next((n for _, n in PRIORITIES if n.lower() == str(ref["name"]).lower()), None)
+            problem = f"Priority name '{ref['name']}' is not valid"
+        else:
+            match = next((n for i, n in PRIORITIES if i == str(ref.get("id"))), None)
+            problem = f"Priority with id '{ref.get('id')}' does not exist"
+        if match is None:
+            self.errors["priority"] = problem
+        else:
+            out["priority"] = match
+
+    def user(self, name: str, value: Any, out: dict[str, Any]) -> None:
+        if value is None:
+            if name == "reporter":
+                self.errors[name] = "Reporter is required."
+            else:
+                out[name] = None
+            return
+        ref = None
+        if isinstance(value, dict):
+            ref = value.get("accountId") if self.cloud else value.get("name") or value.get("key")
+        user = self.store.find_user(str(ref)) if ref else None
+        if user is None:
+            self.errors[name] = (
+                f"Specified {name} is not a user."
+                if name == "reporter"
+                else f"User '{ref}' does not exist."
+            )
+        else:
+            out[name] = user.id
+
+    def apply_update(self, update: Any, out: dict[str, Any], issue: IssueRec | None) -> None:
+        """Jira's ``update`` verbs: ``set`` for any field, ``add``/``remove`` for labels."""
+        if not isinstance(update, dict):
+            self.errors["update"] = "Operation value must be an object"
+            return
+        for name, ops in update.items():
+            if not isinstance(ops, list):
+                self.errors[name] = "Operation value must be a list of operations"
+                continue
+            for op in ops:
+                if not isinstance(op, dict) or len(op) != 1:
+                    self.errors[name] = "Each operation must have exactly one verb"
+                    continue
+                verb, value = next(iter(op.items()))
+                if verb == "set":
+                    self.one(name, value, out)
+                elif name == "labels" and verb in ("add", "remove") and isinstance(value, str):
+                    current = list(out.get("labels", issue.labels if issue else []))
+                    if verb == "add" and value not in current:
+                        current.append(value)
+                    if verb == "remove" and value in current:
+                        current.remove(value)
+                    self.labels(current, out)
+                else:
+                    self.errors[name] = f"Field '{name}' does not support the '{verb}' operation."
+
+
+_INVALID = object()
+
+
+def comment_body(store: Store, version: int, body: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The stored body and visibility of a comment request; Jira's 400 when invalid."""
+    if not isinstance(body, dict):
+        raise bad_request("Can not deserialize instance of comment.")
+    value = body.get("body")
+    if value is None or value == "" or (adf.is_doc(value) and not value.get("content")):
+        raise field_errors({"comment": "Comment body can not be empty!"})
+    if version == 3 and not adf.is_doc(value):
+        raise field_errors({"comment": "Comment body is not a valid Atlassian Document."})
+    if version == 2 and not isinstance(value, str):
+        raise field_errors({"comment": "Comment body must be a string."})
+    stored = adf.from_text(value) if (version == 2 and store.flavour == "cloud") else value
+    visibility = body.get("visibility")
+    if visibility is not None:
+        if not isinstance(visibility, dict) or visibility.get("type") not in ("group", "role"):
+            raise field_errors({"commentLevel": "Visibility type must be 'group' or 'role'."})
+        if not (visibility.get("value") or visibility.get("identifier")):
+            raise field_errors(
+                {"commentLevel": "You are currently not a member of the project role: ."}
+            )
+    return stored, visibility
+
+
+def require_json_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise JiraError(400, ["Unexpected request body: expected a JSON object."])
+    return body
