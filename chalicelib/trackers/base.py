@@ -56,9 +56,19 @@ class RateLimited(TrackerError):
 
 
 class Unavailable(TrackerError):
-    """A 5xx, a timeout or a refused connection: the same call may work later."""
+    """A 5xx, a timeout or a refused connection: the same call may work later.
+
+    ``retry_after`` is set when the tracker said how long to wait (a 503 with
+    ``Retry-After``); ``None`` leaves the delay to the queue's backoff.
+    """
 
     retryable = True
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
 
 
 class InvalidRequest(TrackerError):

@@ -1,0 +1,422 @@
+"""What Jira Cloud and Jira Server have in common: JSON shapes and most operations.
+
+The two REST APIs (v3 on Cloud, v2 on Server/DC) share paths and shapes except for
+rich-text bodies (ADF vs wiki markup), user ids (``accountId`` vs ``key``/``name``),
+search paging, project metadata and attachment downloads. The parsers here read both;
+``JiraTracker`` implements every operation that is the same, and the adapters
+(``jira_cloud``, ``jira_server``) fill in the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import quote, urlsplit
+
+from chalicelib.trackers.base import (
+    Attachment,
+    Body,
+    BodyFormat,
+    Comment,
+    Issue,
+    IssueFields,
+    IssueRef,
+    NotFound,
+    Project,
+    SearchPage,
+    TooLarge,
+    TrackerError,
+    User,
+)
+from chalicelib.trackers.http import JiraHttp
+
+# Fields that ``Issue`` carries in its own attributes; the rest go to ``Issue.fields``.
+STANDARD_FIELDS = frozenset(
+    {
+        "summary",
+        "description",
+        "issuetype",
+        "labels",
+        "priority",
+        "status",
+        "created",
+        "updated",
+        "comment",
+        "attachment",
+        "project",
+    }
+)
+# JSM's way of marking a comment internal; harmless (a plain property) on Jira Software.
+INTERNAL_COMMENT_PROPERTY = "sd.public.comment"
+COMMENT_PAGE = 100
+MAX_COMMENTS = 5000
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+
+def user_id(data: Mapping[str, Any] | None) -> str | None:
+    """The stable id of a Jira user: ``accountId`` (Cloud), else ``key``, else ``name``."""
+    if not isinstance(data, Mapping):
+        return None
+    for attr in ("accountId", "key", "name"):
+        value = data.get(attr)
+        if value:
+            return str(value)
+    return None
+
+
+def parse_user(data: Mapping[str, Any] | None) -> User | None:
+    """A ``User`` from Jira's user JSON, or ``None`` (anonymous, deleted, absent)."""
+    uid = user_id(data)
+    if uid is None or data is None:
+        return None
+    return User(id=uid, name=str(data.get("displayName") or data.get("name") or uid))
+
+
+def parse_body(value: Any, body_format: BodyFormat) -> Body | None:
+    """A body in the tracker's own format; ``None`` when the field is empty."""
+    if value is None or value == "":
+        return None
+    return Body(body_format, value)
+
+
+def parse_comment(data: Mapping[str, Any], body_format: BodyFormat) -> Comment:
+    author = parse_user(data.get("author")) or User(id="", name="Anonymous")
+    # JSM marks internal comments with jsdPublic=false; Jira Software restricts by visibility.
+    public = bool(data["jsdPublic"]) if "jsdPublic" in data else not data.get("visibility")
+    return Comment(
+        id=str(data["id"]),
+        author=author,
+        created=str(data.get("created") or ""),
+        updated=str(data.get("updated") or data.get("created") or ""),
+        body=parse_body(data.get("body"), body_format) or Body(body_format, _empty(body_format)),
+        public=public,
+    )
+
+
+def parse_attachment(data: Mapping[str, Any]) -> Attachment:
+    return Attachment(
+        id=str(data["id"]),
+        filename=str(data.get("filename") or ""),
+        size=int(data.get("size") or 0),
+        mime_type=str(data.get("mimeType") or "application/octet-stream"),
+        created=str(data.get("created") or ""),
+        author=parse_user(data.get("author")),
+    )
+
+
+def _name(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        name = value.get("name")
+        return str(name) if name is not None else None
+    return None
+
+
+def _empty(body_format: BodyFormat) -> Any:
+    return {"type": "doc", "version": 1, "content": []} if body_format == "adf" else ""
+
+
+def browse_url(base_url: str, key: str) -> str:
+    return f"{base_url.rstrip('/')}/browse/{key}"
+
+
+def parse_issue(
+    data: Mapping[str, Any],
+    *,
+    base_url: str,
+    body_format: BodyFormat,
+    comments: list[Mapping[str, Any]] | None = None,
+) -> Issue:
+    """An ``Issue`` from Jira's issue JSON; ``comments`` overrides the embedded (paged) list."""
+    fields: Mapping[str, Any] = data.get("fields") or {}
+    key = str(data["key"])
+    if comments is None:
+        comments = list((fields.get("comment") or {}).get("comments") or [])
+    project = fields.get("project") or {}
+    return Issue(
+        id=str(data.get("id") or ""),
+        key=key,
+        project=str(project.get("key") or key.rsplit("-", 1)[0]),
+        url=browse_url(base_url, key),
+        summary=str(fields.get("summary") or ""),
+        description=parse_body(fields.get("description"), body_format),
+        issue_type=_name(fields.get("issuetype")) or "",
+        labels=tuple(str(label) for label in fields.get("labels") or ()),
+        priority=_name(fields.get("priority")),
+        status=_name(fields.get("status")),
+        created=str(fields.get("created") or ""),
+        updated=str(fields.get("updated") or ""),
+        comments=tuple(parse_comment(c, body_format) for c in comments),
+        attachments=tuple(parse_attachment(a) for a in fields.get("attachment") or ()),
+        fields={k: v for k, v in fields.items() if k not in STANDARD_FIELDS and v is not None},
+    )
+
+
+def jql_quote(value: str) -> str:
+    """A JQL string literal: double quotes, with backslashes and quotes escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def issue_types(raw: Any) -> list[Mapping[str, Any]]:
+    """Issue types one can create at top level (sub-tasks need a parent; left out)."""
+    return [t for t in raw or () if isinstance(t, Mapping) and not t.get("subtask")]
+
+
+def project_from(data: Mapping[str, Any], types: list[str], default: str | None) -> Project:
+    return Project(
+        key=str(data["key"]),
+        name=str(data.get("name") or data["key"]),
+        issue_types=tuple(types),
+        default_issue_type=default,
+    )
+
+
+# --- the shared adapter -----------------------------------------------------------------
+
+
+class JiraTracker:
+    """The operations Jira Cloud and Jira Server do alike; subclasses set the differences.
+
+    ``api`` is the REST prefix (``/rest/api/3`` or ``/rest/api/2``), ``body_format`` the
+    rich-text format of descriptions and comments. Bodies in another format are converted
+    on write through ``chalicelib.trackers.formats``; reads return the tracker's own.
+    """
+
+    kind: ClassVar[str]
+    body_format: BodyFormat
+    api: ClassVar[str]
+    # ``find_issues_with_property`` reads the property of at most this many recent issues.
+    max_property_candidates: ClassVar[int] = 100
+
+    def __init__(self, http: JiraHttp, *, attachment_limit: int | None = None) -> None:
+        self.http = http
+        self.attachment_limit = attachment_limit
+
+    @property
+    def base_url(self) -> str:
+        return self.http.base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    # paths ------------------------------------------------------------------------------
+
+    def _issue_path(self, key: str, *rest: str) -> str:
+        parts = [quote(str(key), safe=""), *(quote(str(p), safe="") for p in rest)]
+        return f"{self.api}/issue/" + "/".join(parts)
+
+    # bodies -----------------------------------------------------------------------------
+
+    def own_body(self, body: Body) -> Any:
+        """The value to send for ``body`` in this tracker's format (``None`` clears a field)."""
+        if body.value is None:
+            return None
+        if body.format == self.body_format:
+            return body.value
+        from chalicelib.trackers import formats  # lazy: only writes across formats need it
+
+        return formats.convert(body.format, body.value, self.body_format)
+
+    def fields_payload(self, fields: IssueFields) -> dict[str, Any]:
+        """Jira's ``fields`` object for a create or edit; only what ``fields`` sets."""
+        out: dict[str, Any] = {}
+        if fields.summary is not None:
+            out["summary"] = fields.summary
+        if fields.description is not None:
+            out["description"] = self.own_body(fields.description)
+        if fields.issue_type is not None:
+            out["issuetype"] = {"name": fields.issue_type}
+        if fields.labels is not None:
+            out["labels"] = list(fields.labels)
+        if fields.priority is not None:
+            out["priority"] = {"name": fields.priority}
+        out.update(fields.custom)
+        return out
+
+    # users and issues -------------------------------------------------------------------
+
+    def myself(self) -> User:
+        data = self.http.json("GET", f"{self.api}/myself")
+        user = parse_user(data)
+        if user is None:
+            raise TrackerError("Jira did not say who the integration user is")
+        return user
+
+    def get_issue(self, key: str) -> Issue:
+        data = self.http.json("GET", self._issue_path(key))
+        embedded = (data.get("fields") or {}).get("comment") or {}
+        comments = None
+        listed = embedded.get("comments") or []
+        if int(embedded.get("total") or 0) > len(listed):
+            comments = self._all_comments(key)
+        return parse_issue(
+            data, base_url=self.base_url, body_format=self.body_format, comments=comments
+        )
+
+    def _all_comments(self, key: str) -> list[Mapping[str, Any]]:
+        """Every comment of an issue, page by page (the issue embeds only the first ones)."""
+        out: list[Mapping[str, Any]] = []
+        while len(out) < MAX_COMMENTS:
+            page = self.http.json(
+                "GET",
+                self._issue_path(key, "comment"),
+                params={"startAt": len(out), "maxResults": COMMENT_PAGE},
+            )
+            batch = page.get("comments") or []
+            out.extend(batch)
+            if not batch or len(out) >= int(page.get("total") or 0):
+                break
+        return out
+
+    def create_issue(self, project: str, fields: IssueFields) -> IssueRef:
+        payload: dict[str, Any] = {
+            "fields": {"project": {"key": project}, **self.fields_payload(fields)}
+        }
+        if fields.properties:
+            # Set atomically with the issue, so a crash right after create still leaves it
+            # findable by its property (see find_issues_with_property).
+            payload["properties"] = [{"key": k, "value": v} for k, v in fields.properties.items()]
+        data = self.http.json("POST", f"{self.api}/issue", json=payload)
+        key = str(data["key"])
+        return IssueRef(id=str(data.get("id") or ""), key=key, url=browse_url(self.base_url, key))
+
+    def update_issue(self, key: str, fields: IssueFields) -> None:
+        payload = self.fields_payload(fields)
+        if payload:
+            self.http.json("PUT", self._issue_path(key), json={"fields": payload})
+        for name, value in fields.properties.items():
+            self.set_issue_property(key, name, value)
+
+    def delete_issue(self, key: str) -> None:
+        self.http.json("DELETE", self._issue_path(key))
+
+    # comments ---------------------------------------------------------------------------
+
+    def add_comment(self, key: str, body: Body, *, public: bool = True) -> Comment:
+        payload: dict[str, Any] = {"body": self.own_body(body)}
+        if not public:
+            payload["properties"] = [
+                {"key": INTERNAL_COMMENT_PROPERTY, "value": {"internal": True}}
+            ]
+        data = self.http.json("POST", self._issue_path(key, "comment"), json=payload)
+        return parse_comment(data, self.body_format)
+
+    def update_comment(self, key: str, comment_id: str, body: Body) -> Comment:
+        data = self.http.json(
+            "PUT", self._issue_path(key, "comment", comment_id), json={"body": self.own_body(body)}
+        )
+        return parse_comment(data, self.body_format)
+
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        self.http.json("DELETE", self._issue_path(key, "comment", comment_id))
+
+    # attachments ------------------------------------------------------------------------
+
+    def upload_attachment(self, key: str, filename: str, data: bytes, mime_type: str) -> Attachment:
+        if self.attachment_limit is not None and len(data) > self.attachment_limit:
+            raise TooLarge(
+                f"{filename} is {len(data)} bytes, over this tracker's limit of "
+                f"{self.attachment_limit} bytes",
+                limit=self.attachment_limit,
+                status=None,
+            )
+        answer = self.http.json(
+            "POST",
+            self._issue_path(key, "attachments"),
+            files={"file": (filename, data, mime_type or "application/octet-stream")},
+            # Jira refuses multipart uploads without it (XSRF protection).
+            headers={"X-Atlassian-Token": "no-check"},
+        )
+        items = answer if isinstance(answer, list) else [answer]
+        if not items or not isinstance(items[0], Mapping):
+            raise TrackerError(f"Jira accepted {filename} but did not describe the attachment")
+        return parse_attachment(items[0])
+
+    def delete_attachment(self, attachment_id: str) -> None:
+        self.http.json("DELETE", f"{self.api}/attachment/{quote(str(attachment_id), safe='')}")
+
+    def _download(self, url: str) -> bytes:
+        return self.http.request("GET", url, headers={"Accept": "*/*"}).content
+
+    def _same_site(self, url: str) -> bool:
+        """Whether an absolute URL Jira gave us points at this tracker (so auth may go there)."""
+        ours, theirs = urlsplit(self.base_url), urlsplit(url)
+        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
+    # issue properties -------------------------------------------------------------------
+
+    def set_issue_property(self, key: str, name: str, value: Any) -> None:
+        self.http.json("PUT", self._issue_path(key, "properties", name), json=value)
+
+    def get_issue_property(self, key: str, name: str) -> Any | None:
+        """The property's value, ``None`` when unset; ``NotFound`` when the issue is missing."""
+        try:
+            return self._read_property(key, name)
+        except NotFound:
+            # Jira answers 404 both for "no such property" and "no such issue": tell them apart.
+            self.http.json("GET", self._issue_path(key), params={"fields": "key"})
+            return None
+
+    def _read_property(self, key: str, name: str) -> Any | None:
+        data = self.http.json("GET", self._issue_path(key, "properties", name))
+        return data.get("value") if isinstance(data, Mapping) else None
+
+    def find_issues_with_property(
+        self, project: str, name: str, value: Any, *, created_within_hours: int = 24
+    ) -> list[str]:
+        """Keys of recent issues created by the integration user whose property equals ``value``.
+
+        Works without an indexed property (which real Jira needs an app descriptor for):
+        JQL narrows to this user's recent issues in the project, newest first, and the
+        property of each is read, at most ``max_property_candidates`` of them.
+        """
+        hours = max(1, int(created_within_hours))
+        jql = (
+            f"project = {jql_quote(project)} AND reporter = currentUser() "
+            f"AND created >= -{hours}h ORDER BY created DESC"
+        )
+        found: list[str] = []
+        seen = 0
+        cursor: str | None = None
+        while seen < self.max_property_candidates:
+            page = self.search(
+                jql, cursor=cursor, limit=min(50, self.max_property_candidates - seen)
+            )
+            for ref in page.issues:
+                seen += 1
+                try:
+                    current = self._read_property(ref.key, name)
+                except NotFound:
+                    continue  # no such property (or the issue vanished meanwhile)
+                if current == value:
+                    found.append(ref.key)
+            cursor = page.next_cursor
+            if not cursor or not page.issues:
+                break
+        return found
+
+    # search -----------------------------------------------------------------------------
+
+    def search(self, jql: str, *, cursor: str | None = None, limit: int = 50) -> SearchPage:
+        raise NotImplementedError
+
+    def check_jql(self, jql: str) -> None:
+        """Raise ``InvalidRequest`` with Jira's message when ``jql`` is not a valid query."""
+        self.search(jql, limit=1)
+
+    def _page_refs(
+        self, issues: list[Mapping[str, Any]]
+    ) -> tuple[tuple[IssueRef, ...], dict[str, str]]:
+        """Issue refs and their updated times from a page of search results."""
+        refs: list[IssueRef] = []
+        updated: dict[str, str] = {}
+        for item in issues:
+            key = str(item["key"])
+            refs.append(
+                IssueRef(id=str(item.get("id") or ""), key=key, url=browse_url(self.base_url, key))
+            )
+            when = (item.get("fields") or {}).get("updated")
+            if when:
+                updated[key] = str(when)
+        return tuple(refs), updated

@@ -1,0 +1,110 @@
+"""Jira Server / Data Center adapter: REST v2, wiki-markup bodies, key/name users.
+
+Decisions worth knowing:
+- Auth is a personal access token sent as a bearer token; when a user is configured the
+  token is used as that user's password (basic auth), for instances without PATs.
+- Search uses ``/rest/api/2/search`` with ``startAt``; the cursor is that offset as text.
+- Issue types of a project come from the project resource (``issueTypes``, sub-tasks left
+  out). Jira Server's REST API does not say which issue type scheme a project uses, so
+  real Jira gives no default issue type: ``default_issue_type`` is ``None`` and the caller
+  falls back (DESIGN: else ``Task``). Should the project resource name one
+  (``defaultIssueType`` or ``defaultIssueTypeId``, not fields of real Jira), it is used.
+- Attachments are downloaded from the ``content`` URL of the attachment's metadata
+  (``/secure/attachment/{id}/{name}``): REST v2 has no content resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+
+from chalicelib.trackers.base import BodyFormat, Project, SearchPage, TrackerError
+from chalicelib.trackers.http import CONNECT_TIMEOUT, READ_TIMEOUT, JiraHttp, server_auth
+from chalicelib.trackers.jira_common import JiraTracker, issue_types, project_from
+
+
+class JiraServer(JiraTracker):
+    """A Jira Server / Data Center instance."""
+
+    kind: ClassVar[str] = "jira_server"
+    body_format: BodyFormat = "wiki"
+    api: ClassVar[str] = "/rest/api/2"
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        user: str | None = None,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+        attachment_limit: int | None = None,
+    ) -> None:
+        http = JiraHttp(url, server_auth(token, user), session=session, timeout=timeout)
+        super().__init__(http, attachment_limit=attachment_limit)
+
+    # search -----------------------------------------------------------------------------
+
+    def search(self, jql: str, *, cursor: str | None = None, limit: int = 50) -> SearchPage:
+        try:
+            start = int(cursor) if cursor else 0
+        except ValueError as exc:
+            raise TrackerError(f"not a Jira Server search cursor: {cursor!r}") from exc
+        data = self.http.json(
+            "GET",
+            f"{self.api}/search",
+            params={"jql": jql, "startAt": start, "maxResults": max(1, limit), "fields": "updated"},
+        )
+        issues = data.get("issues") or []
+        refs, updated = self._page_refs(issues)
+        total = data.get("total")
+        after = int(data.get("startAt") or start) + len(issues)
+        more = bool(issues) and (total is None or after < int(total))
+        return SearchPage(
+            issues=refs,
+            next_cursor=str(after) if more else None,
+            total=int(total) if total is not None else None,
+            updated=updated,
+        )
+
+    # attachments ------------------------------------------------------------------------
+
+    def download_attachment(self, attachment_id: str) -> bytes:
+        meta = self.http.json("GET", f"{self.api}/attachment/{quote(str(attachment_id), safe='')}")
+        content = str(meta.get("content") or "")
+        if not content or not self._same_site(content):
+            # Jira builds ``content`` from its configured base URL, which may differ from
+            # the URL we reach it by (proxies): rebuild it on ours so auth stays on this site.
+            filename = quote(str(meta.get("filename") or "file"), safe="")
+            content = f"/secure/attachment/{quote(str(attachment_id), safe='')}/{filename}"
+        return self._download(content)
+
+    # projects ---------------------------------------------------------------------------
+
+    def list_projects(self) -> list[Project]:
+        listed = self.http.json("GET", f"{self.api}/project", params={"expand": "issueTypes"})
+        out = []
+        for item in listed or []:
+            data = item
+            if "issueTypes" not in item:
+                data = self.http.json("GET", f"{self.api}/project/{quote(item['key'], safe='')}")
+            out.append(_project(data))
+        return out
+
+    def get_project(self, key: str) -> Project:
+        return _project(self.http.json("GET", f"{self.api}/project/{quote(key, safe='')}"))
+
+
+def _project(data: Mapping[str, Any]) -> Project:
+    types = issue_types(data.get("issueTypes"))
+    default = data.get("defaultIssueType")
+    name: str | None = None
+    if isinstance(default, Mapping):
+        name = default.get("name")
+    elif data.get("defaultIssueTypeId") is not None:
+        wanted = str(data["defaultIssueTypeId"])
+        name = next((str(t["name"]) for t in types if str(t.get("id")) == wanted), None)
+    return project_from(data, [str(t["name"]) for t in types], name)

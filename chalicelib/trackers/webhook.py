@@ -1,0 +1,179 @@
+"""Jira webhooks: check that a request really comes from our tracker, and normalise it.
+
+Pure functions over headers, query parameters and the raw body; no I/O.
+
+- Jira Cloud admin webhooks with a secret sign the raw body:
+  ``X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>``.
+- Jira Server cannot sign; the webhook URL carries the secret as ``?secret=``.
+
+Both are compared in constant time. A webhook is a hint that an issue changed, never the
+truth about it: the worker re-reads the issue (Cloud even sends REST v2 shapes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.trackers.base import ChangeEvent, ChangeKind
+from chalicelib.trackers.jira_common import user_id
+
+SIGNATURE_HEADER = "x-hub-signature"
+DELIVERY_HEADER = "x-atlassian-webhook-identifier"
+RETRY_HEADER = "x-atlassian-webhook-retry"
+
+_EVENT_KINDS: dict[str, ChangeKind] = {
+    "jira:issue_created": "issue_created",
+    "jira:issue_updated": "issue_updated",
+    "jira:issue_deleted": "issue_deleted",
+    "comment_created": "comment_created",
+    "comment_updated": "comment_updated",
+    "comment_deleted": "comment_deleted",
+    "attachment_created": "attachment_created",
+    "attachment_deleted": "attachment_deleted",
+}
+# Jira Server reports comment changes as ``jira:issue_updated`` with these type names.
+_ISSUE_EVENT_KINDS: dict[str, ChangeKind] = {
+    "issue_commented": "comment_created",
+    "issue_comment_edited": "comment_updated",
+    "issue_comment_deleted": "comment_deleted",
+}
+_COMMENT_SELF = re.compile(r"/issue/(\d+)/comment/")
+
+
+class BadWebhook(ValueError):
+    """The request body is not a Jira webhook (not JSON, or no ``webhookEvent``)."""
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by case-insensitive name (Chalice and API Gateway differ in case)."""
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _query_value(query: Mapping[str, Any] | None, name: str) -> str | None:
+    if not query:
+        return None
+    value = query.get(name)
+    if isinstance(value, list | tuple):
+        return str(value[0]) if len(value) == 1 else None  # two secrets is one too many
+    return None if value is None else str(value)
+
+
+def sign(secret: str, raw_body: bytes) -> str:
+    """The ``X-Hub-Signature`` value Jira Cloud sends for ``raw_body``."""
+    digest = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_webhook(
+    headers: Mapping[str, str],
+    query: Mapping[str, Any] | None,
+    raw_body: bytes | str,
+    secret: str,
+) -> bool:
+    """Whether the request carries our secret: a valid signature, or ``?secret=``.
+
+    The signature is checked over the raw bytes as received (re-serialised JSON would
+    give a different digest). An empty secret never verifies anything.
+    """
+    if not secret:
+        return False
+    body = raw_body.encode() if isinstance(raw_body, str) else bytes(raw_body)
+    signature = _header(headers, SIGNATURE_HEADER)
+    if signature is not None:
+        algorithm, _, given = signature.strip().partition("=")
+        if algorithm.lower() != "sha256" or not given:
+            return False
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
+    given_secret = _query_value(query, "secret")
+    if given_secret is None:
+        return False
+    return hmac.compare_digest(secret.encode(), given_secret.encode())
+
+
+def _kind(payload: Mapping[str, Any]) -> ChangeKind:
+    event = str(payload.get("webhookEvent") or "")
+    kind = _EVENT_KINDS.get(event, "other")
+    if kind == "issue_updated" and "comment" in payload:
+        kind = _ISSUE_EVENT_KINDS.get(str(payload.get("issue_event_type_name") or ""), kind)
+    return kind
+
+
+def _author(payload: Mapping[str, Any], kind: ChangeKind) -> str | None:
+    author = user_id(payload.get("user"))
+    if author:
+        return author
+    # Comment and attachment events may come without ``user``: the actor is on the object
+    # when it made the change. Not for deletions: the comment's author is not who deleted
+    # it, and crediting them could hide a real deletion as the integration user's echo.
+    comment = payload.get("comment") or {}
+    if kind == "comment_updated":
+        return user_id(comment.get("updateAuthor"))
+    if kind == "comment_created":
+        return user_id(comment.get("author"))
+    if kind == "attachment_created":
+        return user_id((payload.get("attachment") or {}).get("author"))
+    return None
+
+
+def _changed_fields(payload: Mapping[str, Any]) -> tuple[str, ...]:
+    items = (payload.get("changelog") or {}).get("items") or ()
+    names: list[str] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        name = item.get("fieldId") or item.get("field")
+        if name and str(name) not in names:
+            names.append(str(name))
+    return tuple(names)
+
+
+def _retry(headers: Mapping[str, str]) -> bool:
+    value = _header(headers, RETRY_HEADER)
+    if value is None:
+        return False
+    return value.strip() not in ("", "0")
+
+
+def parse_webhook(headers: Mapping[str, str], raw_body: bytes | str) -> ChangeEvent:
+    """Normalise a Jira webhook into a ``ChangeEvent``; ``BadWebhook`` when it is not one.
+
+    ``attachment_*`` events carry no issue: ``issue_key`` and ``issue_id`` are ``None``
+    (the ``Attachment`` changelog item of ``jira:issue_updated`` names the issue instead).
+    Comment events without an issue (Jira Server) give the issue id from the comment URL.
+    """
+    try:
+        payload = json.loads(raw_body)
+    except (TypeError, ValueError) as exc:
+        raise BadWebhook("the webhook body is not JSON") from exc
+    if not isinstance(payload, Mapping) or not payload.get("webhookEvent"):
+        raise BadWebhook("the webhook body has no webhookEvent")
+    kind = _kind(payload)
+    issue = (
+        payload.get("issue") if kind not in ("attachment_created", "attachment_deleted") else None
+    )
+    issue = issue if isinstance(issue, Mapping) else {}
+    issue_key = str(issue["key"]) if issue.get("key") else None
+    issue_id = str(issue["id"]) if issue.get("id") else None
+    if issue_id is None and kind.startswith("comment_"):
+        match = _COMMENT_SELF.search(str((payload.get("comment") or {}).get("self") or ""))
+        issue_id = match.group(1) if match else None
+    timestamp = payload.get("timestamp")
+    return ChangeEvent(
+        kind=kind,
+        issue_key=issue_key,
+        issue_id=issue_id,
+        author_id=_author(payload, kind),
+        delivery_id=_header(headers, DELIVERY_HEADER),
+        retry=_retry(headers),
+        timestamp=int(timestamp) if isinstance(timestamp, int | float) else None,
+        changed_fields=_changed_fields(payload),
+    )

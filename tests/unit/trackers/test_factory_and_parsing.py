@@ -1,0 +1,90 @@
+"""The factory, and the shared JSON parsers on odd but real shapes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from chalicelib.config import TrackerSettings
+from chalicelib.trackers.base import Body, User
+from chalicelib.trackers.factory import make_tracker
+from chalicelib.trackers.http import BasicAuth, BearerAuth
+from chalicelib.trackers.jira_cloud import JiraCloud
+from chalicelib.trackers.jira_common import (
+    jql_quote,
+    parse_attachment,
+    parse_comment,
+    parse_issue,
+    parse_user,
+)
+from chalicelib.trackers.jira_server import JiraServer
+from tests.shared_data import jira_data
+from tests.unit.trackers import jira_json as J
+
+
+def test_factory_builds_cloud_with_basic_auth():
+    tracker = make_tracker(TrackerSettings("jira_cloud", J.CLOUD, "bot@a.test", "tok"))
+    assert isinstance(tracker, JiraCloud)
+    assert isinstance(tracker.http.session.auth, BasicAuth)
+    assert tracker.base_url == J.CLOUD
+
+
+def test_factory_builds_server_with_bearer_or_basic():
+    bearer = make_tracker(TrackerSettings("jira_server", J.SERVER, None, "pat"))
+    basic = make_tracker(TrackerSettings("jira_server", J.SERVER + "/", "bot", "pw"))
+    assert isinstance(bearer, JiraServer) and isinstance(bearer.http.session.auth, BearerAuth)
+    assert isinstance(basic.http.session.auth, BasicAuth)
+    assert basic.base_url == J.SERVER
+
+
+def test_factory_accepts_a_transport():
+    session = requests.Session()
+    tracker = make_tracker(TrackerSettings("jira_server", J.SERVER, None, "t"), session=session)
+    assert tracker.http.session is session
+
+
+def test_factory_refuses_unknown_kinds_and_cloud_without_user():
+    with pytest.raises(ValueError, match="unknown tracker kind"):
+        make_tracker(TrackerSettings("github", J.SERVER, None, "t"))
+    with pytest.raises(ValueError, match="e-mail"):
+        make_tracker(TrackerSettings("jira_cloud", J.CLOUD, None, "t"))
+
+
+def test_user_ids_prefer_account_id_then_key_then_name():
+    assert parse_user({"accountId": "a", "key": "k", "name": "n", "displayName": "D"}) == User(
+        "a", "D"
+    )
+    assert parse_user({"key": "k", "name": "n"}) == User("k", "n")
+    assert parse_user({"name": "n"}) == User("n", "n")
+    assert parse_user({"displayName": "Former user"}) is None
+    assert parse_user(None) is None
+
+
+def test_comment_of_a_deleted_user_still_parses():
+    data = {**J.comment(), "author": None}
+    assert parse_comment(data, "adf").author == User("", "Anonymous")
+
+
+def test_empty_comment_body_is_an_empty_body_of_the_format():
+    assert parse_comment({**J.comment(), "body": None}, "adf").body.value["content"] == []
+    assert parse_comment({**J.comment(server=True), "body": ""}, "wiki").body == Body("wiki", "")
+
+
+def test_attachment_ids_are_strings_even_when_jira_sends_numbers():
+    assert parse_attachment({**J.attachment(), "id": 10010}).id == "10010"
+
+
+def test_real_cloud_issue_response_parses():
+    data = json.loads(jira_data("jira-rest-responses", "jira-cli-issue.json").read_text())
+    issue = parse_issue(data, base_url=J.CLOUD, body_format="adf")
+    assert issue.key == "TEST-1" and issue.project == "TEST"  # no project field: from the key
+    assert issue.issue_type == "Bug" and issue.status == "To Do" and issue.priority == "Medium"
+    assert issue.description.format == "adf"
+    assert "issuelinks" in issue.fields and "resolution" not in issue.fields
+
+
+def test_jql_quote_escapes():
+    assert jql_quote("ABC") == '"ABC"'
+    assert jql_quote('a"b\\c') == '"a\\"b\\\\c"'
