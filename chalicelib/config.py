@@ -146,9 +146,16 @@ class _Reader:
         return value.rstrip("/")
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings from ``env`` (the process environment by default)."""
-    r = _Reader(os.environ if env is None else env)
+def load_settings(
+    env: Mapping[str, str] | None = None, secrets: Mapping[str, str] | None = None
+) -> Settings:
+    """Build the settings from ``env`` (the process environment by default).
+
+    ``secrets`` holds ``TWINSYNC_*`` values read from Secrets Manager (``chalicelib.secrets``);
+    they win over the environment, which only supplies them where there is no secret (local).
+    """
+    source = os.environ if env is None else env
+    r = _Reader({**source, **secrets} if secrets else source)
     node_id = r.text("TWINSYNC_NODE_ID") or ""
     if node_id and not _NODE_ID_RE.match(node_id):
         r.problems.append(
@@ -227,4 +234,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once (a Lambda container serves one stage)."""
-    return load_settings()
+    secret_id = os.environ.get("TWINSYNC_SECRETS_ID", "").strip()
+    if not secret_id:
+        return load_settings()
+    from chalicelib.secrets import secret_environment
+
+    return load_settings(secrets=secret_environment(secret_id))
