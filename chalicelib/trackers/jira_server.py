@@ -7,8 +7,8 @@ Decisions worth knowing:
 - Issue types of a project come from the project resource (``issueTypes``, sub-tasks left
   out). Jira Server's REST API does not say which issue type scheme a project uses, so
   real Jira gives no default issue type: ``default_issue_type`` is ``None`` and the caller
-  falls back (DESIGN: else ``Task``). Should the project resource name one
-  (``defaultIssueType`` or ``defaultIssueTypeId``, not fields of real Jira), it is used.
+  falls back (DESIGN: else ``Task``). (Data Center has admin-only issue type scheme
+  resources, but no way from a project to its scheme short of reading every scheme.)
 - Attachments are downloaded from the ``content`` URL of the attachment's metadata
   (``/secure/attachment/{id}/{name}``): REST v2 has no content resource.
 """
@@ -99,12 +99,5 @@ class JiraServer(JiraTracker):
 
 
 def _project(data: Mapping[str, Any]) -> Project:
-    types = issue_types(data.get("issueTypes"))
-    default = data.get("defaultIssueType")
-    name: str | None = None
-    if isinstance(default, Mapping):
-        name = default.get("name")
-    elif data.get("defaultIssueTypeId") is not None:
-        wanted = str(data["defaultIssueTypeId"])
-        name = next((str(t["name"]) for t in types if str(t.get("id")) == wanted), None)
-    return project_from(data, [str(t["name"]) for t in types], name)
+    types = [str(t["name"]) for t in issue_types(data.get("issueTypes"))]
+    return project_from(data, types, None)

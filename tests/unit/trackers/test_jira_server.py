@@ -223,11 +223,6 @@ def test_get_project_reads_its_issue_types(http, server):
     only_call(http)
 
 
-def test_get_project_uses_a_default_when_the_project_names_one(http, server):
-    http.get(f"{API}/project/ABC", json={**J.project(server=True), "defaultIssueTypeId": "10004"})
-    assert server.get_project("ABC").default_issue_type == "Bug"
-
-
 def test_list_projects_fetches_types_only_when_the_list_lacks_them(http, server):
     bare = {k: v for k, v in J.project("XYZ", "2", server=True).items() if k != "issueTypes"}
     http.get(f"{API}/project", json=[J.project("ABC", server=True), bare])
