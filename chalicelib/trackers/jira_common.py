@@ -321,17 +321,31 @@ class JiraTracker:
                 limit=self.attachment_limit,
                 status=None,
             )
-        answer = self.http.json(
-            "POST",
-            self._issue_path(key, "attachments"),
-            files={"file": (filename, data, mime_type or "application/octet-stream")},
-            # Jira refuses multipart uploads without it (XSRF protection).
-            headers={"X-Atlassian-Token": "no-check"},
-        )
+        try:
+            answer = self.http.json(
+                "POST",
+                self._issue_path(key, "attachments"),
+                files={"file": (filename, data, mime_type or "application/octet-stream")},
+                # Jira refuses multipart uploads without it (XSRF protection).
+                headers={"X-Atlassian-Token": "no-check"},
+            )
+        except TooLarge as exc:
+            if exc.limit is not None:
+                raise
+            raise TooLarge(exc.message, limit=self.upload_limit(), status=exc.status) from exc
         items = answer if isinstance(answer, list) else [answer]
         if not items or not isinstance(items[0], Mapping):
             raise TrackerError(f"Jira accepted {filename} but did not describe the attachment")
         return parse_attachment(items[0])
+
+    def upload_limit(self) -> int | None:
+        """The tracker's attachment size limit in bytes (``/attachment/meta``), if it says."""
+        try:
+            meta = self.http.json("GET", f"{self.api}/attachment/meta")
+        except TrackerError:
+            return None
+        limit = meta.get("uploadLimit") if isinstance(meta, Mapping) else None
+        return int(limit) if isinstance(limit, int | float) and limit > 0 else None
 
     def delete_attachment(self, attachment_id: str) -> None:
         self.http.json("DELETE", f"{self.api}/attachment/{quote(str(attachment_id), safe='')}")

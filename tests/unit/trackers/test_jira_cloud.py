@@ -249,11 +249,21 @@ def test_upload_attachment_is_multipart_with_the_xsrf_header(http, cloud):
     assert b"\x89PNG-bytes" in request.body
 
 
-def test_upload_over_jiras_limit_is_too_large(http, cloud):
+def test_upload_over_jiras_limit_is_too_large_with_the_limit_jira_states(http, cloud):
     http.post(f"{API}/issue/ABC-12/attachments", status=413, json={"errorMessages": ["too big"]})
-    with pytest.raises(TooLarge):
+    http.get(f"{API}/attachment/meta", json={"enabled": True, "uploadLimit": 50})
+    with pytest.raises(TooLarge) as caught:
         cloud.upload_attachment("ABC-12", "big.bin", b"x" * 100, "application/octet-stream")
-    only_call(http)
+    assert caught.value.limit == 50 and caught.value.status == 413
+    assert [c.request.method for c in http.calls] == ["POST", "GET"]  # no second upload
+
+
+def test_too_large_without_a_stated_limit(http, cloud):
+    http.post(f"{API}/issue/ABC-12/attachments", status=413, json={"errorMessages": ["too big"]})
+    http.get(f"{API}/attachment/meta", status=403, json={"errorMessages": ["no"]})
+    with pytest.raises(TooLarge) as caught:
+        cloud.upload_attachment("ABC-12", "big.bin", b"x" * 100, "application/octet-stream")
+    assert caught.value.limit is None and "too big" in caught.value.message
 
 
 def test_upload_over_a_known_limit_is_refused_before_sending(http):

@@ -151,8 +151,10 @@ def test_upload_attachment(http, server):
 
 def test_upload_over_the_limit_is_too_large(http, server):
     http.post(f"{API}/issue/ABC-12/attachments", status=413, body="")
-    with pytest.raises(TooLarge):
+    http.get(f"{API}/attachment/meta", json={"enabled": True, "uploadLimit": 10485760})
+    with pytest.raises(TooLarge) as caught:
         server.upload_attachment("ABC-12", "big", b"x", "application/octet-stream")
+    assert caught.value.limit == 10485760
 
 
 def test_download_attachment_reads_metadata_then_content(http, server):
