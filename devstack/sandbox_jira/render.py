@@ -267,13 +267,15 @@ class Renderer:
     ) -> dict[str, Any]:
         comments = self.store.issue_comments(issue)
         page = comments[start : start + limit]
-        return {
-            "comments": [self.comment(c, version) for c in page],
-            "self": f"{self.api(version)}/issue/{issue.id}/comment",
-            "maxResults": limit if start or len(comments) > limit else len(comments),
-            "total": len(comments),
-            "startAt": start,
-        }
+        data: dict[str, Any] = {"comments": [self.comment(c, version) for c in page]}
+        if self.cloud:  # Server's embedded comment page has no self link
+            data["self"] = f"{self.api(version)}/issue/{issue.id}/comment"
+        data.update(
+            maxResults=limit if start or len(comments) > limit else len(comments),
+            total=len(comments),
+            startAt=start,
+        )
+        return data
 
     def content_url(self, att: AttachmentRec) -> str:
         if self.cloud:

@@ -1,0 +1,255 @@
+"""Every sandbox response an adapter reads, checked against Atlassian's Cloud OpenAPI document.
+
+Server responses are checked against the same document (Atlassian publishes none for
+Jira Server 9; most shapes are shared, bodies are strings and users carry name/key,
+both of which the Cloud schemas allow). A deliberate drift must fail: see the last tests.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from .conftest import PROJECT, Env, adf
+from .oas import errors, request_validator, response_validator, schema_validator
+
+ISSUE = "/rest/api/3/issue/{issueIdOrKey}"
+COMMENTS = "/rest/api/3/issue/{issueIdOrKey}/comment"
+COMMENT = "/rest/api/3/issue/{issueIdOrKey}/comment/{id}"
+
+# keys the adapters read, insisted on where Atlassian's schema leaves an object open
+REQUIRED = {
+    "Comment": ("id", "author", "body", "created", "updated", "self"),
+    "Attachment": ("id", "filename", "size", "mimeType", "content", "created", "author"),
+}
+
+
+def check(validator: Any, body: Any) -> None:
+    problems = errors(validator, body)
+    assert not problems, "\n".join(problems)
+
+
+def populated_issue(env: Env) -> str:
+    """An issue with every field the adapters read: body, labels, comment, attachment."""
+    key = env.bot.create_issue(
+        "Full issue",
+        description=env.bot.body("Described"),
+        labels=["x", "y"],
+        priority={"name": "Low"},
+    )["key"]
+    env.alice.comment(key, "A comment")
+    assert env.bot.attach(key, "a.txt", b"data").status_code == 200
+    env.bot.put(f"issue/{key}/properties/twin", json={"remote": "XYZ-1"})
+    env.bot.put(f"issue/{key}", json={"fields": {"summary": "Full issue, edited"}})
+    return key
+
+
+def test_myself(env: Env) -> None:
+    check(response_validator("/rest/api/3/myself", "get"), env.bot.get("myself").json())
+
+
+def test_server_info(env: Env) -> None:
+    check(response_validator("/rest/api/3/serverInfo", "get"), env.bot.get("serverInfo").json())
+
+
+def test_projects(env: Env) -> None:
+    check(response_validator("/rest/api/3/project", "get"), env.bot.get("project").json())
+    with_types = env.bot.get("project", params={"expand": "issueTypes"}).json()
+    check(response_validator("/rest/api/3/project", "get"), with_types)
+    detail = env.bot.get(f"project/{PROJECT}").json()
+    check(response_validator("/rest/api/3/project/{projectIdOrKey}", "get"), detail)
+
+
+def test_project_search_and_type_scheme(cloud: Env) -> None:
+    page = cloud.bot.get("project/search", params={"expand": "issueTypes"}).json()
+    check(response_validator("/rest/api/3/project/search", "get"), page)
+    schemes = cloud.bot.get("issuetypescheme/project", params={"projectId": "10000"}).json()
+    check(response_validator("/rest/api/3/issuetypescheme/project", "get"), schemes)
+
+
+def test_createmeta_issue_types(cloud: Env) -> None:
+    meta = cloud.bot.get(f"issue/createmeta/{PROJECT}/issuetypes").json()
+    check(
+        response_validator("/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes", "get"), meta
+    )
+
+
+def test_created_issue(env: Env) -> None:
+    created = env.bot.create_issue()
+    check(response_validator("/rest/api/3/issue", "post", 201), created)
+
+
+def test_issue(env: Env) -> None:
+    key = populated_issue(env)
+    issue = env.bot.get(f"issue/{key}", params={"expand": "changelog,names", "properties": "twin"})
+    body = issue.json()
+    check(response_validator(ISSUE, "get"), body)
+    fields = body["fields"]
+    check(schema_validator("IssueTypeDetails"), fields["issuetype"])
+    check(schema_validator("ProjectDetails"), fields["project"])
+    check(schema_validator("StatusDetails"), fields["status"])
+    check(schema_validator("Priority"), fields["priority"])
+    for user in ("reporter", "creator"):
+        check(schema_validator("UserDetails"), fields[user])
+    check(response_validator(COMMENTS, "get"), fields["comment"])
+    for comment in fields["comment"]["comments"]:
+        check(schema_validator("Comment", required=REQUIRED["Comment"]), comment)
+    for attachment in fields["attachment"]:
+        check(schema_validator("Attachment", required=REQUIRED["Attachment"]), attachment)
+
+
+def test_changelog_page(cloud: Env) -> None:
+    key = populated_issue(cloud)
+    page = cloud.bot.get(f"issue/{key}/changelog").json()
+    check(response_validator("/rest/api/3/issue/{issueIdOrKey}/changelog", "get"), page)
+
+
+def test_comments(env: Env) -> None:
+    key = env.bot.create_issue()["key"]
+    created = env.bot.post(f"issue/{key}/comment", json={"body": env.bot.body("Hi")})
+    check(response_validator(COMMENTS, "post", 201), created.json())
+    cid = created.json()["id"]
+    check(response_validator(COMMENT, "get"), env.bot.get(f"issue/{key}/comment/{cid}").json())
+    edited = env.bot.put(f"issue/{key}/comment/{cid}", json={"body": env.bot.body("Ho")})
+    check(response_validator(COMMENT, "put"), edited.json())
+    check(response_validator(COMMENTS, "get"), env.bot.get(f"issue/{key}/comment").json())
+
+
+def test_attachments(env: Env) -> None:
+    key = env.bot.create_issue()["key"]
+    uploaded = env.bot.attach(key, "pic.png", b"\x89PNG")
+    check(
+        response_validator("/rest/api/3/issue/{issueIdOrKey}/attachments", "post"), uploaded.json()
+    )
+    for item in uploaded.json():
+        check(schema_validator("Attachment", required=REQUIRED["Attachment"]), item)
+    meta = env.bot.get(f"attachment/{uploaded.json()[0]['id']}").json()
+    check(response_validator("/rest/api/3/attachment/{id}", "get"), meta)
+
+
+def test_properties(env: Env) -> None:
+    key = env.bot.create_issue()["key"]
+    env.bot.put(f"issue/{key}/properties/twin", json={"a": 1})
+    keys = env.bot.get(f"issue/{key}/properties").json()
+    check(response_validator("/rest/api/3/issue/{issueIdOrKey}/properties", "get"), keys)
+    value = env.bot.get(f"issue/{key}/properties/twin").json()
+    path = "/rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}"
+    check(response_validator(path, "get"), value)
+
+
+def test_search_results(env: Env) -> None:
+    populated_issue(env)
+    page = env.bot.get("search", params={"jql": "project = ABC", "expand": "changelog"}).json()
+    check(response_validator("/rest/api/3/search", "get"), page)
+
+
+@pytest.mark.parametrize("fields", [None, "key,updated", "*all"])
+def test_search_jql_results(cloud: Env, fields: str | None) -> None:
+    populated_issue(cloud)
+    cloud.bot.create_issue()
+    params = {"jql": "project = ABC", "maxResults": 1}
+    if fields:
+        params["fields"] = fields
+    page = cloud.bot.get("search/jql", params=params).json()
+    assert "nextPageToken" in page
+    check(response_validator("/rest/api/3/search/jql", "get"), page)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("get", "issue/ABC-404", {}, 404),
+        ("post", "issue", {"json": {"fields": {"summary": "x"}}}, 400),
+        ("get", "search?jql=foo%20%3D%201", {}, 400),
+        ("get", "project/NOPE", {}, 404),
+    ],
+)
+def test_error_bodies(env: Env, method: str, path: str, kwargs: dict, status: int) -> None:
+    response = getattr(env.bot, method)(path, **kwargs)
+    assert response.status_code == status
+    check(schema_validator("ErrorCollection"), response.json())
+
+
+# --- request bodies the tests send (the shapes the Cloud adapter must send) ---------------
+
+
+def test_request_bodies_match_the_document(cloud: Env) -> None:
+    create = {
+        "fields": {
+            "project": {"key": PROJECT},
+            "issuetype": {"name": "Task"},
+            "summary": "x",
+            "description": adf("y"),
+            "labels": ["a"],
+        },
+        "properties": [{"key": "twin", "value": {"remote": "R-1"}}],
+    }
+    check(request_validator("/rest/api/3/issue", "post"), create)
+    check(request_validator(COMMENTS, "post"), {"body": adf("hello")})
+    search = {"jql": "project = ABC", "fields": ["key"], "maxResults": 50, "nextPageToken": "t"}
+    check(request_validator("/rest/api/3/search/jql", "post"), search)
+    assert cloud.bot.post("issue", json=create).status_code == 201
+
+
+# --- drift: a renamed field must fail --------------------------------------------------
+
+
+def renamed(body: dict[str, Any], path: list[str], new_name: str) -> dict[str, Any]:
+    broken = copy.deepcopy(body)
+    node = broken
+    for part in path[:-1]:
+        node = node[part]
+    node[new_name] = node.pop(path[-1])
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("path", "new_name"),
+    [
+        (["key"], "issueKey"),
+        (["fields", "issuetype", "name"], "typeName"),
+        (["fields", "project", "key"], "projectKey"),
+        (["fields", "reporter", "accountId"], "accountID"),
+    ],
+)
+def test_renamed_issue_field_fails(cloud: Env, path: list[str], new_name: str) -> None:
+    key = populated_issue(cloud)
+    body = cloud.bot.get(f"issue/{key}").json()
+    validators = {
+        "key": response_validator(ISSUE, "get"),
+        "issuetype": schema_validator("IssueTypeDetails"),
+        "project": schema_validator("ProjectDetails"),
+        "reporter": schema_validator("UserDetails"),
+    }
+    broken = renamed(body, path, new_name)
+    target = path[1] if len(path) > 2 else path[0]
+    instance = broken if target == "key" else broken["fields"][target]
+    original = body if target == "key" else body["fields"][target]
+    assert not errors(validators[target], original)
+    assert errors(validators[target], instance)
+
+
+def test_renamed_comment_and_attachment_fields_fail(cloud: Env) -> None:
+    key = populated_issue(cloud)
+    fields = cloud.bot.get(f"issue/{key}").json()["fields"]
+    comment = fields["comment"]["comments"][0]
+    attachment = fields["attachment"][0]
+    comment_validator = schema_validator("Comment", required=REQUIRED["Comment"])
+    attachment_validator = schema_validator("Attachment", required=REQUIRED["Attachment"])
+    assert errors(comment_validator, renamed(comment, ["body"], "text"))
+    assert errors(attachment_validator, renamed(attachment, ["filename"], "fileName"))
+    assert errors(
+        response_validator("/rest/api/3/myself", "get"),
+        renamed(cloud.bot.get("myself").json(), ["displayName"], "display_name"),
+    )
+
+
+def test_renamed_search_token_fails(cloud: Env) -> None:
+    cloud.bot.create_issue()
+    cloud.bot.create_issue()
+    page = cloud.bot.get("search/jql", params={"jql": "project = ABC", "maxResults": 1}).json()
+    validator = response_validator("/rest/api/3/search/jql", "get")
+    assert not errors(validator, page)
+    assert errors(validator, renamed(page, ["nextPageToken"], "nextToken"))
