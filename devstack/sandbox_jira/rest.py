@@ -7,7 +7,10 @@ Cloud OpenAPI document; the fidelity tests check them against it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from .errors import JiraError, issue_not_found, not_found
 from .fields import FieldReader, comment_body
@@ -362,6 +365,12 @@ def add_attachments(site: SandboxJira, req: Request) -> Response:
         return Response(200, [site.renderer.attachment(a, v(req)) for a in created])
 
 
+@router.add("GET", "/rest/api/{v}/attachment/meta")
+def attachment_settings(site: SandboxJira, req: Request) -> Response:
+    """The site's attachment settings; ``uploadLimit`` follows the injected limit."""
+    return Response(body={"enabled": True, "uploadLimit": site.faults.attachment_limit()})
+
+
 @router.add("GET", "/rest/api/{v}/attachment/{aid}")
 def attachment_meta(site: SandboxJira, req: Request) -> Response:
     att = find_attachment(site, req.params["aid"])
@@ -381,12 +390,30 @@ def _content(att: AttachmentRec) -> Response:
         200,
         raw=att.data,
         content_type=att.mime_type,
-        headers={"Content-Disposition": f'attachment; filename="{att.filename}"'},
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(att.filename)}"},
     )
 
 
 @router.add("GET", "/rest/api/{v}/attachment/content/{aid}", flavours=("cloud",))
 def attachment_content(site: SandboxJira, req: Request) -> Response:
+    """Cloud answers 303 to a media URL that needs no Jira auth, unless ``redirect=false``."""
+    att = find_attachment(site, req.params["aid"])
+    if req.arg("redirect", "true") == "false":
+        return _content(att)
+    location = f"{site.url}/_media/file/{att.id}/binary?token={media_token(site, att.id)}"
+    return Response(303, headers={"Location": location})
+
+
+def media_token(site: SandboxJira, attachment_id: str) -> str:
+    return hmac.new(site.media_key, attachment_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@router.add("GET", "/_media/file/{aid}/binary", flavours=("cloud",), auth=False)
+def media_download(site: SandboxJira, req: Request) -> Response:
+    """Stands in for Atlassian's media service: the token in the URL is the credential."""
+    token = req.arg("token") or ""
+    if not hmac.compare_digest(token, media_token(site, req.params["aid"])):
+        raise JiraError(403, text="Forbidden: bad or missing media token")
     return _content(find_attachment(site, req.params["aid"]))
 
 

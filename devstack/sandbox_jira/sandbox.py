@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import os
@@ -68,6 +69,7 @@ class SandboxJira:
         self.persist_path = Path(persist_path) if persist_path else None
         self.config = load_config(config)
         self.admin_secret = admin_secret
+        self.media_key = secrets.token_bytes(32)  # signs Cloud's attachment download URLs
         self.store = Store(flavour, clock)
         self.renderer = Renderer(self.store, f"http://{host}:{port}")
         self.publisher = WebhookPublisher(self.store, self.renderer, backoff=webhook_backoff)
@@ -79,6 +81,8 @@ class SandboxJira:
         self.thread: threading.Thread | None = None
         self._dirty = False
         self._save_lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -111,6 +115,11 @@ class SandboxJira:
             self.httpd.shutdown()
             self.httpd.server_close()
             self.httpd = None
+        with self._connections_lock:  # keep-alive connections would outlive the server
+            for connection in list(self._connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            self._connections.clear()
         if self.thread is not None:
             self.thread.join(timeout=5)
             self.thread = None
@@ -326,6 +335,13 @@ def _handler_for(site: SandboxJira) -> type[BaseHTTPRequestHandler]:
             # headers and body go out in separate writes: without this, Nagle's algorithm
             # and the client's delayed ACK add ~40 ms to every keep-alive response
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with site._connections_lock:
+                site._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with site._connections_lock:
+                site._connections.discard(self.connection)
+            super().finish()
 
         def _serve(self) -> None:
             path, _, query = self.path.partition("?")

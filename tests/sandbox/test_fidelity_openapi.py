@@ -127,6 +127,8 @@ def test_attachments(env: Env) -> None:
         check(schema_validator("Attachment", required=REQUIRED["Attachment"]), item)
     meta = env.bot.get(f"attachment/{uploaded.json()[0]['id']}").json()
     check(response_validator("/rest/api/3/attachment/{id}", "get"), meta)
+    settings = env.bot.get("attachment/meta").json()
+    check(response_validator("/rest/api/3/attachment/meta", "get"), settings)
 
 
 def test_properties(env: Env) -> None:

@@ -371,6 +371,34 @@ def test_attachment_lifecycle(env: Env) -> None:
     assert env.bot.get(f"issue/{key}").json()["fields"]["attachment"] == []
 
 
+def test_attachment_settings(env: Env) -> None:
+    env.admin.faults(attachment_limit=12345)
+    assert env.bot.get("attachment/meta").json() == {"enabled": True, "uploadLimit": 12345}
+
+
+def test_cloud_content_redirects_to_a_media_url(cloud: Env) -> None:
+    key = cloud.bot.create_issue()["key"]
+    [att] = cloud.bot.attach(key, "résumé 履歴.txt", "ü".encode()).json()
+    response = cloud.bot.get(f"attachment/content/{att['id']}", allow_redirects=False)
+    assert response.status_code == 303
+    media = response.headers["Location"]
+    # the media URL carries its own credential, like Atlassian's media service
+    downloaded = requests.get(media, timeout=5)
+    assert downloaded.status_code == 200 and downloaded.content == "ü".encode()
+    assert "filename*=UTF-8''r%C3%A9sum%C3%A9" in downloaded.headers["Content-Disposition"]
+    assert requests.get(media.split("?")[0] + "?token=forged", timeout=5).status_code == 403
+    direct = cloud.bot.get(f"attachment/content/{att['id']}", params={"redirect": "false"})
+    assert direct.status_code == 200 and direct.content == "ü".encode()
+
+
+def test_server_content_is_served_directly(server: Env) -> None:
+    key = server.bot.create_issue()["key"]
+    [att] = server.bot.attach(key, "a b.txt", b"ab").json()
+    response = server.bot.session.get(att["content"], allow_redirects=False, timeout=5)
+    assert response.status_code == 200 and response.content == b"ab"
+    assert requests.get(att["content"], timeout=5).status_code == 401
+
+
 def test_attachment_content_urls_per_flavour(env: Env) -> None:
     key = env.bot.create_issue()["key"]
     [att] = env.bot.attach(key, "notes.txt", b"hi").json()

@@ -187,3 +187,12 @@ def test_runs_as_a_process(tmp_path: Path) -> None:
 def test_bad_flavour_is_refused() -> None:
     with pytest.raises(ValueError, match="flavour"):
         SandboxJira("datacenter")
+
+
+def test_stop_closes_keep_alive_connections() -> None:
+    site = SandboxJira("cloud").start()
+    session = requests.Session()
+    assert session.get(f"{site.url}/_sandbox/health", timeout=5).status_code == 200
+    site.stop()
+    with pytest.raises(requests.ConnectionError):
+        session.get(f"{site.url}/_sandbox/health", timeout=5)
