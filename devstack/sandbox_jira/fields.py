@@ -273,6 +273,16 @@ def comment_body(store: Store, version: int, body: Any) -> tuple[Any, dict[str, 
     return stored, visibility
 
 
+def comment_properties(body: Any) -> dict[str, Any]:
+    """Entity properties sent with a comment (``[{"key": ..., "value": ...}]``)."""
+    raw = body.get("properties") if isinstance(body, dict) else None
+    if raw is None:
+        return {}
+    if not isinstance(raw, list) or not all(isinstance(p, dict) and "key" in p for p in raw):
+        raise field_errors({"properties": "Properties must be a list of key/value objects."})
+    return {str(p["key"]): p.get("value") for p in raw}
+
+
 def require_json_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise JiraError(400, ["Unexpected request body: expected a JSON object."])

@@ -293,9 +293,13 @@ class KeyField(FieldSpec):
     def sort_value(self, doc: IssueDoc) -> Any:
         return [doc.key.rsplit("-", 1)[0], doc.number]
 
+    @functools.cache  # noqa: B019 - one spec lives for one query; the cache goes with it
+    def _by_id(self) -> dict[int, list[str]]:
+        return {iid: key.rsplit("-", 1) for key, iid in self.catalog.issue_keys.items()}
+
     def ordered(self, doc_value: Any, op: str, target: Any) -> bool:
         """``key > ABC-5``: issues of the same project with a higher number."""
-        by_id = {iid: key.rsplit("-", 1) for key, iid in self.catalog.issue_keys.items()}
+        by_id = self._by_id()
         a, b = by_id.get(doc_value), by_id.get(target)
         if a is None or b is None or a[0] != b[0]:
             return False

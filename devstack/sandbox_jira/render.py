@@ -25,6 +25,7 @@ from .store import (
 )
 from .timefmt import jira_time
 
+INTERNAL_PROPERTY = "sd.public.comment"
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 NOT_NAVIGABLE = {"comment"}
 FIELD_NAMES = {
@@ -246,7 +247,9 @@ class Renderer:
 
     # --- comments and attachments -------------------------------------------------------
 
-    def comment(self, comment: CommentRec, version: int) -> dict[str, Any]:
+    def comment(
+        self, comment: CommentRec, version: int, *, expand: Iterable[str] = ()
+    ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "self": f"{self.api(version)}/issue/{comment.issue_id}/comment/{comment.id}",
             "id": comment.id,
@@ -256,10 +259,13 @@ class Renderer:
             "created": jira_time(comment.created),
             "updated": jira_time(comment.updated),
         }
-        if self.cloud:
-            data["jsdPublic"] = True
+        if self.cloud:  # what JSM does with its "sd.public.comment" property
+            marker = comment.properties.get(INTERNAL_PROPERTY)
+            data["jsdPublic"] = not (isinstance(marker, dict) and marker.get("internal") is True)
         if comment.visibility:
             data["visibility"] = dict(comment.visibility)
+        if "properties" in expand:
+            data["properties"] = [{"key": k, "value": v} for k, v in comment.properties.items()]
         return data
 
     def comment_page(

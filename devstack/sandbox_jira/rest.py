@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .errors import JiraError, issue_not_found, not_found
-from .fields import FieldReader, comment_body
+from .fields import FieldReader, comment_body, comment_properties
 from .http import Request, Response, Router, parse_multipart
 from .render import FieldSelection
 from .search import by_offset, by_token
@@ -60,6 +60,24 @@ def find_attachment(site: SandboxJira, attachment_id: str) -> AttachmentRec:
 
 def body_json(req: Request) -> Any:
     return req.json()
+
+
+def _expand(req: Request) -> list[str]:
+    return [e.strip() for value in req.args("expand") for e in value.split(",") if e.strip()]
+
+
+def _user_ref(site: SandboxJira, req: Request) -> UserRec:
+    ref = req.arg("accountId") if site.renderer.cloud else req.arg("username") or req.arg("key")
+    user = site.store.find_user(ref) if ref else None
+    if user is None:
+        raise not_found(f"The user with the given identifier does not exist: {ref}")
+    return user
+
+
+@router.add("GET", "/rest/api/{v}/user")
+def get_user(site: SandboxJira, req: Request) -> Response:
+    """Where every user's ``self`` link points (accountId on Cloud, username/key on Server)."""
+    return Response(body=site.renderer.user(_user_ref(site, req), v(req), full=True))
 
 
 # --- identity and site --------------------------------------------------------------------
@@ -287,7 +305,7 @@ def list_comments(site: SandboxJira, req: Request) -> Response:
         page = comments[start : start + limit]
         return Response(
             body={
-                "comments": [site.renderer.comment(c, v(req)) for c in page],
+                "comments": [site.renderer.comment(c, v(req), expand=_expand(req)) for c in page],
                 "maxResults": limit,
                 "total": len(comments),
                 "startAt": start,
@@ -299,9 +317,11 @@ def list_comments(site: SandboxJira, req: Request) -> Response:
 def add_comment(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
         issue = find_issue(site, req.params["ref"])
-        body, visibility = comment_body(site.store, v(req), body_json(req))
-        comment = site.store.add_comment(actor(req), issue, body, visibility)
-        return Response(201, site.renderer.comment(comment, v(req)))
+        raw = body_json(req)
+        body, visibility = comment_body(site.store, v(req), raw)
+        properties = comment_properties(raw)
+        comment = site.store.add_comment(actor(req), issue, body, visibility, properties)
+        return Response(201, site.renderer.comment(comment, v(req), expand=_expand(req)))
 
 
 @router.add("GET", "/rest/api/{v}/issue/{ref}/comment/{cid}")
@@ -309,7 +329,7 @@ def get_comment(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
         issue = find_issue(site, req.params["ref"])
         comment = find_comment(site, issue, req.params["cid"])
-        return Response(body=site.renderer.comment(comment, v(req)))
+        return Response(body=site.renderer.comment(comment, v(req), expand=_expand(req)))
 
 
 @router.add("PUT", "/rest/api/{v}/issue/{ref}/comment/{cid}")
@@ -321,8 +341,9 @@ def edit_comment(site: SandboxJira, req: Request) -> Response:
         body, visibility = comment_body(site.store, v(req), raw)
         if isinstance(raw, dict) and "visibility" not in raw:
             visibility = comment.visibility
+        comment.properties.update(comment_properties(raw))
         site.store.edit_comment(actor(req), issue, comment, body, visibility)
-        return Response(body=site.renderer.comment(comment, v(req)))
+        return Response(body=site.renderer.comment(comment, v(req), expand=_expand(req)))
 
 
 @router.add("DELETE", "/rest/api/{v}/issue/{ref}/comment/{cid}")

@@ -77,6 +77,7 @@ class CommentRec:
     created: int
     updated: int
     visibility: dict[str, Any] | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -388,12 +389,25 @@ class Store:
     # --- comments -----------------------------------------------------------------------
 
     def add_comment(
-        self, actor: UserRec, issue: IssueRec, body: Any, visibility: dict[str, Any] | None
+        self,
+        actor: UserRec,
+        issue: IssueRec,
+        body: Any,
+        visibility: dict[str, Any] | None,
+        properties: dict[str, Any] | None = None,
     ) -> CommentRec:
         with self.lock:
             now = self.clock()
             comment = CommentRec(
-                self.next_id("comment"), issue.id, actor.id, actor.id, body, now, now, visibility
+                self.next_id("comment"),
+                issue.id,
+                actor.id,
+                actor.id,
+                body,
+                now,
+                now,
+                visibility,
+                copy.deepcopy(properties or {}),
             )
             self.comments[comment.id] = comment
             issue.comments.append(comment.id)

@@ -50,6 +50,13 @@ def test_myself(env: Env) -> None:
     check(response_validator("/rest/api/3/myself", "get"), env.bot.get("myself").json())
 
 
+def test_user(env: Env) -> None:
+    param = "accountId" if env.bot.cloud else "username"
+    login = env.bot_user["id"] if env.bot.cloud else env.bot_user["name"]
+    user = env.bot.get("user", params={param: login}).json()
+    check(response_validator("/rest/api/3/user", "get"), user)
+
+
 def test_server_info(env: Env) -> None:
     check(response_validator("/rest/api/3/serverInfo", "get"), env.bot.get("serverInfo").json())
 
@@ -115,6 +122,13 @@ def test_comments(env: Env) -> None:
     edited = env.bot.put(f"issue/{key}/comment/{cid}", json={"body": env.bot.body("Ho")})
     check(response_validator(COMMENT, "put"), edited.json())
     check(response_validator(COMMENTS, "get"), env.bot.get(f"issue/{key}/comment").json())
+    env.bot.post(
+        f"issue/{key}/comment",
+        json={"body": env.bot.body("x"), "properties": [{"key": "k", "value": {"a": 1}}]},
+    )
+    expanded = env.bot.get(f"issue/{key}/comment", params={"expand": "properties"}).json()
+    assert expanded["comments"][-1]["properties"] == [{"key": "k", "value": {"a": 1}}]
+    check(response_validator(COMMENTS, "get"), expanded)
 
 
 def test_attachments(env: Env) -> None:

@@ -350,6 +350,27 @@ def test_cloud_comment_visibility(cloud: Env) -> None:
     assert bad.status_code == 400
 
 
+def test_cloud_internal_comment_property(cloud: Env) -> None:
+    key = cloud.bot.create_issue()["key"]
+    internal = [{"key": "sd.public.comment", "value": {"internal": True}}]
+    created = cloud.bot.post(
+        f"issue/{key}/comment", json={"body": adf("staff only"), "properties": internal}
+    ).json()
+    assert created["jsdPublic"] is False
+    assert cloud.bot.comment(key, "everyone")["jsdPublic"] is True
+    fetched = cloud.bot.get(f"issue/{key}/comment/{created['id']}", params={"expand": "properties"})
+    assert fetched.json()["properties"] == internal
+
+
+def test_user_self_links_resolve(env: Env) -> None:
+    me = env.bot.get("myself").json()
+    fetched = env.bot.session.get(me["self"], timeout=5)
+    assert fetched.status_code == 200
+    assert fetched.json()["displayName"] == "Sync Bot"
+    param = "accountId" if env.bot.cloud else "username"
+    assert env.bot.get("user", params={param: "nobody"}).status_code == 404
+
+
 # --- attachments ------------------------------------------------------------------------
 
 
