@@ -1,0 +1,178 @@
+"""Apply, the receiving half of Basic sync: once in effect, whatever the retries and crashes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pytest
+
+from chalicelib.connections.keys import encode_key
+from chalicelib.queues import QueueMessage
+from chalicelib.rules import basic
+from chalicelib.rules.replica import stamp
+from chalicelib.runtime import ready
+from chalicelib.store.models import ConnectionModel, EntryModel
+from chalicelib.sync.apply import PROPERTY, handle_apply
+from chalicelib.sync.blobs import incoming_key
+from chalicelib.sync.deps import build_deps
+from chalicelib.sync.inbox import accept
+from chalicelib.sync.store import get_twin, outbox_pk, twin_by_remote
+from chalicelib.trackers.base import Attachment
+from tests.factories import ALICE, BOT, comment, issue, project
+from tests.factories.fake_tracker import FakeTracker
+
+
+@dataclass
+class Env:
+    tracker: FakeTracker
+    sent: Sent
+    deps: object
+    connection: ConnectionModel
+
+
+class Sent:
+    def __init__(self):
+        self.messages = []
+
+    def __call__(self, url, body, *, group_id, dedup_id, region):
+        self.messages.append({"url": url, "body": body, "group": group_id})
+
+
+@pytest.fixture
+def env(node):
+    tracker = FakeTracker(projects={"OPS": project("OPS", ("Task", "Bug"), "Task")})
+    sent = Sent()
+    deps = build_deps(ready(), tracker=tracker, send=sent, fetch=lambda *a, **k: None)
+    connection = ConnectionModel(
+        id="conn-1",
+        name="Acme to Globex",
+        mode="basic",
+        status="active",
+        role="acceptor",
+        local_short_name="Globex",
+        remote_short_name="Acme",
+        incoming_project="OPS",
+        remote_node_id="node-z",
+        remote_url=None,
+        remote_public=False,
+        key=encode_key(b"k" * 32),
+    )
+    connection.save()
+    return Env(tracker, sent, deps, connection)
+
+
+def receive(env, replica):
+    env.sent.messages.clear()
+    accept(env.connection, [replica], deps=env.deps)
+    applies = [
+        m for m in env.sent.messages if m["url"] == env.deps.settings.resources.apply_queue_url
+    ]
+    return [
+        QueueMessage(f"m{i}", "", m["body"], m["group"], 1, "arn:aws:sqs:us-east-1:1:apply.fifo")
+        for i, m in enumerate(applies)
+    ]
+
+
+def replica(version=1, **kw):
+    raw = basic.outgoing(
+        issue(**kw),
+        connection_id="conn-1",
+        integration_user_id="nobody",
+        attachment_sha=kw.pop("sha", {}) if "sha" in kw else {},
+    )
+    return stamp(raw, version=version)
+
+
+def apply_all(env, messages, **hooks):
+    env.deps.hooks.update(hooks)
+    for message in messages:
+        handle_apply(message, deps=env.deps)
+
+
+def test_first_sync_creates_the_twin_in_the_incoming_project(env):
+    apply_all(env, receive(env, replica(comments=(comment("c1", "hello"),))))
+    (key,) = env.tracker.issues
+    created = env.tracker.issues[key]
+    assert key.startswith("OPS-")
+    assert created.summary == "Printer on fire" and created.issue_type == "Bug"
+    assert created.description.format == "wiki" and "It smokes." in created.description.value
+    assert env.tracker.properties[(key, PROPERTY)] == {
+        "connection_id": "conn-1",
+        "remote_key": "ALPHA-1",
+    }
+    assert len(created.comments) == 1 and "Alice Smith wrote" in created.comments[0].body.value
+    twin = twin_by_remote("conn-1", "ALPHA-1")
+    assert twin.local_key == key and twin.status == "synced" and twin.last_applied_version == 1
+    # the other end learns which issue is its twin (a replica carrying twin_key)
+    (out,) = list(EntryModel.query(outbox_pk("conn-1")))
+    assert out.replica["key"] == key and out.replica["twin_key"] == "ALPHA-1"
+
+
+def test_the_same_replica_twice_creates_nothing_twice(env):
+    first = replica()
+    apply_all(env, receive(env, first))
+    apply_all(env, receive(env, first))  # pushed again: already queued, nothing new
+    apply_all(env, receive(env, {**first, "id": "conn-1:ALPHA-1:1-resent"}))
+    assert len(env.tracker.issues) == 1
+    assert len(next(iter(env.tracker.issues.values())).comments) == 0
+
+
+def test_an_older_version_is_never_applied_over_a_newer_one(env):
+    apply_all(env, receive(env, replica(version=2, summary="new")))
+    apply_all(env, receive(env, replica(version=1, summary="old")))
+    assert next(iter(env.tracker.issues.values())).summary == "new"
+
+
+def test_a_crash_between_create_and_twin_record_heals_without_a_duplicate(env):
+    messages = receive(env, replica())
+
+    def crash(**_):
+        raise RuntimeError("injected crash after the tracker write")
+
+    with pytest.raises(RuntimeError):
+        apply_all(env, messages, after_create=crash)
+    assert len(env.tracker.issues) == 1 and twin_by_remote("conn-1", "ALPHA-1") is None
+    apply_all(env, messages, after_create=lambda **_: None)  # the queue's retry
+    assert len(env.tracker.issues) == 1
+    assert twin_by_remote("conn-1", "ALPHA-1").local_key == next(iter(env.tracker.issues))
+
+
+def test_comment_edits_and_deletes_follow_by_remote_id(env):
+    apply_all(env, receive(env, replica(comments=(comment("c1", "one"), comment("c2", "two")))))
+    apply_all(env, receive(env, replica(version=2, comments=(comment("c1", "one!"),))))
+    (local,) = env.tracker.issues.values()
+    assert len(local.comments) == 1 and "one!" in local.comments[0].body.value
+
+
+def test_an_attachment_over_the_limit_is_a_visible_error_and_the_rest_syncs(env):
+    env.tracker.attachment_limit = 5
+    small, big = b"tiny", b"far too large"
+    for aid, data in (("a1", small), ("a2", big)):
+        env.deps.blobs.put(incoming_key("conn-1", aid), data)
+    sha = {"a1": hashlib.sha256(small).hexdigest(), "a2": hashlib.sha256(big).hexdigest()}
+    atts = (
+        Attachment("a1", "small.txt", len(small), "text/plain", author=ALICE),
+        Attachment("a2", "big.bin", len(big), "application/octet-stream", author=ALICE),
+    )
+    raw = basic.outgoing(
+        issue(attachments=atts, comments=(comment("c1", "hi"),)),
+        connection_id="conn-1",
+        integration_user_id=BOT.id,
+        attachment_sha=sha,
+    )
+    apply_all(env, receive(env, stamp(raw, version=1)))
+    (local,) = env.tracker.issues.values()
+    assert [a.filename for a in local.attachments] == ["small.txt"]
+    assert len(local.comments) == 1
+    twin = get_twin("conn-1", local.key)
+    assert twin.status == "error" and "big.bin" in twin.error and "5 bytes" in twin.error
+
+
+def test_a_deactivated_connection_holds_changes_for_later(env):
+    messages = receive(env, replica())
+    env.connection.update(actions=[ConnectionModel.status.set("deactivated")])
+    apply_all(env, messages)
+    assert env.tracker.issues == {}
+    (entry,) = [e for e in EntryModel.query("conn-1#in")]
+    assert entry.state == "held"
