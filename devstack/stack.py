@@ -150,9 +150,8 @@ class LocalStack:
         server = SandboxJira(flavour=spec.flavour, port=spec.port, persist_path=state)
         server.start()
         admin = SandboxAdmin(server.url)
-        users = {}
-        for login in (INTEGRATION_USER, HUMAN_USER):
-            users[login] = _ensure_user(admin, spec, login)
+        tokens = self._tokens(spec.name)
+        users = {login: _ensure_user(admin, spec, login, tokens[login]) for login in tokens}
         for project in spec.projects:
             _ensure_project(admin, project)
         return TrackerHandle(
@@ -164,13 +163,28 @@ class LocalStack:
             admin=admin,
         )
 
+    def _tokens(self, tracker: str) -> dict[str, str]:
+        """Sandbox users' tokens, kept beside the sandbox state so a restart reuses them."""
+        path = self.workdir / f"sandbox-{tracker}-tokens.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        tokens = {login: secrets.token_urlsafe(24) for login in (INTEGRATION_USER, HUMAN_USER)}
+        path.write_text(json.dumps(tokens))
+        path.chmod(0o600)
+        return tokens
+
     def _wire_webhooks(self) -> None:
         for node in self.nodes.values():
             tracker = self.trackers[node.spec.tracker]
             if tracker.admin is None or not tracker.spec.webhooks:
                 continue
+            for old in tracker.admin.webhooks():  # a restart brings a new secret
+                if old.get("name") == f"twinsync-{node.spec.name}":
+                    tracker.admin.delete_webhook(str(old["id"]))
             tracker.admin.add_webhook(
-                url=f"{node.url}/webhooks/jira", secret=node.webhook_secret, name=node.spec.name
+                url=f"{node.url}/webhooks/jira",
+                secret=node.webhook_secret,
+                name=f"twinsync-{node.spec.name}",
             )
 
     # --- nodes ------------------------------------------------------------------------
@@ -268,17 +282,33 @@ class LocalStack:
         return path
 
 
-def _ensure_user(admin: Any, spec: TrackerSpec, login: str) -> dict[str, str]:
-    """Create (or re-create after a restart) a sandbox user; returns its credentials."""
-    user = admin.create_user(login, display_name=login.replace("-", " ").title())
-    return {"user": user["login"], "token": user["token"], "id": user.get("id", login)}
+def _ensure_user(admin: Any, spec: TrackerSpec, login: str, token: str) -> dict[str, str]:
+    """Create a sandbox user (or find it after a restart); returns its credentials."""
+    from devstack.sandbox_jira.admin import SandboxAdminError
+
+    display = login.replace("-", " ").title()
+    if spec.flavour == "cloud":
+        who = {"email": f"{login}@{spec.name}.sandbox.test"}
+    else:
+        who = {"name": login}
+    try:
+        admin.create_user(display_name=display, token=token, **who)
+    except SandboxAdminError as exc:
+        if exc.status != 409:
+            raise
+    return {"user": who.get("email") or who["name"], "token": token}
 
 
 def _ensure_project(admin: Any, project: Any) -> None:
-    admin.create_project(
-        key=project.key,
-        name=project.name,
-        issue_types=list(project.issue_types),
-        default_issue_type=project.default_issue_type,
-        exist_ok=True,
-    )
+    from devstack.sandbox_jira.admin import SandboxAdminError
+
+    try:
+        admin.create_project(
+            project.key,
+            project.name,
+            issue_types=list(project.issue_types),
+            default_issue_type=project.default_issue_type,
+        )
+    except SandboxAdminError as exc:
+        if exc.status not in (400, 409):
+            raise
