@@ -1,0 +1,125 @@
+"""Bundled botocore or the Lambda runtime's? Zip size and cold-start imports (ADR 0001).
+
+Builds the deployment package both ways with ``infra.package`` (``--bundle-botocore`` or
+the default vendored PynamoDB), then imitates Lambda on this machine:
+
+* ``/var/task`` is the unzipped package, read-only, so Python cannot write ``.pyc`` files
+  and compiles every bundled module from source on each cold start
+  (``PYTHONDONTWRITEBYTECODE=1``, no ``__pycache__`` in the zip);
+* ``/var/runtime`` holds the runtime's boto3/botocore, precompiled; here a
+  ``pip install --target`` of the same pinned boto3 (compiled by pip).
+
+For each layout it reports the unzip time and the median, over fresh processes, of
+importing the app and the storage models (PynamoDB, hence botocore), and of that plus
+creating the first DynamoDB client (service model load). Needs PyPI for the wheels.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = int(os.environ.get("BENCH_RUNS", "11"))
+IMPORTS = "import app; import chalicelib.store.models"
+CLIENT = "; import botocore.session; botocore.session.get_session().create_client('dynamodb')"
+
+
+def _boto3_pin() -> str:
+    for line in (ROOT / "requirements-dev.txt").read_text().splitlines():
+        if line.startswith("boto3=="):
+            return line.strip()
+    return "boto3"
+
+
+def _timed(task: Path, runtime: Path, statement: str) -> float:
+    paths = [str(task), str(runtime)]
+    code = (
+        f"import sys, time; sys.path[:0] = {paths!r}; t = time.perf_counter(); "
+        f"{statement}; print(time.perf_counter() - t)"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    }
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=task, env=env, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1])
+    return float(out.stdout.strip()) * 1000
+
+
+def _unzip(archive: Path, target: Path) -> float:
+    start = time.perf_counter()
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(target)
+    return (time.perf_counter() - start) * 1000
+
+
+def measure(work: Path) -> list[tuple[str, float, float, float, float]]:
+    """Build both layouts, then time them in alternation (machine load hits both alike)."""
+    from infra.package import build
+
+    runtime = work / "runtime"
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"),
+            *("--target", str(runtime), _boto3_pin()),
+        ],
+        check=True,
+    )
+    empty = work / "no-runtime"
+    empty.mkdir()
+    layouts = []
+    for label, bundle in (("bundled botocore", True), ("runtime botocore", False)):
+        package = build("prod", work / f"out-{bundle}", bundle_botocore=bundle)
+        task = work / f"task-{bundle}"
+        unzip_ms = _unzip(package.zip, task)
+        # Bundled: the zip's botocore would shadow the runtime's anyway; leave it out.
+        layer = empty if bundle else runtime
+        layouts.append((label, package.zip.stat().st_size / 1024 / 1024, unzip_ms, task, layer))
+    samples: dict[str, list[list[float]]] = {label: [[], []] for label, *_ in layouts}
+    for run in range(RUNS + 1):
+        for label, _, _, task, layer in layouts:
+            imports_ms = _timed(task, layer, IMPORTS)
+            client_ms = _timed(task, layer, IMPORTS + CLIENT)
+            if run:  # the first round only warms the OS file cache (Lambda's is warm too)
+                samples[label][0].append(imports_ms)
+                samples[label][1].append(client_ms)
+    return [
+        (
+            label,
+            size,
+            unzip_ms,
+            statistics.median(samples[label][0]),
+            statistics.median(samples[label][1]),
+        )
+        for label, size, unzip_ms, _, _ in layouts
+    ]
+
+
+def main() -> None:
+    print(f"Lambda dependency strategy: zip size and cold-start imports (median of {RUNS})")
+    work = Path(tempfile.mkdtemp(prefix="twinsync-lambda-deps-"))
+    try:
+        rows = measure(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{'strategy':<18} {'zip MiB':>8} {'unzip ms':>9} {'imports ms':>11} {'+client ms':>11}")
+    for label, size, unzip_ms, imports_ms, client_ms in rows:
+        print(f"{label:<18} {size:>8.1f} {unzip_ms:>9.0f} {imports_ms:>11.0f} {client_ms:>11.0f}")
+
+
+if __name__ == "__main__":
+    main()
