@@ -147,9 +147,8 @@ def set_status(site: SandboxJira, req: Request) -> Response:
         issue = site.store.issue(req.params["ref"])
         if issue is None:
             raise AdminError(404, "no such issue")
-        who = site.store.find_user(str(data.get("user", ""))) or site.store.users.get(
-            issue.reporter or ""
-        )
+        who_id = site.user_ref(str(data["user"])) if data.get("user") else issue.reporter
+        who = site.store.users.get(who_id or "")
         if who is None:
             raise AdminError(400, "name the acting user (user: accountId or name)")
         site.store.edit_issue(who, issue, {"status": data["status"]})

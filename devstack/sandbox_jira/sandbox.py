@@ -175,8 +175,9 @@ class SandboxJira:
             raise admin_api.AdminError(400, "key is required (letters and digits)")
         lead = None
         if data.get("lead"):
-            user = self.store.user_by_login(data["lead"]) or self.store.find_user(data["lead"])
-            lead = user.id if user else None
+            lead = self.user_ref(str(data["lead"]))
+            if lead is None:
+                raise admin_api.AdminError(400, f"lead {data['lead']} is not a user")
         try:
             return self.store.add_project(
                 key=str(data["key"]),
@@ -188,6 +189,14 @@ class SandboxJira:
             )
         except ValueError as exc:
             raise admin_api.AdminError(400, str(exc)) from exc
+
+    def user_ref(self, ref: str) -> str | None:
+        """A user id from an id, a username or an e-mail address (admin convenience)."""
+        low = ref.lower()
+        for user in self.store.users.values():
+            if low in (user.id.lower(), (user.name or "").lower(), user.email.lower()):
+                return user.id
+        return None
 
     def add_webhook(self, data: dict[str, Any]) -> WebhookRec:
         return self.store.add_webhook(

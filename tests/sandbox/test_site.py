@@ -196,3 +196,25 @@ def test_stop_closes_keep_alive_connections() -> None:
     site.stop()
     with pytest.raises(requests.ConnectionError):
         session.get(f"{site.url}/_sandbox/health", timeout=5)
+
+
+def test_example_config_starts_both_flavours(flavour: str) -> None:
+    config = REPO / "devstack" / "sandbox_jira" / "example-config.json"
+    with SandboxJira(flavour, config=config) as site:
+        admin = SandboxAdmin(site.url)
+        assert [p["key"] for p in admin.call("GET", "projects")] == ["ABC", "SUP"]
+        assert len(admin.webhooks()) == 1
+        login = "twinsync@example.com" if flavour == "cloud" else "twinsync"
+        if flavour == "cloud":
+            response = requests.get(
+                f"{site.url}/rest/api/3/project/ABC",
+                auth=(login, "sandbox-integration-token"),
+                timeout=5,
+            )
+        else:
+            response = requests.get(
+                f"{site.url}/rest/api/2/project/ABC",
+                headers={"Authorization": "Bearer sandbox-integration-token"},
+                timeout=5,
+            )
+        assert response.json()["lead"]["displayName"] == "Alice Admin"
