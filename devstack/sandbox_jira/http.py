@@ -13,7 +13,8 @@ import mimetypes
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from email.message import Message
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
 from .errors import JiraError
@@ -133,6 +134,22 @@ class Router:
         if allowed:
             raise JiraError(405, ["Method Not Allowed"])
         raise JiraError(404, ["null for uri: " + path])
+
+
+def read_body(stream: BinaryIO, headers: Message) -> bytes:
+    """The request body, by ``Content-Length`` or in ``Transfer-Encoding: chunked`` form."""
+    if "chunked" in str(headers.get("Transfer-Encoding", "")).lower():
+        chunks = []
+        while True:
+            size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while stream.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            chunks.append(stream.read(size))
+            stream.readline()
+    length = int(headers.get("Content-Length") or 0)
+    return stream.read(length) if length else b""
 
 
 def parse_query(raw: str) -> dict[str, list[str]]:

@@ -394,8 +394,9 @@ def attachment_settings(site: SandboxJira, req: Request) -> Response:
 
 @router.add("GET", "/rest/api/{v}/attachment/{aid}")
 def attachment_meta(site: SandboxJira, req: Request) -> Response:
-    att = find_attachment(site, req.params["aid"])
-    return Response(body=site.renderer.attachment(att, v(req), meta=True))
+    with site.store.lock:
+        att = find_attachment(site, req.params["aid"])
+        return Response(body=site.renderer.attachment(att, v(req), meta=True))
 
 
 @router.add("DELETE", "/rest/api/{v}/attachment/{aid}")

@@ -28,7 +28,7 @@ from urllib.parse import unquote
 from . import admin_api, rest
 from .errors import JiraError, unauthorized
 from .faults import Faults, RequestLog
-from .http import Request, Response, parse_query
+from .http import Request, Response, parse_query, read_body
 from .render import Renderer
 from .store import ProjectRec, Store, UserRec, WebhookRec
 from .timefmt import Clock, system_clock
@@ -354,8 +354,7 @@ def _handler_for(site: SandboxJira) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             path, _, query = self.path.partition("?")
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = read_body(self.rfile, self.headers)
             req = Request(
                 method=self.command,
                 path=unquote(path),

@@ -516,6 +516,15 @@ def test_search_with_start_at(env: Env) -> None:
     assert "summary" in first["fields"] and "comment" not in first["fields"]
 
 
+def test_chunked_request_bodies(env: Env) -> None:
+    import json as jsonlib
+
+    body = {"fields": {"project": {"key": PROJECT}, "issuetype": {"name": "Task"}, "summary": "c"}}
+    chunks = iter([jsonlib.dumps(body).encode()[:10], jsonlib.dumps(body).encode()[10:]])
+    response = env.bot.post("issue", data=chunks, headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+
+
 def test_search_post(env: Env) -> None:
     env.bot.create_issue("Posted")
     body = {"jql": "summary ~ posted", "fields": ["summary"], "maxResults": 10}
