@@ -3,7 +3,9 @@
 from chalice import Chalice, Rate
 
 from chalicelib.api.admin import admin_api
+from chalicelib.api.connections import connections_api
 from chalicelib.api.node import node_api
+from chalicelib.api.node_connections import node_connections_api
 from chalicelib.api.node_sync import node_sync_api
 from chalicelib.api.routing import contract_errors
 from chalicelib.api.sync import sync_api
@@ -14,6 +16,8 @@ app = Chalice(app_name="twinsync")
 app.register_middleware(contract_errors, "http")
 app.register_blueprint(admin_api)
 app.register_blueprint(node_api)
+app.register_blueprint(connections_api)
+app.register_blueprint(node_connections_api)
 app.register_blueprint(sync_api)
 app.register_blueprint(node_sync_api)
 app.register_blueprint(webhooks_api)

@@ -1,0 +1,416 @@
+"""Managing connection ends: list, show, edit, upgrade, deactivate, activate, delete.
+
+The other end is told of a deactivation, activation or deletion through the node API
+(``POST /node/v1/connections/{cid}/status``) and shows it as ``status`` with a
+``status_reason``. When it cannot be told now (it is private, or down) the notice is kept on
+the end (``pending_notice``) for :func:`deliver_pending_notices`, and a private peer learns
+it anyway on its next call: a deactivated end answers ``403 connection_deactivated``, a
+deleted one ``404 connection_deleted`` (tombstone), and ``GET …/status`` tells it directly.
+
+A local connection is one connection for the admin and two ends for the sync: name,
+description, activation and deletion apply to both ends; rules are per end.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.config import Settings
+from chalicelib.connections import keys, store, validation
+from chalicelib.connections.defaults import default_scripts
+from chalicelib.connections.deps import resolve
+from chalicelib.connections.lifecycle import require_mode_offered, tracker_unavailable
+from chalicelib.connections.resource import refresh_status
+from chalicelib.errors import BadRequest, Conflict, Unprocessable
+from chalicelib.net.errors import OutboundError, PeerRefused
+from chalicelib.net.peer import PeerClient, PeerEnd
+from chalicelib.store.models import ConnectionModel
+from chalicelib.trackers import base as trackers
+
+log = logging.getLogger("twinsync.connections")
+
+PEER_STATUSES = ("active", "deactivated", "deleted")
+REASON_MAX = 500
+SCRIPT_HISTORY_MAX = 20
+
+
+def _utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _save(end: ConnectionModel) -> None:
+    try:
+        end.save()
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            raise Conflict(
+                "The connection was changed by another request meanwhile; reload and retry.",
+                code="concurrent_change",
+            ) from exc
+        raise
+
+
+def ends_of(conn: ConnectionModel) -> list[ConnectionModel]:
+    """``conn`` and, for a local connection, its other end."""
+    ends = [conn]
+    if conn.local_peer_id:
+        other = store.find_connection(conn.local_peer_id)
+        if other is not None:
+            ends.append(other)
+    return ends
+
+
+def is_local(conn: ConnectionModel) -> bool:
+    return conn.local_peer_id is not None
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def list_projects(*, tracker: trackers.Tracker | None = None) -> list[dict[str, Any]]:
+    """``GET /api/v1/projects``: the "select project" step's choices."""
+    chosen = resolve(tracker=tracker).tracker() if tracker is None else tracker
+    try:
+        projects = chosen.list_projects()
+    except trackers.TrackerError as exc:
+        raise tracker_unavailable(exc) from exc
+    return [
+        {
+            "key": p.key,
+            "name": p.name,
+            "issue_types": list(p.issue_types),
+            "default_issue_type": p.default_issue_type,
+        }
+        for p in projects
+    ]
+
+
+# --- edits --------------------------------------------------------------------------------
+
+
+def patch(
+    connection_id: str,
+    body: Mapping[str, Any],
+    *,
+    tracker: trackers.Tracker | None = None,
+) -> ConnectionModel:
+    """``PATCH /api/v1/connections/{id}``."""
+    changes = validation.patch_request(body)
+    conn = store.get_connection(connection_id)
+    _check_rule_edits(conn, changes)
+    if changes.get("incoming_guard_jql"):
+        _check_jql(changes["incoming_guard_jql"], tracker)
+    moment = _utc()
+    ends = ends_of(conn) if {"name", "description"} & changes.keys() else [conn]
+    for end in ends:
+        if "description" in changes:
+            end.description = changes["description"]
+        end.updated_at = moment
+    _apply_rules(conn, changes, moment)
+    old_name = conn.name
+    if "name" in changes and changes["name"] != old_name:
+        for end in ends:
+            end.name = changes["name"]
+        store.rename(ends, old_name, changes["name"])
+    else:
+        for end in ends:
+            _save(end)
+    return conn
+
+
+def _check_rule_edits(conn: ConnectionModel, changes: Mapping[str, Any]) -> None:
+    rules = sorted(validation.RULE_FIELDS & changes.keys())
+    if not rules:
+        return
+    if conn.mode == "basic":
+        raise Conflict(
+            "Sync rules cannot be edited in Basic mode. Upgrade the connection to Script "
+            f"mode first: POST /api/v1/connections/{conn.id}/upgrade with "
+            '{"mode": "script"}.',
+            code="rules_not_editable_in_basic_mode",
+            field=rules[0],
+        )
+    wrong = [
+        name
+        for name in rules
+        if (name.endswith("_script") and conn.mode != "script")
+        or (name == "mappings" and conn.mode != "visual")
+    ]
+    if wrong:
+        raise Conflict(
+            f"{wrong[0]} does not apply to a connection in {conn.mode} mode.",
+            code="rules_not_in_this_mode",
+            field=wrong[0],
+        )
+
+
+def _check_jql(jql: str, tracker: trackers.Tracker | None) -> None:
+    chosen = resolve(tracker=tracker).tracker() if tracker is None else tracker
+    try:
+        chosen.check_jql(jql)
+    except trackers.InvalidRequest as exc:
+        raise Unprocessable(
+            f"The tracker refuses this JQL: {exc.message}",
+            code="invalid_jql",
+            field="incoming_guard_jql",
+        ) from exc
+    except trackers.TrackerError as exc:
+        raise tracker_unavailable(exc) from exc
+
+
+def _apply_rules(conn: ConnectionModel, changes: Mapping[str, Any], moment: datetime) -> None:
+    scripts = {k: changes[k] for k in ("outgoing_script", "incoming_script") if k in changes}
+    if scripts:
+        previous = {k: getattr(conn, k) for k in scripts}
+        history = list(conn.script_history or [])
+        history.append({"at": moment.isoformat(), **previous})
+        conn.script_history = history[-SCRIPT_HISTORY_MAX:]
+        for name, text in scripts.items():
+            setattr(conn, name, text)
+    if "mappings" in changes:
+        conn.mappings = changes["mappings"]
+    if "incoming_guard_jql" in changes:
+        conn.incoming_guard_jql = changes["incoming_guard_jql"]
+
+
+def upgrade(
+    connection_id: str, body: Mapping[str, Any], *, settings: Settings | None = None
+) -> ConnectionModel:
+    """``POST /api/v1/connections/{id}/upgrade``: Basic → Script, one way, this end only."""
+    target = body.get("mode")
+    if not isinstance(target, str) or not target:
+        raise BadRequest('Send {"mode": "script"}.', code="missing_field", field="mode")
+    unknown = sorted(set(body) - {"mode"})
+    if unknown:
+        raise BadRequest(f"Unknown field {unknown[0]!r}.", code="unknown_field", field=unknown[0])
+    conn = store.get_connection(connection_id)
+    if not (conn.mode == "basic" and target == "script"):
+        raise Conflict(
+            f"A {conn.mode} connection cannot change to {target} mode: the only change "
+            "allowed is Basic → Script (one way). For another mode, create a new connection.",
+            code="mode_change_not_allowed",
+            field="mode",
+        )
+    require_mode_offered(resolve(settings).settings, "script")
+    conn.mode = "script"
+    conn.outgoing_script, conn.incoming_script = default_scripts()
+    conn.updated_at = _utc()
+    _save(conn)
+    log.info("connection %s upgraded to script mode", conn.id)
+    return conn
+
+
+# --- switches -----------------------------------------------------------------------------
+
+
+def deactivate(
+    connection_id: str,
+    body: Mapping[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    peer: PeerClient | None = None,
+) -> ConnectionModel:
+    """``POST /api/v1/connections/{id}/deactivate`` (optional ``{"reason": "..."}``)."""
+    reason = _reason(body)
+    return _switch(connection_id, "deactivated", reason, settings=settings, peer=peer)
+
+
+def activate(
+    connection_id: str,
+    *,
+    settings: Settings | None = None,
+    peer: PeerClient | None = None,
+) -> ConnectionModel:
+    """``POST /api/v1/connections/{id}/activate``."""
+    return _switch(connection_id, "active", None, settings=settings, peer=peer)
+
+
+def _reason(body: Mapping[str, Any] | None) -> str | None:
+    body = body or {}
+    unknown = sorted(set(body) - {"reason"})
+    if unknown:
+        raise BadRequest(f"Unknown field {unknown[0]!r}.", code="unknown_field", field=unknown[0])
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > REASON_MAX):
+        raise BadRequest(
+            f"reason must be a string of at most {REASON_MAX} characters.",
+            code="invalid_field",
+            field="reason",
+        )
+    return (reason or "").strip() or None
+
+
+def _switch(
+    connection_id: str,
+    state: str,
+    reason: str | None,
+    *,
+    settings: Settings | None,
+    peer: PeerClient | None,
+) -> ConnectionModel:
+    conn = store.get_connection(connection_id)
+    if conn.status == "pending":
+        raise Conflict(
+            "This connection is still waiting for the partner to accept the invitation; "
+            "delete it instead (that revokes the code).",
+            code="connection_pending",
+        )
+    if state == "active" and conn.remote_state == "deleted":
+        raise Conflict(
+            "The other side deleted its end of this connection, so it cannot be activated. "
+            "Delete it and initiate a new connection.",
+            code="remote_deleted",
+        )
+    if conn.local_state == state:
+        return conn
+    moment = _utc()
+    ends = ends_of(conn)
+    for end in ends:
+        end.local_state = state
+        end.updated_at = moment
+        if is_local(end):
+            end.remote_state = state
+        refresh_status(end)
+    if not is_local(conn):
+        conn.pending_notice = {"status": state, "reason": reason}
+    for end in ends:
+        _save(end)
+    if not is_local(conn):
+        deps = resolve(settings, None, peer)
+        _notify(conn, deps.peer)
+    log.info("connection %s %s", conn.id, "activated" if state == "active" else "deactivated")
+    return conn
+
+
+def peer_end(conn: ConnectionModel) -> PeerEnd | None:
+    """How to call the other end of ``conn``, if it can be called (it is public)."""
+    if not conn.remote_url or not conn.remote_node_id or not conn.key or is_local(conn):
+        return None
+    return PeerEnd(
+        url=conn.remote_url,
+        connection_id=conn.id,
+        remote_node_id=conn.remote_node_id,
+        key=keys.decode_key(conn.key),
+    )
+
+
+def _notify(conn: ConnectionModel, peer: Any) -> bool:
+    """Try to deliver ``conn.pending_notice`` now; True when the peer has it."""
+    notice = conn.pending_notice
+    end = peer_end(conn)
+    if not notice or end is None or conn.remote_state == "deleted":
+        return False
+    try:
+        peer().send_status(end, notice["status"], notice.get("reason"))
+    except OutboundError as exc:
+        log.warning("could not tell the other end of %s: %s", conn.id, exc.message)
+        return False
+    conn.pending_notice = None
+    try:
+        _save(conn)
+    except Conflict:
+        log.info("notice of %s delivered; the end changed meanwhile", conn.id)
+    return True
+
+
+def deliver_pending_notices(
+    *, settings: Settings | None = None, peer: PeerClient | None = None
+) -> int:
+    """Retry the notices public peers have not received yet (for a scheduled caller)."""
+    deps = resolve(settings, None, peer)
+    return sum(
+        1 for conn in store.list_connections() if conn.pending_notice and _notify(conn, deps.peer)
+    )
+
+
+def delete(
+    connection_id: str, *, settings: Settings | None = None, peer: PeerClient | None = None
+) -> None:
+    """``DELETE /api/v1/connections/{id}``: tells the other end, revokes a pending code."""
+    conn = store.get_connection(connection_id)
+    deps = resolve(settings, None, peer)
+    ends = ends_of(conn)
+    invitation = (
+        store.find_invitation(conn.invitation_id)
+        if conn.role == "initiator" and conn.invitation_id
+        else None
+    )
+    reason = f"deleted by the admin of {deps.settings.node_name}"
+    if conn.status != "pending" and not is_local(conn):
+        conn.pending_notice = {"status": "deleted", "reason": reason}
+        _notify(conn, deps.peer)
+    store.delete_ends(ends, invitation=invitation, reason=reason)
+    log.info("connection %s deleted", conn.id)
+
+
+# --- what the other end tells us (node API) -----------------------------------------------
+
+
+def receive_status(conn: ConnectionModel, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /node/v1/connections/{cid}/status``: the other end's switch changed."""
+    status = body.get("status")
+    if status not in PEER_STATUSES:
+        raise BadRequest(
+            f"status must be one of {', '.join(PEER_STATUSES)}.",
+            code="invalid_field",
+            field="status",
+        )
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise BadRequest("reason must be a string or null.", code="invalid_field", field="reason")
+    conn.remote_state = status
+    conn.remote_reason = (reason or "")[:REASON_MAX] or None
+    conn.updated_at = _utc()
+    refresh_status(conn)
+    _save(conn)
+    log.info("the other end of %s is now %s", conn.id, status)
+    return {"connection_id": conn.id, "status": conn.status}
+
+
+def status_answer(conn: ConnectionModel, settings: Settings | None = None) -> dict[str, Any]:
+    """How this end is, as the other end should show it."""
+    reason = None
+    if conn.pending_notice:
+        reason = conn.pending_notice.get("reason")
+    elif conn.local_state == "deactivated":
+        reason = f"deactivated by the admin of {resolve(settings).settings.node_name}"
+    return {"connection_id": conn.id, "status": conn.local_state, "reason": reason}
+
+
+def record_peer_answer(conn: ConnectionModel, answer: Mapping[str, Any]) -> ConnectionModel:
+    """Apply what ``GET …/status`` on the other end said (for a private end's poller)."""
+    status = answer.get("status")
+    if status in PEER_STATUSES and status != conn.remote_state:
+        receive_status(conn, {"status": status, "reason": answer.get("reason")})
+    return conn
+
+
+def check_peer(
+    connection_id: str, *, settings: Settings | None = None, peer: PeerClient | None = None
+) -> ConnectionModel:
+    """Ask the other end how it is and show it here (a private end cannot be told).
+
+    A deleted other end answers ``404 connection_deleted``; that is recorded too. Other
+    failures leave the end unchanged (the caller retries on its next round).
+    """
+    conn = store.get_connection(connection_id)
+    end = peer_end(conn)
+    if end is None or conn.status == "pending":
+        return conn
+    deps = resolve(settings, None, peer)
+    try:
+        answer = deps.peer().get_status(end)
+    except PeerRefused as exc:
+        if exc.code == "connection_deleted":
+            return record_peer_answer(conn, {"status": "deleted", "reason": exc.message})
+        log.warning("the other end of %s refused the status call: %s", conn.id, exc.code)
+        return conn
+    except OutboundError as exc:
+        log.warning("the other end of %s did not answer: %s", conn.id, exc.message)
+        return conn
+    return record_peer_answer(conn, answer)

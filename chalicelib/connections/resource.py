@@ -1,0 +1,85 @@
+"""The ``connection`` resource of the admin API, and how its status is worked out.
+
+Shape (wire contract v1): ``{id, name, description, mode, status, role, local_short_name,
+remote_short_name, remote: {node_id|null, url|null, public}|null, incoming_project,
+created_at, updated_at}``; in script mode also ``outgoing_script`` and ``incoming_script``;
+in visual mode ``mappings``. Added by issue 4: ``status_reason`` (``null`` or a sentence
+saying why the status is what it is, e.g. that the other side deactivated or deleted its
+end). Secrets (the connection key) are never part of it.
+
+Status: ``pending`` until the handshake; then ``error`` if the other end was deleted,
+``deactivated`` if either admin deactivated their end, else ``active``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.store.models import ConnectionModel
+
+
+def effective_status(conn: ConnectionModel) -> tuple[str, str | None]:
+    """``(status, reason)`` from this end's switch and what the other end told us."""
+    other = conn.remote_name or conn.remote_short_name or "the other side"
+    told = f": {conn.remote_reason}" if conn.remote_reason else ""
+    if conn.remote_state == "deleted":
+        return (
+            "error",
+            f"{other} deleted its end of this connection{told}. Nothing syncs any more; "
+            "delete this connection, or initiate a new one.",
+        )
+    if conn.status == "pending":
+        return "pending", None
+    if conn.local_state == "deactivated":
+        return "deactivated", "Deactivated on this node; activate it to resume syncing."
+    if conn.remote_state == "deactivated":
+        return (
+            "deactivated",
+            f"{other} deactivated its end of this connection{told}. "
+            "Syncing resumes when it is activated there.",
+        )
+    return "active", None
+
+
+def refresh_status(conn: ConnectionModel) -> None:
+    """Store the effective status and reason on ``conn`` (not saved)."""
+    conn.status, conn.status_reason = effective_status(conn)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_resource(conn: ConnectionModel) -> dict[str, Any]:
+    """The admin API's view of one end of a connection."""
+    remote = None
+    if conn.remote_node_id is not None or conn.remote_url is not None:
+        remote = {
+            "node_id": conn.remote_node_id,
+            "url": conn.remote_url,
+            "public": bool(conn.remote_public),
+        }
+    resource: dict[str, Any] = {
+        "id": conn.id,
+        "name": conn.name,
+        "description": conn.description or "",
+        "mode": conn.mode,
+        "status": conn.status,
+        "status_reason": conn.status_reason,
+        "role": conn.role,
+        "local_short_name": conn.local_short_name,
+        "remote_short_name": conn.remote_short_name,
+        "remote": remote,
+        "incoming_project": conn.incoming_project,
+        "created_at": iso(conn.created_at),
+        "updated_at": iso(conn.updated_at),
+    }
+    if conn.mode == "script":
+        resource["outgoing_script"] = conn.outgoing_script or ""
+        resource["incoming_script"] = conn.incoming_script or ""
+    if conn.mode == "visual":
+        resource["mappings"] = conn.mappings or []
+    return resource

@@ -1,0 +1,219 @@
+"""Connection information as the admin API receives it: checked once, into frozen values.
+
+Pure: no storage, no tracker. Every refusal is a ``BadRequest`` naming the ``field``.
+Rules (the reference pages' "Connection information" step):
+
+- short names (local and remote instance): 1-20 characters, letters, digits, ``-``, ``_``;
+- connection name: 1-80 characters, no control characters (it is unique per node, which
+  the lifecycle checks against storage);
+- description: optional, at most 1000 characters;
+- mode: ``basic`` | ``visual`` | ``script``; project keys: Jira-style, 1-50 characters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.config import MODES
+from chalicelib.errors import BadRequest
+
+SHORT_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+PROJECT_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
+NAME_MAX = 80
+DESCRIPTION_MAX = 1000
+SCRIPT_MAX = 65_536
+JQL_MAX = 2000
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+INITIATE_FIELDS = frozenset(
+    {
+        "destination_url",
+        "mode",
+        "local_short_name",
+        "remote_short_name",
+        "name",
+        "description",
+        "incoming_project",
+        "admin_access",
+        "destination_incoming_project",
+    }
+)
+PATCH_FIELDS = frozenset(
+    {"name", "description", "outgoing_script", "incoming_script", "mappings", "incoming_guard_jql"}
+)
+RULE_FIELDS = frozenset({"outgoing_script", "incoming_script", "mappings", "incoming_guard_jql"})
+
+
+@dataclass(frozen=True)
+class InitiateRequest:
+    destination_url: str | None
+    mode: str
+    local_short_name: str
+    remote_short_name: str
+    name: str
+    description: str
+    incoming_project: str
+    admin_access: bool
+    destination_incoming_project: str | None
+
+
+@dataclass(frozen=True)
+class AcceptRequest:
+    invitation_code: str
+    incoming_project: str
+
+
+def _unknown_fields(body: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(
+            f"Unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}.",
+            code="unknown_field",
+            field=unknown[0],
+        )
+
+
+def _required_text(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise BadRequest(f"{name} is required.", code="missing_field", field=name)
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string.", code="invalid_field", field=name)
+    return value.strip()
+
+
+def short_name(body: Mapping[str, Any], name: str) -> str:
+    value = _required_text(body, name)
+    if not SHORT_NAME_RE.match(value):
+        raise BadRequest(
+            f"{name} must be 1-20 letters, digits, '-' or '_' (got {value!r}).",
+            code="invalid_field",
+            field=name,
+        )
+    return value
+
+
+def connection_name(body: Mapping[str, Any], name: str = "name") -> str:
+    value = _required_text(body, name)
+    if len(value) > NAME_MAX or _CONTROL_RE.search(value):
+        raise BadRequest(
+            f"{name} must be 1-{NAME_MAX} characters without control characters.",
+            code="invalid_field",
+            field=name,
+        )
+    return value
+
+
+def description(body: Mapping[str, Any], name: str = "description") -> str:
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > DESCRIPTION_MAX:
+        raise BadRequest(
+            f"{name} must be a string of at most {DESCRIPTION_MAX} characters.",
+            code="invalid_field",
+            field=name,
+        )
+    return value.strip()
+
+
+def project_key(body: Mapping[str, Any], name: str) -> str:
+    value = _required_text(body, name)
+    if not PROJECT_KEY_RE.match(value):
+        raise BadRequest(
+            f"{name} is not a project key: {value!r}.", code="invalid_field", field=name
+        )
+    return value
+
+
+def mode(body: Mapping[str, Any], name: str = "mode") -> str:
+    value = _required_text(body, name)
+    if value not in MODES:
+        raise BadRequest(
+            f"{name} must be one of {', '.join(MODES)} (got {value!r}).",
+            code="invalid_field",
+            field=name,
+        )
+    return value
+
+
+def initiate_request(body: Mapping[str, Any]) -> InitiateRequest:
+    """The body of ``POST /api/v1/connections``, checked."""
+    _unknown_fields(body, INITIATE_FIELDS)
+    url = body.get("destination_url")
+    if url is not None and not isinstance(url, str):
+        raise BadRequest(
+            "destination_url must be a URL or null.", code="invalid_field", field="destination_url"
+        )
+    url = (url or "").strip() or None
+    admin_access = body.get("admin_access", False)
+    if not isinstance(admin_access, bool):
+        raise BadRequest(
+            "admin_access must be true or false.", code="invalid_field", field="admin_access"
+        )
+    other_project = body.get("destination_incoming_project")
+    return InitiateRequest(
+        destination_url=url,
+        mode=mode(body),
+        local_short_name=short_name(body, "local_short_name"),
+        remote_short_name=short_name(body, "remote_short_name"),
+        name=connection_name(body),
+        description=description(body),
+        incoming_project=project_key(body, "incoming_project"),
+        admin_access=admin_access,
+        destination_incoming_project=(
+            None if other_project is None else project_key(body, "destination_incoming_project")
+        ),
+    )
+
+
+def accept_request(body: Mapping[str, Any]) -> AcceptRequest:
+    """The body of ``POST /api/v1/invitations/accept``, checked (the code is decoded later)."""
+    _unknown_fields(body, frozenset({"invitation_code", "incoming_project"}))
+    code = body.get("invitation_code")
+    if not isinstance(code, str) or not code.strip():
+        raise BadRequest(
+            "invitation_code is required: paste the code the initiating admin sent.",
+            code="missing_field",
+            field="invitation_code",
+        )
+    return AcceptRequest(
+        invitation_code=code, incoming_project=project_key(body, "incoming_project")
+    )
+
+
+def patch_request(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of ``PATCH /api/v1/connections/{id}``: only the fields given, checked."""
+    _unknown_fields(body, PATCH_FIELDS)
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = connection_name(body)
+    if "description" in body:
+        changes["description"] = description(body)
+    for script in ("outgoing_script", "incoming_script"):
+        if script in body:
+            value = body[script]
+            if not isinstance(value, str) or len(value) > SCRIPT_MAX:
+                raise BadRequest(
+                    f"{script} must be a string of at most {SCRIPT_MAX} characters.",
+                    code="invalid_field",
+                    field=script,
+                )
+            changes[script] = value
+    if "mappings" in body:
+        if not isinstance(body["mappings"], list):
+            raise BadRequest("mappings must be a list.", code="invalid_field", field="mappings")
+        changes["mappings"] = body["mappings"]
+    if "incoming_guard_jql" in body:
+        jql = body["incoming_guard_jql"]
+        if jql is not None and (not isinstance(jql, str) or len(jql) > JQL_MAX):
+            raise BadRequest(
+                f"incoming_guard_jql must be JQL of at most {JQL_MAX} characters, or null.",
+                code="invalid_field",
+                field="incoming_guard_jql",
+            )
+        changes["incoming_guard_jql"] = (jql or "").strip() or None
+    return changes
