@@ -6,7 +6,7 @@
 
 The converters are total: malformed input (``None``, wrong types, unknown nodes or
 marks) degrades to its text, never to an exception, because one odd comment must not
-stop a sync. What each direction keeps and loses is listed in ``docs/formats.md``.
+stop a sync. What each direction keeps and loses is listed in this package's ``README.md``.
 
 Media: ADF references an attachment by media id, wiki by file name. Converting to wiki
 writes ``!file.png!`` (``[^file.pdf]`` for non-images) from the media node's ``alt``

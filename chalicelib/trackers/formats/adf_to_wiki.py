@@ -29,6 +29,7 @@ from .wiki_syntax import (
 )
 
 _LISTS = ("bulletList", "orderedList")
+_SIMPLE = frozenset("*_+-^~")
 _SYMBOL = "+"  # stands for "markup follows" when escaping the last character of a text
 
 
@@ -175,14 +176,14 @@ class _InlineWriter:
 
     def open(self, mark: Node) -> None:
         opener, _ = _delimiters(mark) or ("", "")
-        if len(opener) == 1 and self.last().isalnum():
+        if opener in _SIMPLE and self.last().isalnum():
             opener = "{" + opener + "}"
         self.emit(opener)
 
     def close(self, mark: Node, upcoming: Node | None) -> None:
         _, closer = _delimiters(mark) or ("", "")
         following = upcoming.get("text", "")[:1] if node_type(upcoming) == "text" else ""
-        if len(closer) == 1 and (self.last().isspace() or following.isalnum() or not self.last()):
+        if closer in _SIMPLE and (self.last().isspace() or following.isalnum() or not self.last()):
             closer = "{" + closer + "}"
         self.emit(closer)
 
@@ -191,10 +192,16 @@ class _InlineWriter:
         if kind == "text":
             self.text(node["text"], nxt)
         elif kind == "hardBreak":
-            newline = not self.single_line and self.line.strip() and nxt is not None
-            self.emit("\n" if newline and node_type(nxt) != "hardBreak" else "\\\\")
+            self.emit("\n" if self.breaks_line(nxt) else "\\\\")
         else:
             self.emit(_atom(node, self.ctx, self.last()))
+
+    def breaks_line(self, nxt: Node | None) -> bool:
+        """A hard break is a newline only between two lines with content (a blank line
+        would end the paragraph); elsewhere it is ``\\\\``."""
+        if self.single_line or not self.line.strip() or nxt is None:
+            return False
+        return node_type(nxt) != "hardBreak" and bool(nxt.get("text", "x").strip())
 
     def text(self, value: str, nxt: Node | None) -> None:
         if any(node_type(m) == "code" for m in self.stack):
@@ -265,6 +272,8 @@ def _media_ref(media: Node, ctx: _Ctx) -> str:
     name = name or ctx.media_names.get(attr_str(media, "id"), "")
     if not name:
         return ""
+    if any(c in name for c in "[]{}|!\n"):  # no way to write it as a reference
+        return escape_text(name, _SYMBOL, _SYMBOL)
     if not external and not name.lower().endswith(IMAGE_SUFFIXES):
         return f"[^{name}]"
     params = [
@@ -337,7 +346,7 @@ def _list(node: Node, ctx: _Ctx, markers: str = "") -> str:
     for item in children(node):
         own = [c for c in children(item) if node_type(c) not in _LISTS]
         body = "\\\\".join(p for p in (_flat(c, ctx) for c in own) if p)
-        lines.append(f"{markers} {body}".rstrip())
+        lines.append(f"{markers} {body}")
         lines.extend(_list(c, ctx, markers) for c in children(item) if node_type(c) in _LISTS)
     return "\n".join(lines)
 

@@ -18,9 +18,10 @@ from .wiki_syntax import CHAR_TO_MARK, COLOR_NAMES, KIND_TO_CARD, autolink_at
 Match = tuple[list[Node], int] | None
 
 _ENTITY = re.compile(r"&#(\d{1,7});")
-_IMAGE = re.compile(r"!([^\s!|][^!\n|]*)(?:\|([^!\n]*))?!")
+_IMAGE = re.compile(r"!([^\s!|\[\]{}][^!\n|\[\]{}]*)(?:\|([^!\n]*))?!")
 _COLOR_OPEN = re.compile(r"\{color(?::([^}]*))?\}")
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
+_BAD_NAME = re.compile(r"[\[\]{}|!\n]")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _LIFTED = frozenset({"mediaSingle", "blockCard", "embedCard"})
 
@@ -214,11 +215,13 @@ def _link_target(body: str) -> Match:
 
 
 def _link_body(body: str) -> Match:
+    if _UNESCAPED_PIPE.search(body):
+        return _link_target(body)
     if body.startswith("~accountid:"):
         return [{"type": "mention", "attrs": {"id": body[len("~accountid:") :]}}], 0
     if body.startswith("~") and len(body) > 1:
         return [text("@" + body[1:])], 0
-    if body.startswith("^") and len(body) > 1:
+    if body.startswith("^") and len(body) > 1 and not _BAD_NAME.search(body[1:]):
         return [media_node(body[1:])], 0
     return _link_target(body)
 
@@ -309,19 +312,40 @@ def merge_text(nodes: list[Node]) -> list[Node]:
 
 def lift(inline: list[Node]) -> list[Node]:
     """Split a paragraph's inline nodes around block nodes (images, block cards)."""
+    if not any(node_type(n) in _LIFTED for n in inline):
+        return [{"type": "paragraph", "content": inline}]
     blocks: list[Node] = []
     run: list[Node] = []
-    for node in inline:
-        if node_type(node) not in _LIFTED:
+    for node in [*inline, None]:
+        if node is not None and node_type(node) not in _LIFTED:
             run.append(node)
             continue
         if _meaningful(run):
-            blocks.append({"type": "paragraph", "content": run})
+            blocks.append({"type": "paragraph", "content": trim_inline(run)})
         run = []
-        blocks.append(node)
-    if _meaningful(run) or not blocks:
-        blocks.append({"type": "paragraph", "content": run})
+        if node is not None:
+            blocks.append(node)
     return blocks
+
+
+def trim_inline(run: list[Node]) -> list[Node]:
+    """Inline nodes without leading/trailing hard breaks and whitespace (a table cell,
+    or the text around a lifted block, has no edges of its own)."""
+    run = list(run)
+    while run and _blank(run[0]):
+        run.pop(0)
+    while run and _blank(run[-1]):
+        run.pop()
+    if run and node_type(run[0]) == "text":
+        run[0] = {**run[0], "text": run[0]["text"].lstrip()}
+    if run and node_type(run[-1]) == "text":
+        run[-1] = {**run[-1], "text": run[-1]["text"].rstrip()}
+    return run
+
+
+def _blank(node: Node) -> bool:
+    kind = node_type(node)
+    return kind == "hardBreak" or (kind == "text" and not str(node.get("text", "")).strip())
 
 
 def _meaningful(run: list[Node]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .adf import Node, block, children, doc, node_type, paragraph, text
 from .text import adf_to_text
-from .wiki_inline import find_unescaped, lift, merge_text, parse_inline
+from .wiki_inline import find_unescaped, lift, merge_text, parse_inline, trim_inline
 from .wiki_syntax import (
     HEADING,
     LIST_ITEM,
@@ -224,7 +224,7 @@ def _table(lines: list[str], pos: int) -> Parsed:
     rows: list[Node] = []
     while pos < len(lines) and TABLE_ROW.match(lines[pos]):
         cells = [
-            block("tableHeader" if header else "tableCell", lift(parse_inline(raw.strip())))
+            block("tableHeader" if header else "tableCell", lift(trim_inline(parse_inline(raw))))
             for header, raw in _split_row(lines[pos])
         ]
         if cells:
