@@ -19,7 +19,7 @@ BatchResult = dict[str, list[dict[str, str]]]
 
 def _run(records: Records, handle: Callable[[QueueMessage], None], stage: str) -> BatchResult:
     settings = ready()
-    from chalicelib.sync.errors_log import record_give_up
+    from chalicelib.sync.events import record_give_up
 
     names = settings.resources
     return process_batch(

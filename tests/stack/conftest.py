@@ -4,7 +4,9 @@ started once per test session on free ports, exactly as ``make run`` starts it."
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 import requests
 
 from devstack.stack import REPO, LocalStack
-from devstack.stackfile import load, with_free_ports
+from devstack.stackfile import NodeSpec, StackSpec, load, with_free_ports
 
 
 class NodeClient:
@@ -37,9 +39,19 @@ class NodeClient:
         return self.session.delete(self.url + path, timeout=30, **kw)
 
 
+def stack_spec_for_tests() -> StackSpec:
+    """``devstack/stack.toml`` on free ports, plus node ``c``: public, on tracker ``b``, so
+    public-public connections (a ↔ c) are tested beside public-private ones (a ↔ b)."""
+    spec = with_free_ports(load(REPO / "devstack" / "stack.toml"))
+    nodes = dict(spec.nodes)
+    nodes["c"] = NodeSpec(name="c", label="Initech (public)", port=0, public=True, tracker="b")
+    return replace(spec, nodes=nodes, poll_every=1.0, reconcile_every=5.0)
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    spec = with_free_ports(load(REPO / "devstack" / "stack.toml"))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the embedded AWS's access log
+    spec = stack_spec_for_tests()
     workdir = Path(tmp_path_factory.mktemp("devstack"))
     stack = LocalStack(spec, workdir=workdir)
     stack.start()
@@ -62,3 +74,42 @@ def node_a(stack_info: dict[str, Any]) -> NodeClient:
 @pytest.fixture(scope="session")
 def node_b(stack_info: dict[str, Any]) -> NodeClient:
     return NodeClient(stack_info["nodes"]["b"])
+
+
+@pytest.fixture(scope="session")
+def node_c(stack_info: dict[str, Any]) -> NodeClient:
+    return NodeClient(stack_info["nodes"]["c"])
+
+
+def tracker_as(stack_info: dict[str, Any], name: str, who: str = "user") -> Any:
+    """A Jira client for a person on sandbox tracker ``name`` (``user`` = Alice)."""
+    from chalicelib.config import TrackerSettings
+    from chalicelib.trackers.factory import make_tracker
+
+    tracker = stack_info["trackers"][name]
+    creds = tracker[who]
+    return make_tracker(
+        TrackerSettings(
+            kind=tracker["kind"], url=tracker["url"], user=creds["user"], token=creds["token"]
+        )
+    )
+
+
+def eventually(check: Any, *, timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Poll ``check`` until it returns something truthy (or raise its last assertion)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except AssertionError as exc:
+            last = exc
+        else:
+            if result:
+                return result
+        time.sleep(interval)
+    if last is not None:
+        raise last
+    raise AssertionError(f"condition not met within {timeout}s")
