@@ -173,6 +173,8 @@ class SandboxJira:
     def add_project(self, data: dict[str, Any]) -> ProjectRec:
         if not data.get("key") or not str(data["key"]).replace("_", "").isalnum():
             raise admin_api.AdminError(400, "key is required (letters and digits)")
+        if self.store.project(str(data["key"])):
+            raise admin_api.AdminError(409, f"project {str(data['key']).upper()} exists")
         lead = None
         if data.get("lead"):
             lead = self.user_ref(str(data["lead"]))

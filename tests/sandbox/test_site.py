@@ -27,7 +27,7 @@ def test_admin_lists_and_refuses(env: Env) -> None:
     assert all("token" not in u for u in users)
     with pytest.raises(SandboxAdminError) as info:
         env.admin.create_project("ABC")
-    assert info.value.status == 400
+    assert info.value.status == 409
     with pytest.raises(SandboxAdminError) as info:
         env.admin.create_project("NEW", issue_types=["Task"], default_issue_type="Bug")
     assert info.value.status == 400
