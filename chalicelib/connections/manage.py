@@ -284,7 +284,16 @@ def _switch(
         deps = resolve(settings, None, peer)
         _notify(conn, deps.peer)
     log.info("connection %s %s", conn.id, "activated" if state == "active" else "deactivated")
+    if conn.status == "active":
+        _resume(conn.id)
     return conn
+
+
+def _resume(connection_id: str) -> None:
+    """What waited while the connection was not live moves again (see chalicelib.sync)."""
+    from chalicelib.sync.resume import resume_by_id
+
+    resume_by_id(connection_id)
 
 
 def peer_end(conn: ConnectionModel) -> PeerEnd | None:
@@ -369,6 +378,8 @@ def receive_status(conn: ConnectionModel, body: Mapping[str, Any]) -> dict[str, 
     refresh_status(conn)
     _save(conn)
     log.info("the other end of %s is now %s", conn.id, status)
+    if conn.status == "active":
+        _resume(conn.id)
     return {"connection_id": conn.id, "status": conn.status}
 
 

@@ -66,7 +66,7 @@ def push(connection: ConnectionModel, entries: list[EntryModel], *, deps: SyncDe
         answer = deps.peer.call(end, "POST", path, {"items": [e.replica for e in entries]})
     except PeerRefused as exc:
         if exc.status in CONNECTION_GONE:
-            pause(connection, f"The other end refused the connection: {exc.code}: {exc}")
+            pause(connection, f"The other end refused the connection: {exc}", exc.code)
             return
         raise
     except OutboundError as exc:
@@ -75,6 +75,16 @@ def push(connection: ConnectionModel, entries: list[EntryModel], *, deps: SyncDe
     for entry in entries:
         if entry.replica_id in accepted:
             set_entry_state(entry, "acked")
+    if connection.status == "error":  # the peer answers again: the pause is over
+        from chalicelib.connections.resource import refresh_status
+
+        refresh_status(connection)
+        connection.update(
+            actions=[
+                ConnectionModel.status.set(connection.status),
+                ConnectionModel.status_reason.set(connection.status_reason),
+            ]
+        )
 
 
 def upload_attachments(connection: ConnectionModel, entry: EntryModel, *, deps: SyncDeps) -> None:
@@ -93,9 +103,30 @@ def upload_attachments(connection: ConnectionModel, entry: EntryModel, *, deps: 
                 raise RetryLater(f"upload of attachment {aid} failed ({response.status})")
 
 
-def pause(connection: ConnectionModel, reason: str) -> None:
-    """A connection-wide fault: stop pushing, keep every change, show why."""
+def pause(connection: ConnectionModel, reason: str, code: str | None = None) -> None:
+    """A connection-wide fault: keep every change, show why.
+
+    A peer that says its end is deleted or deactivated is recorded as such (the lifecycle
+    shows it); any other refusal (bad credentials) pauses with status ``error``, and the
+    reconcile sweep's next delivery attempt is the probe that lifts the pause.
+    """
+    from chalicelib.connections.resource import refresh_status
+
+    if code in ("connection_deleted", "unknown_connection", "connection_unknown"):
+        connection.remote_state = "deleted"
+        connection.remote_reason = reason
+        refresh_status(connection)
+    elif code == "connection_deactivated":
+        connection.remote_state = "deactivated"
+        refresh_status(connection)
+    else:
+        connection.status, connection.status_reason = "error", reason
     connection.update(
-        actions=[ConnectionModel.status.set("error"), ConnectionModel.status_reason.set(reason)]
+        actions=[
+            ConnectionModel.status.set(connection.status),
+            ConnectionModel.status_reason.set(connection.status_reason),
+            ConnectionModel.remote_state.set(connection.remote_state),
+            ConnectionModel.remote_reason.set(connection.remote_reason),
+        ]
     )
     log.warning("connection %s paused: %s", connection.id, reason)

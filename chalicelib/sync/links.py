@@ -17,7 +17,17 @@ def get_connection(connection_id: str) -> ConnectionModel | None:
 
 
 def is_live(connection: ConnectionModel | None) -> bool:
-    return connection is not None and connection.status == "active"
+    """Both ends switched on. A connection paused by a peer fault ("error" with both ends
+    active) is live too: the next delivery is the probe that ends the pause."""
+    if connection is None:
+        return False
+    if connection.status == "active":
+        return True
+    return (
+        connection.status == "error"
+        and connection.local_state == "active"
+        and connection.remote_state == "active"
+    )
 
 
 def is_local(connection: ConnectionModel) -> bool:

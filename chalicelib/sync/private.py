@@ -79,7 +79,7 @@ def follow(
             received += pull_once(connection, wait=wait, deps=deps)
         except PeerRefused as exc:
             if exc.status in CONNECTION_GONE:
-                pause(connection, f"The public side refused the connection: {exc.code}: {exc}")
+                pause(connection, f"The public side refused the connection: {exc}", exc.code)
                 break
             log.warning("pull on %s refused: %s", connection.id, exc)
             break

@@ -63,4 +63,6 @@ def reconcile_all(*, deps: SyncDeps | None = None) -> dict[str, Any]:
         log.warning("reconcile stopped early: %s (next run covers the window)", exc)
         return {"checked": checked, "queued": queued, "error": str(exc)}
     set_key(CURSOR, now.isoformat())
-    return {"checked": checked, "queued": queued}
+    from chalicelib.sync.resume import resume_all
+
+    return {"checked": checked, "queued": queued, "resumed": resume_all(deps=deps)}

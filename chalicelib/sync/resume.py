@@ -1,0 +1,84 @@
+"""Resume: what waited while a connection was deactivated or paused moves again.
+
+Outbox entries stay pending and inbox entries are held while a connection is not live;
+nothing is dropped. When it is live again (activated here, activated by the other end, or
+the peer answering again) they are queued once more, oldest first. The reconcile schedule
+also runs this for every live connection, so a lost queue message only delays a change.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chalicelib.store.models import ConnectionModel, EntryModel
+from chalicelib.sync.deps import SyncDeps, default_deps
+from chalicelib.sync.inbox import enqueue_apply
+from chalicelib.sync.links import is_live
+from chalicelib.sync.store import entries_in_state, inbox_pk, outbox_pk, set_entry_state
+
+STUCK_AFTER_S = 60
+
+
+def resume(
+    connection: ConnectionModel, *, deps: SyncDeps | None = None, min_age_s: float = 0
+) -> dict[str, int]:
+    """Queue again the pending outbox and held inbox entries of a live connection."""
+    deps = deps or default_deps()
+    if not is_live(connection):
+        return {"deliver": 0, "apply": 0}
+    now = time.time()
+    bucket = int(now // 60)
+    delivered = applied = 0
+    if connection.remote_public or connection.local_peer_id:
+        for entry in entries_in_state(outbox_pk(connection.id), "pending"):
+            if now - entry.created_at.timestamp() < min_age_s:
+                continue
+            deps.enqueue(
+                deps.settings.resources.deliver_queue_url,
+                {
+                    "connection_id": connection.id,
+                    "seq": int(entry.seq),
+                    "local_key": entry.issue_key,
+                },
+                group=f"{connection.id}#{entry.issue_key}",
+                dedup=f"resume#out#{connection.id}#{entry.seq}#{bucket}",
+            )
+            delivered += 1
+    for state in ("held", "pending"):
+        for entry in entries_in_state(inbox_pk(connection.id), state):
+            if state == "pending" and now - entry.created_at.timestamp() < max(min_age_s, 1):
+                continue
+            if state == "held":
+                set_entry_state(entry, "pending")
+            enqueue_apply(
+                connection.id,
+                int(entry.seq),
+                entry.issue_key,
+                deps=deps,
+                dedup=f"resume#in#{connection.id}#{entry.seq}#{bucket}",
+            )
+            applied += 1
+    return {"deliver": delivered, "apply": applied}
+
+
+def resume_by_id(connection_id: str) -> None:
+    """For the connection lifecycle: call after a connection turns active."""
+    from chalicelib.sync.links import get_connection
+
+    connection = get_connection(connection_id)
+    if connection is not None:
+        resume(connection)
+
+
+def resume_all(*, deps: SyncDeps | None = None) -> dict[str, Any]:
+    """The sweep: entries stuck longer than a minute are queued again."""
+    totals = {"deliver": 0, "apply": 0}
+    for connection in ConnectionModel.scan():
+        counts = resume(connection, deps=deps, min_age_s=STUCK_AFTER_S)
+        for key in totals:
+            totals[key] += counts[key]
+    return totals
+
+
+__all__ = ["EntryModel", "resume", "resume_all", "resume_by_id"]
