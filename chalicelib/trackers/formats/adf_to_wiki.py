@@ -238,13 +238,15 @@ def _short_link(node: Node) -> bool:
 
 
 def _bare_url(node: Node, nxt: Node | None, before: str) -> bool:
-    """Whether a link whose text is its URL can be written as the bare URL."""
-    if not _url_link(node):
+    """Whether a link whose text is its URL can be written as the bare URL: the reader
+    must find exactly this URL there (the same test as its autolinking)."""
+    if not _url_link(node) or before.isalnum():
         return False
-    if before and not before.isspace():
+    if nxt is not None and node_type(nxt) not in ("text", "hardBreak"):
         return False
-    following = nxt.get("text", "")[:1] if node_type(nxt) == "text" else ""
-    return nxt is None or node_type(nxt) == "hardBreak" or following.isspace()
+    following = nxt.get("text", "") if node_type(nxt) == "text" else ""
+    url = node["text"]
+    return autolink_at(url + escape_text(following, "+"), 0) == url
 
 
 def _atom(node: Node, ctx: _Ctx, before: str) -> str:

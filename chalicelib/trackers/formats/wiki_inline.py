@@ -72,8 +72,11 @@ def _find_closer(source: str, pos: int, char: str) -> tuple[int, int]:
 
 
 def _add_mark(nodes: list[Node], mark: Node) -> list[Node]:
+    """Add ``mark`` to the text nodes that do not already carry one of its type (ADF
+    allows one mark per type; the inner one, e.g. a nested colour or link, wins)."""
+    kind = node_type(mark)
     for node in nodes:
-        if node_type(node) == "text":
+        if node_type(node) == "text" and all(node_type(m) != kind for m in node.get("marks", [])):
             node.setdefault("marks", []).append(mark)
     return nodes
 

@@ -73,7 +73,7 @@ COLOR_NAMES = {
 }
 
 AUTOLINK = re.compile(r"(?:https?|ftp)://[^\s\[\]|{}\\<>\"*!]+|mailto:[^\s\[\]|{}\\<>\"*!]+")
-AUTOLINK_TRAILING = ".,;:?)'"
+AUTOLINK_TRAILING = ".,;:?)'*_+-^~"  # also mark characters: a URL never eats a closer
 
 # Line-level constructs (after optional leading whitespace).
 HEADING = re.compile(r"^\s*h([1-6])\.(?:\s+(.*))?$")

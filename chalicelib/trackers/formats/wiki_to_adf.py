@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .adf import Node, block, children, doc, node_type, paragraph, text
+from .adf import Node, block, children, doc, is_inline, node_type, paragraph, text
 from .text import adf_to_text
 from .wiki_inline import find_unescaped, lift, merge_text, parse_inline, trim_inline
 from .wiki_syntax import (
@@ -142,8 +142,10 @@ def _heading(lines: list[str], pos: int) -> Parsed:
     match = HEADING.match(lines[pos])
     if not match:
         return None
-    inline = [n for n in parse_inline(match.group(2) or "") if node_type(n) != "mediaSingle"]
-    return [block("heading", inline, level=int(match.group(1)))], pos + 1
+    parsed = parse_inline(match.group(2) or "")
+    inline = trim_inline([n for n in parsed if is_inline(n)])
+    lifted = [n for n in parsed if not is_inline(n)]  # images cannot live in a heading
+    return [block("heading", inline, level=int(match.group(1))), *lifted], pos + 1
 
 
 def _quote_line(lines: list[str], pos: int) -> Parsed:
