@@ -222,11 +222,13 @@ class LocalStack:
             env=env,
         )
 
-    def _start_node(self, spec: NodeSpec) -> NodeHandle:
-        port = spec.port or free_port()
-        handle = self._node_env(spec, port)
-        handle.log_path = self.workdir / "logs" / f"node-{spec.name}.log"
-        log_file = handle.log_path.open("wb")
+    def _start_node(self, spec: NodeSpec, handle: NodeHandle | None = None) -> NodeHandle:
+        if handle is None:
+            handle = self._node_env(spec, spec.port or free_port())
+            handle.log_path = self.workdir / "logs" / f"node-{spec.name}.log"
+        port = int(handle.url.rsplit(":", 1)[1])
+        assert handle.log_path is not None
+        log_file = handle.log_path.open("ab")
         base = {k: v for k, v in os.environ.items() if not k.startswith(("TWINSYNC_", "AWS_"))}
         base["PYTHONPATH"] = str(REPO)
         base["PYTHONUNBUFFERED"] = "1"
@@ -250,11 +252,26 @@ class LocalStack:
         log_file.close()
         return handle
 
-    def _wait_ready(self, node: NodeHandle, timeout: float = 30.0) -> None:
+    def stop_node(self, name: str) -> None:
+        """Take one node down (as if its deployment were unreachable)."""
+        node = self.nodes[name]
+        if node.process and node.process.poll() is None:
+            node.process.terminate()
+            node.process.wait(timeout=10)
+
+    def start_node(self, name: str) -> None:
+        """Bring a stopped node back on the same port with the same settings and tables."""
+        node = self.nodes[name]
+        assert node.log_path is not None
+        offset = node.log_path.stat().st_size
+        restarted = self._start_node(node.spec, handle=node)
+        self._wait_ready(restarted, offset=offset)
+
+    def _wait_ready(self, node: NodeHandle, timeout: float = 30.0, offset: int = 0) -> None:
         deadline = time.monotonic() + timeout
         assert node.log_path is not None and node.process is not None
         while time.monotonic() < deadline:
-            text = node.log_path.read_text(errors="replace")
+            text = node.log_path.read_bytes()[offset:].decode(errors="replace")
             if "READY " in text:
                 return
             if node.process.poll() is not None:

@@ -42,7 +42,7 @@ def handle_deliver(message: QueueMessage, *, deps: SyncDeps | None = None) -> No
         return
     if not connection.remote_public:
         return  # the private peer pulls from our outbox
-    push(connection, [entry], deps=deps)
+    push(connection, [entry], deps=deps, attempt=message.receive_count)
 
 
 def deliver_locally(connection: ConnectionModel, entry: EntryModel, *, deps: SyncDeps) -> None:
@@ -55,8 +55,18 @@ def deliver_locally(connection: ConnectionModel, entry: EntryModel, *, deps: Syn
     set_entry_state(entry, "acked")
 
 
-def push(connection: ConnectionModel, entries: list[EntryModel], *, deps: SyncDeps) -> None:
-    """POST entries to a public peer; mark the accepted ones acknowledged."""
+PAUSE_AFTER_ATTEMPTS = 4
+
+
+def push(
+    connection: ConnectionModel, entries: list[EntryModel], *, deps: SyncDeps, attempt: int = 1
+) -> None:
+    """POST entries to a public peer; mark the accepted ones acknowledged.
+
+    A peer that does not answer is retried with backoff a few times; after that it is a
+    connection-wide fault: the connection is paused (entries stay pending, nothing is lost)
+    and the reconcile sweep probes it until it answers again.
+    """
     end = peer_end(connection)
     path = f"/node/v1/connections/{quote(connection.id, safe='')}/replicas"
     try:
@@ -70,6 +80,9 @@ def push(connection: ConnectionModel, entries: list[EntryModel], *, deps: SyncDe
             return
         raise
     except OutboundError as exc:
+        if attempt >= PAUSE_AFTER_ATTEMPTS:
+            pause(connection, f"The other end does not answer ({exc}); changes are kept.")
+            return
         raise RetryLater(f"peer {end.url} unreachable: {exc}") from exc
     accepted = set(answer.get("accepted", [])) if isinstance(answer, dict) else set()
     for entry in entries:

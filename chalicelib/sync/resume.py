@@ -75,7 +75,9 @@ def resume_all(*, deps: SyncDeps | None = None) -> dict[str, Any]:
     """The sweep: entries stuck longer than a minute are queued again."""
     totals = {"deliver": 0, "apply": 0}
     for connection in ConnectionModel.scan():
-        counts = resume(connection, deps=deps, min_age_s=STUCK_AFTER_S)
+        # a paused connection is probed at once; elsewhere only stuck entries move
+        age = 0 if connection.status == "error" else STUCK_AFTER_S
+        counts = resume(connection, deps=deps, min_age_s=age)
         for key in totals:
             totals[key] += counts[key]
     return totals

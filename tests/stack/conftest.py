@@ -113,3 +113,48 @@ def eventually(check: Any, *, timeout: float = 30.0, interval: float = 0.2) -> A
     if last is not None:
         raise last
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def connect(
+    initiator: NodeClient,
+    acceptor: NodeClient,
+    *,
+    initiator_project: str,
+    acceptor_project: str,
+    mode: str = "basic",
+    destination_url: str | None = None,
+) -> str:
+    """Initiate on one node, accept the invitation code on the other; the connection id."""
+    import uuid
+
+    created = initiator.post(
+        "/api/v1/connections",
+        {
+            "destination_url": destination_url,
+            "mode": mode,
+            "local_short_name": "Acme",
+            "remote_short_name": "Partner",
+            "name": f"test-{uuid.uuid4().hex[:8]}",
+            "incoming_project": initiator_project,
+            "admin_access": False,
+        },
+    )
+    assert created.status_code == 201, created.text
+    accepted = acceptor.post(
+        "/api/v1/invitations/accept",
+        {
+            "invitation_code": created.json()["invitation_code"],
+            "incoming_project": acceptor_project,
+        },
+    )
+    assert accepted.status_code == 201, accepted.text
+    return accepted.json()["connection"]["id"]
+
+
+def twin_key(node: NodeClient, cid: str, key: str) -> str | None:
+    """The key of ``key``'s twin on the other side, once the twin is linked."""
+    response = node.get(f"/api/v1/connections/{cid}/twins/{key}")
+    if response.status_code != 200:
+        return None
+    remote = response.json()["remote"]
+    return remote["key"] if remote else None

@@ -1,0 +1,197 @@
+"""Nothing lost, nothing doubled: the reliability rules, proven over the local stack.
+
+Node a (Jira Cloud sandbox) and node c (Jira Server sandbox) are connected public-public.
+Webhooks are delivered three times in shuffled order, the tracker throttles, the peer node
+goes down, webhooks are switched off; the twins still end equal and nothing echoes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from chalicelib.trackers.base import Body, IssueFields
+from tests.stack.conftest import connect, eventually, tracker_as, twin_key
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def cid(node_a, node_c):
+    return connect(
+        node_a, node_c, initiator_project="BETA", acceptor_project="SUP", destination_url=node_c.url
+    )
+
+
+@pytest.fixture(scope="module")
+def alice_a(stack_info):
+    return tracker_as(stack_info, "a")
+
+
+@pytest.fixture(scope="module")
+def alice_c(stack_info):
+    return tracker_as(stack_info, "b")
+
+
+def synced_issue(node_a, cid, alice_a, summary: str) -> tuple[str, str]:
+    ref = alice_a.create_issue("BETA", IssueFields(summary=summary, issue_type="Task"))
+    assert node_a.post(f"/api/v1/connections/{cid}/sync", {"issue_key": ref.key}).ok
+    remote = eventually(lambda: twin_key(node_a, cid, ref.key))
+    return ref.key, remote
+
+
+def texts(tracker, key: str) -> list[str]:
+    return sorted(str(c.body.value) for c in tracker.get_issue(key).comments)
+
+
+class Recorder:
+    """Wraps a sandbox's webhook sender to keep every delivery for replaying."""
+
+    def __init__(self, site):
+        self.site = site
+        self.original = site.publisher.send
+        self.sent: list[tuple[str, bytes, dict]] = []
+        site.publisher.send = self
+
+    def __call__(self, request, timeout):
+        self.sent.append((request.full_url, request.data, dict(request.header_items())))
+        return self.original(request, timeout)
+
+    def restore(self):
+        self.site.publisher.send = self.original
+
+
+def test_every_webhook_three_times_in_shuffled_order_changes_nothing_twice(
+    local_stack, node_a, node_c, cid, alice_a, alice_c
+):
+    recorders = [Recorder(local_stack.trackers[name].server) for name in ("a", "b")]
+    try:
+        tag = uuid.uuid4().hex[:8]
+        key, remote = synced_issue(node_a, cid, alice_a, f"Duplicates {tag}")
+        alice_a.add_comment(
+            key,
+            Body(
+                "adf",
+                {
+                    "type": "doc",
+                    "version": 1,
+                    "content": [
+                        {"type": "paragraph", "content": [{"type": "text", "text": "one"}]}
+                    ],
+                },
+            ),
+        )
+        alice_a.update_issue(key, IssueFields(summary=f"Duplicates renamed {tag}"))
+        alice_c.add_comment(remote, Body("wiki", "two"))
+        eventually(lambda: alice_c.get_issue(remote).summary == f"Duplicates renamed {tag}")
+        eventually(lambda: len(alice_a.get_issue(key).comments) == 2)
+        eventually(lambda: len(alice_c.get_issue(remote).comments) == 2)
+    finally:
+        for recorder in recorders:
+            recorder.restore()
+    deliveries = [d for r in recorders for d in r.sent] * 2
+    random.Random(7).shuffle(deliveries)
+    for url, data, headers in deliveries:
+        request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:  # loopback only
+            assert answer.status == 202
+    time.sleep(3)  # anything they could have caused would have happened by now
+    assert len(alice_c.search(f'project = SUP AND summary ~ "{tag}"').issues) == 1
+    assert len(alice_a.get_issue(key).comments) == 2
+    assert len(alice_c.get_issue(remote).comments) == 2
+    assert alice_a.get_issue(key).summary == alice_c.get_issue(remote).summary
+
+
+def test_a_throttling_tracker_delays_changes_and_loses_none(
+    local_stack, node_a, cid, alice_a, alice_c
+):
+    tag = uuid.uuid4().hex[:8]
+    key, remote = synced_issue(node_a, cid, alice_a, f"Throttled {tag}")
+    admin_c = local_stack.trackers["b"].admin
+    admin_c.faults(rate_limit_next=3, retry_after=1, method="PUT", match="/issue/")
+    try:
+        alice_a.update_issue(key, IssueFields(summary=f"Throttled then applied {tag}"))
+        eventually(
+            lambda: alice_c.get_issue(remote).summary == f"Throttled then applied {tag}", timeout=45
+        )
+        admin_c.faults(fail_next=2, error_status=503, method="PUT", match="/issue/")
+        alice_a.update_issue(key, IssueFields(summary=f"Failed then applied {tag}"))
+        eventually(
+            lambda: alice_c.get_issue(remote).summary == f"Failed then applied {tag}", timeout=45
+        )
+    finally:
+        admin_c.clear_faults()
+    assert node_a.get(f"/api/v1/connections/{cid}/twins/{key}").json()["status"] == "synced"
+
+
+def test_the_peer_down_for_a_while_then_everything_arrives(
+    local_stack, node_a, node_c, cid, alice_a, alice_c
+):
+    tag = uuid.uuid4().hex[:8]
+    key, remote = synced_issue(node_a, cid, alice_a, f"Peer down {tag}")
+    local_stack.stop_node("c")
+    try:
+        alice_a.update_issue(key, IssueFields(summary=f"Changed while c was down {tag}"))
+        alice_a.add_comment(
+            key,
+            Body(
+                "adf",
+                {
+                    "type": "doc",
+                    "version": 1,
+                    "content": [
+                        {"type": "paragraph", "content": [{"type": "text", "text": "while down"}]}
+                    ],
+                },
+            ),
+        )
+        time.sleep(4)
+    finally:
+        local_stack.start_node("c")
+    eventually(
+        lambda: alice_c.get_issue(remote).summary == f"Changed while c was down {tag}", timeout=60
+    )
+    eventually(lambda: any("while down" in t for t in texts(alice_c, remote)), timeout=60)
+    eventually(
+        lambda: node_a.get(f"/api/v1/connections/{cid}").json()["status"] == "active", timeout=30
+    )
+
+
+def test_webhooks_off_the_reconcile_sweep_still_brings_the_change(
+    local_stack, node_a, node_c, cid, alice_a, alice_c
+):
+    tag = uuid.uuid4().hex[:8]
+    key, remote = synced_issue(node_a, cid, alice_a, f"No webhook {tag}")
+    admin_c = local_stack.trackers["b"].admin
+    hooks = [h for h in admin_c.webhooks() if h["name"] == "twinsync-c"]
+    for hook in hooks:
+        admin_c.set_webhook(str(hook["id"]), enabled=False)
+    try:
+        alice_c.update_issue(remote, IssueFields(summary=f"Found by the sweep {tag}"))
+        eventually(
+            lambda: alice_a.get_issue(key).summary == f"Found by the sweep {tag}", timeout=45
+        )
+    finally:
+        for hook in hooks:
+            admin_c.set_webhook(str(hook["id"]), enabled=True)
+
+
+def test_nothing_echoes_back_after_a_sync(node_a, node_c, cid, alice_a, alice_c):
+    tag = uuid.uuid4().hex[:8]
+    key, remote = synced_issue(node_a, cid, alice_a, f"Echo {tag}")
+    alice_c.add_comment(remote, Body("wiki", "from c"))
+    eventually(lambda: len(alice_a.get_issue(key).comments) == 1)
+
+    def outgoing(node, issue):
+        history = node.get(f"/api/v1/connections/{cid}/twins/{issue}/history").json()
+        return len([h for h in history if h["direction"] == "outgoing"])
+
+    before = (outgoing(node_a, key), outgoing(node_c, remote))
+    time.sleep(12)  # two reconcile sweeps re-read both issues
+    assert (outgoing(node_a, key), outgoing(node_c, remote)) == before
+    assert len(alice_a.get_issue(key).comments) == 1
+    assert len(alice_c.get_issue(remote).comments) == 1
