@@ -110,7 +110,7 @@ def _prepare(nodes: list[Node]) -> list[Node]:
         after = nodes[index + 1] if index + 1 < len(nodes) else None
         lead, trail = value[: len(value) - len(value.lstrip())], value[len(value.rstrip()) :]
         if not core:
-            out.append(text_node(value, _edge_marks(own, before)))
+            out.append(text_node(value, [m for m in own if _keeps_space(m)]))
             continue
         if lead:
             out.append(text_node(lead, _edge_marks(own, before)))
@@ -163,6 +163,8 @@ class _InlineWriter:
         keep = 0
         while keep < len(self.stack) and mark_key(self.stack[keep]) in keys:
             keep += 1
+        if any(node_type(m) == "code" for m in self.stack[:keep]) and len(wanted) > keep:
+            keep = next(i for i, m in enumerate(self.stack) if node_type(m) == "code")  # innermost
         upcoming = nodes[index] if index < len(nodes) else None
         for mark in reversed(self.stack[keep:]):
             self.close(mark, upcoming)
@@ -171,12 +173,13 @@ class _InlineWriter:
         new = [m for m in wanted if mark_key(m) not in open_keys]
         new.sort(key=lambda m: _open_order(m, nodes, index))
         for mark in new:
-            self.open(mark)
+            self.open(mark, upcoming)
             self.stack.append(mark)
 
-    def open(self, mark: Node) -> None:
+    def open(self, mark: Node, upcoming: Node | None) -> None:
         opener, _ = _delimiters(mark) or ("", "")
-        if opener in _SIMPLE and self.last().isalnum():
+        following = upcoming.get("text", "")[:1] if node_type(upcoming) == "text" else ""
+        if opener in _SIMPLE and (self.last().isalnum() or following.isspace()):
             opener = "{" + opener + "}"
         self.emit(opener)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any
 
 import pytest
@@ -112,3 +114,53 @@ def test_random_text_survives_text_adf_wiki_adf_text(value: str) -> None:
 def test_random_wiki_never_raises_and_its_wiki_is_a_fixed_point(value: str) -> None:
     wiki = adf_to_wiki(wiki_to_adf(value))
     assert adf_to_wiki(wiki_to_adf(wiki)) == wiki
+
+
+_MARKS = [
+    {"type": "strong"},
+    {"type": "em"},
+    {"type": "underline"},
+    {"type": "strike"},
+    {"type": "subsup", "attrs": {"type": "sub"}},
+    {"type": "subsup", "attrs": {"type": "sup"}},
+    {"type": "textColor", "attrs": {"color": "#ff5630"}},
+    {"type": "link", "attrs": {"href": "https://e.com/x"}},
+    {"type": "code"},
+]
+
+
+def _valid_marks(chosen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One mark per type; code only with link (the ADF rules)."""
+    by_type = {m["type"]: m for m in chosen}
+    if "code" in by_type:
+        by_type = {k: v for k, v in by_type.items() if k in ("code", "link")}
+    return list(by_type.values())
+
+
+_MARKED_TEXT = st.builds(
+    lambda value, chosen: {"type": "text", "text": value, "marks": _valid_marks(chosen)},
+    st.lists(st.sampled_from(list("ab1 *_+-^~!#|{}[]\\&.:/")), min_size=1, max_size=8).map("".join),
+    st.lists(st.sampled_from(_MARKS), max_size=3),
+)
+
+
+def _chars(nodes: list[dict[str, Any]]) -> list[tuple[str, frozenset[str]]]:
+    """Each character with its marks (whitespace: no marks, edges trimmed)."""
+    out = []
+    for node in nodes:
+        keys = frozenset(json.dumps(m, sort_keys=True) for m in node.get("marks", []))
+        out.extend((ch, frozenset() if ch.isspace() else keys) for ch in node.get("text", ""))
+    while out and out[0][0].isspace():
+        out.pop(0)
+    while out and out[-1][0].isspace():
+        out.pop()
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_MARKED_TEXT, min_size=1, max_size=6))
+def test_random_marked_text_survives_adf_wiki_adf(nodes: list[dict[str, Any]]) -> None:
+    doc = {"type": "doc", "content": [{"type": "paragraph", "content": copy.deepcopy(nodes)}]}
+    back = wiki_to_adf(adf_to_wiki(doc))
+    inline = [n for block in back["content"] for n in block.get("content", [])]
+    assert _chars(inline) == _chars(nodes)
