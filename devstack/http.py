@@ -14,7 +14,13 @@ from typing import Any
 
 from chalice.app import Chalice
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalDevServer, create_local_server
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    ForbiddenError,
+    LocalChalice,
+    LocalDevServer,
+)
 
 log = logging.getLogger("devstack.http")
 
@@ -34,6 +40,10 @@ class ContractRequestHandler(ChaliceRequestHandler):
             return
         super()._send_error_response(error)
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # one parseable access line per request: tests assert who called whom
+        log.info("access %s %s %s", self.command, self.path.split("?")[0], code)
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
@@ -51,7 +61,9 @@ class AppServer:
         timeout_s: int = 60,
     ) -> None:
         config = Config.create(chalice_stage=stage, app_name=app.app_name, lambda_timeout=timeout_s)
-        create_local_server(app, config, host, port)  # makes the app a local-mode app
+        # what chalice.local.create_local_server does, without binding a second socket
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
         self._server = LocalDevServer(app, config, host, port, handler_cls=ContractRequestHandler)
         self.host, self.port = self._server.server.server_address[:2]
         self._thread = threading.Thread(

@@ -83,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     runner.stop()
     server.stop()
-    return 0
+    # A poll_peers invocation may be inside a long poll in a worker thread that Python
+    # would join at exit; like a Lambda container being frozen, just stop.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -127,10 +127,13 @@ class LocalRunner:
         thread.start()
         self._threads.append(thread)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop taking work; wait at most ``timeout`` in all (a long poll may be mid-call:
+        its thread is a daemon, and the message it holds returns after its visibility)."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     # --- queues ---------------------------------------------------------------------------
 
