@@ -1,19 +1,50 @@
-"""poll_peers: how a private node syncs without ever being called (see docs/private-nodes)."""
+"""poll_peers, every minute: what a node does on its own initiative towards its peers.
+
+Every node retries the status notices a public peer has not received yet. A private node,
+which nobody can call, also asks its public peers how their ends are (so it learns of a
+deactivation or deletion) and long-polls their outboxes (``chalicelib.sync.private``).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.connections import manage
+from chalicelib.store.models import ConnectionModel
 from chalicelib.sync.deps import SyncDeps, default_deps
+
+log = logging.getLogger("twinsync.poll")
+
+
+def _ask_peers(deps: SyncDeps) -> int:
+    asked = 0
+    for connection in ConnectionModel.scan():
+        if not connection.remote_public or connection.local_peer_id:
+            continue
+        if connection.remote_state == "active" and connection.status != "error":
+            continue
+        try:
+            manage.check_peer(connection.id, settings=deps.settings, peer=deps.peer)
+            asked += 1
+        except Exception:  # the next round asks again
+            log.warning("could not ask the peer of %s", connection.id, exc_info=True)
+    return asked
 
 
 def poll_all_peers(
     *, remaining_ms: Callable[[], int], deps: SyncDeps | None = None
 ) -> dict[str, Any]:
     deps = deps or default_deps()
+    notices = manage.deliver_pending_notices(settings=deps.settings, peer=deps.peer)
     if deps.settings.is_public:
-        return {"polled": 0}
+        return {"notices": notices, "polled": 0}
     from chalicelib.sync.private import poll_connections
 
-    return poll_connections(remaining_ms=remaining_ms, deps=deps)
+    asked = _ask_peers(deps)
+    return {
+        "notices": notices,
+        "asked": asked,
+        **poll_connections(remaining_ms=remaining_ms, deps=deps),
+    }
