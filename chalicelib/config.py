@@ -76,6 +76,7 @@ class Settings:
     quiet_poll: bool = False
     reconcile_overlap_seconds: int = 120
     log_level: str = "INFO"
+    script_function: str | None = None  # the script_runner Lambda; None: a local child process
 
     @property
     def is_public(self) -> bool:
@@ -209,6 +210,7 @@ def load_settings(
             "TWINSYNC_RECONCILE_OVERLAP_SECONDS", 120, low=0, high=86_400
         ),
         "log_level": (r.text("TWINSYNC_LOG_LEVEL", default="INFO") or "INFO").upper(),
+        "script_function": r.text("TWINSYNC_SCRIPT_FUNCTION", required=False),
     }
     tracker_webhooks = r.flag("TWINSYNC_TRACKER_WEBHOOKS", default=True)
     if r.problems:

@@ -36,6 +36,10 @@ class RetryLater(Exception):
         self.delay = delay
 
 
+class PermanentFailure(Exception):
+    """The work can never succeed as it is (e.g. a sync script fails): recorded at once."""
+
+
 @dataclass(frozen=True)
 class QueueMessage:
     """One SQS record, parsed at the edge."""
@@ -114,7 +118,7 @@ def process_batch(
         try:
             handle(message)
         except Exception as exc:
-            if message.receive_count >= policy.max_attempts:
+            if message.receive_count >= policy.max_attempts or isinstance(exc, PermanentFailure):
                 log.warning(
                     "giving up on message %s after %d attempts: %s",
                     message.message_id,

@@ -24,10 +24,11 @@ from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
 from chalicelib.rules.replica import field_hashes
 from chalicelib.rules.select import incoming_rule
+from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
 from chalicelib.sync.blobs import incoming_key, outgoing_key
 from chalicelib.sync.deps import SyncDeps, default_deps
-from chalicelib.sync.events import record_transaction
+from chalicelib.sync.events import dumps, record_transaction
 from chalicelib.sync.ingest import send_replica
 from chalicelib.sync.links import get_connection, is_live, is_local, peer_end
 from chalicelib.sync.store import (
@@ -109,7 +110,19 @@ def apply_replica(
         comment_map=dict(twin.comment_map or {}) if twin is not None else {},
         attachment_map=dict(twin.attachment_map or {}) if twin is not None else {},
     )
-    plan = incoming_rule(connection)(ctx)
+    try:
+        plan = incoming_rule(connection)(ctx)
+    except SkipSync as exc:  # the rules leave this replica out (scope, direction disabled)
+        if twin is not None:
+            record_transaction(
+                connection.id,
+                twin.local_key,
+                direction="incoming",
+                changes=[],
+                outcome=f"skipped: {exc}",
+                version=int(replica["version"]),
+            )
+        return twin
     first_sync = twin is None
     if twin is None:
         twin = _create_twin(connection, replica, plan, deps=deps)
@@ -280,6 +293,8 @@ def _finish(
     actions = [
         TwinModel.last_applied_version.set(int(replica["version"])),
         TwinModel.applied_hashes.set(field_hashes(replica)),
+        # ``previous`` of the next incoming script run (not kept when very large)
+        TwinModel.last_applied_replica.set(replica if len(dumps(replica)) <= 64_000 else None),
         TwinModel.remote_url.set(replica.get("url")),
         TwinModel.status.set("error" if problems else "synced"),
         TwinModel.error.set("; ".join(problems) if problems else None),
@@ -311,10 +326,13 @@ def _remember_echo(
     from chalicelib.rules.replica import content_hash
     from chalicelib.rules.select import outgoing_rule
 
-    replica = outgoing_rule(connection)(
-        issue,
-        connection_id=connection.id,
-        integration_user_id=deps.integration_user_id(),
-        attachment_sha=dict(twin.sent_attachments or {}),
-    )
+    try:
+        replica = outgoing_rule(connection)(
+            issue,
+            connection_id=connection.id,
+            integration_user_id=deps.integration_user_id(),
+            attachment_sha=dict(twin.sent_attachments or {}),
+        )
+    except SkipSync:
+        return
     twin.update(actions=[TwinModel.echo_hash.set(content_hash(replica))])

@@ -15,7 +15,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.queues import QueueMessage
+from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import EventModel, utcnow
 from chalicelib.trackers.base import InvalidRequest, TrackerError
 
@@ -41,6 +41,8 @@ def describe_failure(exc: BaseException) -> tuple[str, str | None]:
         return f"The tracker refused the change: {exc.message}", details or exc.message
     if isinstance(exc, TrackerError):
         return f"The tracker failed: {exc.message}", exc.message
+    if isinstance(exc, PermanentFailure):  # already says what and where (e.g. a script line)
+        return str(exc), None
     return f"{type(exc).__name__}: {exc}", None
 
 
@@ -78,8 +80,9 @@ def record_error(
 def record_give_up(stage: str, message: QueueMessage, exc: BaseException) -> None:
     """The queue layer's last word on a message: an error record, and the twin marked."""
     body = dict(message.body)
-    connection_id = body.get("connection_id")
-    issue_key = body.get("issue_key") or body.get("remote_key")
+    connection_id = body.get("connection_id") or getattr(exc, "connection_id", None)
+    issue_key = getattr(exc, "issue_key", None) or body.get("issue_key") or body.get("remote_key")
+    local_key = body.get("local_key") or getattr(exc, "local_key", None)
     record_error(
         stage=stage,
         connection_id=connection_id,
@@ -91,8 +94,13 @@ def record_give_up(stage: str, message: QueueMessage, exc: BaseException) -> Non
     )
     from chalicelib.sync.twins import mark_error
 
-    if connection_id and body.get("local_key"):
-        mark_error(connection_id, body["local_key"], describe_failure(exc)[0])
+    if connection_id and not local_key and body.get("remote_key"):
+        from chalicelib.sync.store import twin_by_remote
+
+        twin = twin_by_remote(connection_id, str(body["remote_key"]))
+        local_key = twin.local_key if twin is not None else None
+    if connection_id and local_key:
+        mark_error(connection_id, local_key, describe_failure(exc)[0])
 
 
 def list_errors(connection_id: str | None = None, *, include_closed: bool = False) -> list[dict]:

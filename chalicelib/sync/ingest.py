@@ -13,9 +13,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.queues import QueueMessage, RetryLater
+from chalicelib.queues import PermanentFailure, QueueMessage, RetryLater
 from chalicelib.rules.replica import content_hash, field_hashes, stamp
 from chalicelib.rules.select import outgoing_rule
+from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import TwinModel
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deps import SyncDeps, default_deps
@@ -77,8 +78,14 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps | None = None) -> Non
     except Unavailable as exc:
         raise RetryLater(str(exc)) from exc
     human = body.get("source") == "webhook" and bool(body.get("author_id"))
+    failed: PermanentFailure | None = None
     for twin in twins_of_issue(issue.key):
-        send_replica(issue, twin, deps=deps, human=human)
+        try:
+            send_replica(issue, twin, deps=deps, human=human)
+        except PermanentFailure as exc:  # e.g. this connection's script: the others go on
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 def _attachment_hashes(issue: Issue, twin: TwinModel, *, deps: SyncDeps) -> dict[str, str]:
@@ -111,12 +118,15 @@ def send_replica(
         return False
     hashes = _attachment_hashes(issue, twin, deps=deps)
     rule = outgoing_rule(connection)
-    replica = rule(
-        issue,
-        connection_id=connection.id,
-        integration_user_id=deps.integration_user_id(),
-        attachment_sha=hashes,
-    )
+    try:
+        replica = rule(
+            issue,
+            connection_id=connection.id,
+            integration_user_id=deps.integration_user_id(),
+            attachment_sha=hashes,
+        )
+    except SkipSync:  # the rules leave this issue out (scope, direction disabled)
+        return False
     digest = content_hash(replica)
     if not force and (digest == twin.last_sent_hash or (digest == twin.echo_hash and not human)):
         if hashes != (twin.sent_attachments or {}):

@@ -1,0 +1,520 @@
+"""Visual mode: field mappings stored as data, compiled to rule functions (no user code).
+
+A connection end's ``mappings`` is a list of blocks, one per side and direction::
+
+    {"side": "local" | "remote",             # which end the block configures
+     "direction": "outgoing" | "incoming",   # from that end's point of view
+     "sync": "automatic" | "manual" | "disabled",
+     "scope": {"issue_types": [...], "priorities": [...], "statuses": [...], "labels": [...]},
+     "fields": [{"field": "summary"},
+                {"field": "issue_type", "values": {"Bug": "Problem"}, "default": "Task"},
+                {"field": "labels", "values": {"customer": "external"}},
+                {"field": "comments", "public": false},          # incoming: internal comments
+                {"field": "comments", "only_public": true},      # outgoing: public ones only
+                {"field": "attachments", "max_size": 10000000},
+                {"field": "custom", "local": "customfield_10050", "remote": "Customer"}]}
+
+Both ends hold the whole document (each from its own point of view: ``side`` swapped), so
+one admin configures both sides in one place; an end runs its ``local`` blocks.
+
+- **scope**: values within a filter are OR-ed, filters are AND-ed, an empty or absent
+  filter matches everything; names compare case-insensitively. Outgoing scope looks at
+  the local issue, incoming scope at the replica.
+- **sync**: ``disabled`` syncs nothing that way; ``manual`` syncs what an admin put under
+  sync by hand (triggers leave it alone, see :func:`sync_method`); ``automatic`` both.
+- **fields**: outgoing sends the listed fields (issue type, labels, priority and status
+  always travel, mapped, so the other side's scope can look at them); incoming writes the
+  listed fields when they changed since the last replica applied (like Basic).
+- **values**/**default**: ``values`` maps a value (each label, for labels); a value it does
+  not name becomes ``default`` when one is given (``null`` drops it), else stays as it is.
+- A direction without a block syncs like Basic mode.
+
+Pure: validation, mirroring and the compiled rules touch no storage or network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from chalicelib.rules import basic
+from chalicelib.rules.plan import IncomingContext, Plan
+from chalicelib.rules.replica import body_from_json, body_hash, body_json, empty_replica
+from chalicelib.rules.skip import SkipSync
+from chalicelib.trackers.base import Body, Issue, IssueFields
+
+SIDES = ("local", "remote")
+DIRECTIONS = ("outgoing", "incoming")
+METHODS = ("automatic", "manual", "disabled")
+SCOPES = {
+    "issue_types": "type",
+    "priorities": "priority",
+    "statuses": "status",
+    "labels": "labels",
+}
+FIELDS = (
+    "summary",
+    "description",
+    "labels",
+    "priority",
+    "status",
+    "issue_type",
+    "comments",
+    "attachments",
+    "custom",
+)
+INCOMING_FIELDS = tuple(f for f in FIELDS if f != "status")  # no transitions in the tracker API
+MAX_BLOCKS = 4
+MAX_FIELDS = 100
+MAX_VALUES = 500
+_ABSENT = object()
+
+
+class MappingError(ValueError):
+    """A mappings document that cannot be used; ``path`` names the culprit."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    field: str
+    values: Mapping[str, str | None] = field(default_factory=dict)
+    default: Any = _ABSENT
+    local: str | None = None
+    remote: str | None = None
+    public: bool = True
+    only_public: bool = False
+    max_size: int | None = None
+
+    def map(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for key, target in self.values.items():
+            if key.lower() == value.lower():
+                return target
+        return value if self.default is _ABSENT else self.default
+
+    def map_all(self, values: Iterable[str]) -> list[str]:
+        mapped = (self.map(v) for v in values)
+        return list(dict.fromkeys(v for v in mapped if v))
+
+
+@dataclass(frozen=True)
+class Block:
+    side: str
+    direction: str
+    sync: str = "automatic"
+    scope: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    fields: tuple[FieldMapping, ...] = ()
+
+    def mapping(self, name: str) -> FieldMapping | None:
+        return next((f for f in self.fields if f.field == name), None)
+
+    def customs(self) -> list[FieldMapping]:
+        return [f for f in self.fields if f.field == "custom"]
+
+
+BASIC_FIELDS = tuple(
+    FieldMapping(name)
+    for name in ("summary", "description", "issue_type", "comments", "attachments")
+)
+
+
+def basic_block(side: str, direction: str) -> Block:
+    """What a direction without a block does: Basic mode's fields."""
+    return Block(side=side, direction=direction, fields=BASIC_FIELDS)
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _names(value: Any, path: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise MappingError("must be a list of names", path)
+    if len(value) > MAX_VALUES:
+        raise MappingError(f"at most {MAX_VALUES} names", path)
+    return tuple(v.strip() for v in value)
+
+
+def _value_map(value: Any, path: str) -> dict[str, str | None]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or len(value) > MAX_VALUES:
+        raise MappingError(f"must be an object of at most {MAX_VALUES} value -> value", path)
+    for key, target in value.items():
+        if not isinstance(key, str) or not (target is None or isinstance(target, str)):
+            raise MappingError("maps a name to a name (or null to drop it)", f"{path}.{key}")
+    return dict(value)
+
+
+_FIELD_KEYS = {"field", "values", "default", "local", "remote", "public", "only_public", "max_size"}
+
+
+def _field(data: Any, path: str, direction: str) -> FieldMapping:
+    if not isinstance(data, Mapping):
+        raise MappingError("must be an object with a 'field'", path)
+    unknown = sorted(set(data) - _FIELD_KEYS)
+    if unknown:
+        raise MappingError(f"unknown key {unknown[0]!r}", f"{path}.{unknown[0]}")
+    name = data.get("field")
+    allowed = INCOMING_FIELDS if direction == "incoming" else FIELDS
+    if name not in allowed:
+        extra = " (status needs transitions, which are not synced yet)" if name == "status" else ""
+        raise MappingError(f"field must be one of {', '.join(allowed)}{extra}", f"{path}.field")
+    default = data.get("default", _ABSENT)
+    if default is not _ABSENT and default is not None and not isinstance(default, str):
+        raise MappingError("must be a name or null", f"{path}.default")
+    custom: dict[str, str] = {}
+    if name == "custom":
+        for key in ("local", "remote"):
+            value = data.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise MappingError(
+                    "a custom field mapping names its local and remote field", f"{path}.{key}"
+                )
+            custom[key] = value.strip()
+    max_size = data.get("max_size")
+    if max_size is not None and (
+        isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0
+    ):
+        raise MappingError("must be a number of bytes", f"{path}.max_size")
+    for flag in ("public", "only_public"):
+        if flag in data and not isinstance(data[flag], bool):
+            raise MappingError("must be true or false", f"{path}.{flag}")
+    return FieldMapping(
+        field=str(name),
+        values=_value_map(data.get("values"), f"{path}.values"),
+        default=default,
+        public=bool(data.get("public", True)),
+        only_public=bool(data.get("only_public", False)),
+        max_size=max_size,
+        **custom,
+    )
+
+
+def _block(data: Any, path: str) -> Block:
+    if not isinstance(data, Mapping):
+        raise MappingError("must be an object", path)
+    unknown = sorted(set(data) - {"side", "direction", "sync", "scope", "fields"})
+    if unknown:
+        raise MappingError(f"unknown key {unknown[0]!r}", f"{path}.{unknown[0]}")
+    side = data.get("side", "local")
+    if side not in SIDES:
+        raise MappingError("side must be local or remote", f"{path}.side")
+    direction = data.get("direction")
+    if direction not in DIRECTIONS:
+        raise MappingError("direction must be outgoing or incoming", f"{path}.direction")
+    sync = data.get("sync", "automatic")
+    if sync not in METHODS:
+        raise MappingError(f"sync must be one of {', '.join(METHODS)}", f"{path}.sync")
+    scope_data = data.get("scope") or {}
+    if not isinstance(scope_data, Mapping):
+        raise MappingError("scope must be an object", f"{path}.scope")
+    unknown = sorted(set(scope_data) - set(SCOPES))
+    if unknown:
+        raise MappingError(f"scope filters are {', '.join(SCOPES)}", f"{path}.scope.{unknown[0]}")
+    scope = {k: _names(v, f"{path}.scope.{k}") for k, v in scope_data.items()}
+    fields_data = data.get("fields", None)
+    if fields_data is None:
+        fields = BASIC_FIELDS
+    else:
+        if not isinstance(fields_data, list) or len(fields_data) > MAX_FIELDS:
+            raise MappingError(f"fields must be a list of at most {MAX_FIELDS}", f"{path}.fields")
+        fields = tuple(
+            _field(f, f"{path}.fields[{i}]", str(direction)) for i, f in enumerate(fields_data)
+        )
+    seen = [f.field if f.field != "custom" else f"custom:{f.local}" for f in fields]
+    duplicates = sorted({n for n in seen if seen.count(n) > 1})
+    if duplicates:
+        raise MappingError(f"{duplicates[0]} is mapped twice", f"{path}.fields")
+    return Block(
+        side=str(side),
+        direction=str(direction),
+        sync=str(sync),
+        scope={k: v for k, v in scope.items() if v},
+        fields=fields,
+    )
+
+
+def parse(document: Any) -> list[Block]:
+    """Check a mappings document; ``MappingError`` names the first problem's path."""
+    if document is None:
+        return []
+    if not isinstance(document, list):
+        raise MappingError("mappings must be a list of blocks", "mappings")
+    blocks = [_block(b, f"mappings[{i}]") for i, b in enumerate(document)]
+    pairs = [(b.side, b.direction) for b in blocks]
+    for i, pair in enumerate(pairs):
+        if pairs.index(pair) != i:
+            raise MappingError(f"a second {pair[0]} {pair[1]} block", f"mappings[{i}]")
+    return blocks
+
+
+def to_json(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+    """Blocks back to their stored form (defaults written out, so it reads plainly)."""
+    out = []
+    for block in blocks:
+        fields = []
+        for f in block.fields:
+            item: dict[str, Any] = {"field": f.field}
+            if f.values:
+                item["values"] = dict(f.values)
+            if f.default is not _ABSENT:
+                item["default"] = f.default
+            if f.field == "custom":
+                item["local"], item["remote"] = f.local, f.remote
+            if f.field == "comments":
+                item["public" if block.direction == "incoming" else "only_public"] = (
+                    f.public if block.direction == "incoming" else f.only_public
+                )
+            if f.max_size is not None:
+                item["max_size"] = f.max_size
+            fields.append(item)
+        out.append(
+            {
+                "side": block.side,
+                "direction": block.direction,
+                "sync": block.sync,
+                "scope": {k: list(v) for k, v in block.scope.items()},
+                "fields": fields,
+            }
+        )
+    return out
+
+
+def normalize(document: Any) -> list[dict[str, Any]]:
+    """Validated, in stored form."""
+    return to_json(parse(document))
+
+
+def mirror(document: Any) -> list[dict[str, Any]]:
+    """The same configuration seen from the other end (``side`` swapped)."""
+    return [
+        {**block, "side": "remote" if block["side"] == "local" else "local"}
+        for block in normalize(document)
+    ]
+
+
+def has_side(document: Any, side: str) -> bool:
+    return any(block.side == side for block in parse(document))
+
+
+def block_for(document: Any, direction: str) -> Block:
+    """This end's block for ``direction`` (Basic's fields when there is none)."""
+    for block in parse(document):
+        if block.side == "local" and block.direction == direction:
+            return block
+    return basic_block("local", direction)
+
+
+def sync_method(document: Any, direction: str) -> str:
+    """``automatic`` | ``manual`` | ``disabled`` for this end's ``direction`` (triggers
+    bring issues under sync only when it is ``automatic``)."""
+    return block_for(document, direction).sync
+
+
+# --- scope --------------------------------------------------------------------------------
+
+
+def _facts_of_issue(issue: Issue) -> dict[str, list[str]]:
+    return {
+        "type": [issue.issue_type] if issue.issue_type else [],
+        "priority": [issue.priority] if issue.priority else [],
+        "status": [issue.status] if issue.status else [],
+        "labels": list(issue.labels),
+    }
+
+
+def _name_of(value: Any) -> list[str]:
+    if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+        return [value["name"]]
+    return [value] if isinstance(value, str) and value else []
+
+
+def _facts_of_replica(replica: Mapping[str, Any]) -> dict[str, list[str]]:
+    return {
+        "type": _name_of(replica.get("type")),
+        "priority": _name_of(replica.get("priority")),
+        "status": _name_of(replica.get("status")),
+        "labels": [x for x in replica.get("labels") or [] if isinstance(x, str)],
+    }
+
+
+def out_of_scope(block: Block, facts: Mapping[str, list[str]]) -> str | None:
+    """Why the facts fall outside the block's scope, or ``None`` when they are inside."""
+    for key, wanted in block.scope.items():
+        have = {v.lower() for v in facts.get(SCOPES[key], [])}
+        if not have & {w.lower() for w in wanted}:
+            shown = ", ".join(sorted(facts.get(SCOPES[key], []))) or "none"
+            return f"{key} {shown} not in {', '.join(wanted)}"
+    return None
+
+
+# --- compiled rules -----------------------------------------------------------------------
+
+OutgoingRule = Callable[..., dict[str, Any]]
+IncomingRule = Callable[[IncomingContext], Plan]
+
+
+def _named(value: str | None) -> dict[str, str] | None:
+    return {"name": value} if value else None
+
+
+def outgoing_rule(document: Any) -> OutgoingRule:
+    """This end's outgoing block as an outgoing rule (validated once, here)."""
+    block = block_for(document, "outgoing")
+
+    def rule(
+        issue: Issue,
+        *,
+        connection_id: str,
+        integration_user_id: str | None,
+        attachment_sha: Mapping[str, str],
+    ) -> dict[str, Any]:
+        if block.sync == "disabled":
+            raise SkipSync("outgoing sync is disabled")
+        reason = out_of_scope(block, _facts_of_issue(issue))
+        if reason:
+            raise SkipSync(f"out of the outgoing scope: {reason}")
+        base = basic.outgoing(
+            issue,
+            connection_id=connection_id,
+            integration_user_id=integration_user_id,
+            attachment_sha=attachment_sha,
+        )
+        return _outgoing_replica(block, issue, base)
+
+    return rule
+
+
+def _outgoing_replica(block: Block, issue: Issue, base: Mapping[str, Any]) -> dict[str, Any]:
+    replica = empty_replica(issue, connection_id=str(base["connection_id"]))
+    plain = FieldMapping("identity")
+    replica["type"] = _named((block.mapping("issue_type") or plain).map(issue.issue_type))
+    replica["labels"] = (block.mapping("labels") or plain).map_all(issue.labels)
+    replica["priority"] = _named((block.mapping("priority") or plain).map(issue.priority))
+    replica["status"] = _named((block.mapping("status") or plain).map(issue.status))
+    if block.mapping("summary"):
+        replica["summary"] = issue.summary
+    if block.mapping("description"):
+        replica["description"] = body_json(issue.description)
+    comments = block.mapping("comments")
+    if comments:
+        replica["comments"] = [
+            c for c in base["comments"] if c.get("public", True) or not comments.only_public
+        ]
+    attachments = block.mapping("attachments")
+    if attachments:
+        replica["attachments"] = [
+            a
+            for a in base["attachments"]
+            if attachments.max_size is None or int(a.get("size") or 0) <= attachments.max_size
+        ]
+    for custom in block.customs():
+        value = issue.fields.get(custom.local or "")
+        if isinstance(value, str):
+            value = custom.map(value)
+        replica["fields"][custom.remote] = value
+    return replica
+
+
+def _changed(ctx: IncomingContext, name: str) -> bool:
+    if ctx.first_sync:
+        return True
+    return body_hash(ctx.replica.get(name)) != ctx.previous_hashes.get(name)
+
+
+def _custom_changed(ctx: IncomingContext, remote: str) -> bool:
+    if ctx.first_sync:
+        return True
+    now = (ctx.replica.get("fields") or {}).get(remote)
+    if ctx.previous is not None:
+        return now != (ctx.previous.get("fields") or {}).get(remote)
+    return _changed(ctx, "fields")
+
+
+def incoming_rule(document: Any) -> IncomingRule:
+    """This end's incoming block as an incoming rule (validated once, here)."""
+    block = block_for(document, "incoming")
+
+    def rule(ctx: IncomingContext) -> Plan:
+        if block.sync == "disabled":
+            raise SkipSync("incoming sync is disabled")
+        reason = out_of_scope(block, _facts_of_replica(ctx.replica))
+        if reason:
+            raise SkipSync(f"out of the incoming scope: {reason}")
+        comments = block.mapping("comments")
+        attachments = block.mapping("attachments")
+        return Plan(
+            fields=_incoming_fields(block, ctx),
+            comments=_comments(ctx, comments) if comments else (),
+            attachments=_attachments(ctx, attachments) if attachments else (),
+        )
+
+    return rule
+
+
+def _incoming_fields(block: Block, ctx: IncomingContext) -> IssueFields | None:
+    replica = ctx.replica
+    values: dict[str, Any] = {}
+    if block.mapping("summary") and _changed(ctx, "summary"):
+        values["summary"] = replica.get("summary")
+    if block.mapping("description") and _changed(ctx, "description"):
+        description = basic.convert_body(
+            body_from_json(replica.get("description")), ctx.body_format
+        )
+        if description is None and not ctx.first_sync:
+            description = Body(ctx.body_format, "" if ctx.body_format != "adf" else None)
+        values["description"] = description
+    values.update(_incoming_names(block, ctx))
+    custom: dict[str, Any] = {}
+    for item in block.customs():
+        if _custom_changed(ctx, item.remote or ""):
+            value = (replica.get("fields") or {}).get(item.remote)
+            custom[item.local or ""] = item.map(value) if isinstance(value, str) else value
+    if custom:
+        values["custom"] = custom
+    if not any(v is not None for v in values.values()):
+        return None
+    if ctx.first_sync and not values.get("summary"):
+        values["summary"] = replica.get("summary") or f"(no summary) {replica.get('key', '')}"
+    return IssueFields(**values)
+
+
+def _incoming_names(block: Block, ctx: IncomingContext) -> dict[str, Any]:
+    """Issue type, labels and priority: mapped through their value maps."""
+    values: dict[str, Any] = {}
+    mapping = block.mapping("issue_type")
+    if mapping and _changed(ctx, "type"):
+        name = mapping.map(next(iter(_name_of(ctx.replica.get("type"))), None))
+        values["issue_type"] = basic.resolve_issue_type(name, ctx.project)
+    mapping = block.mapping("labels")
+    if mapping and _changed(ctx, "labels"):
+        values["labels"] = tuple(mapping.map_all(_facts_of_replica(ctx.replica)["labels"]))
+    mapping = block.mapping("priority")
+    if mapping and _changed(ctx, "priority"):
+        priority = mapping.map(next(iter(_name_of(ctx.replica.get("priority"))), None))
+        if priority:
+            values["priority"] = priority
+    return values
+
+
+def _comments(ctx: IncomingContext, mapping: FieldMapping) -> tuple[Any, ...]:
+    ops = basic.merge_comments(ctx)
+    if mapping.public:
+        return ops
+    return tuple(replace(op, public=False) if op.action != "delete" else op for op in ops)
+
+
+def _attachments(ctx: IncomingContext, mapping: FieldMapping) -> tuple[Any, ...]:
+    ops = basic.merge_attachments(ctx)
+    if mapping.max_size is None:
+        return ops
+    return tuple(op for op in ops if op.size <= mapping.max_size)
