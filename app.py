@@ -8,6 +8,7 @@ from chalicelib.api.node import node_api
 from chalicelib.api.node_connections import node_connections_api
 from chalicelib.api.node_sync import node_sync_api
 from chalicelib.api.routing import contract_errors
+from chalicelib.api.rules import rules_api
 from chalicelib.api.sync import sync_api
 from chalicelib.api.webhooks import webhooks_api
 from chalicelib.sync import workers
@@ -21,6 +22,7 @@ app.register_blueprint(node_connections_api)
 app.register_blueprint(sync_api)
 app.register_blueprint(node_sync_api)
 app.register_blueprint(webhooks_api)
+app.register_blueprint(rules_api)
 
 # Queue names here are placeholders: the deployed template (infra/) and the local stack
 # bind each handler to its stage's queue.
@@ -39,6 +41,13 @@ def deliver(event):
 @app.on_sqs_message(queue="twinsync-apply.fifo", batch_size=10)
 def apply(event):
     return workers.apply_batch(event.to_dict()["Records"])
+
+
+@app.lambda_function(name="script_runner")
+def script_runner(event, context):
+    from chalicelib.rules.script.lambda_handler import handle
+
+    return handle(event)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

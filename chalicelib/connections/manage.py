@@ -29,6 +29,7 @@ from chalicelib.connections.resource import refresh_status
 from chalicelib.errors import BadRequest, Conflict, Unprocessable
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.net.peer import PeerClient, PeerEnd
+from chalicelib.rules import edits as rule_edits
 from chalicelib.store.models import ConnectionModel
 from chalicelib.trackers import base as trackers
 
@@ -103,6 +104,7 @@ def patch(
     changes = validation.patch_request(body)
     conn = store.get_connection(connection_id)
     _check_rule_edits(conn, changes)
+    changes = rule_edits.check(conn, changes)  # scripts compile, mappings are valid (or 400)
     if changes.get("incoming_guard_jql"):
         _check_jql(changes["incoming_guard_jql"], tracker)
     moment = _utc()
@@ -164,16 +166,7 @@ def _check_jql(jql: str, tracker: trackers.Tracker | None) -> None:
 
 
 def _apply_rules(conn: ConnectionModel, changes: Mapping[str, Any], moment: datetime) -> None:
-    scripts = {k: changes[k] for k in ("outgoing_script", "incoming_script") if k in changes}
-    if scripts:
-        previous = {k: getattr(conn, k) for k in scripts}
-        history = list(conn.script_history or [])
-        history.append({"at": moment.isoformat(), **previous})
-        conn.script_history = history[-SCRIPT_HISTORY_MAX:]
-        for name, text in scripts.items():
-            setattr(conn, name, text)
-    if "mappings" in changes:
-        conn.mappings = changes["mappings"]
+    rule_edits.apply(conn, changes)  # versions kept; mappings shared with the other end
     if "incoming_guard_jql" in changes:
         conn.incoming_guard_jql = changes["incoming_guard_jql"]
 

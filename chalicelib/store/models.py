@@ -69,6 +69,7 @@ class ConnectionModel(Model):
     incoming_script = UnicodeAttribute(null=True)
     script_history = JSONAttribute(default=list)
     mappings = JSONAttribute(null=True)
+    mappings_history = JSONAttribute(default=list)  # versions: who changed them, when, where
     incoming_guard_jql = UnicodeAttribute(null=True)
     peer_last_pull_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
@@ -131,6 +132,7 @@ class TwinModel(Model):
     last_sent_version = NumberAttribute(default=0)
     last_sent_hash = UnicodeAttribute(null=True)
     sent_hashes = JSONAttribute(default=dict)  # replica field -> hash, last sent
+    seen_updated = UnicodeAttribute(null=True)  # the issue's `updated` when last read
     echo_hash = UnicodeAttribute(null=True)  # our own last write, as we would send it
     sent_attachments = JSONAttribute(default=dict)  # local attachment id -> sha256
     created_at = UTCDateTimeAttribute(default=utcnow)

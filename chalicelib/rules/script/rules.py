@@ -28,6 +28,7 @@ from chalicelib.rules.replica import (
 )
 from chalicelib.rules.script.errors import ScriptError, ScriptFailed
 from chalicelib.rules.script.runner import ScriptRunner, default_runner
+from chalicelib.rules.skip import SkipSync
 from chalicelib.trackers.base import Body, Issue, IssueFields, Project
 
 OUTGOING = "outgoing_script"
@@ -319,10 +320,12 @@ def plan_from_result(result: Any, ctx: IncomingContext) -> Plan:
 
 
 def run(runner: ScriptRunner, request: Mapping[str, Any]) -> tuple[Any, list[str]]:
-    """The script's result and log, or ``ScriptError``."""
+    """The script's result and log; ``ScriptError``, or ``SkipSync`` when it skipped."""
     answer = runner.run(request)
     if not answer.get("ok"):
         raise ScriptError.from_json(answer.get("error"), script=str(request["script_name"]))
+    if answer.get("skip") is not None:
+        raise SkipSync(f"{request['script_name']}: {answer['skip']}")
     return answer.get("result"), list(answer.get("log") or [])
 
 

@@ -12,7 +12,8 @@ What a script sees (the script API, documented in ``docs/scripts.md``):
 - incoming: ``replica``, ``previous`` (the last replica applied, or ``None``),
   ``first_sync``, ``issue`` (what to write: set its attributes) and the helpers
   ``changed``, ``get_issue_type``, ``merge_comments``, ``merge_attachments``;
-- both: ``log`` (and ``print``), kept in the run's report.
+- both: ``log`` (and ``print``), kept in the run's report, and ``skip(reason)``, which
+  leaves the issue out of the sync this time.
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ from chalicelib.trackers.base import Project
 
 PROTOCOL = 1
 DEFAULT_OUTPUT_BYTES = 2_000_000
+
+
+class SkipRequested(BaseException):
+    """``skip("why")`` in a script: this issue does not sync now."""
+
+
+def skip(reason: Any = "") -> None:
+    """Leave this issue out of the sync (nothing sent, or nothing written)."""
+    raise SkipRequested(str(reason or "skipped by the script"))
 
 
 class ScriptTimeout(BaseException):
@@ -180,9 +190,11 @@ def _describe(exc: BaseException) -> tuple[str, str]:
 
 def run_code(code: CodeType, script: str, names: dict[str, Any], collector: LogCollector) -> None:
     """Execute ``code`` with ``names``; failures become ``ScriptError`` with the line."""
-    env = restricted_globals(collector, names)
+    env = restricted_globals(collector, {"skip": skip, **names})
     try:
         exec(code, env)  # noqa: S102 - compiled by RestrictedPython, run behind its guards
+    except SkipRequested:
+        raise
     except (Exception, ScriptTimeout) as exc:
         kind, message = _describe(exc)
         line = _script_line(exc.__traceback__, filename_of(script))
@@ -268,6 +280,9 @@ def execute_text(request: Mapping[str, Any]) -> str:
         result = runner(code, script, request.get("inputs") or {}, log)
         limit = int((request.get("limits") or {}).get("output_bytes") or DEFAULT_OUTPUT_BYTES)
         return _encode({"ok": True, "result": result, "log": log.lines}, limit, script)
+    except SkipRequested as exc:
+        reason = str(exc)[:500]
+        return json.dumps({"ok": True, "skip": reason, "result": None, "log": log.lines})
     except ScriptError as exc:
         return _failure(exc.to_json(), log)
     except (MemoryError, ScriptTimeout, RecursionError) as exc:  # outside the script's frames
