@@ -13,6 +13,7 @@ sandbox process before each run.
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from types import CodeType
 from typing import Any
@@ -83,6 +84,20 @@ class SyncScriptPolicy(RestrictingNodeTransformer):
 
     def visit_With(self, node: ast.With) -> Any:
         self._refuse(node, "with statements")
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> Any:
+        """``replica.labels += [...]`` reads naturally: rewritten as ``x.a = x.a + …`` (the
+        guards then check the read and the write); names keep RestrictedPython's way."""
+        if isinstance(node.target, ast.Attribute | ast.Subscript):
+            load = copy.deepcopy(node.target)
+            load.ctx = ast.Load()
+            assign = ast.Assign(
+                targets=[node.target], value=ast.BinOp(left=load, op=node.op, right=node.value)
+            )
+            ast.copy_location(assign, node)
+            ast.fix_missing_locations(assign)
+            return self.visit(assign)
+        return super().visit_AugAssign(node)
 
     def visit_Name(self, node: ast.Name) -> Any:
         if node.id in FORBIDDEN_NAMES:

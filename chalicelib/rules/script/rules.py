@@ -224,8 +224,10 @@ def _fields(issue: Mapping[str, Any], ctx: IncomingContext) -> IssueFields | Non
         and not custom
     ):
         return None
-    if ctx.first_sync and not summary:
-        summary = f"(no summary) {ctx.replica.get('key', '')}".strip()
+    if ctx.first_sync and not summary:  # creating needs one: the replica's, else a marker
+        replica_summary = ctx.replica.get("summary")
+        summary = replica_summary if isinstance(replica_summary, str) and replica_summary else None
+        summary = summary or f"(no summary) {ctx.replica.get('key', '')}".strip()
     return IssueFields(
         summary=summary,
         description=description,

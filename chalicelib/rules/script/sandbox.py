@@ -116,7 +116,7 @@ class IncomingHelpers:
         for op in basic.merge_comments(ctx):
             data = _op_json(op)
             if op.action != "delete":
-                flag = public(by_id[op.remote_id]) if callable(public) else public
+                flag = public(to_script(by_id[op.remote_id])) if callable(public) else public
                 data["public"] = bool(flag)
             ops.append(data)
         return ops
