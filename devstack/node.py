@@ -24,7 +24,19 @@ def queue_bindings(resources) -> dict[str, str]:
         "twinsync-ingest.fifo": resources.ingest_queue_url,
         "twinsync-deliver.fifo": resources.deliver_queue_url,
         "twinsync-apply.fifo": resources.apply_queue_url,
+        "twinsync-jobs.fifo": resources.jobs_queue_url,
     }
+
+
+def _write_stats(runner, path: str, stop: threading.Event) -> None:
+    """Benchmarks read what this node's functions did (invocations, records, seconds)."""
+    import json
+
+    while not stop.wait(0.5):
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as out:
+            json.dump(runner.stats.as_dict(), out)
+        os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=None,
         help="seconds between reconcile runs (deployed: 300)",
+    )
+    parser.add_argument(
+        "--stats", default=None, help="file to which the runner's invocation counts are written"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -75,9 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         schedule_overrides=overrides,
     )
     runner.start()
+    stop = threading.Event()
+    if args.stats:
+        threading.Thread(target=_write_stats, args=(runner, args.stats, stop), daemon=True).start()
     print(f"READY {server.url}", flush=True)
 
-    stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()

@@ -70,11 +70,25 @@ def scheduled_event(name: str, region: str) -> dict[str, Any]:
 class RunnerStats:
     invocations: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    records: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
-    def count(self, name: str, failed: bool = False) -> None:
+    def count(
+        self, name: str, failed: bool = False, records: int = 0, seconds: float = 0.0
+    ) -> None:
         self.invocations[name] = self.invocations.get(name, 0) + 1
+        self.records[name] = self.records.get(name, 0) + records
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
         if failed:
             self.failures[name] = self.failures.get(name, 0) + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "invocations": dict(self.invocations),
+            "failures": dict(self.failures),
+            "records": dict(self.records),
+            "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
+        }
 
 
 class LocalRunner:
@@ -165,17 +179,24 @@ class LocalRunner:
             return 0
         event = {"Records": [sqs_record(m, arn, self.region) for m in messages]}
         handler = self.app.handler_map[source.name]
+        started = time.perf_counter()
         try:
             result = handler(event, self._context(source.name))
         except Exception:
             log.exception(
                 "handler %s raised; the batch returns after its visibility timeout", source.name
             )
-            self.stats.count(source.name, failed=True)
+            self.stats.count(
+                source.name,
+                failed=True,
+                records=len(messages),
+                seconds=time.perf_counter() - started,
+            )
             return len(messages)
+        elapsed = time.perf_counter() - started
         failures = result.get("batchItemFailures", []) if isinstance(result, dict) else []
         failed = {item["itemIdentifier"] for item in failures}
-        self.stats.count(source.name, failed=bool(failed))
+        self.stats.count(source.name, failed=bool(failed), records=len(messages), seconds=elapsed)
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self.sqs.delete_message_batch(

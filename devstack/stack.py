@@ -212,6 +212,7 @@ class LocalStack:
         }
         if spec.public:
             env["TWINSYNC_PUBLIC_URL"] = url
+        env.update(dict(spec.settings))
         env.update(aws.create_node_resources(f"ts-{spec.name}", endpoint_url=self.aws_endpoint))
         return NodeHandle(
             spec=spec,
@@ -243,6 +244,8 @@ class LocalStack:
                 str(self.spec.poll_every),
                 "--reconcile-every",
                 str(self.spec.reconcile_every),
+                "--stats",
+                str(self.workdir / f"stats-{spec.name}.json"),
             ],
             cwd=REPO,
             env={**base, **handle.env},
@@ -278,6 +281,11 @@ class LocalStack:
                 raise RuntimeError(f"node {node.spec.name} exited:\n{text[-4000:]}")
             time.sleep(0.05)
         raise RuntimeError(f"node {node.spec.name} not ready in {timeout}s; see {node.log_path}")
+
+    def node_stats(self, name: str) -> dict[str, Any]:
+        """What node ``name``'s functions did so far (written by the node every 0.5 s)."""
+        path = self.workdir / f"stats-{name}.json"
+        return json.loads(path.read_text()) if path.exists() else {}
 
     # --- info -------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ class NodeSpec:
     port: int
     public: bool
     tracker: str
+    settings: tuple[tuple[str, str], ...] = ()  # extra TWINSYNC_* variables for this node
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,19 @@ def parse(data: dict[str, Any], path: Path | str = "stack file") -> StackSpec:
         tracker = raw.get("tracker")
         if tracker not in trackers:
             problems.append(f"nodes.{name}.tracker must name a tracker, got {tracker!r}")
+        settings = raw.get("settings", {})
+        if not isinstance(settings, dict) or not all(
+            str(k).startswith("TWINSYNC_") for k in settings
+        ):
+            problems.append(f"nodes.{name}.settings must be a table of TWINSYNC_* variables")
+            settings = {}
         nodes[name] = NodeSpec(
             name=name,
             label=str(raw.get("name", name)),
             port=_port(raw.get("port", 0), f"nodes.{name}", problems),
             public=bool(raw.get("public", True)),
             tracker=str(tracker),
+            settings=tuple((str(k), str(v)) for k, v in settings.items()),
         )
     if not nodes:
         problems.append("at least one [nodes.NAME] is required")

@@ -28,7 +28,7 @@ TIMEOUTS = {
     "ingest": 60,
     "deliver": 60,
     "apply": 120,
-    "poll_peers": 55,
+    "poll_peers": 59,  # long polls until ~2 s before its end: the next run takes over
     "reconcile": 240,
     "script_runner": 10,
 }

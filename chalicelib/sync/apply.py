@@ -98,7 +98,7 @@ def apply_replica(
         replica=replica,
         previous=twin.last_applied_replica if twin is not None else None,
         first_sync=twin is None,
-        project=deps.tracker.get_project(connection.incoming_project),
+        project=deps.project(connection.incoming_project),
         body_format=deps.tracker.body_format,
         remote_short_name=connection.remote_short_name,
         # a link replica describes our own issue as the other side made it: a baseline
@@ -301,7 +301,11 @@ def _finish(
         TwinModel.last_synced_at.set(utcnow()),
     ]
     if issue is not None:
-        actions += [TwinModel.local_url.set(issue.url), TwinModel.local_id.set(issue.id)]
+        actions += [
+            TwinModel.local_url.set(issue.url),
+            TwinModel.local_id.set(issue.id),
+            TwinModel.seen_updated.set(issue.updated),
+        ]
     twin.update(actions=actions)
     if issue is not None:
         if first_sync:

@@ -7,6 +7,7 @@ fetcher instead of patching anything.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +18,10 @@ from chalicelib.net.outbound import Fetcher
 from chalicelib.net.peer import PeerClient
 from chalicelib.runtime import ready
 from chalicelib.sync.blobs import BlobStore, s3_client
-from chalicelib.trackers.base import Tracker
+from chalicelib.trackers.base import Project, Tracker
 
 MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024
+PROJECT_TTL_S = 300
 
 
 @dataclass
@@ -33,6 +35,16 @@ class SyncDeps:
     send: Callable[..., None] = queues.send
     hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
     _integration_user: str | None = None
+    _projects: dict[str, tuple[float, Project]] = field(default_factory=dict)
+
+    def project(self, key: str) -> Project:
+        """A project's issue types, cached for a few minutes (they rarely change)."""
+        cached = self._projects.get(key)
+        if cached is not None and time.monotonic() - cached[0] < PROJECT_TTL_S:
+            return cached[1]
+        project = self.tracker.get_project(key)
+        self._projects[key] = (time.monotonic(), project)
+        return project
 
     def integration_user_id(self) -> str:
         if self._integration_user is None:

@@ -129,8 +129,12 @@ def send_replica(
         return False
     digest = content_hash(replica)
     if not force and (digest == twin.last_sent_hash or (digest == twin.echo_hash and not human)):
-        if hashes != (twin.sent_attachments or {}):
-            twin.update(actions=[TwinModel.sent_attachments.set(hashes)])
+        twin.update(
+            actions=[
+                TwinModel.sent_attachments.set(hashes),
+                TwinModel.seen_updated.set(issue.updated),
+            ]
+        )
         return False
     version = int(twin.last_sent_version or 0) + 1
     replica = stamp(replica, version=version)
@@ -152,6 +156,7 @@ def send_replica(
             TwinModel.sent_attachments.set(hashes),
             TwinModel.local_url.set(issue.url),
             TwinModel.local_id.set(issue.id),
+            TwinModel.seen_updated.set(issue.updated),
         ]
     )
     deps.enqueue(

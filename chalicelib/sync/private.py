@@ -26,7 +26,7 @@ from chalicelib.sync.store import get_key, set_key
 
 log = logging.getLogger("twinsync.private")
 
-MARGIN_MS = 5_000
+MARGIN_MS = 2_000
 
 
 def pulled_upto(connection_id: str) -> int:
@@ -70,13 +70,20 @@ def pull_once(connection: ConnectionModel, *, wait: int, deps: SyncDeps) -> int:
 def follow(
     connection: ConnectionModel, *, remaining_ms: Callable[[], int], deps: SyncDeps
 ) -> dict[str, Any]:
-    """Keep pulling one connection until the invocation is nearly out of time."""
+    """Keep pulling one connection until the invocation is nearly out of time.
+
+    Each long poll waits at most what the invocation has left (less a margin), so the last
+    pull ends just before the timeout and the next scheduled invocation takes over.
+    """
     quiet = deps.settings.quiet_poll
-    wait = 0 if quiet else deps.settings.poll_wait_seconds
     received = pulls = 0
     while True:
+        budget_s = (remaining_ms() - MARGIN_MS) / 1000
+        if budget_s < 1:
+            break
+        wait = 0 if quiet else int(min(deps.settings.poll_wait_seconds, budget_s - 1))
         try:
-            received += pull_once(connection, wait=wait, deps=deps)
+            received += pull_once(connection, wait=max(0, wait), deps=deps)
         except PeerRefused as exc:
             if exc.status in CONNECTION_GONE:
                 pause(connection, f"The public side refused the connection: {exc}", exc.code)
@@ -87,7 +94,7 @@ def follow(
             log.info("public side of %s unreachable (%s); next run retries", connection.id, exc)
             break
         pulls += 1
-        if quiet or remaining_ms() < (wait * 1000 + MARGIN_MS):
+        if quiet:
             break
     return {"connection_id": connection.id, "pulls": pulls, "received": received}
 

@@ -47,9 +47,10 @@ def reconcile_all(*, deps: SyncDeps | None = None) -> dict[str, Any]:
             page = deps.tracker.search(jql, cursor=page_cursor, limit=100)
             for ref in page.issues:
                 checked += 1
-                if not twins_of_issue(ref.key):
-                    continue
                 updated = page.updated.get(ref.key, "")
+                twins = twins_of_issue(ref.key)
+                if not twins or (updated and all(t.seen_updated == updated for t in twins)):
+                    continue  # not under sync, or already read at this very version
                 enqueue_ingest(
                     ingest_message(ref.key, source="reconcile"),
                     deps=deps,

@@ -1,0 +1,163 @@
+"""Shared by the sync benchmarks: a local stack on free ports, connections, counters.
+
+Benchmarks run the same code as the stack tests (`tests/stack/conftest.py` helpers), on
+a throw-away stack, and print numbers; nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devstack.stack import LocalStack
+from tests.stack.conftest import NodeClient, connect, stack_spec_for_tests, tracker_as
+
+# AWS list prices, us-east-1, as listed on the AWS pricing pages in 2025 (see README.md).
+PRICES = {
+    "lambda_request": 0.20 / 1e6,
+    "lambda_gb_second": 0.0000166667,
+    "dynamodb_write": 0.625 / 1e6,  # on-demand, per write request unit
+    "dynamodb_read": 0.125 / 1e6,  # on-demand, per read request unit
+    "sqs_fifo_request": 0.50 / 1e6,
+    "s3_put": 0.005 / 1e3,
+    "s3_get": 0.0004 / 1e3,
+    "apigw_request": 3.50 / 1e6,
+}
+LAMBDA_GB = 0.5
+DYNAMO_READS = ("GetItem", "Query", "Scan", "BatchGetItem")
+DYNAMO_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+
+class BenchStack:
+    """The test stack (a public Cloud, b private Server, c public Server) for a benchmark."""
+
+    def __init__(self, **schedule: float) -> None:
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the embedded AWS's access log
+        spec = stack_spec_for_tests()
+        if schedule:
+            from dataclasses import replace
+
+            spec = replace(spec, **schedule)
+        self.workdir = Path(tempfile.mkdtemp(prefix="twinsync-bench-"))
+        self.stack = LocalStack(spec, workdir=self.workdir)
+
+    def __enter__(self) -> BenchStack:
+        self.stack.start()
+        self.info = json.loads((self.workdir / "stack.json").read_text())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.stop()
+
+    def node(self, name: str) -> NodeClient:
+        return NodeClient(self.info["nodes"][name])
+
+    def user(self, tracker: str) -> Any:
+        return tracker_as(self.info, tracker)
+
+    def connect(
+        self, initiator: str, acceptor: str, projects: tuple[str, str], public: bool = True
+    ) -> str:
+        destination = self.node(acceptor).url if public else None
+        return connect(
+            self.node(initiator),
+            self.node(acceptor),
+            initiator_project=projects[0],
+            acceptor_project=projects[1],
+            destination_url=destination,
+        )
+
+    # --- counters -----------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        tracker_calls = 0
+        for tracker in self.stack.trackers.values():
+            bots = {
+                str(u.get("id") or u.get("accountId") or u.get("key"))
+                for u in tracker.admin.call("GET", "users")
+                if "twinsync-bot" in json.dumps(u)
+            }
+            for user, per in tracker.admin.request_counts().items():
+                if user in bots:
+                    tracker_calls += int(per.get("total", 0))
+        invocations: Counter[str] = Counter()
+        seconds: Counter[str] = Counter()
+        for name in self.stack.nodes:
+            stats = self.stack.node_stats(name)
+            for fn, records in stats.get("records", {}).items():
+                if records:
+                    invocations[fn] += stats["invocations"].get(fn, 0)
+            for fn, spent in stats.get("seconds", {}).items():
+                seconds[fn] += spent
+        return {
+            "aws": self.stack.moto.counter.snapshot(),
+            "tracker_calls": tracker_calls,
+            "invocations": invocations,
+            "seconds": seconds,
+        }
+
+
+def per_change(before: dict[str, Any], after: dict[str, Any], changes: int) -> dict[str, float]:
+    aws = after["aws"] - before["aws"]
+    reads = sum(v for k, v in aws.items() if k.split(".")[-1] in DYNAMO_READS)
+    writes = sum(v for k, v in aws.items() if k.split(".")[-1] in DYNAMO_WRITES)
+    sqs_work = sum(v for k, v in aws.items() if k.startswith("sqs.") and "Receive" not in k)
+    s3 = sum(v for k, v in aws.items() if k.startswith("s3."))
+    invocations = sum((after["invocations"] - before["invocations"]).values())
+    seconds = sum((after["seconds"] - before["seconds"]).values())
+    n = max(1, changes)
+    if os.environ.get("BENCH_VERBOSE"):
+        print({k: round(v / n, 1) for k, v in sorted(aws.items())})
+    row = {
+        "tracker_calls": (after["tracker_calls"] - before["tracker_calls"]) / n,
+        "dynamodb_reads": reads / n,
+        "dynamodb_writes": writes / n,
+        "sqs_requests": sqs_work / n,
+        "s3_requests": s3 / n,
+        "invocations": invocations / n,
+        "function_seconds": seconds / n,
+    }
+    row["usd_per_million"] = 1e6 * (
+        row["invocations"] * PRICES["lambda_request"]
+        + row["function_seconds"] * LAMBDA_GB * PRICES["lambda_gb_second"]
+        + row["dynamodb_reads"] * PRICES["dynamodb_read"]
+        + row["dynamodb_writes"] * PRICES["dynamodb_write"]
+        + row["sqs_requests"] * PRICES["sqs_fifo_request"]
+        + row["s3_requests"] * PRICES["s3_get"]
+    )
+    return row
+
+
+def wait_all(checks: dict[str, Callable[[], bool]], timeout: float = 120.0) -> dict[str, float]:
+    """Poll every check until true; the time each became true (monotonic seconds)."""
+    done: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(done) < len(checks) and time.monotonic() < deadline:
+        for name, check in checks.items():
+            if name in done:
+                continue
+            try:
+                if check():
+                    done[name] = time.monotonic()
+            except Exception:  # not there yet
+                continue
+        time.sleep(0.05)
+    return done
+
+
+def quantiles(values: list[float]) -> tuple[float, float]:
+    """(median, p95) of ``values``."""
+    if not values:
+        return float("nan"), float("nan")
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95

@@ -1,0 +1,136 @@
+"""Sync N issues from node a to node c through the local stack, and what each change costs.
+
+Two phases over the same N issues (each with a comment and an attachment):
+- first sync: "sync this issue" → the twin exists on the other side and is linked back;
+- a field change: Alice edits the summary in Jira → the twin's summary has changed.
+For each: changes per second end to end, median and p95 latency, and per change the
+tracker API calls (integration users, both sides), DynamoDB reads and writes, SQS requests
+(sends, deletes, visibility changes; Lambda's own pollers are not counted), function
+invocations and the cost per million changes at AWS list prices (bench/README.md).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+from bench._stack import BenchStack, per_change, quantiles, wait_all
+from chalicelib.trackers.base import Body, IssueFields
+from tests.stack.conftest import twin_key
+
+ISSUES = int(os.environ.get("BENCH_ISSUES", "20"))
+SETTLE_S = 3.0
+
+
+def adf(text: str) -> dict:
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
+    }
+
+
+def run_phase(bench, name, keys, start, done_check):
+    before = bench.snapshot()
+    started = {}
+    for key in keys:
+        started[key] = time.monotonic()
+        start(key)
+    done = wait_all({k: (lambda k=k: done_check(k)) for k in keys})
+    time.sleep(SETTLE_S)
+    after = bench.snapshot()
+    latencies = [done[k] - started[k] for k in keys if k in done]
+    span = (max(done.values()) - min(started.values())) if done else float("nan")
+    return (
+        name,
+        len(done),
+        len(done) / span if span else float("nan"),
+        latencies,
+        per_change(before, after, len(done)),
+    )
+
+
+def main() -> None:
+    # deployed schedules (poll every minute, reconcile every 5): their cost is per hour,
+    # not per change, so they do not distort the per-change figures
+    with BenchStack(poll_every=60.0, reconcile_every=300.0) as bench:
+        cid = bench.connect("a", "c", ("ALPHA", "SUP"))
+        node_a = bench.node("a")
+        alice_a, alice_c = bench.user("a"), bench.user("b")
+        tag = uuid.uuid4().hex[:6]
+        keys = []
+        for i in range(ISSUES):
+            ref = alice_a.create_issue(
+                "ALPHA",
+                IssueFields(
+                    summary=f"bench {tag} #{i}",
+                    issue_type="Bug",
+                    description=Body("adf", adf("A description")),
+                ),
+            )
+            alice_a.add_comment(ref.key, Body("adf", adf(f"comment {i}")))
+            alice_a.upload_attachment(ref.key, f"log-{i}.txt", os.urandom(2048), "text/plain")
+            keys.append(ref.key)
+        rows = [
+            run_phase(
+                bench,
+                "first sync (issue+comment+attachment)",
+                keys,
+                lambda k: node_a.post(f"/api/v1/connections/{cid}/sync", {"issue_key": k}),
+                lambda k: twin_key(node_a, cid, k) is not None,
+            )
+        ]
+        remote = {k: twin_key(node_a, cid, k) for k in keys}
+        rows.append(
+            run_phase(
+                bench,
+                "field change (summary)",
+                keys,
+                lambda k: alice_a.update_issue(k, IssueFields(summary=f"bench {tag} {k} changed")),
+                lambda k: alice_c.get_issue(remote[k]).summary.endswith("changed"),
+            )
+        )
+    print(
+        f"public-public, node a (Jira Cloud sandbox) -> node c (Jira Server sandbox), "
+        f"{ISSUES} issues"
+    )
+    header = (
+        "phase",
+        "done",
+        "chg/s",
+        "median s",
+        "p95 s",
+        "tracker",
+        "ddb R",
+        "ddb W",
+        "sqs",
+        "s3",
+        "invocations",
+        "$ per 1M",
+    )
+    print(" | ".join(header))
+    for name, done, rate, latencies, cost in rows:
+        median, p95 = quantiles(latencies)
+        print(
+            " | ".join(
+                [
+                    name,
+                    str(done),
+                    f"{rate:.2f}",
+                    f"{median:.2f}",
+                    f"{p95:.2f}",
+                    f"{cost['tracker_calls']:.1f}",
+                    f"{cost['dynamodb_reads']:.1f}",
+                    f"{cost['dynamodb_writes']:.1f}",
+                    f"{cost['sqs_requests']:.1f}",
+                    f"{cost['s3_requests']:.1f}",
+                    f"{cost['invocations']:.1f}",
+                    f"{cost['usd_per_million']:.2f}",
+                ]
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
