@@ -22,7 +22,14 @@ from urllib.parse import quote
 
 import requests
 
-from chalicelib.trackers.base import BodyFormat, NotFound, PermissionDenied, Project, SearchPage
+from chalicelib.trackers.base import (
+    Body,
+    BodyFormat,
+    NotFound,
+    PermissionDenied,
+    Project,
+    SearchPage,
+)
 from chalicelib.trackers.http import CONNECT_TIMEOUT, READ_TIMEOUT, JiraHttp, cloud_auth
 from chalicelib.trackers.jira_common import JiraTracker, issue_types, project_from
 
@@ -35,6 +42,12 @@ class JiraCloud(JiraTracker):
     kind: ClassVar[str] = "jira_cloud"
     body_format: BodyFormat = "adf"
     api: ClassVar[str] = "/rest/api/3"
+
+    def own_body(self, body: Body) -> Any:
+        """ADF for Cloud, with media it could not resolve written as text (not a 400)."""
+        from chalicelib.trackers.formats.media import resolve_unknown_media
+
+        return resolve_unknown_media(super().own_body(body))
 
     def __init__(
         self,
