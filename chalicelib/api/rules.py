@@ -34,13 +34,13 @@ def _max_body() -> int:
 def test_run(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Run the connection's rules for one issue (and a replica) and report; writes nothing."""
     ready()
-    from chalicelib.sync.deps import default_deps
+    from chalicelib.connections.deps import resolve
     from chalicelib.sync.store import get_twin
 
     conn = store.get_connection(cid)
     try:
         return testrun.test_run(
-            conn, request.json_object(), tracker=default_deps().tracker, twin_of=get_twin
+            conn, request.json_object(), tracker=resolve().tracker(), twin_of=get_twin
         )
     except RunnerUnavailable as exc:
         raise BadGateway(str(exc), code="script_runner_unavailable") from exc

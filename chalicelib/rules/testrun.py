@@ -20,7 +20,7 @@ from typing import Any
 
 from chalicelib.errors import BadRequest, NotFound, Unprocessable
 from chalicelib.rules.plan import IncomingContext, Plan
-from chalicelib.rules.replica import InvalidReplica, field_hashes, validate
+from chalicelib.rules.replica import InvalidReplica, field_hashes, stamp, validate
 from chalicelib.rules.script import rules as script_rules
 from chalicelib.rules.script.defaults import DEFAULT_INCOMING, DEFAULT_OUTGOING
 from chalicelib.rules.script.errors import ScriptError
@@ -119,10 +119,7 @@ def _given_replica(data: Any, conn: ConnectionModel, twin: TwinModel | None) -> 
         raise BadRequest("replica must be a JSON object.", code="invalid_replica", field="replica")
     version = int(twin.last_applied_version or 0) + 1 if twin is not None else 1
     filled = {
-        "id": "test-run",
-        "connection_id": conn.id,
         "entity": "issue",
-        "version": version,
         "summary": "",
         "comments": [],
         "attachments": [],
@@ -130,6 +127,10 @@ def _given_replica(data: Any, conn: ConnectionModel, twin: TwinModel | None) -> 
         "fields": {},
         **data,
     }
+    # what the admin may leave out: the parts that say which replica version this is
+    for name, default in (("id", "test-run"), ("connection_id", conn.id), ("version", version)):
+        if not filled.get(name):
+            filled[name] = default
     try:
         return validate(filled)
     except InvalidReplica as exc:
@@ -168,7 +169,8 @@ def test_run(
             sha=dict(twin.sent_attachments or {}) if twin is not None else {},
             runner=runner,
         )
-        answer["replica"], answer["log"]["outgoing"] = replica, lines
+        version = int(twin.last_sent_version or 0) + 1 if twin is not None else 1
+        answer["replica"], answer["log"]["outgoing"] = stamp(replica, version=version), lines
         before = dict(twin.sent_hashes or {}) if twin is not None else {}
         after = field_hashes(replica)
         answer["changes"] = sorted(
