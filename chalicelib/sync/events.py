@@ -34,6 +34,10 @@ def _now() -> str:
 
 def describe_failure(exc: BaseException) -> tuple[str, str | None]:
     """(what failed, the tracker's own message if it was the tracker)."""
+    from chalicelib.queues import RetryLater
+
+    if isinstance(exc, RetryLater) and exc.__cause__ is not None:
+        exc = exc.__cause__  # the retry wrapper: report what actually failed
     if isinstance(exc, InvalidRequest):
         details = "; ".join(
             [*exc.error_messages, *(f"{k}: {v}" for k, v in exc.field_errors.items())]

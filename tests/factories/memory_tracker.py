@@ -163,8 +163,14 @@ class MemoryTracker:
     def upload_attachment(self, key: str, filename: str, data: bytes, mime_type: str) -> Attachment:
         self._call("upload_attachment")
         issue = self._issue(key)
+        if self.attachment_limit is not None and len(data) > self.attachment_limit:
+            raise base.TooLarge(f"{filename} is over the limit", limit=self.attachment_limit)
         attachment = Attachment(
-            id=str(next(self._ids)), filename=filename, size=len(data), mime_type=mime_type
+            id=str(next(self._ids)),
+            filename=filename,
+            size=len(data),
+            mime_type=mime_type,
+            author=INTEGRATION_USER,
         )
         self.blobs[attachment.id] = data
         self.issues[key] = replace(issue, attachments=(*issue.attachments, attachment))

@@ -20,12 +20,12 @@ from chalicelib.sync.inbox import accept
 from chalicelib.sync.store import get_twin, outbox_pk, twin_by_remote
 from chalicelib.trackers.base import Attachment
 from tests.factories import ALICE, BOT, comment, issue, project
-from tests.factories.fake_tracker import FakeTracker
+from tests.factories.memory_tracker import MemoryTracker
 
 
 @dataclass
 class Env:
-    tracker: FakeTracker
+    tracker: MemoryTracker
     sent: Sent
     deps: object
     connection: ConnectionModel
@@ -41,7 +41,8 @@ class Sent:
 
 @pytest.fixture
 def env(node):
-    tracker = FakeTracker(projects={"OPS": project("OPS", ("Task", "Bug"), "Task")})
+    tracker = MemoryTracker(projects=[project("OPS", ("Task", "Bug"), "Task")])
+    tracker.body_format = "wiki"  # a Jira Server site: descriptions and comments in wiki
     sent = Sent()
     deps = build_deps(ready(), tracker=tracker, send=sent, fetch=lambda *a, **k: None)
     connection = ConnectionModel(

@@ -1,0 +1,103 @@
+"""After its retry budget a failing change becomes an error record: listed, retried,
+resolved. A failing issue blocks only itself; nothing is lost silently."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from chalicelib.connections.keys import encode_key
+from chalicelib.connections.wiring import Providers, use_providers
+from chalicelib.queues import BatchPolicy
+from chalicelib.store.models import ConnectionModel, TwinModel
+from chalicelib.sync import workers
+from chalicelib.sync.deps import reset_default_deps
+from chalicelib.trackers.base import Unavailable
+from tests.conftest import admin_headers
+from tests.factories.memory_tracker import MemoryTracker
+
+MAX = BatchPolicy().max_attempts
+
+
+@pytest.fixture
+def failing(node):
+    tracker = MemoryTracker.with_projects("OPS")
+    ConnectionModel(
+        id="conn-e",
+        name="errors",
+        mode="basic",
+        status="active",
+        role="acceptor",
+        local_short_name="Here",
+        remote_short_name="There",
+        incoming_project="OPS",
+        remote_node_id="node-z",
+        key=encode_key(b"k" * 32),
+    ).save()
+    TwinModel(connection_id="conn-e", local_key="OPS-1", remote_key="X-1").save()
+    reset_default_deps()
+    with use_providers(Providers(tracker=lambda settings: tracker)):
+        yield tracker
+    reset_default_deps()
+
+
+def ingest_record(key: str, receive_count: int, message_id: str) -> dict:
+    return {
+        "messageId": message_id,
+        "receiptHandle": "",
+        "body": json.dumps(
+            {"issue_key": key, "source": "webhook", "connection_id": "conn-e", "local_key": key}
+        ),
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "MessageGroupId": f"issue#{key}",
+        },
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:test-node-ingest.fifo",
+    }
+
+
+def test_a_failing_issue_is_retried_then_recorded_and_blocks_only_itself(failing, client):
+    failing.fail_with = Unavailable("Jira is down", status=503)
+    early = workers.ingest_batch([ingest_record("OPS-1", 1, "m1")])
+    assert early == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # retried, not recorded
+    assert json.loads(client.http.get("/api/v1/errors", headers=admin_headers()).body) == []
+
+    last = workers.ingest_batch([ingest_record("OPS-1", MAX, "m2")])
+    assert last == {"batchItemFailures": []}  # given up: the record is the error, not the DLQ
+    (error,) = json.loads(client.http.get("/api/v1/errors", headers=admin_headers()).body)
+    assert error["connection_id"] == "conn-e" and error["issue_key"] == "OPS-1"
+    assert error["stage"] == "ingest" and error["attempts"] == MAX
+    assert "Jira is down" in error["message"] and error["tracker_message"] == "Jira is down"
+    assert error["status"] == "open"
+    assert TwinModel.get("conn-e", "OPS-1").status == "error"
+
+
+def test_retry_puts_the_same_work_back_and_resolve_closes_it(failing, client, node):
+    failing.fail_with = Unavailable("Jira is down", status=503)
+    workers.ingest_batch([ingest_record("OPS-1", MAX, "m1")])
+    workers.ingest_batch([ingest_record("OPS-2", MAX, "m2")])
+    errors = json.loads(client.http.get("/api/v1/errors", headers=admin_headers()).body)
+    by_key = {e["issue_key"]: e["id"] for e in errors}
+
+    retried = client.http.post(f"/api/v1/errors/{by_key['OPS-1']}/retry", headers=admin_headers())
+    assert retried.status_code == 200 and json.loads(retried.body)["status"] == "retried"
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    got = sqs.receive_message(QueueUrl=node["TWINSYNC_QUEUE_INGEST_URL"], MaxNumberOfMessages=10)
+    assert [json.loads(m["Body"])["issue_key"] for m in got["Messages"]] == ["OPS-1"]
+    assert TwinModel.get("conn-e", "OPS-1").status == "queued"
+
+    resolved = client.http.post(
+        f"/api/v1/errors/{by_key['OPS-2']}/resolve", headers=admin_headers()
+    )
+    assert json.loads(resolved.body)["status"] == "resolved"
+    assert json.loads(client.http.get("/api/v1/errors", headers=admin_headers()).body) == []
+    again = client.http.post(f"/api/v1/errors/{by_key['OPS-2']}/retry", headers=admin_headers())
+    assert again.status_code == 409 and json.loads(again.body)["error"]["code"] == "error_closed"
+
+
+def test_unknown_error_ids_are_a_clear_404(client):
+    response = client.http.post("/api/v1/errors/nope/retry", headers=admin_headers())
+    assert response.status_code == 404
+    assert json.loads(response.body)["error"]["code"] == "error_not_found"
