@@ -82,4 +82,9 @@ def to_resource(conn: ConnectionModel) -> dict[str, Any]:
         resource["incoming_script"] = conn.incoming_script or ""
     if conn.mode == "visual":
         resource["mappings"] = conn.mappings or []
+    if remote is not None and not conn.remote_public and not conn.local_peer_id:
+        # the other end is private: it pulls, so show how far behind it is
+        from chalicelib.sync.outbox_api import lag
+
+        resource["peer_lag"] = lag(conn)
     return resource

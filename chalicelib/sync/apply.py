@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from chalicelib.net.errors import OutboundError, PeerRefused
+from chalicelib.ops import hooks
 from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
 from chalicelib.rules.replica import field_hashes
@@ -84,6 +85,8 @@ def apply_replica(
     if twin is None and replica.get("twin_key"):
         twin = get_twin(connection.id, str(replica["twin_key"]))
         link = twin is not None
+    if hooks.before_apply(connection, replica, twin, deps=deps):
+        return twin
     if twin is not None and int(replica["version"]) <= int(twin.last_applied_version or 0):
         record_transaction(
             connection.id,
@@ -129,8 +132,6 @@ def apply_replica(
     else:
         if plan.fields is not None:
             deps.tracker.update_issue(twin.local_key, plan.fields)
-        if link or twin.remote_key != remote_key:
-            twin.update(actions=[TwinModel.remote_key.set(remote_key)])
     problems = _apply_comments(twin, plan.comments, deps=deps)
     problems += _apply_attachments(connection, twin, replica, plan.attachments, deps=deps)
     _finish(connection, twin, replica, plan, problems, first_sync=first_sync, deps=deps)
@@ -295,6 +296,7 @@ def _finish(
         TwinModel.applied_hashes.set(field_hashes(replica)),
         # ``previous`` of the next incoming script run (not kept when very large)
         TwinModel.last_applied_replica.set(replica if len(dumps(replica)) <= 64_000 else None),
+        TwinModel.remote_key.set(str(replica["key"])),  # a link learns it here, with status
         TwinModel.remote_url.set(replica.get("url")),
         TwinModel.status.set("error" if problems else "synced"),
         TwinModel.error.set("; ".join(problems) if problems else None),

@@ -195,3 +195,19 @@ def test_nothing_echoes_back_after_a_sync(node_a, node_c, cid, alice_a, alice_c)
     assert (outgoing(node_a, key), outgoing(node_c, remote)) == before
     assert len(alice_a.get_issue(key).comments) == 1
     assert len(alice_c.get_issue(remote).comments) == 1
+
+
+def test_changes_made_while_deactivated_are_kept_and_applied_on_activate(
+    node_a, node_c, cid, alice_a, alice_c
+):
+    tag = uuid.uuid4().hex[:8]
+    key, remote = synced_issue(node_a, cid, alice_a, f"Paused {tag}")
+    assert node_c.post(f"/api/v1/connections/{cid}/deactivate").status_code == 200
+    eventually(lambda: node_a.get(f"/api/v1/connections/{cid}").json()["status"] == "deactivated")
+    alice_a.update_issue(key, IssueFields(summary=f"Changed while deactivated {tag}"))
+    time.sleep(4)
+    assert alice_c.get_issue(remote).summary == f"Paused {tag}"  # nothing applied meanwhile
+    assert node_c.post(f"/api/v1/connections/{cid}/activate").status_code == 200
+    eventually(
+        lambda: alice_c.get_issue(remote).summary == f"Changed while deactivated {tag}", timeout=45
+    )

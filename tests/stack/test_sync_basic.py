@@ -7,6 +7,7 @@ code). Then Alice works in her Jira as usual and the twins follow.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -103,6 +104,14 @@ def test_sync_your_first_issue_and_every_later_change_both_ways(
         )
     )
     assert shown["remote"]["key"] == twin.key and shown["status"] == "synced"
+
+    # a type change follows by name (c's SUP has Bug and Task; a's ALPHA has Story too)
+    alice_a.update_issue(ref.key, IssueFields(issue_type="Task"))
+    eventually(lambda: alice_c.get_issue(twin.key).issue_type == "Task")
+    alice_a.update_issue(ref.key, IssueFields(issue_type="Story"))  # SUP has none: default
+    eventually(lambda: alice_a.get_issue(ref.key).issue_type == "Story")
+    time.sleep(2)
+    assert alice_c.get_issue(twin.key).issue_type == "Task"
 
     # a change on the other side comes back
     alice_c.update_issue(twin.key, IssueFields(summary=f"Printer fixed {tag}"))
