@@ -29,7 +29,9 @@ from chalicelib.connections.resource import refresh_status
 from chalicelib.errors import BadRequest, Conflict, Unprocessable
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.net.peer import PeerClient, PeerEnd
+from chalicelib.ops import audit
 from chalicelib.rules import edits as rule_edits
+from chalicelib.store.keys import condition_failed
 from chalicelib.store.models import ConnectionModel
 from chalicelib.trackers import base as trackers
 
@@ -48,7 +50,7 @@ def _save(end: ConnectionModel) -> None:
     try:
         end.save()
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise Conflict(
                 "The connection was changed by another request meanwhile; reload and retry.",
                 code="concurrent_change",
@@ -122,6 +124,7 @@ def patch(
     else:
         for end in ends:
             _save(end)
+    audit.connection_edited(conn, changes)
     return conn
 
 
@@ -195,6 +198,7 @@ def upgrade(
     conn.updated_at = _utc()
     _save(conn)
     log.info("connection %s upgraded to script mode", conn.id)
+    audit.connection_event("upgraded", conn, to="script")
     return conn
 
 
@@ -277,6 +281,7 @@ def _switch(
         deps = resolve(settings, None, peer)
         _notify(conn, deps.peer)
     log.info("connection %s %s", conn.id, "activated" if state == "active" else "deactivated")
+    audit.connection_event("activated" if state == "active" else "deactivated", conn, reason=reason)
     if conn.status == "active":
         _resume(conn.id)
     return conn
@@ -348,6 +353,7 @@ def delete(
         _notify(conn, deps.peer)
     store.delete_ends(ends, invitation=invitation, reason=reason)
     log.info("connection %s deleted", conn.id)
+    audit.connection_event("deleted", conn)
 
 
 # --- what the other end tells us (node API) -----------------------------------------------
@@ -371,6 +377,7 @@ def receive_status(conn: ConnectionModel, body: Mapping[str, Any]) -> dict[str, 
     refresh_status(conn)
     _save(conn)
     log.info("the other end of %s is now %s", conn.id, status)
+    audit.peer_event(f"peer_{status}", conn, reason=conn.remote_reason)
     if conn.status == "active":
         _resume(conn.id)
     return {"connection_id": conn.id, "status": conn.status}

@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.connections.tokens import LEEWAY_SECONDS, Claims
-from chalicelib.store.models import KeyModel, utcnow
+from chalicelib.store.keys import claim
+from chalicelib.store.models import utcnow
 
 
 class JtiRegistry(Protocol):
@@ -23,27 +22,15 @@ class JtiRegistry(Protocol):
     def claim(self, claims: Claims) -> bool: ...
 
 
-def _is_condition_failure(exc: PutError) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 class KeyTableJtiRegistry:
     """:class:`JtiRegistry` on the keys table (``KeyModel``)."""
 
     PREFIX = "jti#"
 
     def claim(self, claims: Claims) -> bool:
-        now = utcnow()
         expires = datetime.fromtimestamp(claims.expires_at, UTC) + timedelta(seconds=LEEWAY_SECONDS)
-        item = KeyModel(
-            key=f"{self.PREFIX}{claims.issuer}#{claims.jti}",
-            value=claims.connection_id,
-            expires_at=max(expires, now + timedelta(seconds=1)),
+        return claim(
+            f"{self.PREFIX}{claims.issuer}#{claims.jti}",
+            claims.connection_id,
+            expires_at=max(expires, utcnow() + timedelta(seconds=1)),
         )
-        try:
-            item.save(condition=KeyModel.key.does_not_exist() | (KeyModel.expires_at < now))
-        except PutError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True

@@ -1,4 +1,4 @@
-"""Sync state in DynamoDB: sequences, the outbox and inbox, twins.
+"""Sync state in DynamoDB: the outbox and inbox, twins (keys and counters: store.keys).
 
 Every write that a retried handler could repeat is either idempotent by key or guarded by
 a condition; DynamoDB conflicts are recognised by their error code, never their text.
@@ -10,52 +10,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.store.models import EntryModel, KeyModel, TwinModel, key_is_live, utcnow
-
-CONDITION_FAILED = "ConditionalCheckFailedException"
-
-
-def condition_failed(exc: PutError | UpdateError) -> bool:
-    return getattr(exc, "cause_response_code", None) == CONDITION_FAILED
-
-
-# --- sequences ------------------------------------------------------------------------
-
-
-def next_seq(name: str) -> int:
-    """An atomic per-name counter (gaps possible after a crash, never repeats)."""
-    item = KeyModel(key=f"seq#{name}")
-    item.update(actions=[KeyModel.counter.add(1)])
-    return int(item.counter or 0)
-
-
-def claim(key: str, value: str = "", *, ttl: timedelta | None = None) -> bool:
-    """Put ``key`` once; True the first time, False while a live item holds it."""
-    now = utcnow()
-    item = KeyModel(key=key, value=value, expires_at=(now + ttl) if ttl else None)
-    try:
-        item.save(condition=KeyModel.key.does_not_exist() | (KeyModel.expires_at < now))
-    except PutError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
-
-
-def get_key(key: str) -> KeyModel | None:
-    try:
-        item = KeyModel.get(key, consistent_read=True)
-    except DoesNotExist:
-        return None
-    return item if key_is_live(item) else None
-
-
-def set_key(key: str, value: str, *, ttl: timedelta | None = None) -> None:
-    now = utcnow()
-    KeyModel(key=key, value=value, expires_at=(now + ttl) if ttl else None).save()
-
+from chalicelib.store.keys import claim, condition_failed, get_key, next_seq, set_key
+from chalicelib.store.models import EntryModel, TwinModel, utcnow
 
 # --- outbox and inbox -----------------------------------------------------------------
 
@@ -127,3 +85,6 @@ def twins_of_issue(local_key: str) -> list[TwinModel]:
 
 def twins_of_connection(connection_id: str) -> Iterator[TwinModel]:
     return TwinModel.query(connection_id)
+
+
+__all__ = ["claim", "condition_failed", "get_key", "next_seq", "set_key"]
