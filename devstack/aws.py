@@ -53,6 +53,9 @@ def create_node_resources(stack_name: str, *, endpoint_url: str | None = None) -
     return {o["Description"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
+COUNTS_PATH = "/_twinsync/counts"
+
+
 class RequestCounter:
     """WSGI middleware counting AWS API calls by operation (for the benchmarks)."""
 
@@ -62,6 +65,10 @@ class RequestCounter:
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == COUNTS_PATH:
+            body = json.dumps(self.snapshot()).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target:
             name = target.replace("DynamoDB_20120810.", "dynamodb.").replace("AmazonSQS.", "sqs.")
@@ -115,3 +122,77 @@ def moto_endpoint(server: Any) -> str:
 
 def dump(env: dict[str, str]) -> str:
     return json.dumps(env, indent=2, sort_keys=True)
+
+
+class MotoProcess:
+    """The embedded AWS in a process of its own.
+
+    moto keeps its state in module globals, so a server inside the test process would be
+    wiped by any in-process ``mock_aws`` test running meanwhile; a process of its own is
+    isolated, like real AWS. Its request counts are read over HTTP.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        import socket
+        import subprocess
+        import sys
+
+        if not port:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+        self.port = port
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devstack.aws", "--port", str(port)],
+            cwd=TEMPLATE.parent.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.counter = self
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.snapshot()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the embedded AWS did not start on port {port}") from None
+                time.sleep(0.05)
+
+    def snapshot(self) -> Counter[str]:
+        import urllib.request
+
+        with urllib.request.urlopen(self.endpoint + COUNTS_PATH, timeout=5) as answer:  # noqa: S310
+            return Counter(json.loads(answer.read()))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:
+                self.process.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m devstack.aws --port N``: serve the embedded AWS until stopped."""
+    import argparse
+    import logging
+    import signal
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = start_moto_server(args.port)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -92,8 +92,8 @@ class LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
         try:
-            self.moto = aws.start_moto_server(self.spec.aws_port)
-            self.aws_endpoint = aws.moto_endpoint(self.moto)
+            self.moto = aws.MotoProcess(self.spec.aws_port)
+            self.aws_endpoint = self.moto.endpoint
             for name, tracker in self.spec.trackers.items():
                 self.trackers[name] = self._start_tracker(tracker)
             for name, node in self.spec.nodes.items():
@@ -212,6 +212,8 @@ class LocalStack:
         }
         if spec.public:
             env["TWINSYNC_PUBLIC_URL"] = url
+        # the sweep's cadence locally: the schedule fires as often as the stack file says
+        env["TWINSYNC_RECONCILE_INTERVAL_SECONDS"] = str(max(1, int(self.spec.reconcile_every)))
         env.update(dict(spec.settings))
         env.update(aws.create_node_resources(f"ts-{spec.name}", endpoint_url=self.aws_endpoint))
         return NodeHandle(
