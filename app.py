@@ -7,10 +7,12 @@ from chalicelib.api.connections import connections_api
 from chalicelib.api.node import node_api
 from chalicelib.api.node_connections import node_connections_api
 from chalicelib.api.node_sync import node_sync_api
+from chalicelib.api.ops import ops_api
 from chalicelib.api.routing import contract_errors
 from chalicelib.api.rules import rules_api
 from chalicelib.api.sync import sync_api
 from chalicelib.api.webhooks import webhooks_api
+from chalicelib.ops import workers as ops_workers
 from chalicelib.sync import workers
 
 app = Chalice(app_name="twinsync")
@@ -22,6 +24,7 @@ app.register_blueprint(node_connections_api)
 app.register_blueprint(sync_api)
 app.register_blueprint(node_sync_api)
 app.register_blueprint(webhooks_api)
+app.register_blueprint(ops_api)
 app.register_blueprint(rules_api)
 
 # Queue names here are placeholders: the deployed template (infra/) and the local stack
@@ -41,6 +44,11 @@ def deliver(event):
 @app.on_sqs_message(queue="twinsync-apply.fifo", batch_size=10)
 def apply(event):
     return workers.apply_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue="twinsync-jobs.fifo", batch_size=1)
+def jobs(event):
+    return ops_workers.jobs_batch(event.to_dict()["Records"])
 
 
 @app.lambda_function(name="script_runner")

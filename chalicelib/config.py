@@ -53,6 +53,7 @@ class ResourceNames:
     ingest_queue_url: str
     deliver_queue_url: str
     apply_queue_url: str
+    jobs_queue_url: str
     blob_bucket: str
 
 
@@ -93,6 +94,7 @@ _RESOURCE_VARS = {
     "ingest_queue_url": "TWINSYNC_QUEUE_INGEST_URL",
     "deliver_queue_url": "TWINSYNC_QUEUE_DELIVER_URL",
     "apply_queue_url": "TWINSYNC_QUEUE_APPLY_URL",
+    "jobs_queue_url": "TWINSYNC_QUEUE_JOBS_URL",
     "blob_bucket": "TWINSYNC_BUCKET_BLOBS",
 }
 

@@ -79,6 +79,8 @@ def error_response(error: TwinsyncError) -> Response:
 
 def _json_response(reply: Reply) -> Response:
     headers = {"Content-Type": JSON_TYPE, **reply.headers}
+    if isinstance(reply.body, str) and "Content-Type" in reply.headers:  # e.g. JSON lines
+        return Response(body=reply.body, status_code=reply.status, headers=dict(reply.headers))
     if reply.status == 204 or (reply.body is None and reply.status != 200):
         return Response(body="", status_code=reply.status, headers=dict(reply.headers))
     return Response(

@@ -48,6 +48,7 @@ from chalicelib.errors import (
 )
 from chalicelib.net.errors import NotTwinsync, PeerRefused, Unreachable, UrlNotAllowed
 from chalicelib.net.peer import NodeInfo, PeerClient
+from chalicelib.ops import audit
 from chalicelib.store.models import ConnectionModel, InvitationModel
 from chalicelib.trackers import base as trackers
 
@@ -286,6 +287,7 @@ def _initiate_local(req: validation.InitiateRequest, deps: Deps) -> Initiated:
     )
     store.create_ends([first, second], name=req.name)
     log.info("local connection %s <-> %s created", first_id, second_id)
+    audit.connection_event("created", first, local=True)
     return Initiated(connection=first)
 
 
@@ -341,6 +343,7 @@ def _initiate_invitation(
         )
     )
     log.info("connection %s initiated, invitation %s", connection_id, invitation_id)
+    audit.connection_event("created", end, destination_url=req.destination_url)
     if req.admin_access and req.destination_url:
         return Initiated(connection=end, redirect_url=console_accept_url(req.destination_url, code))
     return Initiated(connection=end, invitation_code=code)
@@ -509,6 +512,7 @@ def _save_accepted(end: ConnectionModel) -> Accepted:
         except FileExistsError:
             return Accepted(connection=store.get_connection(end.id), created=False)
         log.info("connection %s accepted", end.id)
+        audit.connection_event("accepted", end)
         return Accepted(connection=end, created=True)
     raise Conflict(
         f"Too many connections are named like {base!r} on this node; rename one and retry.",
@@ -576,6 +580,7 @@ def handshake(
             "The connection changed while accepting; try again.", code="handshake_conflict"
         )
     log.info("connection %s accepted by node %s", end.id, acceptor)
+    audit.peer_event("accepted", end)
     return _handshake_answer(end, settings)
 
 

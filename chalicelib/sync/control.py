@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.ops import hooks
 from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.sync.deps import SyncDeps
 from chalicelib.sync.events import close_error, get_error
@@ -50,6 +51,8 @@ def sync_issue(connection_id: str, issue_key: Any, *, deps: SyncDeps) -> TwinMod
             field="issue_key",
         ) from exc
     twin = get_twin(connection.id, issue.key)
+    if twin is not None:
+        twin = hooks.reopen_if_stopped(twin)  # syncing a stopped issue again is explicit
     if twin is None:
         twin = TwinModel(
             connection_id=connection.id,

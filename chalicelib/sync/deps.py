@@ -16,6 +16,7 @@ from chalicelib import queues
 from chalicelib.config import Settings
 from chalicelib.net.outbound import Fetcher
 from chalicelib.net.peer import PeerClient
+from chalicelib.ops.paced_tracker import paced
 from chalicelib.runtime import ready
 from chalicelib.sync.blobs import BlobStore, s3_client
 from chalicelib.trackers.base import Project, Tracker
@@ -69,7 +70,7 @@ def build_deps(settings: Settings, **overrides: Any) -> SyncDeps:
     fetch = overrides.pop("fetch", None) or chosen.fetcher(settings)
     values: dict[str, Any] = {
         "settings": settings,
-        "tracker": overrides.pop("tracker", None) or chosen.tracker(settings),
+        "tracker": overrides.pop("tracker", None) or paced(chosen.tracker(settings)),
         "peer": overrides.pop("peer", None) or PeerClient(node_id=settings.node_id, fetch=fetch),
         "fetch": fetch,
         "blobs": overrides.pop("blobs", None)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.ops import hooks
 from chalicelib.queues import PermanentFailure, QueueMessage, RetryLater
 from chalicelib.rules.replica import content_hash, field_hashes, stamp
 from chalicelib.rules.select import outgoing_rule
@@ -72,6 +73,7 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps | None = None) -> Non
         issue = deps.tracker.get_issue(str(ref))
     except NotFound:
         log.info("issue %s is gone; nothing to sync", ref)
+        hooks.issue_gone(body, deps=deps)
         return
     except RateLimited as exc:
         raise RetryLater(str(exc), delay=exc.retry_after) from exc
@@ -84,6 +86,7 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps | None = None) -> Non
             send_replica(issue, twin, deps=deps, human=human)
         except PermanentFailure as exc:  # e.g. this connection's script: the others go on
             failed = failed or exc
+    hooks.after_ingest(issue, body, deps=deps)
     if failed is not None:
         raise failed
 

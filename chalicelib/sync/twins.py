@@ -17,7 +17,9 @@ def twin_resource(twin: TwinModel) -> dict[str, Any]:
         "connection_id": twin.connection_id,
         "local": {"key": twin.local_key, "url": twin.local_url},
         "remote": remote,
-        "status": twin.status if twin.status in ("queued", "synced", "error") else "error",
+        "status": twin.status
+        if twin.status in ("queued", "synced", "error", "stopped")
+        else "error",
         "last_synced_at": twin.last_synced_at.isoformat() if twin.last_synced_at else None,
         "error": twin.error,
     }

@@ -32,7 +32,12 @@ from tests.infra.template_facts import (
     sqs_events,
 )
 
-CONSUMERS = {"Ingest": "IngestQueue", "Deliver": "DeliverQueue", "Apply": "ApplyQueue"}
+CONSUMERS = {
+    "Ingest": "IngestQueue",
+    "Deliver": "DeliverQueue",
+    "Apply": "ApplyQueue",
+    "Jobs": "JobsQueue",
+}
 TTL = {
     "InvitationsTable": "purge_at",
     "EntriesTable": "purge_at",
@@ -129,7 +134,7 @@ def test_policy_names_only_our_own_resources(template: dict[str, Any]) -> None:
 
 def test_every_function_gets_every_resource_variable(template: dict[str, Any]) -> None:
     required = required_resource_variables()
-    assert len(required) == 10
+    assert len(required) == 11
     ours = set(template["Resources"])
     sandboxed = {to_cfn_resource_name(n) for n in SANDBOXED}  # no settings at all (test_merge)
     for name, function in functions(template).items():

@@ -1,0 +1,203 @@
+"""Admin routes of operations: triggers, bulk jobs, connect, stop syncing, queue, audit.
+
+Views parse and answer; the work lives in :mod:`chalicelib.ops`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.auth import require_admin
+from chalicelib.api.routing import ApiRequest, Reply, json_route
+from chalicelib.errors import BadRequest, Conflict
+from chalicelib.runtime import ready
+from chalicelib.store.models import ConnectionModel
+
+ops_api = Blueprint(__name__)
+
+CONN = "/api/v1/connections/{cid}"
+JSON_LINES = "application/x-ndjson; charset=utf-8"
+
+
+def _max_body() -> int:
+    return ready().max_body_bytes
+
+
+def _connection(cid: str, *, active: bool = False) -> ConnectionModel:
+    from chalicelib.sync.control import live_connection
+
+    ready()
+    connection = live_connection(cid)
+    if active and connection.status != "active":
+        raise Conflict(
+            f"The connection is {connection.status}; activate it (or wait for the partner to "
+            "accept the invitation) first.",
+            code="connection_not_active",
+        )
+    return connection
+
+
+def _deps() -> Any:
+    from chalicelib.sync.deps import default_deps
+
+    return default_deps()
+
+
+# --- triggers -------------------------------------------------------------------------------
+
+
+@json_route(ops_api, CONN + "/triggers", ["GET", "POST"], auth=require_admin)
+def triggers_of_connection(request: ApiRequest, cid: str) -> Any:
+    """``GET``: the connection's triggers; ``POST {jql, active?, note?}``: a new one."""
+    from chalicelib.ops import triggers
+
+    connection = _connection(cid)
+    if request.method == "GET":
+        return triggers.list_triggers(connection.id)
+    return Reply(triggers.create(connection, request.json_object(), deps=_deps()), status=201)
+
+
+@json_route(ops_api, CONN + "/triggers/preview", ["POST"], auth=require_admin)
+def preview_trigger(request: ApiRequest, cid: str) -> dict[str, Any]:
+    """How many issues match ``{jql}`` now, and the first few keys."""
+    from chalicelib.ops import triggers
+
+    _connection(cid)
+    return triggers.preview(request.json_object(), deps=_deps())
+
+
+@json_route(ops_api, CONN + "/triggers/{tid}", ["PATCH", "DELETE"], auth=require_admin)
+def one_trigger(request: ApiRequest, cid: str, tid: str) -> Any:
+    from chalicelib.ops import triggers
+
+    connection = _connection(cid)
+    if request.method == "PATCH":
+        return triggers.update(connection, tid, request.json_object(), deps=_deps())
+    triggers.delete(connection, tid)
+    return Reply(status=204)
+
+
+@json_route(ops_api, CONN + "/triggers/{tid}/bulk-sync", ["POST"], auth=require_admin)
+def bulk_sync_trigger(request: ApiRequest, cid: str, tid: str) -> Reply:
+    """Bulk sync of what the trigger matches now ("bulk exalate")."""
+    from chalicelib.ops import jobs, triggers
+
+    connection = _connection(cid, active=True)
+    trigger = triggers.get_trigger(connection.id, tid)
+    job = jobs.start_bulk_sync(connection, request.json_object(), deps=_deps(), trigger=trigger)
+    return Reply({"job_id": job.id}, status=202)
+
+
+# --- bulk jobs ------------------------------------------------------------------------------
+
+
+@json_route(ops_api, CONN + "/bulk-sync", ["POST"], auth=require_admin)
+def bulk_sync(request: ApiRequest, cid: str) -> Reply:
+    """``{jql, page_size?, max_per_hour?}`` → 202 ``{job_id}``."""
+    from chalicelib.ops import jobs
+
+    connection = _connection(cid, active=True)
+    job = jobs.start_bulk_sync(connection, request.json_object(), deps=_deps())
+    return Reply({"job_id": job.id}, status=202)
+
+
+@json_route(ops_api, CONN + "/bulk-connect", ["POST"], auth=require_admin, max_body=_max_body)
+def bulk_connect(request: ApiRequest, cid: str) -> Reply:
+    """``{pairs: [[local, remote], ...]}`` or ``{csv: "local,remote\\n..."}`` → 202."""
+    from chalicelib.ops import jobs
+
+    connection = _connection(cid, active=True)
+    job = jobs.start_bulk_connect(connection, request.json_object(), deps=_deps())
+    return Reply({"job_id": job.id}, status=202)
+
+
+@json_route(ops_api, "/api/v1/jobs/{job_id}", ["GET"], auth=require_admin)
+def job_progress(request: ApiRequest, job_id: str) -> dict[str, Any]:
+    """Total, done, failed, rate and an ETA."""
+    from chalicelib.ops import jobs
+
+    ready()
+    return jobs.show(job_id)
+
+
+@json_route(ops_api, "/api/v1/jobs/{job_id}/cancel", ["POST"], auth=require_admin)
+def cancel_job(request: ApiRequest, job_id: str) -> dict[str, Any]:
+    from chalicelib.ops import jobs
+
+    ready()
+    return jobs.cancel(job_id)
+
+
+# --- connect and stop -----------------------------------------------------------------------
+
+
+@json_route(ops_api, CONN + "/connect", ["POST"], auth=require_admin)
+def connect_issues(request: ApiRequest, cid: str) -> Reply:
+    """``{local_key, remote_key}``: link two existing issues → 201 twin."""
+    from chalicelib.ops.connect import connect
+    from chalicelib.sync.twins import twin_resource
+
+    connection = _connection(cid, active=True)
+    twin = connect(connection, request.json_object(), deps=_deps())
+    return Reply(twin_resource(twin), status=201)
+
+
+@json_route(ops_api, CONN + "/twins/{key}", ["DELETE"], auth=require_admin)
+def stop_syncing(request: ApiRequest, cid: str, key: str) -> Reply:
+    """Stop syncing on both ends; both issues stay as they are → 204."""
+    from chalicelib.ops.stop import stop_sync
+    from chalicelib.sync.control import find_twin
+
+    connection = _connection(cid)
+    stop_sync(connection, find_twin(connection.id, key), deps=_deps())
+    return Reply(status=204)
+
+
+@json_route(ops_api, CONN + "/deletion-policy", ["GET", "PUT"], auth=require_admin)
+def deletion_policy(request: ApiRequest, cid: str) -> dict[str, str]:
+    """What happens here when a twin is deleted over there: ignore, comment or delete."""
+    from chalicelib.ops import deletion
+
+    connection = _connection(cid)
+    if request.method == "GET":
+        return deletion.policy(connection.id)
+    return deletion.set_policy(connection, request.json_object())
+
+
+# --- watching -------------------------------------------------------------------------------
+
+
+@json_route(ops_api, CONN + "/queue", ["GET"], auth=require_admin)
+def sync_queue(request: ApiRequest, cid: str) -> dict[str, Any]:
+    """Pending outgoing and incoming entries, oldest age, how far behind a private peer is."""
+    from chalicelib.ops.queue_view import queue_view
+
+    return queue_view(_connection(cid))
+
+
+@json_route(ops_api, "/api/v1/audit", ["GET"], auth=require_admin)
+def audit_log(request: ApiRequest) -> Any:
+    """Configuration changes, newest first; ``?format=jsonl`` exports JSON lines."""
+    from chalicelib.ops import audit
+
+    ready()
+    query = request.query
+    fmt = query.get("format", "json")
+    if fmt not in ("json", "jsonl"):
+        raise BadRequest("format must be json or jsonl.", field="format")
+    try:
+        limit = int(query.get("limit", audit.MAX_LIMIT if fmt == "jsonl" else 200))
+    except ValueError as exc:
+        raise BadRequest("limit must be a whole number.", field="limit") from exc
+    items = audit.entries(connection_id=query.get("connection_id"), limit=limit)
+    if fmt == "json":
+        return items
+    return Reply(
+        audit.as_json_lines(reversed(items)),
+        headers={
+            "Content-Type": JSON_LINES,
+            "Content-Disposition": 'attachment; filename="twinsync-audit.jsonl"',
+        },
+    )

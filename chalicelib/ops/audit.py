@@ -1,0 +1,129 @@
+"""The audit log: an append-only record of configuration changes, who made them and when.
+
+Entries live in the events table under ``pk = "audit"``, with time-ordered sort keys; an
+entry is only ever put (conditionally: never over another), never updated or deleted.
+Who: ``admin:<fingerprint>`` for the node's admin token (the first characters of the
+token's SHA-256, which the stage already holds; never the token), ``node:<id>`` for the
+other end of a connection, ``system`` for what the node decides itself.
+
+Recording never breaks the change it records: a failure is logged loudly instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from chalicelib.store.models import ConnectionModel, EventModel, utcnow
+
+log = logging.getLogger("twinsync.audit")
+
+AUDIT_PK = "audit"
+SYSTEM = "system"
+MAX_LIMIT = 1000
+
+
+def admin_actor() -> str:
+    """The admin token's identity: a fingerprint of its hash."""
+    from chalicelib.runtime import ready
+
+    return f"admin:{ready().admin_token_sha256[:12]}"
+
+
+def node_actor(node_id: str | None) -> str:
+    return f"node:{node_id or 'unknown'}"
+
+
+def record(
+    action: str,
+    *,
+    actor: str | None = None,
+    connection_id: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Append one entry; returns it (``None`` if it could not be stored)."""
+    from chalicelib.sync.events import new_id
+
+    try:
+        who = actor or admin_actor()
+        entry = {
+            "id": new_id(),
+            "time": utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "actor": who,
+            "action": action,
+            "connection_id": connection_id,
+            "details": dict(details or {}),
+        }
+        EventModel(pk=AUDIT_PK, sk=entry["id"], data=entry).save(
+            condition=EventModel.sk.does_not_exist()
+        )
+    except Exception:
+        log.exception("AUDIT ENTRY LOST: %s on %s", action, connection_id)
+        return None
+    return entry
+
+
+# --- one-line hooks for the connection lifecycle -------------------------------------------
+
+
+def connection_event(
+    action: str, conn: ConnectionModel, *, actor: str | None = None, **details: Any
+) -> None:
+    """``connection.<action>`` for ``conn``, with what identifies it (never its key)."""
+    base = {"name": conn.name, "mode": conn.mode, "status": conn.status}
+    if conn.remote_node_id:
+        base["remote_node_id"] = conn.remote_node_id
+    record(
+        f"connection.{action}",
+        actor=actor,
+        connection_id=conn.id,
+        details={**base, **details},
+    )
+
+
+def peer_event(action: str, conn: ConnectionModel, **details: Any) -> None:
+    """A change the other end of ``conn`` made (handshake, its status notices)."""
+    connection_event(action, conn, actor=node_actor(conn.remote_node_id), **details)
+
+
+def _digest(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def connection_edited(conn: ConnectionModel, changes: Mapping[str, Any]) -> None:
+    """A PATCH: which fields changed; scripts by content hash (their text is in the end)."""
+    fields = sorted(changes)
+    details: dict[str, Any] = {"fields": fields}
+    scripts = [f for f in fields if f.endswith("_script")]
+    for name in scripts:
+        details[f"{name}_sha256"] = _digest(changes[name])
+    if "incoming_guard_jql" in changes:
+        details["incoming_guard_jql"] = changes["incoming_guard_jql"]
+    action = "scripts_changed" if scripts else "edited"
+    connection_event(action, conn, **details)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def entries(
+    *, connection_id: str | None = None, limit: int = 200, newest_first: bool = True
+) -> list[dict[str, Any]]:
+    limit = max(1, min(limit, MAX_LIMIT))
+    found: list[dict[str, Any]] = []
+    for item in EventModel.query(AUDIT_PK, scan_index_forward=not newest_first):
+        data = item.data
+        if connection_id and data.get("connection_id") != connection_id:
+            continue
+        found.append(data)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def as_json_lines(items: Iterable[Mapping[str, Any]]) -> str:
+    """The export format: one JSON object per line, oldest first."""
+    return "".join(json.dumps(dict(i), separators=(",", ":"), sort_keys=True) + "\n" for i in items)

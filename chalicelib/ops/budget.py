@@ -1,0 +1,111 @@
+"""The node's shared tracker budget, kept in DynamoDB so every function instance sees it.
+
+Items in the keys table (``KeyModel``), each expiring an hour after its window:
+
+- ``budget#use#<window>``: tracker calls made in that window (everything: live sync, jobs,
+  trigger checks), added by :class:`~chalicelib.ops.paced_tracker.PacedTracker`;
+- ``budget#jobs#<window>``: issues jobs admitted in that window, taken with a conditional
+  add so that all jobs together stay under ``Budget.jobs_per_window``;
+- ``budget#pause``: until when (epoch seconds, in ``counter``) the tracker asked us to wait
+  (``Retry-After``); it only ever moves later.
+
+Live sync only adds to the usage counter, unconditionally: it is never refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.ops.pacing import Budget, window_of
+from chalicelib.store.keys import condition_failed
+from chalicelib.store.models import KeyModel
+
+log = logging.getLogger("twinsync.ops.budget")
+
+PAUSE = "budget#pause"
+KEEP = timedelta(hours=1)
+
+
+def usage_key(window: int) -> str:
+    return f"budget#use#{window}"
+
+
+def jobs_key(window: int) -> str:
+    return f"budget#jobs#{window}"
+
+
+def _expiry(now: float) -> datetime:
+    return datetime.fromtimestamp(now, UTC) + KEEP
+
+
+def add_usage(calls: int, now: float, budget: Budget) -> None:
+    """Count ``calls`` tracker calls made around ``now`` (never refused)."""
+    if calls <= 0:
+        return
+    item = KeyModel(key=usage_key(window_of(now, budget.window_s)))
+    item.update(actions=[KeyModel.counter.add(calls), KeyModel.expires_at.set(_expiry(now))])
+
+
+def pause(seconds: float, now: float) -> None:
+    """Every job waits until ``now + seconds`` (a later pause already recorded wins)."""
+    until = int(now + max(0.0, seconds)) + 1
+    item = KeyModel(key=PAUSE)
+    try:
+        item.update(
+            actions=[KeyModel.counter.set(until), KeyModel.expires_at.set(_expiry(until))],
+            condition=KeyModel.counter.does_not_exist() | (KeyModel.counter < until),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    usage: int
+    jobs_taken: int
+    paused_until: float | None
+
+
+def snapshot(now: float, budget: Budget) -> Snapshot:
+    """Usage (the larger of this window and the last), jobs' admissions, the pause."""
+    window = window_of(now, budget.window_s)
+    wanted = [usage_key(window), usage_key(window - 1), jobs_key(window), PAUSE]
+    found = {item.key: item for item in KeyModel.batch_get(wanted, consistent_read=True)}
+
+    def count(key: str) -> int:
+        item = found.get(key)
+        return int(item.counter or 0) if item is not None else 0
+
+    pause_item = found.get(PAUSE)
+    paused = float(pause_item.counter) if pause_item and pause_item.counter else None
+    return Snapshot(
+        usage=max(count(usage_key(window)), count(usage_key(window - 1))),
+        jobs_taken=count(jobs_key(window)),
+        paused_until=paused if paused and paused > now else None,
+    )
+
+
+def take_for_jobs(count: int, now: float, budget: Budget) -> int:
+    """Admit ``count`` issues against the jobs' share of this window; 0 if it is used up."""
+    if count <= 0:
+        return 0
+    window = window_of(now, budget.window_s)
+    limit = budget.jobs_per_window - count
+    if limit < 0:
+        return 0
+    item = KeyModel(key=jobs_key(window))
+    try:
+        item.update(
+            actions=[KeyModel.counter.add(count), KeyModel.expires_at.set(_expiry(now))],
+            condition=KeyModel.counter.does_not_exist() | (KeyModel.counter <= limit),
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return 0  # another job took the rest of this window
+        raise
+    return count

@@ -1,0 +1,179 @@
+"""Connect two existing issues (``POST …/connect``): a twin link without creating anything.
+
+Here: the local issue must exist and not be synced in the connection yet (a stopped one
+may be connected again: that is the explicit restart), nor may the remote issue already
+be some other issue's twin. The twin is recorded with its remote key and the issue's
+replica is sent carrying ``twin_key`` = the remote key: a *connect request*.
+
+There (the receiving end, in :mod:`chalicelib.ops.gate`): a replica with a ``twin_key``
+for which no twin exists is a connect request. That end checks the issue exists and is
+not a twin already; if so it records the twin, applies the replica as a link (fields are
+not overwritten; comments and attachments are merged) and answers with its own replica,
+which this end applies as a link too. If not, it answers with a ``refused`` removal and
+this end's twin stops with the reason. Later changes then sync as usual, either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.ops import removal
+from chalicelib.ops.jql import KEY_RE
+from chalicelib.ops.stop import reopen
+from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel
+from chalicelib.sync.deps import SyncDeps
+from chalicelib.sync.events import record_transaction
+from chalicelib.sync.store import get_twin, twin_by_remote
+from chalicelib.trackers.base import Issue, PermissionDenied
+from chalicelib.trackers.base import NotFound as IssueNotFound
+
+log = logging.getLogger("twinsync.ops.connect")
+
+
+class CannotConnect(Exception):
+    """This pair cannot be connected; the message says why (for a bulk job's failures)."""
+
+
+def issue_key(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not KEY_RE.match(value.strip()):
+        raise BadRequest(f"{name} must be an issue key such as ABC-12.", field=name)
+    return value.strip()
+
+
+def read_local(key: str, *, deps: SyncDeps) -> Issue:
+    try:
+        return deps.tracker.get_issue(key)
+    except IssueNotFound as exc:
+        raise NotFound(
+            f"Issue {key} was not found in this node's tracker.",
+            code="issue_not_found",
+            field="local_key",
+        ) from exc
+    except PermissionDenied as exc:
+        raise Conflict(
+            f"The integration user cannot read {key}: {exc.message}",
+            code="issue_not_readable",
+            field="local_key",
+        ) from exc
+
+
+def check_pair(connection: ConnectionModel, local_key: str, remote_key: str) -> TwinModel | None:
+    """The existing twin of ``local_key`` (stopped or already this pair), or None; raises
+    :class:`CannotConnect` when either issue is synced with another one."""
+    existing = get_twin(connection.id, local_key)
+    if existing is not None and existing.status != "stopped":
+        if existing.remote_key == remote_key:
+            return existing
+        other = f" with {existing.remote_key}" if existing.remote_key else ""
+        raise CannotConnect(f"{local_key} is already synced{other} in this connection.")
+    holder = twin_by_remote(connection.id, remote_key)
+    if holder is not None and holder.local_key != local_key and holder.status != "stopped":
+        raise CannotConnect(f"{remote_key} is already the twin of {holder.local_key}.")
+    return existing
+
+
+def connect_issue(
+    connection: ConnectionModel, issue: Issue, remote_key: str, *, deps: SyncDeps
+) -> TwinModel:
+    """Record the link here and send the connect request; idempotent for the same pair."""
+    from chalicelib.sync.ingest import send_replica
+
+    existing = check_pair(connection, issue.key, remote_key)
+    if existing is not None and existing.status != "stopped":
+        if existing.status == "queued" and not existing.last_sent_version:
+            send_replica(issue, existing, deps=deps, force=True)  # a retry after a crash
+        return existing  # this pair is already connected (or connecting)
+    if existing is not None and existing.remote_key == remote_key:
+        twin = reopen(existing)
+    else:
+        if existing is not None:  # stopped with another issue: that link is over
+            existing.delete()
+            KeyModel(key=f"tomb#{connection.id}#{issue.key}").delete()
+        twin = TwinModel(
+            connection_id=connection.id,
+            local_key=issue.key,
+            local_id=issue.id,
+            local_url=issue.url,
+            remote_key=remote_key,
+            status="queued",
+        )
+        twin.save()
+    record_transaction(
+        connection.id,
+        issue.key,
+        direction="outgoing",
+        changes=["connect"],
+        outcome=f"connect requested with {remote_key}",
+    )
+    send_replica(issue, twin, deps=deps, force=True)
+    return twin
+
+
+def connect(connection: ConnectionModel, body: Mapping[str, Any], *, deps: SyncDeps) -> TwinModel:
+    """``POST …/connect {local_key, remote_key}``."""
+    unknown = sorted(set(body) - {"local_key", "remote_key"})
+    if unknown:
+        raise BadRequest(f"Unknown field {unknown[0]!r}.", code="unknown_field", field=unknown[0])
+    local_key, remote_key = issue_key(body, "local_key"), issue_key(body, "remote_key")
+    issue = read_local(local_key, deps=deps)
+    try:
+        return connect_issue(connection, issue, remote_key, deps=deps)
+    except CannotConnect as exc:
+        raise Conflict(str(exc), code="already_synced") from exc
+
+
+# --- the receiving end ---------------------------------------------------------------------
+
+
+def receive_request(
+    connection: ConnectionModel, replica: dict[str, Any], *, deps: SyncDeps
+) -> TwinModel | None:
+    """A replica whose ``twin_key`` names one of our issues that has no twin yet."""
+    from chalicelib.sync.apply import apply_replica
+    from chalicelib.sync.ingest import send_replica
+
+    target, requester = str(replica["twin_key"]), str(replica["key"])
+    reason = None
+    issue = None
+    try:
+        issue = deps.tracker.get_issue(target)
+    except (IssueNotFound, PermissionDenied):
+        reason = f"{target} does not exist here (or the integration user cannot read it)."
+    if reason is None and twin_by_remote(connection.id, requester) is not None:
+        reason = f"{requester} is already synced with another issue here."
+    if reason is not None or issue is None:
+        removal.send_refusal(
+            connection,
+            local_key=target,
+            url=None,
+            requester_key=requester,
+            reason=reason or "refused",
+            deps=deps,
+        )
+        log.info("connect request %s -> %s refused: %s", requester, target, reason)
+        return None
+    twin = TwinModel(
+        connection_id=connection.id,
+        local_key=issue.key,
+        local_id=issue.id,
+        local_url=issue.url,
+        remote_key=requester,
+        remote_url=replica.get("url"),
+        status="queued",
+    )
+    twin.save()
+    record_transaction(
+        connection.id,
+        issue.key,
+        direction="incoming",
+        changes=["connect"],
+        outcome=f"connected with {requester} at the other side's request",
+    )
+    linked = apply_replica(connection, replica, deps=deps)  # now found by twin_key: a link
+    current = get_twin(connection.id, issue.key) or linked or twin
+    send_replica(deps.tracker.get_issue(issue.key), current, deps=deps, force=True)
+    return current

@@ -1,0 +1,56 @@
+"""``GET …/connections/{id}/queue``: what is waiting in a connection, and how far behind.
+
+- outgoing: outbox entries the other end has not acknowledged yet, and the oldest's age;
+- incoming: inbox entries not applied yet (``held`` ones wait for the connection to be
+  active again), and the oldest's age;
+- peer: for a private peer, when it last pulled and how much it has not pulled yet
+  (:func:`chalicelib.sync.outbox_api.lag`, which this reuses);
+- jobs: the connection's recent bulk jobs with their progress; errors: open error records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.store.models import ConnectionModel, EntryModel, utcnow
+from chalicelib.sync.events import list_errors
+from chalicelib.sync.outbox_api import lag
+from chalicelib.sync.store import inbox_pk
+
+
+def _age(moment: Any) -> float | None:
+    return None if moment is None else round((utcnow() - moment).total_seconds(), 1)
+
+
+def incoming(connection: ConnectionModel) -> dict[str, Any]:
+    counts = {"pending": 0, "held": 0}
+    oldest = None
+    condition = EntryModel.state.is_in("pending", "held")
+    for entry in EntryModel.query(inbox_pk(connection.id), filter_condition=condition):
+        counts[entry.state] = counts.get(entry.state, 0) + 1
+        if oldest is None:
+            oldest = entry.created_at
+    return {**counts, "oldest_age_s": _age(oldest)}
+
+
+def queue_view(connection: ConnectionModel) -> dict[str, Any]:
+    from chalicelib.ops.jobs import jobs_of
+
+    out = lag(connection)
+    private_peer = not connection.remote_public and not connection.local_peer_id
+    return {
+        "connection_id": connection.id,
+        "status": connection.status,
+        "outgoing": {"pending": out["pending"], "oldest_age_s": out["oldest_pending_age_s"]},
+        "incoming": incoming(connection),
+        "peer": {
+            "public": bool(connection.remote_public),
+            "local": bool(connection.local_peer_id),
+            # a private peer pulls our outbox: what it has not pulled is how far behind it is
+            "last_pull_at": out["last_pull_at"] if private_peer else None,
+            "behind": out["pending"] if private_peer else None,
+            "behind_age_s": out["oldest_pending_age_s"] if private_peer else None,
+        },
+        "jobs": [j for j in jobs_of(connection.id) if j["state"] not in ("done",)][:10],
+        "open_errors": len(list_errors(connection.id)),
+    }

@@ -1,0 +1,151 @@
+"""The ``removed`` replica: how one end tells the other that a twin link ends.
+
+It travels like any replica (outbox → push, or a private peer's pull), so it reaches a
+private peer too, in order behind the changes sent before it. Besides ``removed: true``
+it carries ``removal: {kind, reason}`` (an addition to protocol 1 that older receivers
+ignore):
+
+- ``stopped``: the sender's admin stopped syncing the issue; the receiver stops too and
+  answers with a ``stop_ack``;
+- ``stop_ack``: the answer; it tells the stopping side which version the other end had
+  reached, so anything older that arrives late is recognised as late;
+- ``deleted``: the sender's issue was deleted in its tracker; the receiver applies its
+  policy (ignore / comment / delete) and stops;
+- ``refused``: an answer to a connect request that could not be honoured (the issue does
+  not exist, or is already synced); ``key`` is the refused issue, ``twin_key`` the
+  requesting one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
+from chalicelib.sync.deps import SyncDeps
+from chalicelib.sync.events import record_transaction
+from chalicelib.sync.store import append_entry, outbox_pk
+
+KINDS = ("stopped", "stop_ack", "deleted", "refused")
+
+
+def removal_replica(
+    connection_id: str,
+    *,
+    key: str,
+    url: str | None,
+    version: int,
+    kind: str,
+    reason: str | None,
+    twin_key: str | None,
+    replica_id: str | None = None,
+) -> dict[str, Any]:
+    """A protocol-1 replica that says only "this link ends" (no content)."""
+    replica: dict[str, Any] = {
+        "id": replica_id or f"{connection_id}:{key}:{version}",
+        "connection_id": connection_id,
+        "entity": "issue",
+        "key": key,
+        "url": url or "",
+        "version": version,
+        "updated": utcnow().isoformat(),
+        "summary": "",
+        "description": None,
+        "type": None,
+        "comments": [],
+        "attachments": [],
+        "labels": [],
+        "priority": None,
+        "status": None,
+        "fields": {},
+        "removed": True,
+        "removal": {"kind": kind, "reason": reason},
+    }
+    if twin_key:
+        replica["twin_key"] = twin_key
+    return replica
+
+
+def removal_of(replica: dict[str, Any]) -> tuple[str, str | None]:
+    """``(kind, reason)`` of a removed replica (a bare ``removed: true`` means stopped)."""
+    removal = replica.get("removal")
+    if isinstance(removal, dict) and removal.get("kind") in KINDS:
+        reason = removal.get("reason")
+        return str(removal["kind"]), str(reason) if isinstance(reason, str) else None
+    return "stopped", None
+
+
+def _queue(
+    connection: ConnectionModel, local_key: str, replica: dict[str, Any], *, deps: SyncDeps
+) -> None:
+    entry = append_entry(
+        outbox_pk(connection.id),
+        issue_key=local_key,
+        replica=replica,
+        retention_days=deps.settings.outbox_retention_days,
+    )
+    deps.enqueue(
+        deps.settings.resources.deliver_queue_url,
+        {"connection_id": connection.id, "seq": entry.seq, "local_key": local_key},
+        group=f"{connection.id}#{local_key}",
+        dedup=f"out#{connection.id}#{entry.seq}",
+    )
+
+
+def send(
+    connection: ConnectionModel,
+    twin: TwinModel,
+    kind: str,
+    reason: str | None,
+    *,
+    deps: SyncDeps,
+) -> int:
+    """Queue a removal for ``twin``'s other end; returns its version."""
+    version = int(twin.last_sent_version or 0) + 1
+    replica = removal_replica(
+        connection.id,
+        key=twin.local_key,
+        url=twin.local_url,
+        version=version,
+        kind=kind,
+        reason=reason,
+        twin_key=twin.remote_key,
+    )
+    _queue(connection, twin.local_key, replica, deps=deps)
+    # a later explicit restart must send the issue's content again, even if unchanged
+    twin.update(
+        actions=[TwinModel.last_sent_version.set(version), TwinModel.last_sent_hash.set(None)]
+    )
+    record_transaction(
+        connection.id,
+        twin.local_key,
+        direction="outgoing",
+        changes=["removed"],
+        outcome=f"sent: {kind}",
+        version=version,
+        error=reason,
+    )
+    return version
+
+
+def send_refusal(
+    connection: ConnectionModel,
+    *,
+    local_key: str,
+    url: str | None,
+    requester_key: str,
+    reason: str,
+    deps: SyncDeps,
+) -> None:
+    """Answer a connect request that cannot be honoured (there is no twin here to version)."""
+    replica = removal_replica(
+        connection.id,
+        key=local_key,
+        url=url,
+        version=1,
+        kind="refused",
+        reason=reason,
+        twin_key=requester_key,
+        replica_id=f"{connection.id}:{local_key}:refused:{secrets.token_hex(6)}",
+    )
+    _queue(connection, local_key, replica, deps=deps)

@@ -1,0 +1,297 @@
+"""Triggers: per connection, JQL queries whose matching issues come under sync by themselves.
+
+A trigger is ``{id, jql, active, note}``, kept in the events table under ``pk = "trig"``
+(sort key ``<connection id>#<trigger id>``), so one query reads every trigger of the node.
+Its JQL is checked by the tracker when saved; a query it refuses is a 400 with the
+tracker's own message.
+
+Matching happens in ingest, after an issue was re-read: for each connection with active
+triggers where the issue is not a twin yet (a stopped one counts: that tombstone means
+"not again unless asked"), the tracker is asked whether ``key = X AND (t1 OR t2 …)``
+finds it: one call per connection, not per trigger, skipped entirely when the triggers'
+project clauses exclude the issue, and remembered within the function instance for that
+issue version. A match puts the issue under sync once: the twin is created with a
+conditional write, so two concurrent changes cannot sync it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.errors import BadGateway, BadRequest, NotFound
+from chalicelib.ops import audit, jql
+from chalicelib.queues import RetryLater
+from chalicelib.store.keys import condition_failed
+from chalicelib.store.models import ConnectionModel, EventModel, TwinModel, utcnow
+from chalicelib.sync.deps import SyncDeps
+from chalicelib.sync.events import record_transaction
+from chalicelib.sync.links import get_connection, is_live
+from chalicelib.sync.store import get_twin
+from chalicelib.trackers.base import (
+    InvalidRequest,
+    Issue,
+    RateLimited,
+    TrackerError,
+    Unavailable,
+)
+
+log = logging.getLogger("twinsync.ops.triggers")
+
+PK = "trig"
+JQL_MAX = 2000
+NOTE_MAX = 500
+PREVIEW_SAMPLE = 10
+PREVIEW_PAGES = 10
+PREVIEW_PAGE = 100
+_MATCH_CACHE_SIZE = 2048
+_matches: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
+
+
+# --- storage and the admin API ----------------------------------------------------------------
+
+
+def _sk(connection_id: str, trigger_id: str) -> str:
+    return f"{connection_id}#{trigger_id}"
+
+
+def _now() -> str:
+    return utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def resource(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: data.get(k)
+        for k in ("id", "connection_id", "jql", "active", "note", "created_at", "updated_at")
+    }
+
+
+def all_triggers() -> list[dict[str, Any]]:
+    return [item.data for item in EventModel.query(PK, consistent_read=True)]
+
+
+def list_triggers(connection_id: str) -> list[dict[str, Any]]:
+    items = EventModel.query(PK, EventModel.sk.startswith(f"{connection_id}#"))
+    return [resource(item.data) for item in items]
+
+
+def _get(connection_id: str, trigger_id: str) -> EventModel:
+    try:
+        return EventModel.get(PK, _sk(connection_id, trigger_id), consistent_read=True)
+    except EventModel.DoesNotExist as exc:
+        raise NotFound(
+            f"No trigger {trigger_id} in this connection.", code="trigger_not_found"
+        ) from exc
+
+
+def get_trigger(connection_id: str, trigger_id: str) -> dict[str, Any]:
+    return resource(_get(connection_id, trigger_id).data)
+
+
+def _fields(body: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
+    unknown = sorted(set(body) - {"jql", "active", "note"})
+    if unknown:
+        raise BadRequest(f"Unknown field {unknown[0]!r}.", code="unknown_field", field=unknown[0])
+    changes: dict[str, Any] = {}
+    if "jql" in body or not partial:
+        value = body.get("jql")
+        if not isinstance(value, str) or not value.strip() or len(value) > JQL_MAX:
+            raise BadRequest(
+                f"jql must be a JQL query of at most {JQL_MAX} characters.", field="jql"
+            )
+        changes["jql"] = value.strip()
+    if "active" in body:
+        if not isinstance(body["active"], bool):
+            raise BadRequest("active must be true or false.", field="active")
+        changes["active"] = body["active"]
+    if "note" in body:
+        note = body["note"]
+        if note is not None and (not isinstance(note, str) or len(note) > NOTE_MAX):
+            raise BadRequest(f"note must be text of at most {NOTE_MAX} characters.", field="note")
+        changes["note"] = (note or "").strip() or None
+    return changes
+
+
+def check_jql(text: str, *, deps: SyncDeps, field: str = "jql") -> None:
+    """The tracker is the judge: a query it refuses is a 400 with its message."""
+    try:
+        deps.tracker.check_jql(text)
+    except InvalidRequest as exc:
+        details = "; ".join(exc.error_messages) or exc.message
+        raise BadRequest(
+            f"The tracker refuses this JQL: {details}", code="invalid_jql", field=field
+        ) from exc
+    except TrackerError as exc:
+        raise BadGateway(
+            f"The tracker could not check the JQL now ({exc.message}); try again.",
+            code="tracker_unavailable",
+        ) from exc
+
+
+def create(
+    connection: ConnectionModel, body: Mapping[str, Any], *, deps: SyncDeps
+) -> dict[str, Any]:
+    changes = _fields(body, partial=False)
+    check_jql(changes["jql"], deps=deps)
+    now = _now()
+    data = {
+        "id": f"trg-{secrets.token_hex(6)}",
+        "connection_id": connection.id,
+        "jql": changes["jql"],
+        "where": jql.condition(changes["jql"]),
+        "active": changes.get("active", True),
+        "note": changes.get("note"),
+        "created_at": now,
+        "updated_at": now,
+    }
+    EventModel(pk=PK, sk=_sk(connection.id, data["id"]), data=data).save()
+    audit.record(
+        "trigger.created",
+        connection_id=connection.id,
+        details={"trigger_id": data["id"], "jql": data["jql"], "active": data["active"]},
+    )
+    return resource(data)
+
+
+def update(
+    connection: ConnectionModel, trigger_id: str, body: Mapping[str, Any], *, deps: SyncDeps
+) -> dict[str, Any]:
+    item = _get(connection.id, trigger_id)
+    changes = _fields(body, partial=True)
+    if "jql" in changes:
+        check_jql(changes["jql"], deps=deps)
+        changes["where"] = jql.condition(changes["jql"])
+    data = {**item.data, **changes, "updated_at": _now()}
+    item.update(actions=[EventModel.data.set(data)])
+    audit.record(
+        "trigger.updated",
+        connection_id=connection.id,
+        details={"trigger_id": trigger_id, **{k: v for k, v in changes.items() if k != "where"}},
+    )
+    return resource(data)
+
+
+def delete(connection: ConnectionModel, trigger_id: str) -> None:
+    item = _get(connection.id, trigger_id)
+    item.delete()
+    audit.record(
+        "trigger.deleted",
+        connection_id=connection.id,
+        details={"trigger_id": trigger_id, "jql": item.data.get("jql")},
+    )
+
+
+def preview(body: Mapping[str, Any], *, deps: SyncDeps) -> dict[str, Any]:
+    """How many issues match now, and the first few keys (paging is capped: ``exact``)."""
+    text = _fields({"jql": body.get("jql")}, partial=False)["jql"]
+    check_jql(text, deps=deps)
+    count, sample, cursor = 0, [], None
+    try:
+        for _ in range(PREVIEW_PAGES):
+            page = deps.tracker.search(text, cursor=cursor, limit=PREVIEW_PAGE)
+            if page.total is not None:
+                count = page.total
+                sample += [r.key for r in page.issues]
+                cursor = None
+                break
+            count += len(page.issues)
+            sample += [r.key for r in page.issues]
+            cursor = page.next_cursor
+            if not cursor or not page.issues:
+                break
+    except TrackerError as exc:
+        raise BadGateway(
+            f"The tracker could not run the query now ({exc.message}); try again.",
+            code="tracker_unavailable",
+        ) from exc
+    return {"count": count, "exact": cursor is None, "sample_keys": sample[:PREVIEW_SAMPLE]}
+
+
+# --- matching in ingest --------------------------------------------------------------------
+
+
+def _might_match(trigger: Mapping[str, Any], project: str) -> bool:
+    required = jql.projects_required(str(trigger.get("where") or ""))
+    return required is None or project in required
+
+
+def _matches_now(issue: Issue, where: str, *, deps: SyncDeps) -> bool:
+    key = (issue.key, issue.updated, where)
+    if key in _matches:
+        return _matches[key]
+    try:
+        page = deps.tracker.search(jql.for_issue(issue.key, where), limit=1)
+    except RateLimited as exc:
+        raise RetryLater(f"trigger check of {issue.key}: {exc}", delay=exc.retry_after) from exc
+    except Unavailable as exc:
+        raise RetryLater(f"trigger check of {issue.key}: {exc}", delay=exc.retry_after) from exc
+    except InvalidRequest as exc:
+        log.warning("a trigger's JQL is refused by the tracker now: %s", exc)
+        return False
+    found = bool(page.issues)
+    _matches[key] = found
+    while len(_matches) > _MATCH_CACHE_SIZE:
+        _matches.popitem(last=False)
+    return found
+
+
+def put_under_sync_if_matching(
+    issue: Issue, body: Mapping[str, Any], *, deps: SyncDeps
+) -> list[TwinModel]:
+    """Ingest's hook: new twins for the connections whose active triggers match ``issue``."""
+    if body.get("source") == "job":
+        return []  # a bulk job put it under sync already
+    by_connection: dict[str, list[dict[str, Any]]] = {}
+    for trigger in all_triggers():
+        if trigger.get("active"):
+            by_connection.setdefault(str(trigger["connection_id"]), []).append(trigger)
+    created = []
+    for connection_id, triggers in by_connection.items():
+        candidates = [t for t in triggers if _might_match(t, issue.project)]
+        if not candidates or get_twin(connection_id, issue.key) is not None:
+            continue
+        connection = get_connection(connection_id)
+        if not is_live(connection) or connection is None or connection.status != "active":
+            continue
+        where = jql.any_of([str(t.get("where") or "") for t in candidates])
+        if not _matches_now(issue, where, deps=deps):
+            continue
+        twin = _new_twin(connection, issue, [str(t["id"]) for t in candidates], deps=deps)
+        if twin is not None:
+            created.append(twin)
+    return created
+
+
+def _new_twin(
+    connection: ConnectionModel, issue: Issue, trigger_ids: list[str], *, deps: SyncDeps
+) -> TwinModel | None:
+    from chalicelib.sync.ingest import send_replica
+
+    twin = TwinModel(
+        connection_id=connection.id,
+        local_key=issue.key,
+        local_id=issue.id,
+        local_url=issue.url,
+        status="queued",
+    )
+    try:
+        twin.save()  # the version attribute makes this "create only"
+    except PutError as exc:
+        if condition_failed(exc):
+            return None  # another change of the same issue got there first
+        raise
+    record_transaction(
+        connection.id,
+        issue.key,
+        direction="outgoing",
+        changes=[f"trigger:{t}" for t in trigger_ids],
+        outcome="put under sync by a trigger",
+    )
+    send_replica(issue, twin, deps=deps)
+    log.info("%s put under sync in %s by a trigger", issue.key, connection.id)
+    return twin

@@ -1,0 +1,89 @@
+"""The paced tracker: counts calls, records Retry-After, keeps per-issue write caps."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.ops.paced_tracker import PacedTracker, paced
+from chalicelib.trackers.base import Body, IssueFields, RateLimited
+from tests.factories import project
+from tests.factories.fake_tracker import FakeTracker
+
+
+class Time:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def make(kind="jira_cloud"):
+    inner = FakeTracker(kind=kind, projects={"SUP": project("SUP")})
+    inner.create_issue("SUP", IssueFields(summary="x"))
+    time = Time()
+    usage, pauses = [], []
+    tracker = PacedTracker(
+        inner,
+        usage=lambda calls, now: usage.append(calls),
+        on_pause=lambda seconds, now: pauses.append(seconds),
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    return tracker, inner, time, usage, pauses
+
+
+def test_calls_are_counted_and_flushed_in_batches():
+    tracker, _, time, usage, _ = make()
+    for _ in range(24):
+        tracker.get_issue("SUP-1")
+    assert usage == []
+    tracker.get_issue("SUP-1")
+    assert usage == [25]
+    tracker.get_issue("SUP-1")
+    time.now += 1.5
+    tracker.get_issue("SUP-1")
+    assert usage == [25, 2]
+    tracker.get_issue("SUP-1")
+    tracker.flush()
+    assert usage == [25, 2, 1]
+
+
+def test_a_429_pauses_jobs_and_still_reaches_the_caller():
+    tracker, inner, _, _, pauses = make()
+
+    def limited(key):
+        raise RateLimited("slow down", retry_after=7)
+
+    inner.get_issue = limited
+    with pytest.raises(RateLimited):
+        tracker.get_issue("SUP-1")
+    assert pauses == [7]
+
+
+def test_writes_to_one_issue_stay_under_cloud_caps():
+    tracker, _, time, _, _ = make()
+    for _ in range(20):
+        tracker.add_comment("SUP-1", Body("wiki", "hi"))
+    assert time.slept == []
+    tracker.add_comment("SUP-1", Body("wiki", "one more"))  # the 21st within 2 s waits
+    assert time.slept == [pytest.approx(2.0)]
+    for _ in range(79):
+        tracker.update_issue("SUP-1", IssueFields(summary="y"))
+    with pytest.raises(RateLimited) as caught:  # 100 in 30 s: too long to wait here
+        tracker.add_comment("SUP-1", Body("wiki", "too many"))
+    assert caught.value.retry_after > 2.5
+
+
+def test_server_has_no_per_issue_caps_and_wrapping_is_idempotent():
+    tracker, _, time, _, _ = make(kind="jira_server")
+    for _ in range(50):
+        tracker.add_comment("SUP-1", Body("wiki", "hi"))
+    assert time.slept == []
+    assert paced(tracker) is tracker
+    assert tracker.kind == "jira_server" and tracker.body_format == "wiki"
