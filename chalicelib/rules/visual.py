@@ -21,7 +21,8 @@ one admin configures both sides in one place; an end runs its ``local`` blocks.
   filter matches everything; names compare case-insensitively. Outgoing scope looks at
   the local issue, incoming scope at the replica.
 - **sync**: ``disabled`` syncs nothing that way; ``manual`` syncs what an admin put under
-  sync by hand (triggers leave it alone, see :func:`sync_method`); ``automatic`` both.
+  sync by hand (triggers are to leave it alone: they ask :func:`sync_method`); ``automatic``
+  both.
 - **fields**: outgoing sends the listed fields (issue type, labels, priority and status
   always travel, mapped, so the other side's scope can look at them); incoming writes the
   listed fields when they changed since the last replica applied (like Basic).

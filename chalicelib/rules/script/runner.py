@@ -228,6 +228,14 @@ _default: ScriptRunner | None = None
 _default_lock = threading.Lock()
 
 
+def runner_for(settings: Any) -> ScriptRunner:
+    """The ``script_runner`` function when the stage names one (AWS), else a child process."""
+    function = getattr(settings, "script_function", None)
+    if function:
+        return LambdaRunner(function, region=settings.region)
+    return ChildProcessRunner()
+
+
 def default_runner() -> ScriptRunner:
     """The runner the stage's settings choose (built once per process)."""
     global _default
@@ -235,12 +243,7 @@ def default_runner() -> ScriptRunner:
         if _default is None:
             from chalicelib.config import get_settings
 
-            settings = get_settings()
-            function = getattr(settings, "script_function", None)
-            if function:
-                _default = LambdaRunner(function, region=settings.region)
-            else:
-                _default = ChildProcessRunner()
+            _default = runner_for(get_settings())
         return _default
 
 

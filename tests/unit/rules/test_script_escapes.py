@@ -131,7 +131,7 @@ EXHAUSTION = {
     ),
     "huge integer power": ("x = 10 ** (10 ** 9)", "timeout"),
     "memory bomb": ("x = 'a' * (10 ** 10)", "memory"),
-    "growing list": ("x = []\nwhile True:\n    x.append('y' * 100000)", "memory"),
+    "growing list": ("x = []\nwhile True:\n    x.append('y' * 5_000_000)", "memory"),
     "recursion bomb": ("def f(n):\n    return f(n + 1)\nf(0)", "runtime"),
     "mutual recursion": (
         "def a(n):\n    return b(n)\ndef b(n):\n    return a(n)\na(0)",
