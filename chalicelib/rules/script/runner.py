@@ -14,6 +14,8 @@ callers handle one shape.
 
 from __future__ import annotations
 
+import atexit
+import importlib.util
 import json
 import logging
 import os
@@ -61,10 +63,12 @@ def failure(kind: str, message: str) -> dict[str, Any]:
 
 
 def _search_path() -> list[str]:
-    """Where the child finds ``chalicelib`` and RestrictedPython (the same as ours)."""
-    import RestrictedPython
-
-    paths = [str(ROOT), str(Path(RestrictedPython.__file__).resolve().parents[1])]
+    """Where the child finds ``chalicelib`` and RestrictedPython (the same as ours; found
+    without importing RestrictedPython here, which the worker itself never needs)."""
+    spec = importlib.util.find_spec("RestrictedPython")
+    paths = [str(ROOT)]
+    if spec is not None and spec.origin:
+        paths.append(str(Path(spec.origin).resolve().parents[1]))
     return list(dict.fromkeys(paths))
 
 
@@ -244,6 +248,8 @@ def default_runner() -> ScriptRunner:
             from chalicelib.config import get_settings
 
             _default = runner_for(get_settings())
+            if isinstance(_default, ChildProcessRunner):
+                atexit.register(_default.close)
         return _default
 
 

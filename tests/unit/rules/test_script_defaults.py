@@ -47,7 +47,9 @@ def test_default_outgoing_script_sends_what_basic_sends(name):
 
 
 def _scenarios():
-    first = replica_of(issue(comments=(comment("1", "hello"),), attachments=(ATT,)), sha={"7": "ab"})
+    first = replica_of(
+        issue(comments=(comment("1", "hello"),), attachments=(ATT,)), sha={"7": "ab"}
+    )
     edited = replica_of(
         issue(summary="Printer fixed", comments=(comment("1", "hello again"), comment("4", "new"))),
         version=2,
