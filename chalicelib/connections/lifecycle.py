@@ -393,6 +393,14 @@ def accept(
         )
     _check_code_content(inv)
     require_mode_offered(settings, inv.mode)
+    if inv.mode == "visual" and not settings.is_public:  # rules/visual: both sides reachable
+        raise Conflict(
+            "Visual mode configures both sides of a connection from one place, so both "
+            "nodes must be reachable, and this node is private. Ask the initiating admin "
+            "for a Script or Basic connection instead.",
+            code="visual_needs_public_nodes",
+            field="invitation_code",
+        )
     require_project(deps.tracker(), req.incoming_project, "incoming_project")
     key = keys.derive_connection_key(inv.secret, inv.connection_id)
     answer = _call_handshake(deps.peer(), inv, settings, key)

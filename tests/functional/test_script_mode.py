@@ -264,11 +264,35 @@ def test_visual_mappings_are_checked_and_nothing_changes_when_the_other_end_is_d
     assert cluster.admin("node-b", "GET", path).body["mappings"] == []
 
 
-def test_a_private_other_side_cannot_be_configured_from_here(cluster):
-    cid = connect(cluster, "visual", destination=None, acceptor="node-p", project="PRIV")
+def test_visual_is_not_offered_to_a_private_node_and_a_pending_end_configures_itself(cluster):
+    created = cluster.admin(
+        "node-a",
+        "POST",
+        "/api/v1/connections",
+        {
+            "destination_url": None,
+            "mode": "visual",
+            "local_short_name": "A",
+            "remote_short_name": "P",
+            "name": "a-visual-private",
+            "incoming_project": "SUP",
+        },
+    )
+    cid = created.body["connection"]["id"]
+    refused = cluster.admin(
+        "node-p",
+        "POST",
+        "/api/v1/invitations/accept",
+        {"invitation_code": created.body["invitation_code"], "incoming_project": "PRIV"},
+    )
+    assert (refused.status, refused.error) == (409, "visual_needs_public_nodes")
+    with cluster.active(cluster["node-p"]):
+        from chalicelib.store.models import ConnectionModel
+
+        assert list(ConnectionModel.scan()) == []
     path = f"/api/v1/connections/{cid}"
-    refused = cluster.admin("node-a", "PATCH", path, {"mappings": MAPPINGS})
-    assert (refused.status, refused.error) == (409, "visual_other_side_unreachable")
+    both = cluster.admin("node-a", "PATCH", path, {"mappings": MAPPINGS})
+    assert (both.status, both.error) == (409, "visual_other_side_unreachable")
     local_only = cluster.admin("node-a", "PATCH", path, {"mappings": MAPPINGS[:1]})
     assert local_only.status == 200, local_only.body
 
