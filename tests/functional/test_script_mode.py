@@ -30,7 +30,7 @@ def cluster(aws, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def sandbox():
-    runner = ChildProcessRunner(ScriptLimits(cpu_seconds=1, wall_seconds=1.0), warm=1)
+    runner = ChildProcessRunner(ScriptLimits(cpu_seconds=1, wall_seconds=2.0), warm=1)
     previous = use_runner(runner)
     yield runner
     use_runner(previous)
