@@ -85,6 +85,8 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps | None = None) -> Non
         try:
             send_replica(issue, twin, deps=deps, human=human)
         except PermanentFailure as exc:  # e.g. this connection's script: the others go on
+            # deterministic for this version of the issue: the sweep need not bring it again
+            twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])
             failed = failed or exc
     hooks.after_ingest(issue, body, deps=deps)
     if failed is not None:
@@ -129,6 +131,7 @@ def send_replica(
             attachment_sha=hashes,
         )
     except SkipSync:  # the rules leave this issue out (scope, direction disabled)
+        twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])
         return False
     digest = content_hash(replica)
     if not force and (digest == twin.last_sent_hash or (digest == twin.echo_hash and not human)):
