@@ -63,6 +63,6 @@ def poll_peers(event):
     return workers.poll_peers(remaining_ms=event.context.get_remaining_time_in_millis)
 
 
-@app.schedule(Rate(5, unit=Rate.MINUTES))
+@app.schedule(Rate(1, unit=Rate.MINUTES))
 def reconcile(event):
     return workers.reconcile()

@@ -76,6 +76,7 @@ class Settings:
     poll_wait_seconds: int = 20
     quiet_poll: bool = False
     reconcile_overlap_seconds: int = 120
+    reconcile_interval_seconds: int = 300
     log_level: str = "INFO"
     script_function: str | None = None  # the script_runner Lambda; None: a local child process
 
@@ -208,6 +209,12 @@ def load_settings(
         "outbox_retention_days": r.integer("TWINSYNC_OUTBOX_RETENTION_DAYS", 14, low=1, high=365),
         "poll_wait_seconds": r.integer("TWINSYNC_POLL_WAIT_SECONDS", 20, low=0, high=60),
         "quiet_poll": r.flag("TWINSYNC_QUIET_POLL"),
+        "reconcile_interval_seconds": r.integer(
+            "TWINSYNC_RECONCILE_INTERVAL_SECONDS",
+            300 if r.flag("TWINSYNC_TRACKER_WEBHOOKS", default=True) else 60,
+            low=1,
+            high=86_400,
+        ),
         "reconcile_overlap_seconds": r.integer(
             "TWINSYNC_RECONCILE_OVERLAP_SECONDS", 120, low=0, high=86_400
         ),

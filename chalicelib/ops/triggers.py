@@ -280,7 +280,7 @@ def _new_twin(
         status="queued",
     )
     try:
-        twin.save()  # the version attribute makes this "create only"
+        twin.save(condition=TwinModel.local_key.does_not_exist())  # create only
     except PutError as exc:
         if condition_failed(exc):
             return None  # another change of the same issue got there first

@@ -138,7 +138,8 @@ class TwinModel(Model):
     created_at = UTCDateTimeAttribute(default=utcnow)
     by_local_key = TwinsByLocalKey()
     by_remote_key = TwinsByRemoteKey()
-    version = VersionAttribute()
+    # no VersionAttribute: ingest and apply each SET their own attributes of the same twin
+    # concurrently (different queues); a whole-item version would make them fail each other
 
 
 class EntryModel(Model):

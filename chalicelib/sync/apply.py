@@ -41,6 +41,7 @@ from chalicelib.sync.store import (
     twin_by_remote,
 )
 from chalicelib.trackers.base import (
+    Body,
     IssueFields,
     NotFound,
     RateLimited,
@@ -68,7 +69,7 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps | None = None) -> None
         set_entry_state(entry, "held")  # applied when the connection is activated again
         return
     try:
-        apply_replica(connection, entry.replica, deps=deps)
+        apply_replica(connection, entry.replica, deps=deps, retry=message.receive_count > 1)
     except RateLimited as exc:
         raise RetryLater(str(exc), delay=exc.retry_after) from exc
     except Unavailable as exc:
@@ -77,7 +78,7 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps | None = None) -> None
 
 
 def apply_replica(
-    connection: ConnectionModel, replica: dict[str, Any], *, deps: SyncDeps
+    connection: ConnectionModel, replica: dict[str, Any], *, deps: SyncDeps, retry: bool = False
 ) -> TwinModel | None:
     remote_key = str(replica["key"])
     twin = twin_by_remote(connection.id, remote_key)
@@ -132,7 +133,7 @@ def apply_replica(
     else:
         if plan.fields is not None:
             deps.tracker.update_issue(twin.local_key, plan.fields)
-    problems = _apply_comments(twin, plan.comments, deps=deps)
+    problems = _apply_comments(twin, plan.comments, deps=deps, heal=retry)
     problems += _apply_attachments(connection, twin, replica, plan.attachments, deps=deps)
     _finish(connection, twin, replica, plan, problems, first_sync=first_sync, deps=deps)
     return twin
@@ -183,12 +184,44 @@ def _save_map(twin: TwinModel, attribute: Any, value: dict[str, Any]) -> None:
     twin.update(actions=[attribute.set(value)])
 
 
-def _apply_comments(twin: TwinModel, ops: tuple[CommentOp, ...], *, deps: SyncDeps) -> list[str]:
+def _text(body: Body | None) -> str:
+    if body is None:
+        return ""
+    if body.format == "adf":
+        from chalicelib.trackers.formats import adf_to_text
+
+        return " ".join(adf_to_text(body.value).split())
+    return " ".join(str(body.value or "").split())
+
+
+def _unmapped_own_comments(twin: TwinModel, mapping: dict[str, Any], *, deps: SyncDeps) -> dict:
+    """On a retry: comments we wrote whose creation was not recorded (a crash in between),
+    by text, so the retry maps them instead of writing them twice."""
+    known = {str(v.get("local_id")) for v in mapping.values() if isinstance(v, dict)}
+    ours = deps.integration_user_id()
+    found: dict[str, str] = {}
+    for comment in deps.tracker.get_issue(twin.local_key).comments:
+        if comment.author.id == ours and comment.id not in known:
+            found.setdefault(_text(comment.body), comment.id)
+    return found
+
+
+def _apply_comments(
+    twin: TwinModel, ops: tuple[CommentOp, ...], *, deps: SyncDeps, heal: bool = False
+) -> list[str]:
     mapping: dict[str, Any] = dict(twin.comment_map or {})
+    orphans = (
+        _unmapped_own_comments(twin, mapping, deps=deps)
+        if heal and any(op.action == "create" for op in ops)
+        else {}
+    )
     for op in ops:
         if op.action == "create" and op.body is not None:
-            comment = deps.tracker.add_comment(twin.local_key, op.body, public=op.public)
-            mapping[op.remote_id] = {"local_id": comment.id, "hash": op.body_hash or ""}
+            local_id = orphans.pop(_text(op.body), None)
+            if local_id is None:
+                local_id = deps.tracker.add_comment(twin.local_key, op.body, public=op.public).id
+                deps.hook("after_comment", key=twin.local_key, comment_id=local_id)
+            mapping[op.remote_id] = {"local_id": local_id, "hash": op.body_hash or ""}
         elif op.action == "update" and op.body is not None and op.local_id:
             try:
                 deps.tracker.update_comment(twin.local_key, op.local_id, op.body)

@@ -1,5 +1,9 @@
 """The reconcile sweep: find changes no webhook announced, so a lost webhook only delays.
 
+The schedule fires every minute; a run does the sweep when ``reconcile_interval_seconds``
+have passed since the last one (5 minutes by default, 1 minute for a tracker that sends no
+webhooks and is followed by this sweep alone), so the interval is a setting, not a deploy.
+
 Every run searches the tracker for issues updated since the last run (minus an overlap for
 clock skew and indexing lag), in minutes relative to now so the tracker user's time zone
 cannot shift the window, and queues an ingest for each one under sync. Ingest drops what
@@ -24,6 +28,7 @@ log = logging.getLogger("twinsync.reconcile")
 CURSOR = "reconcile#cursor"
 FIRST_WINDOW_MINUTES = 60
 MAX_PAGES = 20
+SLACK_S = 5  # a schedule may fire a little early
 
 
 def window_jql(last_run: datetime | None, now: datetime, overlap_seconds: int) -> str:
@@ -39,6 +44,9 @@ def reconcile_all(*, deps: SyncDeps | None = None) -> dict[str, Any]:
     now = utcnow()
     cursor = get_key(CURSOR)
     last_run = datetime.fromisoformat(cursor.value) if cursor and cursor.value else None
+    interval = deps.settings.reconcile_interval_seconds
+    if last_run is not None and (now - last_run).total_seconds() < interval - SLACK_S:
+        return {"skipped": True, "next_in_s": round(interval - (now - last_run).total_seconds())}
     jql = window_jql(last_run, now, deps.settings.reconcile_overlap_seconds)
     checked = queued = 0
     page_cursor = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -61,6 +61,11 @@ def env(node):
     )
     connection.save()
     return Env(tracker, sent, deps, connection)
+
+
+def retried(messages):
+    """The same messages as the queue hands them back after a failure."""
+    return [replace(m, receive_count=m.receive_count + 1) for m in messages]
 
 
 def receive(env, replica):
@@ -177,3 +182,19 @@ def test_a_deactivated_connection_holds_changes_for_later(env):
     assert env.tracker.issues == {}
     (entry,) = [e for e in EntryModel.query("conn-1#in")]
     assert entry.state == "held"
+
+
+def test_a_crash_after_writing_a_comment_does_not_write_it_twice(env):
+    messages = receive(env, replica(comments=(comment("c1", "one"), comment("c2", "two"))))
+    calls = []
+
+    def crash_once(**_):
+        calls.append(1)
+        if len(calls) == 2:  # after the second comment, before it is recorded
+            raise RuntimeError("injected crash after a comment write")
+
+    with pytest.raises(RuntimeError):
+        apply_all(env, messages, after_comment=crash_once)
+    apply_all(env, retried(messages), after_comment=lambda **_: None)
+    (local,) = env.tracker.issues.values()
+    assert sorted(c.body.value.rsplit(None, 1)[-1] for c in local.comments) == ["one", "two"]
