@@ -25,7 +25,7 @@ from tests.stack.conftest import twin_key
 
 CHANGES = int(os.environ.get("BENCH_CHANGES", "8"))
 QUIET_CHANGES = int(os.environ.get("BENCH_QUIET_CHANGES", "3"))  # each waits up to a minute
-IDLE_S = float(os.environ.get("BENCH_IDLE_S", "30"))
+IDLE_S = float(os.environ.get("BENCH_IDLE_S", "65"))  # > one schedule period
 MONTH_S = 30 * 24 * 3600
 PULL = re.compile(r"access GET /node/v1/connections/[^/]+/outbox ")
 
