@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from chalicelib.connections.keys import encode_key
 from chalicelib.queues import QueueMessage
 from chalicelib.rules import basic
 from chalicelib.rules.replica import stamp
@@ -20,6 +19,7 @@ from chalicelib.sync.inbox import accept
 from chalicelib.sync.store import get_twin, outbox_pk, twin_by_remote
 from chalicelib.trackers.base import Attachment
 from tests.factories import ALICE, BOT, comment, issue, project
+from tests.factories.connections import saved_connection
 from tests.factories.memory_tracker import MemoryTracker
 
 
@@ -45,21 +45,7 @@ def env(node):
     tracker.body_format = "wiki"  # a Jira Server site: descriptions and comments in wiki
     sent = Sent()
     deps = build_deps(ready(), tracker=tracker, send=sent, fetch=lambda *a, **k: None)
-    connection = ConnectionModel(
-        id="conn-1",
-        name="Acme to Globex",
-        mode="basic",
-        status="active",
-        role="acceptor",
-        local_short_name="Globex",
-        remote_short_name="Acme",
-        incoming_project="OPS",
-        remote_node_id="node-z",
-        remote_url=None,
-        remote_public=False,
-        key=encode_key(b"k" * 32),
-    )
-    connection.save()
+    connection = saved_connection("conn-1")
     return Env(tracker, sent, deps, connection)
 
 

@@ -8,14 +8,14 @@ import json
 import boto3
 import pytest
 
-from chalicelib.connections.keys import encode_key
 from chalicelib.connections.wiring import Providers, use_providers
 from chalicelib.queues import BatchPolicy
-from chalicelib.store.models import ConnectionModel, TwinModel
+from chalicelib.store.models import TwinModel
 from chalicelib.sync import workers
 from chalicelib.sync.deps import reset_default_deps
 from chalicelib.trackers.base import Unavailable
 from tests.conftest import admin_headers
+from tests.factories.connections import saved_connection
 from tests.factories.memory_tracker import MemoryTracker
 
 MAX = BatchPolicy().max_attempts
@@ -24,18 +24,7 @@ MAX = BatchPolicy().max_attempts
 @pytest.fixture
 def failing(node):
     tracker = MemoryTracker.with_projects("OPS")
-    ConnectionModel(
-        id="conn-e",
-        name="errors",
-        mode="basic",
-        status="active",
-        role="acceptor",
-        local_short_name="Here",
-        remote_short_name="There",
-        incoming_project="OPS",
-        remote_node_id="node-z",
-        key=encode_key(b"k" * 32),
-    ).save()
+    saved_connection("conn-e", name="errors")
     TwinModel(connection_id="conn-e", local_key="OPS-1", remote_key="X-1").save()
     reset_default_deps()
     with use_providers(Providers(tracker=lambda settings: tracker)):

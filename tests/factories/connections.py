@@ -1,0 +1,30 @@
+"""Connection ends stored directly, for tests of the sync stages (not of the lifecycle)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.connections.keys import encode_key
+from chalicelib.store.models import ConnectionModel
+
+
+def saved_connection(connection_id: str = "conn-1", **overrides: Any) -> ConnectionModel:
+    """An active acceptor end whose peer is private (so nothing is called out)."""
+    values: dict[str, Any] = {
+        "id": connection_id,
+        "name": f"connection {connection_id}",
+        "mode": "basic",
+        "status": "active",
+        "role": "acceptor",
+        "local_short_name": "Globex",
+        "remote_short_name": "Acme",
+        "incoming_project": "OPS",
+        "remote_node_id": "node-z",
+        "remote_url": None,
+        "remote_public": False,
+        "key": encode_key(b"k" * 32),
+    }
+    values.update(overrides)
+    connection = ConnectionModel(**values)
+    connection.save()
+    return connection
