@@ -28,11 +28,12 @@ READY = ("chalicelib.store.models",)
 # What each function imports on its first invocation, after ``import app``.
 FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
     "api_handler": READY,
-    "ingest": (*READY, "chalicelib.sync.errors_log", "chalicelib.sync.ingest"),
-    "deliver": (*READY, "chalicelib.sync.errors_log", "chalicelib.sync.deliver"),
-    "apply": (*READY, "chalicelib.sync.errors_log", "chalicelib.sync.apply"),
+    "ingest": (*READY, "chalicelib.sync.events", "chalicelib.sync.ingest"),
+    "deliver": (*READY, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    "apply": (*READY, "chalicelib.sync.events", "chalicelib.sync.apply"),
     "poll_peers": (*READY, "chalicelib.sync.poll"),
     "reconcile": (*READY, "chalicelib.sync.reconcile"),
+    "jobs": (*READY, "chalicelib.sync.events", "chalicelib.ops.jobs"),
     "script_runner": ("chalicelib.rules.script",),
 }
 
