@@ -55,7 +55,10 @@ class SandboxAdmin:
         issue_types: list[str] | None = None,
         default_issue_type: str | None = None,
         lead: str | None = None,
+        workflow: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """``workflow``: ``{"statuses": [...], "transitions": [...]}`` (see workflow.py);
+        without it the project gets To Do ⇄ In Progress ⇄ Done."""
         body: dict[str, Any] = {"key": key, "name": name or key}
         if issue_types is not None:
             body["issue_types"] = issue_types
@@ -63,7 +66,33 @@ class SandboxAdmin:
             body["default_issue_type"] = default_issue_type
         if lead is not None:
             body["lead"] = lead
+        if workflow is not None:
+            body["workflow"] = workflow
         return self.call("POST", "projects", body)
+
+    def create_field(
+        self, name: str, *, field_type: str = "string", field_id: str | None = None
+    ) -> dict[str, Any]:
+        """Define a custom field (``{id, name, type}``); ``field_id`` picks its id."""
+        body: dict[str, Any] = {"name": name, "type": field_type}
+        if field_id is not None:
+            body["id"] = field_id
+        return self.call("POST", "fields", body)
+
+    def fields(self) -> list[dict[str, Any]]:
+        return self.call("GET", "fields")
+
+    def ensure_field(self, name: str, *, field_type: str = "string") -> dict[str, Any]:
+        """The custom field named ``name``, defined first if the site lacks it."""
+        for item in self.fields():
+            if item["name"].lower() == name.lower():
+                return item
+        try:
+            return self.create_field(name, field_type=field_type)
+        except SandboxAdminError as exc:  # defined meanwhile by someone else
+            if exc.status != 409:
+                raise
+            return next(f for f in self.fields() if f["name"].lower() == name.lower())
 
     def create_user(
         self,

@@ -15,8 +15,9 @@ from .errors import JiraError
 from .http import Request, Response, Router
 from .jql import JqlError, parse
 from .jql_eval import compile_query
-from .store import STATUSES, ProjectRec, UserRec, WebhookRec
+from .store import FieldRec, ProjectRec, UserRec, WebhookRec
 from .webhooks import EVENTS
+from .workflow import parse_workflow, status_names
 
 if TYPE_CHECKING:
     from .sandbox import SandboxJira
@@ -67,7 +68,12 @@ def project_json(project: ProjectRec) -> dict[str, Any]:
         "name": project.name,
         "issue_types": list(project.issue_types),
         "default_issue_type": project.default_issue_type,
+        "workflow": parse_workflow(project.workflow),
     }
+
+
+def field_json(rec: FieldRec) -> dict[str, Any]:
+    return {"id": rec.id, "name": rec.name, "type": rec.type}
 
 
 def webhook_json(hook: WebhookRec) -> dict[str, Any]:
@@ -138,21 +144,33 @@ def list_projects(site: SandboxJira, req: Request) -> Response:
 
 @router.add("POST", "/_sandbox/issues/{ref}/status", auth=False)
 def set_status(site: SandboxJira, req: Request) -> Response:
-    """Move an issue to a status (the sandbox has no workflows); fires ``issue_updated``."""
+    """Move an issue to any status of its project's workflow, bypassing the transitions
+    (an admin's shortcut); fires ``issue_updated`` as a transition does."""
     data = body(req)
-    names = [name for _, name, _ in STATUSES]
-    if data.get("status") not in names:
-        raise AdminError(400, f"status must be one of {names}")
     with site.store.lock:
         issue = site.store.issue(req.params["ref"])
         if issue is None:
             raise AdminError(404, "no such issue")
+        names = status_names(site.store.workflow(site.store.projects[issue.project_id]))
+        if data.get("status") not in names:
+            raise AdminError(400, f"status must be one of {names}")
         who_id = site.user_ref(str(data["user"])) if data.get("user") else issue.reporter
         who = site.store.users.get(who_id or "")
         if who is None:
             raise AdminError(400, "name the acting user (user: accountId or name)")
         site.store.edit_issue(who, issue, {"status": data["status"]})
     return Response(body={"key": issue.key, "status": issue.status})
+
+
+@router.add("POST", "/_sandbox/fields", auth=False)
+def create_field(site: SandboxJira, req: Request) -> Response:
+    """Define a custom field: ``{name, type: string|number|array|any, id?}``."""
+    return Response(201, field_json(site.add_field(body(req))))
+
+
+@router.add("GET", "/_sandbox/fields", auth=False)
+def list_fields(site: SandboxJira, req: Request) -> Response:
+    return Response(body=[field_json(f) for f in site.store.fields.values()])
 
 
 # --- webhooks -----------------------------------------------------------------------------

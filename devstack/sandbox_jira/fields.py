@@ -140,9 +140,29 @@ class FieldReader:
         elif name in USER_FIELDS:
             self.user(name, value, out)
         elif CUSTOM_RE.match(name):
-            out[name] = value
+            self.custom(name, value, out)
         else:
             self.errors[name] = NOT_SETTABLE.format(name)
+
+    def custom(self, name: str, value: Any, out: dict[str, Any]) -> None:
+        """A custom field's value, checked against its type when the site defines it
+        (an id the site does not define is stored as given: older setups rely on it)."""
+        rec = self.store.fields.get(name)
+        kind = rec.type if rec else "any"
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        strings = isinstance(value, list) and all(isinstance(x, str) for x in value)
+        ok = (
+            value is None
+            or kind == "any"
+            or (kind == "string" and isinstance(value, str))
+            or (kind == "number" and number)
+            or (kind == "array" and strings)
+        )
+        if not ok:
+            wanted = {"string": "a string", "number": "a number", "array": "a list of strings"}
+            self.errors[name] = f"Operation value must be {wanted[kind]}"
+        else:
+            out[name] = value
 
     def summary(self, value: Any, out: dict[str, Any]) -> None:
         if not isinstance(value, str):

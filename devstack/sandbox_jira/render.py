@@ -14,7 +14,6 @@ from urllib.parse import quote
 from . import adf
 from .store import (
     PRIORITIES,
-    STATUSES,
     AttachmentRec,
     CommentRec,
     HistoryRec,
@@ -53,6 +52,40 @@ FIELD_NAMES = {
     "fixVersions": "Fix versions",
     "versions": "Affects versions",
     "statuscategorychangedate": "Status Category Changed",
+}
+# system field id -> (schema type, schema items), for ``GET field``
+SYSTEM_FIELD_TYPES: dict[str, tuple[str, str | None]] = {
+    "summary": ("string", None),
+    "description": ("string", None),
+    "environment": ("string", None),
+    "issuetype": ("issuetype", None),
+    "project": ("project", None),
+    "labels": ("array", "string"),
+    "priority": ("priority", None),
+    "status": ("status", None),
+    "reporter": ("user", None),
+    "creator": ("user", None),
+    "assignee": ("user", None),
+    "created": ("datetime", None),
+    "updated": ("datetime", None),
+    "comment": ("comments-page", None),
+    "attachment": ("array", "attachment"),
+    "resolution": ("resolution", None),
+    "resolutiondate": ("datetime", None),
+    "duedate": ("date", None),
+    "issuelinks": ("array", "issuelinks"),
+    "subtasks": ("array", "issuelinks"),
+    "components": ("array", "component"),
+    "fixVersions": ("array", "version"),
+    "versions": ("array", "version"),
+    "statuscategorychangedate": ("datetime", None),
+}
+_PLUGIN = "com.atlassian.jira.plugin.system.customfieldtypes:"
+CUSTOM_FIELD_SCHEMAS = {  # sandbox field type -> (schema type, Jira's custom field type)
+    "string": ("string", _PLUGIN + "textfield"),
+    "number": ("number", _PLUGIN + "float"),
+    "array": ("array", _PLUGIN + "labels"),
+    "any": ("any", _PLUGIN + "textarea"),
 }
 TYPE_DESCRIPTIONS = {
     "Bug": "A problem or error.",
@@ -218,7 +251,8 @@ class Renderer:
         return data
 
     def status(self, name: str, version: int) -> dict[str, Any]:
-        sid, _, (cat_id, cat_key, colour, cat_name) = next(s for s in STATUSES if s[1] == name)
+        sid = self.store.status_id(name)
+        cat_id, cat_key, colour, cat_name = self.store.status_category(name)
         return {
             "self": f"{self.api(version)}/status/{sid}",
             "description": "",
@@ -233,6 +267,63 @@ class Renderer:
                 "name": cat_name,
             },
         }
+
+    def transition(self, item: dict[str, Any], version: int) -> dict[str, Any]:
+        """One workflow transition as ``GET issue/{key}/transitions`` lists it."""
+        data: dict[str, Any] = {
+            "id": item["id"],
+            "name": item["name"],
+            "to": self.status(item["to"], version),
+        }
+        if self.cloud:
+            data.update(
+                hasScreen=False,
+                isGlobal=not item["from"],
+                isInitial=False,
+                isAvailable=True,
+                isConditional=False,
+                isLooped=False,
+            )
+        return data
+
+    def fields(self, version: int) -> list[dict[str, Any]]:
+        """``GET field``: the system fields the sandbox has, then the site's custom fields."""
+        out = []
+        for fid, (schema_type, items) in SYSTEM_FIELD_TYPES.items():
+            if fid == "statuscategorychangedate" and not self.cloud:
+                continue
+            schema: dict[str, Any] = {"type": schema_type, "system": fid}
+            if items:
+                schema["items"] = items
+            item: dict[str, Any] = {"id": fid, "name": FIELD_NAMES[fid], "custom": False}
+            if self.cloud:
+                item["key"] = fid
+            item.update(
+                orderable=fid not in ("created", "updated", "status", "creator", "comment"),
+                navigable=fid != "comment",
+                searchable=True,
+                clauseNames=[fid],
+                schema=schema,
+            )
+            out.append(item)
+        for rec in self.store.fields.values():
+            number = int(rec.id.removeprefix("customfield_"))
+            custom_type, plugin = CUSTOM_FIELD_SCHEMAS[rec.type]
+            schema = {"type": custom_type, "custom": plugin, "customId": number}
+            if rec.type == "array":
+                schema["items"] = "string"
+            item = {"id": rec.id, "name": rec.name, "custom": True}
+            if self.cloud:
+                item["key"] = rec.id
+            item.update(
+                orderable=True,
+                navigable=True,
+                searchable=True,
+                clauseNames=[f"cf[{number}]", rec.name],
+                schema=schema,
+            )
+            out.append(item)
+        return out
 
     def priority(self, name: str | None, version: int) -> dict[str, Any] | None:
         if name is None:
@@ -364,7 +455,11 @@ class Renderer:
         }
         expand = set(expand)
         if "names" in expand:
-            data["names"] = {n: FIELD_NAMES.get(n, n) for n in values if selection.wants(n)}
+            data["names"] = {
+                n: self.store.field_name(n) or FIELD_NAMES.get(n, n)
+                for n in values
+                if selection.wants(n)
+            }
         if "changelog" in expand:
             data["changelog"] = self.changelog(issue, version)
         wanted = [p.strip() for v in properties for p in v.split(",") if p.strip()]

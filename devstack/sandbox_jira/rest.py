@@ -19,6 +19,7 @@ from .render import FieldSelection
 from .search import by_offset, by_token
 from .store import AttachmentRec, CommentRec, IssueRec, UserRec
 from .timefmt import jira_time
+from .workflow import available
 
 if TYPE_CHECKING:
     from .sandbox import SandboxJira
@@ -265,6 +266,58 @@ def delete_issue(site: SandboxJira, req: Request) -> Response:
         issue = find_issue(site, req.params["ref"])
         site.store.delete_issue(actor(req), issue)
         return Response(NO_CONTENT)
+
+
+# --- workflow transitions ---------------------------------------------------------------
+
+
+@router.add("GET", "/rest/api/{v}/issue/{ref}/transitions")
+def list_transitions(site: SandboxJira, req: Request) -> Response:
+    """The transitions the issue's project workflow offers from its current status."""
+    with site.store.lock:
+        issue = find_issue(site, req.params["ref"])
+        workflow = site.store.workflow(site.store.projects[issue.project_id])
+        items = available(workflow, issue.status)
+        wanted = req.arg("transitionId")
+        if wanted:
+            items = [t for t in items if t["id"] == wanted]
+        return Response(
+            body={
+                "expand": "transitions",
+                "transitions": [site.renderer.transition(t, v(req)) for t in items],
+            }
+        )
+
+
+@router.add("POST", "/rest/api/{v}/issue/{ref}/transitions")
+def do_transition(site: SandboxJira, req: Request) -> Response:
+    """Move the issue along a transition available now (fields in the body are set too)."""
+    raw = body_json(req)
+    ref = raw.get("transition") if isinstance(raw, dict) else None
+    wanted = str(ref.get("id") or "") if isinstance(ref, dict) else ""
+    if not wanted:
+        raise JiraError(400, ["Missing 'transition' identifier"])
+    with site.store.lock:
+        issue = find_issue(site, req.params["ref"])
+        workflow = site.store.workflow(site.store.projects[issue.project_id])
+        chosen = next((t for t in available(workflow, issue.status) if t["id"] == wanted), None)
+        if chosen is None:
+            raise JiraError(400, [f"Transition id '{wanted}' is not valid for this issue."])
+        values: dict[str, Any] = {}
+        if raw.get("fields") or raw.get("update"):
+            values = FieldReader(site.store, v(req)).edit(raw, issue)
+        site.store.edit_issue(actor(req), issue, {**values, "status": chosen["to"]})
+        return Response(NO_CONTENT)
+
+
+# --- fields -------------------------------------------------------------------------------
+
+
+@router.add("GET", "/rest/api/{v}/field")
+def list_fields(site: SandboxJira, req: Request) -> Response:
+    """System and custom fields: what maps a custom field's name to its ``customfield_`` id."""
+    with site.store.lock:
+        return Response(body=site.renderer.fields(v(req)))
 
 
 @router.add("GET", "/rest/api/{v}/issue/{ref}/changelog", flavours=("cloud",))

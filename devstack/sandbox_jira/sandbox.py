@@ -30,7 +30,7 @@ from .errors import JiraError, unauthorized
 from .faults import Faults, RequestLog
 from .http import Request, Response, parse_query, read_body
 from .render import Renderer
-from .store import ProjectRec, Store, UserRec, WebhookRec
+from .store import FieldRec, ProjectRec, Store, UserRec, WebhookRec
 from .timefmt import Clock, system_clock
 from .webhooks import WebhookPublisher
 
@@ -188,9 +188,23 @@ class SandboxJira:
                 default_issue_type=data.get("default_issue_type"),
                 lead=lead,
                 project_id=data.get("id"),
+                workflow=data.get("workflow"),
+            )
+        except ValueError as exc:  # WorkflowError is one
+            raise admin_api.AdminError(400, str(exc)) from exc
+
+    def add_field(self, data: dict[str, Any]) -> FieldRec:
+        if not isinstance(data.get("name"), str):
+            raise admin_api.AdminError(400, "name is required")
+        try:
+            return self.store.add_field(
+                name=data["name"],
+                field_type=str(data.get("type") or "string"),
+                field_id=data.get("id"),
             )
         except ValueError as exc:
-            raise admin_api.AdminError(400, str(exc)) from exc
+            status = 409 if "exists" in str(exc) else 400
+            raise admin_api.AdminError(status, str(exc)) from exc
 
     def user_ref(self, ref: str) -> str | None:
         """A user id from an id, a username or an e-mail address (admin convenience)."""
@@ -217,6 +231,10 @@ class SandboxJira:
             login = user.get("email") if self.flavour == "cloud" else user.get("name")
             if not (login and self.store.user_by_login(login)):
                 self.add_user(user)
+        known_fields = {f.name.lower() for f in self.store.fields.values()}
+        for custom in config.get("fields", []):
+            if str(custom.get("name", "")).lower() not in known_fields:
+                self.add_field(custom)
         for project in config.get("projects", []):
             if not self.store.project(str(project.get("key", ""))):
                 self.add_project(project)

@@ -19,6 +19,7 @@ from typing import Any
 from . import adf
 from .jql_eval import Catalog, IssueDoc
 from .timefmt import Clock, MonotonicClock, system_clock
+from .workflow import CATEGORIES, initial_status, parse_workflow
 
 FIRST_ID = 10000
 
@@ -39,6 +40,7 @@ PRIORITIES = [("1", "Highest"), ("2", "High"), ("3", "Medium"), ("4", "Low"), ("
 DEFAULT_PRIORITY = "Medium"
 ATTRS = {"issuetype": "issue_type"}  # REST field id -> IssueRec attribute
 DEFAULT_STATUS = "To Do"
+FIELD_TYPES = ("string", "number", "array", "any")  # custom field value types the sandbox checks
 
 
 @dataclass
@@ -65,6 +67,16 @@ class ProjectRec:
     lead: str | None = None
     next_number: int = 1
     project_type: str = "software"
+    workflow: dict[str, Any] | None = None  # None: the default workflow (see workflow.py)
+
+
+@dataclass
+class FieldRec:
+    """A custom field defined on the site: values live on issues under ``id``."""
+
+    id: str  # customfield_NNNNN
+    name: str
+    type: str = "string"
 
 
 @dataclass
@@ -179,6 +191,11 @@ class Store:
             self.attachments: dict[str, AttachmentRec] = {}
             self.webhooks: dict[str, WebhookRec] = {}
             self.issue_types: dict[str, str] = dict(DEFAULT_ISSUE_TYPES)
+            # status name -> (id, category key); grows with the statuses workflows name
+            self.statuses: dict[str, tuple[str, str]] = {
+                name: (sid, category[1]) for sid, name, category in STATUSES
+            }
+            self.fields: dict[str, FieldRec] = {}
             self.indexed_properties: list[str] | None = None
 
     def next_id(self, kind: str) -> str:
@@ -249,11 +266,15 @@ class Store:
         default_issue_type: str | None = None,
         lead: str | None = None,
         project_id: str | None = None,
+        workflow: dict[str, Any] | None = None,
     ) -> ProjectRec:
         with self.lock:
             key = key.upper()
             if self.project(key):
                 raise ValueError(f"project {key} exists")
+            checked = parse_workflow(workflow) if workflow is not None else None
+            for status in (checked or {}).get("statuses", []):
+                self.status_id(status["name"], status["category"])
             types = list(issue_types or ["Task", "Bug", "Story"])
             for type_name in types:
                 self.issue_type_id(type_name)
@@ -266,6 +287,7 @@ class Store:
                 issue_types=types,
                 default_issue_type=default_issue_type,
                 lead=lead,
+                workflow=checked,
             )
             self.projects[project.id] = project
             self.on_change()
@@ -277,6 +299,43 @@ class Store:
             (p for p in self.projects.values() if low in (p.id, p.key.lower())),
             None,
         )
+
+    def workflow(self, project: ProjectRec) -> dict[str, Any]:
+        """The project's workflow (the default one when it names none)."""
+        return parse_workflow(project.workflow)
+
+    def status_id(self, name: str, category: str = "indeterminate") -> str:
+        """The global id of a status name (made on first use, like a new status)."""
+        if name not in self.statuses:
+            self.statuses[name] = (self.next_id("status"), category)
+        return self.statuses[name][0]
+
+    def status_category(self, name: str) -> tuple[int, str, str, str]:
+        """Jira's status category (id, key, colour, name) of a status."""
+        return CATEGORIES[self.statuses.get(name, ("", "indeterminate"))[1]]
+
+    def add_field(
+        self, *, name: str, field_type: str = "string", field_id: str | None = None
+    ) -> FieldRec:
+        """Define a custom field (``customfield_NNNNN``); names are unique on a site here."""
+        with self.lock:
+            if field_type not in FIELD_TYPES:
+                raise ValueError(f"type must be one of {list(FIELD_TYPES)}")
+            if not name.strip():
+                raise ValueError("a custom field needs a name")
+            if any(f.name.lower() == name.strip().lower() for f in self.fields.values()):
+                raise ValueError(f"a custom field named {name} exists")
+            fid = field_id or f"customfield_{self.next_id('customfield')}"
+            if not fid.startswith("customfield_") or not fid[12:].isdigit() or fid in self.fields:
+                raise ValueError(f"{fid} is not a free customfield_NNNNN id")
+            rec = FieldRec(id=fid, name=name.strip(), type=field_type)
+            self.fields[fid] = rec
+            self.on_change()
+            return rec
+
+    def field_name(self, field_id: str) -> str | None:
+        rec = self.fields.get(field_id)
+        return rec.name if rec else None
 
     def issue_type_id(self, name: str) -> str:
         """The global id of an issue type name (made on first use, like a new type)."""
@@ -323,6 +382,7 @@ class Store:
                 updated=now,
                 reporter=values.get("reporter", actor.id),
                 creator=actor.id,
+                status=initial_status(self.workflow(project)),
             )
             for name, value in values.items():
                 if name not in ("issuetype", "summary", "reporter"):
@@ -538,6 +598,7 @@ class Store:
     ) -> dict[str, Any]:
         """One changelog item shaped as Jira writes it (Server omits ``fieldId``)."""
         label = {"status": "Status", "attachment": "Attachment"}.get(name, name)
+        label = self.field_name(name) or label  # Jira labels custom field items by name
         from_id, to_id = ids or (self._change_id(name, old), self._change_id(name, new))
         item: dict[str, Any] = {
             "field": label,
@@ -560,7 +621,7 @@ class Store:
         if name == "priority":
             return next((pid for pid, pname in PRIORITIES if pname == value), None)
         if name == "status":
-            return next((sid for sid, sname, _ in STATUSES if sname == value), None)
+            return self.statuses[value][0] if value in self.statuses else None
         if name in ("reporter", "assignee"):
             return str(value)
         return None
@@ -589,7 +650,7 @@ class Store:
                 projects=[(p.id, p.key, p.name) for p in self.projects.values()],
                 users=users,
                 issue_types=[(tid, name) for name, tid in self.issue_types.items()],
-                statuses=[(sid, name) for sid, name, _ in STATUSES],
+                statuses=[(sid, name) for name, (sid, _) in self.statuses.items()],
                 priorities=list(PRIORITIES),
                 issue_keys={key: int(iid) for key, iid in self.keys.items()},
                 now_ms=self.clock.clock(),
@@ -646,6 +707,8 @@ class Store:
                 "flavour": self.flavour,
                 "seq": dict(self.seq),
                 "issue_types": dict(self.issue_types),
+                "statuses": {name: list(value) for name, value in self.statuses.items()},
+                "fields": [asdict(f) for f in self.fields.values()],
                 "indexed_properties": self.indexed_properties,
                 "users": users,
                 "projects": [asdict(p) for p in self.projects.values()],
@@ -663,6 +726,9 @@ class Store:
             self.clear()
             self.seq = dict(data.get("seq", {}))
             self.issue_types = dict(data.get("issue_types", DEFAULT_ISSUE_TYPES))
+            for name, (sid, category) in (data.get("statuses") or {}).items():
+                self.statuses[name] = (str(sid), str(category))
+            self.fields = {f["id"]: FieldRec(**f) for f in data.get("fields", [])}
             self.indexed_properties = data.get("indexed_properties")
             self.users = {u["id"]: UserRec(**u) for u in data.get("users", [])}
             self.projects = {p["id"]: ProjectRec(**p) for p in data.get("projects", [])}
