@@ -36,13 +36,22 @@ class AttachmentOp:
 
 @dataclass(frozen=True)
 class Plan:
+    """Tracker writes for one replica. ``status`` is a status name reached through a
+    workflow transition after the fields are written (Jira has no "set status")."""
+
     fields: IssueFields | None = None
     comments: tuple[CommentOp, ...] = ()
     attachments: tuple[AttachmentOp, ...] = ()
+    status: str | None = None
 
     @property
     def empty(self) -> bool:
-        return self.fields is None and not self.comments and not self.attachments
+        return (
+            self.fields is None
+            and not self.comments
+            and not self.attachments
+            and self.status is None
+        )
 
     def changes(self) -> list[str]:
         """Names of what the plan changes, for the twin's history."""
@@ -52,6 +61,8 @@ class Plan:
                 if getattr(self.fields, name) is not None:
                     names.append(name)
             names.extend(f"field:{k}" for k in self.fields.custom)
+        if self.status is not None:
+            names.append("status")
         names.extend(f"comment:{op.action}:{op.remote_id}" for op in self.comments)
         names.extend(f"attachment:{op.action}:{op.remote_id}" for op in self.attachments)
         return names

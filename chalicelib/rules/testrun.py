@@ -55,6 +55,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         }
     return {
         "fields": fields,
+        "status": plan.status,
         "comments": [
             {
                 "action": op.action,

@@ -12,7 +12,8 @@ A connection end's ``mappings`` is a list of blocks, one per side and direction:
                 {"field": "comments", "public": false},          # incoming: internal comments
                 {"field": "comments", "only_public": true},      # outgoing: public ones only
                 {"field": "attachments", "max_size": 10000000},
-                {"field": "custom", "local": "customfield_10050", "remote": "Customer"}]}
+                {"field": "status", "values": {"Closed": "Done"}},     # incoming: by transition
+                {"field": "custom", "local": "Customer", "remote": "Customer"}]}
 
 Both ends hold the whole document (each from its own point of view: ``side`` swapped), so
 one admin configures both sides in one place; an end runs its ``local`` blocks.
@@ -20,9 +21,14 @@ one admin configures both sides in one place; an end runs its ``local`` blocks.
 - **scope**: values within a filter are OR-ed, filters are AND-ed, an empty or absent
   filter matches everything; names compare case-insensitively. Outgoing scope looks at
   the local issue, incoming scope at the replica.
-- **sync**: ``disabled`` syncs nothing that way; ``manual`` syncs what an admin put under
-  sync by hand (triggers are to leave it alone: they ask :func:`sync_method`); ``automatic``
-  both.
+- **sync**: ``disabled`` syncs nothing that way (the compiled rules skip every issue);
+  ``manual`` syncs what an admin put under sync by hand (``POST …/sync``), and from then on
+  its changes follow; ``automatic`` also lets triggers put issues under sync. Whatever
+  brings issues under sync on its own asks :func:`allows_automatic` first.
+- **status** (incoming): the mapped status name is reached through a workflow transition
+  after the other fields are written; no transition leading there shows on the twin.
+- **custom**: ``local`` and ``remote`` name a custom field as Jira shows it (``Customer``);
+  a local ``customfield_NNNNN`` id works too.
 - **fields**: outgoing sends the listed fields (issue type, labels, priority and status
   always travel, mapped, so the other side's scope can look at them); incoming writes the
   listed fields when they changed since the last replica applied (like Basic).
@@ -65,7 +71,7 @@ FIELDS = (
     "attachments",
     "custom",
 )
-INCOMING_FIELDS = tuple(f for f in FIELDS if f != "status")  # no transitions in the tracker API
+INCOMING_FIELDS = FIELDS
 MAX_BLOCKS = 4
 MAX_FIELDS = 100
 MAX_VALUES = 500
@@ -167,8 +173,7 @@ def _field(data: Any, path: str, direction: str) -> FieldMapping:
     name = data.get("field")
     allowed = INCOMING_FIELDS if direction == "incoming" else FIELDS
     if name not in allowed:
-        extra = " (status needs transitions, which are not synced yet)" if name == "status" else ""
-        raise MappingError(f"field must be one of {', '.join(allowed)}{extra}", f"{path}.field")
+        raise MappingError(f"field must be one of {', '.join(allowed)}", f"{path}.field")
     default = data.get("default", _ABSENT)
     if default is not _ABSENT and default is not None and not isinstance(default, str):
         raise MappingError("must be a name or null", f"{path}.default")
@@ -321,6 +326,17 @@ def sync_method(document: Any, direction: str) -> str:
     return block_for(document, direction).sync
 
 
+def allows_automatic(connection: Any, direction: str = "outgoing") -> bool:
+    """Whether issues may be put under sync in ``direction`` without an admin asking
+    (triggers, anything automatic): always outside Visual mode; in Visual mode only when
+    this end's block for ``direction`` says ``automatic`` (``manual``: only
+    ``POST …/sync``; ``disabled``: nothing at all). ``connection`` is a stored end (its
+    ``mode`` and ``mappings`` are read)."""
+    if getattr(connection, "mode", None) != "visual":
+        return True
+    return sync_method(getattr(connection, "mappings", None), direction) == "automatic"
+
+
 # --- scope --------------------------------------------------------------------------------
 
 
@@ -457,6 +473,7 @@ def incoming_rule(document: Any) -> IncomingRule:
             fields=_incoming_fields(block, ctx),
             comments=_comments(ctx, comments) if comments else (),
             attachments=_attachments(ctx, attachments) if attachments else (),
+            status=_incoming_status(block, ctx),
         )
 
     return rule
@@ -505,6 +522,14 @@ def _incoming_names(block: Block, ctx: IncomingContext) -> dict[str, Any]:
         if priority:
             values["priority"] = priority
     return values
+
+
+def _incoming_status(block: Block, ctx: IncomingContext) -> str | None:
+    """The status to transition to: the replica's, mapped, when it changed."""
+    mapping = block.mapping("status")
+    if mapping is None or not _changed(ctx, "status"):
+        return None
+    return mapping.map(next(iter(_name_of(ctx.replica.get("status"))), None)) or None
 
 
 def _comments(ctx: IncomingContext, mapping: FieldMapping) -> tuple[Any, ...]:

@@ -7,6 +7,8 @@
   changed since the last applied replica is written.
 - Comments and attachments are mapped by remote id, and the map is saved after each write,
   so a retry neither duplicates nor loses one.
+- A status in the plan is reached through a workflow transition after the fields are
+  written; when no transition leads there the twin shows why, and the rest still syncs.
 - After writing, the issue is re-read and its outgoing hash remembered: when our own
   write comes back as a webhook or in the reconcile sweep, it is recognised (no echo).
 """
@@ -42,6 +44,7 @@ from chalicelib.sync.store import (
 )
 from chalicelib.trackers.base import (
     Body,
+    InvalidRequest,
     IssueFields,
     NotFound,
     RateLimited,
@@ -133,7 +136,8 @@ def apply_replica(
     else:
         if plan.fields is not None:
             deps.tracker.update_issue(twin.local_key, plan.fields)
-    problems = _apply_comments(twin, plan.comments, deps=deps, heal=retry)
+    problems = _apply_status(twin, plan.status, deps=deps)
+    problems += _apply_comments(twin, plan.comments, deps=deps, heal=retry)
     problems += _apply_attachments(connection, twin, replica, plan.attachments, deps=deps)
     _finish(connection, twin, replica, plan, problems, first_sync=first_sync, deps=deps)
     return twin
@@ -178,6 +182,20 @@ def _create_twin(
     )
     twin.save()
     return twin
+
+
+def _apply_status(twin: TwinModel, status: str | None, *, deps: SyncDeps) -> list[str]:
+    """Move the twin to ``status`` through a transition; a problem to show when none leads
+    there (or Jira refuses the one that does, e.g. a screen with required fields)."""
+    if not status:
+        return []
+    try:
+        if deps.tracker.transition_issue(twin.local_key, status):
+            return []
+        why = "no workflow transition leads there from the issue's current status"
+    except InvalidRequest as exc:
+        why = f"Jira refused the transition: {exc.message}"
+    return [f"Status '{status}' was not set on {twin.local_key}: {why}. Everything else synced."]
 
 
 def _save_map(twin: TwinModel, attribute: Any, value: dict[str, Any]) -> None:

@@ -162,7 +162,12 @@ class IssueRef:
 
 @dataclass(frozen=True)
 class IssueFields:
-    """Fields to set when creating or updating an issue; ``None`` means "leave as is"."""
+    """Fields to set when creating or updating an issue; ``None`` means "leave as is".
+
+    ``custom`` is keyed by field name as Jira shows it (``{"Customer": "ACME"}``); the
+    adapter translates names to field ids (a ``customfield_NNNNN`` id is taken as is).
+    Status is not a field: it changes through workflow transitions (``transition_issue``).
+    """
 
     summary: str | None = None
     description: Body | None = None
@@ -240,6 +245,11 @@ class Tracker(Protocol):
     def update_issue(self, key: str, fields: IssueFields) -> None: ...
 
     def delete_issue(self, key: str) -> None: ...
+
+    def transition_issue(self, key: str, to_status: str) -> bool:
+        """Move the issue to the status named ``to_status`` (case-insensitive) through a
+        workflow transition; ``False`` when no transition available now leads there."""
+        ...
 
     def add_comment(self, key: str, body: Body, *, public: bool = True) -> Comment: ...
 

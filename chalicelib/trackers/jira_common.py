@@ -9,6 +9,7 @@ search paging, project metadata and attachment downloads. The parsers here read 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
@@ -18,6 +19,7 @@ from chalicelib.trackers.base import (
     Body,
     BodyFormat,
     Comment,
+    InvalidRequest,
     Issue,
     IssueFields,
     IssueRef,
@@ -50,6 +52,7 @@ STANDARD_FIELDS = frozenset(
 INTERNAL_COMMENT_PROPERTY = "sd.public.comment"
 COMMENT_PAGE = 100
 MAX_COMMENTS = 5000
+CUSTOM_FIELD_ID = re.compile(r"^customfield_\d+$")
 
 
 # --- parsing ----------------------------------------------------------------------------
@@ -128,7 +131,11 @@ def parse_issue(
     body_format: BodyFormat,
     comments: list[Mapping[str, Any]] | None = None,
 ) -> Issue:
-    """An ``Issue`` from Jira's issue JSON; ``comments`` overrides the embedded (paged) list."""
+    """An ``Issue`` from Jira's issue JSON; ``comments`` overrides the embedded (paged) list.
+
+    ``Issue.fields`` holds the other fields by id and, when the JSON carries ``names``
+    (``expand=names``), by name as well: scripts and mappings say ``fields["Customer"]``.
+    """
     fields: Mapping[str, Any] = data.get("fields") or {}
     key = str(data["key"])
     if comments is None:
@@ -149,8 +156,19 @@ def parse_issue(
         updated=str(fields.get("updated") or ""),
         comments=tuple(parse_comment(c, body_format) for c in comments),
         attachments=tuple(parse_attachment(a) for a in fields.get("attachment") or ()),
-        fields={k: v for k, v in fields.items() if k not in STANDARD_FIELDS and v is not None},
+        fields=_other_fields(fields, data.get("names")),
     )
+
+
+def _other_fields(fields: Mapping[str, Any], names: Any) -> dict[str, Any]:
+    """Fields beyond ``Issue``'s own attributes, by id, plus custom ones by name."""
+    out = {k: v for k, v in fields.items() if k not in STANDARD_FIELDS and v is not None}
+    if isinstance(names, Mapping):
+        for field_id, value in list(out.items()):
+            name = names.get(field_id)
+            if CUSTOM_FIELD_ID.match(field_id) and isinstance(name, str) and name not in out:
+                out[name] = value
+    return out
 
 
 def jql_quote(value: str) -> str:
@@ -192,6 +210,8 @@ class JiraTracker:
     def __init__(self, http: JiraHttp, *, attachment_limit: int | None = None) -> None:
         self.http = http
         self.attachment_limit = attachment_limit
+        self._field_ids: dict[str, str] | None = None  # lower-cased field name -> field id
+        self._known_ids: set[str] = set()
 
     @property
     def base_url(self) -> str:
@@ -231,8 +251,68 @@ class JiraTracker:
             out["labels"] = list(fields.labels)
         if fields.priority is not None:
             out["priority"] = {"name": fields.priority}
-        out.update(fields.custom)
+        for name, value in fields.custom.items():
+            out[self.field_id(name)] = value
         return out
+
+    # fields by name -----------------------------------------------------------------------
+
+    def field_ids(self, *, refresh: bool = False) -> dict[str, str]:
+        """Field name (lower-cased) -> field id, from ``GET field``; read once, then cached.
+
+        A custom field wins over a system field of the same name (``custom`` in a plan
+        means custom fields); among custom fields of one name, the first listed wins.
+        """
+        if self._field_ids is None or refresh:
+            listed = self.http.json("GET", f"{self.api}/field") or []
+            ids: dict[str, str] = {}
+            items = [f for f in listed if isinstance(f, Mapping) and f.get("id")]
+            for item in sorted(items, key=lambda f: not f.get("custom")):
+                ids.setdefault(str(item.get("name") or "").lower(), str(item["id"]))
+            self._field_ids = ids
+            self._known_ids = {str(f["id"]) for f in items}
+        return self._field_ids
+
+    def field_id(self, name: str) -> str:
+        """The Jira field id for a field name (or an id, kept); ``InvalidRequest`` if unknown.
+
+        An unknown name reads the field list again once: the field may be new since.
+        """
+        if CUSTOM_FIELD_ID.match(name):
+            return name
+        for refresh in (False, True):
+            ids = self.field_ids(refresh=refresh)
+            if name.lower() in ids:
+                return ids[name.lower()]
+            if name in self._known_ids:
+                return name
+        raise InvalidRequest(
+            f"This Jira has no field named {name!r}: check the name in the sync rules "
+            "(custom fields go by their name as Jira shows it)",
+            field_errors={name: "no such field"},
+            status=None,
+        )
+
+    # workflow -----------------------------------------------------------------------------
+
+    def transition_issue(self, key: str, to_status: str) -> bool:
+        """Move the issue along a workflow transition to ``to_status`` (the status name,
+        compared case-insensitively). ``False`` when no transition available now leads
+        there; ``True`` when the issue is in that status afterwards (or already was)."""
+        wanted = to_status.strip().lower()
+        listed = self.http.json("GET", self._issue_path(key, "transitions")) or {}
+        for item in listed.get("transitions") or ():
+            target = item.get("to") if isinstance(item, Mapping) else None
+            if isinstance(target, Mapping) and str(target.get("name") or "").lower() == wanted:
+                self.http.json(
+                    "POST",
+                    self._issue_path(key, "transitions"),
+                    json={"transition": {"id": str(item["id"])}},
+                )
+                return True
+        current = self.http.json("GET", self._issue_path(key), params={"fields": "status"})
+        status = _name(((current or {}).get("fields") or {}).get("status")) or ""
+        return status.lower() == wanted
 
     # users and issues -------------------------------------------------------------------
 
@@ -244,7 +324,8 @@ class JiraTracker:
         return user
 
     def get_issue(self, key: str) -> Issue:
-        data = self.http.json("GET", self._issue_path(key))
+        # ``names``: custom fields are offered by name too (see ``parse_issue``)
+        data = self.http.json("GET", self._issue_path(key), params={"expand": "names"})
         embedded = (data.get("fields") or {}).get("comment") or {}
         comments = None
         listed = embedded.get("comments") or []

@@ -103,6 +103,11 @@ class FakeTracker:
     def delete_issue(self, key: str) -> None:
         self.issues.pop(key, None)
 
+    def transition_issue(self, key: str, to_status: str) -> bool:
+        self.calls.append(f"transition_issue {key} {to_status}")
+        self.issues[key] = replace(self._get(key), status=to_status)
+        return True
+
     def add_comment(self, key: str, body: Body, *, public: bool = True) -> Comment:
         self.calls.append(f"add_comment {key}")
         issue = self._get(key)

@@ -3,6 +3,8 @@
 It keeps the protocol's contract: unknown projects, issues, comments and attachments raise
 ``NotFound``; keys are ``<PROJECT>-<n>``; a JQL it does not understand raises
 ``InvalidRequest``. ``fail_with`` makes every call raise a given ``TrackerError`` (an outage).
+Issues start in "To Do"; ``workflow`` (status -> statuses reachable from it, ``None``: any)
+decides what ``transition_issue`` may do. Custom fields are kept by the name they are set by.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class MemoryTracker:
         self.blobs: dict[str, bytes] = {}
         self.fail_with: base.TrackerError | None = None
         self.calls: list[str] = []
+        self.workflow: dict[str, tuple[str, ...]] | None = None
         self._ids = itertools.count(10_000)
 
     @classmethod
@@ -100,6 +103,9 @@ class MemoryTracker:
             description=fields.description,
             issue_type=fields.issue_type or "Task",
             labels=fields.labels or (),
+            priority=fields.priority,
+            status="To Do",
+            fields=dict(fields.custom),
         )
         self.issues[key] = issue
         for name, value in fields.properties.items():
@@ -114,7 +120,24 @@ class MemoryTracker:
             value = getattr(fields, name)
             if value is not None:
                 changes[name] = value
+        if fields.custom:
+            changes["fields"] = {**issue.fields, **fields.custom}
         self.issues[key] = replace(issue, **changes)
+
+    def transition_issue(self, key: str, to_status: str) -> bool:
+        self._call("transition_issue")
+        issue = self._issue(key)
+        current = issue.status or ""
+        if current.lower() == to_status.lower():
+            return True
+        reachable = None if self.workflow is None else self.workflow.get(current, ())
+        target = next((s for s in reachable or () if s.lower() == to_status.lower()), None)
+        if reachable is None:
+            target = to_status
+        if target is None:
+            return False
+        self.issues[key] = replace(issue, status=target)
+        return True
 
     def delete_issue(self, key: str) -> None:
         self._call("delete_issue")

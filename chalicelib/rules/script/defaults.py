@@ -12,7 +12,8 @@ DEFAULT_OUTGOING = """\
 # `issue` is this side's issue; `replica` is what the other side receives.
 # Examples: replica.labels = issue.labels
 #           replica.priority = issue.priority
-#           replica.fields["Customer"] = issue.fields["customfield_10050"]
+#           replica.status = issue.status
+#           replica.fields["Customer"] = issue.fields["Customer"]   (custom fields by name)
 #           replica.attachments = [a for a in issue.attachments if a.size < 10_000_000]
 replica.summary = issue.summary
 replica.description = issue.description
@@ -28,7 +29,9 @@ DEFAULT_INCOMING = """\
 # from the last replica applied (`previous`), so local edits are not overwritten.
 # Examples: issue.type = {"Bug": "Problem"}.get(replica.type.name, "Task")
 #           issue.labels = replica.labels
-#           issue.fields["customfield_10050"] = replica.fields["Customer"]
+#           issue.fields["Customer"] = replica.fields["Customer"]   (by name, or by id)
+#           if changed("status") and replica.status:   # through a workflow transition
+#               issue.status = {"Closed": "Done"}.get(replica.status.name, replica.status)
 #           issue.comments = merge_comments(public=False)
 if changed("summary"):
     issue.summary = replica.summary

@@ -213,8 +213,8 @@ def _fields(issue: Mapping[str, Any], ctx: IncomingContext) -> IssueFields | Non
         raise _refuse("issue.labels must be a list of text")
     priority = _named(issue.get("priority"), "issue.priority", INCOMING)
     custom = issue.get("fields") or {}
-    if not isinstance(custom, Mapping):
-        raise _refuse("issue.fields must be an object of field id -> value")
+    if not isinstance(custom, Mapping) or not all(isinstance(k, str) for k in custom):
+        raise _refuse("issue.fields must be an object of field name -> value")
     if (
         summary is None
         and description is None
@@ -308,13 +308,19 @@ def _attachment_ops(value: Any, ctx: IncomingContext) -> tuple[AttachmentOp, ...
 
 
 def plan_from_result(result: Any, ctx: IncomingContext) -> Plan:
-    """What the incoming script set on ``issue``, as checked tracker writes."""
+    """What the incoming script set on ``issue``, as checked tracker writes.
+
+    ``issue.status`` (a name or ``{name}``) becomes the plan's status: reached through a
+    workflow transition after the fields are written.
+    """
     if not isinstance(result, Mapping):
         raise _refuse("issue must stay an object")
+    status = _named(result.get("status"), "issue.status", INCOMING)
     return Plan(
         fields=_fields(result, ctx),
         comments=_comment_ops(result.get("comments"), ctx),
         attachments=_attachment_ops(result.get("attachments"), ctx),
+        status=(status["name"].strip() or None) if status else None,
     )
 
 

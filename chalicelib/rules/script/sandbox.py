@@ -223,8 +223,6 @@ def _incoming(code: CodeType, script: str, inputs: Mapping[str, Any], log: LogCo
         "merge_attachments": helpers.merge_attachments,
     }
     run_code(code, script, names, log)
-    if issue.get("status") is not None:
-        log.log("note: issue.status is not written (status changes need workflow transitions)")
     try:
         # the reference product's shorthand: ``issue.comments = replica.comments``
         issue["comments"] = _as_ops(issue.get("comments"), "action", helpers.merge_comments)

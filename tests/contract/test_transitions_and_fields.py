@@ -1,0 +1,57 @@
+"""Status by transition and custom fields by name: both adapters on both sandbox flavours."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.trackers.base import InvalidRequest, IssueFields, NotFound
+from tests.contract.conftest import PROJECT, Jira
+
+
+def new_issue(jira: Jira, **changes) -> str:
+    return jira.bot.create_issue(PROJECT, IssueFields(summary="Workflow", issue_type="Task", **changes)).key
+
+
+def test_transition_moves_the_issue_one_step_and_says_when_it_cannot(jira: Jira):
+    key = new_issue(jira)
+    assert jira.bot.get_issue(key).status == "To Do"
+    assert jira.bot.transition_issue(key, "in progress") is True
+    assert jira.alice.get_issue(key).status == "In Progress"
+    assert jira.bot.transition_issue(key, "Done") is True
+    assert jira.bot.get_issue(key).status == "Done"
+    assert jira.bot.transition_issue(key, "Done") is True  # already there: nothing to do
+    assert jira.bot.transition_issue(key, "To Do") is False  # Done → To Do: no transition
+    assert jira.bot.get_issue(key).status == "Done"
+    with pytest.raises(NotFound):
+        jira.bot.transition_issue(f"{PROJECT}-999", "Done")
+
+
+def test_a_custom_field_goes_by_name_both_ways(jira: Jira):
+    customer = jira.admin.create_field("Customer")
+    key = new_issue(jira, custom={"Customer": "ACME"})
+    issue = jira.alice.get_issue(key)
+    assert issue.fields["Customer"] == issue.fields[customer["id"]] == "ACME"
+    jira.bot.update_issue(key, IssueFields(custom={"customer": "Initech"}))
+    assert jira.alice.get_issue(key).fields["Customer"] == "Initech"
+
+
+def test_a_field_defined_after_the_adapter_read_the_list_is_found(jira: Jira):
+    jira.admin.create_field("Customer")
+    key = new_issue(jira, custom={"Customer": "ACME"})
+    jira.admin.create_field("Region")
+    jira.bot.update_issue(key, IssueFields(custom={"Region": "EU"}))
+    assert jira.bot.get_issue(key).fields["Region"] == "EU"
+
+
+def test_an_unknown_field_name_is_refused_by_name(jira: Jira):
+    with pytest.raises(InvalidRequest, match="'Region'"):
+        new_issue(jira, custom={"Region": "EU"})
+    assert list(jira.bot.search(f"project = {PROJECT}").issues) == []
+
+
+def test_a_value_of_the_wrong_type_is_jiras_field_error(jira: Jira):
+    points = jira.admin.create_field("Points", field_type="number")
+    key = new_issue(jira)
+    with pytest.raises(InvalidRequest) as refused:
+        jira.bot.update_issue(key, IssueFields(custom={"Points": "many"}))
+    assert points["id"] in refused.value.field_errors
