@@ -9,7 +9,8 @@ from tests.contract.conftest import PROJECT, Jira
 
 
 def new_issue(jira: Jira, **changes) -> str:
-    return jira.bot.create_issue(PROJECT, IssueFields(summary="Workflow", issue_type="Task", **changes)).key
+    fields = IssueFields(summary="Workflow", issue_type="Task", **changes)
+    return jira.bot.create_issue(PROJECT, fields).key
 
 
 def test_transition_moves_the_issue_one_step_and_says_when_it_cannot(jira: Jira):
