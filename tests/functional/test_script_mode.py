@@ -13,6 +13,7 @@ trackers, the real sandbox process with short limits).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -201,7 +202,8 @@ def test_a_failing_script_errors_only_its_issue_at_once_with_the_line(cluster):
     errors = cluster.admin("node-a", "GET", f"/api/v1/errors?connection_id={cid}").body
     assert [e["issue_key"] for e in errors] == [bad]
     assert "outgoing_script line 3" in errors[0]["message"]
-    assert "longer than allowed" in errors[0]["message"]
+    # the wall clock or the CPU limit stops it first, depending on the machine's load
+    assert re.search(r"longer than allowed|more CPU time", errors[0]["message"])
     assert errors[0]["attempts"] == 1
     twin = cluster.admin("node-a", "GET", f"{path}/twins/{bad}").body
     assert twin["status"] == "error" and "outgoing_script line 3" in twin["error"]
