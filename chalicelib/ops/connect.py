@@ -22,6 +22,7 @@ from typing import Any
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.ops import removal
 from chalicelib.ops.jql import KEY_RE
+from chalicelib.ops.newtwin import save_new
 from chalicelib.ops.stop import reopen
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel
 from chalicelib.sync.deps import SyncDeps
@@ -101,7 +102,8 @@ def connect_issue(
             remote_key=remote_key,
             status="queued",
         )
-        twin.save()
+        if not save_new(twin):  # a concurrent request linked it first
+            return get_twin(connection.id, issue.key) or twin
     record_transaction(
         connection.id,
         issue.key,
@@ -165,7 +167,7 @@ def receive_request(
         remote_url=replica.get("url"),
         status="queued",
     )
-    twin.save()
+    save_new(twin)  # a retry finds the twin it made before (and applies as a link)
     record_transaction(
         connection.id,
         issue.key,

@@ -33,7 +33,8 @@ from pynamodb.exceptions import PutError
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.ops import audit, budget, jql
 from chalicelib.ops.jobstate import CHUNK, JobState, view
-from chalicelib.ops.pacing import TokenBucket, admit, budget_for
+from chalicelib.ops.newtwin import save_new
+from chalicelib.ops.pacing import TokenBucket, admit, budget_for, window_of
 from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.store.keys import condition_failed, get_key, set_key
 from chalicelib.store.models import ConnectionModel, EventModel, KeyModel, TwinModel
@@ -408,6 +409,7 @@ def _settle(job: JobState, now: float) -> int:
 
 def _admit(job: JobState, connection: ConnectionModel, *, deps: SyncDeps, now: float) -> int:
     plan = budget_for(deps.tracker.kind)
+    job.ceiling = plan.in_flight
     snap = budget.snapshot(now, plan)
     bucket = None
     if job.max_per_hour:
@@ -424,10 +426,14 @@ def _admit(job: JobState, connection: ConnectionModel, *, deps: SyncDeps, now: f
         now=now,
         budget=plan,
         job_tokens=bucket.tokens if bucket else None,
+        window=job.window,
     )
-    granted = budget.take_for_jobs(decision.count, now, plan) if decision.count else 0
+    if not decision.count:
+        job.wait(decision.waiting, decision.until)  # none: only items in flight are left
+        return 0
+    granted = budget.take_for_jobs(decision.count, now, plan)
     if not granted:
-        job.wait(decision.waiting or "rate", decision.until)
+        job.wait("rate", (window_of(now, plan.window_s) + 1) * plan.window_s)
         return 0
     job.wait(None, None)
     admitted = 0
@@ -484,12 +490,7 @@ def put_under_sync(
         return "done", None
     if twin is None:
         twin = TwinModel(connection_id=connection.id, local_key=key, status="queued")
-        try:
-            twin.save()
-        except PutError as exc:
-            if not condition_failed(exc):
-                raise
-        else:
+        if save_new(twin):
             record_transaction(
                 connection.id,
                 key,

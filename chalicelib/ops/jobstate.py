@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.ops.pacing import INITIAL_WINDOW, next_window
+
 CHUNK = 100
 FINAL = ("done", "cancelled", "failed")
 KINDS = ("bulk_sync", "bulk_connect")
@@ -66,6 +68,10 @@ class JobState:
     error: str | None = None
     samples: list[list[float]] = field(default_factory=list)  # [time, settled] for the rate
     steps: int = 0
+    window: float = INITIAL_WINDOW  # how many issues may be in flight (adapts to latency)
+    base_latency: float | None = None  # the fastest an issue completed: the idle pipeline
+    last_cut: float | None = None
+    ceiling: int = 20
 
     # --- serialisation ---------------------------------------------------------------
 
@@ -154,6 +160,7 @@ class JobState:
             status, error = statuses.get(key, ("missing", None))
             if status == "synced":
                 self.done += 1
+                self.adapt(now - admitted_at, now)
             elif status == "error":
                 self.fail(key, error or "sync failed")
             elif status == "stopped":
@@ -169,6 +176,20 @@ class JobState:
         if settled:
             self.updated_at = now
         return settled
+
+    def adapt(self, latency: float, now: float) -> None:
+        """One issue completed in ``latency`` seconds: the window follows (see pacing)."""
+        self.base_latency = (
+            latency if self.base_latency is None else min(self.base_latency, latency)
+        )
+        self.window, self.last_cut = next_window(
+            self.window,
+            latency,
+            base=self.base_latency,
+            now=now,
+            last_cut=self.last_cut,
+            ceiling=self.ceiling,
+        )
 
     def finish_if_done(self, now: float) -> bool:
         if self.state == "running" and self.position >= self.total and not self.in_flight:
@@ -250,6 +271,7 @@ def view(job: JobState, now: float) -> dict[str, Any]:
         "failed": job.failed,
         "skipped": job.skipped,
         "in_flight": len(job.in_flight),
+        "window": round(job.window, 1),
         "remaining": left,
         "rate_per_hour": round(rate, 1) if rate else None,
         "eta_seconds": round(eta) if eta is not None else None,

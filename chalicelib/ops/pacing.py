@@ -9,9 +9,12 @@ for it: its calls are only *counted*. Bulk jobs are the ones that yield:
 - **rate**: all jobs of a node together admit at most ``jobs_per_window`` issues per window
   (each issue costs a handful of calls downstream), and a job may be capped lower still
   (``max_per_hour``, a token bucket in the job's own state);
-- **window**: a job has at most ``in_flight`` issues under way (admitted, not yet synced),
-  so a live change never queues behind more than that many bulk issues in any queue, and a
-  slow or failing other side slows the job down instead of piling work up;
+- **window**: a job has a limited number of issues under way (admitted, not yet synced).
+  The limit adapts like a congestion window: it grows while issues complete about as fast
+  as an idle pipeline completes them, and halves when their latency shows they are queuing
+  (:func:`next_window`). A live change shares the queues with those issues, so this keeps
+  what it may wait behind to a few seconds, while the job still uses the capacity there is;
+  a slow or failing other side slows the job down instead of piling work up;
 - **Retry-After**: a 429 seen anywhere on the node pauses every job until it has passed
   (live sync honours it per message through the queue);
 - **per-issue write caps** (Jira Cloud: about 20 writes per 2 s and 100 per 30 s to one
@@ -29,13 +32,19 @@ from dataclasses import dataclass, field, replace
 
 @dataclass(frozen=True)
 class Budget:
-    """A node's tracker budget and the share bulk jobs may take of it."""
+    """A node's tracker budget and the share bulk jobs may take of it.
+
+    The defaults are deliberately modest: an issue costs a bulk job about five calls on
+    this node's tracker (search page share, read, link-back apply) and as many writes on
+    the other side, so 20 issues per 10 s is about 10 calls a second here, 7,200 issues an
+    hour at most, well under what a Jira Cloud site allows one account.
+    """
 
     window_s: int = 10
-    capacity: int = 100  # tracker calls per window this node allows itself
+    capacity: int = 150  # tracker calls per window this node allows itself
     high_water: float = 0.7  # jobs admit nothing while usage is above this share
-    jobs_per_window: int = 10  # issues all jobs together may admit per window
-    in_flight: int = 20  # issues one job may have under way at once
+    jobs_per_window: int = 20  # issues all jobs together may admit per window
+    in_flight: int = 20  # issues one job may ever have under way at once
 
     @property
     def high_water_calls(self) -> int:
@@ -46,7 +55,7 @@ class Budget:
 # limiting, and then per user: it can take more.
 BUDGETS = {
     "jira_cloud": Budget(),
-    "jira_server": Budget(capacity=200, jobs_per_window=20),
+    "jira_server": Budget(capacity=300, jobs_per_window=40, in_flight=40),
 }
 CLOUD_ISSUE_WRITE_CAPS: tuple[tuple[int, float], ...] = ((20, 2.0), (100, 30.0))
 
@@ -79,6 +88,7 @@ def admit(
     now: float,
     budget: Budget,
     job_tokens: float | None = None,
+    window: float | None = None,
 ) -> Admission:
     """The admission decision of one job step (the counters come from the shared budget)."""
     if want <= 0:
@@ -87,7 +97,8 @@ def admit(
         return Admission(0, "retry_after", paused_until)
     if usage >= budget.high_water_calls:
         return Admission(0, "live_first", (window_of(now, budget.window_s) + 1) * budget.window_s)
-    room = budget.in_flight - in_flight
+    limit = budget.in_flight if window is None else min(budget.in_flight, int(window))
+    room = max(1, limit) - in_flight
     if room <= 0:
         return Admission(0, "window_full")
     rate_room = budget.jobs_per_window - jobs_taken
@@ -100,6 +111,40 @@ def admit(
             return Admission(0, "job_rate")
         count = min(count, whole)
     return Admission(count)
+
+
+INITIAL_WINDOW = 4.0
+MIN_TARGET_S = 5.0
+TARGET_FACTOR = 3.0
+
+
+def latency_target(base: float | None) -> float:
+    """How long an issue may take before the job counts it as queuing behind others."""
+    return max(MIN_TARGET_S, TARGET_FACTOR * base) if base else MIN_TARGET_S
+
+
+def next_window(
+    window: float,
+    latency: float,
+    *,
+    base: float | None,
+    now: float,
+    last_cut: float | None,
+    ceiling: int,
+) -> tuple[float, float | None]:
+    """``(window, last_cut)`` after one issue completed in ``latency`` seconds.
+
+    Additive increase (about one more per window's worth of completions, one per
+    completion while latency is well under target), multiplicative decrease (halve, at
+    most once per target interval, since one queue backs up many issues at once).
+    """
+    target = latency_target(base)
+    if latency > target:
+        if last_cut is None or now - last_cut >= target:
+            return max(1.0, window / 2), now
+        return window, last_cut
+    step = 1.0 if latency <= target / 2 else 1.0 / max(1.0, window)
+    return min(float(ceiling), window + step), last_cut
 
 
 @dataclass(frozen=True)

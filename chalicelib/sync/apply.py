@@ -130,7 +130,9 @@ def apply_replica(
                 version=int(replica["version"]),
             )
         return twin
-    first_sync = twin is None
+    # a first sync that stopped after creating the issue (a 429, a crash) still answers
+    # with the link-back when it is retried, or the other end never learns its twin
+    first_sync = twin is None or (not link and not twin.last_applied_version)
     if twin is None:
         twin = _create_twin(connection, replica, plan, deps=deps)
     else:

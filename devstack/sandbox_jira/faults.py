@@ -8,8 +8,11 @@ path contains ``match`` (and to one ``method``).
 
 from __future__ import annotations
 
+import math
 import random
+import re
 import threading
+import time
 from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -17,6 +20,9 @@ from typing import Any
 from .errors import JiraError
 
 DEFAULT_LIMITS = {"server": 10 * 1024 * 1024, "cloud": 2 * 1024 * 1024 * 1024}
+# Jira Cloud's per-issue write limits (writes per window, seconds), when switched on
+ISSUE_WRITE_CAPS = ((20, 2.0), (100, 30.0))
+_ISSUE_WRITE = re.compile(r"/rest/api/\d+/issue/([A-Za-z][A-Za-z0-9_]*-\d+)(?:/|$)")
 
 
 @dataclass
@@ -30,6 +36,7 @@ class FaultSettings:
     match: str | None = None
     method: str | None = None
     attachment_limit: int | None = None  # None: the flavour's default
+    issue_write_caps: bool = False  # Cloud's per-issue write limits: 429 jira-per-issue-on-write
 
 
 class Faults:
@@ -42,6 +49,7 @@ class Faults:
         self.lock = threading.Lock()
         self.random = random.Random(seed)
         self.settings = FaultSettings()
+        self._issue_writes: dict[str, deque[float]] = defaultdict(deque)
 
     def update(self, values: dict[str, Any]) -> FaultSettings:
         unknown = set(values) - self.FIELDS
@@ -94,7 +102,32 @@ class Faults:
                 raise unavailable(s.error_status)
             if s.error_rate and self.random.random() < s.error_rate:
                 raise unavailable(s.error_status)
+            if s.issue_write_caps and method in ("POST", "PUT", "DELETE"):
+                self._count_issue_write(path)
             return latency
+
+    def _count_issue_write(self, path: str) -> None:
+        """Jira Cloud caps writes to one issue; over a cap the write is answered 429."""
+        match = _ISSUE_WRITE.search(path)
+        if not match:
+            return
+        now = time.monotonic()
+        writes = self._issue_writes[match.group(1).upper()]
+        while writes and writes[0] <= now - ISSUE_WRITE_CAPS[-1][1]:
+            writes.popleft()
+        for count, seconds in ISSUE_WRITE_CAPS:
+            recent = [t for t in writes if t > now - seconds]
+            if len(recent) >= count:
+                wait = recent[len(recent) - count] + seconds - now
+                raise JiraError(
+                    429,
+                    ["Rate limit exceeded."],
+                    headers={
+                        "Retry-After": str(max(1, math.ceil(wait))),
+                        "RateLimit-Reason": "jira-per-issue-on-write",
+                    },
+                )
+        writes.append(now)
 
 
 def unavailable(status: int) -> JiraError:

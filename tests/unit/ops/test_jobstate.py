@@ -99,3 +99,15 @@ def test_cancel_and_failure_are_final():
     other = new()
     other.fail_job("the connection was deleted", 5.0)
     assert other.final and view(other, 6.0)["error"] == "the connection was deleted"
+
+
+def test_completions_adapt_the_window():
+    job = new(state="running", total=3)
+    for key in ("OPS-1", "OPS-2", "OPS-3"):
+        job.admitted(key, "in_flight", 0.0)
+    job.observe(
+        {"OPS-1": ("synced", None), "OPS-2": ("queued", None), "OPS-3": ("queued", None)}, 1.0
+    )
+    assert job.base_latency == 1.0 and job.window == 5.0
+    job.observe({"OPS-2": ("synced", None), "OPS-3": ("queued", None)}, 60.0)
+    assert job.window == 2.5 and view(job, 60.0)["window"] == 2.5

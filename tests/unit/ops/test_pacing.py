@@ -74,3 +74,31 @@ def test_per_issue_write_caps_follow_jira_clouds_limits():
         slow.record("SUP-1", 200.0 + i * 0.3)
     assert slow.wait_for("SUP-1", 230.0) == pytest.approx(0.0, abs=0.01)
     assert slow.wait_for("SUP-1", 229.8) == pytest.approx(0.2)
+
+
+def test_the_window_grows_while_issues_complete_quickly():
+    from chalicelib.ops.pacing import next_window
+
+    window, cut = next_window(4.0, 1.0, base=1.0, now=10.0, last_cut=None, ceiling=20)
+    assert (window, cut) == (5.0, None)  # well under target: one more per completion
+    window, _ = next_window(10.0, 4.0, base=1.0, now=10.0, last_cut=None, ceiling=20)
+    assert window == pytest.approx(10.1)  # near target: about one more per window's worth
+    assert next_window(20.0, 1.0, base=1.0, now=10.0, last_cut=None, ceiling=20)[0] == 20.0
+
+
+def test_the_window_halves_once_per_interval_when_issues_queue():
+    from chalicelib.ops.pacing import latency_target, next_window
+
+    assert latency_target(None) == 5.0 and latency_target(3.0) == 9.0
+    window, cut = next_window(16.0, 30.0, base=1.0, now=100.0, last_cut=None, ceiling=20)
+    assert (window, cut) == (8.0, 100.0)
+    # more slow completions right after the cut: the same backlog, no second cut
+    assert next_window(8.0, 30.0, base=1.0, now=101.0, last_cut=100.0, ceiling=20) == (8.0, 100.0)
+    assert next_window(8.0, 30.0, base=1.0, now=106.0, last_cut=100.0, ceiling=20)[0] == 4.0
+    assert next_window(1.0, 30.0, base=1.0, now=200.0, last_cut=100.0, ceiling=20)[0] == 1.0
+
+
+def test_admission_follows_the_jobs_window():
+    assert decide(window=2.0).count == 2
+    assert decide(window=2.0, in_flight=2).waiting == "window_full"
+    assert decide(window=0.5).count == 1  # never below one: the job always moves
