@@ -329,6 +329,10 @@ def _run(
     job: JobState, counter: int, *, deps: SyncDeps, clock: Clock, sleep: Sleep, step_seconds: float
 ) -> None:
     deadline = clock() + step_seconds
+    if job.running_step == counter:
+        job.restarts += 1  # this step began before and did not finish: it died
+    job.running_step = counter
+    save(job, counter)  # so that a death from here on is seen by the next attempt
     while True:
         try:
             progressed = _iterate(job, deps=deps, now=clock())

@@ -68,6 +68,8 @@ class JobState:
     error: str | None = None
     samples: list[list[float]] = field(default_factory=list)  # [time, settled] for the rate
     steps: int = 0
+    running_step: int | None = None  # the step under way (set when it starts)
+    restarts: int = 0  # steps that died and were run again
     window: float = INITIAL_WINDOW  # how many issues may be in flight (adapts to latency)
     base_latency: float | None = None  # the fastest an issue completed: the idle pipeline
     last_cut: float | None = None
@@ -280,6 +282,7 @@ def view(job: JobState, now: float) -> dict[str, Any]:
         "failures": list(job.failures),
         "error": job.error,
         "steps": job.steps,
+        "restarted_steps": job.restarts,
         "created_by": job.created_by,
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),

@@ -74,7 +74,7 @@ def test_a_step_that_dies_is_run_again_from_the_saved_state_without_duplicates(o
     ops.pump.drain()
     body = job(ops, job_id)
     assert body["state"] == "done" and body["done"] == 14
-    assert len(ops.pump.step_errors) == 1
+    assert len(ops.pump.step_errors) == 1 and body["restarted_steps"] == 1
     assert len(sup_issues(ops)) == 14
 
 
@@ -102,7 +102,7 @@ def test_a_step_killed_while_admitting_leaves_no_duplicate_twins(ops):
         deps.send = real_send
     body = job(ops, job_id)
     assert body["state"] == "done" and body["done"] == 8, body
-    assert len(ops.pump.step_errors) == 1
+    assert len(ops.pump.step_errors) == 1 and body["restarted_steps"] == 1
     assert len(sup_issues(ops)) == 8
 
 
