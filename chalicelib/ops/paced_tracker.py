@@ -163,6 +163,9 @@ class PacedTracker:
     def update_issue(self, key: str, fields: IssueFields) -> None:
         return self._call(self.inner.update_issue, key, fields, issue=key)
 
+    def transition_issue(self, key: str, to_status: str) -> bool:
+        return self._call(self.inner.transition_issue, key, to_status, issue=key)
+
     def delete_issue(self, key: str) -> None:
         return self._call(self.inner.delete_issue, key, issue=key)
 

@@ -27,6 +27,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.errors import BadGateway, BadRequest, NotFound
 from chalicelib.ops import audit, jql
 from chalicelib.queues import RetryLater
+from chalicelib.rules import visual
 from chalicelib.store.keys import condition_failed
 from chalicelib.store.models import ConnectionModel, EventModel, TwinModel, utcnow
 from chalicelib.sync.deps import SyncDeps
@@ -258,6 +259,8 @@ def put_under_sync_if_matching(
         connection = get_connection(connection_id)
         if not is_live(connection) or connection is None or connection.status != "active":
             continue
+        if not visual.allows_automatic(connection, "outgoing"):
+            continue  # Visual "manual" (or "disabled"): only an admin puts issues under sync
         where = jql.any_of([str(t.get("where") or "") for t in candidates])
         if not _matches_now(issue, where, deps=deps):
             continue
