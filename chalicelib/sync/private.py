@@ -10,8 +10,9 @@ invocation makes one short pull per connection instead (cheaper, slower).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +28,8 @@ from chalicelib.sync.store import get_key, set_key
 log = logging.getLogger("twinsync.private")
 
 MARGIN_MS = 2_000
+RESCAN_S = 2.0
+MAX_FOLLOWERS = 32
 
 
 def pulled_upto(connection_id: str) -> int:
@@ -99,16 +102,41 @@ def follow(
     return {"connection_id": connection.id, "pulls": pulls, "received": received}
 
 
-def poll_connections(*, remaining_ms: Callable[[], int], deps: SyncDeps) -> dict[str, Any]:
-    connections = [
+def _pollable() -> list[ConnectionModel]:
+    return [
         c
         for c in ConnectionModel.scan()
         if c.status == "active" and c.remote_public and c.remote_url and not c.local_peer_id
     ]
-    if not connections:
-        return {"polled": 0}
-    with ThreadPoolExecutor(max_workers=min(8, len(connections))) as pool:
-        results = list(
-            pool.map(lambda c: follow(c, remaining_ms=remaining_ms, deps=deps), connections)
-        )
-    return {"polled": len(connections), "results": results}
+
+
+def poll_connections(
+    *,
+    remaining_ms: Callable[[], int],
+    deps: SyncDeps,
+    rescan_s: float = RESCAN_S,
+) -> dict[str, Any]:
+    """Follow every pollable connection concurrently for the whole invocation.
+
+    The set is looked at again every few seconds, so a connection accepted (or activated)
+    while a run is under way is followed at once, not a minute later, and a follower that
+    stopped (its peer unreachable) is started again.
+    """
+    followers: dict[str, Future[dict[str, Any]]] = {}
+    results: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(max_workers=MAX_FOLLOWERS) as pool:
+        while True:
+            for connection in _pollable():
+                running = followers.get(connection.id)
+                if running is not None and not running.done():
+                    continue
+                if running is not None:
+                    results.append(running.result())
+                followers[connection.id] = pool.submit(
+                    follow, connection, remaining_ms=remaining_ms, deps=deps
+                )
+            if (remaining_ms() - MARGIN_MS) / 1000 < rescan_s + 1:
+                break
+            time.sleep(rescan_s)
+        results.extend(f.result() for f in followers.values())
+    return {"polled": len(followers), "results": results}

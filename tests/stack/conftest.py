@@ -95,7 +95,7 @@ def tracker_as(stack_info: dict[str, Any], name: str, who: str = "user") -> Any:
     )
 
 
-def eventually(check: Any, *, timeout: float = 30.0, interval: float = 0.2) -> Any:
+def eventually(check: Any, *, timeout: float = 45.0, interval: float = 0.2) -> Any:
     """Poll ``check`` until it returns something truthy (or raise its last assertion)."""
     import time
 
