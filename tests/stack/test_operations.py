@@ -8,6 +8,7 @@ through the outbox it pulls. Every test tags its issues so that queries only see
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -197,14 +198,18 @@ def test_stopping_sync_keeps_both_issues_and_later_changes_no_longer_flow(
 
 def test_a_stop_reaches_a_private_peer_through_its_outbox(node_a, node_b, stack_info, alice_a):
     private = connect(node_a, node_b, initiator_project="ALPHA", acceptor_project="OPS")
-    alice_b = tracker_as(stack_info, "b")
-    t = tag()
-    key = create(alice_a, "ALPHA", f"Private stop {t}")
-    assert node_a.post(f"/api/v1/connections/{private}/sync", {"issue_key": key}).ok
-    remote = eventually(lambda: twin_key(node_a, private, key), timeout=60)
-    node_a.delete(f"/api/v1/connections/{private}/twins/{key}")
-    eventually(lambda: twin(node_b, private, remote)["status"] == "stopped", timeout=60)
-    assert alice_b.get_issue(remote).summary == f"Private stop {t}"
+    try:
+        alice_b = tracker_as(stack_info, "b")
+        t = tag()
+        key = create(alice_a, "ALPHA", f"Private stop {t}")
+        assert node_a.post(f"/api/v1/connections/{private}/sync", {"issue_key": key}).ok
+        remote = eventually(lambda: twin_key(node_a, private, key), timeout=60)
+        node_a.delete(f"/api/v1/connections/{private}/twins/{key}")
+        eventually(lambda: twin(node_b, private, remote)["status"] == "stopped", timeout=60)
+        assert alice_b.get_issue(remote).summary == f"Private stop {t}"
+    finally:
+        # the private side long-polls each connection it knows; end this one for the next
+        node_a.delete(f"/api/v1/connections/{private}")
 
 
 def test_deleting_a_synced_issue_marks_the_twin_and_comments_on_the_other_side(
@@ -223,13 +228,19 @@ def test_deleting_a_synced_issue_marks_the_twin_and_comments_on_the_other_side(
 
 
 def test_the_queue_view_and_the_audit_export(node_a, cid):
+    t = tag()
+    started = node_a.post(f"/api/v1/connections/{cid}/bulk-sync", {"jql": f'summary ~ "{t}"'})
+    assert started.status_code == 202
+    job_id = started.json()["job_id"]
     queue = node_a.get(f"/api/v1/connections/{cid}/queue")
     assert queue.status_code == 200
     body = queue.json()
     assert set(body) >= {"outgoing", "incoming", "peer", "jobs", "open_errors"}
+    eventually(lambda: node_a.get(f"/api/v1/jobs/{job_id}").json()["state"] == "done")
     export = node_a.get("/api/v1/audit?format=jsonl")
     assert export.status_code == 200
     assert export.headers["Content-Type"].startswith("application/x-ndjson")
-    lines = export.text.splitlines()
-    assert any('"connection.created"' in line for line in lines)
-    assert any('"job.started"' in line for line in lines)
+    entries = [json.loads(line) for line in export.text.splitlines()]
+    assert any(e["action"] == "connection.created" for e in entries)
+    assert any(e["action"] == "job.started" and e["details"]["job_id"] == job_id for e in entries)
+    assert entries == sorted(entries, key=lambda e: e["id"])  # oldest first
