@@ -31,6 +31,12 @@ MAX_PAGES = 20
 SLACK_S = 5  # a schedule may fire a little early
 
 
+def _any_active_trigger() -> bool:
+    from chalicelib.ops.triggers import all_triggers
+
+    return any(t.get("active") for t in all_triggers())
+
+
 def window_jql(last_run: datetime | None, now: datetime, overlap_seconds: int) -> str:
     if last_run is None:
         minutes = FIRST_WINDOW_MINUTES
@@ -50,6 +56,9 @@ def reconcile_all(*, deps: SyncDeps | None = None) -> dict[str, Any]:
     jql = window_jql(last_run, now, deps.settings.reconcile_overlap_seconds)
     checked = queued = 0
     page_cursor = None
+    # with active triggers, an issue not under sync may have come to match one: a tracker
+    # without webhooks (or a lost webhook) must not keep it from being picked up
+    watching = _any_active_trigger()
     try:
         for _ in range(MAX_PAGES):
             page = deps.tracker.search(jql, cursor=page_cursor, limit=100)
@@ -57,8 +66,10 @@ def reconcile_all(*, deps: SyncDeps | None = None) -> dict[str, Any]:
                 checked += 1
                 updated = page.updated.get(ref.key, "")
                 twins = twins_of_issue(ref.key)
-                if not twins or (updated and all(t.seen_updated == updated for t in twins)):
-                    continue  # not under sync, or already read at this very version
+                if not twins and not watching:
+                    continue  # not under sync, and no trigger could want it
+                if twins and updated and all(t.seen_updated == updated for t in twins):
+                    continue  # already read at this very version
                 enqueue_ingest(
                     ingest_message(ref.key, source="reconcile"),
                     deps=deps,
