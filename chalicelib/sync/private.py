@@ -135,8 +135,8 @@ def poll_connections(
                 followers[connection.id] = pool.submit(
                     follow, connection, remaining_ms=remaining_ms, deps=deps
                 )
-            if (remaining_ms() - MARGIN_MS) / 1000 < rescan_s + 1:
-                break
+            if deps.settings.quiet_poll or (remaining_ms() - MARGIN_MS) / 1000 < rescan_s + 1:
+                break  # quiet mode: one short pull per connection and per scheduled run
             time.sleep(rescan_s)
         results.extend(f.result() for f in followers.values())
     return {"polled": len(followers), "results": results}

@@ -1,0 +1,50 @@
+"""poll_peers on a private node: long polls for the whole run, or one short pull (quiet)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.runtime import ready
+from chalicelib.sync import private
+from chalicelib.sync.deps import build_deps
+from tests.factories.connections import saved_connection
+
+
+@pytest.fixture
+def pulls(node, monkeypatch):
+    saved_connection("conn-p", remote_public=True, remote_url="https://a.twinsync.test")
+    made: list[int] = []
+
+    def pull_once(connection, *, wait, deps):
+        made.append(wait)
+        return 0
+
+    monkeypatch.setattr(private, "pull_once", pull_once)
+    return made
+
+
+def clock(seconds: float):
+    """A remaining-time function for a run that lasts ``seconds`` of pulls."""
+    left = [int(seconds * 1000)]
+
+    def remaining() -> int:
+        left[0] -= 1000  # each look at the clock costs a second of the run
+        return left[0]
+
+    return remaining
+
+
+def test_default_mode_keeps_pulling_until_the_run_ends(pulls):
+    deps = build_deps(ready(), fetch=lambda *a, **k: None)
+    private.poll_connections(remaining_ms=clock(30), deps=deps, rescan_s=0.01)
+    assert len(pulls) > 3 and max(pulls) > 0
+
+
+def test_quiet_mode_pulls_once_without_waiting(pulls, monkeypatch):
+    monkeypatch.setenv("TWINSYNC_QUIET_POLL", "true")
+    from chalicelib import runtime
+
+    runtime.reset()
+    deps = build_deps(runtime.ready(), fetch=lambda *a, **k: None)
+    private.poll_connections(remaining_ms=clock(30), deps=deps, rescan_s=0.01)
+    assert pulls == [0]
