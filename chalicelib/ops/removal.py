@@ -21,6 +21,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from chalicelib.rules.replica import blank_replica, stamp
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
 from chalicelib.sync.deps import SyncDeps
 from chalicelib.sync.events import record_transaction
@@ -41,26 +42,13 @@ def removal_replica(
     replica_id: str | None = None,
 ) -> dict[str, Any]:
     """A protocol-1 replica that says only "this link ends" (no content)."""
-    replica: dict[str, Any] = {
-        "id": replica_id or f"{connection_id}:{key}:{version}",
-        "connection_id": connection_id,
-        "entity": "issue",
-        "key": key,
-        "url": url or "",
-        "version": version,
-        "updated": utcnow().isoformat(),
-        "summary": "",
-        "description": None,
-        "type": None,
-        "comments": [],
-        "attachments": [],
-        "labels": [],
-        "priority": None,
-        "status": None,
-        "fields": {},
-        "removed": True,
-        "removal": {"kind": kind, "reason": reason},
-    }
+    replica = stamp(
+        blank_replica(connection_id, key, url or "", utcnow().isoformat()), version=version
+    )
+    if replica_id:
+        replica["id"] = replica_id
+    replica["removed"] = True
+    replica["removal"] = {"kind": kind, "reason": reason}
     if twin_key:
         replica["twin_key"] = twin_key
     return replica

@@ -55,16 +55,16 @@ def attachment_json(attachment: Attachment, sha256: str | None) -> dict[str, Any
     }
 
 
-def empty_replica(issue: Issue, *, connection_id: str) -> dict[str, Any]:
-    """A replica with the issue's identity and nothing synced yet: rules fill it in."""
+def blank_replica(connection_id: str, key: str, url: str, updated: str) -> dict[str, Any]:
+    """A protocol-1 replica of issue ``key`` that says nothing about it yet."""
     return {
         "id": "",
         "connection_id": connection_id,
         "entity": "issue",
-        "key": issue.key,
-        "url": issue.url,
+        "key": key,
+        "url": url,
         "version": 0,
-        "updated": issue.updated,
+        "updated": updated,
         "summary": "",
         "description": None,
         "type": None,
@@ -76,6 +76,11 @@ def empty_replica(issue: Issue, *, connection_id: str) -> dict[str, Any]:
         "fields": {},
         "removed": False,
     }
+
+
+def empty_replica(issue: Issue, *, connection_id: str) -> dict[str, Any]:
+    """A replica with the issue's identity and nothing synced yet: rules fill it in."""
+    return blank_replica(connection_id, issue.key, issue.url, issue.updated)
 
 
 def canonical(value: Any) -> str:

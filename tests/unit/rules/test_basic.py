@@ -6,46 +6,15 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.rules import basic
-from chalicelib.rules.plan import IncomingContext
 from chalicelib.rules.replica import (
     InvalidReplica,
     content_hash,
-    field_hashes,
-    stamp,
     validate,
 )
 from chalicelib.trackers.base import Attachment, Body
 from tests.factories import ALICE, BOT, comment, issue, project
-
-
-def replica_of(source, version: int = 1, **kw):
-    raw = basic.outgoing(
-        source, connection_id="c1", integration_user_id=BOT.id, attachment_sha=kw.get("sha", {})
-    )
-    return stamp(raw, version=version)
-
-
-def ctx(
-    replica,
-    *,
-    first_sync=True,
-    previous=None,
-    fmt="wiki",
-    proj=None,
-    comment_map=None,
-    attachment_map=None,
-):
-    return IncomingContext(
-        replica=replica,
-        previous=None,
-        first_sync=first_sync,
-        project=proj or project(),
-        body_format=fmt,
-        remote_short_name="Acme",
-        previous_hashes=field_hashes(previous) if previous else {},
-        comment_map=comment_map or {},
-        attachment_map=attachment_map or {},
-    )
+from tests.unit.rules.script_helpers import context as ctx
+from tests.unit.rules.script_helpers import replica_of
 
 
 def test_outgoing_sends_the_five_basic_fields_and_nothing_else():
