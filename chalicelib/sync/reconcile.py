@@ -152,12 +152,12 @@ class _Sweep:
     after: Position | None
     checked: int = 0
     queued: int = 0
-    skipped: int = 0
+    reread: int = 0
 
     def look_at(self, key: str, updated: str) -> None:
         position = Position.of(key, updated)
         if position is not None and self.after is not None and position <= self.after:
-            self.skipped += 1  # read before (an earlier page, run or the overlap)
+            self.reread += 1  # read before (an earlier page, run or the overlap)
             return
         self.checked += 1
         if position is not None:
@@ -180,7 +180,7 @@ def reconcile_all(
 ) -> dict[str, Any]:
     """One scheduled run: sweep from the saved position, at most ``max_pages`` pages.
 
-    The answer has ``checked``, ``queued`` and ``skipped`` (read again, already looked at);
+    The answer has ``checked``, ``queued`` and ``reread`` (came again, already looked at);
     ``more: true`` when the page budget ran out (the next run continues), ``error`` when the
     tracker failed (likewise), ``resumed`` when the sweep ran to its end or budget.
     """
@@ -233,7 +233,7 @@ def reconcile_all(
 
 
 def _counts(sweep: _Sweep) -> dict[str, Any]:
-    return {"checked": sweep.checked, "queued": sweep.queued, "skipped": sweep.skipped}
+    return {"checked": sweep.checked, "queued": sweep.queued, "reread": sweep.reread}
 
 
 def _save(cursor: Cursor, after: Position | None, now: datetime, *, finished: bool) -> None:
