@@ -188,7 +188,13 @@ class Project:
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of a JQL search; ``next_cursor`` is ``None`` on the last page."""
+    """One page of a JQL search; ``next_cursor`` is ``None`` on the last page.
+
+    ``next_cursor`` continues right after the last issue of this page even when results
+    move meanwhile (an issue updated or deleted between pages): an issue may come again,
+    none that still matches is skipped. Cloud's ``nextPageToken`` does this itself; the
+    Server adapter checks where its offset landed.
+    """
 
     issues: tuple[IssueRef, ...]
     next_cursor: str | None = None

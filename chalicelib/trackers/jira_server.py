@@ -3,7 +3,8 @@
 Decisions worth knowing:
 - Auth is a personal access token sent as a bearer token; when a user is configured the
   token is used as that user's password (basic auth), for instances without PATs.
-- Search uses ``/rest/api/2/search`` with ``startAt``; the cursor is that offset as text.
+- Search uses ``/rest/api/2/search`` with ``startAt``; the cursor is that offset and the key
+  of the last issue served, so the next page begins after it even if results moved.
 - Issue types of a project come from the project resource (``issueTypes``, sub-tasks left
   out). Jira Server's REST API does not say which issue type scheme a project uses, so
   real Jira gives no default issue type: ``default_issue_type`` is ``None`` and the caller
@@ -24,6 +25,19 @@ import requests
 from chalicelib.trackers.base import BodyFormat, Project, SearchPage, TrackerError
 from chalicelib.trackers.http import CONNECT_TIMEOUT, READ_TIMEOUT, JiraHttp, server_auth
 from chalicelib.trackers.jira_common import JiraTracker, issue_types, project_from
+
+OVERLAP = 50  # positions re-read before a page to find where the last page ended
+
+
+def _parse_cursor(cursor: str | None) -> tuple[int, str | None]:
+    """``"<startAt>"`` or ``"<startAt>:<key of the last issue served>"``."""
+    if not cursor:
+        return 0, None
+    offset, _, key = cursor.partition(":")
+    try:
+        return int(offset), key or None
+    except ValueError as exc:
+        raise TrackerError(f"not a Jira Server search cursor: {cursor!r}") from exc
 
 
 class JiraServer(JiraTracker):
@@ -49,23 +63,38 @@ class JiraServer(JiraTracker):
     # search -----------------------------------------------------------------------------
 
     def search(self, jql: str, *, cursor: str | None = None, limit: int = 50) -> SearchPage:
-        try:
-            start = int(cursor) if cursor else 0
-        except ValueError as exc:
-            raise TrackerError(f"not a Jira Server search cursor: {cursor!r}") from exc
+        """Offset paging made safe against results moving between pages.
+
+        ``startAt`` counts positions, so an issue that leaves an earlier position (updated
+        and sorted to the end, deleted) would let the next page begin one issue too far.
+        The cursor keeps the key of the last issue served; the next page is read from up
+        to ``OVERLAP`` positions earlier and begins right after that key, wherever it now
+        is. When the key is not there (it moved itself, or more than ``OVERLAP`` issues
+        left), the search starts again from the first result: issues come again, none is
+        skipped.
+        """
+        start, last_key = _parse_cursor(cursor)
+        begin = max(0, start - OVERLAP) if last_key else start
+        size = max(1, limit) + (start - begin)
         data = self.http.json(
             "GET",
             f"{self.api}/search",
-            params={"jql": jql, "startAt": start, "maxResults": max(1, limit), "fields": "updated"},
+            params={"jql": jql, "startAt": begin, "maxResults": size, "fields": "updated"},
         )
         issues = data.get("issues") or []
-        refs, updated = self._page_refs(issues)
+        begin = int(data.get("startAt") or begin)
+        keys = [str(item.get("key")) for item in issues]
+        if last_key and last_key not in keys and begin > 0:
+            return self.search(jql, limit=limit)  # lost our place: from the start again
+        skip = keys.index(last_key) + 1 if last_key in keys else 0
+        served = issues[skip : skip + max(1, limit)]
+        refs, updated = self._page_refs(served)
         total = data.get("total")
-        after = int(data.get("startAt") or start) + len(issues)
-        more = bool(issues) and (total is None or after < int(total))
+        after = begin + skip + len(served)
+        more = bool(served) and (total is None or after < int(total))
         return SearchPage(
             issues=refs,
-            next_cursor=str(after) if more else None,
+            next_cursor=f"{after}:{served[-1]['key']}" if more else None,
             total=int(total) if total is not None else None,
             updated=updated,
         )

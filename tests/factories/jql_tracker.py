@@ -3,15 +3,17 @@
 :class:`~tests.factories.fake_tracker.FakeTracker` returns every issue for any query; the
 operations (triggers, bulk jobs, the incoming guard) need real answers to ``key = X AND
 (…)``. Supported: ``AND``, ``OR``, ``NOT``, parentheses, ``key =``, ``project =`` /
-``project in (…)``, ``summary ~ "words"``, ``labels =``; ``ORDER BY`` is accepted and
-results come in key order, paged by an offset cursor. Anything else is ``InvalidRequest``
-with a Jira-like message, as a real tracker would refuse it.
+``project in (…)``, ``summary ~ "words"``, ``labels =``, ``updated >= -Nm`` (minutes before
+the tracker's own clock); results come in key order, or in ``updated`` then key order for
+``ORDER BY updated``, paged by an offset cursor (as Jira Server's ``startAt``). Anything else
+is ``InvalidRequest`` with a Jira-like message, as a real tracker would refuse it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.trackers.base import (
@@ -26,7 +28,7 @@ from chalicelib.trackers.base import (
 )
 from tests.factories.fake_tracker import STAMP, FakeTracker
 
-_TOKEN = re.compile(r'\s*(?:(\()|(\))|(,)|"([^"]*)"|(!=|=|~)|([A-Za-z0-9_.\-]+))')
+_TOKEN = re.compile(r'\s*(?:(\()|(\))|(,)|"([^"]*)"|(!=|>=|<=|=|~)|([A-Za-z0-9_.\-]+))')
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -58,10 +60,16 @@ def _bad(detail: str) -> InvalidRequest:
     return InvalidRequest(message, error_messages=(message,))
 
 
+def _when(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
 class _Parser:
-    def __init__(self, text: str) -> None:
-        where = re.split(r"\bORDER\s+BY\b", text, maxsplit=1, flags=re.IGNORECASE)[0]
+    def __init__(self, text: str, now: str = STAMP) -> None:
+        where, *order = re.split(r"\bORDER\s+BY\b", text, maxsplit=1, flags=re.IGNORECASE)
+        self.by_updated = bool(order) and order[0].strip().lower().startswith("updated")
         self.tokens = _tokens(where)
+        self.now = now
         self.i = 0
 
     def peek(self) -> tuple[str, str] | None:
@@ -141,6 +149,12 @@ class _Parser:
             return lambda issue: (issue.project in values) == (op != "!=")
         if name == "labels":
             return lambda issue: any(v in issue.labels for v in values) == (op != "!=")
+        if name == "updated" and op == ">=":
+            match = re.fullmatch(r"-(\d+)m", values[0])
+            if not match:
+                raise _bad(f"Date value '{values[0]}' for field 'updated' is invalid.")
+            since = _when(self.now) - timedelta(minutes=int(match.group(1)))
+            return lambda issue: _when(issue.updated or STAMP) >= since
         if name == "summary" and op == "~":
             words = values[0].lower().split()
             return lambda issue: all(w in issue.summary.lower() for w in words)
@@ -163,6 +177,9 @@ class JqlTracker(FakeTracker):
 
     def _stamp(self) -> str:
         self._clock += 1
+        return self._now()
+
+    def _now(self) -> str:
         return f"2026-01-02T10:{self._clock // 60 % 60:02d}:{self._clock % 60:02d}.000+0000"
 
     def search(self, jql: str, *, cursor: str | None = None, limit: int = 50) -> SearchPage:
@@ -170,8 +187,11 @@ class JqlTracker(FakeTracker):
         self.searches.append(jql)
         if self.fail_search:
             raise self.fail_search.pop(0)
-        predicate = _Parser(jql).parse()
+        parser = _Parser(jql, self._now())
+        predicate = parser.parse()
         found = sorted((i for i in self.issues.values() if predicate(i)), key=_key_order)
+        if parser.by_updated:
+            found.sort(key=lambda i: _when(i.updated or STAMP))  # stable: key order in ties
         start = int(cursor or 0)
         page = found[start : start + limit]
         more = start + limit < len(found)

@@ -9,9 +9,11 @@ from chalicelib.runtime import ready
 from chalicelib.store.models import TwinModel
 from chalicelib.sync.deps import build_deps
 from chalicelib.sync.reconcile import reconcile_all
-from chalicelib.trackers.base import IssueFields
+from chalicelib.trackers.base import IssueFields, Project, Unavailable
 from tests.factories.connections import saved_connection
+from tests.factories.jql_tracker import JqlTracker
 from tests.factories.memory_tracker import MemoryTracker
+from tests.factories.paging import PagingHook
 
 
 class Sent(list):
@@ -52,3 +54,58 @@ def test_a_sweep_waits_for_its_interval(sweep):
     _, deps = sweep
     reconcile_all(deps=deps)
     assert reconcile_all(deps=deps)["skipped"] is True
+
+
+# --- paging: a sweep reads every changed issue, across pages and runs ---------------------
+
+
+@pytest.fixture
+def many(node):
+    """45 issues under sync on a tracker that pages by offset, and what the sweep queues."""
+    tracker = JqlTracker(projects={"OPS": Project("OPS", "Ops", ("Task",))})
+    for n in range(45):
+        key = tracker.add_issue("OPS", f"issue {n + 1}").key
+        TwinModel(connection_id="conn-r", local_key=key, remote_key=f"X-{n + 1}").save()
+    return tracker, Sent()
+
+
+def sweeper(tracker, sent, **hooks):
+    hooked = PagingHook(tracker, **hooks)
+    return hooked, build_deps(ready(), tracker=hooked, send=sent, fetch=lambda *a, **k: None)
+
+
+def all_keys(count):
+    return sorted(f"OPS-{n}" for n in range(1, count + 1))
+
+
+def test_a_sweep_over_its_page_budget_continues_at_the_next_run(many):
+    tracker, sent = many
+    _, deps = sweeper(tracker, sent)
+
+    first = reconcile_all(deps=deps, max_pages=2, page_size=10)
+    assert first["more"] is True
+    assert swept_keys(sent) == sorted(f"OPS-{n}" for n in range(1, 21))
+
+    second = reconcile_all(deps=deps, max_pages=2, page_size=10)  # no wait for the interval
+    assert second["more"] is True
+    third = reconcile_all(deps=deps, max_pages=2, page_size=10)
+    assert "more" not in third
+
+    assert sorted(set(swept_keys(sent))) == all_keys(45)
+    assert "OPS-45" in swept_keys(sent)  # the newest changes are reached
+    assert len(sent) == 45  # each read once: the runs continue, they do not start over
+    assert reconcile_all(deps=deps, max_pages=2, page_size=10)["skipped"] is True
+
+
+def test_a_tracker_error_mid_sweep_keeps_the_cursor_where_it_was_read_to(many):
+    tracker, sent = many
+    _, deps = sweeper(tracker, sent, fail_on={3: Unavailable("Jira is down", status=503)})
+
+    failed = reconcile_all(deps=deps, page_size=10)
+    assert "Jira is down" in failed["error"]
+    assert swept_keys(sent) == sorted(f"OPS-{n}" for n in range(1, 21))
+
+    sent.clear()
+    again = reconcile_all(deps=deps, page_size=10)  # the next scheduled run
+    assert "error" not in again
+    assert swept_keys(sent) == sorted(f"OPS-{n}" for n in range(21, 46))

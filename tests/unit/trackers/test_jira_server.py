@@ -190,11 +190,17 @@ def test_search_pages_by_start_at(http, server):
         json={"startAt": 0, "maxResults": 2, "total": 3, "issues": [_hit("A-1"), _hit("A-2")]},
     )
     http.get(
-        f"{API}/search", json={"startAt": 2, "maxResults": 2, "total": 3, "issues": [_hit("A-3")]}
+        f"{API}/search",
+        json={
+            "startAt": 0,
+            "maxResults": 4,
+            "total": 3,
+            "issues": [_hit(k) for k in ("A-1", "A-2", "A-3")],
+        },
     )
     first = server.search("project = A", limit=2)
     second = server.search("project = A", cursor=first.next_cursor, limit=2)
-    assert [r.key for r in first.issues] == ["A-1", "A-2"] and first.next_cursor == "2"
+    assert [r.key for r in first.issues] == ["A-1", "A-2"] and first.next_cursor == "2:A-2"
     assert first.total == 3
     assert [r.key for r in second.issues] == ["A-3"] and second.next_cursor is None
     assert query(http.calls[0]) == {
@@ -203,7 +209,17 @@ def test_search_pages_by_start_at(http, server):
         "maxResults": ["2"],
         "fields": ["updated"],
     }
-    assert query(http.calls[1])["startAt"] == ["2"]
+    # the next page is read with an overlap, to find where the last one ended
+    assert query(http.calls[1])["startAt"] == ["0"]
+    assert query(http.calls[1])["maxResults"] == ["4"]
+
+
+def test_an_issue_leaving_an_earlier_page_lets_none_slip(http, server):
+    """A-1 was updated between pages and sorts last now: A-3 would be skipped by offset."""
+    moved = ("A-2", "A-3", "A-4", "A-1")
+    http.get(f"{API}/search", json={"startAt": 0, "total": 4, "issues": [_hit(k) for k in moved]})
+    page = server.search("updated >= -5m ORDER BY updated", cursor="2:A-2", limit=2)
+    assert [r.key for r in page.issues] == ["A-3", "A-4"] and page.next_cursor == "3:A-4"
 
 
 def test_a_foreign_cursor_is_refused(server):
