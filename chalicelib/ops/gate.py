@@ -23,7 +23,6 @@ from typing import Any
 
 from chalicelib.ops import jql
 from chalicelib.ops.removal import removal_of
-from chalicelib.rules.replica import field_hashes
 from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.sync.deps import SyncDeps
 from chalicelib.sync.events import record_transaction
@@ -68,9 +67,6 @@ def intercept(
     if not guard_allows(connection, twin, deps=deps):
         _skipped(connection, twin, replica, "skipped: protected by the incoming guard")
         return True
-    if twin.remote_key == replica.get("key") and not twin.last_applied_version:
-        # a connected twin's first replica from the other end: a baseline, like a link
-        twin.applied_hashes = field_hashes(replica)
     return False
 
 

@@ -85,7 +85,6 @@ def reopen(twin: TwinModel) -> TwinModel:
         TwinModel.status.set("queued"),
         TwinModel.error.set(None),
         TwinModel.last_sent_hash.set(None),
-        TwinModel.echo_hash.set(None),
     ]
     fresh = data.get("kind") == "twin_deleted"
     if fresh:
@@ -95,7 +94,7 @@ def reopen(twin: TwinModel) -> TwinModel:
             TwinModel.comment_map.set({}),
             TwinModel.attachment_map.set({}),
             TwinModel.sent_attachments.set({}),
-            TwinModel.applied_hashes.set({}),
+            TwinModel.merge_state.set({}),
             TwinModel.sent_hashes.set({}),
             TwinModel.last_applied_replica.set(None),
         ]

@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.trackers.base import Attachment, Body, Comment, Issue
 
 PROTOCOL = 1
-_VOLATILE = ("id", "connection_id", "version", "updated", "url")
+_VOLATILE = ("id", "connection_id", "version", "updated", "url", "stamps", "twin_key")
 
 
 class InvalidReplica(ValueError):
@@ -96,6 +96,13 @@ def content_hash(replica: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(content).encode()).hexdigest()
 
 
+def items_hash(replica: Mapping[str, Any]) -> str:
+    """Hash of what the replica says beyond its fields (comments, attachments, removal):
+    the parts that are merged as sets by id, not as registers."""
+    content = {k: v for k, v in replica.items() if k not in FIELDS}
+    return content_hash(content)
+
+
 def body_hash(body: Any) -> str:
     return hashlib.sha256(canonical(body).encode()).hexdigest()[:32]
 
@@ -153,7 +160,28 @@ def validate(data: Any) -> dict[str, Any]:
     _validate_items(data)
     if not isinstance(data.get("fields", {}), Mapping):
         raise InvalidReplica("replica.fields must be an object")
+    _validate_stamps(data.get("stamps"))
     return dict(data)
+
+
+def _validate_stamps(stamps: Any) -> None:
+    """``replica.stamps`` (optional): per field ``{at, origin, after: [at, origin]|null}``."""
+    if stamps is None:
+        return
+    if not isinstance(stamps, Mapping):
+        raise InvalidReplica("replica.stamps must be an object")
+    for name, item in stamps.items():
+        if not (
+            isinstance(item, Mapping)
+            and isinstance(item.get("at"), str)
+            and isinstance(item.get("origin"), str)
+        ):
+            raise InvalidReplica(f"replica.stamps.{name} must be {{at, origin, after}}")
+        after = item.get("after")
+        if after is not None and not (
+            isinstance(after, list) and len(after) == 2 and all(isinstance(x, str) for x in after)
+        ):
+            raise InvalidReplica(f"replica.stamps.{name}.after must be [at, origin] or null")
 
 
 def _validate_items(data: Mapping[str, Any]) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.errors import BadRequest, NotFound, Unprocessable
+from chalicelib.rules import merge
 from chalicelib.rules.plan import IncomingContext, Plan
 from chalicelib.rules.replica import InvalidReplica, field_hashes, stamp, validate
 from chalicelib.rules.script import rules as script_rules
@@ -197,6 +198,16 @@ def _run_incoming(
     runner: ScriptRunner,
 ) -> tuple[dict[str, Any], list[str]]:
     replica = _given_replica(data, conn, twin)
+    write = (
+        merge.merge_remote(
+            merge.load(twin.merge_state),
+            replica,
+            fallback_origin=f"{conn.remote_node_id or 'peer'}#{replica.get('connection_id')}",
+            previous=twin.last_applied_replica,
+        ).write
+        if twin is not None
+        else frozenset(merge.FIELDS)
+    )
     ctx = IncomingContext(
         replica=replica,
         previous=twin.last_applied_replica if twin is not None else None,
@@ -204,7 +215,7 @@ def _run_incoming(
         project=tracker.get_project(conn.incoming_project),
         body_format=tracker.body_format,
         remote_short_name=conn.remote_short_name,
-        previous_hashes=dict(twin.applied_hashes or {}) if twin is not None else {},
+        previous_hashes=merge.settled_hashes(replica, write) if twin is not None else {},
         comment_map=dict(twin.comment_map or {}) if twin is not None else {},
         attachment_map=dict(twin.attachment_map or {}) if twin is not None else {},
     )

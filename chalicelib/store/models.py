@@ -128,12 +128,12 @@ class TwinModel(Model):
     last_applied_version = NumberAttribute(default=0)
     last_applied_hash = UnicodeAttribute(null=True)
     last_applied_replica = JSONAttribute(null=True)
-    applied_hashes = JSONAttribute(default=dict)  # replica field -> hash, last applied
+    merge_state = JSONAttribute(default=dict)  # field -> register (chalicelib.rules.merge)
+    conflicts = JSONAttribute(default=list)  # the last few conflicts decided, newest last
     last_sent_version = NumberAttribute(default=0)
-    last_sent_hash = UnicodeAttribute(null=True)
+    last_sent_hash = UnicodeAttribute(null=True)  # of what is not a field: comments, files
     sent_hashes = JSONAttribute(default=dict)  # replica field -> hash, last sent
     seen_updated = UnicodeAttribute(null=True)  # the issue's `updated` when last read
-    echo_hash = UnicodeAttribute(null=True)  # our own last write, as we would send it
     sent_attachments = JSONAttribute(default=dict)  # local attachment id -> sha256
     created_at = UTCDateTimeAttribute(default=utcnow)
     by_local_key = TwinsByLocalKey()

@@ -9,8 +9,12 @@
   so a retry neither duplicates nor loses one.
 - A status in the plan is reached through a workflow transition after the fields are
   written; when no transition leads there the twin shows why, and the rest still syncs.
-- After writing, the issue is re-read and its outgoing hash remembered: when our own
-  write comes back as a webhook or in the reconcile sweep, it is recognised (no echo).
+- Each field is merged, not overwritten (:mod:`chalicelib.rules.merge`): a remote value
+  is written only when its register is newer than ours; the same field changed on both
+  sides is a conflict, decided alike on both ends and kept in the twin's history.
+- What we wrote is remembered from the plan, never from a later read (which could hold an
+  edit made meanwhile): our own write read back is recognised (no echo), a person's edit
+  made during the apply is sent like any other.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from urllib.parse import quote
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.ops import hooks
 from chalicelib.queues import QueueMessage, RetryLater
+from chalicelib.rules import merge
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
-from chalicelib.rules.replica import field_hashes
+from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
@@ -33,7 +38,7 @@ from chalicelib.sync.blobs import incoming_key, outgoing_key
 from chalicelib.sync.deps import SyncDeps, default_deps
 from chalicelib.sync.events import dumps, record_transaction
 from chalicelib.sync.ingest import send_replica
-from chalicelib.sync.links import get_connection, is_live, is_local, peer_end
+from chalicelib.sync.links import get_connection, is_live, is_local, peer_end, peer_origin
 from chalicelib.sync.store import (
     claim,
     get_entry,
@@ -56,6 +61,7 @@ from chalicelib.trackers.base import (
 log = logging.getLogger("twinsync.apply")
 
 PROPERTY = "twinsync.twin"
+CONFLICTS_KEPT = 20
 
 
 def handle_apply(message: QueueMessage, *, deps: SyncDeps | None = None) -> None:
@@ -101,6 +107,18 @@ def apply_replica(
             version=int(replica["version"]),
         )
         return twin
+    # a link replica (or a connected twin's first one) describes an issue that already
+    # matches ours as far as we know: a baseline, nothing to write
+    baseline = link or (
+        twin is not None and not twin.last_applied_version and twin.remote_key == remote_key
+    )
+    merged = merge.merge_remote(
+        merge.load(twin.merge_state) if twin is not None else {},
+        replica,
+        fallback_origin=peer_origin(connection, str(replica["connection_id"])),
+        baseline=baseline,
+        previous=twin.last_applied_replica if twin is not None else None,
+    )
     ctx = IncomingContext(
         replica=replica,
         previous=twin.last_applied_replica if twin is not None else None,
@@ -108,12 +126,7 @@ def apply_replica(
         project=deps.project(connection.incoming_project),
         body_format=deps.tracker.body_format,
         remote_short_name=connection.remote_short_name,
-        # a link replica describes our own issue as the other side made it: a baseline
-        previous_hashes=field_hashes(replica)
-        if link
-        else dict(twin.applied_hashes or {})
-        if twin is not None
-        else {},
+        previous_hashes=merge.settled_hashes(replica, merged.write) if twin is not None else {},
         comment_map=dict(twin.comment_map or {}) if twin is not None else {},
         attachment_map=dict(twin.attachment_map or {}) if twin is not None else {},
     )
@@ -139,10 +152,43 @@ def apply_replica(
         if plan.fields is not None:
             deps.tracker.update_issue(twin.local_key, plan.fields)
     problems = _apply_status(twin, plan.status, deps=deps)
+    state = merge.after_write(merged.state, _written(plan, status_set=not problems))
+    if plan.fields is not None and plan.fields.custom:
+        state = merge.unknown_local(state, ["fields"])  # a script decides their replica form
     problems += _apply_comments(twin, plan.comments, deps=deps, heal=retry)
     problems += _apply_attachments(connection, twin, replica, plan.attachments, deps=deps)
-    _finish(connection, twin, replica, plan, problems, first_sync=first_sync, deps=deps)
+    _finish(
+        connection,
+        twin,
+        replica,
+        plan,
+        problems,
+        state=state,
+        conflicts=merged.conflicts,
+        first_sync=first_sync,
+        deps=deps,
+    )
     return twin
+
+
+def _written(plan: Plan, *, status_set: bool) -> dict[str, Any]:
+    """What the plan wrote, in replica form (as our outgoing rules show those fields)."""
+    written: dict[str, Any] = {}
+    fields = plan.fields
+    if fields is not None:
+        if fields.summary is not None:
+            written["summary"] = fields.summary
+        if fields.description is not None:
+            written["description"] = body_json(fields.description)
+        if fields.issue_type is not None:
+            written["type"] = {"name": fields.issue_type}
+        if fields.labels is not None:
+            written["labels"] = list(fields.labels)
+        if fields.priority is not None:
+            written["priority"] = {"name": fields.priority}
+    if plan.status and status_set:
+        written["status"] = {"name": plan.status}
+    return written
 
 
 def _create_twin(
@@ -337,16 +383,20 @@ def _finish(
     plan: Plan,
     problems: list[str],
     *,
+    state: merge.State,
+    conflicts: tuple[merge.Conflict, ...],
     first_sync: bool,
     deps: SyncDeps,
 ) -> None:
-    try:
-        issue = deps.tracker.get_issue(twin.local_key)
-    except TrackerError:
-        issue = None
+    """Record what was applied: the registers as written (never a later read, which could
+    hold an edit made meanwhile), the conflicts decided, the twin's status."""
+    decided = [
+        {**c.to_json(), "time": utcnow().isoformat(), "version": int(replica["version"])}
+        for c in conflicts
+    ]
     actions = [
         TwinModel.last_applied_version.set(int(replica["version"])),
-        TwinModel.applied_hashes.set(field_hashes(replica)),
+        TwinModel.merge_state.set(merge.dump(state)),
         # ``previous`` of the next incoming script run (not kept when very large)
         TwinModel.last_applied_replica.set(replica if len(dumps(replica)) <= 64_000 else None),
         TwinModel.remote_key.set(str(replica["key"])),  # a link learns it here, with status
@@ -355,19 +405,19 @@ def _finish(
         TwinModel.error.set("; ".join(problems) if problems else None),
         TwinModel.last_synced_at.set(utcnow()),
     ]
-    if issue is not None:
-        actions += [
-            TwinModel.local_url.set(issue.url),
-            TwinModel.local_id.set(issue.id),
-            TwinModel.seen_updated.set(issue.updated),
-        ]
+    if decided:
+        actions.append(
+            TwinModel.conflicts.set([*(twin.conflicts or []), *decided][-CONFLICTS_KEPT:])
+        )
     twin.update(actions=actions)
-    if issue is not None:
-        if first_sync:
-            # tell the other end which issue is its twin (and what it looks like here)
+    if first_sync:
+        # tell the other end which issue is its twin (and what it looks like here)
+        try:
+            issue = deps.tracker.get_issue(twin.local_key)
+        except TrackerError:
+            issue = None  # the next ingest of this issue sends it
+        if issue is not None:
             send_replica(issue, twin, deps=deps, force=True)
-        else:
-            _remember_echo(connection, twin, issue, deps=deps)
     record_transaction(
         connection.id,
         twin.local_key,
@@ -376,22 +426,5 @@ def _finish(
         outcome="error" if problems else "applied",
         version=int(replica["version"]),
         error="; ".join(problems) or None,
+        conflicts=decided,
     )
-
-
-def _remember_echo(
-    connection: ConnectionModel, twin: TwinModel, issue: Any, *, deps: SyncDeps
-) -> None:
-    from chalicelib.rules.replica import content_hash
-    from chalicelib.rules.select import outgoing_rule
-
-    try:
-        replica = outgoing_rule(connection)(
-            issue,
-            connection_id=connection.id,
-            integration_user_id=deps.integration_user_id(),
-            attachment_sha=dict(twin.sent_attachments or {}),
-        )
-    except SkipSync:
-        return
-    twin.update(actions=[TwinModel.echo_hash.set(content_hash(replica))])

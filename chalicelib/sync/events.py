@@ -147,7 +147,9 @@ def record_transaction(
     outcome: str,
     version: int | None = None,
     error: str | None = None,
+    conflicts: list[dict[str, Any]] | None = None,
 ) -> None:
+    extra = {"conflicts": conflicts} if conflicts else {}
     EventModel(
         pk=history_pk(connection_id, local_key),
         sk=new_id(),
@@ -158,6 +160,7 @@ def record_transaction(
             "outcome": outcome,
             "version": version,
             "error": error,
+            **extra,
         },
         purge_at=utcnow() + HISTORY_TTL,
     ).save()

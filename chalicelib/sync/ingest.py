@@ -2,8 +2,10 @@
 
 The webhook (or the reconcile sweep, or "sync this issue") is only a hint: the issue is
 re-read from the tracker. Changes made by the integration user are ours and never synced
-back, and a replica whose content equals what was last sent (or what our own last write
-produced) is dropped, so nothing echoes.
+back. Each field is compared with what this end last sent or wrote (the merge registers,
+:mod:`chalicelib.rules.merge`): a field that differs was edited here and gets a new stamp;
+when no field was edited and the comments and attachments are as last sent, nothing is
+sent, so our own writes never echo.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from typing import Any
 
 from chalicelib.ops import hooks
 from chalicelib.queues import PermanentFailure, QueueMessage, RetryLater
-from chalicelib.rules.replica import content_hash, field_hashes, stamp
+from chalicelib.rules import merge
+from chalicelib.rules.replica import field_hashes, items_hash, stamp
 from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import TwinModel
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deps import SyncDeps, default_deps
 from chalicelib.sync.events import record_transaction
-from chalicelib.sync.links import get_connection
+from chalicelib.sync.links import end_origin, get_connection
 from chalicelib.sync.store import append_entry, outbox_pk, twins_of_issue
 from chalicelib.trackers.base import Issue, NotFound, RateLimited, TrackerError, Unavailable
 
@@ -79,11 +82,10 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps | None = None) -> Non
         raise RetryLater(str(exc), delay=exc.retry_after) from exc
     except Unavailable as exc:
         raise RetryLater(str(exc)) from exc
-    human = body.get("source") == "webhook" and bool(body.get("author_id"))
     failed: PermanentFailure | None = None
     for twin in twins_of_issue(issue.key):
         try:
-            send_replica(issue, twin, deps=deps, human=human)
+            send_replica(issue, twin, deps=deps)
         except PermanentFailure as exc:  # e.g. this connection's script: the others go on
             # deterministic for this version of the issue: the sweep need not bring it again
             twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])
@@ -114,9 +116,7 @@ def _attachment_hashes(issue: Issue, twin: TwinModel, *, deps: SyncDeps) -> dict
     return known
 
 
-def send_replica(
-    issue: Issue, twin: TwinModel, *, deps: SyncDeps, human: bool = False, force: bool = False
-) -> bool:
+def send_replica(issue: Issue, twin: TwinModel, *, deps: SyncDeps, force: bool = False) -> bool:
     """Append this issue's replica to the twin's connection outbox; False if nothing new."""
     connection = get_connection(twin.connection_id)
     if connection is None or connection.status == "deleted":
@@ -133,10 +133,19 @@ def send_replica(
     except SkipSync:  # the rules leave this issue out (scope, direction disabled)
         twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])
         return False
-    digest = content_hash(replica)
-    if not force and (digest == twin.last_sent_hash or (digest == twin.echo_hash and not human)):
+    state, changed = merge.observe_local(
+        merge.load(twin.merge_state),
+        replica,
+        at=merge.stamp_time(issue.updated),
+        origin=end_origin(connection, deps.settings.node_id),
+    )
+    items = items_hash(replica)
+    if not force and not changed and items == twin.last_sent_hash:
+        # nothing edited here since we last sent or wrote: our own write read back, or a
+        # change to something this connection does not sync
         twin.update(
             actions=[
+                TwinModel.merge_state.set(merge.dump(state)),
                 TwinModel.sent_attachments.set(hashes),
                 TwinModel.seen_updated.set(issue.updated),
             ]
@@ -144,6 +153,7 @@ def send_replica(
         return False
     version = int(twin.last_sent_version or 0) + 1
     replica = stamp(replica, version=version)
+    replica["stamps"] = merge.stamps_json(state)
     if twin.remote_key:
         replica["twin_key"] = twin.remote_key
     previous = dict(twin.sent_hashes or {})
@@ -157,7 +167,8 @@ def send_replica(
     twin.update(
         actions=[
             TwinModel.last_sent_version.set(version),
-            TwinModel.last_sent_hash.set(digest),
+            TwinModel.last_sent_hash.set(items),
+            TwinModel.merge_state.set(merge.dump(state)),
             TwinModel.sent_hashes.set(current),
             TwinModel.sent_attachments.set(hashes),
             TwinModel.local_url.set(issue.url),

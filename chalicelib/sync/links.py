@@ -44,3 +44,14 @@ def peer_end(connection: ConnectionModel) -> PeerEnd:
         remote_node_id=connection.remote_node_id,
         key=decode_key(connection.key),
     )
+
+
+def end_origin(connection: ConnectionModel, node_id: str) -> str:
+    """This end's name in the merge stamps: unique per end, also for a local connection
+    (both ends on one node, each its own connection id)."""
+    return f"{node_id}#{connection.id}"
+
+
+def peer_origin(connection: ConnectionModel, replica_connection_id: str) -> str:
+    """The other end's name, for a replica that carries no stamps (an older node)."""
+    return f"{connection.remote_node_id or 'peer'}#{replica_connection_id}"

@@ -7,6 +7,8 @@ from typing import Any
 from chalicelib.store.models import TwinModel
 from chalicelib.sync.store import get_twin
 
+CONFLICTS_SHOWN = 10
+
 
 def twin_resource(twin: TwinModel) -> dict[str, Any]:
     """The contract's ``twin`` resource."""
@@ -22,6 +24,8 @@ def twin_resource(twin: TwinModel) -> dict[str, Any]:
         else "error",
         "last_synced_at": twin.last_synced_at.isoformat() if twin.last_synced_at else None,
         "error": twin.error,
+        # the same field changed on both sides: how each was decided (newest last)
+        "conflicts": list(twin.conflicts or [])[-CONFLICTS_SHOWN:],
     }
 
 

@@ -16,6 +16,7 @@ from chalicelib.sync.apply import PROPERTY, handle_apply
 from chalicelib.sync.blobs import incoming_key
 from chalicelib.sync.deps import build_deps
 from chalicelib.sync.inbox import accept
+from chalicelib.sync.ingest import handle_ingest, ingest_message
 from chalicelib.sync.store import get_twin, outbox_pk, twin_by_remote
 from chalicelib.trackers.base import Attachment
 from tests.factories import ALICE, BOT, comment, issue, project
@@ -184,3 +185,56 @@ def test_a_crash_after_writing_a_comment_does_not_write_it_twice(env):
     apply_all(env, retried(messages), after_comment=lambda **_: None)
     (local,) = env.tracker.issues.values()
     assert sorted(c.body.value.rsplit(None, 1)[-1] for c in local.comments) == ["one", "two"]
+
+
+def outbox_summaries():
+    return [e.replica["summary"] for e in EntryModel.query(outbox_pk("conn-1"))]
+
+
+def sweep_ingest(env, key):
+    """The reconcile sweep finds ``key`` changed and ingests it (no webhook: no author)."""
+    body = ingest_message(key, source="reconcile")
+    message = QueueMessage("m-sweep", "", body, f"issue#{key}", 1, "arn:aws:sqs:x:1:i.fifo")
+    handle_ingest(message, deps=env.deps)
+
+
+def test_an_edit_made_while_a_change_is_applied_is_sent_when_the_sweep_finds_it(env):
+    apply_all(env, receive(env, replica()))  # first sync creates OPS-1
+    (key,) = env.tracker.issues
+
+    def alice_renames(**_):  # while the new comment is written
+        env.tracker.issues[key] = replace(env.tracker.issues[key], summary="Renamed by Alice")
+
+    new_comment = replica(version=2, comments=(comment("c1", "A new comment"),))
+    apply_all(env, receive(env, new_comment), after_comment=alice_renames)
+    sweep_ingest(env, key)
+    assert outbox_summaries()[-1] == "Renamed by Alice"
+
+
+def test_a_field_change_is_one_tracker_write_and_no_read_back(env):
+    apply_all(env, receive(env, replica()))
+    (key,) = env.tracker.issues
+    env.tracker.calls.clear()
+    apply_all(env, receive(env, replica(version=2, summary="A new title")))
+    assert env.tracker.issues[key].summary == "A new title"
+    assert env.tracker.calls == ["update_issue"]
+    sent = len(outbox_summaries())
+    sweep_ingest(env, key)  # our own write, read back by the sweep: not sent back
+    assert len(outbox_summaries()) == sent
+
+
+def test_a_replica_equal_to_what_this_side_sent_changes_nothing(env):
+    apply_all(env, receive(env, replica()))
+    (key,) = env.tracker.issues
+    env.tracker.issues[key] = replace(env.tracker.issues[key], summary="Renamed by Bob")
+    sweep_ingest(env, key)  # sent: the other side will show Bob's title
+    mine = EntryModel.query(outbox_pk("conn-1"), scan_index_forward=False, limit=1).next()
+    env.tracker.issues[key] = replace(env.tracker.issues[key], summary="Renamed again by Bob")
+    # the other side's next replica carries Bob's first title, stamped as Bob's change
+    echo = {
+        **replica(version=2, summary="Renamed by Bob", comments=(comment("c9", "Looks good"),)),
+        "stamps": {"summary": mine.replica["stamps"]["summary"]},
+    }
+    apply_all(env, receive(env, echo))
+    assert env.tracker.issues[key].summary == "Renamed again by Bob"
+    assert any("Looks good" in c.body.value for c in env.tracker.issues[key].comments)

@@ -80,6 +80,8 @@ class IncomingHelpers:
         if not isinstance(name, str):
             raise TypeError("changed() takes a replica field name, e.g. changed('summary')")
         if name.startswith("fields."):
+            if body_hash(ctx.replica.get("fields")) == ctx.previous_hashes.get("fields"):
+                return False  # the merge writes no custom field of this replica
             key = name[len("fields.") :]
             now = (ctx.replica.get("fields") or {}).get(key)
             if ctx.previous is not None:
