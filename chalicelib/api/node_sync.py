@@ -1,4 +1,5 @@
-"""Node API routes of the sync pipeline: receiving replicas and trading attachment bytes."""
+"""Node API routes of the sync pipeline: receiving replicas, trading attachment bytes, and
+twin status notices (how the other end fared with our change)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from chalicelib.api.peer_auth import require_peer
 from chalicelib.api.routing import ApiRequest, json_route
 from chalicelib.errors import NotFound
 from chalicelib.runtime import ready
-from chalicelib.sync import outbox_api
+from chalicelib.sync import outbox_api, twin_status
 from chalicelib.sync.blobs import incoming_key, outgoing_key
 from chalicelib.sync.deps import default_deps
 from chalicelib.sync.inbox import accept, validate_items
@@ -65,3 +66,17 @@ def pull_outbox(request: ApiRequest, cid: str) -> dict[str, Any]:
 def ack_outbox(request: ApiRequest, cid: str) -> dict[str, Any]:
     connection = require_peer(request, cid)
     return outbox_api.ack(connection, request.json_object())
+
+
+@json_route(node_sync_api, CID + "/twin-status", ["POST"], auth=None)
+def receive_twin_status(request: ApiRequest, cid: str) -> dict[str, Any]:
+    """The other end tells us how it fared with a replica of ours (refused, or applied)."""
+    connection = require_peer(request, cid)
+    return twin_status.receive(connection, request.json_object())
+
+
+@json_route(node_sync_api, CID + "/twin-status", ["GET"], auth=None)
+def pull_twin_status(request: ApiRequest, cid: str) -> dict[str, Any]:
+    """A private peer reads the notices we keep for it (it cannot be called)."""
+    connection = require_peer(request, cid)
+    return twin_status.pull(connection, dict(request.query))

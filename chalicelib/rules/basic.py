@@ -2,10 +2,10 @@
 
 Outgoing: summary, description, comments, attachments and issue type. Incoming: create the
 twin in the connection's incoming project, then update it; issue types mirrored by name
-(falling back to the project's default type, else ``Task``); every comment created as a
-public comment with an attribution line; attachments copied once each. Comments and
-attachments that the integration user wrote are mirrors of the other side's, so they are
-never sent back (no echo).
+(falling back to a type the project has: its default, else its first standard type);
+every comment created as a public comment with an attribution line; attachments copied
+once each. Comments and attachments that the integration user wrote are mirrors of the
+other side's, so they are never sent back (no echo).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from chalicelib.rules.replica import (
 )
 from chalicelib.trackers.base import Body, BodyFormat, Issue, IssueFields, Project
 
-FALLBACK_TYPE = "Task"
+FALLBACK_TYPE = "Task"  # only for a project that lists no type at all
 
 
 def outgoing(
@@ -51,12 +51,22 @@ def outgoing(
 
 
 def resolve_issue_type(name: str | None, project: Project) -> str:
-    """Mirror by name; else the project's default type; else ``Task``."""
+    """Mirror by name; else the project's default type; else its first standard type.
+
+    ``project.issue_types`` are the types one can create at top level (the adapters leave
+    sub-tasks out). Jira Server never reports a default type, and a project need not have
+    ``Task`` (Service Management, custom schemes): falling back to a name the project lacks
+    makes every create a 400, so the fallback is always a type the project has. Basic, Visual
+    and Script's ``get_issue_type`` all resolve through this one function.
+    """
     if name:
         for candidate in project.issue_types:
             if candidate.lower() == name.lower():
                 return candidate
-    return project.default_issue_type or FALLBACK_TYPE
+    default = project.default_issue_type
+    if default and (default in project.issue_types or not project.issue_types):
+        return default  # a default one cannot create (e.g. a sub-task type) is no fallback
+    return project.issue_types[0] if project.issue_types else FALLBACK_TYPE
 
 
 def convert_body(body: Body | None, to: BodyFormat) -> Body | None:

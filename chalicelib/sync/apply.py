@@ -34,6 +34,7 @@ from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
+from chalicelib.sync import refusals
 from chalicelib.sync.blobs import incoming_key, outgoing_key
 from chalicelib.sync.deps import SyncDeps, default_deps
 from chalicelib.sync.events import dumps, record_transaction
@@ -83,7 +84,13 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps | None = None) -> None
         raise RetryLater(str(exc), delay=exc.retry_after) from exc
     except Unavailable as exc:
         raise RetryLater(str(exc)) from exc
+    except InvalidRequest as exc:
+        if not refusals.is_permanent(exc):
+            raise
+        # the same answer however often it is asked: an error record now, on both ends
+        raise refusals.refused(connection, entry.replica, exc, deps=deps) from exc
     set_entry_state(entry, "applied")
+    refusals.applied(connection, entry.replica, deps=deps)
 
 
 def apply_replica(

@@ -38,6 +38,8 @@ def describe_failure(exc: BaseException) -> tuple[str, str | None]:
 
     if isinstance(exc, RetryLater) and exc.__cause__ is not None:
         exc = exc.__cause__  # the retry wrapper: report what actually failed
+    elif isinstance(exc, PermanentFailure) and isinstance(exc.__cause__, TrackerError):
+        exc = exc.__cause__  # a refusal: keep the tracker's own words (field errors too)
     if isinstance(exc, InvalidRequest):
         details = "; ".join(
             [*exc.error_messages, *(f"{k}: {v}" for k, v in exc.field_errors.items())]

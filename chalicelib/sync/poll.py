@@ -1,6 +1,7 @@
 """poll_peers, every minute: what a node does on its own initiative towards its peers.
 
-Every node retries the status notices a public peer has not received yet. A private node,
+Every node retries the status notices (of the connection, and of twins) a public peer has
+not received yet. A private node,
 which nobody can call, also asks its public peers how their ends are (so it learns of a
 deactivation or deletion) and long-polls their outboxes (``chalicelib.sync.private``).
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 from chalicelib.connections import manage
 from chalicelib.store.models import ConnectionModel
+from chalicelib.sync import twin_status
 from chalicelib.sync.deps import SyncDeps, default_deps
 
 log = logging.getLogger("twinsync.poll")
@@ -38,6 +40,7 @@ def poll_all_peers(
 ) -> dict[str, Any]:
     deps = deps or default_deps()
     notices = manage.deliver_pending_notices(settings=deps.settings, peer=deps.peer)
+    notices += twin_status.retry_undelivered(deps=deps)
     if deps.settings.is_public:
         return {"notices": notices, "polled": 0}
     from chalicelib.sync.private import poll_connections

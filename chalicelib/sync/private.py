@@ -4,7 +4,9 @@ Its own changes are pushed by the deliver worker as soon as they are queued (an 
 call). What the public side has for it is pulled here, by the ``poll_peers`` schedule:
 each invocation keeps long-polling every connection (concurrently) until shortly before
 its own timeout, so consecutive invocations cover the time between them. In quiet mode an
-invocation makes one short pull per connection instead (cheaper, slower).
+invocation makes one short pull per connection instead (cheaper, slower). Each pull also
+reads the public side's twin status notices (a change of ours it refused, or later
+applied): one more call per pull.
 """
 
 from __future__ import annotations
@@ -61,13 +63,24 @@ def pull_once(connection: ConnectionModel, *, wait: int, deps: SyncDeps) -> int:
     client = _pull_client(deps, wait)
     answer = client.call(end, "GET", f"{base}?after={after}&wait={wait}&limit=50")
     items = answer.get("items", []) if isinstance(answer, dict) else []
-    if not items:
-        return 0
-    accept(connection, [item["replica"] for item in items], deps=deps)
-    upto = max(int(item["seq"]) for item in items)
-    set_key(f"pull#{connection.id}", str(upto))
-    client.call(end, "POST", f"{base}/ack", {"upto": upto})
+    if items:
+        accept(connection, [item["replica"] for item in items], deps=deps)
+        upto = max(int(item["seq"]) for item in items)
+        set_key(f"pull#{connection.id}", str(upto))
+        client.call(end, "POST", f"{base}/ack", {"upto": upto})
+    _pull_notices(connection, deps=deps)
     return len(items)
+
+
+def _pull_notices(connection: ConnectionModel, *, deps: SyncDeps) -> None:
+    """How the public side fared with our changes (twin status notices); best effort: a
+    peer without the route, or one that is down, must not stop the outbox pulls."""
+    from chalicelib.sync.twin_status import pull_from_peer
+
+    try:
+        pull_from_peer(connection, deps=deps)
+    except (OutboundError, PeerRefused) as exc:
+        log.info("twin status of %s not pulled: %s", connection.id, exc)
 
 
 def follow(

@@ -99,6 +99,9 @@ class Cluster:
                 os.environ.pop(key, None)
         runtime.reset()
         runtime.ready()
+        from chalicelib.sync.deps import reset_default_deps
+
+        reset_default_deps()  # the sync workers' collaborators belong to the node's settings
         self._reuse_table_connections()
 
     def _reuse_table_connections(self) -> None:

@@ -2,7 +2,8 @@
 
 It keeps the protocol's contract: unknown projects, issues, comments and attachments raise
 ``NotFound``; keys are ``<PROJECT>-<n>``; a JQL it does not understand raises
-``InvalidRequest``. ``fail_with`` makes every call raise a given ``TrackerError`` (an outage).
+``InvalidRequest``. ``fail_with`` makes every call raise a given ``TrackerError`` (an outage);
+``refuse`` (call name -> error) makes one kind of call raise it, e.g. a 400 to every create.
 Issues start in "To Do"; ``workflow`` (status -> statuses reachable from it, ``None``: any)
 decides what ``transition_issue`` may do. Custom fields are kept by the name they are set by.
 """
@@ -41,6 +42,7 @@ class MemoryTracker:
         self.properties: dict[tuple[str, str], Any] = {}
         self.blobs: dict[str, bytes] = {}
         self.fail_with: base.TrackerError | None = None
+        self.refuse: dict[str, base.TrackerError] = {}
         self.calls: list[str] = []
         self.workflow: dict[str, tuple[str, ...]] | None = None
         self._ids = itertools.count(10_000)
@@ -64,6 +66,8 @@ class MemoryTracker:
         self.calls.append(name)
         if self.fail_with is not None:
             raise self.fail_with
+        if name in self.refuse:
+            raise self.refuse[name]
 
     def _issue(self, key: str) -> Issue:
         if key not in self.issues:

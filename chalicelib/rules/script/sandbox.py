@@ -90,7 +90,8 @@ class IncomingHelpers:
         return body_hash(ctx.replica.get(name)) != ctx.previous_hashes.get(name)
 
     def get_issue_type(self, name: Any = None) -> str:
-        """This project's issue type for ``name`` (same name, else the default, else Task)."""
+        """This project's issue type for ``name``: Basic's :func:`basic.resolve_issue_type`
+        (same name, else the default, else the project's first standard type)."""
         if isinstance(name, Mapping):
             name = name.get("name")
         return basic.resolve_issue_type(name if isinstance(name, str) else None, self.ctx.project)

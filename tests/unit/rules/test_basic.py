@@ -57,13 +57,22 @@ def test_first_sync_creates_with_mirrored_type_and_converted_description():
         ("Bug", ("Task", "Bug"), "Task", "Bug"),
         ("bug", ("Task", "Bug"), "Task", "Bug"),
         ("Epic", ("Task", "Improvement"), "Improvement", "Improvement"),
-        ("Epic", ("Story", "Improvement"), None, "Task"),
+        ("Epic", ("Story", "Improvement"), None, "Story"),
+        ("Epic", ("Story", "Improvement"), "Sub-task", "Story"),  # a default one cannot create
+        ("Epic", (), None, "Task"),  # nothing known about the project: the last resort
     ],
 )
-def test_issue_types_fall_back_to_the_default_then_task(incoming_type, types, default, expected):
+def test_issue_types_fall_back_to_a_type_the_project_has(incoming_type, types, default, expected):
     assert (
         basic.resolve_issue_type(incoming_type, project(types=types, default=default)) == expected
     )
+
+
+def test_a_server_project_without_task_gets_one_of_its_own_types():
+    # Jira Server reports no default type; a Service Management project has no Task
+    desk = project("DESK", types=("Service Request", "Incident"), default=None)
+    plan = basic.incoming(ctx(replica_of(issue(issue_type="Bug")), fmt="wiki", proj=desk))
+    assert plan.fields.issue_type == "Service Request"
 
 
 def test_comments_are_public_and_carry_who_when_and_where():

@@ -241,6 +241,21 @@ def test_get_project_reads_its_issue_types(http, server):
     only_call(http)
 
 
+def test_a_service_desk_project_without_task_falls_back_to_its_first_standard_type(http, server):
+    from chalicelib.rules.basic import resolve_issue_type
+
+    types = [
+        J.issue_type("10003", "Sub-task", subtask=True),  # listed first: never a fallback
+        J.issue_type("10100", "Service Request"),
+        J.issue_type("10101", "Incident"),
+    ]
+    http.get(f"{API}/project/DESK", json=J.project("DESK", server=True, types=types))
+    desk = server.get_project("DESK")
+    assert resolve_issue_type("Bug", desk) == "Service Request"
+    assert resolve_issue_type("Sub-task", desk) == "Service Request"
+    assert resolve_issue_type("incident", desk) == "Incident"
+
+
 def test_list_projects_fetches_types_only_when_the_list_lacks_them(http, server):
     bare = {k: v for k, v in J.project("XYZ", "2", server=True).items() if k != "issueTypes"}
     http.get(f"{API}/project", json=[J.project("ABC", server=True), bare])
