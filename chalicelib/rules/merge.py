@@ -28,13 +28,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.rules.orset import ORSet
 from chalicelib.rules.replica import FIELDS, body_hash
 
 SHOWN_MAX = 300  # characters of a value kept for the conflict record (display only)
+SETS = ("labels",)  # observed-remove sets: every add and remove of both ends is kept
 
 
 @dataclass(frozen=True, order=True)
@@ -65,15 +67,22 @@ class Register:
     parent: Stamp | None = None
     local: str | None = None
     shown: str = ""
+    members: ORSet | None = None  # a set field (labels): every add and remove, by tag
+    reported: frozenset[str] = frozenset()  # our set changes already reported in a conflict
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "v": self.value,
             "s": self.stamp.to_json(),
             "p": self.parent.to_json() if self.parent else None,
             "l": self.local,
             "show": self.shown,
         }
+        if self.members is not None:
+            data["o"] = self.members.to_json()
+        if self.reported:
+            data["r"] = sorted(self.reported)
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Register | None:
@@ -83,12 +92,17 @@ class Register:
         if stamp is None or not isinstance(data.get("v"), str):
             return None
         local = data.get("l")
+        reported = data.get("r")
         return cls(
             value=data["v"],
             stamp=stamp,
             parent=Stamp.from_json(data.get("p")),
             local=local if isinstance(local, str) else None,
             shown=str(data.get("show") or ""),
+            members=ORSet.from_json(data.get("o")),
+            reported=frozenset(str(x) for x in reported)
+            if isinstance(reported, list)
+            else frozenset(),
         )
 
 
@@ -102,9 +116,10 @@ class Conflict:
     field: str
     local: str
     remote: str
-    winner: str  # "local" | "remote"
+    winner: str  # "local" | "remote" | "both" (a set field: adds and removes of both kept)
     local_stamp: Stamp
     remote_stamp: Stamp
+    value: str = ""  # the value both ends now have (shortened)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +127,7 @@ class Conflict:
             "local_value": self.local,
             "remote_value": self.remote,
             "winner": self.winner,
+            "value": self.value,
             "local_changed_at": self.local_stamp.at,
             "remote_changed_at": self.remote_stamp.at,
         }
@@ -122,6 +138,7 @@ class MergeResult:
     state: State
     write: frozenset[str]  # fields whose remote value is to be written here
     conflicts: tuple[Conflict, ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict)  # merged values to write instead
 
 
 # --- values ------------------------------------------------------------------------------
@@ -207,14 +224,17 @@ def dump(state: Mapping[str, Register]) -> dict[str, Any]:
 
 def stamps_json(state: Mapping[str, Register]) -> dict[str, Any]:
     """What a replica carries about its fields (contract addition ``replica.stamps``)."""
-    return {
-        name: {
+    stamps: dict[str, Any] = {}
+    for name, r in sorted(state.items()):
+        item: dict[str, Any] = {
             "at": r.stamp.at,
             "origin": r.stamp.origin,
             "after": r.parent.to_json() if r.parent else None,
         }
-        for name, r in sorted(state.items())
-    }
+        if r.members is not None:
+            item["set"] = r.members.to_json()
+        stamps[name] = item
+    return stamps
 
 
 def read_stamps(
@@ -223,15 +243,15 @@ def read_stamps(
     *,
     fallback_origin: str,
     previous: Mapping[str, Any] | None = None,
-) -> dict[str, tuple[Stamp, Stamp | None]]:
-    """Each field's (stamp, parent) from ``replica.stamps``.
+) -> dict[str, tuple[Stamp, Stamp | None, ORSet | None]]:
+    """Each field's (stamp, parent, set state) from ``replica.stamps``.
 
     A replica without stamps (a node before the merge) is read as protocol 1 always was: a
     field equal to the last replica applied is unchanged over there (our register's own
     stamp), any other is a change made after ours (a successor, stamped ``updated``)."""
     raw = replica.get("stamps")
     at = stamp_time(str(replica.get("updated") or ""))
-    result: dict[str, tuple[Stamp, Stamp | None]] = {}
+    result: dict[str, tuple[Stamp, Stamp | None, ORSet | None]] = {}
     for name in FIELDS:
         item = raw.get(name) if isinstance(raw, Mapping) else None
         mine = state.get(name)
@@ -239,15 +259,16 @@ def read_stamps(
             result[name] = (
                 Stamp(str(item["at"]), str(item["origin"])),
                 Stamp.from_json(item.get("after")),
+                ORSet.from_json(item.get("set")),
             )
         elif mine is None:
-            result[name] = (Stamp(at, fallback_origin), None)
+            result[name] = (Stamp(at, fallback_origin), None, None)
         elif previous is not None and value_hash(name, previous.get(name)) == value_hash(
             name, replica.get(name)
         ):
-            result[name] = (mine.stamp, mine.parent)
+            result[name] = (mine.stamp, mine.parent, mine.members)
         else:
-            result[name] = (Stamp(_later(at, mine.stamp.at), fallback_origin), mine.stamp)
+            result[name] = (Stamp(_later(at, mine.stamp.at), fallback_origin), mine.stamp, None)
     return result
 
 
@@ -275,7 +296,9 @@ def observe_local(
         digest = value_hash(name, value)
         current = state.get(name)
         if current is None:
-            new[name] = Register(digest, Stamp(at, origin), None, digest, _shown(value))
+            stamp = Stamp(at, origin)
+            members = _observe_set(name, None, value, stamp)
+            new[name] = Register(digest, stamp, None, digest, _shown(value), members)
             changed.append(name)
         elif digest == current.local:
             continue
@@ -284,9 +307,19 @@ def observe_local(
             new[name] = replace(current, local=digest)
         else:
             stamp = Stamp(_later(at, current.stamp.at), origin)
-            new[name] = Register(digest, stamp, current.stamp, digest, _shown(value))
+            members = _observe_set(name, current.members, value, stamp)
+            new[name] = Register(
+                digest, stamp, current.stamp, digest, _shown(value), members, current.reported
+            )
             changed.append(name)
     return new, changed
+
+
+def _observe_set(name: str, members: ORSet | None, value: Any, stamp: Stamp) -> ORSet | None:
+    if name not in SETS:
+        return None
+    now = value if isinstance(value, list) else []
+    return (members or ORSet()).observe(now, tag=f"{stamp.at}|{stamp.origin}")
 
 
 # --- incoming: what to write here ------------------------------------------------------------
@@ -318,32 +351,93 @@ def merge_remote(
     new: State = dict(state)
     write: set[str] = set()
     conflicts: list[Conflict] = []
+    values: dict[str, Any] = {}
     for name in FIELDS:
         value = replica.get(name)
         digest = value_hash(name, value)
-        stamp, parent = stamps[name]
+        stamp, parent, members = stamps[name]
         mine = state.get(name)
-        theirs = Register(digest, stamp, parent, mine.local if mine else None, _shown(value))
+        theirs = Register(
+            digest, stamp, parent, mine.local if mine else None, _shown(value), members
+        )
         if mine is None:
             new[name] = theirs
             if not baseline:
                 write.add(name)
             continue
-        if stamp <= mine.stamp:
-            lost = stamp < mine.stamp and digest != mine.value and not baseline
-            if lost and _concurrent(mine, theirs):
+        if stamp == mine.stamp:
+            continue  # our own register (an echo), or one we already have
+        if name in SETS and mine.members is not None and members is not None:
+            joined = _join_sets(name, mine, mine.members, theirs, members, baseline=baseline)
+            new[name] = joined.register
+            if joined.write:
+                write.add(name)
+                values[name] = joined.register.members.members() if joined.register.members else []
+            if joined.conflict is not None:
+                conflicts.append(joined.conflict)
+            continue
+        if stamp < mine.stamp:
+            if digest != mine.value and not baseline and _concurrent(mine, theirs):
                 conflicts.append(_conflict(name, mine, theirs, winner="local"))
-            continue  # our own register (an echo), or older: ours stays
+            continue  # older: ours stays
         new[name] = theirs
         if baseline or digest == mine.value:
             continue  # the same value (or a link): a later stamp, nothing to write
         write.add(name)
         if _concurrent(theirs, mine):
             conflicts.append(_conflict(name, mine, theirs, winner="remote"))
-    return MergeResult(new, frozenset(write), tuple(conflicts))
+    return MergeResult(new, frozenset(write), tuple(conflicts), values)
 
 
-def _conflict(name: str, mine: Register, theirs: Register, *, winner: str) -> Conflict:
+@dataclass(frozen=True)
+class _Joined:
+    register: Register
+    write: bool
+    conflict: Conflict | None
+
+
+def _join_sets(
+    name: str, mine: Register, ours: ORSet, theirs: Register, other: ORSet, *, baseline: bool
+) -> _Joined:
+    """A set field: the union of both ends' adds and removes (an observed-remove set).
+
+    Both ends compute the same join, so they show the same members; it is a conflict when
+    each end had changes the other had not seen (reported once per change of ours)."""
+    joined = ours.join(other)
+    members = joined.members()
+    later = mine if mine.stamp > theirs.stamp else theirs
+    register = Register(
+        value_hash(name, members),
+        later.stamp,
+        later.parent,
+        mine.local,
+        _shown(members),
+        joined,
+        mine.reported,
+    )
+    conflict = None
+    mine_unseen = _tags(ours) - _tags(other)
+    if (
+        not baseline
+        and not other.knows(ours)
+        and not ours.knows(other)
+        and not mine_unseen <= mine.reported
+    ):
+        conflict = _conflict(name, mine, theirs, winner="both", value=register.shown)
+        register = replace(register, reported=mine.reported | mine_unseen)
+    write = not baseline and members != ours.members()
+    return _Joined(register, write, conflict)
+
+
+def _tags(members: ORSet) -> frozenset[str]:
+    return frozenset(t for tags in members.adds.values() for t in tags) | members.gone
+
+
+def _conflict(
+    name: str, mine: Register, theirs: Register, *, winner: str, value: str | None = None
+) -> Conflict:
+    if value is None:
+        value = mine.shown if winner == "local" else theirs.shown
     return Conflict(
         field=name,
         local=mine.shown,
@@ -351,6 +445,7 @@ def _conflict(name: str, mine: Register, theirs: Register, *, winner: str) -> Co
         winner=winner,
         local_stamp=mine.stamp,
         remote_stamp=theirs.stamp,
+        value=value,
     )
 
 

@@ -127,7 +127,7 @@ def apply_replica(
         previous=twin.last_applied_replica if twin is not None else None,
     )
     ctx = IncomingContext(
-        replica=replica,
+        replica={**replica, **merged.values},  # a set merged from both sides: the union
         previous=twin.last_applied_replica if twin is not None else None,
         first_sync=twin is None,
         project=deps.project(connection.incoming_project),

@@ -163,3 +163,72 @@ def _paragraph(text: str) -> dict:
 
 def _comments(tracker, key: str):
     return tracker.get_issue(key).comments
+
+
+OUTGOING = """\
+replica.summary = issue.summary
+replica.type = issue.type
+replica.labels = issue.labels
+"""
+
+INCOMING = """\
+if changed("summary"):
+    issue.summary = replica.summary
+if first_sync:
+    issue.type = get_issue_type(replica.type)
+if changed("labels"):
+    issue.labels = replica.labels
+"""
+
+
+@pytest.fixture(scope="module")
+def scripted(node_a, node_c):
+    cid = connect(
+        node_a,
+        node_c,
+        initiator_project="ALPHA",
+        acceptor_project="SUP",
+        destination_url=node_c.url,
+        mode="script",
+    )
+    for node in (node_a, node_c):
+        changed = node.patch(
+            f"/api/v1/connections/{cid}", {"outgoing_script": OUTGOING, "incoming_script": INCOMING}
+        )
+        assert changed.status_code == 200, changed.text
+    return cid
+
+
+def test_labels_changed_on_both_sides_keep_every_add_and_remove(
+    node_a, node_c, scripted, alice_a, bob_c
+):
+    tag = uuid.uuid4().hex[:8]
+    ref = alice_a.create_issue(
+        "ALPHA",
+        IssueFields(summary=f"Labels {tag}", issue_type="Task", labels=("backend", "customer")),
+    )
+    assert node_a.post(f"/api/v1/connections/{scripted}/sync", {"issue_key": ref.key}).ok
+    remote = eventually(lambda: twin_key(node_a, scripted, ref.key))
+    eventually(lambda: set(bob_c.get_issue(remote).labels) == {"backend", "customer"})
+    sent_a = outgoing_count(node_a, scripted, ref.key)
+    sent_c = outgoing_count(node_c, scripted, remote)
+    pause(node_a, node_c, scripted)
+
+    alice_a.update_issue(ref.key, IssueFields(labels=("backend", "urgent")))  # - customer + urgent
+    eventually(lambda: outgoing_count(node_a, scripted, ref.key) > sent_a)
+    bob_c.update_issue(remote, IssueFields(labels=("backend", "customer", "ios")))  # + ios
+    eventually(lambda: outgoing_count(node_c, scripted, remote) > sent_c)
+    resume(node_a, node_c, scripted)
+
+    both = {"backend", "ios", "urgent"}
+    eventually(
+        lambda: (
+            set(alice_a.get_issue(ref.key).labels) == both
+            and set(bob_c.get_issue(remote).labels) == both
+        )
+    )
+    for node, key in ((node_a, ref.key), (node_c, remote)):
+        twin = eventually(lambda node=node, key=key: _with_conflict(node, scripted, key))
+        (conflict,) = twin["conflicts"]
+        assert conflict["field"] == "labels" and conflict["winner"] == "both"
+        assert conflict["value"] == '["backend","ios","urgent"]'
