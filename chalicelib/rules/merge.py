@@ -307,14 +307,19 @@ def merge_remote(
     fallback_origin: str,
     baseline: bool = False,
     previous: Mapping[str, Any] | None = None,
+    repair: Iterable[str] = (),
 ) -> MergeResult:
     """Which of the replica's fields to write here, the registers afterwards, and the
     conflicts decided. ``baseline``: the replica describes an issue that already matches
     ours as far as we know (a link or a connect): registers are adopted, nothing written.
+    ``repair`` (a drift repair, ``replica.repair``): those fields' registers are adopted
+    and written whatever the stamps say, because this end's tracker no longer shows what
+    its register claims (the register cannot tell that the tracker drifted).
 
     The outcome per field is the register with the greatest stamp (a join: commutative,
     associative, idempotent), so both ends reach the same value in any delivery order."""
     stamps = read_stamps(replica, state, fallback_origin=fallback_origin, previous=previous)
+    forced = set() if baseline else set(repair)
     new: State = dict(state)
     write: set[str] = set()
     conflicts: list[Conflict] = []
@@ -324,6 +329,10 @@ def merge_remote(
         stamp, parent = stamps[name]
         mine = state.get(name)
         theirs = Register(digest, stamp, parent, mine.local if mine else None, _shown(value))
+        if name in forced:
+            new[name] = theirs
+            write.add(name)
+            continue
         if mine is None:
             new[name] = theirs
             if not baseline:
@@ -370,6 +379,32 @@ def after_write(state: Mapping[str, Register], written: Mapping[str, Any]) -> St
     return new
 
 
+def force_local(
+    state: Mapping[str, Register],
+    replica: Mapping[str, Any],
+    names: Iterable[str],
+    *,
+    at: str,
+    origin: str,
+    after: Iterable[Stamp] = (),
+) -> State:
+    """Fresh registers for ``names`` holding this end's value as read now (a drift repair):
+    stamped later than this end's register and every stamp in ``after`` (the other end's),
+    so both ends take them as the latest value."""
+    new: State = dict(state)
+    for name in names:
+        if name not in FIELDS:
+            continue
+        value = replica.get(name)
+        digest = value_hash(name, value)
+        current = state.get(name)
+        latest = max([*after, *([current.stamp] if current else [])], default=None)
+        stamp = Stamp(_later(at, latest.at) if latest else at, origin)
+        parent = current.stamp if current else None
+        new[name] = Register(digest, stamp, parent, digest, _shown(value))
+    return new
+
+
 def unknown_local(state: Mapping[str, Register], names: Iterable[str]) -> State:
     """Mark fields written here in a form we cannot predict: the next value read is ours."""
     new: State = dict(state)
@@ -387,6 +422,7 @@ __all__ = [
     "Stamp",
     "after_write",
     "dump",
+    "force_local",
     "load",
     "merge_remote",
     "observe_local",
