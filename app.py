@@ -4,6 +4,7 @@ from chalice import Chalice, Rate
 
 from chalicelib.api.admin import admin_api
 from chalicelib.api.connections import connections_api
+from chalicelib.api.drift import drift_api
 from chalicelib.api.node import node_api
 from chalicelib.api.node_connections import node_connections_api
 from chalicelib.api.node_sync import node_sync_api
@@ -26,6 +27,7 @@ app.register_blueprint(node_sync_api)
 app.register_blueprint(webhooks_api)
 app.register_blueprint(ops_api)
 app.register_blueprint(rules_api)
+app.register_blueprint(drift_api)
 
 # Queue names here are placeholders: the deployed template (infra/) and the local stack
 # bind each handler to its stage's queue.

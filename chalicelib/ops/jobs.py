@@ -31,7 +31,7 @@ from typing import Any
 from pynamodb.exceptions import PutError
 
 from chalicelib.errors import BadRequest, Conflict, NotFound
-from chalicelib.ops import audit, budget, jql
+from chalicelib.ops import audit, budget, drift_job, jql
 from chalicelib.ops.jobstate import CHUNK, JobState, view
 from chalicelib.ops.newtwin import save_new
 from chalicelib.ops.pacing import TokenBucket, admit, budget_for, window_of
@@ -222,6 +222,78 @@ def start_bulk_connect(
     return _create(job, pairs, deps=deps)
 
 
+def start_drift_scan(
+    connection: ConnectionModel,
+    body: Mapping[str, Any],
+    *,
+    deps: SyncDeps,
+    clock: Clock = time.time,
+) -> JobState:
+    """``POST …/drift-scan {}``: compare every twin of the connection through both ends."""
+    _unknown(body, set())
+    if not drift_job.can_call_other(connection):
+        raise Conflict(
+            "The other end of this connection is a private node, which this node cannot call: "
+            "start the drift scan on the private node (it calls this one).",
+            code="peer_is_private",
+        )
+    now = clock()
+    job = JobState(
+        id=f"job-{new_id()}",
+        kind="drift_scan",
+        connection_id=connection.id,
+        state="running",
+        created_at=now,
+        created_by=audit.admin_actor(),
+        total=drift_job.count_twins(connection.id),
+        started_at=now,
+        updated_at=now,
+        result=drift_job.empty_result("drift_scan"),
+    )
+    return _create(job, [], deps=deps)
+
+
+def start_drift_repair(
+    connection: ConnectionModel,
+    scan_id: str,
+    body: Mapping[str, Any],
+    *,
+    deps: SyncDeps,
+    clock: Clock = time.time,
+) -> JobState:
+    """``POST …/drift-scan/{job_id}/repair {}``: re-sync the twins that scan found drifted."""
+    _unknown(body, set())
+    scan, _ = _require(scan_id)
+    if scan.kind != "drift_scan" or scan.connection_id != connection.id:
+        raise NotFound(
+            f"No drift scan {scan_id} of connection {connection.id} on this node.",
+            code="job_not_found",
+        )
+    if scan.state != "done":
+        raise Conflict(
+            f"Drift scan {scan_id} is {scan.state}; repair the twins of a finished scan.",
+            code="scan_not_finished",
+        )
+    drifted = int((scan.result or {}).get("drifted") or 0)
+    if not drifted:
+        raise Conflict(f"Drift scan {scan_id} found no drifted twin.", code="nothing_to_repair")
+    now = clock()
+    job = JobState(
+        id=f"job-{new_id()}",
+        kind="drift_repair",
+        connection_id=connection.id,
+        state="running",
+        created_at=now,
+        created_by=audit.admin_actor(),
+        total=drifted,
+        started_at=now,
+        updated_at=now,
+        result=drift_job.empty_result("drift_repair"),
+        source_job=scan.id,
+    )
+    return _create(job, [], deps=deps)
+
+
 def _create(job: JobState, items: list[Any], *, deps: SyncDeps) -> JobState:
     for index in range(0, len(items), CHUNK):
         _save_chunk(job.id, index // CHUNK, items[index : index + CHUNK])
@@ -244,6 +316,7 @@ def _create(job: JobState, items: list[Any], *, deps: SyncDeps) -> JobState:
             "jql": job.jql,
             "trigger_id": job.trigger_id,
             "pairs": job.total if job.kind == "bulk_connect" else None,
+            "source_job": job.source_job,
         },
     )
     return job
@@ -368,6 +441,8 @@ def _iterate(job: JobState, *, deps: SyncDeps, now: float) -> bool:
     if connection.status != "active":
         job.wait("connection_not_active", None)
         return False
+    if job.kind in drift_job.KINDS:
+        return drift_job.iterate(job, connection, deps=deps, now=now)
     if job.state == "listing":
         return _list_page(job, deps=deps, now=now)
     settled = _settle(job, now)

@@ -29,7 +29,7 @@ from chalicelib.ops.pacing import INITIAL_WINDOW, next_window
 
 CHUNK = 100
 FINAL = ("done", "cancelled", "failed")
-KINDS = ("bulk_sync", "bulk_connect")
+KINDS = ("bulk_sync", "bulk_connect", "drift_scan", "drift_repair")
 MAX_FAILURES_KEPT = 50
 SAMPLES = 12
 ITEM_TIMEOUT_S = 900.0
@@ -74,6 +74,8 @@ class JobState:
     base_latency: float | None = None  # the fastest an issue completed: the idle pipeline
     last_cut: float | None = None
     ceiling: int = 20
+    result: dict[str, Any] | None = None  # drift jobs: what the scan found, what was repaired
+    source_job: str | None = None  # drift repair: the scan whose drifted twins it repairs
 
     # --- serialisation ---------------------------------------------------------------
 
@@ -288,4 +290,6 @@ def view(job: JobState, now: float) -> dict[str, Any]:
         "started_at": iso(job.started_at),
         "updated_at": iso(job.updated_at),
         "finished_at": iso(job.finished_at),
+        "result": job.result,
+        "source_job": job.source_job,
     }

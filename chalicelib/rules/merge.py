@@ -340,65 +340,80 @@ def merge_remote(
     fallback_origin: str,
     baseline: bool = False,
     previous: Mapping[str, Any] | None = None,
+    repair: Iterable[str] = (),
 ) -> MergeResult:
     """Which of the replica's fields to write here, the registers afterwards, and the
     conflicts decided. ``baseline``: the replica describes an issue that already matches
     ours as far as we know (a link or a connect): registers are adopted, nothing written.
+    ``repair`` (a drift repair, ``replica.repair``): those fields' registers are adopted
+    and written whatever the stamps say, because this end's tracker no longer shows what
+    its register claims (the register cannot tell that the tracker drifted).
 
     The outcome per field is the register with the greatest stamp (a join: commutative,
     associative, idempotent), so both ends reach the same value in any delivery order."""
     stamps = read_stamps(replica, state, fallback_origin=fallback_origin, previous=previous)
+    forced = set() if baseline else set(repair)
     new: State = dict(state)
     write: set[str] = set()
     conflicts: list[Conflict] = []
     values: dict[str, Any] = {}
     for name in FIELDS:
         value = replica.get(name)
-        digest = value_hash(name, value)
         stamp, parent, members = stamps[name]
         mine = state.get(name)
         theirs = Register(
-            digest, stamp, parent, mine.local if mine else None, _shown(value), members
+            value_hash(name, value),
+            stamp,
+            parent,
+            mine.local if mine else None,
+            _shown(value),
+            members,
         )
-        if mine is None:
-            new[name] = theirs
-            if not baseline:
-                write.add(name)
-            continue
-        if stamp == mine.stamp:
-            continue  # our own register (an echo), or one we already have
-        if name in SETS and mine.members is not None and members is not None:
-            joined = _join_sets(name, mine, mine.members, theirs, members, baseline=baseline)
-            new[name] = joined.register
-            if joined.write:
-                write.add(name)
-                values[name] = joined.register.members.members() if joined.register.members else []
-            if joined.conflict is not None:
-                conflicts.append(joined.conflict)
-            continue
-        if stamp < mine.stamp:
-            if digest != mine.value and not baseline and _concurrent(mine, theirs):
-                conflicts.append(_conflict(name, mine, theirs, winner="local"))
-            continue  # older: ours stays
-        new[name] = theirs
-        if baseline or digest == mine.value:
-            continue  # the same value (or a link): a later stamp, nothing to write
-        write.add(name)
-        if _concurrent(theirs, mine):
-            conflicts.append(_conflict(name, mine, theirs, winner="remote"))
+        outcome = _merge_field(name, mine, theirs, baseline=baseline, forced=name in forced)
+        new[name] = outcome.register
+        if outcome.write:
+            write.add(name)
+            if outcome.value is not None:
+                values[name] = outcome.value
+        if outcome.conflict is not None:
+            conflicts.append(outcome.conflict)
     return MergeResult(new, frozenset(write), tuple(conflicts), values)
 
 
 @dataclass(frozen=True)
-class _Joined:
+class _Outcome:
     register: Register
-    write: bool
-    conflict: Conflict | None
+    write: bool = False
+    conflict: Conflict | None = None
+    value: Any = None  # what to write instead of the replica's value (a joined set)
+
+
+def _merge_field(
+    name: str, mine: Register | None, theirs: Register, *, baseline: bool, forced: bool
+) -> _Outcome:
+    """One field: the register both ends keep, and whether this end writes it."""
+    if forced:
+        return _Outcome(theirs, write=True)
+    if mine is None:
+        return _Outcome(theirs, write=not baseline)
+    if theirs.stamp == mine.stamp:
+        return _Outcome(mine)  # our own register (an echo), or one we already have
+    if name in SETS and mine.members is not None and theirs.members is not None:
+        return _join_sets(name, mine, mine.members, theirs, theirs.members, baseline=baseline)
+    if theirs.stamp < mine.stamp:  # older: ours stays
+        lost = theirs.value != mine.value and not baseline and _concurrent(mine, theirs)
+        return _Outcome(
+            mine, conflict=_conflict(name, mine, theirs, winner="local") if lost else None
+        )
+    if baseline or theirs.value == mine.value:
+        return _Outcome(theirs)  # the same value (or a link): a later stamp, nothing to write
+    conflict = _conflict(name, mine, theirs, winner="remote") if _concurrent(theirs, mine) else None
+    return _Outcome(theirs, write=True, conflict=conflict)
 
 
 def _join_sets(
     name: str, mine: Register, ours: ORSet, theirs: Register, other: ORSet, *, baseline: bool
-) -> _Joined:
+) -> _Outcome:
     """A set field: the union of both ends' adds and removes (an observed-remove set).
 
     Both ends compute the same join, so they show the same members; it is a conflict when
@@ -426,7 +441,7 @@ def _join_sets(
         conflict = _conflict(name, mine, theirs, winner="both", value=register.shown)
         register = replace(register, reported=mine.reported | mine_unseen)
     write = not baseline and members != ours.members()
-    return _Joined(register, write, conflict)
+    return _Outcome(register, write, conflict, members if write else None)
 
 
 def _tags(members: ORSet) -> frozenset[str]:
@@ -465,6 +480,33 @@ def after_write(state: Mapping[str, Register], written: Mapping[str, Any]) -> St
     return new
 
 
+def force_local(
+    state: Mapping[str, Register],
+    replica: Mapping[str, Any],
+    names: Iterable[str],
+    *,
+    at: str,
+    origin: str,
+    after: Iterable[Stamp] = (),
+) -> State:
+    """Fresh registers for ``names`` holding this end's value as read now (a drift repair):
+    stamped later than this end's register and every stamp in ``after`` (the other end's),
+    so both ends take them as the latest value."""
+    new: State = dict(state)
+    for name in names:
+        if name not in FIELDS:
+            continue
+        value = replica.get(name)
+        digest = value_hash(name, value)
+        current = state.get(name)
+        latest = max([*after, *([current.stamp] if current else [])], default=None)
+        stamp = Stamp(_later(at, latest.at) if latest else at, origin)
+        parent = current.stamp if current else None
+        members = _observe_set(name, current.members if current else None, value, stamp)
+        new[name] = Register(digest, stamp, parent, digest, _shown(value), members)
+    return new
+
+
 def unknown_local(state: Mapping[str, Register], names: Iterable[str]) -> State:
     """Mark fields written here in a form we cannot predict: the next value read is ours."""
     new: State = dict(state)
@@ -482,6 +524,7 @@ __all__ = [
     "Stamp",
     "after_write",
     "dump",
+    "force_local",
     "load",
     "merge_remote",
     "observe_local",

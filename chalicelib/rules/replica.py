@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.trackers.base import Attachment, Body, Comment, Issue
 
 PROTOCOL = 1
-_VOLATILE = ("id", "connection_id", "version", "updated", "url", "stamps", "twin_key")
+_VOLATILE = ("id", "connection_id", "version", "updated", "url", "stamps", "twin_key", "repair")
 
 
 class InvalidReplica(ValueError):
@@ -161,7 +161,16 @@ def validate(data: Any) -> dict[str, Any]:
     if not isinstance(data.get("fields", {}), Mapping):
         raise InvalidReplica("replica.fields must be an object")
     _validate_stamps(data.get("stamps"))
+    _validate_repair(data.get("repair"))
     return dict(data)
+
+
+def _validate_repair(repair: Any) -> None:
+    """``replica.repair`` (optional): fields the receiver writes whatever the stamps say."""
+    if repair is None:
+        return
+    if not isinstance(repair, list) or not all(name in FIELDS for name in repair):
+        raise InvalidReplica(f"replica.repair must be a list of field names out of {FIELDS}")
 
 
 def _validate_stamps(stamps: Any) -> None:

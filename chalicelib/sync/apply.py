@@ -125,6 +125,7 @@ def apply_replica(
         fallback_origin=peer_origin(connection, str(replica["connection_id"])),
         baseline=baseline,
         previous=twin.last_applied_replica if twin is not None else None,
+        repair=_repair_fields(replica) if twin is not None else (),
     )
     ctx = IncomingContext(
         replica={**replica, **merged.values},  # a set merged from both sides: the union
@@ -176,6 +177,12 @@ def apply_replica(
         deps=deps,
     )
     return twin
+
+
+def _repair_fields(replica: dict[str, Any]) -> list[str]:
+    """``replica.repair``: fields a drift repair asks us to write whatever the stamps say."""
+    names = replica.get("repair")
+    return [str(name) for name in names] if isinstance(names, list) else []
 
 
 def _written(plan: Plan, *, status_set: bool) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.ops import hooks
@@ -116,8 +116,18 @@ def _attachment_hashes(issue: Issue, twin: TwinModel, *, deps: SyncDeps) -> dict
     return known
 
 
-def send_replica(issue: Issue, twin: TwinModel, *, deps: SyncDeps, force: bool = False) -> bool:
-    """Append this issue's replica to the twin's connection outbox; False if nothing new."""
+def send_replica(
+    issue: Issue,
+    twin: TwinModel,
+    *,
+    deps: SyncDeps,
+    force: bool = False,
+    repair: Sequence[str] = (),
+) -> bool:
+    """Append this issue's replica to the twin's connection outbox; False if nothing new.
+
+    ``repair`` (a drift repair, :mod:`chalicelib.ops.drift`): fields the receiver is to
+    write whatever the stamps say (``replica.repair``)."""
     connection = get_connection(twin.connection_id)
     if connection is None or connection.status == "deleted":
         return False
@@ -154,6 +164,8 @@ def send_replica(issue: Issue, twin: TwinModel, *, deps: SyncDeps, force: bool =
     version = int(twin.last_sent_version or 0) + 1
     replica = stamp(replica, version=version)
     replica["stamps"] = merge.stamps_json(state)
+    if repair:
+        replica["repair"] = sorted(set(repair))
     if twin.remote_key:
         replica["twin_key"] = twin.remote_key
     previous = dict(twin.sent_hashes or {})
