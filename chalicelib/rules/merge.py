@@ -139,6 +139,7 @@ class MergeResult:
     write: frozenset[str]  # fields whose remote value is to be written here
     conflicts: tuple[Conflict, ...] = ()
     values: Mapping[str, Any] = field(default_factory=dict)  # merged values to write instead
+    send_back: frozenset[str] = frozenset()  # kept here by a rule: to be sent again
 
 
 # --- values ------------------------------------------------------------------------------
@@ -341,13 +342,16 @@ def merge_remote(
     baseline: bool = False,
     previous: Mapping[str, Any] | None = None,
     repair: Iterable[str] = (),
+    prefer: Mapping[str, str] | None = None,
 ) -> MergeResult:
     """Which of the replica's fields to write here, the registers afterwards, and the
     conflicts decided. ``baseline``: the replica describes an issue that already matches
     ours as far as we know (a link or a connect): registers are adopted, nothing written.
     ``repair`` (a drift repair, ``replica.repair``): those fields' registers are adopted
     and written whatever the stamps say, because this end's tracker no longer shows what
-    its register claims (the register cannot tell that the tracker drifted).
+    its register claims (the register cannot tell that the tracker drifted). ``prefer``:
+    field → ``local``/``remote``, the side whose value a conflict keeps instead of the
+    later one (Visual's ``on_conflict: keep``; both ends hold the same rule).
 
     The outcome per field is the register with the greatest stamp (a join: commutative,
     associative, idempotent), so both ends reach the same value in any delivery order."""
@@ -357,6 +361,7 @@ def merge_remote(
     write: set[str] = set()
     conflicts: list[Conflict] = []
     values: dict[str, Any] = {}
+    send_back: set[str] = set()
     for name in FIELDS:
         value = replica.get(name)
         stamp, parent, members = stamps[name]
@@ -369,7 +374,14 @@ def merge_remote(
             _shown(value),
             members,
         )
-        outcome = _merge_field(name, mine, theirs, baseline=baseline, forced=name in forced)
+        outcome = _merge_field(
+            name,
+            mine,
+            theirs,
+            baseline=baseline,
+            forced=name in forced,
+            prefer=(prefer or {}).get(name),
+        )
         new[name] = outcome.register
         if outcome.write:
             write.add(name)
@@ -377,7 +389,9 @@ def merge_remote(
                 values[name] = outcome.value
         if outcome.conflict is not None:
             conflicts.append(outcome.conflict)
-    return MergeResult(new, frozenset(write), tuple(conflicts), values)
+        if outcome.send_back:
+            send_back.add(name)
+    return MergeResult(new, frozenset(write), tuple(conflicts), values, frozenset(send_back))
 
 
 @dataclass(frozen=True)
@@ -386,10 +400,17 @@ class _Outcome:
     write: bool = False
     conflict: Conflict | None = None
     value: Any = None  # what to write instead of the replica's value (a joined set)
+    send_back: bool = False  # ours kept by a rule: send it to the other end again
 
 
 def _merge_field(
-    name: str, mine: Register | None, theirs: Register, *, baseline: bool, forced: bool
+    name: str,
+    mine: Register | None,
+    theirs: Register,
+    *,
+    baseline: bool,
+    forced: bool,
+    prefer: str | None = None,
 ) -> _Outcome:
     """One field: the register both ends keep, and whether this end writes it."""
     if forced:
@@ -400,15 +421,28 @@ def _merge_field(
         return _Outcome(mine)  # our own register (an echo), or one we already have
     if name in SETS and mine.members is not None and theirs.members is not None:
         return _join_sets(name, mine, mine.members, theirs, theirs.members, baseline=baseline)
-    if theirs.stamp < mine.stamp:  # older: ours stays
+    if theirs.stamp < mine.stamp:  # older: ours stays, unless the rule keeps theirs
         lost = theirs.value != mine.value and not baseline and _concurrent(mine, theirs)
+        if lost and prefer == "remote":  # their value is kept: their end sends it again
+            return _Outcome(mine, conflict=_conflict(name, mine, theirs, winner="remote"))
         return _Outcome(
             mine, conflict=_conflict(name, mine, theirs, winner="local") if lost else None
         )
     if baseline or theirs.value == mine.value:
         return _Outcome(theirs)  # the same value (or a link): a later stamp, nothing to write
-    conflict = _conflict(name, mine, theirs, winner="remote") if _concurrent(theirs, mine) else None
-    return _Outcome(theirs, write=True, conflict=conflict)
+    if not _concurrent(theirs, mine):
+        return _Outcome(theirs, write=True)
+    if prefer == "local":
+        # the rule keeps ours although theirs is later: ours again, as an edit made after
+        # seeing theirs (so every end takes it, whatever the clocks), to be sent back
+        again = replace(
+            mine,
+            stamp=Stamp(_later(theirs.stamp.at, theirs.stamp.at), mine.stamp.origin),
+            parent=theirs.stamp,
+        )
+        conflict = _conflict(name, mine, theirs, winner="local")
+        return _Outcome(again, conflict=conflict, send_back=True)
+    return _Outcome(theirs, write=True, conflict=_conflict(name, mine, theirs, winner="remote"))
 
 
 def _join_sets(

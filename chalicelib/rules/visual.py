@@ -13,7 +13,8 @@ A connection end's ``mappings`` is a list of blocks, one per side and direction:
                 {"field": "comments", "only_public": true},      # outgoing: public ones only
                 {"field": "attachments", "max_size": 10000000},
                 {"field": "status", "values": {"Closed": "Done"}},     # incoming: by transition
-                {"field": "custom", "local": "Customer", "remote": "Customer"}]}
+                {"field": "custom", "local": "Customer", "remote": "Customer"},
+                {"field": "summary", "on_conflict": "keep"}]}   # incoming: see below
 
 Both ends hold the whole document (each from its own point of view: ``side`` swapped), so
 one admin configures both sides in one place; an end runs its ``local`` blocks.
@@ -34,6 +35,10 @@ one admin configures both sides in one place; an end runs its ``local`` blocks.
   listed fields when they changed since the last replica applied (like Basic).
 - **values**/**default**: ``values`` maps a value (each label, for labels); a value it does
   not name becomes ``default`` when one is given (``null`` drops it), else stays as it is.
+- **on_conflict** (incoming): when the field changed on both sides before either saw the
+  other's change, ``later`` (the default) keeps the later change, ``keep`` keeps the value
+  of the side whose incoming block says so. Both ends hold the document, so both decide
+  alike; only one side may ``keep`` a field, and labels always keep every add and remove.
 - A direction without a block syncs like Basic mode.
 
 Pure: validation, mirroring and the compiled rules touch no storage or network.
@@ -97,6 +102,7 @@ class FieldMapping:
     public: bool = True
     only_public: bool = False
     max_size: int | None = None
+    on_conflict: str = "later"
 
     def map(self, value: str | None) -> str | None:
         if value is None:
@@ -161,7 +167,27 @@ def _value_map(value: Any, path: str) -> dict[str, str | None]:
     return dict(value)
 
 
-_FIELD_KEYS = {"field", "values", "default", "local", "remote", "public", "only_public", "max_size"}
+_FIELD_KEYS = {
+    "field",
+    "values",
+    "default",
+    "local",
+    "remote",
+    "public",
+    "only_public",
+    "max_size",
+    "on_conflict",
+}
+CONFLICT_RULES = ("later", "keep")
+# the replica field each mapped field is merged as (rules.merge); labels are a set
+REGISTER_OF = {
+    "summary": "summary",
+    "description": "description",
+    "issue_type": "type",
+    "priority": "priority",
+    "status": "status",
+    "custom": "fields",
+}
 
 
 def _field(data: Any, path: str, direction: str) -> FieldMapping:
@@ -194,6 +220,7 @@ def _field(data: Any, path: str, direction: str) -> FieldMapping:
     for flag in ("public", "only_public"):
         if flag in data and not isinstance(data[flag], bool):
             raise MappingError("must be true or false", f"{path}.{flag}")
+    on_conflict = _conflict_rule(data, str(name), path, direction)
     return FieldMapping(
         field=str(name),
         values=_value_map(data.get("values"), f"{path}.values"),
@@ -201,8 +228,23 @@ def _field(data: Any, path: str, direction: str) -> FieldMapping:
         public=bool(data.get("public", True)),
         only_public=bool(data.get("only_public", False)),
         max_size=max_size,
+        on_conflict=on_conflict,
         **custom,
     )
+
+
+def _conflict_rule(data: Mapping[str, Any], name: str, path: str, direction: str) -> str:
+    rule = data.get("on_conflict", "later")
+    if rule not in CONFLICT_RULES:
+        raise MappingError(f"must be one of {', '.join(CONFLICT_RULES)}", f"{path}.on_conflict")
+    if rule != "later" and (direction != "incoming" or name not in REGISTER_OF):
+        why = (
+            "labels keep every add and remove of both sides"
+            if name == "labels"
+            else f"'keep' applies to an incoming {', '.join(REGISTER_OF)} mapping"
+        )
+        raise MappingError(why, f"{path}.on_conflict")
+    return str(rule)
 
 
 def _block(data: Any, path: str) -> Block:
@@ -260,7 +302,23 @@ def parse(document: Any) -> list[Block]:
     for i, pair in enumerate(pairs):
         if pairs.index(pair) != i:
             raise MappingError(f"a second {pair[0]} {pair[1]} block", f"mappings[{i}]")
+    keeping = [f.field for b in blocks for f in b.fields if f.on_conflict == "keep"]
+    twice = sorted({n for n in keeping if keeping.count(n) > 1})
+    if twice:
+        raise MappingError(f"both sides keep {twice[0]} on a conflict: only one can", "mappings")
     return blocks
+
+
+def conflict_preferences(document: Any) -> dict[str, str]:
+    """Replica field → the side (``local``/``remote``) whose value a conflict keeps, for
+    the fields whose incoming mapping says ``on_conflict: keep`` (the rest: the later)."""
+    return {
+        REGISTER_OF[f.field]: block.side
+        for block in parse(document)
+        if block.direction == "incoming"
+        for f in block.fields
+        if f.on_conflict == "keep"
+    }
 
 
 def to_json(blocks: Sequence[Block]) -> list[dict[str, Any]]:
@@ -282,6 +340,8 @@ def to_json(blocks: Sequence[Block]) -> list[dict[str, Any]]:
                 )
             if f.max_size is not None:
                 item["max_size"] = f.max_size
+            if f.on_conflict != "later":
+                item["on_conflict"] = f.on_conflict
             fields.append(item)
         out.append(
             {

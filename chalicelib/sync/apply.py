@@ -28,7 +28,7 @@ from urllib.parse import quote
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.ops import hooks
 from chalicelib.queues import QueueMessage, RetryLater
-from chalicelib.rules import merge
+from chalicelib.rules import merge, visual
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
 from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
@@ -126,6 +126,9 @@ def apply_replica(
         baseline=baseline,
         previous=twin.last_applied_replica if twin is not None else None,
         repair=_repair_fields(replica) if twin is not None else (),
+        prefer=visual.conflict_preferences(connection.mappings)
+        if connection.mode == "visual"
+        else None,
     )
     ctx = IncomingContext(
         replica={**replica, **merged.values},  # a set merged from both sides: the union
@@ -176,6 +179,12 @@ def apply_replica(
         first_sync=first_sync,
         deps=deps,
     )
+    if merged.send_back and not first_sync:
+        # a rule kept our value in a conflict: the other end learns it as a later edit
+        try:
+            send_replica(deps.tracker.get_issue(twin.local_key), twin, deps=deps, force=True)
+        except TrackerError as exc:  # the next ingest of this issue sends it
+            log.warning("kept value of %s not sent back yet: %s", twin.local_key, exc)
     return twin
 
 
@@ -378,6 +387,11 @@ def _apply_attachments(
             mapping[op.remote_id] = "skipped:too_large"
         else:
             mapping[op.remote_id] = attachment.id
+            if attachment.size and attachment.size != len(data):  # a 2xx is not proof
+                problems.append(
+                    f"Attachment '{op.filename}': the tracker kept {attachment.size} of "
+                    f"{len(data)} bytes. Everything else synced."
+                )
         _save_map(twin, TwinModel.attachment_map, mapping)
     return problems
 

@@ -238,3 +238,26 @@ def test_a_replica_equal_to_what_this_side_sent_changes_nothing(env):
     apply_all(env, receive(env, echo))
     assert env.tracker.issues[key].summary == "Renamed again by Bob"
     assert any("Looks good" in c.body.value for c in env.tracker.issues[key].comments)
+
+
+class TruncatingTracker(MemoryTracker):
+    """A tracker that answers 201 to an upload but keeps only the first bytes."""
+
+    def upload_attachment(self, key, filename, data, mime_type):
+        return super().upload_attachment(key, filename, data[:4], mime_type)
+
+
+def test_an_attachment_the_tracker_did_not_keep_whole_is_a_visible_error(env):
+    env.deps.tracker = TruncatingTracker(projects=[project("OPS", ("Task", "Bug"), "Task")])
+    data = b"twelve bytes"
+    env.deps.blobs.put(incoming_key("conn-1", "a1"), data)
+    raw = basic.outgoing(
+        issue(attachments=(Attachment("a1", "log.txt", len(data), "text/plain", author=ALICE),)),
+        connection_id="conn-1",
+        integration_user_id=BOT.id,
+        attachment_sha={"a1": hashlib.sha256(data).hexdigest()},
+    )
+    apply_all(env, receive(env, stamp(raw, version=1)))
+    (local,) = env.deps.tracker.issues.values()
+    twin = get_twin("conn-1", local.key)
+    assert twin.status == "error" and "kept 4 of 12 bytes" in twin.error

@@ -232,3 +232,50 @@ def test_labels_changed_on_both_sides_keep_every_add_and_remove(
         (conflict,) = twin["conflicts"]
         assert conflict["field"] == "labels" and conflict["winner"] == "both"
         assert conflict["value"] == '["backend","ios","urgent"]'
+
+
+KEEP_A = [
+    {
+        "side": "local",
+        "direction": "incoming",
+        "fields": [
+            {"field": "summary", "on_conflict": "keep"},
+            {"field": "description"},
+            {"field": "issue_type"},
+            {"field": "comments"},
+        ],
+    }
+]
+
+
+def test_a_visual_rule_keeps_one_sides_summary_on_a_conflict(node_a, node_c, alice_a, bob_c):
+    cid = connect(
+        node_a,
+        node_c,
+        initiator_project="BETA",
+        acceptor_project="SUP",
+        destination_url=node_c.url,
+        mode="visual",
+    )
+    saved = node_a.patch(f"/api/v1/connections/{cid}", {"mappings": KEEP_A})
+    assert saved.status_code == 200, saved.text
+    tag = uuid.uuid4().hex[:8]
+    key, remote = synced_issue(node_a, cid, alice_a, f"Rule {tag}")
+    eventually(lambda: bob_c.get_issue(remote).summary == f"Rule {tag}")
+    sent_a, sent_c = outgoing_count(node_a, cid, key), outgoing_count(node_c, cid, remote)
+    pause(node_a, node_c, cid)
+
+    alice_a.update_issue(key, IssueFields(summary=f"Acme's title {tag}"))  # earlier, kept
+    eventually(lambda: outgoing_count(node_a, cid, key) > sent_a)
+    bob_c.update_issue(remote, IssueFields(summary=f"Initech's later title {tag}"))
+    eventually(lambda: outgoing_count(node_c, cid, remote) > sent_c)
+    resume(node_a, node_c, cid)
+
+    kept = f"Acme's title {tag}"
+    eventually(
+        lambda: alice_a.get_issue(key).summary == kept and bob_c.get_issue(remote).summary == kept
+    )
+    for node, issue_key in ((node_a, key), (node_c, remote)):
+        twin = eventually(lambda node=node, k=issue_key: _with_conflict(node, cid, k))
+        (conflict,) = twin["conflicts"]
+        assert conflict["field"] == "summary" and conflict["value"] == kept

@@ -36,6 +36,7 @@ class End:
     conflicts: list = field(default_factory=list)
     skew: float = 0.0  # this tracker's clock, relative to the other's
     clock: float = 0.0
+    prefer: dict = field(default_factory=dict)  # field -> the side a conflict keeps
 
     def replica(self) -> dict:
         return {"summary": self.values["summary"], "labels": list(self.values["labels"])}
@@ -56,12 +57,12 @@ class End:
                 {**replica, "version": self.version_sent, "stamps": merge.stamps_json(self.state)}
             )
 
-    def apply(self, index: int = 0) -> None:
+    def apply(self, index: int = 0) -> bool:
         replica = self.inbox.pop(index)
         if replica["version"] <= self.version_applied:
-            return  # not newer: dropped
+            return False  # not newer: dropped
         self.version_applied = replica["version"]
-        result = merge.merge_remote(self.state, replica, fallback_origin="peer")
+        result = merge.merge_remote(self.state, replica, fallback_origin="peer", prefer=self.prefer)
         incoming = {**replica, **result.values}  # a set merged from both sides
         written = {name: incoming[name] for name in result.write if name in self.values}
         if "labels" in written:
@@ -69,6 +70,15 @@ class End:
         self.values.update(written)
         self.state = merge.after_write(result.state, written)
         self.conflicts.extend(c.to_json() for c in result.conflicts)
+        return bool(result.send_back)
+
+    def receive(self, other: End, index: int = 0) -> None:
+        """Apply the next replica; a value kept here by a rule is sent back at once."""
+        if self.apply(index):
+            self.version_sent += 1
+            replica = self.replica()
+            stamps = merge.stamps_json(self.state)
+            other.inbox.append({**replica, "version": self.version_sent, "stamps": stamps})
 
 
 def settle(a: End, b: End) -> None:
@@ -76,9 +86,9 @@ def settle(a: End, b: End) -> None:
     for _ in range(10):
         while a.inbox or b.inbox:
             if a.inbox:
-                a.apply()
+                a.receive(b)
             if b.inbox:
-                b.apply()
+                b.receive(a)
         a.ingest(b)
         b.ingest(a)
         if not a.inbox and not b.inbox:
@@ -152,6 +162,23 @@ def test_the_same_field_changed_on_both_sides_ends_as_the_later_change_on_both()
     assert on_a["local_value"] == on_b["remote_value"] == "Alice's"
 
 
+def test_a_conflict_keeps_the_side_the_rule_names_even_when_it_changed_earlier():
+    a, b = pair()
+    a.prefer, b.prefer = {"summary": "local"}, {"summary": "remote"}
+    a.edit("summary", "Alice's, earlier")
+    a.ingest(b)
+    b.clock = a.clock + 5
+    b.edit("summary", "Bob's, later")
+    b.ingest(a)
+    settle(a, b)
+    assert a.values["summary"] == b.values["summary"] == "Alice's, earlier"
+    assert [c["value"] for c in a.conflicts] == [c["value"] for c in b.conflicts]
+    b.edit("summary", "Bob, after seeing Alice's")  # not a conflict: a later edit wins
+    b.ingest(a)
+    settle(a, b)
+    assert a.values["summary"] == b.values["summary"] == "Bob, after seeing Alice's"
+
+
 def test_a_change_made_after_seeing_the_other_sides_value_wins_whatever_the_clocks():
     a, b = pair()
     b.skew = -3600  # b's tracker clock an hour behind
@@ -221,8 +248,10 @@ STEP = st.one_of(
 )
 
 
-def run(steps, skew: float) -> tuple[End, End, dict]:
+def run(steps, skew: float, keep_a: bool = False) -> tuple[End, End, dict]:
     a, b = pair()
+    if keep_a:  # Visual's on_conflict: keep, declared for a's side (both ends hold it)
+        a.prefer, b.prefer = {"summary": "local"}, {"summary": "remote"}
     b.skew = skew + 0.5  # the two trackers' times never coincide to the millisecond
     ends = {"a": a, "b": b}
     last_edit: dict = {}
@@ -234,15 +263,15 @@ def run(steps, skew: float) -> tuple[End, End, dict]:
         elif kind == "ingest":
             me.ingest(other)
         elif me.inbox:
-            me.apply(min(what, len(me.inbox) - 1))  # out of order: older ones dropped
+            me.receive(other, min(what, len(me.inbox) - 1))  # out of order: older ones dropped
     settle(a, b)
     return a, b, last_edit
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(STEP, max_size=30), st.sampled_from([0.0, -3600.0, 3600.0]))
-def test_both_ends_reach_the_same_values_whatever_the_order(steps, skew):
-    a, b, _ = run(steps, skew)
+@given(st.lists(STEP, max_size=30), st.sampled_from([0.0, -3600.0, 3600.0]), st.booleans())
+def test_both_ends_reach_the_same_values_whatever_the_order(steps, skew, keep_a):
+    a, b, _ = run(steps, skew, keep_a)
     assert a.values == b.values
     assert {k: (r.value, r.stamp) for k, r in a.state.items() if k in a.values} == {
         k: (r.value, r.stamp) for k, r in b.state.items() if k in b.values
@@ -250,9 +279,9 @@ def test_both_ends_reach_the_same_values_whatever_the_order(steps, skew):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(STEP, max_size=30), st.sampled_from([0.0, -3600.0, 3600.0]))
-def test_a_field_edited_on_one_side_only_keeps_its_last_edit(steps, skew):
-    a, b, edited = run(steps, skew)
+@given(st.lists(STEP, max_size=30), st.sampled_from([0.0, -3600.0, 3600.0]), st.booleans())
+def test_a_field_edited_on_one_side_only_keeps_its_last_edit(steps, skew, keep_a):
+    a, b, edited = run(steps, skew, keep_a)
     ends = {"a": a, "b": b}
     for name, who in edited.items():
         if len(who) == 1:

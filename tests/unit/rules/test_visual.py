@@ -68,6 +68,27 @@ def block(direction, *, side="local", sync="automatic", scope=None, fields=None)
             "mappings[0].fields",
         ),
         ([block("outgoing"), block("outgoing")], "mappings[1]"),
+        (
+            [block("incoming", fields=[{"field": "summary", "on_conflict": "mine"}])],
+            "mappings[0].fields[0].on_conflict",
+        ),
+        (
+            [block("incoming", fields=[{"field": "labels", "on_conflict": "keep"}])],
+            "mappings[0].fields[0].on_conflict",
+        ),
+        (
+            [block("outgoing", fields=[{"field": "summary", "on_conflict": "keep"}])],
+            "mappings[0].fields[0].on_conflict",
+        ),
+        (
+            [
+                block("incoming", fields=[{"field": "summary", "on_conflict": "keep"}]),
+                block(
+                    "incoming", side="remote", fields=[{"field": "summary", "on_conflict": "keep"}]
+                ),
+            ],
+            "mappings",
+        ),
     ],
 )
 def test_invalid_documents_name_the_culprit(document, path):
@@ -94,6 +115,25 @@ def test_normalize_writes_defaults_out_and_mirror_swaps_sides():
     assert [b["side"] for b in mirrored] == ["remote", "local"]
     assert visual.mirror(mirrored) == stored
     assert visual.normalize(stored) == stored
+
+
+def test_on_conflict_keep_names_the_side_both_ends_agree_on():
+    document = [
+        block("incoming", fields=[{"field": "summary", "on_conflict": "keep"}]),
+        block(
+            "incoming",
+            side="remote",
+            fields=[{"field": "custom", "local": "A", "remote": "B", "on_conflict": "keep"}],
+        ),
+    ]
+    stored = visual.normalize(document)
+    assert stored[0]["fields"] == [{"field": "summary", "on_conflict": "keep"}]
+    assert visual.conflict_preferences(stored) == {"summary": "local", "fields": "remote"}
+    assert visual.conflict_preferences(visual.mirror(stored)) == {
+        "summary": "remote",
+        "fields": "local",
+    }
+    assert visual.conflict_preferences([block("incoming")]) == {}
 
 
 def test_sync_methods_per_direction():
