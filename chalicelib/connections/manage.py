@@ -145,6 +145,7 @@ def _check_rule_edits(conn: ConnectionModel, changes: Mapping[str, Any]) -> None
         for name in rules
         if (name.endswith("_script") and conn.mode != "script")
         or (name == "mappings" and conn.mode != "visual")
+        or (name == "conflict_rules" and conn.mode != "script")  # Visual: on_conflict
     ]
     if wrong:
         raise Conflict(
@@ -172,6 +173,8 @@ def _apply_rules(conn: ConnectionModel, changes: Mapping[str, Any], moment: date
     rule_edits.apply(conn, changes)  # versions kept; mappings shared with the other end
     if "incoming_guard_jql" in changes:
         conn.incoming_guard_jql = changes["incoming_guard_jql"]
+    if "conflict_rules" in changes:
+        conn.conflict_rules = changes["conflict_rules"] or None
 
 
 def upgrade(

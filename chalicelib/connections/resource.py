@@ -80,6 +80,7 @@ def to_resource(conn: ConnectionModel) -> dict[str, Any]:
     if conn.mode == "script":
         resource["outgoing_script"] = conn.outgoing_script or ""
         resource["incoming_script"] = conn.incoming_script or ""
+        resource["conflict_rules"] = dict(conn.conflict_rules or {})
     if conn.mode == "visual":
         resource["mappings"] = conn.mappings or []
     if remote is not None and not conn.remote_public and not conn.local_peer_id:

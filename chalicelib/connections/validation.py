@@ -42,9 +42,22 @@ INITIATE_FIELDS = frozenset(
     }
 )
 PATCH_FIELDS = frozenset(
-    {"name", "description", "outgoing_script", "incoming_script", "mappings", "incoming_guard_jql"}
+    {
+        "name",
+        "description",
+        "outgoing_script",
+        "incoming_script",
+        "mappings",
+        "incoming_guard_jql",
+        "conflict_rules",
+    }
 )
-RULE_FIELDS = frozenset({"outgoing_script", "incoming_script", "mappings", "incoming_guard_jql"})
+RULE_FIELDS = frozenset(
+    {"outgoing_script", "incoming_script", "mappings", "incoming_guard_jql", "conflict_rules"}
+)
+# replica fields whose conflicts a rule may decide (labels keep every add and remove)
+CONFLICT_FIELDS = ("summary", "description", "type", "priority", "status", "fields")
+CONFLICT_RULES = ("later", "keep")
 
 
 @dataclass(frozen=True)
@@ -216,4 +229,37 @@ def patch_request(body: Mapping[str, Any]) -> dict[str, Any]:
                 field="incoming_guard_jql",
             )
         changes["incoming_guard_jql"] = (jql or "").strip() or None
+    if "conflict_rules" in body:
+        changes["conflict_rules"] = conflict_rules(body["conflict_rules"])
     return changes
+
+
+def conflict_rules(value: Any) -> dict[str, str]:
+    """``{field: "keep" | "later"}``: which value a conflict keeps, per replica field."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise BadRequest(
+            'conflict_rules must be an object such as {"summary": "keep"}.',
+            code="invalid_field",
+            field="conflict_rules",
+        )
+    for name, rule in value.items():
+        if name not in CONFLICT_FIELDS:
+            why = (
+                "labels keep every add and remove of both sides"
+                if name == "labels"
+                else f"the fields are {', '.join(CONFLICT_FIELDS)}"
+            )
+            raise BadRequest(
+                f"conflict_rules.{name}: {why}.",
+                code="invalid_field",
+                field=f"conflict_rules.{name}",
+            )
+        if rule not in CONFLICT_RULES:
+            raise BadRequest(
+                f"conflict_rules.{name} must be one of {', '.join(CONFLICT_RULES)}.",
+                code="invalid_field",
+                field=f"conflict_rules.{name}",
+            )
+    return {str(name): str(rule) for name, rule in value.items() if rule == "keep"}

@@ -71,6 +71,7 @@ class ConnectionModel(Model):
     mappings = JSONAttribute(null=True)
     mappings_history = JSONAttribute(default=list)  # versions: who changed them, when, where
     incoming_guard_jql = UnicodeAttribute(null=True)
+    conflict_rules = JSONAttribute(null=True)  # script mode: {replica field: "keep"}
     peer_last_pull_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
     updated_at = UTCDateTimeAttribute(default=utcnow)

@@ -126,9 +126,7 @@ def apply_replica(
         baseline=baseline,
         previous=twin.last_applied_replica if twin is not None else None,
         repair=_repair_fields(replica) if twin is not None else (),
-        prefer=visual.conflict_preferences(connection.mappings)
-        if connection.mode == "visual"
-        else None,
+        prefer=conflict_preferences(connection),
     )
     ctx = IncomingContext(
         replica={**replica, **merged.values},  # a set merged from both sides: the union
@@ -186,6 +184,16 @@ def apply_replica(
         except TrackerError as exc:  # the next ingest of this issue sends it
             log.warning("kept value of %s not sent back yet: %s", twin.local_key, exc)
     return twin
+
+
+def conflict_preferences(connection: ConnectionModel) -> dict[str, str]:
+    """Field → the side whose value a conflict keeps: Visual's ``on_conflict: keep`` (both
+    ends hold it), Script mode's ``conflict_rules`` (this end's own)."""
+    if connection.mode == "visual":
+        return visual.conflict_preferences(connection.mappings)
+    if connection.mode == "script":
+        return {name: "local" for name in connection.conflict_rules or {}}
+    return {}
 
 
 def _repair_fields(replica: dict[str, Any]) -> list[str]:

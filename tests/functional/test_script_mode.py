@@ -94,6 +94,30 @@ def test_a_script_with_a_syntax_or_policy_error_is_refused_and_the_old_one_stays
     assert cluster.admin("node-a", "GET", path).body["outgoing_script"] == before
 
 
+def test_conflict_rules_say_which_sides_value_a_conflict_keeps(cluster):
+    cid = connect(cluster, "script")
+    path = f"/api/v1/connections/{cid}"
+    assert cluster.admin("node-a", "GET", path).body["conflict_rules"] == {}
+    saved = cluster.admin("node-a", "PATCH", path, {"conflict_rules": {"summary": "keep"}})
+    assert saved.status == 200 and saved.body["conflict_rules"] == {"summary": "keep"}
+    for rules, field in (
+        ({"labels": "keep"}, "conflict_rules.labels"),
+        ({"assignee": "keep"}, "conflict_rules.assignee"),
+        ({"summary": "mine"}, "conflict_rules.summary"),
+        (["summary"], "conflict_rules"),
+    ):
+        refused = cluster.admin("node-a", "PATCH", path, {"conflict_rules": rules})
+        assert (refused.status, refused.body["error"]["field"]) == (400, field)
+    assert cluster.admin("node-a", "GET", path).body["conflict_rules"] == {"summary": "keep"}
+    back = cluster.admin("node-a", "PATCH", path, {"conflict_rules": {"summary": "later"}})
+    assert back.body["conflict_rules"] == {}
+    basic = connect(cluster, "basic")
+    refused = cluster.admin(
+        "node-a", "PATCH", f"/api/v1/connections/{basic}", {"conflict_rules": {"summary": "keep"}}
+    )
+    assert refused.status == 409
+
+
 def test_script_versions_are_kept_with_who_and_when(cluster):
     cid = connect(cluster, "script")
     path = f"/api/v1/connections/{cid}"

@@ -279,3 +279,42 @@ def test_a_visual_rule_keeps_one_sides_summary_on_a_conflict(node_a, node_c, ali
         twin = eventually(lambda node=node, k=issue_key: _with_conflict(node, cid, k))
         (conflict,) = twin["conflicts"]
         assert conflict["field"] == "summary" and conflict["value"] == kept
+
+
+def test_a_script_end_that_keeps_its_summary_wins_the_conflict_on_both_sides(
+    node_a, node_c, alice_a, bob_c
+):
+    cid = connect(
+        node_a,
+        node_c,
+        initiator_project="ALPHA",
+        acceptor_project="SUP",
+        destination_url=node_c.url,
+        mode="script",
+    )
+    for node in (node_a, node_c):
+        scripts = {"outgoing_script": OUTGOING, "incoming_script": INCOMING}
+        assert node.patch(f"/api/v1/connections/{cid}", scripts).status_code == 200
+    # only c's admin says so: c's summary is kept when both sides changed it
+    kept_rule = node_c.patch(f"/api/v1/connections/{cid}", {"conflict_rules": {"summary": "keep"}})
+    assert kept_rule.status_code == 200, kept_rule.text
+    tag = uuid.uuid4().hex[:8]
+    ref = alice_a.create_issue("ALPHA", IssueFields(summary=f"Kept {tag}", issue_type="Task"))
+    assert node_a.post(f"/api/v1/connections/{cid}/sync", {"issue_key": ref.key}).ok
+    remote = eventually(lambda: twin_key(node_a, cid, ref.key))
+    eventually(lambda: bob_c.get_issue(remote).summary == f"Kept {tag}")
+    sent_a, sent_c = outgoing_count(node_a, cid, ref.key), outgoing_count(node_c, cid, remote)
+    pause(node_a, node_c, cid)
+
+    bob_c.update_issue(remote, IssueFields(summary=f"Initech's title {tag}"))  # earlier, kept
+    eventually(lambda: outgoing_count(node_c, cid, remote) > sent_c)
+    alice_a.update_issue(ref.key, IssueFields(summary=f"Acme's later title {tag}"))
+    eventually(lambda: outgoing_count(node_a, cid, ref.key) > sent_a)
+    resume(node_a, node_c, cid)
+
+    kept = f"Initech's title {tag}"
+    eventually(
+        lambda: (
+            alice_a.get_issue(ref.key).summary == kept and bob_c.get_issue(remote).summary == kept
+        )
+    )

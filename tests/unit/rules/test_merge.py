@@ -179,6 +179,18 @@ def test_a_conflict_keeps_the_side_the_rule_names_even_when_it_changed_earlier()
     assert a.values["summary"] == b.values["summary"] == "Bob, after seeing Alice's"
 
 
+def test_a_rule_on_one_end_only_still_keeps_that_ends_value_on_both():
+    a, b = pair()
+    a.prefer = {"summary": "local"}  # Script mode's conflict_rules on a; b has none
+    a.edit("summary", "Alice's, earlier")
+    a.ingest(b)
+    b.clock = a.clock + 5
+    b.edit("summary", "Bob's, later")
+    b.ingest(a)
+    settle(a, b)
+    assert a.values["summary"] == b.values["summary"] == "Alice's, earlier"
+
+
 def test_a_change_made_after_seeing_the_other_sides_value_wins_whatever_the_clocks():
     a, b = pair()
     b.skew = -3600  # b's tracker clock an hour behind
@@ -248,10 +260,12 @@ STEP = st.one_of(
 )
 
 
-def run(steps, skew: float, keep_a: bool = False) -> tuple[End, End, dict]:
+def run(steps, skew: float, keep_a: str = "") -> tuple[End, End, dict]:
     a, b = pair()
-    if keep_a:  # Visual's on_conflict: keep, declared for a's side (both ends hold it)
+    if keep_a == "visual":  # on_conflict: keep for a's side, a document both ends hold
         a.prefer, b.prefer = {"summary": "local"}, {"summary": "remote"}
+    elif keep_a == "script":  # conflict_rules on a's end only: b does not know the rule
+        a.prefer = {"summary": "local"}
     b.skew = skew + 0.5  # the two trackers' times never coincide to the millisecond
     ends = {"a": a, "b": b}
     last_edit: dict = {}
@@ -269,7 +283,11 @@ def run(steps, skew: float, keep_a: bool = False) -> tuple[End, End, dict]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(STEP, max_size=30), st.sampled_from([0.0, -3600.0, 3600.0]), st.booleans())
+@given(
+    st.lists(STEP, max_size=30),
+    st.sampled_from([0.0, -3600.0, 3600.0]),
+    st.sampled_from(["", "visual", "script"]),
+)
 def test_both_ends_reach_the_same_values_whatever_the_order(steps, skew, keep_a):
     a, b, _ = run(steps, skew, keep_a)
     assert a.values == b.values
@@ -279,7 +297,11 @@ def test_both_ends_reach_the_same_values_whatever_the_order(steps, skew, keep_a)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(STEP, max_size=30), st.sampled_from([0.0, -3600.0, 3600.0]), st.booleans())
+@given(
+    st.lists(STEP, max_size=30),
+    st.sampled_from([0.0, -3600.0, 3600.0]),
+    st.sampled_from(["", "visual", "script"]),
+)
 def test_a_field_edited_on_one_side_only_keeps_its_last_edit(steps, skew, keep_a):
     a, b, edited = run(steps, skew, keep_a)
     ends = {"a": a, "b": b}
