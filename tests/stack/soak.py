@@ -219,6 +219,9 @@ def patiently(call: Any, *args: Any, **kw: Any) -> Any:
 # --- chaos on the sandbox: webhooks and lost answers -----------------------------------
 
 
+SENDERS = 4
+
+
 class WebhookChaos:
     """Replaces a sandbox's webhook sender: each delivery is dropped, or sent 1..n times at
     random moments within ``spread_s`` (so deliveries overtake each other). A copy that
@@ -237,18 +240,25 @@ class WebhookChaos:
         self.sending = 0
         self.serial = 0
         self.stopping = False
-        self.thread = threading.Thread(target=self._run, name="soak-webhooks", daemon=True)
+        # several senders: copies of one delivery must not queue behind each other (a single
+        # sender fell behind at 6 changes/s and turned the soak's own chaos into the backlog)
+        self.threads = [
+            threading.Thread(target=self._run, name=f"soak-webhooks-{i}", daemon=True)
+            for i in range(SENDERS)
+        ]
 
     def start(self) -> None:
         self.site.publisher.send = self
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
 
     def stop(self) -> None:
         self.site.publisher.send = self.original
         with self.lock:
             self.stopping = True
             self.lock.notify_all()
-        self.thread.join(timeout=5)
+        for thread in self.threads:
+            thread.join(timeout=5)
 
     def __call__(self, request: urllib.request.Request, timeout: float) -> int:
         self.counts["webhooks"] += 1
