@@ -6,7 +6,8 @@
 - Later syncs: a version older than (or equal to) the one applied is dropped; only what
   changed since the last applied replica is written.
 - Comments and attachments are mapped by remote id, and the map is saved after each write,
-  so a retry neither duplicates nor loses one.
+  so a retry neither duplicates nor loses one; a retry first maps what an earlier attempt
+  wrote without recording it (a crash, or an answer lost after the write landed).
 - A status in the plan is reached through a workflow transition after the fields are
   written; when no transition leads there the twin shows why, and the rest still syncs.
 - Each field is merged, not overwritten (:mod:`chalicelib.rules.merge`): a remote value
@@ -165,7 +166,9 @@ def apply_replica(
     if plan.fields is not None and plan.fields.custom:
         state = merge.unknown_local(state, ["fields"])  # a script decides their replica form
     problems += _apply_comments(twin, plan.comments, deps=deps, heal=retry)
-    problems += _apply_attachments(connection, twin, replica, plan.attachments, deps=deps)
+    problems += _apply_attachments(
+        connection, twin, replica, plan.attachments, deps=deps, heal=retry
+    )
     _finish(
         connection,
         twin,
@@ -366,6 +369,21 @@ def fetch_attachment(
     return response.body
 
 
+def _unmapped_own_attachments(
+    twin: TwinModel, mapping: dict[str, Any], *, deps: SyncDeps
+) -> dict[tuple[str, int], str]:
+    """On a retry: attachments we uploaded whose upload was not recorded (a crash, or an
+    answer lost after the upload landed), by file name and size, so the retry maps them
+    instead of uploading them twice."""
+    known = {str(v) for v in mapping.values()}
+    ours = deps.integration_user_id()
+    found: dict[tuple[str, int], str] = {}
+    for attachment in deps.tracker.get_issue(twin.local_key).attachments:
+        if attachment.author and attachment.author.id == ours and attachment.id not in known:
+            found.setdefault((attachment.filename, int(attachment.size)), attachment.id)
+    return found
+
+
 def _apply_attachments(
     connection: ConnectionModel,
     twin: TwinModel,
@@ -373,14 +391,21 @@ def _apply_attachments(
     ops: tuple[AttachmentOp, ...],
     *,
     deps: SyncDeps,
+    heal: bool = False,
 ) -> list[str]:
     mapping: dict[str, Any] = dict(twin.attachment_map or {})
     problems: list[str] = []
     limit = deps.tracker.attachment_limit
+    orphans = _unmapped_own_attachments(twin, mapping, deps=deps) if heal and ops else {}
     for op in ops:
         if limit is not None and op.size > limit:
             problems.append(_too_large(op, limit))
             mapping[op.remote_id] = "skipped:too_large"
+            _save_map(twin, TwinModel.attachment_map, mapping)
+            continue
+        healed = orphans.pop((op.filename, op.size), None)
+        if healed is not None:
+            mapping[op.remote_id] = healed
             _save_map(twin, TwinModel.attachment_map, mapping)
             continue
         data = fetch_attachment(connection, replica, op.remote_id, deps=deps)
@@ -394,6 +419,7 @@ def _apply_attachments(
             problems.append(_too_large(op, exc.limit))
             mapping[op.remote_id] = "skipped:too_large"
         else:
+            deps.hook("after_attachment", key=twin.local_key, attachment_id=attachment.id)
             mapping[op.remote_id] = attachment.id
             if attachment.size and attachment.size != len(data):  # a 2xx is not proof
                 problems.append(

@@ -187,6 +187,36 @@ def test_a_crash_after_writing_a_comment_does_not_write_it_twice(env):
     assert sorted(c.body.value.rsplit(None, 1)[-1] for c in local.comments) == ["one", "two"]
 
 
+def test_a_crash_after_uploading_an_attachment_does_not_upload_it_twice(env):
+    blobs = {"a1": b"first file", "a2": b"second file"}
+    for aid, data in blobs.items():
+        env.deps.blobs.put(incoming_key("conn-1", aid), data)
+    atts = tuple(
+        Attachment(aid, f"{aid}.txt", len(data), "text/plain", author=ALICE)
+        for aid, data in blobs.items()
+    )
+    sha = {aid: hashlib.sha256(data).hexdigest() for aid, data in blobs.items()}
+    raw = basic.outgoing(
+        issue(attachments=atts),
+        connection_id="conn-1",
+        integration_user_id=BOT.id,
+        attachment_sha=sha,
+    )
+    messages = receive(env, stamp(raw, version=1))
+    calls = []
+
+    def crash_once(**_):
+        calls.append(1)
+        if len(calls) == 2:  # after the second upload, before it is recorded
+            raise RuntimeError("injected crash after an attachment upload")
+
+    with pytest.raises(RuntimeError):
+        apply_all(env, messages, after_attachment=crash_once)
+    apply_all(env, retried(messages), after_attachment=lambda **_: None)
+    (local,) = env.tracker.issues.values()
+    assert sorted(a.filename for a in local.attachments) == ["a1.txt", "a2.txt"]
+
+
 def outbox_summaries():
     return [e.replica["summary"] for e in EntryModel.query(outbox_pk("conn-1"))]
 

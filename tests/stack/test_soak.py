@@ -1,0 +1,32 @@
+"""A small chaos soak (``tests/stack/soak.py``, the code ``bench/soak.py`` runs at size):
+150 changes over 20 twins, both ways, with every fault kind of the benchmark; then the
+twins compared through both sandbox trackers. Nothing doubled, nothing lost, no drift,
+and each conflict recorded alike on both ends.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.stack.soak import SoakPlan, run_soak
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+
+@pytest.mark.timeout(900)
+def test_a_small_chaos_soak_ends_with_nothing_doubled_lost_or_drifted(local_stack, stack_info):
+    plan = SoakPlan(changes=150, twins=20, seed=11, rate=5.0, min_window_s=5.0)
+    result = run_soak(local_stack, stack_info, plan)
+
+    assert result.quiet, f"the pipeline did not go quiet in {plan.quiet_timeout_s} s"
+    assert result.changes_made >= plan.changes
+    assert sum(result.duplicates.values()) == 0, result.duplicates
+    assert result.lost == [], result.lost
+    assert result.drift == [], result.drift
+    assert result.conflicts_not_alike == [], result.conflicts_not_alike
+    assert result.conflicts_made > 0
+    assert result.conflicts_recorded_alike + result.conflicts_not_concurrent == (
+        result.conflicts_made
+    )
+    for fault in ("webhooks dropped", "webhooks delivered 2-3 times"):
+        assert result.faults[fault] > 0, fault
