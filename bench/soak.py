@@ -47,7 +47,7 @@ def main() -> None:
     for title, items in (
         ("duplicates, lost and drift", [*result.lost, *result.drift]),
         ("explained by a documented limit", result.explained),
-        ("conflicts not recorded alike", result.conflicts_not_alike),
+        ("one-sided conflict records", result.conflicts_not_alike),
         ("not exercised", result.not_exercised),
     ):
         if items:

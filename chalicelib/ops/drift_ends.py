@@ -30,7 +30,7 @@ from chalicelib.store.models import ConnectionModel, EntryModel, TwinModel
 from chalicelib.sync.deps import SyncDeps
 from chalicelib.sync.ingest import send_replica
 from chalicelib.sync.links import end_origin, get_connection, is_local, peer_end
-from chalicelib.sync.store import get_twin, inbox_pk, outbox_pk, twin_by_remote
+from chalicelib.sync.store import get_twin, holding, inbox_pk, outbox_pk, twin_by_remote
 from chalicelib.trackers.base import Issue, NotFound, PermissionDenied
 
 log = logging.getLogger("twinsync.ops.drift")
@@ -201,21 +201,22 @@ def repair(
     forgotten = forget_lost_mirrors(twin, issue)
     sent = False
     if action.acts:
-        if action.fields:
-            try:
-                replica = _replica(connection, twin, issue, deps)
-            except SkipSync:
-                return {"key": twin.local_key, "repaired": False, "error": "left out by rules"}
-            state = merge.force_local(
-                merge.load(twin.merge_state),
-                replica,
-                action.fields,
-                at=merge.stamp_time(None),
-                origin=end_origin(connection, deps.settings.node_id),
-                after=[merge.Stamp(at, origin) for at, origin in action.after.values()],
-            )
-            twin.update(actions=[TwinModel.merge_state.set(merge.dump(state))])
-        sent = send_replica(issue, twin, deps=deps, force=True, repair=action.fields)
+        with holding(twin):  # the registers change: an ingest or apply waits
+            if action.fields:
+                try:
+                    replica = _replica(connection, twin, issue, deps)
+                except SkipSync:
+                    return {"key": twin.local_key, "repaired": False, "error": "left out by rules"}
+                state = merge.force_local(
+                    merge.load(twin.merge_state),
+                    replica,
+                    action.fields,
+                    at=merge.stamp_time(None),
+                    origin=end_origin(connection, deps.settings.node_id),
+                    after=[merge.Stamp(at, origin) for at, origin in action.after.values()],
+                )
+                twin.update(actions=[TwinModel.merge_state.set(merge.dump(state))])
+            sent = send_replica(issue, twin, deps=deps, force=True, repair=action.fields)
     return {"key": twin.local_key, "repaired": True, "forgotten": forgotten, "resent": sent}
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from chalicelib.rules.orset import ORSet
 from chalicelib.rules.replica import FIELDS, body_hash
+from chalicelib.trackers.base import utc_time
 
 SHOWN_MAX = 300  # characters of a value kept for the conflict record (display only)
 SETS = ("labels",)  # observed-remove sets: every add and remove of both ends is kept
@@ -190,20 +191,9 @@ def _shown(value: Any) -> str:
 
 
 def stamp_time(updated: str | None) -> str:
-    """A tracker time (``2026-12-02T17:05:01.123+0100``) as UTC with milliseconds."""
-    if updated:
-        text = updated.strip().replace("Z", "+00:00")
-        if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-            text = text[:-2] + ":" + text[-2:]  # Jira's +0100
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            moment = None
-        if moment is not None:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A tracker time (``2026-12-02T17:05:01.123+0100``) as UTC with milliseconds (now,
+    when there is none)."""
+    return utc_time(updated or "") or utc_time(datetime.now(UTC).isoformat()) or ""
 
 
 # --- stored state --------------------------------------------------------------------------
@@ -285,19 +275,49 @@ def _later(at: str, than: str) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# the issue's changelog names of the replica fields (custom ``fields``: the issue's time)
+CHANGELOG_NAMES = {
+    "summary": "summary",
+    "description": "description",
+    "type": "issuetype",
+    "labels": "labels",
+    "priority": "priority",
+    "status": "status",
+}
+
+
+def change_times(updated: str, changed_at: Mapping[str, str]) -> dict[str, str]:
+    """When each replica field last changed: its changelog time when the tracker said
+    (the issue's ``updated`` moves with any change, ours too), else ``updated``."""
+    default = stamp_time(updated)
+    return {
+        name: stamp_time(changed_at[CHANGELOG_NAMES[name]])
+        if CHANGELOG_NAMES.get(name) in changed_at
+        else default
+        for name in FIELDS
+    }
+
+
 def observe_local(
-    state: Mapping[str, Register], replica: Mapping[str, Any], *, at: str, origin: str
+    state: Mapping[str, Register],
+    replica: Mapping[str, Any],
+    *,
+    at: str,
+    origin: str,
+    at_of: Mapping[str, str] | None = None,
 ) -> tuple[State, list[str]]:
     """The registers after reading this end's issue as ``replica``; and the fields that
-    were edited here since (each a new register stamped ``at`` by ``origin``)."""
+    were edited here since (each a new register stamped by ``origin`` with the time of its
+    change, ``at_of[field]``, else ``at``)."""
     new: State = dict(state)
     changed: list[str] = []
     for name in FIELDS:
         value = replica.get(name)
         digest = value_hash(name, value)
         current = state.get(name)
+        when = (at_of or {}).get(name, at)
         if current is None:
-            stamp = Stamp(at, origin)
+            stamp = Stamp(when, origin)
             members = _observe_set(name, None, value, stamp)
             new[name] = Register(digest, stamp, None, digest, _shown(value), members)
             changed.append(name)
@@ -307,7 +327,7 @@ def observe_local(
             # our own write seen for the first time, or the agreed value itself
             new[name] = replace(current, local=digest)
         else:
-            stamp = Stamp(_later(at, current.stamp.at), origin)
+            stamp = Stamp(_later(when, current.stamp.at), origin)
             members = _observe_set(name, current.members, value, stamp)
             new[name] = Register(
                 digest, stamp, current.stamp, digest, _shown(value), members, current.reported

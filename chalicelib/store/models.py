@@ -136,6 +136,9 @@ class TwinModel(Model):
     sent_hashes = JSONAttribute(default=dict)  # replica field -> hash, last sent
     seen_updated = UnicodeAttribute(null=True)  # the issue's `updated` when last read
     sent_attachments = JSONAttribute(default=dict)  # local attachment id -> sha256
+    # held by the one ingest or apply working on this twin (chalicelib.sync.store.holding):
+    # both read and write the merge registers, so they take turns
+    lease_until = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
     by_local_key = TwinsByLocalKey()
     by_remote_key = TwinsByRemoteKey()

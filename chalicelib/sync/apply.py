@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from contextlib import ExitStack
 from typing import Any
 from urllib.parse import quote
 
@@ -42,10 +43,14 @@ from chalicelib.sync.events import dumps, record_transaction
 from chalicelib.sync.ingest import send_replica
 from chalicelib.sync.links import get_connection, is_live, is_local, peer_end, peer_origin
 from chalicelib.sync.store import (
+    TwinGone,
     claim,
     get_entry,
     get_twin,
+    holding,
+    holding_new,
     inbox_pk,
+    new_lease,
     set_entry_state,
     twin_by_remote,
 )
@@ -105,6 +110,27 @@ def apply_replica(
         link = twin is not None
     if hooks.before_apply(connection, replica, twin, deps=deps):
         return twin
+    with ExitStack() as held:
+        if twin is not None:
+            try:
+                held.enter_context(holding(twin))  # ingest waits: both use the registers
+            except TwinGone:
+                return None
+        return _apply_held(connection, replica, twin, link=link, held=held, deps=deps, retry=retry)
+
+
+def _apply_held(
+    connection: ConnectionModel,
+    replica: dict[str, Any],
+    twin: TwinModel | None,
+    *,
+    link: bool,
+    held: ExitStack,
+    deps: SyncDeps,
+    retry: bool,
+) -> TwinModel | None:
+    """The apply itself, with the twin held (a first sync holds the twin it creates)."""
+    remote_key = str(replica["key"])
     if twin is not None and int(replica["version"]) <= int(twin.last_applied_version or 0):
         record_transaction(
             connection.id,
@@ -120,15 +146,10 @@ def apply_replica(
     baseline = link or (
         twin is not None and not twin.last_applied_version and twin.remote_key == remote_key
     )
-    merged = merge.merge_remote(
-        merge.load(twin.merge_state) if twin is not None else {},
-        replica,
-        fallback_origin=peer_origin(connection, str(replica["connection_id"])),
-        baseline=baseline,
-        previous=twin.last_applied_replica if twin is not None else None,
-        repair=_repair_fields(replica) if twin is not None else (),
-        prefer=conflict_preferences(connection),
-    )
+    merged = _merge(connection, replica, twin, baseline=baseline)
+    if twin is not None and merged.write and not baseline and not _repair_fields(replica):
+        # (a drift repair rewrites what this tracker shows wrongly: nothing to look for)
+        merged = _look_first(connection, replica, twin, merged, deps=deps)
     ctx = IncomingContext(
         replica={**replica, **merged.values},  # a set merged from both sides: the union
         previous=twin.last_applied_replica if twin is not None else None,
@@ -158,6 +179,7 @@ def apply_replica(
     first_sync = twin is None or (not link and not twin.last_applied_version)
     if twin is None:
         twin = _create_twin(connection, replica, plan, deps=deps)
+        held.enter_context(holding_new(twin))
     else:
         if plan.fields is not None:
             deps.tracker.update_issue(twin.local_key, plan.fields)
@@ -187,6 +209,40 @@ def apply_replica(
         except TrackerError as exc:  # the next ingest of this issue sends it
             log.warning("kept value of %s not sent back yet: %s", twin.local_key, exc)
     return twin
+
+
+def _look_first(
+    connection: ConnectionModel,
+    replica: dict[str, Any],
+    twin: TwinModel,
+    merged: merge.MergeResult,
+    *,
+    deps: SyncDeps,
+) -> merge.MergeResult:
+    """Before writing a field, look at the issue: an edit made here that ingest has not
+    read yet (its webhook late or lost) is taken in first, sent, and merged with the
+    incoming value instead of being overwritten by it (one read per apply that writes)."""
+    if send_replica(deps.tracker.get_issue(twin.local_key), twin, deps=deps):
+        return _merge(connection, replica, twin, baseline=False)
+    return merged
+
+
+def _merge(
+    connection: ConnectionModel,
+    replica: dict[str, Any],
+    twin: TwinModel | None,
+    *,
+    baseline: bool,
+) -> merge.MergeResult:
+    return merge.merge_remote(
+        merge.load(twin.merge_state) if twin is not None else {},
+        replica,
+        fallback_origin=peer_origin(connection, str(replica["connection_id"])),
+        baseline=baseline,
+        previous=twin.last_applied_replica if twin is not None else None,
+        repair=_repair_fields(replica) if twin is not None else (),
+        prefer=conflict_preferences(connection),
+    )
 
 
 def conflict_preferences(connection: ConnectionModel) -> dict[str, str]:
@@ -261,6 +317,7 @@ def _create_twin(
         remote_key=remote_key,
         remote_url=replica.get("url"),
         status="queued",
+        lease_until=new_lease(),  # held by this apply (holding_new) until it finishes
     )
     twin.save()
     return twin

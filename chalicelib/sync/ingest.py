@@ -26,7 +26,7 @@ from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deps import SyncDeps, default_deps
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import end_origin, get_connection
-from chalicelib.sync.store import append_entry, outbox_pk, twins_of_issue
+from chalicelib.sync.store import TwinGone, append_entry, holding, outbox_pk, twins_of_issue
 from chalicelib.trackers.base import Issue, NotFound, RateLimited, TrackerError, Unavailable
 
 log = logging.getLogger("twinsync.ingest")
@@ -127,7 +127,18 @@ def send_replica(
     """Append this issue's replica to the twin's connection outbox; False if nothing new.
 
     ``repair`` (a drift repair, :mod:`chalicelib.ops.drift`): fields the receiver is to
-    write whatever the stamps say (``replica.repair``)."""
+    write whatever the stamps say (``replica.repair``). The twin is held meanwhile (an
+    apply of the same twin waits, and this waits for one: ``TwinBusy``)."""
+    try:
+        with holding(twin):
+            return _send(issue, twin, deps=deps, force=force, repair=repair)
+    except TwinGone:
+        return False
+
+
+def _send(
+    issue: Issue, twin: TwinModel, *, deps: SyncDeps, force: bool, repair: Sequence[str]
+) -> bool:
     connection = get_connection(twin.connection_id)
     if connection is None or connection.status == "deleted":
         return False
@@ -148,6 +159,7 @@ def send_replica(
         replica,
         at=merge.stamp_time(issue.updated),
         origin=end_origin(connection, deps.settings.node_id),
+        at_of=merge.change_times(issue.updated, issue.changed_at),
     )
     items = items_hash(replica)
     if not force and not changed and items == twin.last_sent_hash:

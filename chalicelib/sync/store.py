@@ -7,11 +7,14 @@ a condition; DynamoDB conflicts are recognised by their error code, never their 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from chalicelib.queues import RetryLater
 from chalicelib.store.keys import claim, condition_failed, get_key, next_seq, set_key
 from chalicelib.store.models import EntryModel, TwinModel, utcnow
 
@@ -81,6 +84,73 @@ def twin_by_remote(connection_id: str, remote_key: str) -> TwinModel | None:
 
 def twins_of_issue(local_key: str) -> list[TwinModel]:
     return [t for t in TwinModel.by_local_key.query(local_key) if t.status not in ("stopped",)]
+
+
+LEASE = timedelta(seconds=90)  # longer than an apply takes; a crashed holder blocks this long
+BUSY_RETRY_S = 2.0
+_HELD: ContextVar[frozenset[tuple[str, str]]] = ContextVar("twins_held", default=frozenset())
+
+
+class TwinBusy(RetryLater):
+    """Another ingest or apply is working on this twin: try again in a moment."""
+
+
+class TwinGone(Exception):
+    """The twin was deleted (sync stopped, connection deleted) before it could be held."""
+
+
+@contextmanager
+def holding(twin: TwinModel) -> Iterator[TwinModel]:
+    """Work on ``twin`` alone: ingest and apply both read and write its merge registers,
+    so one waits for the other (a conditional write takes a short lease, which also gives
+    ``twin`` its current attributes). Re-entrant within one handler (an apply that sends
+    the link-back). Raises :class:`TwinBusy` (retried through the queue) when held."""
+    key = (twin.connection_id, twin.local_key)
+    held = _HELD.get()
+    if key in held:
+        yield twin
+        return
+    now = utcnow()
+    try:
+        twin.update(
+            actions=[TwinModel.lease_until.set(now + LEASE)],
+            condition=TwinModel.local_key.exists()
+            & (TwinModel.lease_until.does_not_exist() | (TwinModel.lease_until < now)),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        if get_twin(twin.connection_id, twin.local_key) is None:
+            raise TwinGone(twin.local_key) from exc
+        raise TwinBusy(f"twin {twin.local_key} is being synced", delay=BUSY_RETRY_S) from exc
+    with _held(twin, held | {key}):
+        yield twin
+
+
+@contextmanager
+def holding_new(twin: TwinModel) -> Iterator[TwinModel]:
+    """A twin its creator saved with ``lease_until`` set (:func:`new_lease`): held until
+    the end of the block."""
+    with _held(twin, _HELD.get() | {(twin.connection_id, twin.local_key)}):
+        yield twin
+
+
+@contextmanager
+def _held(twin: TwinModel, keys: frozenset[tuple[str, str]]) -> Iterator[None]:
+    token = _HELD.set(keys)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+        with suppress(UpdateError):  # not released: the lease runs out on its own
+            twin.update(
+                actions=[TwinModel.lease_until.remove()],
+                condition=TwinModel.local_key.exists(),  # never re-create a deleted twin
+            )
+
+
+def new_lease() -> Any:
+    return utcnow() + LEASE
 
 
 def twins_of_connection(connection_id: str) -> Iterator[TwinModel]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 BodyFormat = Literal["adf", "wiki", "text"]
@@ -151,6 +152,9 @@ class Issue:
     comments: tuple[Comment, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     fields: Mapping[str, Any] = field(default_factory=dict)
+    # field (as the changelog names it: summary, description, issuetype, …) -> when it last
+    # changed, from the issue's changelog; empty when the tracker did not say
+    changed_at: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -284,3 +288,18 @@ class Tracker(Protocol):
     ) -> list[str]: ...
 
     def check_jql(self, jql: str) -> None: ...
+
+
+def utc_time(text: str) -> str | None:
+    """A Jira time (``2026-12-02T17:05:01.123+0100``, any offset) as sortable UTC text with
+    milliseconds (``2026-12-02T16:05:01.123Z``); ``None`` when it is not a time."""
+    value = text.strip().replace("Z", "+00:00")
+    if len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
+        value = value[:-2] + ":" + value[-2:]  # Jira's +0100
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

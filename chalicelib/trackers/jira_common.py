@@ -29,6 +29,7 @@ from chalicelib.trackers.base import (
     TooLarge,
     TrackerError,
     User,
+    utc_time,
 )
 from chalicelib.trackers.http import JiraHttp
 
@@ -157,7 +158,25 @@ def parse_issue(
         comments=tuple(parse_comment(c, body_format) for c in comments),
         attachments=tuple(parse_attachment(a) for a in fields.get("attachment") or ()),
         fields=_other_fields(fields, data.get("names")),
+        changed_at=_changed_at(data.get("changelog")),
     )
+
+
+def _changed_at(changelog: Any) -> dict[str, str]:
+    """When each field last changed (``expand=changelog``; Cloud lists the newest history
+    first, Server the oldest: the latest time wins either way)."""
+    latest: dict[str, str] = {}
+    histories = changelog.get("histories") if isinstance(changelog, Mapping) else None
+    for history in histories or ():
+        if not isinstance(history, Mapping):
+            continue
+        created = str(history.get("created") or "")
+        for item in history.get("items") or ():
+            name = str(item.get("field") or "").lower() if isinstance(item, Mapping) else ""
+            when = utc_time(created)  # sortable whatever the histories' offsets
+            if name and when and when > latest.get(name, ""):
+                latest[name] = when
+    return latest
 
 
 def _other_fields(fields: Mapping[str, Any], names: Any) -> dict[str, Any]:
@@ -325,7 +344,8 @@ class JiraTracker:
 
     def get_issue(self, key: str) -> Issue:
         # ``names``: custom fields are offered by name too (see ``parse_issue``)
-        data = self.http.json("GET", self._issue_path(key), params={"expand": "names"})
+        # ``changelog``: when each field last changed (the merge stamps a change with it)
+        data = self.http.json("GET", self._issue_path(key), params={"expand": "names,changelog"})
         embedded = (data.get("fields") or {}).get("comment") or {}
         comments = None
         listed = embedded.get("comments") or []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 from dataclasses import dataclass, replace
 
@@ -17,7 +18,7 @@ from chalicelib.sync.blobs import incoming_key
 from chalicelib.sync.deps import build_deps
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.ingest import handle_ingest, ingest_message
-from chalicelib.sync.store import get_twin, outbox_pk, twin_by_remote
+from chalicelib.sync.store import TwinBusy, get_twin, outbox_pk, twin_by_remote
 from chalicelib.trackers.base import Attachment
 from tests.factories import ALICE, BOT, comment, issue, project
 from tests.factories.connections import saved_connection
@@ -241,13 +242,13 @@ def test_an_edit_made_while_a_change_is_applied_is_sent_when_the_sweep_finds_it(
     assert outbox_summaries()[-1] == "Renamed by Alice"
 
 
-def test_a_field_change_is_one_tracker_write_and_no_read_back(env):
+def test_a_field_change_is_a_look_then_one_write_and_no_read_back(env):
     apply_all(env, receive(env, replica()))
     (key,) = env.tracker.issues
     env.tracker.calls.clear()
     apply_all(env, receive(env, replica(version=2, summary="A new title")))
     assert env.tracker.issues[key].summary == "A new title"
-    assert env.tracker.calls == ["update_issue"]
+    assert env.tracker.calls == ["get_issue", "update_issue"]
     sent = len(outbox_summaries())
     sweep_ingest(env, key)  # our own write, read back by the sweep: not sent back
     assert len(outbox_summaries()) == sent
@@ -291,3 +292,43 @@ def test_an_attachment_the_tracker_did_not_keep_whole_is_a_visible_error(env):
     (local,) = env.deps.tracker.issues.values()
     twin = get_twin("conn-1", local.key)
     assert twin.status == "error" and "kept 4 of 12 bytes" in twin.error
+
+
+def test_an_edit_here_not_read_yet_is_merged_not_overwritten_by_an_incoming_change(env):
+    apply_all(env, receive(env, replica()))
+    (key,) = env.tracker.issues
+    agreed = get_twin("conn-1", key).merge_state["summary"]["s"]
+    # Bob edits the summary here; his webhook is late, so ingest has not read it yet
+    env.tracker.issues[key] = replace(env.tracker.issues[key], summary="Bob's title, later")
+    # the other side's concurrent edit of the same field, made a moment before Bob's
+    older = {
+        **replica(version=2, summary="Alice's title"),
+        "stamps": {"summary": {"at": agreed[0], "origin": "~other", "after": agreed}},
+    }
+    apply_all(env, receive(env, older))
+    assert env.tracker.issues[key].summary == "Bob's title, later"
+    assert outbox_summaries()[-1] == "Bob's title, later"  # and it goes to the other side
+    (conflict,) = get_twin("conn-1", key).conflicts
+    assert conflict["winner"] == "local" and conflict["value"] == "Bob's title, later"
+
+
+def test_an_ingest_while_the_twin_is_applied_waits_its_turn_and_then_sends_the_edit(env):
+    apply_all(env, receive(env, replica()))
+    (key,) = env.tracker.issues
+    busy = []
+
+    def alice_renames_and_the_sweep_comes(**_):
+        env.tracker.issues[key] = replace(env.tracker.issues[key], summary="Renamed by Alice")
+        try:  # another invocation (its own context), as the ingest worker is
+            contextvars.Context().run(sweep_ingest, env, key)
+        except TwinBusy as exc:  # the queue brings it back in a moment
+            busy.append(exc)
+
+    change = replica(version=2, description="New steps", comments=(comment("c1", "Seen"),))
+    apply_all(env, receive(env, change), after_comment=alice_renames_and_the_sweep_comes)
+    assert len(busy) == 1 and busy[0].delay
+    sweep_ingest(env, key)  # its retry, after the apply
+    assert outbox_summaries()[-1] == "Renamed by Alice"
+    twin = get_twin("conn-1", key)
+    assert twin.lease_until is None
+    assert "New steps" in env.tracker.issues[key].description.value

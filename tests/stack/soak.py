@@ -801,14 +801,28 @@ class Soak:
             out.append(answer.json().get("conflicts", []) if answer.ok else [])
         return out
 
-    def _recorded(self, conflict: PlannedConflict) -> bool:
-        ends = self._twin_conflicts(conflict.twin)
+    def _records_of(self, conflict: PlannedConflict) -> list[list[dict[str, Any]]]:
+        """Each end's records of this planned conflict (its field, one of its values)."""
         tokens = (conflict.first.text, conflict.later.text)
-        return any(
-            c["field"] == conflict.field
-            and any(t in json.dumps(c, ensure_ascii=False) for t in tokens)
-            for end in ends
-            for c in end
+        return [
+            [
+                c
+                for c in end
+                if c["field"] == conflict.field
+                and any(t in json.dumps(c, ensure_ascii=False) for t in tokens)
+            ]
+            for end in self._twin_conflicts(conflict.twin)
+        ]
+
+    def _recorded(self, conflict: PlannedConflict) -> bool:
+        return any(self._records_of(conflict))
+
+    def _alike(self, conflict: PlannedConflict) -> bool:
+        """Recorded on both ends, and the value both ends say won is the same."""
+        left, right = self._records_of(conflict)
+        return (
+            bool(left and right)
+            and {c.get("value") for c in left} & {c.get("value") for c in right} != set()
         )
 
     def _verify_conflicts(self) -> None:
@@ -837,7 +851,7 @@ class Soak:
                 r.conflicts_not_concurrent += 1
                 continue
             planned_recorded += 1
-            if conflict.twin.index not in unalike:
+            if self._alike(conflict):
                 r.conflicts_recorded_alike += 1
         r.conflicts_unplanned = max(0, records - planned_recorded)
 
@@ -1050,7 +1064,10 @@ def summary_rows(result: SoakResult) -> list[tuple[str, str]]:
             f"{r.conflicts_made} / {r.conflicts_recorded_alike}",
         ),
         ("conflicts made but not concurrent (no record)", str(r.conflicts_not_concurrent)),
-        ("conflict records not alike on both ends", str(len(r.conflicts_not_alike))),
+        (
+            "one-sided conflict records (a value the other end had already replaced)",
+            str(len(r.conflicts_not_alike)),
+        ),
         ("conflicts recorded, not planned", str(r.conflicts_unplanned)),
         ("drift found", str(r.drift_count)),
         ("open error records", str(r.error_records)),

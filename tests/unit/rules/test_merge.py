@@ -367,3 +367,11 @@ def test_a_label_added_on_one_side_while_removed_on_the_other_survives():
     assert removed.join(c).members() == [] and readded.join(c).members() == ["x"]
     assert readded.knows(removed) and not removed.knows(readded)
     assert c.observe(["x", "y"], "t4").observe(["x"], "t5").members() == ["x"]
+
+
+def test_a_field_is_stamped_with_its_own_change_time_not_the_issues():
+    times = merge.change_times(
+        "2026-12-02T12:00:09.000+0000", {"summary": "2026-12-02T12:00:01.000Z"}
+    )
+    assert times["summary"] == "2026-12-02T12:00:01.000Z"  # our later comment moved `updated`
+    assert times["description"] == "2026-12-02T12:00:09.000Z"

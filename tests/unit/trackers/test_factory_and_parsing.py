@@ -88,3 +88,23 @@ def test_real_cloud_issue_response_parses():
 def test_jql_quote_escapes():
     assert jql_quote("ABC") == '"ABC"'
     assert jql_quote('a"b\\c') == '"a\\"b\\\\c"'
+
+
+def test_the_changelog_says_when_each_field_last_changed_whatever_its_order():
+    histories = [
+        {"created": "2026-12-02T10:00:00.000+0100", "items": [{"field": "summary"}]},
+        {
+            "created": "2026-12-02T09:30:00.000+0000",
+            "items": [{"field": "summary"}, {"field": "description"}],
+        },
+        {"created": "2026-12-02T11:00:00.000+0000", "items": [{"field": "issuetype"}]},
+    ]
+    for ordered in (histories, histories[::-1]):  # Server oldest first, Cloud newest first
+        data = {**J.issue(), "changelog": {"histories": ordered}}
+        issue = parse_issue(data, base_url=J.CLOUD, body_format="adf")
+        assert issue.changed_at == {
+            "summary": "2026-12-02T09:30:00.000Z",  # 10:00+01:00 is the earlier one
+            "description": "2026-12-02T09:30:00.000Z",
+            "issuetype": "2026-12-02T11:00:00.000Z",
+        }
+    assert parse_issue(J.issue(), base_url=J.CLOUD, body_format="adf").changed_at == {}

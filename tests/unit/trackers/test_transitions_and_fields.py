@@ -129,7 +129,7 @@ def test_get_issue_offers_custom_fields_by_name_too(http, jira):
     http.get(f"{api}/issue/ABC-12", json=data)
     issue = adapter.get_issue("ABC-12")
     assert issue.fields["Customer"] == issue.fields["customfield_10050"] == "ACME"
-    assert http.calls[0].request.url.endswith("?expand=names")
+    assert http.calls[0].request.url.endswith("?expand=names%2Cchangelog")
 
 
 def test_unknown_issue_get_is_still_typed(http, jira):
