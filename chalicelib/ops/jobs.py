@@ -146,18 +146,15 @@ def start_bulk_sync(
         raise BadRequest("jql must be the JQL query of the issues to sync.", field="jql")
     check_jql(text.strip(), deps=deps)
     now = clock()
-    job = JobState(
-        id=f"job-{new_id()}",
-        kind="bulk_sync",
-        connection_id=connection.id,
+    job = _new_job(
+        "bulk_sync",
+        connection,
+        now,
         state="listing",
-        created_at=now,
-        created_by=audit.admin_actor(),
         jql=text.strip(),
         trigger_id=str(trigger["id"]) if trigger else None,
         page_size=_int(body, "page_size", *PAGE_SIZES) or PAGE_SIZES[1],
         max_per_hour=_int(body, "max_per_hour", 1, 1_000_000),
-        updated_at=now,
     )
     return _create(job, [], deps=deps)
 
@@ -206,20 +203,33 @@ def start_bulk_connect(
     """``POST …/bulk-connect {pairs | csv, max_per_hour?}``."""
     pairs = parse_pairs(body)
     now = clock()
-    job = JobState(
-        id=f"job-{new_id()}",
-        kind="bulk_connect",
-        connection_id=connection.id,
-        state="running",
-        created_at=now,
-        created_by=audit.admin_actor(),
+    job = _new_job(
+        "bulk_connect",
+        connection,
+        now,
         total=len(pairs),
         chunks=(len(pairs) + CHUNK - 1) // CHUNK,
         max_per_hour=_int(body, "max_per_hour", 1, 1_000_000),
-        started_at=now,
-        updated_at=now,
     )
     return _create(job, pairs, deps=deps)
+
+
+def _new_job(
+    kind: str, connection: ConnectionModel, now: float, *, state: str = "running", **fields: Any
+) -> JobState:
+    """A job of ``kind`` started now by this admin (a running one has its start time)."""
+    started = {"started_at": now} if state == "running" else {}
+    return JobState(
+        id=f"job-{new_id()}",
+        kind=kind,
+        connection_id=connection.id,
+        state=state,
+        created_at=now,
+        created_by=audit.admin_actor(),
+        updated_at=now,
+        **started,
+        **fields,
+    )
 
 
 def start_drift_scan(
@@ -238,16 +248,11 @@ def start_drift_scan(
             code="peer_is_private",
         )
     now = clock()
-    job = JobState(
-        id=f"job-{new_id()}",
-        kind="drift_scan",
-        connection_id=connection.id,
-        state="running",
-        created_at=now,
-        created_by=audit.admin_actor(),
+    job = _new_job(
+        "drift_scan",
+        connection,
+        now,
         total=drift_job.count_twins(connection.id),
-        started_at=now,
-        updated_at=now,
         result=drift_job.empty_result("drift_scan"),
     )
     return _create(job, [], deps=deps)
@@ -278,16 +283,11 @@ def start_drift_repair(
     if not drifted:
         raise Conflict(f"Drift scan {scan_id} found no drifted twin.", code="nothing_to_repair")
     now = clock()
-    job = JobState(
-        id=f"job-{new_id()}",
-        kind="drift_repair",
-        connection_id=connection.id,
-        state="running",
-        created_at=now,
-        created_by=audit.admin_actor(),
+    job = _new_job(
+        "drift_repair",
+        connection,
+        now,
         total=drifted,
-        started_at=now,
-        updated_at=now,
         result=drift_job.empty_result("drift_repair"),
         source_job=scan.id,
     )

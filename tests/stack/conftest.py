@@ -158,3 +158,13 @@ def twin_key(node: NodeClient, cid: str, key: str) -> str | None:
         return None
     remote = response.json()["remote"]
     return remote["key"] if remote else None
+
+
+def synced_issue(node_a: NodeClient, cid: str, alice_a: Any, summary: str) -> tuple[str, str]:
+    """Alice creates a Task in BETA on a and syncs it: (its key, its twin's key)."""
+    from chalicelib.trackers.base import IssueFields
+
+    ref = alice_a.create_issue("BETA", IssueFields(summary=summary, issue_type="Task"))
+    assert node_a.post(f"/api/v1/connections/{cid}/sync", {"issue_key": ref.key}).ok
+    remote = eventually(lambda: twin_key(node_a, cid, ref.key))
+    return ref.key, remote

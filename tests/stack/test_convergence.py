@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from chalicelib.trackers.base import Body, IssueFields
-from tests.stack.conftest import connect, eventually, tracker_as, twin_key
+from tests.stack.conftest import connect, eventually, synced_issue, tracker_as, twin_key
 
 pytestmark = pytest.mark.stack
 
@@ -32,13 +32,6 @@ def alice_a(stack_info):
 @pytest.fixture(scope="module")
 def bob_c(stack_info):
     return tracker_as(stack_info, "b")
-
-
-def synced_issue(node_a, cid, alice_a, summary: str) -> tuple[str, str]:
-    ref = alice_a.create_issue("BETA", IssueFields(summary=summary, issue_type="Task"))
-    assert node_a.post(f"/api/v1/connections/{cid}/sync", {"issue_key": ref.key}).ok
-    remote = eventually(lambda: twin_key(node_a, cid, ref.key))
-    return ref.key, remote
 
 
 def queued_changes(node, cid: str, key: str) -> list[str]:
@@ -181,8 +174,8 @@ if changed("labels"):
 """
 
 
-@pytest.fixture(scope="module")
-def scripted(node_a, node_c):
+def script_connection(node_a, node_c) -> str:
+    """A Script-mode connection a (ALPHA) ↔ c (SUP) syncing summary and labels both ways."""
     cid = connect(
         node_a,
         node_c,
@@ -197,6 +190,11 @@ def scripted(node_a, node_c):
         )
         assert changed.status_code == 200, changed.text
     return cid
+
+
+@pytest.fixture(scope="module")
+def scripted(node_a, node_c):
+    return script_connection(node_a, node_c)
 
 
 def test_labels_changed_on_both_sides_keep_every_add_and_remove(
@@ -284,17 +282,7 @@ def test_a_visual_rule_keeps_one_sides_summary_on_a_conflict(node_a, node_c, ali
 def test_a_script_end_that_keeps_its_summary_wins_the_conflict_on_both_sides(
     node_a, node_c, alice_a, bob_c
 ):
-    cid = connect(
-        node_a,
-        node_c,
-        initiator_project="ALPHA",
-        acceptor_project="SUP",
-        destination_url=node_c.url,
-        mode="script",
-    )
-    for node in (node_a, node_c):
-        scripts = {"outgoing_script": OUTGOING, "incoming_script": INCOMING}
-        assert node.patch(f"/api/v1/connections/{cid}", scripts).status_code == 200
+    cid = script_connection(node_a, node_c)
     # only c's admin says so: c's summary is kept when both sides changed it
     kept_rule = node_c.patch(f"/api/v1/connections/{cid}", {"conflict_rules": {"summary": "keep"}})
     assert kept_rule.status_code == 200, kept_rule.text

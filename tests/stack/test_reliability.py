@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from chalicelib.trackers.base import Body, IssueFields
-from tests.stack.conftest import connect, eventually, tracker_as, twin_key
+from tests.stack.conftest import connect, eventually, synced_issue, tracker_as
 
 pytestmark = pytest.mark.stack
 
@@ -35,13 +35,6 @@ def alice_a(stack_info):
 @pytest.fixture(scope="module")
 def alice_c(stack_info):
     return tracker_as(stack_info, "b")
-
-
-def synced_issue(node_a, cid, alice_a, summary: str) -> tuple[str, str]:
-    ref = alice_a.create_issue("BETA", IssueFields(summary=summary, issue_type="Task"))
-    assert node_a.post(f"/api/v1/connections/{cid}/sync", {"issue_key": ref.key}).ok
-    remote = eventually(lambda: twin_key(node_a, cid, ref.key))
-    return ref.key, remote
 
 
 def texts(tracker, key: str) -> list[str]:
