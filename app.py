@@ -2,6 +2,7 @@
 
 from chalice import Chalice, Rate
 
+from chalicelib import workers
 from chalicelib.api.admin import admin_api
 from chalicelib.api.connections import connections_api
 from chalicelib.api.drift import drift_api
@@ -13,8 +14,6 @@ from chalicelib.api.routing import contract_errors
 from chalicelib.api.rules import rules_api
 from chalicelib.api.sync import sync_api
 from chalicelib.api.webhooks import webhooks_api
-from chalicelib.ops import workers as ops_workers
-from chalicelib.sync import workers
 
 app = Chalice(app_name="twinsync")
 app.register_middleware(contract_errors, "http")
@@ -50,7 +49,7 @@ def apply(event):
 
 @app.on_sqs_message(queue="twinsync-jobs.fifo", batch_size=1)
 def jobs(event):
-    return ops_workers.jobs_batch(event.to_dict()["Records"])
+    return workers.jobs_batch(event.to_dict()["Records"])
 
 
 @app.lambda_function(name="script_runner")

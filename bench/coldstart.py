@@ -1,7 +1,7 @@
 """Cold-start import time of each deployed function, against ``import chalice, boto3``.
 
 Every Chalice function loads the same ``app`` module, so what differs between them is
-what each handler imports lazily on its first invocation (``chalicelib.sync.workers``
+what each handler imports lazily on its first invocation (``chalicelib.workers``
 defers them on purpose). For each function this times, in fresh interpreter processes,
 ``import app`` followed by that function's lazy imports, and reports the median and its
 ratio to a bare ``import chalice, boto3`` baseline. Modules that do not exist yet are
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "11"))
 BASELINE = ("chalice", "boto3")
-# runtime.ready() binds the PynamoDB models on the first call of every function.
+# root().settings binds the PynamoDB models on the first call of every function.
 READY = ("chalicelib.store.models",)
 # What each function imports on its first invocation, after ``import app``.
 FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
@@ -31,7 +31,7 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
     "ingest": (*READY, "chalicelib.sync.events", "chalicelib.sync.ingest"),
     "deliver": (*READY, "chalicelib.sync.events", "chalicelib.sync.deliver"),
     "apply": (*READY, "chalicelib.sync.events", "chalicelib.sync.apply"),
-    "poll_peers": (*READY, "chalicelib.sync.poll"),
+    "poll_peers": (*READY, "chalicelib.ops.poll"),
     "reconcile": (*READY, "chalicelib.sync.reconcile"),
     "jobs": (*READY, "chalicelib.sync.events", "chalicelib.ops.jobs"),
     "script_runner": ("chalicelib.rules.script",),

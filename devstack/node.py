@@ -64,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         "%(levelname)s %(message)s",
     )
     from chalicelib.config import ConfigError
-    from chalicelib.runtime import ready
+    from chalicelib.root import root
 
     try:
-        settings = ready()
+        settings = root().settings
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

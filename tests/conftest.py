@@ -52,15 +52,16 @@ def aws() -> Iterator[dict[str, str]]:
 @pytest.fixture
 def node(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Environment of a ready public node ``node-a`` bound to the moto resources."""
-    from chalicelib import runtime
+    from chalicelib.root import reset as root_reset
+    from chalicelib.root import root
 
     env = {**node_env(), **aws}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    runtime.reset()
-    runtime.ready()
+    root_reset()
+    root()
     yield env
-    runtime.reset()
+    root_reset()
 
 
 @pytest.fixture

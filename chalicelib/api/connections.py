@@ -10,36 +10,37 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.auth import require_admin
-from chalicelib.api.routing import ApiRequest, Reply, json_route
-from chalicelib.connections import lifecycle, manage, store
-from chalicelib.connections.resource import to_resource
-from chalicelib.runtime import ready
+from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
+from chalicelib.connections import store
+from chalicelib.ops import lifecycle, manage
+from chalicelib.ops.connection_resource import to_resource
 
 connections_api = Blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
 
 
-def _max_body() -> int:
-    return ready().max_body_bytes
-
-
 @json_route(connections_api, "/api/v1/projects", ["GET"], auth=require_admin)
 def list_projects(request: ApiRequest) -> list[dict[str, Any]]:
     """The "select a project for the incoming sync" step's choices."""
-    ready()
-    return manage.list_projects()
+    return manage.list_projects(tracker=request.root.tracker)
 
 
 @json_route(
-    connections_api, "/api/v1/connections", ["GET", "POST"], auth=require_admin, max_body=_max_body
+    connections_api,
+    "/api/v1/connections",
+    ["GET", "POST"],
+    auth=require_admin,
+    max_body=node_max_body,
 )
 def connections(request: ApiRequest) -> Any:
     """``GET``: every connection end of this node; ``POST``: initiate a connection."""
-    ready()
     if request.method == "GET":
         return [to_resource(c) for c in store.list_connections()]
-    result = lifecycle.initiate(request.json_object())
+    node = request.root
+    result = lifecycle.initiate(
+        request.json_object(), settings=node.settings, tracker=node.tracker, peer=node.peer
+    )
     return Reply(
         {
             "connection": to_resource(result.connection),
@@ -55,48 +56,56 @@ def connections(request: ApiRequest) -> Any:
     "/api/v1/invitations/accept",
     ["POST"],
     auth=require_admin,
-    max_body=_max_body,
+    max_body=node_max_body,
 )
 def accept_invitation(request: ApiRequest) -> Reply:
     """Paste the code, choose the project: 201 with the new end, 200 when already accepted."""
-    ready()
-    result = lifecycle.accept(request.json_object())
+    node = request.root
+    result = lifecycle.accept(
+        request.json_object(), settings=node.settings, tracker=node.tracker, peer=node.peer
+    )
     return Reply(
         {"connection": to_resource(result.connection)}, status=201 if result.created else 200
     )
 
 
 @json_route(
-    connections_api, CONN, ["GET", "PATCH", "DELETE"], auth=require_admin, max_body=_max_body
+    connections_api, CONN, ["GET", "PATCH", "DELETE"], auth=require_admin, max_body=node_max_body
 )
 def connection(request: ApiRequest, cid: str) -> Any:
     """Show, edit (name, description, rules) or delete one connection end."""
-    ready()
     if request.method == "GET":
         return to_resource(store.get_connection(cid))
     if request.method == "PATCH":
-        return to_resource(manage.patch(cid, request.json_object()))
-    manage.delete(cid)
+        body = request.json_object()
+        node = request.root
+        patched = manage.patch(
+            cid, body, settings=node.settings, tracker=node.tracker, peer=node.peer
+        )
+        return to_resource(patched)
+    manage.delete(cid, settings=request.root.settings, peer=request.root.peer)
     return Reply(status=204)
 
 
 @json_route(connections_api, CONN + "/upgrade", ["POST"], auth=require_admin)
 def upgrade(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Basic → Script, one way."""
-    ready()
-    return to_resource(manage.upgrade(cid, request.json_object()))
+    return to_resource(manage.upgrade(cid, request.json_object(), settings=request.root.settings))
 
 
 @json_route(connections_api, CONN + "/deactivate", ["POST"], auth=require_admin)
 def deactivate(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Stop syncing; the other end is told (optional body ``{"reason": "..."}``)."""
-    ready()
-    return to_resource(manage.deactivate(cid, request.json_object()))
+    body = request.json_object()
+    node = request.root
+    ended = manage.deactivate(cid, body, settings=node.settings, peer=node.peer, sync=node.sync)
+    return to_resource(ended)
 
 
 @json_route(connections_api, CONN + "/activate", ["POST"], auth=require_admin)
 def activate(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Resume syncing; the other end is told."""
-    ready()
     request.json_object()
-    return to_resource(manage.activate(cid))
+    node = request.root
+    started = manage.activate(cid, settings=node.settings, peer=node.peer, sync=node.sync)
+    return to_resource(started)

@@ -17,7 +17,6 @@ from chalicelib.api.peer_auth import require_peer
 from chalicelib.api.routing import ApiRequest, Reply, json_route
 from chalicelib.errors import BadRequest, Conflict
 from chalicelib.ops.drift import InvalidView, parse_batch
-from chalicelib.runtime import ready
 from chalicelib.store.models import ConnectionModel
 
 drift_api = Blueprint(__name__)
@@ -26,16 +25,9 @@ CONN = "/api/v1/connections/{cid}"
 NODE = "/node/v1/connections/{cid}"
 
 
-def _deps() -> Any:
-    from chalicelib.sync.deps import default_deps
-
-    return default_deps()
-
-
 def _active(cid: str) -> ConnectionModel:
     from chalicelib.sync.control import live_connection
 
-    ready()
     connection = live_connection(cid)
     if connection.status != "active":
         raise Conflict(
@@ -51,7 +43,7 @@ def start_scan(request: ApiRequest, cid: str) -> Reply:
     from chalicelib.ops import jobs
 
     connection = _active(cid)
-    job = jobs.start_drift_scan(connection, request.json_object(), deps=_deps())
+    job = jobs.start_drift_scan(connection, request.json_object(), deps=request.root.sync)
     return Reply({"job_id": job.id}, status=202)
 
 
@@ -61,7 +53,7 @@ def start_repair(request: ApiRequest, cid: str, job_id: str) -> Reply:
     from chalicelib.ops import jobs
 
     connection = _active(cid)
-    job = jobs.start_drift_repair(connection, job_id, request.json_object(), deps=_deps())
+    job = jobs.start_drift_repair(connection, job_id, request.json_object(), deps=request.root.sync)
     return Reply({"job_id": job.id}, status=202)
 
 
@@ -75,7 +67,7 @@ def describe_twins(request: ApiRequest, cid: str) -> dict[str, Any]:
         items = parse_batch(request.json_object().get("items"))
     except InvalidView as exc:
         raise BadRequest(str(exc), code="invalid_drift_view", field="items") from exc
-    views = answer_views(connection, items, deps=_deps())
+    views = answer_views(connection, items, deps=request.root.sync)
     return {"items": [view.to_json() for view in views]}
 
 
@@ -89,4 +81,4 @@ def repair_twins(request: ApiRequest, cid: str) -> dict[str, Any]:
         items = parse_repairs(request.json_object().get("items"))
     except InvalidView as exc:
         raise BadRequest(str(exc), code="invalid_drift_repair", field="items") from exc
-    return {"items": answer_repairs(connection, items, deps=_deps())}
+    return {"items": answer_repairs(connection, items, deps=request.root.sync)}

@@ -8,7 +8,6 @@ from chalice import Blueprint
 
 from chalicelib.api.routing import ApiRequest, json_route
 from chalicelib.node_identity import PROTOCOL_VERSION
-from chalicelib.runtime import ready
 
 node_api = Blueprint(__name__)
 
@@ -16,7 +15,7 @@ node_api = Blueprint(__name__)
 @json_route(node_api, "/node/v1/info", ["GET"], auth=None)
 def info(request: ApiRequest) -> dict[str, Any]:
     """Open: a partner checks this before initiating (which modes, is it Twinsync)."""
-    settings = ready()
+    settings = request.root.settings
     return {
         "node_id": settings.node_id,
         "name": settings.node_name,

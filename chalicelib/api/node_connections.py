@@ -18,9 +18,8 @@ from chalice import Blueprint
 
 from chalicelib.api.auth import bearer_token
 from chalicelib.api.routing import ApiRequest, json_route
-from chalicelib.connections import lifecycle, manage
 from chalicelib.connections.node_auth import authenticate
-from chalicelib.runtime import ready
+from chalicelib.ops import lifecycle, manage
 
 node_connections_api = Blueprint(__name__)
 
@@ -28,15 +27,14 @@ node_connections_api = Blueprint(__name__)
 @json_route(node_connections_api, "/node/v1/handshake", ["POST"], auth=None)
 def handshake(request: ApiRequest) -> dict[str, Any]:
     """The acceptor proves it holds the invitation; this node records it and turns active."""
-    ready()
-    return lifecycle.handshake(request.json_object())
+    return lifecycle.handshake(request.json_object(), settings=request.root.settings)
 
 
 @json_route(node_connections_api, "/node/v1/connections/{cid}/status", ["GET", "POST"], auth=None)
 def status(request: ApiRequest, cid: str) -> dict[str, Any]:
     """The other end reports (POST) or asks (GET) the state of the connection."""
-    settings = ready()
+    settings = request.root.settings
     call = authenticate(bearer_token(request), cid, settings=settings, allow_deactivated=True)
     if request.method == "GET":
         return manage.status_answer(call.connection, settings)
-    return manage.receive_status(call.connection, request.json_object())
+    return manage.receive_status(call.connection, request.json_object(), sync=request.root.sync)

@@ -8,12 +8,10 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.peer_auth import require_peer
-from chalicelib.api.routing import ApiRequest, json_route
+from chalicelib.api.routing import ApiRequest, json_route, node_max_body
 from chalicelib.errors import NotFound
-from chalicelib.runtime import ready
 from chalicelib.sync import outbox_api, twin_status
 from chalicelib.sync.blobs import incoming_key, outgoing_key
-from chalicelib.sync.deps import default_deps
 from chalicelib.sync.inbox import accept, validate_items
 
 node_sync_api = Blueprint(__name__)
@@ -21,23 +19,19 @@ node_sync_api = Blueprint(__name__)
 CID = "/node/v1/connections/{cid}"
 
 
-def _max_body() -> int:
-    return ready().max_body_bytes
-
-
-@json_route(node_sync_api, CID + "/replicas", ["POST"], auth=None, max_body=_max_body)
+@json_route(node_sync_api, CID + "/replicas", ["POST"], auth=None, max_body=node_max_body)
 def receive_replicas(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Store each replica once and queue it for apply; answers which ids it holds."""
     connection = require_peer(request, cid)
     items = validate_items(request.json_object().get("items"))
-    return {"accepted": accept(connection, items, deps=default_deps())}
+    return {"accepted": accept(connection, items, deps=request.root.sync)}
 
 
 @json_route(node_sync_api, CID + "/attachments/{aid}", ["GET"], auth=None)
 def offer_attachment(request: ApiRequest, cid: str, aid: str) -> dict[str, Any]:
     """A presigned URL for the bytes of one of our attachments (valid for minutes)."""
     connection = require_peer(request, cid)
-    blobs = default_deps().blobs
+    blobs = request.root.sync.blobs
     key = outgoing_key(connection.id, aid)
     if not blobs.exists(key):
         raise NotFound("This node has not offered that attachment.", code="attachment_unknown")
@@ -48,7 +42,7 @@ def offer_attachment(request: ApiRequest, cid: str, aid: str) -> dict[str, Any]:
 def request_upload(request: ApiRequest, cid: str, aid: str) -> dict[str, Any]:
     """A private peer asks where to upload bytes we need; null when we already have them."""
     connection = require_peer(request, cid)
-    blobs = default_deps().blobs
+    blobs = request.root.sync.blobs
     key = incoming_key(connection.id, aid)
     if blobs.exists(key):
         return {"url": None, "have": True}

@@ -10,9 +10,8 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.auth import require_admin
-from chalicelib.api.routing import ApiRequest, Reply, json_route
+from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.errors import BadRequest, Conflict
-from chalicelib.runtime import ready
 from chalicelib.store.models import ConnectionModel
 
 ops_api = Blueprint(__name__)
@@ -21,14 +20,9 @@ CONN = "/api/v1/connections/{cid}"
 JSON_LINES = "application/x-ndjson; charset=utf-8"
 
 
-def _max_body() -> int:
-    return ready().max_body_bytes
-
-
 def _connection(cid: str, *, active: bool = False) -> ConnectionModel:
     from chalicelib.sync.control import live_connection
 
-    ready()
     connection = live_connection(cid)
     if active and connection.status != "active":
         raise Conflict(
@@ -37,12 +31,6 @@ def _connection(cid: str, *, active: bool = False) -> ConnectionModel:
             code="connection_not_active",
         )
     return connection
-
-
-def _deps() -> Any:
-    from chalicelib.sync.deps import default_deps
-
-    return default_deps()
 
 
 # --- triggers -------------------------------------------------------------------------------
@@ -56,7 +44,9 @@ def triggers_of_connection(request: ApiRequest, cid: str) -> Any:
     connection = _connection(cid)
     if request.method == "GET":
         return triggers.list_triggers(connection.id)
-    return Reply(triggers.create(connection, request.json_object(), deps=_deps()), status=201)
+    return Reply(
+        triggers.create(connection, request.json_object(), deps=request.root.sync), status=201
+    )
 
 
 @json_route(ops_api, CONN + "/triggers/preview", ["POST"], auth=require_admin)
@@ -65,7 +55,7 @@ def preview_trigger(request: ApiRequest, cid: str) -> dict[str, Any]:
     from chalicelib.ops import triggers
 
     _connection(cid)
-    return triggers.preview(request.json_object(), deps=_deps())
+    return triggers.preview(request.json_object(), deps=request.root.sync)
 
 
 @json_route(ops_api, CONN + "/triggers/{tid}", ["PATCH", "DELETE"], auth=require_admin)
@@ -74,7 +64,7 @@ def one_trigger(request: ApiRequest, cid: str, tid: str) -> Any:
 
     connection = _connection(cid)
     if request.method == "PATCH":
-        return triggers.update(connection, tid, request.json_object(), deps=_deps())
+        return triggers.update(connection, tid, request.json_object(), deps=request.root.sync)
     triggers.delete(connection, tid)
     return Reply(status=204)
 
@@ -86,7 +76,9 @@ def bulk_sync_trigger(request: ApiRequest, cid: str, tid: str) -> Reply:
 
     connection = _connection(cid, active=True)
     trigger = triggers.get_trigger(connection.id, tid)
-    job = jobs.start_bulk_sync(connection, request.json_object(), deps=_deps(), trigger=trigger)
+    job = jobs.start_bulk_sync(
+        connection, request.json_object(), deps=request.root.sync, trigger=trigger
+    )
     return Reply({"job_id": job.id}, status=202)
 
 
@@ -99,17 +91,17 @@ def bulk_sync(request: ApiRequest, cid: str) -> Reply:
     from chalicelib.ops import jobs
 
     connection = _connection(cid, active=True)
-    job = jobs.start_bulk_sync(connection, request.json_object(), deps=_deps())
+    job = jobs.start_bulk_sync(connection, request.json_object(), deps=request.root.sync)
     return Reply({"job_id": job.id}, status=202)
 
 
-@json_route(ops_api, CONN + "/bulk-connect", ["POST"], auth=require_admin, max_body=_max_body)
+@json_route(ops_api, CONN + "/bulk-connect", ["POST"], auth=require_admin, max_body=node_max_body)
 def bulk_connect(request: ApiRequest, cid: str) -> Reply:
     """``{pairs: [[local, remote], ...]}`` or ``{csv: "local,remote\\n..."}`` → 202."""
     from chalicelib.ops import jobs
 
     connection = _connection(cid, active=True)
-    job = jobs.start_bulk_connect(connection, request.json_object(), deps=_deps())
+    job = jobs.start_bulk_connect(connection, request.json_object(), deps=request.root.sync)
     return Reply({"job_id": job.id}, status=202)
 
 
@@ -118,7 +110,6 @@ def job_progress(request: ApiRequest, job_id: str) -> dict[str, Any]:
     """Total, done, failed, rate and an ETA."""
     from chalicelib.ops import jobs
 
-    ready()
     return jobs.show(job_id)
 
 
@@ -126,7 +117,6 @@ def job_progress(request: ApiRequest, job_id: str) -> dict[str, Any]:
 def cancel_job(request: ApiRequest, job_id: str) -> dict[str, Any]:
     from chalicelib.ops import jobs
 
-    ready()
     return jobs.cancel(job_id)
 
 
@@ -136,29 +126,29 @@ def cancel_job(request: ApiRequest, job_id: str) -> dict[str, Any]:
 @json_route(ops_api, CONN + "/connect", ["POST"], auth=require_admin)
 def connect_issues(request: ApiRequest, cid: str) -> Reply:
     """``{local_key, remote_key}``: link two existing issues → 201 twin."""
-    from chalicelib.ops.connect import connect
+    from chalicelib.sync.connect import connect
     from chalicelib.sync.twins import twin_resource
 
     connection = _connection(cid, active=True)
-    twin = connect(connection, request.json_object(), deps=_deps())
+    twin = connect(connection, request.json_object(), deps=request.root.sync)
     return Reply(twin_resource(twin), status=201)
 
 
 @json_route(ops_api, CONN + "/twins/{key}", ["DELETE"], auth=require_admin)
 def stop_syncing(request: ApiRequest, cid: str, key: str) -> Reply:
     """Stop syncing on both ends; both issues stay as they are → 204."""
-    from chalicelib.ops.stop import stop_sync
     from chalicelib.sync.control import find_twin
+    from chalicelib.sync.stop import stop_sync
 
     connection = _connection(cid)
-    stop_sync(connection, find_twin(connection.id, key), deps=_deps())
+    stop_sync(connection, find_twin(connection.id, key), deps=request.root.sync)
     return Reply(status=204)
 
 
 @json_route(ops_api, CONN + "/deletion-policy", ["GET", "PUT"], auth=require_admin)
 def deletion_policy(request: ApiRequest, cid: str) -> dict[str, str]:
     """What happens here when a twin is deleted over there: ignore, comment or delete."""
-    from chalicelib.ops import deletion
+    from chalicelib.sync import deletion
 
     connection = _connection(cid)
     if request.method == "GET":
@@ -180,9 +170,8 @@ def sync_queue(request: ApiRequest, cid: str) -> dict[str, Any]:
 @json_route(ops_api, "/api/v1/audit", ["GET"], auth=require_admin)
 def audit_log(request: ApiRequest) -> Any:
     """Configuration changes, newest first; ``?format=jsonl`` exports JSON lines."""
-    from chalicelib.ops import audit
+    from chalicelib.store import audit
 
-    ready()
     query = request.query
     fmt = query.get("format", "json")
     if fmt not in ("json", "jsonl"):

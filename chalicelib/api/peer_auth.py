@@ -10,9 +10,10 @@ from __future__ import annotations
 from chalicelib.api.auth import bearer_token
 from chalicelib.api.routing import ApiRequest
 from chalicelib.connections.node_auth import authenticate
-from chalicelib.runtime import ready
 from chalicelib.store.models import ConnectionModel
 
 
 def require_peer(request: ApiRequest, connection_id: str) -> ConnectionModel:
-    return authenticate(bearer_token(request), connection_id, settings=ready()).connection
+    return authenticate(
+        bearer_token(request), connection_id, settings=request.root.settings
+    ).connection

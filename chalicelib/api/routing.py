@@ -16,12 +16,14 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib.config import ConfigError
 from chalicelib.errors import (
     BadRequest,
     PayloadTooLarge,
     TwinsyncError,
     UnsupportedMediaType,
 )
+from chalicelib.root import Root, root
 
 log = logging.getLogger("twinsync.api")
 
@@ -38,6 +40,7 @@ class ApiRequest:
     headers: Mapping[str, str]
     query: Mapping[str, str]
     raw_body: bytes
+    root: Root
     principal: Any = None
     _json: Any = field(default=None, repr=False)
 
@@ -91,9 +94,15 @@ def _json_response(reply: Reply) -> Response:
 
 
 def _parse(
-    current: Any, max_body: int, principal_of: Authenticator | None, *, parse_json: bool
+    current: Any,
+    max_body: Callable[[Root], int],
+    principal_of: Authenticator | None,
+    *,
+    parse_json: bool,
 ) -> ApiRequest:
+    node = _root()
     raw = current.raw_body or b""
+    max_body = max_body(node)
     if len(raw) > max_body:
         raise PayloadTooLarge(
             f"The body is {len(raw)} bytes; this node accepts at most {max_body}."
@@ -114,11 +123,26 @@ def _parse(
         headers=headers,
         query=dict(current.query_params or {}),
         raw_body=raw,
+        root=node,
         _json=parsed,
     )
     if principal_of is None:
         return request
     return replace(request, principal=principal_of(request))
+
+
+def node_max_body(node: Root) -> int:
+    """The body cap the node's settings name."""
+    return node.settings.max_body_bytes
+
+
+def _root() -> Root:
+    """The container's root, built before any route does work (misconfigured: a clear 500)."""
+    try:
+        return root()
+    except ConfigError as exc:
+        log.error("the stage is misconfigured: %s", exc)
+        raise TwinsyncError("This node is not configured; its operator is told why.") from exc
 
 
 def json_route(
@@ -127,7 +151,7 @@ def json_route(
     methods: list[str],
     *,
     auth: Authenticator | None,
-    max_body: Callable[[], int] = lambda: DEFAULT_MAX_BODY,
+    max_body: Callable[[Root], int] = lambda node: DEFAULT_MAX_BODY,
     raw: bool = False,
 ) -> Callable[[View], View]:
     """Register ``view`` on ``bp`` behind parsing, ``auth`` and error mapping.
@@ -140,7 +164,7 @@ def json_route(
         def handler(**params: str) -> Response:
             current = bp.current_request
             try:
-                request = _parse(current, max_body(), auth, parse_json=not raw)
+                request = _parse(current, max_body, auth, parse_json=not raw)
                 result = view(request, **params)
             except TwinsyncError as exc:
                 return error_response(exc)

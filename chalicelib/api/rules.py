@@ -13,34 +13,28 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.auth import bearer_token, require_admin
-from chalicelib.api.routing import ApiRequest, json_route
+from chalicelib.api.routing import ApiRequest, json_route, node_max_body
 from chalicelib.connections import store
 from chalicelib.connections.node_auth import authenticate
 from chalicelib.errors import BadGateway
-from chalicelib.rules import edits, testrun
+from chalicelib.ops import rule_edits
+from chalicelib.rules import testrun
 from chalicelib.rules.script.runner import RunnerUnavailable
-from chalicelib.runtime import ready
 
 rules_api = Blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
 
 
-def _max_body() -> int:
-    return ready().max_body_bytes
-
-
-@json_route(rules_api, CONN + "/test-run", ["POST"], auth=require_admin, max_body=_max_body)
+@json_route(rules_api, CONN + "/test-run", ["POST"], auth=require_admin, max_body=node_max_body)
 def test_run(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Run the connection's rules for one issue (and a replica) and report; writes nothing."""
-    ready()
-    from chalicelib.connections.deps import resolve
     from chalicelib.sync.store import get_twin
 
     conn = store.get_connection(cid)
     try:
         return testrun.test_run(
-            conn, request.json_object(), tracker=resolve().tracker(), twin_of=get_twin
+            conn, request.json_object(), tracker=request.root.tracker, twin_of=get_twin
         )
     except RunnerUnavailable as exc:
         raise BadGateway(str(exc), code="script_runner_unavailable") from exc
@@ -49,15 +43,14 @@ def test_run(request: ApiRequest, cid: str) -> dict[str, Any]:
 @json_route(rules_api, CONN + "/rules/history", ["GET"], auth=require_admin)
 def rules_history(request: ApiRequest, cid: str) -> dict[str, Any]:
     """The kept versions of the scripts and mappings: who changed them, when, from where."""
-    ready()
-    return edits.history(store.get_connection(cid))
+    return rule_edits.history(store.get_connection(cid))
 
 
 @json_route(
-    rules_api, "/node/v1/connections/{cid}/mappings", ["PUT"], auth=None, max_body=_max_body
+    rules_api, "/node/v1/connections/{cid}/mappings", ["PUT"], auth=None, max_body=node_max_body
 )
 def receive_mappings(request: ApiRequest, cid: str) -> dict[str, Any]:
     """The other end's admin configured both sides: keep our view, record who did it."""
-    settings = ready()
+    settings = request.root.settings
     call = authenticate(bearer_token(request), cid, settings=settings, allow_deactivated=True)
-    return edits.receive_mappings(call.connection, request.json_object())
+    return rule_edits.receive_mappings(call.connection, request.json_object())

@@ -9,7 +9,6 @@ from chalice import Blueprint
 from chalicelib.api.auth import require_admin
 from chalicelib.api.routing import ApiRequest, Reply, json_route
 from chalicelib.sync import control
-from chalicelib.sync.deps import default_deps
 from chalicelib.sync.events import history, list_errors
 from chalicelib.sync.twins import twin_resource
 
@@ -20,7 +19,7 @@ CONN = "/api/v1/connections/{cid}"
 
 @json_route(sync_api, CONN + "/sync", ["POST"], auth=require_admin)
 def sync_issue(request: ApiRequest, cid: str) -> Reply:
-    twin = control.sync_issue(cid, request.json_object().get("issue_key"), deps=default_deps())
+    twin = control.sync_issue(cid, request.json_object().get("issue_key"), deps=request.root.sync)
     return Reply(twin_resource(twin), status=202)
 
 
@@ -42,7 +41,7 @@ def errors(request: ApiRequest) -> list[dict[str, Any]]:
 
 @json_route(sync_api, "/api/v1/errors/{eid}/retry", ["POST"], auth=require_admin)
 def retry(request: ApiRequest, eid: str) -> dict[str, Any]:
-    return control.retry_error(eid, deps=default_deps())
+    return control.retry_error(eid, deps=request.root.sync)
 
 
 @json_route(sync_api, "/api/v1/errors/{eid}/resolve", ["POST"], auth=require_admin)

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api.routing import ApiRequest, Reply, json_route
-from chalicelib.runtime import ready
-from chalicelib.sync.deps import default_deps
+from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.sync.intake import take_webhook
 
 webhooks_api = Blueprint(__name__)
 
 
-def _max_body() -> int:
-    return ready().max_body_bytes
-
-
-@json_route(webhooks_api, "/webhooks/jira", ["POST"], auth=None, max_body=_max_body, raw=True)
+@json_route(webhooks_api, "/webhooks/jira", ["POST"], auth=None, max_body=node_max_body, raw=True)
 def jira_webhook(request: ApiRequest) -> Reply:
     """Jira Cloud signs (X-Hub-Signature); Jira Server sends ``?secret=``."""
-    result = take_webhook(request.headers, request.query, request.raw_body, deps=default_deps())
+    result = take_webhook(request.headers, request.query, request.raw_body, deps=request.root.sync)
     return Reply(result, status=202)

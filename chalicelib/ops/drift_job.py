@@ -24,7 +24,6 @@ import math
 from typing import Any
 
 from chalicelib.net.errors import OutboundError, PeerRefused
-from chalicelib.ops import budget
 from chalicelib.ops.drift import KINDS, EndRepair, InvalidView, TwinView, compare, stored_plan
 from chalicelib.ops.drift_ends import (
     PeerCannotBeCalled,
@@ -36,12 +35,13 @@ from chalicelib.ops.drift_ends import (
     view_of,
 )
 from chalicelib.ops.jobstate import CHUNK, JobState
-from chalicelib.ops.pacing import budget_for, window_of
 from chalicelib.store.keys import get_key
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel
-from chalicelib.sync.deps import SyncDeps
+from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_twin
+from chalicelib.trackers import budget
 from chalicelib.trackers.base import RateLimited
+from chalicelib.trackers.pacing import budget_for, window_of
 
 BATCH = 20
 REPAIR_BATCH = 10

@@ -31,19 +31,20 @@ from typing import Any
 from pynamodb.exceptions import PutError
 
 from chalicelib.errors import BadRequest, Conflict, NotFound
-from chalicelib.ops import audit, budget, drift_job, jql
+from chalicelib.ops import drift_job
 from chalicelib.ops.jobstate import CHUNK, JobState, view
-from chalicelib.ops.newtwin import save_new
-from chalicelib.ops.pacing import TokenBucket, admit, budget_for, window_of
 from chalicelib.queues import QueueMessage, RetryLater
+from chalicelib.store import audit
 from chalicelib.store.keys import condition_failed, get_key, set_key
-from chalicelib.store.models import ConnectionModel, EventModel, KeyModel, TwinModel
-from chalicelib.sync.deps import SyncDeps, default_deps
-from chalicelib.sync.events import new_id, record_transaction
+from chalicelib.store.models import ConnectionModel, EventModel, KeyModel, TwinModel, new_id
+from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection
-from chalicelib.sync.store import get_twin
+from chalicelib.sync.services import SyncDeps
+from chalicelib.sync.store import create_twin, get_twin
+from chalicelib.trackers import budget, jql
 from chalicelib.trackers.base import InvalidRequest, PermissionDenied, RateLimited, Unavailable
 from chalicelib.trackers.base import NotFound as IssueNotFound
+from chalicelib.trackers.pacing import TokenBucket, admit, budget_for, window_of
 
 log = logging.getLogger("twinsync.ops.jobs")
 
@@ -373,13 +374,12 @@ def jobs_of(connection_id: str, *, clock: Clock = time.time) -> list[dict[str, A
 def run_step(
     message: QueueMessage,
     *,
-    deps: SyncDeps | None = None,
+    deps: SyncDeps,
     clock: Clock = time.time,
     sleep: Sleep = time.sleep,
     step_seconds: float = STEP_SECONDS,
 ) -> None:
     """The jobs queue's handler for one step message."""
-    deps = deps or default_deps()
     job_id = str(message.body.get("job_id", ""))
     step = message.body.get("step")
     loaded = load(job_id) if job_id else None
@@ -569,7 +569,7 @@ def put_under_sync(
         return "done", None
     if twin is None:
         twin = TwinModel(connection_id=connection.id, local_key=key, status="queued")
-        if save_new(twin):
+        if create_twin(twin):
             record_transaction(
                 connection.id,
                 key,
@@ -590,7 +590,7 @@ def put_under_sync(
 def _connect_item(
     connection: ConnectionModel, local_key: str, remote_key: str, *, deps: SyncDeps
 ) -> tuple[str, str, str | None]:
-    from chalicelib.ops.connect import CannotConnect, connect_issue
+    from chalicelib.sync.connect import CannotConnect, connect_issue
 
     try:
         issue = deps.tracker.get_issue(local_key)

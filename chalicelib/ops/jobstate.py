@@ -11,7 +11,7 @@ saved after every change, so a step that dies is simply run again from it:
   are saved in chunks (:data:`CHUNK` keys each), so the set of issues is fixed once listed
   and pages cannot shift under the job while it syncs them.
 - ``running``: items are admitted from ``position`` onwards (paced, see
-  :mod:`chalicelib.ops.pacing`); an admitted item is *in flight* until its twin is synced
+  :mod:`chalicelib.trackers.pacing`); an admitted item is *in flight* until its twin is synced
   (``done``) or in error, stopped or silent for too long (``failed``).
 
 Items already under sync count as done; items whose sync was stopped (a tombstone) are
@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.ops.pacing import INITIAL_WINDOW, next_window
+from chalicelib.trackers.pacing import INITIAL_WINDOW, next_window
 
 CHUNK = 100
 FINAL = ("done", "cancelled", "failed")

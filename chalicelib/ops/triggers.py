@@ -5,53 +5,34 @@ A trigger is ``{id, jql, active, note}``, kept in the events table under ``pk = 
 Its JQL is checked by the tracker when saved; a query it refuses is a 400 with the
 tracker's own message.
 
-Matching happens in ingest, after an issue was re-read: for each connection with active
-triggers where the issue is not a twin yet (a stopped one counts: that tombstone means
-"not again unless asked"), the tracker is asked whether ``key = X AND (t1 OR t2 …)``
-finds it: one call per connection, not per trigger, skipped entirely when the triggers'
-project clauses exclude the issue, and remembered within the function instance for that
-issue version. A match puts the issue under sync once: the twin is created with a
-conditional write, so two concurrent changes cannot sync it twice.
+Matching happens in ingest, after an issue was re-read: :mod:`chalicelib.sync.trigger_match`.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.errors import BadGateway, BadRequest, NotFound
-from chalicelib.ops import audit, jql
-from chalicelib.queues import RetryLater
-from chalicelib.rules import visual
-from chalicelib.store.keys import condition_failed
-from chalicelib.store.models import ConnectionModel, EventModel, TwinModel, utcnow
-from chalicelib.sync.deps import SyncDeps
-from chalicelib.sync.events import record_transaction
-from chalicelib.sync.links import get_connection, is_live
-from chalicelib.sync.store import get_twin
+from chalicelib.store import audit
+from chalicelib.store.models import ConnectionModel, EventModel, utcnow
+from chalicelib.sync.services import SyncDeps
+from chalicelib.sync.trigger_match import PK
+from chalicelib.trackers import jql
 from chalicelib.trackers.base import (
     InvalidRequest,
-    Issue,
-    RateLimited,
     TrackerError,
-    Unavailable,
 )
 
 log = logging.getLogger("twinsync.ops.triggers")
 
-PK = "trig"
 JQL_MAX = 2000
 NOTE_MAX = 500
 PREVIEW_SAMPLE = 10
 PREVIEW_PAGES = 10
 PREVIEW_PAGE = 100
-_MATCH_CACHE_SIZE = 2048
-_matches: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
 
 
 # --- storage and the admin API ----------------------------------------------------------------
@@ -70,10 +51,6 @@ def resource(data: Mapping[str, Any]) -> dict[str, Any]:
         k: data.get(k)
         for k in ("id", "connection_id", "jql", "active", "note", "created_at", "updated_at")
     }
-
-
-def all_triggers() -> list[dict[str, Any]]:
-    return [item.data for item in EventModel.query(PK, consistent_read=True)]
 
 
 def list_triggers(connection_id: str) -> list[dict[str, Any]]:
@@ -211,90 +188,3 @@ def preview(body: Mapping[str, Any], *, deps: SyncDeps) -> dict[str, Any]:
             code="tracker_unavailable",
         ) from exc
     return {"count": count, "exact": cursor is None, "sample_keys": sample[:PREVIEW_SAMPLE]}
-
-
-# --- matching in ingest --------------------------------------------------------------------
-
-
-def _might_match(trigger: Mapping[str, Any], project: str) -> bool:
-    required = jql.projects_required(str(trigger.get("where") or ""))
-    return required is None or project in required
-
-
-def _matches_now(issue: Issue, where: str, *, deps: SyncDeps) -> bool:
-    key = (issue.key, issue.updated, where)
-    if key in _matches:
-        return _matches[key]
-    try:
-        page = deps.tracker.search(jql.for_issue(issue.key, where), limit=1)
-    except RateLimited as exc:
-        raise RetryLater(f"trigger check of {issue.key}: {exc}", delay=exc.retry_after) from exc
-    except Unavailable as exc:
-        raise RetryLater(f"trigger check of {issue.key}: {exc}", delay=exc.retry_after) from exc
-    except InvalidRequest as exc:
-        log.warning("a trigger's JQL is refused by the tracker now: %s", exc)
-        return False
-    found = bool(page.issues)
-    _matches[key] = found
-    while len(_matches) > _MATCH_CACHE_SIZE:
-        _matches.popitem(last=False)
-    return found
-
-
-def put_under_sync_if_matching(
-    issue: Issue, body: Mapping[str, Any], *, deps: SyncDeps
-) -> list[TwinModel]:
-    """Ingest's hook: new twins for the connections whose active triggers match ``issue``."""
-    if body.get("source") == "job":
-        return []  # a bulk job put it under sync already
-    by_connection: dict[str, list[dict[str, Any]]] = {}
-    for trigger in all_triggers():
-        if trigger.get("active"):
-            by_connection.setdefault(str(trigger["connection_id"]), []).append(trigger)
-    created = []
-    for connection_id, triggers in by_connection.items():
-        candidates = [t for t in triggers if _might_match(t, issue.project)]
-        if not candidates or get_twin(connection_id, issue.key) is not None:
-            continue
-        connection = get_connection(connection_id)
-        if not is_live(connection) or connection is None or connection.status != "active":
-            continue
-        if not visual.allows_automatic(connection, "outgoing"):
-            continue  # Visual "manual" (or "disabled"): only an admin puts issues under sync
-        where = jql.any_of([str(t.get("where") or "") for t in candidates])
-        if not _matches_now(issue, where, deps=deps):
-            continue
-        twin = _new_twin(connection, issue, [str(t["id"]) for t in candidates], deps=deps)
-        if twin is not None:
-            created.append(twin)
-    return created
-
-
-def _new_twin(
-    connection: ConnectionModel, issue: Issue, trigger_ids: list[str], *, deps: SyncDeps
-) -> TwinModel | None:
-    from chalicelib.sync.ingest import send_replica
-
-    twin = TwinModel(
-        connection_id=connection.id,
-        local_key=issue.key,
-        local_id=issue.id,
-        local_url=issue.url,
-        status="queued",
-    )
-    try:
-        twin.save(condition=TwinModel.local_key.does_not_exist())  # create only
-    except PutError as exc:
-        if condition_failed(exc):
-            return None  # another change of the same issue got there first
-        raise
-    record_transaction(
-        connection.id,
-        issue.key,
-        direction="outgoing",
-        changes=[f"trigger:{t}" for t in trigger_ids],
-        outcome="put under sync by a trigger",
-    )
-    send_replica(issue, twin, deps=deps)
-    log.info("%s put under sync in %s by a trigger", issue.key, connection.id)
-    return twin

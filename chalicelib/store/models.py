@@ -17,6 +17,8 @@ Keys:
 
 from __future__ import annotations
 
+import secrets
+import time
 from datetime import UTC, datetime
 
 from pynamodb.attributes import (
@@ -212,3 +214,8 @@ def bind(settings: Settings) -> None:
     for attr, model in ALL_MODELS.items():
         model.Meta.table_name = getattr(settings.resources, attr)
         model.Meta.region = settings.region
+
+
+def new_id() -> str:
+    """Time-ordered, unique: sorts errors and history entries by when they happened."""
+    return f"{int(time.time() * 1000):013d}-{secrets.token_hex(4)}"

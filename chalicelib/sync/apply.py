@@ -28,7 +28,6 @@ from typing import Any
 from urllib.parse import quote
 
 from chalicelib.net.errors import OutboundError, PeerRefused
-from chalicelib.ops import hooks
 from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.rules import merge, visual
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
@@ -36,15 +35,19 @@ from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
-from chalicelib.sync import refusals
+from chalicelib.sync import arrival, connect, refusals
+from chalicelib.sync.arrival import Arrival
 from chalicelib.sync.blobs import incoming_key, outgoing_key
-from chalicelib.sync.deps import SyncDeps, default_deps
 from chalicelib.sync.events import dumps, record_transaction
-from chalicelib.sync.ingest import send_replica
 from chalicelib.sync.links import get_connection, is_live, is_local, peer_end, peer_origin
+from chalicelib.sync.outgoing import send_replica
+from chalicelib.sync.services import SyncDeps
+from chalicelib.sync.stop import reopen, tombstone
 from chalicelib.sync.store import (
+    TwinBusy,
     TwinGone,
     claim,
+    create_twin,
     get_entry,
     get_twin,
     holding,
@@ -71,8 +74,7 @@ PROPERTY = "twinsync.twin"
 CONFLICTS_KEPT = 20
 
 
-def handle_apply(message: QueueMessage, *, deps: SyncDeps | None = None) -> None:
-    deps = deps or default_deps()
+def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
     body = message.body
     connection_id = str(body.get("connection_id", ""))
     entry = get_entry(inbox_pk(connection_id), int(body.get("seq", 0)))
@@ -102,14 +104,56 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps | None = None) -> None
 def apply_replica(
     connection: ConnectionModel, replica: dict[str, Any], *, deps: SyncDeps, retry: bool = False
 ) -> TwinModel | None:
-    remote_key = str(replica["key"])
-    twin = twin_by_remote(connection.id, remote_key)
+    """Apply's steps: find the twin, decide what the replica is, act on that decision."""
+    twin = twin_by_remote(connection.id, str(replica["key"]))
     link = False
     if twin is None and replica.get("twin_key"):
         twin = get_twin(connection.id, str(replica["twin_key"]))
         link = twin is not None
-    if hooks.before_apply(connection, replica, twin, deps=deps):
+    stopped = twin is not None and twin.status == "stopped"
+    tomb = tombstone(connection.id, twin.local_key) if twin is not None and stopped else None
+    decision = arrival.classify(replica, twin, tomb)
+    answer = False  # answer like a first sync, so both ends know the link is live
+    if decision is Arrival.REMOVAL:
+        arrival.receive_removal(connection, replica, twin, deps=deps)
         return twin
+    if decision is Arrival.LATE:
+        assert twin is not None
+        arrival.skipped(connection, twin, replica, "skipped: sync stopped (late change)")
+        return twin
+    if decision is Arrival.CONNECT:
+        twin = connect.receive_request(connection, replica, deps=deps)
+        if twin is None:
+            return None  # refused: the other side was told
+        link = answer = True
+    elif decision is Arrival.AFTER_DELETION:
+        assert twin is not None
+        twin.delete()
+        twin, link = None, False
+    elif decision is Arrival.RESTART:
+        assert twin is not None
+        twin, answer = reopen(twin), True
+    if twin is not None and not arrival.guard_allows(connection, twin, deps=deps):
+        arrival.skipped(connection, twin, replica, "skipped: protected by the incoming guard")
+    else:
+        twin = _apply_holding(connection, replica, twin, link=link, deps=deps, retry=retry) or twin
+    if answer and twin is not None:
+        current = get_twin(connection.id, twin.local_key) or twin
+        if current.status != "stopped":
+            issue = deps.tracker.get_issue(current.local_key)
+            send_replica(issue, current, deps=deps, force=True)
+    return twin
+
+
+def _apply_holding(
+    connection: ConnectionModel,
+    replica: dict[str, Any],
+    twin: TwinModel | None,
+    *,
+    link: bool,
+    deps: SyncDeps,
+    retry: bool,
+) -> TwinModel | None:
     with ExitStack() as held:
         if twin is not None:
             try:
@@ -319,7 +363,8 @@ def _create_twin(
         status="queued",
         lease_until=new_lease(),  # held by this apply (holding_new) until it finishes
     )
-    twin.save()
+    if not create_twin(twin):  # the same replica applied at the same time: it made the twin
+        raise TwinBusy(f"{local_key} was just recorded by another apply; retrying")
     return twin
 
 

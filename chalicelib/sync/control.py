@@ -7,13 +7,13 @@ import time
 from typing import Any
 
 from chalicelib.errors import BadRequest, Conflict, NotFound
-from chalicelib.ops import hooks
 from chalicelib.store.models import ConnectionModel, TwinModel
-from chalicelib.sync.deps import SyncDeps
 from chalicelib.sync.events import close_error, get_error
 from chalicelib.sync.ingest import enqueue_ingest, ingest_message
 from chalicelib.sync.links import get_connection
-from chalicelib.sync.store import get_twin, twin_by_remote
+from chalicelib.sync.services import SyncDeps
+from chalicelib.sync.stop import reopen
+from chalicelib.sync.store import create_twin, get_twin, twin_by_remote
 from chalicelib.trackers.base import NotFound as IssueNotFound
 from chalicelib.trackers.base import PermissionDenied
 
@@ -51,8 +51,8 @@ def sync_issue(connection_id: str, issue_key: Any, *, deps: SyncDeps) -> TwinMod
             field="issue_key",
         ) from exc
     twin = get_twin(connection.id, issue.key)
-    if twin is not None:
-        twin = hooks.reopen_if_stopped(twin)  # syncing a stopped issue again is explicit
+    if twin is not None and twin.status == "stopped":
+        twin = reopen(twin)  # syncing a stopped issue again is explicit
     if twin is None:
         twin = TwinModel(
             connection_id=connection.id,
@@ -61,7 +61,8 @@ def sync_issue(connection_id: str, issue_key: Any, *, deps: SyncDeps) -> TwinMod
             local_url=issue.url,
             status="queued",
         )
-        twin.save()
+        if not create_twin(twin):  # a trigger or a job put it under sync meanwhile
+            twin = get_twin(connection.id, issue.key) or twin
     message = ingest_message(issue.key, source="sync", connection_id=connection.id)
     enqueue_ingest(message, deps=deps, dedup=f"sync#{connection.id}#{issue.key}#{time.time()}")
     return twin

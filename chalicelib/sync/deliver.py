@@ -15,8 +15,8 @@ from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.store.models import ConnectionModel, EntryModel
 from chalicelib.sync.blobs import outgoing_key
-from chalicelib.sync.deps import SyncDeps, default_deps
 from chalicelib.sync.links import get_connection, is_live, is_local, peer_end
+from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_entry, outbox_pk, set_entry_state
 
 log = logging.getLogger("twinsync.deliver")
@@ -24,8 +24,7 @@ log = logging.getLogger("twinsync.deliver")
 CONNECTION_GONE = {401, 403, 404, 410}
 
 
-def handle_deliver(message: QueueMessage, *, deps: SyncDeps | None = None) -> None:
-    deps = deps or default_deps()
+def handle_deliver(message: QueueMessage, *, deps: SyncDeps) -> None:
     body = message.body
     connection_id = str(body.get("connection_id", ""))
     entry = get_entry(outbox_pk(connection_id), int(body.get("seq", 0)))
@@ -89,7 +88,7 @@ def push(
         if entry.replica_id in accepted:
             set_entry_state(entry, "acked")
     if connection.status == "error":  # the peer answers again: the pause is over
-        from chalicelib.connections.resource import refresh_status
+        from chalicelib.connections.status import refresh_status
 
         refresh_status(connection)
         connection.update(
@@ -123,7 +122,7 @@ def pause(connection: ConnectionModel, reason: str, code: str | None = None) -> 
     shows it); any other refusal (bad credentials) pauses with status ``error``, and the
     reconcile sweep's next delivery attempt is the probe that lifts the pause.
     """
-    from chalicelib.connections.resource import refresh_status
+    from chalicelib.connections.status import refresh_status
 
     if code in ("connection_deleted", "unknown_connection", "connection_unknown"):
         connection.remote_state = "deleted"

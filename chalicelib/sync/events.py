@@ -8,24 +8,17 @@ it on purpose. Nothing fails silently.
 from __future__ import annotations
 
 import json
-import secrets
-import time
 from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.queues import PermanentFailure, QueueMessage
-from chalicelib.store.models import EventModel, utcnow
+from chalicelib.store.models import EventModel, new_id, utcnow
 from chalicelib.trackers.base import InvalidRequest, TrackerError
 
 ERRORS_PK = "err"
 HISTORY_TTL = timedelta(days=90)
-
-
-def new_id() -> str:
-    """Time-ordered, unique: sorts errors and history entries by when they happened."""
-    return f"{int(time.time() * 1000):013d}-{secrets.token_hex(4)}"
 
 
 def _now() -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from chalicelib.errors import BadRequest
 from chalicelib.rules.replica import InvalidReplica, validate
 from chalicelib.store.models import ConnectionModel
-from chalicelib.sync.deps import SyncDeps
+from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import append_entry, get_key, inbox_pk, set_key
 
 MAX_ITEMS = 50

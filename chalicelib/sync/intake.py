@@ -14,8 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.errors import BadRequest, Unauthorized
-from chalicelib.sync.deps import SyncDeps
 from chalicelib.sync.ingest import enqueue_ingest, ingest_message
+from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
 from chalicelib.trackers.webhook import BadWebhook, parse_webhook, verify_webhook
 

@@ -22,9 +22,9 @@ from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.net.peer import PeerClient
 from chalicelib.store.models import ConnectionModel
 from chalicelib.sync.deliver import CONNECTION_GONE, pause
-from chalicelib.sync.deps import SyncDeps
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.links import peer_end
+from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
 
 log = logging.getLogger("twinsync.private")

@@ -29,8 +29,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.store.models import utcnow
-from chalicelib.sync.deps import SyncDeps, default_deps
 from chalicelib.sync.ingest import enqueue_ingest, ingest_message
+from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key, twins_of_issue
 from chalicelib.trackers.base import TrackerError
 
@@ -139,7 +139,7 @@ def window_jql(after: Position | None, now: datetime, overlap_seconds: int) -> s
 
 
 def _any_active_trigger() -> bool:
-    from chalicelib.ops.triggers import all_triggers
+    from chalicelib.sync.trigger_match import all_triggers
 
     return any(t.get("active") for t in all_triggers())
 
@@ -176,7 +176,7 @@ class _Sweep:
 
 
 def reconcile_all(
-    *, deps: SyncDeps | None = None, max_pages: int = MAX_PAGES, page_size: int = PAGE_SIZE
+    *, deps: SyncDeps, max_pages: int = MAX_PAGES, page_size: int = PAGE_SIZE
 ) -> dict[str, Any]:
     """One scheduled run: sweep from the saved position, at most ``max_pages`` pages.
 
@@ -184,7 +184,6 @@ def reconcile_all(
     ``more: true`` when the page budget ran out (the next run continues), ``error`` when the
     tracker failed (likewise), ``resumed`` when the sweep ran to its end or budget.
     """
-    deps = deps or default_deps()
     now = utcnow()
     saved = get_key(CURSOR)
     cursor = Cursor.load(saved.value if saved else None)

@@ -14,8 +14,8 @@ from typing import Any
 
 from chalicelib.queues import PermanentFailure
 from chalicelib.store.models import ConnectionModel
-from chalicelib.sync.deps import SyncDeps
 from chalicelib.sync.events import describe_failure
+from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
 from chalicelib.sync.twin_status import tell_sender
 from chalicelib.trackers.base import InvalidRequest, TrackerError

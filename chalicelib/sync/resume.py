@@ -12,19 +12,16 @@ import time
 from typing import Any
 
 from chalicelib.store.models import ConnectionModel, EntryModel
-from chalicelib.sync.deps import SyncDeps, default_deps
 from chalicelib.sync.inbox import enqueue_apply
-from chalicelib.sync.links import is_live
+from chalicelib.sync.links import get_connection, is_live
+from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import entries_in_state, inbox_pk, outbox_pk, set_entry_state
 
 STUCK_AFTER_S = 60
 
 
-def resume(
-    connection: ConnectionModel, *, deps: SyncDeps | None = None, min_age_s: float = 0
-) -> dict[str, int]:
+def resume(connection: ConnectionModel, *, deps: SyncDeps, min_age_s: float = 0) -> dict[str, int]:
     """Queue again the pending outbox and held inbox entries of a live connection."""
-    deps = deps or default_deps()
     if not is_live(connection):
         return {"deliver": 0, "apply": 0}
     now = time.time()
@@ -62,16 +59,14 @@ def resume(
     return {"deliver": delivered, "apply": applied}
 
 
-def resume_by_id(connection_id: str) -> None:
+def resume_by_id(connection_id: str, *, deps: SyncDeps) -> None:
     """For the connection lifecycle: call after a connection turns active."""
-    from chalicelib.sync.links import get_connection
-
     connection = get_connection(connection_id)
     if connection is not None:
-        resume(connection)
+        resume(connection, deps=deps)
 
 
-def resume_all(*, deps: SyncDeps | None = None) -> dict[str, Any]:
+def resume_all(*, deps: SyncDeps) -> dict[str, Any]:
     """The sweep: entries stuck longer than a minute are queued again."""
     totals = {"deliver": 0, "apply": 0}
     for connection in ConnectionModel.scan():

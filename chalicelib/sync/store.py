@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib.queues import RetryLater
 from chalicelib.store.keys import claim, condition_failed, get_key, next_seq, set_key
@@ -73,6 +73,23 @@ def get_twin(connection_id: str, local_key: str) -> TwinModel | None:
         return TwinModel.get(connection_id, local_key, consistent_read=True)
     except DoesNotExist:
         return None
+
+
+def create_twin(twin: TwinModel) -> bool:
+    """Put ``twin`` if its connection has no twin for that local key yet; True if it did.
+
+    The one way a twin record is made: twins have no whole-item version (ingest and apply
+    update their own attributes of the same twin concurrently), so "create" must say so
+    itself, with a conditional put on the key. Two operations racing for one issue (a
+    trigger and a bulk job, say) then make one twin; nothing overwrites a twin record.
+    """
+    try:
+        twin.save(condition=TwinModel.local_key.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
 
 
 def twin_by_remote(connection_id: str, remote_key: str) -> TwinModel | None:

@@ -23,10 +23,10 @@ from urllib.parse import quote
 
 from chalicelib.errors import BadRequest
 from chalicelib.net.errors import OutboundError, PeerRefused
-from chalicelib.store.models import ConnectionModel, EventModel, TwinModel, utcnow
-from chalicelib.sync.deps import SyncDeps
-from chalicelib.sync.events import new_id, record_transaction
+from chalicelib.store.models import ConnectionModel, EventModel, TwinModel, new_id, utcnow
+from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection, is_local, peer_end
+from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, get_twin, set_key
 
 log = logging.getLogger("twinsync.twin_status")

@@ -7,9 +7,8 @@ someone edits an issue of page 1, which moves it to the end of ``ORDER BY update
 
 from __future__ import annotations
 
-from chalicelib.runtime import ready
+from chalicelib.root import build_sync, root
 from chalicelib.store.models import TwinModel
-from chalicelib.sync.deps import build_deps
 from chalicelib.sync.reconcile import reconcile_all
 from chalicelib.trackers.base import IssueFields
 from tests.contract.conftest import PROJECT, Jira
@@ -38,7 +37,7 @@ def test_an_issue_edited_between_pages_lets_no_other_issue_slip(jira: Jira, node
 
     hooked = PagingHook(jira.bot, after_page=edit_between_pages)
     sent = Sent()
-    deps = build_deps(ready(), tracker=hooked, send=sent, fetch=lambda *a, **k: None)
+    deps = build_sync(root().settings, tracker=hooked, send=sent, fetch=lambda *a, **k: None)
 
     result = reconcile_all(deps=deps)
 

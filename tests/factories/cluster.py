@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib import runtime
-from chalicelib.connections.wiring import Providers
 from chalicelib.net.errors import Unreachable
 from chalicelib.net.outbound import HttpResponse
+from chalicelib.root import Providers, root
+from chalicelib.root import reset as root_reset
 from tests.conftest import admin_headers
 from tests.factories.memory_tracker import MemoryTracker
 
@@ -97,11 +97,10 @@ class Cluster:
                 os.environ[key] = node.env[key]
             else:
                 os.environ.pop(key, None)
-        runtime.reset()
-        runtime.ready()
-        from chalicelib.sync.deps import reset_default_deps
+        root_reset()
+        root()
 
-        reset_default_deps()  # the sync workers' collaborators belong to the node's settings
+        # the sync workers' collaborators belong to the node's settings
         self._reuse_table_connections()
 
     def _reuse_table_connections(self) -> None:
@@ -185,7 +184,7 @@ def three_nodes(
     from chalice.test import Client
 
     from app import app
-    from chalicelib.connections.wiring import use_providers
+    from chalicelib.root import use_providers
     from tests.conftest import node_env
 
     nodes = [
@@ -222,4 +221,4 @@ def three_nodes(
         cluster = Cluster(client, nodes)
         with use_providers(cluster.providers()):
             yield cluster
-    runtime.reset()
+    root_reset()

@@ -9,13 +9,12 @@ from dataclasses import dataclass, replace
 import pytest
 
 from chalicelib.queues import QueueMessage
+from chalicelib.root import build_sync, root
 from chalicelib.rules import basic
 from chalicelib.rules.replica import stamp
-from chalicelib.runtime import ready
 from chalicelib.store.models import ConnectionModel, EntryModel
 from chalicelib.sync.apply import PROPERTY, handle_apply
 from chalicelib.sync.blobs import incoming_key
-from chalicelib.sync.deps import build_deps
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.ingest import handle_ingest, ingest_message
 from chalicelib.sync.store import TwinBusy, get_twin, outbox_pk, twin_by_remote
@@ -46,7 +45,7 @@ def env(node):
     tracker = MemoryTracker(projects=[project("OPS", ("Task", "Bug"), "Task")])
     tracker.body_format = "wiki"  # a Jira Server site: descriptions and comments in wiki
     sent = Sent()
-    deps = build_deps(ready(), tracker=tracker, send=sent, fetch=lambda *a, **k: None)
+    deps = build_sync(root().settings, tracker=tracker, send=sent, fetch=lambda *a, **k: None)
     connection = saved_connection("conn-1")
     return Env(tracker, sent, deps, connection)
 

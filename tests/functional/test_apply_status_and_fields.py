@@ -9,11 +9,10 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.queues import QueueMessage
+from chalicelib.root import build_sync, root
 from chalicelib.rules.replica import stamp
 from chalicelib.rules.visual import outgoing_rule
-from chalicelib.runtime import ready
 from chalicelib.sync.apply import handle_apply
-from chalicelib.sync.deps import build_deps
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.store import get_twin, twin_by_remote
 from tests.factories import BOT, comment, issue, project
@@ -45,7 +44,7 @@ def env(node):
     tracker = MemoryTracker(projects=[project("OPS", ("Task", "Bug"), "Task")])
     tracker.workflow = {"To Do": ("In Progress",), "In Progress": ("Done", "To Do")}
     sent = Sent()
-    deps = build_deps(ready(), tracker=tracker, send=sent, fetch=lambda *a, **k: None)
+    deps = build_sync(root().settings, tracker=tracker, send=sent, fetch=lambda *a, **k: None)
     connection = saved_connection("conn-1", mode="visual", mappings=MAPPINGS)
     return tracker, sent, deps, connection
 

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from chalicelib.connections import lifecycle
+from chalicelib.ops import lifecycle
+from chalicelib.root import root
 from tests.factories.cluster import A_URL, B_URL, three_nodes
 
 
@@ -152,6 +153,7 @@ def test_expired_code_is_refused(cluster):
                 "incoming_project": "SUP",
             },
             now=time.time() - 73 * 3600,
+            **node_collaborators(),
         )
     before = snapshot(cluster)
     answer = accept(cluster, result.invitation_code)
@@ -174,6 +176,7 @@ def test_expiry_is_enforced_by_the_initiator_too(cluster):
                 "incoming_project": "SUP",
             },
             now=time.time() - 73 * 3600,
+            **node_collaborators(),
         )
         expires = codec.decode(result.invitation_code, check_expiry=False).expires_at
     before = snapshot(cluster)
@@ -184,6 +187,7 @@ def test_expiry_is_enforced_by_the_initiator_too(cluster):
             lifecycle.accept(
                 {"invitation_code": result.invitation_code, "incoming_project": "PRIV"},
                 now=expires - 10,
+                **node_collaborators(),
             )
     assert caught.value.code == "invitation_expired"
     assert snapshot(cluster) == before
@@ -415,17 +419,17 @@ def test_a_private_end_tells_the_public_one(cluster):
 
 
 def test_a_private_end_learns_by_asking(cluster):
-    from chalicelib.connections import manage
+    from chalicelib.ops import manage
 
     cid = connected(cluster, acceptor="node-p", project="PRIV")
     cluster.admin("node-a", "POST", f"/api/v1/connections/{cid}/deactivate")
     assert show(cluster, "node-p", cid)["status"] == "active"  # A could not reach P
     with cluster.active(cluster["node-p"]):
-        manage.check_peer(cid)
+        manage.check_peer(cid, **node_collaborators(tracker=False), sync=root().sync)
     assert show(cluster, "node-p", cid)["status"] == "deactivated"
     cluster.admin("node-a", "DELETE", f"/api/v1/connections/{cid}")
     with cluster.active(cluster["node-p"]):
-        manage.check_peer(cid)
+        manage.check_peer(cid, **node_collaborators(tracker=False), sync=root().sync)
     shown = show(cluster, "node-p", cid)
     assert shown["status"] == "error"
     assert "deleted" in shown["status_reason"]
@@ -442,7 +446,7 @@ def test_delete_is_shown_on_the_other_end_which_cannot_reactivate(cluster):
 
 
 def test_a_notice_that_could_not_be_delivered_is_kept_and_retried(cluster):
-    from chalicelib.connections import manage
+    from chalicelib.ops import manage
 
     cid = connected(cluster)
     cluster["node-b"].down = True
@@ -450,6 +454,13 @@ def test_a_notice_that_could_not_be_delivered_is_kept_and_retried(cluster):
     cluster["node-b"].down = False
     assert show(cluster, "node-b", cid)["status"] == "active"
     with cluster.active(cluster["node-a"]):
-        assert manage.deliver_pending_notices() == 1
-        assert manage.deliver_pending_notices() == 0
+        assert manage.deliver_pending_notices(**node_collaborators(tracker=False)) == 1
+        assert manage.deliver_pending_notices(**node_collaborators(tracker=False)) == 0
     assert show(cluster, "node-b", cid)["status"] == "deactivated"
+
+
+def node_collaborators(*, tracker: bool = True) -> dict:
+    """What the admin API hands the connection operations: the active node's root's."""
+    node = root()
+    given = {"settings": node.settings, "peer": node.peer}
+    return {**given, "tracker": node.tracker} if tracker else given

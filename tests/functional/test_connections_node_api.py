@@ -142,10 +142,10 @@ def test_a_deactivated_end_refuses_calls_but_still_takes_status_news(cluster):
     cluster.admin("node-a", "POST", f"/api/v1/connections/{cid}/deactivate")
     before = trace(cluster, cid)
     with cluster.active(cluster["node-a"]) as node:
-        from chalicelib.runtime import ready
+        from chalicelib.root import root
 
         with pytest.raises(Forbidden) as caught:
-            authenticate(token_for(key, cid), cid, settings=ready())
+            authenticate(token_for(key, cid), cid, settings=root().settings)
         assert caught.value.code == "connection_deactivated"
         assert node.node_id == "node-a"
     assert trace(cluster, cid) == before

@@ -21,13 +21,13 @@ def cluster(aws, monkeypatch):
 
 def pull(cluster, cid):
     """One short pull of the public side's outbox, as the poll_peers schedule makes."""
-    from chalicelib.sync.deps import default_deps
+    from chalicelib.root import root
     from chalicelib.sync.links import get_connection
     from chalicelib.sync.private import follow
 
     budget = iter([4_000, 0])
     with cluster.active(cluster["node-p"]):
-        follow(get_connection(cid), remaining_ms=lambda: next(budget, 0), deps=default_deps())
+        follow(get_connection(cid), remaining_ms=lambda: next(budget, 0), deps=root().sync)
 
 
 def run_jobs(cluster, node_id):
@@ -35,14 +35,14 @@ def run_jobs(cluster, node_id):
     import boto3
 
     from app import app
-    from chalicelib import runtime
+    from chalicelib.root import root
     from devstack.node import queue_bindings
     from devstack.runner import LocalRunner
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     for _ in range(30):
         with cluster.active(cluster[node_id]):
-            urls = queue_bindings(runtime.ready().resources)
+            urls = queue_bindings(root().settings.resources)
             runner = LocalRunner(app, queue_urls=urls, sqs=sqs, wait_seconds=0)
             moved = sum(runner.drain_once(s, urls[s.queue]) for s in runner.sqs_sources())
         if not moved:
@@ -103,7 +103,7 @@ def test_the_private_node_scans_through_the_public_one_and_repairs_it(cluster):
 
 def test_the_drift_route_refuses_a_malformed_batch(cluster):
     from chalicelib.net.errors import PeerRefused
-    from chalicelib.sync.deps import default_deps
+    from chalicelib.root import root
     from chalicelib.sync.links import get_connection, peer_end
 
     cid = connect(cluster, acceptor="node-p", project="PRIV", destination=None)
@@ -111,5 +111,5 @@ def test_the_drift_route_refuses_a_malformed_batch(cluster):
         end = peer_end(get_connection(cid))
         for body in ({"items": []}, {"items": [{"key": 7}]}, {"items": [{}] * 51}):
             with pytest.raises(PeerRefused) as refused:
-                default_deps().peer.call(end, "POST", f"/node/v1/connections/{cid}/drift", body)
+                root().sync.peer.call(end, "POST", f"/node/v1/connections/{cid}/drift", body)
             assert refused.value.status == 400 and refused.value.code == "invalid_drift_view"

@@ -8,11 +8,10 @@ import json
 import boto3
 import pytest
 
-from chalicelib.connections.wiring import Providers, use_providers
+from chalicelib import workers
 from chalicelib.queues import BatchPolicy
+from chalicelib.root import Providers, use_providers
 from chalicelib.store.models import TwinModel
-from chalicelib.sync import workers
-from chalicelib.sync.deps import reset_default_deps
 from chalicelib.trackers.base import Unavailable
 from tests.conftest import admin_headers
 from tests.factories.connections import saved_connection
@@ -26,10 +25,9 @@ def failing(node):
     tracker = MemoryTracker.with_projects("OPS")
     saved_connection("conn-e", name="errors")
     TwinModel(connection_id="conn-e", local_key="OPS-1", remote_key="X-1").save()
-    reset_default_deps()
+
     with use_providers(Providers(tracker=lambda settings: tracker)):
         yield tracker
-    reset_default_deps()
 
 
 def ingest_record(key: str, receive_count: int, message_id: str) -> dict:

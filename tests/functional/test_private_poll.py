@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.runtime import ready
+from chalicelib.root import build_sync, root
 from chalicelib.sync import private
-from chalicelib.sync.deps import build_deps
 from tests.factories.connections import saved_connection
 
 
@@ -35,16 +34,17 @@ def clock(seconds: float):
 
 
 def test_default_mode_keeps_pulling_until_the_run_ends(pulls):
-    deps = build_deps(ready(), fetch=lambda *a, **k: None)
+    deps = build_sync(root().settings, fetch=lambda *a, **k: None)
     private.poll_connections(remaining_ms=clock(30), deps=deps, rescan_s=0.01)
     assert len(pulls) > 3 and max(pulls) > 0
 
 
 def test_quiet_mode_pulls_once_without_waiting(pulls, monkeypatch):
     monkeypatch.setenv("TWINSYNC_QUIET_POLL", "true")
-    from chalicelib import runtime
+    from chalicelib.root import reset as root_reset
+    from chalicelib.root import root
 
-    runtime.reset()
-    deps = build_deps(runtime.ready(), fetch=lambda *a, **k: None)
+    root_reset()
+    deps = build_sync(root().settings, fetch=lambda *a, **k: None)
     private.poll_connections(remaining_ms=clock(30), deps=deps, rescan_s=0.01)
     assert pulls == [0]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.ops import triggers
-from chalicelib.runtime import ready
+from chalicelib.root import build_sync, root
 from chalicelib.store.models import TwinModel
-from chalicelib.sync.deps import build_deps
 from chalicelib.sync.reconcile import reconcile_all
 from chalicelib.trackers.base import IssueFields, Project, Unavailable
 from tests.factories.connections import saved_connection
@@ -25,7 +24,7 @@ class Sent(list):
 def sweep(node):
     tracker = MemoryTracker.with_projects("OPS")
     sent = Sent()
-    deps = build_deps(ready(), tracker=tracker, send=sent, fetch=lambda *a, **k: None)
+    deps = build_sync(root().settings, tracker=tracker, send=sent, fetch=lambda *a, **k: None)
     synced = tracker.create_issue("OPS", IssueFields(summary="under sync"))
     tracker.create_issue("OPS", IssueFields(summary="not under sync"))
     TwinModel(connection_id="conn-r", local_key=synced.key, remote_key="X-1").save()
@@ -71,7 +70,9 @@ def many(node):
 
 def sweeper(tracker, sent, **hooks):
     hooked = PagingHook(tracker, **hooks)
-    return hooked, build_deps(ready(), tracker=hooked, send=sent, fetch=lambda *a, **k: None)
+    return hooked, build_sync(
+        root().settings, tracker=hooked, send=sent, fetch=lambda *a, **k: None
+    )
 
 
 def all_keys(count):

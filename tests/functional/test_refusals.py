@@ -12,7 +12,7 @@ import uuid
 import boto3
 import pytest
 
-from chalicelib import runtime
+from chalicelib.root import root
 from chalicelib.trackers.base import Body, InvalidRequest, IssueFields
 from tests.factories.cluster import B_URL, three_nodes
 
@@ -40,7 +40,7 @@ def move_queues(cluster, *node_ids, rounds=30):
         moved = 0
         for node_id in node_ids:
             with cluster.active(cluster[node_id]):
-                urls = queue_bindings(runtime.ready().resources)
+                urls = queue_bindings(root().settings.resources)
                 runner = LocalRunner(app, queue_urls=urls, sqs=sqs, wait_seconds=0)
                 for source in runner.sqs_sources():
                     if source.name != "jobs":
@@ -52,7 +52,7 @@ def move_queues(cluster, *node_ids, rounds=30):
 def messages_left(cluster, node_id, queue="apply_queue_url"):
     """Messages still on a node's queue, visible or waiting out a retry backoff."""
     with cluster.active(cluster[node_id]):
-        url = getattr(runtime.ready().resources, queue)
+        url = getattr(root().settings.resources, queue)
     got = boto3.client("sqs", region_name="us-east-1").get_queue_attributes(
         QueueUrl=url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -171,7 +171,7 @@ def test_a_refused_update_shows_on_both_twins_and_a_retry_lifts_it_on_both(clust
 
 
 def test_a_private_sender_learns_of_the_refusal_by_pulling(cluster):
-    from chalicelib.sync.deps import default_deps
+    from chalicelib.root import root
     from chalicelib.sync.links import get_connection
     from chalicelib.sync.private import follow
 
@@ -184,7 +184,7 @@ def test_a_private_sender_learns_of_the_refusal_by_pulling(cluster):
 
     budget = iter([4_000, 0])  # one short pull, as the poll_peers schedule makes
     with cluster.active(cluster["node-p"]):
-        follow(get_connection(cid), remaining_ms=lambda: next(budget, 0), deps=default_deps())
+        follow(get_connection(cid), remaining_ms=lambda: next(budget, 0), deps=root().sync)
 
     shown = twin(cluster, "node-p", cid, key)
     assert shown["status"] == "error"

@@ -76,6 +76,7 @@ class Pump:
         """Run job steps (and let the rest move in their sleeps) until no step is queued."""
         from chalicelib.ops.jobs import run_step
         from chalicelib.queues import parse_records
+        from chalicelib.root import root
         from devstack.runner import sqs_record
 
         url = self.resources.jobs_queue_url
@@ -98,7 +99,11 @@ class Pump:
             self.steps += 1
             try:
                 run_step(
-                    message, clock=self.clock, sleep=self.sleep, step_seconds=self.step_seconds
+                    message,
+                    deps=root().sync,
+                    clock=self.clock,
+                    sleep=self.sleep,
+                    step_seconds=self.step_seconds,
                 )
             except Exception as exc:  # the queue would deliver it again: do so now
                 self.step_errors.append(exc)
@@ -144,11 +149,11 @@ class Ops:
 
     def webhook(self, key: str, kind: str = "issue_updated", author: str = ALICE_ID) -> None:
         """What the tracker's webhook would queue after a person changed ``key``."""
-        from chalicelib.sync.deps import default_deps
+        from chalicelib.root import root
         from chalicelib.sync.ingest import enqueue_ingest, ingest_message
 
         message = ingest_message(key, source="webhook", kind=kind, author_id=author)
-        enqueue_ingest(message, deps=default_deps(), dedup=f"hook#{uuid.uuid4().hex}")
+        enqueue_ingest(message, deps=root().sync, dedup=f"hook#{uuid.uuid4().hex}")
 
     def twin(self, key: str, connection_id: str | None = None) -> Any:
         from chalicelib.sync.store import get_twin
@@ -182,35 +187,31 @@ def ops(node: dict[str, str]) -> Iterator[Ops]:
     from chalice.test import Client
 
     from app import app
-    from chalicelib.connections.wiring import Providers, use_providers
-    from chalicelib.ops import triggers
-    from chalicelib.runtime import ready
-    from chalicelib.sync.deps import reset_default_deps
+    from chalicelib.root import Providers, root, use_providers
+    from chalicelib.sync import trigger_match
 
     tracker = JqlTracker(projects={"OPS": project("OPS"), "SUP": project("SUP")})
-    triggers._matches.clear()
-    with use_providers(Providers(tracker=lambda settings: tracker)):
-        reset_default_deps()
-        with Client(app) as client:
-            harness = Ops(client, tracker, Pump(app, ready().resources, Clock()))
-            status, body = harness.api(
-                "POST",
-                "/api/v1/connections",
-                {
-                    "destination_url": A_URL,
-                    "mode": "basic",
-                    "local_short_name": "Ops",
-                    "remote_short_name": "Support",
-                    "name": f"ops-sup-{uuid.uuid4().hex[:6]}",
-                    "incoming_project": "OPS",
-                    "destination_incoming_project": "SUP",
-                },
-            )
-            assert status == 201, body
-            harness.connection_id = body["connection"]["id"]
-            from chalicelib.sync.links import get_connection
+    trigger_match._matches.clear()
+    with use_providers(Providers(tracker=lambda settings: tracker)), Client(app) as client:
+        harness = Ops(client, tracker, Pump(app, root().settings.resources, Clock()))
+        status, body = harness.api(
+            "POST",
+            "/api/v1/connections",
+            {
+                "destination_url": A_URL,
+                "mode": "basic",
+                "local_short_name": "Ops",
+                "remote_short_name": "Support",
+                "name": f"ops-sup-{uuid.uuid4().hex[:6]}",
+                "incoming_project": "OPS",
+                "destination_incoming_project": "SUP",
+            },
+        )
+        assert status == 201, body
+        harness.connection_id = body["connection"]["id"]
+        from chalicelib.sync.links import get_connection
 
-            harness.other_id = str(get_connection(harness.connection_id).local_peer_id)
-            yield harness
-        reset_default_deps()
-    triggers._matches.clear()
+        harness.other_id = str(get_connection(harness.connection_id).local_peer_id)
+        yield harness
+
+    trigger_match._matches.clear()

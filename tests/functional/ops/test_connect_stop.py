@@ -101,10 +101,10 @@ def test_stop_keeps_both_issues_and_later_changes_no_longer_flow(ops):
 
 
 def test_a_late_replica_cannot_recreate_the_link(ops):
+    from chalicelib.root import root
     from chalicelib.rules import basic
     from chalicelib.rules.replica import stamp
     from chalicelib.store.models import TwinModel
-    from chalicelib.sync.deps import default_deps
     from chalicelib.sync.inbox import accept
     from chalicelib.sync.links import get_connection
 
@@ -125,7 +125,7 @@ def test_a_late_replica_cannot_recreate_the_link(ops):
     ops.api("DELETE", ops.conn(f"/twins/{key}"))
     ops.pump.drain()
     # the replica was on its way all along and arrives after the stop
-    accept(get_connection(ops.other_id), [late], deps=default_deps())
+    accept(get_connection(ops.other_id), [late], deps=root().sync)
     ops.pump.drain()
     assert ops.tracker.issues[other].summary == "Printer on fire"
     assert ops.twin(other, ops.other_id).status == "stopped"

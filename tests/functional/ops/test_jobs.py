@@ -79,12 +79,12 @@ def test_a_step_that_dies_is_run_again_from_the_saved_state_without_duplicates(o
 
 
 def test_a_step_killed_while_admitting_leaves_no_duplicate_twins(ops):
-    from chalicelib.sync.deps import default_deps
+    from chalicelib.root import root
 
     for n in range(8):
         ops.tracker.add_issue("OPS", f"issue {n}")
     job_id = start(ops, {"jql": "project = OPS"})
-    deps = default_deps()
+    deps = root().sync
     real_send = deps.send
     sent = {"ingest": 0}
 
@@ -108,16 +108,16 @@ def test_a_step_killed_while_admitting_leaves_no_duplicate_twins(ops):
 
 def test_a_duplicate_step_message_does_nothing(ops):
     from chalicelib.ops import jobs
-    from chalicelib.sync.deps import default_deps
+    from chalicelib.root import root
 
     ops.tracker.add_issue("OPS", "one")
     job_id = start(ops, {"jql": "project = OPS"})
-    jobs.enqueue_step(job_id, 0, deps=default_deps())  # deduplicated by the FIFO queue
+    jobs.enqueue_step(job_id, 0, deps=root().sync)  # deduplicated by the FIFO queue
     ops.pump.drain()
     state, _counter = jobs.load(job_id)
     assert state.state == "done" and state.done == 1
     steps_before = state.steps
-    jobs.enqueue_step(job_id, 0, deps=default_deps())  # a late copy, after the job moved on
+    jobs.enqueue_step(job_id, 0, deps=root().sync)  # a late copy, after the job moved on
     ops.pump.drain()
     assert jobs.load(job_id)[0].steps == steps_before
 
@@ -153,8 +153,9 @@ def test_retry_after_pauses_the_job_and_it_resumes_after(ops):
 
 
 def test_live_usage_above_the_high_water_mark_holds_the_job_back(ops):
-    from chalicelib.ops import budget, jobs
-    from chalicelib.ops.pacing import budget_for
+    from chalicelib.ops import jobs
+    from chalicelib.trackers import budget
+    from chalicelib.trackers.pacing import budget_for
 
     for n in range(3):
         ops.tracker.add_issue("OPS", f"issue {n}")

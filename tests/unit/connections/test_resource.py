@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.connections.lifecycle import console_accept_url, same_url
-from chalicelib.connections.resource import effective_status, to_resource
+from chalicelib.connections.status import effective_status
+from chalicelib.ops.connection_resource import to_resource
+from chalicelib.ops.lifecycle import console_accept_url, same_url
 from chalicelib.store.models import ConnectionModel
 
 

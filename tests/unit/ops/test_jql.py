@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.ops import jql
+from chalicelib.trackers import jql
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.ops.paced_tracker import PacedTracker, paced
 from chalicelib.trackers.base import Body, IssueFields, RateLimited
+from chalicelib.trackers.paced import PacedTracker, paced
 from tests.factories import project
 from tests.factories.fake_tracker import FakeTracker
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.ops.pacing import Budget, IssueWriteCaps, TokenBucket, admit, window_of
+from chalicelib.trackers.pacing import Budget, IssueWriteCaps, TokenBucket, admit, window_of
 
 PLAN = Budget(window_s=10, capacity=100, high_water=0.7, jobs_per_window=10, in_flight=5)
 
@@ -77,7 +77,7 @@ def test_per_issue_write_caps_follow_jira_clouds_limits():
 
 
 def test_the_window_grows_while_issues_complete_quickly():
-    from chalicelib.ops.pacing import next_window
+    from chalicelib.trackers.pacing import next_window
 
     window, cut = next_window(4.0, 1.0, base=1.0, now=10.0, last_cut=None, ceiling=20)
     assert (window, cut) == (5.0, None)  # well under target: one more per completion
@@ -87,7 +87,7 @@ def test_the_window_grows_while_issues_complete_quickly():
 
 
 def test_the_window_halves_once_per_interval_when_issues_queue():
-    from chalicelib.ops.pacing import latency_target, next_window
+    from chalicelib.trackers.pacing import latency_target, next_window
 
     assert latency_target(None) == 5.0 and latency_target(3.0) == 9.0
     window, cut = next_window(16.0, 30.0, base=1.0, now=100.0, last_cut=None, ceiling=20)

@@ -21,11 +21,12 @@ import json
 import logging
 from typing import Any
 
-from chalicelib.ops import audit, removal
+from chalicelib.store import audit
 from chalicelib.store.keys import get_key, set_key
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel, utcnow
-from chalicelib.sync.deps import SyncDeps
+from chalicelib.sync import removal
 from chalicelib.sync.events import record_transaction
+from chalicelib.sync.services import SyncDeps
 
 log = logging.getLogger("twinsync.ops.stop")
 
@@ -109,13 +110,6 @@ def reopen(twin: TwinModel) -> TwinModel:
     return twin
 
 
-def is_dead_end(twin: TwinModel, replica: dict[str, Any]) -> bool:
-    """Our issue was deleted and the other end starts a new first sync of its issue."""
-    if replica.get("twin_key"):
-        return False
-    return (tombstone(twin.connection_id, twin.local_key) or {}).get("kind") == "deleted"
-
-
 def stop_sync(
     connection: ConnectionModel, twin: TwinModel, *, deps: SyncDeps, actor: str | None = None
 ) -> TwinModel:
@@ -130,7 +124,13 @@ def stop_sync(
     told = bool(twin.remote_key or twin.last_sent_version)
     mark_stopped(twin, kind="stopped", by="local", reason=reason)
     if told:
-        removal.send(connection, twin, "stopped", f"stopped by the admin of {_node()}", deps=deps)
+        removal.send(
+            connection,
+            twin,
+            "stopped",
+            f"stopped by the admin of {deps.settings.node_name}",
+            deps=deps,
+        )
     else:
         record_transaction(
             connection.id, twin.local_key, direction="outgoing", changes=[], outcome="stopped"
@@ -143,12 +143,6 @@ def stop_sync(
     )
     log.info("sync of %s stopped in %s", twin.local_key, connection.id)
     return twin
-
-
-def _node() -> str:
-    from chalicelib.runtime import ready
-
-    return ready().node_name
 
 
 # --- what the other end tells us -------------------------------------------------------------
@@ -183,15 +177,3 @@ def on_stop(
     )
     removal.send(connection, twin, "stop_ack", None, deps=deps)
     return "stopped"
-
-
-def late_or_restarted(twin: TwinModel, replica: dict[str, Any]) -> bool:
-    """A replica for a stopped twin: True if it is late (drop it), False if it restarts it."""
-    data = tombstone(twin.connection_id, twin.local_key) or {}
-    boundary = data.get("boundary")
-    if data.get("kind") in ("deleted", "refused") or boundary is None:
-        return True
-    if int(replica["version"]) > int(boundary):
-        reopen(twin)
-        return False
-    return True

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.ops.pacing import IssueWriteCaps, budget_for
 from chalicelib.trackers.base import (
     Attachment,
     Body,
@@ -34,6 +33,7 @@ from chalicelib.trackers.base import (
     Tracker,
     User,
 )
+from chalicelib.trackers.pacing import IssueWriteCaps, budget_for
 
 log = logging.getLogger("twinsync.ops.paced")
 
@@ -47,7 +47,7 @@ PauseSink = Callable[[float, float], None]
 
 def _store_usage(kind: str) -> UsageSink:
     def sink(calls: int, now: float) -> None:
-        from chalicelib.ops.budget import add_usage
+        from chalicelib.trackers.budget import add_usage
 
         add_usage(calls, now, budget_for(kind))
 
@@ -55,7 +55,7 @@ def _store_usage(kind: str) -> UsageSink:
 
 
 def _store_pause(seconds: float, now: float) -> None:
-    from chalicelib.ops.budget import pause
+    from chalicelib.trackers.budget import pause
 
     pause(seconds, now)
 

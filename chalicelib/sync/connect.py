@@ -5,7 +5,7 @@ may be connected again: that is the explicit restart), nor may the remote issue 
 be some other issue's twin. The twin is recorded with its remote key and the issue's
 replica is sent carrying ``twin_key`` = the remote key: a *connect request*.
 
-There (the receiving end, in :mod:`chalicelib.ops.gate`): a replica with a ``twin_key``
+There (the receiving end, in :mod:`chalicelib.sync.arrival`): a replica with a ``twin_key``
 for which no twin exists is a connect request. That end checks the issue exists and is
 not a twin already; if so it records the twin, applies the replica as a link (fields are
 not overwritten; comments and attachments are merged) and answers with its own replica,
@@ -20,16 +20,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.errors import BadRequest, Conflict, NotFound
-from chalicelib.ops import removal
-from chalicelib.ops.jql import KEY_RE
-from chalicelib.ops.newtwin import save_new
-from chalicelib.ops.stop import reopen
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel
-from chalicelib.sync.deps import SyncDeps
+from chalicelib.sync import removal
 from chalicelib.sync.events import record_transaction
-from chalicelib.sync.store import get_twin, twin_by_remote
+from chalicelib.sync.outgoing import send_replica
+from chalicelib.sync.services import SyncDeps
+from chalicelib.sync.stop import reopen
+from chalicelib.sync.store import create_twin, get_twin, twin_by_remote
 from chalicelib.trackers.base import Issue, PermissionDenied
 from chalicelib.trackers.base import NotFound as IssueNotFound
+from chalicelib.trackers.jql import KEY_RE
 
 log = logging.getLogger("twinsync.ops.connect")
 
@@ -81,8 +81,6 @@ def connect_issue(
     connection: ConnectionModel, issue: Issue, remote_key: str, *, deps: SyncDeps
 ) -> TwinModel:
     """Record the link here and send the connect request; idempotent for the same pair."""
-    from chalicelib.sync.ingest import send_replica
-
     existing = check_pair(connection, issue.key, remote_key)
     if existing is not None and existing.status != "stopped":
         if existing.status == "queued" and not existing.last_sent_version:
@@ -102,7 +100,7 @@ def connect_issue(
             remote_key=remote_key,
             status="queued",
         )
-        if not save_new(twin):  # a concurrent request linked it first
+        if not create_twin(twin):  # a concurrent request linked it first
             return get_twin(connection.id, issue.key) or twin
     record_transaction(
         connection.id,
@@ -134,10 +132,8 @@ def connect(connection: ConnectionModel, body: Mapping[str, Any], *, deps: SyncD
 def receive_request(
     connection: ConnectionModel, replica: dict[str, Any], *, deps: SyncDeps
 ) -> TwinModel | None:
-    """A replica whose ``twin_key`` names one of our issues that has no twin yet."""
-    from chalicelib.sync.apply import apply_replica
-    from chalicelib.sync.ingest import send_replica
-
+    """A replica whose ``twin_key`` names one of our issues that has no twin yet: the twin
+    is made (apply then takes the replica as a link and answers), or the request refused."""
     target, requester = str(replica["twin_key"]), str(replica["key"])
     reason = None
     issue = None
@@ -167,7 +163,7 @@ def receive_request(
         remote_url=replica.get("url"),
         status="queued",
     )
-    save_new(twin)  # a retry finds the twin it made before (and applies as a link)
+    create_twin(twin)  # a retry finds the twin it made before (and applies as a link)
     record_transaction(
         connection.id,
         issue.key,
@@ -175,7 +171,4 @@ def receive_request(
         changes=["connect"],
         outcome=f"connected with {requester} at the other side's request",
     )
-    linked = apply_replica(connection, replica, deps=deps)  # now found by twin_key: a link
-    current = get_twin(connection.id, issue.key) or linked or twin
-    send_replica(deps.tracker.get_issue(issue.key), current, deps=deps, force=True)
-    return current
+    return get_twin(connection.id, issue.key) or twin

@@ -3,7 +3,7 @@
 Items in the keys table (``KeyModel``), each expiring an hour after its window:
 
 - ``budget#use#<window>``: tracker calls made in that window (everything: live sync, jobs,
-  trigger checks), added by :class:`~chalicelib.ops.paced_tracker.PacedTracker`;
+  trigger checks), added by :class:`~chalicelib.trackers.paced.PacedTracker`;
 - ``budget#jobs#<window>``: issues jobs admitted in that window, taken with a conditional
   add so that all jobs together stay under ``Budget.jobs_per_window``;
 - ``budget#pause``: until when (epoch seconds, in ``counter``) the tracker asked us to wait
@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.ops.pacing import Budget, window_of
 from chalicelib.store.keys import condition_failed
 from chalicelib.store.models import KeyModel
+from chalicelib.trackers.pacing import Budget, window_of
 
 log = logging.getLogger("twinsync.ops.budget")
 

@@ -22,17 +22,19 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.config import Settings
 from chalicelib.connections import keys, store, validation
-from chalicelib.connections.defaults import default_scripts
-from chalicelib.connections.deps import resolve
-from chalicelib.connections.lifecycle import require_mode_offered, tracker_unavailable
-from chalicelib.connections.resource import refresh_status
+from chalicelib.connections.status import refresh_status
 from chalicelib.errors import BadRequest, Conflict, Unprocessable
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.net.peer import PeerClient, PeerEnd
-from chalicelib.ops import audit
-from chalicelib.rules import edits as rule_edits
+from chalicelib.ops import rule_edits
+from chalicelib.ops.collaborators import resolve
+from chalicelib.ops.lifecycle import require_mode_offered, tracker_unavailable
+from chalicelib.rules.defaults import default_scripts
+from chalicelib.store import audit
 from chalicelib.store.keys import condition_failed
 from chalicelib.store.models import ConnectionModel
+from chalicelib.sync.resume import resume_by_id
+from chalicelib.sync.services import SyncDeps
 from chalicelib.trackers import base as trackers
 
 log = logging.getLogger("twinsync.connections")
@@ -75,11 +77,10 @@ def is_local(conn: ConnectionModel) -> bool:
 # --- reads --------------------------------------------------------------------------------
 
 
-def list_projects(*, tracker: trackers.Tracker | None = None) -> list[dict[str, Any]]:
+def list_projects(*, tracker: trackers.Tracker) -> list[dict[str, Any]]:
     """``GET /api/v1/projects``: the "select project" step's choices."""
-    chosen = resolve(tracker=tracker).tracker() if tracker is None else tracker
     try:
-        projects = chosen.list_projects()
+        projects = tracker.list_projects()
     except trackers.TrackerError as exc:
         raise tracker_unavailable(exc) from exc
     return [
@@ -100,7 +101,9 @@ def patch(
     connection_id: str,
     body: Mapping[str, Any],
     *,
-    tracker: trackers.Tracker | None = None,
+    settings: Settings,
+    tracker: trackers.Tracker,
+    peer: PeerClient,
 ) -> ConnectionModel:
     """``PATCH /api/v1/connections/{id}``."""
     changes = validation.patch_request(body)
@@ -115,7 +118,7 @@ def patch(
         if "description" in changes:
             end.description = changes["description"]
         end.updated_at = moment
-    _apply_rules(conn, changes, moment)
+    _apply_rules(conn, changes, settings=settings, peer=peer)
     old_name = conn.name
     if "name" in changes and changes["name"] != old_name:
         for end in ends:
@@ -155,10 +158,9 @@ def _check_rule_edits(conn: ConnectionModel, changes: Mapping[str, Any]) -> None
         )
 
 
-def _check_jql(jql: str, tracker: trackers.Tracker | None) -> None:
-    chosen = resolve(tracker=tracker).tracker() if tracker is None else tracker
+def _check_jql(jql: str, tracker: trackers.Tracker) -> None:
     try:
-        chosen.check_jql(jql)
+        tracker.check_jql(jql)
     except trackers.InvalidRequest as exc:
         raise Unprocessable(
             f"The tracker refuses this JQL: {exc.message}",
@@ -169,17 +171,18 @@ def _check_jql(jql: str, tracker: trackers.Tracker | None) -> None:
         raise tracker_unavailable(exc) from exc
 
 
-def _apply_rules(conn: ConnectionModel, changes: Mapping[str, Any], moment: datetime) -> None:
-    rule_edits.apply(conn, changes)  # versions kept; mappings shared with the other end
+def _apply_rules(
+    conn: ConnectionModel, changes: Mapping[str, Any], *, settings: Settings, peer: PeerClient
+) -> None:
+    # versions kept; mappings shared with the other end
+    rule_edits.apply(conn, changes, settings=settings, peer=peer)
     if "incoming_guard_jql" in changes:
         conn.incoming_guard_jql = changes["incoming_guard_jql"]
     if "conflict_rules" in changes:
         conn.conflict_rules = changes["conflict_rules"] or None
 
 
-def upgrade(
-    connection_id: str, body: Mapping[str, Any], *, settings: Settings | None = None
-) -> ConnectionModel:
+def upgrade(connection_id: str, body: Mapping[str, Any], *, settings: Settings) -> ConnectionModel:
     """``POST /api/v1/connections/{id}/upgrade``: Basic → Script, one way, this end only."""
     target = body.get("mode")
     if not isinstance(target, str) or not target:
@@ -212,22 +215,24 @@ def deactivate(
     connection_id: str,
     body: Mapping[str, Any] | None = None,
     *,
-    settings: Settings | None = None,
-    peer: PeerClient | None = None,
+    settings: Settings,
+    peer: PeerClient,
+    sync: SyncDeps,
 ) -> ConnectionModel:
     """``POST /api/v1/connections/{id}/deactivate`` (optional ``{"reason": "..."}``)."""
     reason = _reason(body)
-    return _switch(connection_id, "deactivated", reason, settings=settings, peer=peer)
+    return _switch(connection_id, "deactivated", reason, settings=settings, peer=peer, sync=sync)
 
 
 def activate(
     connection_id: str,
     *,
-    settings: Settings | None = None,
-    peer: PeerClient | None = None,
+    settings: Settings,
+    peer: PeerClient,
+    sync: SyncDeps,
 ) -> ConnectionModel:
     """``POST /api/v1/connections/{id}/activate``."""
-    return _switch(connection_id, "active", None, settings=settings, peer=peer)
+    return _switch(connection_id, "active", None, settings=settings, peer=peer, sync=sync)
 
 
 def _reason(body: Mapping[str, Any] | None) -> str | None:
@@ -250,8 +255,9 @@ def _switch(
     state: str,
     reason: str | None,
     *,
-    settings: Settings | None,
-    peer: PeerClient | None,
+    settings: Settings,
+    peer: PeerClient,
+    sync: SyncDeps,
 ) -> ConnectionModel:
     conn = store.get_connection(connection_id)
     if conn.status == "pending":
@@ -286,15 +292,13 @@ def _switch(
     log.info("connection %s %s", conn.id, "activated" if state == "active" else "deactivated")
     audit.connection_event("activated" if state == "active" else "deactivated", conn, reason=reason)
     if conn.status == "active":
-        _resume(conn.id)
+        _resume(conn.id, sync)
     return conn
 
 
-def _resume(connection_id: str) -> None:
+def _resume(connection_id: str, sync: SyncDeps) -> None:
     """What waited while the connection was not live moves again (see chalicelib.sync)."""
-    from chalicelib.sync.resume import resume_by_id
-
-    resume_by_id(connection_id)
+    resume_by_id(connection_id, deps=sync)
 
 
 def peer_end(conn: ConnectionModel) -> PeerEnd | None:
@@ -328,9 +332,7 @@ def _notify(conn: ConnectionModel, peer: Any) -> bool:
     return True
 
 
-def deliver_pending_notices(
-    *, settings: Settings | None = None, peer: PeerClient | None = None
-) -> int:
+def deliver_pending_notices(*, settings: Settings, peer: PeerClient) -> int:
     """Retry the notices public peers have not received yet (for a scheduled caller)."""
     deps = resolve(settings, None, peer)
     return sum(
@@ -338,9 +340,7 @@ def deliver_pending_notices(
     )
 
 
-def delete(
-    connection_id: str, *, settings: Settings | None = None, peer: PeerClient | None = None
-) -> None:
+def delete(connection_id: str, *, settings: Settings, peer: PeerClient) -> None:
     """``DELETE /api/v1/connections/{id}``: tells the other end, revokes a pending code."""
     conn = store.get_connection(connection_id)
     deps = resolve(settings, None, peer)
@@ -362,7 +362,9 @@ def delete(
 # --- what the other end tells us (node API) -----------------------------------------------
 
 
-def receive_status(conn: ConnectionModel, body: Mapping[str, Any]) -> dict[str, Any]:
+def receive_status(
+    conn: ConnectionModel, body: Mapping[str, Any], *, sync: SyncDeps
+) -> dict[str, Any]:
     """``POST /node/v1/connections/{cid}/status``: the other end's switch changed."""
     status = body.get("status")
     if status not in PEER_STATUSES:
@@ -382,30 +384,32 @@ def receive_status(conn: ConnectionModel, body: Mapping[str, Any]) -> dict[str, 
     log.info("the other end of %s is now %s", conn.id, status)
     audit.peer_event(f"peer_{status}", conn, reason=conn.remote_reason)
     if conn.status == "active":
-        _resume(conn.id)
+        _resume(conn.id, sync)
     return {"connection_id": conn.id, "status": conn.status}
 
 
-def status_answer(conn: ConnectionModel, settings: Settings | None = None) -> dict[str, Any]:
+def status_answer(conn: ConnectionModel, settings: Settings) -> dict[str, Any]:
     """How this end is, as the other end should show it."""
     reason = None
     if conn.pending_notice:
         reason = conn.pending_notice.get("reason")
     elif conn.local_state == "deactivated":
-        reason = f"deactivated by the admin of {resolve(settings).settings.node_name}"
+        reason = f"deactivated by the admin of {settings.node_name}"
     return {"connection_id": conn.id, "status": conn.local_state, "reason": reason}
 
 
-def record_peer_answer(conn: ConnectionModel, answer: Mapping[str, Any]) -> ConnectionModel:
+def record_peer_answer(
+    conn: ConnectionModel, answer: Mapping[str, Any], *, sync: SyncDeps
+) -> ConnectionModel:
     """Apply what ``GET …/status`` on the other end said (for a private end's poller)."""
     status = answer.get("status")
     if status in PEER_STATUSES and status != conn.remote_state:
-        receive_status(conn, {"status": status, "reason": answer.get("reason")})
+        receive_status(conn, {"status": status, "reason": answer.get("reason")}, sync=sync)
     return conn
 
 
 def check_peer(
-    connection_id: str, *, settings: Settings | None = None, peer: PeerClient | None = None
+    connection_id: str, *, settings: Settings, peer: PeerClient, sync: SyncDeps
 ) -> ConnectionModel:
     """Ask the other end how it is and show it here (a private end cannot be told).
 
@@ -421,10 +425,10 @@ def check_peer(
         answer = deps.peer().get_status(end)
     except PeerRefused as exc:
         if exc.code == "connection_deleted":
-            return record_peer_answer(conn, {"status": "deleted", "reason": exc.message})
+            return record_peer_answer(conn, {"status": "deleted", "reason": exc.message}, sync=sync)
         log.warning("the other end of %s refused the status call: %s", conn.id, exc.code)
         return conn
     except OutboundError as exc:
         log.warning("the other end of %s did not answer: %s", conn.id, exc.message)
         return conn
-    return record_peer_answer(conn, answer)
+    return record_peer_answer(conn, answer, sync=sync)

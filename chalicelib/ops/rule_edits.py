@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from chalicelib.config import Settings
 from chalicelib.errors import BadGateway, BadRequest, Conflict
+from chalicelib.net.peer import PeerClient
 from chalicelib.rules import visual
 from chalicelib.rules.script.errors import ScriptError
 from chalicelib.store.models import ConnectionModel
@@ -117,8 +119,8 @@ def apply(
     changes: Mapping[str, Any],
     *,
     by: str = "admin",
-    settings: Any = None,
-    peer: Any = None,
+    settings: Settings,
+    peer: PeerClient,
 ) -> None:
     """Store checked script and mapping changes on ``conn`` (not saved), with history."""
     at = _now()
@@ -126,12 +128,9 @@ def apply(
         if name in changes and changes[name] != getattr(conn, name):
             record_script(conn, name, changes[name], by=by, at=at)
     if "mappings" in changes:
-        from chalicelib.connections.deps import resolve
-
-        deps = resolve(settings, None, peer)
-        share_mappings(conn, changes["mappings"], by=by, at=at, peer=deps.peer)
+        share_mappings(conn, changes["mappings"], by=by, at=at, peer=peer)
         record_mappings(
-            conn, changes["mappings"], by=by, node=deps.settings.node_name, at=at, via="admin_api"
+            conn, changes["mappings"], by=by, node=settings.node_name, at=at, via="admin_api"
         )
 
 
@@ -139,7 +138,7 @@ def apply(
 
 
 def share_mappings(
-    conn: ConnectionModel, document: list[dict[str, Any]], *, by: str, at: str, peer: Any
+    conn: ConnectionModel, document: list[dict[str, Any]], *, by: str, at: str, peer: PeerClient
 ) -> None:
     """Give the other end the document (it keeps its own view); raise if it cannot be told
     and the document configures its side."""
@@ -178,17 +177,17 @@ def _share_locally(
 
 
 def _share_with_peer(
-    conn: ConnectionModel, document: list[dict[str, Any]], *, by: str, at: str, peer: Any
+    conn: ConnectionModel, document: list[dict[str, Any]], *, by: str, at: str, peer: PeerClient
 ) -> None:
-    from chalicelib.connections.manage import peer_end
     from chalicelib.net.errors import OutboundError, PeerRefused
+    from chalicelib.ops.manage import peer_end
 
     end = peer_end(conn)
     if end is None:
         return
     path = f"/node/v1/connections/{quote(conn.id, safe='')}/mappings"
     try:
-        peer().call(end, "PUT", path, {"mappings": document, "changed_by": by, "changed_at": at})
+        peer.call(end, "PUT", path, {"mappings": document, "changed_by": by, "changed_at": at})
     except PeerRefused as exc:
         raise Conflict(
             f"The other side refused the mappings ({exc.code}): {exc.message} Nothing changed.",

@@ -19,13 +19,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.errors import BadRequest
-from chalicelib.ops import audit, removal
-from chalicelib.ops.stop import mark_stopped
+from chalicelib.store import audit
 from chalicelib.store.keys import get_key, set_key
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
-from chalicelib.sync.deps import SyncDeps
+from chalicelib.sync import removal
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection
+from chalicelib.sync.services import SyncDeps
+from chalicelib.sync.stop import mark_stopped
 from chalicelib.sync.store import twins_of_issue
 from chalicelib.trackers.base import Body, NotFound
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from chalicelib.rules.replica import blank_replica, stamp
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
-from chalicelib.sync.deps import SyncDeps
 from chalicelib.sync.events import record_transaction
+from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import append_entry, outbox_pk
 
 KINDS = ("stopped", "stop_ack", "deleted", "refused")

@@ -17,7 +17,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chalicelib.store.models import ConnectionModel, EventModel, utcnow
+from chalicelib.config import get_settings
+from chalicelib.store.models import ConnectionModel, EventModel, new_id, utcnow
 
 log = logging.getLogger("twinsync.audit")
 
@@ -28,9 +29,7 @@ MAX_LIMIT = 1000
 
 def admin_actor() -> str:
     """The admin token's identity: a fingerprint of its hash."""
-    from chalicelib.runtime import ready
-
-    return f"admin:{ready().admin_token_sha256[:12]}"
+    return f"admin:{get_settings().admin_token_sha256[:12]}"
 
 
 def node_actor(node_id: str | None) -> str:
@@ -45,8 +44,6 @@ def record(
     details: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Append one entry; returns it (``None`` if it could not be stored)."""
-    from chalicelib.sync.events import new_id
-
     try:
         who = actor or admin_actor()
         entry = {

@@ -15,7 +15,7 @@ The reference pages' flow, over wire contract v1:
   conditional write together with the activated end.
 
 Every function takes its collaborators (settings, tracker, peer client, clock) as
-keyword-only parameters with working defaults (:mod:`chalicelib.connections.deps`).
+keyword-only parameters with working defaults (:mod:`chalicelib.ops.collaborators`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,7 @@ from urllib.parse import urlsplit
 from chalicelib.config import Settings
 from chalicelib.connections import invitation as codec
 from chalicelib.connections import keys, store, validation
-from chalicelib.connections.defaults import default_scripts
-from chalicelib.connections.deps import Deps, resolve
-from chalicelib.connections.resource import refresh_status
+from chalicelib.connections.status import refresh_status
 from chalicelib.errors import (
     BadGateway,
     BadRequest,
@@ -48,7 +46,9 @@ from chalicelib.errors import (
 )
 from chalicelib.net.errors import NotTwinsync, PeerRefused, Unreachable, UrlNotAllowed
 from chalicelib.net.peer import NodeInfo, PeerClient
-from chalicelib.ops import audit
+from chalicelib.ops.collaborators import Deps, resolve
+from chalicelib.rules.defaults import default_scripts
+from chalicelib.store import audit
 from chalicelib.store.models import ConnectionModel, InvitationModel
 from chalicelib.trackers import base as trackers
 
@@ -164,9 +164,9 @@ def _new_end(**values: Any) -> ConnectionModel:
 def initiate(
     body: Mapping[str, Any],
     *,
-    settings: Settings | None = None,
-    tracker: trackers.Tracker | None = None,
-    peer: PeerClient | None = None,
+    settings: Settings,
+    tracker: trackers.Tracker,
+    peer: PeerClient,
     now: float | None = None,
 ) -> Initiated:
     """``POST /api/v1/connections`` on the initiating node."""
@@ -355,9 +355,9 @@ def _initiate_invitation(
 def accept(
     body: Mapping[str, Any],
     *,
-    settings: Settings | None = None,
-    tracker: trackers.Tracker | None = None,
-    peer: PeerClient | None = None,
+    settings: Settings,
+    tracker: trackers.Tracker,
+    peer: PeerClient,
     now: float | None = None,
 ) -> Accepted:
     """``POST /api/v1/invitations/accept`` on the accepting node."""
@@ -532,7 +532,7 @@ def _save_accepted(end: ConnectionModel) -> Accepted:
 
 
 def handshake(
-    body: Mapping[str, Any], *, settings: Settings | None = None, now: float | None = None
+    body: Mapping[str, Any], *, settings: Settings, now: float | None = None
 ) -> dict[str, Any]:
     """``POST /node/v1/handshake``: the acceptor proves it holds the code; A records it."""
     deps = resolve(settings, None, None, now)

@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.connections import manage
+from chalicelib.ops import manage
 from chalicelib.store.models import ConnectionModel
 from chalicelib.sync import twin_status
-from chalicelib.sync.deps import SyncDeps, default_deps
+from chalicelib.sync.services import SyncDeps
 
 log = logging.getLogger("twinsync.poll")
 
@@ -28,17 +28,14 @@ def _ask_peers(deps: SyncDeps) -> int:
         if connection.remote_state == "active" and connection.status != "error":
             continue
         try:
-            manage.check_peer(connection.id, settings=deps.settings, peer=deps.peer)
+            manage.check_peer(connection.id, settings=deps.settings, peer=deps.peer, sync=deps)
             asked += 1
         except Exception:  # the next round asks again
             log.warning("could not ask the peer of %s", connection.id, exc_info=True)
     return asked
 
 
-def poll_all_peers(
-    *, remaining_ms: Callable[[], int], deps: SyncDeps | None = None
-) -> dict[str, Any]:
-    deps = deps or default_deps()
+def poll_all_peers(*, remaining_ms: Callable[[], int], deps: SyncDeps) -> dict[str, Any]:
     notices = manage.deliver_pending_notices(settings=deps.settings, peer=deps.peer)
     notices += twin_status.retry_undelivered(deps=deps)
     if deps.settings.is_public:

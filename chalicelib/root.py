@@ -1,0 +1,141 @@
+"""The composition root: what every route, queue handler and schedule works with.
+
+Built once per container (a Lambda execution environment) on its first invocation, never
+at import, so ``chalice package`` and cold starts import ``app.py`` without an environment:
+
+- the settings: one typed object from the environment (:mod:`chalicelib.config`); a
+  misconfigured stage fails on its first invocation with one message naming every problem;
+- the tables, bound to the stage's names (:func:`chalicelib.store.models.bind`);
+- the tracker adapter of ``settings.tracker``, and for the sync stages the same adapter
+  paced by the node's budget (:mod:`chalicelib.trackers.paced`);
+- the SSRF-guarded fetcher and the peer client over it; the blob store; the queue sender.
+
+The layers below take these as parameters; none of them builds a collaborator or reads a
+global. Tests and the local stack install other providers (a fake tracker, a transport that
+routes to an in-process node) with :func:`use_providers`: a seam, not a flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from chalicelib.config import Settings, get_settings
+from chalicelib.net.outbound import Fetcher, GuardedFetcher
+from chalicelib.net.peer import PeerClient
+from chalicelib.net.ssrf import OutboundPolicy
+from chalicelib.store.models import bind
+from chalicelib.sync.blobs import BlobStore, s3_client
+from chalicelib.sync.services import SyncDeps
+from chalicelib.trackers.base import Tracker
+from chalicelib.trackers.paced import paced
+
+MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024
+
+
+def default_tracker(settings: Settings) -> Tracker:
+    from chalicelib.trackers.factory import make_tracker
+
+    return make_tracker(settings.tracker)
+
+
+def default_fetcher(settings: Settings) -> Fetcher:
+    return GuardedFetcher(OutboundPolicy.from_settings(settings))
+
+
+@dataclass(frozen=True)
+class Providers:
+    """Factories of the node's outside collaborators, each given the node's settings."""
+
+    tracker: Callable[[Settings], Tracker] = default_tracker
+    fetcher: Callable[[Settings], Fetcher] = default_fetcher
+
+
+@dataclass(frozen=True)
+class Root:
+    """One node's collaborators; each is built on first use and then kept."""
+
+    settings: Settings
+    providers: Providers
+
+    @cached_property
+    def tracker(self) -> Tracker:
+        """The tracker adapter as the admin operations use it (unpaced: an admin waits)."""
+        return self.providers.tracker(self.settings)
+
+    @cached_property
+    def fetch(self) -> Fetcher:
+        return self.providers.fetcher(self.settings)
+
+    @cached_property
+    def peer(self) -> PeerClient:
+        return PeerClient(node_id=self.settings.node_id, fetch=self.fetch)
+
+    @cached_property
+    def sync(self) -> SyncDeps:
+        """What the sync stages and jobs work with."""
+        return build_sync(self.settings, self.providers, tracker=paced(self.tracker))
+
+
+def build_sync(
+    settings: Settings, providers: Providers | None = None, **overrides: Any
+) -> SyncDeps:
+    """The sync stages' collaborators from the settings; ``overrides`` replace any of them."""
+    chosen = providers or _current
+    fetch = overrides.pop("fetch", None) or chosen.fetcher(settings)
+    values: dict[str, Any] = {
+        "settings": settings,
+        "tracker": overrides.pop("tracker", None) or paced(chosen.tracker(settings)),
+        "peer": overrides.pop("peer", None) or PeerClient(node_id=settings.node_id, fetch=fetch),
+        "fetch": fetch,
+        "blobs": overrides.pop("blobs", None)
+        or BlobStore(settings.resources.blob_bucket, client=s3_client(settings.region)),
+    }
+    values.update(overrides)
+    if "blob_fetch" not in values:
+        values["blob_fetch"] = fetch if "fetch" in overrides else _blob_fetcher(settings, fetch)
+    return SyncDeps(**values)
+
+
+def _blob_fetcher(settings: Settings, fetch: Fetcher) -> Fetcher:
+    """Attachment bytes are bigger than API answers: the same guard, a larger cap."""
+    if not isinstance(fetch, GuardedFetcher):
+        return fetch  # a test transport
+    return GuardedFetcher(OutboundPolicy.from_settings(settings), max_bytes=MAX_ATTACHMENT_BYTES)
+
+
+_current = Providers()
+_built: dict[tuple[int, int], Root] = {}
+
+
+def root() -> Root:
+    """This container's root: settings loaded and tables bound before anything else runs."""
+    settings = get_settings()
+    key = (id(settings), id(_current))
+    built = _built.get(key)
+    if built is None:
+        bind(settings)
+        _built.clear()
+        built = _built[key] = Root(settings=settings, providers=_current)
+    return built
+
+
+def reset() -> None:
+    """Forget the settings and everything built from them (tests that change the
+    environment call this)."""
+    _built.clear()
+    get_settings.cache_clear()
+
+
+@contextmanager
+def use_providers(replacement: Providers) -> Iterator[Providers]:
+    """Install ``replacement`` for the duration of the block."""
+    global _current
+    previous, _current = _current, replacement
+    try:
+        yield replacement
+    finally:
+        _current = previous

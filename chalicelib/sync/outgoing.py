@@ -1,0 +1,155 @@
+"""Outgoing replicas: an issue as it is now becomes a replica in a twin's outbox.
+
+Each field is compared with what this end last sent or wrote (the merge registers,
+:mod:`chalicelib.rules.merge`): a field that differs was edited here and gets a new stamp;
+when no field was edited and the comments and attachments are as last sent, nothing is
+sent, so our own writes never echo. Ingest (:mod:`chalicelib.sync.ingest`), a trigger, a
+connect or a restart all send through :func:`send_replica`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+
+from chalicelib.queues import RetryLater
+from chalicelib.rules import merge
+from chalicelib.rules.replica import field_hashes, items_hash, stamp
+from chalicelib.rules.select import outgoing_rule
+from chalicelib.rules.skip import SkipSync
+from chalicelib.store.models import TwinModel
+from chalicelib.sync.blobs import outgoing_key
+from chalicelib.sync.events import record_transaction
+from chalicelib.sync.links import end_origin, get_connection
+from chalicelib.sync.services import SyncDeps
+from chalicelib.sync.store import TwinGone, append_entry, holding, outbox_pk
+from chalicelib.trackers.base import Issue, RateLimited, TrackerError, Unavailable
+
+log = logging.getLogger("twinsync.outgoing")
+
+
+def _attachment_hashes(issue: Issue, twin: TwinModel, *, deps: SyncDeps) -> dict[str, str]:
+    """SHA-256 of each attachment we offer, uploaded once to our bucket for the peer."""
+    known: dict[str, str] = dict(twin.sent_attachments or {})
+    ours = deps.integration_user_id()
+    for attachment in issue.attachments:
+        if attachment.id in known or (attachment.author and attachment.author.id == ours):
+            continue
+        try:
+            data = deps.tracker.download_attachment(attachment.id)
+        except (RateLimited, Unavailable) as exc:
+            raise RetryLater(str(exc), delay=getattr(exc, "retry_after", None)) from exc
+        except TrackerError as exc:
+            log.warning("attachment %s of %s unreadable: %s", attachment.id, issue.key, exc)
+            continue
+        deps.blobs.put(
+            outgoing_key(twin.connection_id, attachment.id), data, content_type=attachment.mime_type
+        )
+        known[attachment.id] = hashlib.sha256(data).hexdigest()
+    return known
+
+
+def send_replica(
+    issue: Issue,
+    twin: TwinModel,
+    *,
+    deps: SyncDeps,
+    force: bool = False,
+    repair: Sequence[str] = (),
+) -> bool:
+    """Append this issue's replica to the twin's connection outbox; False if nothing new.
+
+    ``repair`` (a drift repair, :mod:`chalicelib.ops.drift`): fields the receiver is to
+    write whatever the stamps say (``replica.repair``). The twin is held meanwhile (an
+    apply of the same twin waits, and this waits for one: ``TwinBusy``)."""
+    try:
+        with holding(twin):
+            return _send(issue, twin, deps=deps, force=force, repair=repair)
+    except TwinGone:
+        return False
+
+
+def _send(
+    issue: Issue, twin: TwinModel, *, deps: SyncDeps, force: bool, repair: Sequence[str]
+) -> bool:
+    connection = get_connection(twin.connection_id)
+    if connection is None or connection.status == "deleted":
+        return False
+    hashes = _attachment_hashes(issue, twin, deps=deps)
+    rule = outgoing_rule(connection)
+    try:
+        replica = rule(
+            issue,
+            connection_id=connection.id,
+            integration_user_id=deps.integration_user_id(),
+            attachment_sha=hashes,
+        )
+    except SkipSync:  # the rules leave this issue out (scope, direction disabled)
+        twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])
+        return False
+    state, changed = merge.observe_local(
+        merge.load(twin.merge_state),
+        replica,
+        at=merge.stamp_time(issue.updated),
+        origin=end_origin(connection, deps.settings.node_id),
+        at_of=merge.change_times(issue.updated, issue.changed_at),
+    )
+    items = items_hash(replica)
+    if not force and not changed and items == twin.last_sent_hash:
+        # nothing edited here since we last sent or wrote: our own write read back, or a
+        # change to something this connection does not sync
+        twin.update(
+            actions=[
+                TwinModel.merge_state.set(merge.dump(state)),
+                TwinModel.sent_attachments.set(hashes),
+                TwinModel.seen_updated.set(issue.updated),
+            ]
+        )
+        return False
+    version = int(twin.last_sent_version or 0) + 1
+    replica = stamp(replica, version=version)
+    replica["stamps"] = merge.stamps_json(state)
+    if repair:
+        replica["repair"] = sorted(set(repair))
+    if twin.remote_key:
+        replica["twin_key"] = twin.remote_key
+    previous = dict(twin.sent_hashes or {})
+    current = field_hashes(replica)
+    entry = append_entry(
+        outbox_pk(connection.id),
+        issue_key=issue.key,
+        replica=replica,
+        retention_days=deps.settings.outbox_retention_days,
+    )
+    twin.update(
+        actions=[
+            TwinModel.last_sent_version.set(version),
+            TwinModel.last_sent_hash.set(items),
+            TwinModel.merge_state.set(merge.dump(state)),
+            TwinModel.sent_hashes.set(current),
+            TwinModel.sent_attachments.set(hashes),
+            TwinModel.local_url.set(issue.url),
+            TwinModel.local_id.set(issue.id),
+            TwinModel.seen_updated.set(issue.updated),
+        ]
+    )
+    deps.enqueue(
+        deps.settings.resources.deliver_queue_url,
+        {"connection_id": connection.id, "seq": entry.seq, "local_key": issue.key},
+        group=f"{connection.id}#{issue.key}",
+        dedup=f"out#{connection.id}#{entry.seq}",
+    )
+    record_transaction(
+        connection.id,
+        twin.local_key,
+        direction="outgoing",
+        changes=changed_names(previous, current),
+        outcome="queued",
+        version=version,
+    )
+    return True
+
+
+def changed_names(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))

@@ -1,0 +1,58 @@
+"""The sync stages' collaborators, as one value every stage takes (``deps=``).
+
+Built by the composition root (:mod:`chalicelib.root`) once per container; tests pass their
+own tracker, peer client or fetcher instead of patching anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib import queues
+from chalicelib.config import Settings
+from chalicelib.net.outbound import Fetcher
+from chalicelib.net.peer import PeerClient
+from chalicelib.sync.blobs import BlobStore
+from chalicelib.trackers.base import Project, Tracker
+
+PROJECT_TTL_S = 300
+
+
+@dataclass
+class SyncDeps:
+    settings: Settings
+    tracker: Tracker
+    peer: PeerClient
+    fetch: Fetcher
+    blobs: BlobStore
+    blob_fetch: Fetcher | None = None
+    send: Callable[..., None] = queues.send
+    hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    _integration_user: str | None = None
+    _projects: dict[str, tuple[float, Project]] = field(default_factory=dict)
+
+    def project(self, key: str) -> Project:
+        """A project's issue types, cached for a few minutes (they rarely change)."""
+        cached = self._projects.get(key)
+        if cached is not None and time.monotonic() - cached[0] < PROJECT_TTL_S:
+            return cached[1]
+        project = self.tracker.get_project(key)
+        self._projects[key] = (time.monotonic(), project)
+        return project
+
+    def integration_user_id(self) -> str:
+        if self._integration_user is None:
+            self._integration_user = self.tracker.myself().id
+        return self._integration_user
+
+    def enqueue(self, queue_url: str, body: dict[str, Any], *, group: str, dedup: str) -> None:
+        self.send(queue_url, body, group_id=group, dedup_id=dedup, region=self.settings.region)
+
+    def hook(self, name: str, **kwargs: Any) -> None:
+        """Named seams where tests inject faults (e.g. a crash after a tracker write)."""
+        callback = self.hooks.get(name)
+        if callback is not None:
+            callback(**kwargs)

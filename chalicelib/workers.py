@@ -1,0 +1,109 @@
+"""Entry points of the queue-triggered and scheduled functions (what ``app.py`` calls).
+
+Each gets its collaborators from the composition root (:mod:`chalicelib.root`). Each queue
+handler states its batch semantics through :func:`chalicelib.queues.process_batch`: ordered
+per message group, partial batch failures, backoff through visibility, and after the retry
+budget an error record instead of a silent loss.
+
+The jobs queue's batch size is 1: a step runs for several seconds and a job's steps are
+ordered by the FIFO group anyway. Before the step runs, the message's visibility is
+shortened to a little more than a step can take, so a step whose function dies (killed,
+timed out) is delivered again within seconds instead of after the queue's long visibility
+timeout. A step that keeps failing makes the job ``failed`` after the retry budget, with
+the error to read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from chalicelib.queues import (
+    QueueMessage,
+    process_batch,
+    queue_url_for,
+    sqs_client,
+    visibility_delayer,
+)
+from chalicelib.root import Root, root
+from chalicelib.sync.services import SyncDeps
+
+log = logging.getLogger("twinsync.workers")
+
+Records = Iterable[Mapping[str, Any]]
+BatchResult = dict[str, list[dict[str, str]]]
+Stage = Callable[..., None]
+
+STEP_VISIBILITY_S = 30
+
+
+def _run(node: Root, records: Records, handle: Stage, stage: str) -> BatchResult:
+    from chalicelib.sync.events import record_give_up
+
+    deps: SyncDeps = node.sync
+    names = node.settings.resources
+    return process_batch(
+        records,
+        lambda message: handle(message, deps=deps),
+        give_up=lambda message, exc: record_give_up(stage, message, exc),
+        delay=visibility_delayer(
+            [names.ingest_queue_url, names.deliver_queue_url, names.apply_queue_url],
+            node.settings.region,
+        ),
+    )
+
+
+def ingest_batch(records: Records) -> BatchResult:
+    from chalicelib.sync.ingest import handle_ingest
+
+    return _run(root(), records, handle_ingest, "ingest")
+
+
+def deliver_batch(records: Records) -> BatchResult:
+    from chalicelib.sync.deliver import handle_deliver
+
+    return _run(root(), records, handle_deliver, "deliver")
+
+
+def apply_batch(records: Records) -> BatchResult:
+    from chalicelib.sync.apply import handle_apply
+
+    return _run(root(), records, handle_apply, "apply")
+
+
+def jobs_batch(records: Records) -> BatchResult:
+    from chalicelib.ops.jobs import give_up, run_step
+
+    node = root()
+    url = node.settings.resources.jobs_queue_url
+    region = node.settings.region
+
+    def handle(message: QueueMessage) -> None:
+        _hold(message, url, region)
+        run_step(message, deps=node.sync)
+
+    return process_batch(records, handle, give_up=give_up, delay=visibility_delayer([url], region))
+
+
+def _hold(message: QueueMessage, url: str, region: str) -> None:
+    if not message.receipt_handle or queue_url_for(message, [url]) is None:
+        return
+    try:
+        sqs_client(region).change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=STEP_VISIBILITY_S
+        )
+    except Exception:  # the queue's own timeout still brings it back, later
+        log.warning("could not shorten the visibility of step %s", message.message_id)
+
+
+def poll_peers(remaining_ms: Callable[[], int]) -> dict[str, Any]:
+    from chalicelib.ops.poll import poll_all_peers
+
+    return poll_all_peers(remaining_ms=remaining_ms, deps=root().sync)
+
+
+def reconcile() -> dict[str, Any]:
+    from chalicelib.sync.reconcile import reconcile_all
+
+    return reconcile_all(deps=root().sync)
