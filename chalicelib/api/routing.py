@@ -95,18 +95,16 @@ def _json_response(reply: Reply) -> Response:
 
 def _parse(
     current: Any,
-    max_body: Callable[[Root], int],
+    body_cap: Callable[[Root], int],
     principal_of: Authenticator | None,
     *,
     parse_json: bool,
 ) -> ApiRequest:
     node = _root()
     raw = current.raw_body or b""
-    max_body = max_body(node)
-    if len(raw) > max_body:
-        raise PayloadTooLarge(
-            f"The body is {len(raw)} bytes; this node accepts at most {max_body}."
-        )
+    cap = body_cap(node)
+    if len(raw) > cap:
+        raise PayloadTooLarge(f"The body is {len(raw)} bytes; this node accepts at most {cap}.")
     headers = {k.lower(): v for k, v in (current.headers or {}).items()}
     parsed: Any = None
     if parse_json and raw.strip():

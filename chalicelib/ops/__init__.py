@@ -1,7 +1,6 @@
-"""Operations on top of the sync pipeline: triggers, bulk jobs, connect, stop, deletion,
-the audit log and the queue view.
+"""Admin operations and jobs: making and managing connections, triggers, bulk jobs, drift
+scans, the queue view (docs/architecture.md).
 
-The pipeline (``chalicelib.sync``) calls in through :mod:`chalicelib.ops.hooks` only, so a
-change here never reaches into the stages' code. Pure parts (``jql``, ``pacing``,
-``jobstate``) do no I/O and are unit-tested alone.
+Operations call down into the sync protocol (``chalicelib.sync``), never the other way.
+Pure parts (``jobstate``, ``drift``) do no I/O and are unit-tested alone.
 """
