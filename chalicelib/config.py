@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 TRACKER_KINDS = ("jira_cloud", "jira_server")
@@ -199,7 +200,7 @@ def load_settings(
         for h in (r.env.get("TWINSYNC_ALLOWED_HOSTS", "") or "").split(",")
         if h.strip()
     )
-    settings_kwargs = {
+    settings_kwargs: dict[str, Any] = {
         "region": r.text("AWS_DEFAULT_REGION", default="us-east-1") or "us-east-1",
         "allow_private_urls": r.flag("TWINSYNC_ALLOW_PRIVATE_URLS"),
         "allowed_hosts": allowed_hosts,

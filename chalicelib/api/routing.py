@@ -80,12 +80,16 @@ def error_response(error: TwinsyncError) -> Response:
     )
 
 
+def _headers(given: Mapping[str, str]) -> dict[str, str | list[str]]:
+    return dict(given)
+
+
 def _json_response(reply: Reply) -> Response:
-    headers = {"Content-Type": JSON_TYPE, **reply.headers}
+    headers = _headers({"Content-Type": JSON_TYPE, **reply.headers})
     if isinstance(reply.body, str) and "Content-Type" in reply.headers:  # e.g. JSON lines
-        return Response(body=reply.body, status_code=reply.status, headers=dict(reply.headers))
+        return Response(body=reply.body, status_code=reply.status, headers=_headers(reply.headers))
     if reply.status == 204 or (reply.body is None and reply.status != 200):
-        return Response(body="", status_code=reply.status, headers=dict(reply.headers))
+        return Response(body="", status_code=reply.status, headers=_headers(reply.headers))
     return Response(
         body=json.dumps(reply.body, separators=(",", ":")),
         status_code=reply.status,

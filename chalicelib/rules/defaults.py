@@ -30,7 +30,7 @@ issue["attachments"] = merge_attachments(previous, replica)
 def default_scripts() -> tuple[str, str]:
     """``(outgoing, incoming)`` script texts for a new or upgraded Script end."""
     try:
-        from chalicelib.rules import script  # type: ignore[attr-defined]
+        from chalicelib.rules import script
 
         return str(script.DEFAULT_OUTGOING), str(script.DEFAULT_INCOMING)
     except (ImportError, AttributeError):

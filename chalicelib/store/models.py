@@ -20,8 +20,10 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.attributes import (
+    Attribute,
     BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
@@ -30,6 +32,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -219,3 +222,9 @@ def bind(settings: Settings) -> None:
 def new_id() -> str:
     """Time-ordered, unique: sorts errors and history entries by when they happened."""
     return f"{int(time.time() * 1000):013d}-{secrets.token_hex(4)}"
+
+
+def set_or_remove(attribute: Attribute[Any], value: Any) -> Action:
+    """``attribute = value`` in an update; ``None`` removes the attribute (what PynamoDB's
+    ``set(None)`` does too, but its types do not say so)."""
+    return attribute.remove() if value is None else attribute.set(value)

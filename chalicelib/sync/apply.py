@@ -27,6 +27,8 @@ from contextlib import ExitStack
 from typing import Any
 from urllib.parse import quote
 
+from pynamodb.expressions.update import Action
+
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.rules import merge, visual
@@ -34,7 +36,7 @@ from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
 from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
 from chalicelib.rules.skip import SkipSync
-from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
+from chalicelib.store.models import ConnectionModel, TwinModel, set_or_remove, utcnow
 from chalicelib.sync import arrival, connect, refusals
 from chalicelib.sync.arrival import Arrival
 from chalicelib.sync.blobs import incoming_key, outgoing_key
@@ -558,15 +560,17 @@ def _finish(
         {**c.to_json(), "time": utcnow().isoformat(), "version": int(replica["version"])}
         for c in conflicts
     ]
-    actions = [
+    actions: list[Action] = [
         TwinModel.last_applied_version.set(int(replica["version"])),
         TwinModel.merge_state.set(merge.dump(state)),
         # ``previous`` of the next incoming script run (not kept when very large)
-        TwinModel.last_applied_replica.set(replica if len(dumps(replica)) <= 64_000 else None),
+        set_or_remove(
+            TwinModel.last_applied_replica, replica if len(dumps(replica)) <= 64_000 else None
+        ),
         TwinModel.remote_key.set(str(replica["key"])),  # a link learns it here, with status
-        TwinModel.remote_url.set(replica.get("url")),
+        set_or_remove(TwinModel.remote_url, replica.get("url")),
         TwinModel.status.set("error" if problems else "synced"),
-        TwinModel.error.set("; ".join(problems) if problems else None),
+        set_or_remove(TwinModel.error, "; ".join(problems) if problems else None),
         TwinModel.last_synced_at.set(utcnow()),
     ]
     if decided:

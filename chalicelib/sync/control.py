@@ -98,7 +98,7 @@ def retry_error(eid: str, *, deps: SyncDeps) -> dict[str, Any]:
     if body.get("connection_id") and body.get("local_key"):
         twin = get_twin(body["connection_id"], body["local_key"])
         if twin is not None:
-            twin.update(actions=[TwinModel.status.set("queued"), TwinModel.error.set(None)])
+            twin.update(actions=[TwinModel.status.set("queued"), TwinModel.error.remove()])
     return close_error(item, "retried")
 
 

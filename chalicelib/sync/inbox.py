@@ -51,7 +51,7 @@ def accept(
             )
             enqueue_apply(
                 connection.id,
-                entry.seq,
+                int(entry.seq),
                 str(replica["key"]),
                 deps=deps,
                 dedup=f"in#{connection.id}#{replica['id']}",

@@ -102,7 +102,7 @@ def send(
     _queue(connection, twin.local_key, replica, deps=deps)
     # a later explicit restart must send the content again, even if unchanged
     twin.update(
-        actions=[TwinModel.last_sent_version.set(version), TwinModel.last_sent_hash.set(None)]
+        actions=[TwinModel.last_sent_version.set(version), TwinModel.last_sent_hash.remove()]
     )
     record_transaction(
         connection.id,

@@ -21,6 +21,8 @@ import json
 import logging
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from chalicelib.store import audit
 from chalicelib.store.keys import get_key, set_key
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel, utcnow
@@ -82,22 +84,22 @@ def reopen(twin: TwinModel) -> TwinModel:
     """
     data = tombstone(twin.connection_id, twin.local_key) or {}
     KeyModel(key=tomb_key(twin.connection_id, twin.local_key)).delete()
-    actions = [
+    actions: list[Action] = [
         TwinModel.status.set("queued"),
-        TwinModel.error.set(None),
-        TwinModel.last_sent_hash.set(None),
+        TwinModel.error.remove(),
+        TwinModel.last_sent_hash.remove(),
     ]
     fresh = data.get("kind") == "twin_deleted"
     if fresh:
         actions += [
-            TwinModel.remote_key.set(None),
-            TwinModel.remote_url.set(None),
+            TwinModel.remote_key.remove(),
+            TwinModel.remote_url.remove(),
             TwinModel.comment_map.set({}),
             TwinModel.attachment_map.set({}),
             TwinModel.sent_attachments.set({}),
             TwinModel.merge_state.set({}),
             TwinModel.sent_hashes.set({}),
-            TwinModel.last_applied_replica.set(None),
+            TwinModel.last_applied_replica.remove(),
         ]
     twin.update(actions=actions)
     record_transaction(

@@ -163,7 +163,7 @@ def receive(connection: ConnectionModel, body: Any) -> dict[str, Any]:
         return {"key": twin.local_key, "updated": True}
     if twin.status != "error" or not (twin.error or "").startswith(PEER_PREFIX):
         return {"key": twin.local_key, "updated": False}  # not ours to lift
-    twin.update(actions=[TwinModel.status.set("synced"), TwinModel.error.set(None)])
+    twin.update(actions=[TwinModel.status.set("synced"), TwinModel.error.remove()])
     return {"key": twin.local_key, "updated": True}
 
 

@@ -240,7 +240,9 @@ class ChangeEvent:
 class Tracker(Protocol):
     """What the sync code needs from an issue tracker, and nothing more."""
 
-    kind: str
+    @property
+    def kind(self) -> str: ...
+
     body_format: BodyFormat
     attachment_limit: int | None
 

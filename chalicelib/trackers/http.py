@@ -144,8 +144,8 @@ def error_for_response(response: requests.Response, *, now: float | None = None)
         return RateLimited(message, retry_after=delay, status=status)
     if status >= 500:
         retry_after = response.headers.get("Retry-After")
-        delay = parse_retry_after(retry_after, now=now) if retry_after else None
-        return Unavailable(text, status=status, retry_after=delay)
+        later = parse_retry_after(retry_after, now=now) if retry_after else None
+        return Unavailable(text, status=status, retry_after=later)
     return InvalidRequest(text, field_errors=errors, error_messages=messages, status=status)
 
 

@@ -25,7 +25,7 @@ class ScriptPolicyError(Exception):
     """A script reached for something it may not use (reported with its line)."""
 
 
-class Obj(dict):  # type: ignore[type-arg]
+class Obj(dict):
     """JSON object with attribute access: a missing key reads as ``None``."""
 
     __slots__ = ()

@@ -289,7 +289,7 @@ def _attachment_ops(value: Any, ctx: IncomingContext) -> tuple[AttachmentOp, ...
     for item in value:
         if not isinstance(item, Mapping) or item.get("action") != "copy":
             raise _refuse("issue.attachments must be what merge_attachments() returns")
-        source = offered.get(item.get("remote_id"))  # type: ignore[arg-type]
+        source = offered.get(item.get("remote_id"))
         if source is None:
             raise _refuse(f"attachment {item.get('remote_id')!r} is not in the replica")
         if source["id"] in ctx.attachment_map:

@@ -178,14 +178,22 @@ class _InlineWriter:
 
     def open(self, mark: Node, upcoming: Node | None) -> None:
         opener, _ = _delimiters(mark) or ("", "")
-        following = upcoming.get("text", "")[:1] if node_type(upcoming) == "text" else ""
+        following = (
+            upcoming.get("text", "")[:1]
+            if upcoming is not None and node_type(upcoming) == "text"
+            else ""
+        )
         if opener in _SIMPLE and (self.last().isalnum() or following.isspace()):
             opener = "{" + opener + "}"
         self.emit(opener)
 
     def close(self, mark: Node, upcoming: Node | None) -> None:
         _, closer = _delimiters(mark) or ("", "")
-        following = upcoming.get("text", "")[:1] if node_type(upcoming) == "text" else ""
+        following = (
+            upcoming.get("text", "")[:1]
+            if upcoming is not None and node_type(upcoming) == "text"
+            else ""
+        )
         if closer in _SIMPLE and (self.last().isspace() or following.isalnum() or not self.last()):
             closer = "{" + closer + "}"
         self.emit(closer)
@@ -247,7 +255,7 @@ def _bare_url(node: Node, nxt: Node | None, before: str) -> bool:
         return False
     if nxt is not None and node_type(nxt) not in ("text", "hardBreak"):
         return False
-    following = nxt.get("text", "") if node_type(nxt) == "text" else ""
+    following = nxt.get("text", "") if nxt is not None and node_type(nxt) == "text" else ""
     url = node["text"]
     return autolink_at(url + escape_text(following, "+"), 0) == url
 
