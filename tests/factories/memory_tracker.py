@@ -1,17 +1,45 @@
-"""An in-memory tracker that implements the tracker protocol (for functional tests).
+"""The in-memory tracker for tests: the tracker protocol without HTTP.
 
-It keeps the protocol's contract: unknown projects, issues, comments and attachments raise
-``NotFound``; keys are ``<PROJECT>-<n>``; a JQL it does not understand raises
-``InvalidRequest``. ``fail_with`` makes every call raise a given ``TrackerError`` (an outage);
-``refuse`` (call name -> error) makes one kind of call raise it, e.g. a 400 to every create.
-Issues start in "To Do"; ``workflow`` (status -> statuses reachable from it, ``None``: any)
-decides what ``transition_issue`` may do. Custom fields are kept by the name they are set by.
+The one fake :class:`~chalicelib.trackers.base.Tracker` the tests use (the contract tests
+prove the real adapters against the sandbox Jira). It keeps the protocol's promises:
+
+- unknown projects, issues, comments and attachments raise ``NotFound``; creating an issue
+  in an unknown project is ``InvalidRequest`` ("valid project is required", as Jira's 400);
+- keys are ``<PROJECT>-<n>`` and never reused after a deletion (like Jira);
+- what the tracker writes (comments, attachments) is attributed to the integration user
+  (``user``, what ``myself`` answers);
+- an upload over ``attachment_limit`` bytes is ``TooLarge``;
+- issues start in "To Do"; ``workflow`` (status -> statuses reachable from it; ``None``: any
+  status from any) decides what ``transition_issue`` may do;
+- custom fields are kept by the name they are set by (``Issue.fields``);
+- every write moves the issue's ``updated`` one second on the tracker's own clock (from
+  ``START``), so "updated since" and "ORDER BY updated" mean something;
+- ``search`` understands the JQL subset the sync code and operations use (below) and pages
+  by an offset cursor (as Jira Server's ``startAt``); ``check_jql`` refuses anything else
+  with ``InvalidRequest`` and a Jira-like message, as a real tracker would.
+
+Failures a test can inject, checked at the start of every call after it is recorded:
+``fail_with`` (every call raises it: an outage), ``refuse`` (call name -> error, every time:
+e.g. a 400 to every create) and ``fail_next`` (call name -> errors raised by the next calls
+of that name, one each: e.g. one 429 to the next search).
+
+``calls`` lists the protocol calls by name (``"get_issue"``, ``"update_issue"``…),
+``searches`` the JQL of every search. ``add_issue`` creates an issue as a person would
+(bypassing the recorded calls and injected failures).
+
+JQL subset: ``AND``, ``OR``, ``NOT``, parentheses, ``key =`` / ``!=`` (also ``issuekey``),
+``project =`` / ``!=`` / ``in (…)``, ``labels =`` / ``in (…)``, ``summary ~ "words"`` (all
+words, any case), ``updated >= -Nm`` (minutes before the tracker's clock) and ``ORDER BY``:
+results come in key order, or in ``updated`` then key order for ``ORDER BY updated``.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.trackers import base
@@ -28,39 +56,75 @@ from chalicelib.trackers.base import (
 )
 
 INTEGRATION_USER = User(id="bot", name="Twinsync bot")
+START = "2026-01-02T10:00:00.000+0000"  # the tracker's clock before its first write
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 
 class MemoryTracker:
-    kind = "jira_cloud"
-    body_format: base.BodyFormat = "adf"
-    attachment_limit: int | None = None
-
-    def __init__(self, url: str = "https://tracker.test", projects: list[Project] | None = None):
+    def __init__(
+        self,
+        *,
+        projects: Iterable[Project] = (),
+        kind: str = "jira_cloud",
+        body_format: base.BodyFormat | None = None,
+        url: str = "https://tracker.test",
+        user: User = INTEGRATION_USER,
+        attachment_limit: int | None = None,
+    ) -> None:
+        self.kind = kind
+        self.body_format: base.BodyFormat = body_format or (
+            "wiki" if kind == "jira_server" else "adf"
+        )
         self.url = url.rstrip("/")
-        self.projects: dict[str, Project] = {p.key: p for p in projects or []}
+        self.user = user
+        self.attachment_limit = attachment_limit
+        self.projects: dict[str, Project] = {p.key: p for p in projects}
         self.issues: dict[str, Issue] = {}
         self.properties: dict[tuple[str, str], Any] = {}
         self.blobs: dict[str, bytes] = {}
+        self.workflow: dict[str, tuple[str, ...]] | None = None
         self.fail_with: base.TrackerError | None = None
         self.refuse: dict[str, base.TrackerError] = {}
+        self.fail_next: dict[str, list[base.TrackerError]] = {}
         self.calls: list[str] = []
-        self.workflow: dict[str, tuple[str, ...]] | None = None
+        self.searches: list[str] = []
         self._ids = itertools.count(10_000)
+        self._numbers: dict[str, int] = {}
+        self._ticks = 0
 
     @classmethod
-    def with_projects(cls, *keys: str, url: str = "https://tracker.test") -> MemoryTracker:
-        return cls(
-            url,
-            [
-                Project(
-                    key=k,
-                    name=f"Project {k}",
-                    issue_types=("Task", "Bug", "Story"),
-                    default_issue_type="Task",
-                )
-                for k in keys
-            ],
-        )
+    def with_projects(cls, *keys: str, **options: Any) -> MemoryTracker:
+        """A tracker with projects ``keys``, each with Task, Bug and Story (Task default)."""
+        projects = [
+            Project(
+                key=k,
+                name=f"Project {k}",
+                issue_types=("Task", "Bug", "Story"),
+                default_issue_type="Task",
+            )
+            for k in keys
+        ]
+        return cls(projects=projects, **options)
+
+    # --- helpers for tests --------------------------------------------------------------------
+
+    def now(self) -> str:
+        """The tracker's clock, as Jira writes times."""
+        return _jira_time(_parse_time(START) + timedelta(seconds=self._ticks))
+
+    def add_issue(
+        self, project: str, summary: str, *, labels: tuple[str, ...] = (), text: str = ""
+    ) -> Issue:
+        """An issue a person created (not a call of the code under test)."""
+        self._project(project)
+        description = None
+        if text:
+            value = _adf(text) if self.body_format == "adf" else text
+            description = Body(self.body_format, value)
+        fields = IssueFields(summary=summary, description=description, labels=labels)
+        return self._create(project, fields)
+
+    # --- internals ----------------------------------------------------------------------------
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -68,36 +132,28 @@ class MemoryTracker:
             raise self.fail_with
         if name in self.refuse:
             raise self.refuse[name]
+        if self.fail_next.get(name):
+            raise self.fail_next[name].pop(0)
+
+    def _tick(self) -> str:
+        self._ticks += 1
+        return self.now()
 
     def _issue(self, key: str) -> Issue:
         if key not in self.issues:
             raise base.NotFound(f"issue {key} does not exist", status=404)
         return self.issues[key]
 
-    # --- the protocol ---------------------------------------------------------------------
+    def _write(self, key: str, **changes: Any) -> Issue:
+        """The issue with ``changes``, its ``updated`` moved on."""
+        issue = replace(self._issue(key), **changes, updated=self._tick())
+        self.issues[key] = issue
+        return issue
 
-    def myself(self) -> User:
-        self._call("myself")
-        return INTEGRATION_USER
-
-    def get_issue(self, key: str) -> Issue:
-        self._call("get_issue")
-        return self._issue(key)
-
-    def search(self, jql: str, *, cursor: str | None = None, limit: int = 50) -> SearchPage:
-        self._call("search")
-        self.check_jql(jql)
-        refs = tuple(IssueRef(id=i.id, key=i.key, url=i.url) for i in self.issues.values())
-        start = int(cursor or 0)
-        page = refs[start : start + limit]
-        more = start + limit < len(refs)
-        return SearchPage(issues=page, next_cursor=str(start + limit) if more else None)
-
-    def create_issue(self, project: str, fields: IssueFields) -> IssueRef:
-        self._call("create_issue")
-        self.get_project(project)
-        number = sum(1 for i in self.issues.values() if i.project == project) + 1
-        key = f"{project}-{number}"
+    def _create(self, project: str, fields: IssueFields) -> Issue:
+        self._numbers[project] = self._numbers.get(project, 0) + 1
+        key = f"{project}-{self._numbers[project]}"
+        stamp = self._tick()
         issue = Issue(
             id=str(next(self._ids)),
             key=key,
@@ -106,15 +162,52 @@ class MemoryTracker:
             summary=fields.summary or "",
             description=fields.description,
             issue_type=fields.issue_type or "Task",
-            labels=fields.labels or (),
+            labels=tuple(fields.labels or ()),
             priority=fields.priority,
             status="To Do",
+            created=stamp,
+            updated=stamp,
             fields=dict(fields.custom),
         )
         self.issues[key] = issue
         for name, value in fields.properties.items():
             self.properties[(key, name)] = value
-        return IssueRef(id=issue.id, key=key, url=issue.url)
+        return issue
+
+    # --- the protocol -------------------------------------------------------------------------
+
+    def myself(self) -> User:
+        self._call("myself")
+        return self.user
+
+    def get_issue(self, key: str) -> Issue:
+        self._call("get_issue")
+        return self._issue(key)
+
+    def search(self, jql: str, *, cursor: str | None = None, limit: int = 50) -> SearchPage:
+        self.searches.append(jql)
+        self._call("search")
+        query = _Query(jql, self.now())
+        found = sorted((i for i in self.issues.values() if query.matches(i)), key=_key_order)
+        if query.by_updated:
+            found.sort(key=lambda i: _parse_time(i.updated))  # stable: key order in ties
+        start = int(cursor or 0)
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return SearchPage(
+            issues=tuple(IssueRef(id=i.id, key=i.key, url=i.url) for i in page),
+            next_cursor=str(start + limit) if more else None,
+            total=len(found),
+            updated={i.key: i.updated for i in page},
+        )
+
+    def create_issue(self, project: str, fields: IssueFields) -> IssueRef:
+        self._call("create_issue")
+        if project not in self.projects:
+            message = "valid project is required"
+            raise base.InvalidRequest(message, field_errors={"project": message})
+        issue = self._create(project, fields)
+        return IssueRef(id=issue.id, key=issue.key, url=issue.url)
 
     def update_issue(self, key: str, fields: IssueFields) -> None:
         self._call("update_issue")
@@ -126,7 +219,7 @@ class MemoryTracker:
                 changes[name] = value
         if fields.custom:
             changes["fields"] = {**issue.fields, **fields.custom}
-        self.issues[key] = replace(issue, **changes)
+        self._write(key, **changes)
 
     def transition_issue(self, key: str, to_status: str) -> bool:
         self._call("transition_issue")
@@ -134,32 +227,38 @@ class MemoryTracker:
         current = issue.status or ""
         if current.lower() == to_status.lower():
             return True
-        reachable = None if self.workflow is None else self.workflow.get(current, ())
-        target = next((s for s in reachable or () if s.lower() == to_status.lower()), None)
-        if reachable is None:
-            target = to_status
+        if self.workflow is None:
+            target: str | None = to_status
+        else:
+            reachable = self.workflow.get(current, ())
+            target = next((s for s in reachable if s.lower() == to_status.lower()), None)
         if target is None:
             return False
-        self.issues[key] = replace(issue, status=target)
+        self._write(key, status=target)
         return True
 
     def delete_issue(self, key: str) -> None:
         self._call("delete_issue")
-        self._issue(key)
+        issue = self._issue(key)
         del self.issues[key]
+        for attachment in issue.attachments:
+            self.blobs.pop(attachment.id, None)
+        for prop in [p for p in self.properties if p[0] == key]:
+            del self.properties[prop]
 
     def add_comment(self, key: str, body: Body, *, public: bool = True) -> Comment:
         self._call("add_comment")
         issue = self._issue(key)
+        stamp = self.now()
         comment = Comment(
             id=str(next(self._ids)),
-            author=INTEGRATION_USER,
-            created="2026-01-01T00:00:00.000+0000",
-            updated="2026-01-01T00:00:00.000+0000",
+            author=self.user,
+            created=stamp,
+            updated=stamp,
             body=body,
             public=public,
         )
-        self.issues[key] = replace(issue, comments=(*issue.comments, comment))
+        self._write(key, comments=(*issue.comments, comment))
         return comment
 
     def update_comment(self, key: str, comment_id: str, body: Body) -> Comment:
@@ -167,9 +266,9 @@ class MemoryTracker:
         issue = self._issue(key)
         for c in issue.comments:
             if c.id == comment_id:
-                updated = replace(c, body=body)
+                updated = replace(c, body=body, updated=self.now())
                 comments = tuple(updated if x.id == comment_id else x for x in issue.comments)
-                self.issues[key] = replace(issue, comments=comments)
+                self._write(key, comments=comments)
                 return updated
         raise base.NotFound(f"comment {comment_id} does not exist", status=404)
 
@@ -178,8 +277,7 @@ class MemoryTracker:
         issue = self._issue(key)
         if all(c.id != comment_id for c in issue.comments):
             raise base.NotFound(f"comment {comment_id} does not exist", status=404)
-        comments = tuple(c for c in issue.comments if c.id != comment_id)
-        self.issues[key] = replace(issue, comments=comments)
+        self._write(key, comments=tuple(c for c in issue.comments if c.id != comment_id))
 
     def download_attachment(self, attachment_id: str) -> bytes:
         self._call("download_attachment")
@@ -197,19 +295,21 @@ class MemoryTracker:
             filename=filename,
             size=len(data),
             mime_type=mime_type,
-            author=INTEGRATION_USER,
+            created=self.now(),
+            author=self.user,
         )
         self.blobs[attachment.id] = data
-        self.issues[key] = replace(issue, attachments=(*issue.attachments, attachment))
+        self._write(key, attachments=(*issue.attachments, attachment))
         return attachment
 
     def delete_attachment(self, attachment_id: str) -> None:
         self._call("delete_attachment")
         if self.blobs.pop(attachment_id, None) is None:
             raise base.NotFound(f"attachment {attachment_id} does not exist", status=404)
-        for key, issue in self.issues.items():
+        for key, issue in list(self.issues.items()):
             kept = tuple(a for a in issue.attachments if a.id != attachment_id)
-            self.issues[key] = replace(issue, attachments=kept)
+            if kept != issue.attachments:
+                self._write(key, attachments=kept)
 
     def list_projects(self) -> list[Project]:
         self._call("list_projects")
@@ -217,6 +317,9 @@ class MemoryTracker:
 
     def get_project(self, key: str) -> Project:
         self._call("get_project")
+        return self._project(key)
+
+    def _project(self, key: str) -> Project:
         if key not in self.projects:
             raise base.NotFound(f"project {key} does not exist", status=404)
         return self.projects[key]
@@ -243,5 +346,166 @@ class MemoryTracker:
 
     def check_jql(self, jql: str) -> None:
         self._call("check_jql")
-        if not jql.strip() or jql.count("(") != jql.count(")") or "~~" in jql:
-            raise base.InvalidRequest(f"Error in the JQL query: {jql!r}", status=400)
+        _Query(jql, self.now())
+
+
+# --- times and keys ---------------------------------------------------------------------------
+
+
+def _parse_time(stamp: str) -> datetime:
+    return datetime.strptime(stamp, _TIME_FORMAT)
+
+
+def _jira_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _key_order(issue: Issue) -> tuple[str, int]:
+    project, _, number = issue.key.rpartition("-")
+    return project, int(number or 0)
+
+
+def _adf(text: str) -> dict[str, Any]:
+    paragraph = {"type": "paragraph", "content": [{"type": "text", "text": text}]}
+    return {"type": "doc", "version": 1, "content": [paragraph]}
+
+
+# --- the JQL subset -----------------------------------------------------------------------------
+
+Predicate = Callable[[Issue], bool]
+
+_TOKEN = re.compile(r'\s*(?:(\()|(\))|(,)|"([^"]*)"|(!=|>=|<=|=|~)|([A-Za-z0-9_.\-]+))')
+
+
+def _bad(detail: str) -> base.InvalidRequest:
+    message = f"Error in the JQL Query: {detail}"
+    return base.InvalidRequest(message, error_messages=(message,))
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise _bad(f"unexpected character at {pos + 1}")
+        lp, rp, comma, string, op, word = match.groups()
+        if lp:
+            found.append(("(", lp))
+        elif rp:
+            found.append((")", rp))
+        elif comma:
+            found.append((",", comma))
+        elif string is not None:
+            found.append(("str", string))
+        elif op:
+            found.append(("op", op))
+        else:
+            found.append(("word", word))
+        pos = match.end()
+    return found
+
+
+class _Query:
+    """A parsed query: ``matches(issue)`` and whether it is ordered by ``updated``.
+
+    Parsing raises ``InvalidRequest`` for anything outside the subset.
+    """
+
+    def __init__(self, text: str, now: str) -> None:
+        where, *order = re.split(r"\bORDER\s+BY\b", text, maxsplit=1, flags=re.IGNORECASE)
+        self.by_updated = bool(order) and order[0].strip().lower().startswith("updated")
+        self.now = now
+        self.tokens = _tokens(where)
+        self.i = 0
+        self.matches = self._parse()
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def _take(self) -> tuple[str, str]:
+        token = self._peek()
+        if token is None:
+            raise _bad("the query ends too early")
+        self.i += 1
+        return token
+
+    def _is_word(self, token: tuple[str, str] | None, text: str) -> bool:
+        return token is not None and token[0] == "word" and token[1].lower() == text
+
+    def _parse(self) -> Predicate:
+        if not self.tokens:
+            return lambda issue: True
+        node = self._or()
+        rest = self._peek()
+        if rest is not None:
+            raise _bad(f"unexpected {rest[1]!r}")
+        return node
+
+    def _or(self) -> Predicate:
+        parts = [self._and()]
+        while self._is_word(self._peek(), "or"):
+            self._take()
+            parts.append(self._and())
+        return lambda issue: any(p(issue) for p in parts)
+
+    def _and(self) -> Predicate:
+        parts = [self._not()]
+        while self._is_word(self._peek(), "and"):
+            self._take()
+            parts.append(self._not())
+        return lambda issue: all(p(issue) for p in parts)
+
+    def _not(self) -> Predicate:
+        if self._is_word(self._peek(), "not"):
+            self._take()
+            inner = self._not()
+            return lambda issue: not inner(issue)
+        if self._peek() == ("(", "("):
+            self._take()
+            inner = self._or()
+            if self._take()[0] != ")":
+                raise _bad("expected ')'")
+            return inner
+        return self._clause()
+
+    def _clause(self) -> Predicate:
+        name = self._take()
+        if name[0] != "word":
+            raise _bad(f"expected a field, got {name[1]!r}")
+        op = self._take()
+        if self._is_word(op, "in"):
+            if self._take()[0] != "(":
+                raise _bad("expected '('")
+            values = []
+            while True:
+                token = self._take()
+                if token[0] == ")":
+                    break
+                if token[0] != ",":
+                    values.append(token[1])
+            return self._field(name[1].lower(), "in", values)
+        value = self._take()
+        if op[0] != "op" or value[0] not in ("word", "str"):
+            raise _bad(f"bad clause near {name[1]!r}")
+        return self._field(name[1].lower(), op[1], [value[1]])
+
+    def _field(self, name: str, op: str, values: list[str]) -> Predicate:
+        wanted = op != "!="
+        if name in ("key", "issuekey"):
+            return lambda issue: (issue.key in values) == wanted
+        if name == "project":
+            return lambda issue: (issue.project in values) == wanted
+        if name == "labels":
+            return lambda issue: any(v in issue.labels for v in values) == wanted
+        if name == "updated" and op == ">=":
+            match = re.fullmatch(r"-(\d+)m", values[0])
+            if not match:
+                raise _bad(f"Date value '{values[0]}' for field 'updated' is invalid.")
+            since = _parse_time(self.now) - timedelta(minutes=int(match.group(1)))
+            return lambda issue: _parse_time(issue.updated) >= since
+        if name == "summary" and op == "~":
+            words = values[0].lower().split()
+            return lambda issue: all(w in issue.summary.lower() for w in words)
+        raise _bad(f"Field '{name}' does not exist or you do not have permission to view it.")

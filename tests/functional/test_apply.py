@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from chalicelib.queues import QueueMessage
 from chalicelib.root import build_sync, root
 from chalicelib.rules import basic
 from chalicelib.rules.replica import stamp
@@ -22,6 +21,7 @@ from chalicelib.trackers.base import Attachment
 from tests.factories import ALICE, BOT, comment, issue, project
 from tests.factories.connections import saved_connection
 from tests.factories.memory_tracker import MemoryTracker
+from tests.factories.sqs import queue_message
 
 
 @dataclass
@@ -61,10 +61,7 @@ def receive(env, replica):
     applies = [
         m for m in env.sent.messages if m["url"] == env.deps.settings.resources.apply_queue_url
     ]
-    return [
-        QueueMessage(f"m{i}", "", m["body"], m["group"], 1, "arn:aws:sqs:us-east-1:1:apply.fifo")
-        for i, m in enumerate(applies)
-    ]
+    return [queue_message(m["body"], group=m["group"], queue="apply.fifo") for m in applies]
 
 
 def replica(version=1, **kw):
@@ -224,7 +221,7 @@ def outbox_summaries():
 def sweep_ingest(env, key):
     """The reconcile sweep finds ``key`` changed and ingests it (no webhook: no author)."""
     body = ingest_message(key, source="reconcile")
-    message = QueueMessage("m-sweep", "", body, f"issue#{key}", 1, "arn:aws:sqs:x:1:i.fifo")
+    message = queue_message(body, group=f"issue#{key}")
     handle_ingest(message, deps=env.deps)
 
 

@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.queues import QueueMessage
 from chalicelib.root import build_sync, root
 from chalicelib.rules.replica import stamp
 from chalicelib.rules.visual import outgoing_rule
@@ -18,6 +17,7 @@ from chalicelib.sync.store import get_twin, twin_by_remote
 from tests.factories import BOT, comment, issue, project
 from tests.factories.connections import saved_connection
 from tests.factories.memory_tracker import MemoryTracker
+from tests.factories.sqs import queue_message
 
 FIELDS = [
     {"field": "summary"},
@@ -67,10 +67,9 @@ def apply(env, data) -> None:
     _, sent, deps, connection = env
     sent.messages.clear()
     accept(connection, [data], deps=deps)
-    for i, m in enumerate(sent.messages):
+    for m in sent.messages:
         if m["url"] == deps.settings.resources.apply_queue_url:
-            message = QueueMessage(f"m{i}", "", m["body"], m["group"], 1, "arn:aws:sqs:x:1:a")
-            handle_apply(message, deps=deps)
+            handle_apply(queue_message(m["body"], group=m["group"], queue="apply.fifo"), deps=deps)
 
 
 def test_status_moves_by_transition_and_custom_fields_go_by_name(env):

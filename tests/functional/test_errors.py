@@ -16,6 +16,7 @@ from chalicelib.trackers.base import Unavailable
 from tests.conftest import admin_headers
 from tests.factories.connections import saved_connection
 from tests.factories.memory_tracker import MemoryTracker
+from tests.factories.sqs import sqs_record
 
 MAX = BatchPolicy().max_attempts
 
@@ -30,28 +31,19 @@ def failing(node):
         yield tracker
 
 
-def ingest_record(key: str, receive_count: int, message_id: str) -> dict:
-    return {
-        "messageId": message_id,
-        "receiptHandle": "",
-        "body": json.dumps(
-            {"issue_key": key, "source": "webhook", "connection_id": "conn-e", "local_key": key}
-        ),
-        "attributes": {
-            "ApproximateReceiveCount": str(receive_count),
-            "MessageGroupId": f"issue#{key}",
-        },
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:test-node-ingest.fifo",
-    }
+def ingest_record(key: str, receive_count: int) -> dict:
+    body = {"issue_key": key, "source": "webhook", "connection_id": "conn-e", "local_key": key}
+    return sqs_record(body, group=f"issue#{key}", receive_count=receive_count)
 
 
 def test_a_failing_issue_is_retried_then_recorded_and_blocks_only_itself(failing, client):
     failing.fail_with = Unavailable("Jira is down", status=503)
-    early = workers.ingest_batch([ingest_record("OPS-1", 1, "m1")])
-    assert early == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # retried, not recorded
+    first = ingest_record("OPS-1", 1)
+    early = workers.ingest_batch([first])  # retried, not recorded
+    assert early == {"batchItemFailures": [{"itemIdentifier": first["messageId"]}]}
     assert json.loads(client.http.get("/api/v1/errors", headers=admin_headers()).body) == []
 
-    last = workers.ingest_batch([ingest_record("OPS-1", MAX, "m2")])
+    last = workers.ingest_batch([ingest_record("OPS-1", MAX)])
     assert last == {"batchItemFailures": []}  # given up: the record is the error, not the DLQ
     (error,) = json.loads(client.http.get("/api/v1/errors", headers=admin_headers()).body)
     assert error["connection_id"] == "conn-e" and error["issue_key"] == "OPS-1"
@@ -63,8 +55,8 @@ def test_a_failing_issue_is_retried_then_recorded_and_blocks_only_itself(failing
 
 def test_retry_puts_the_same_work_back_and_resolve_closes_it(failing, client, node):
     failing.fail_with = Unavailable("Jira is down", status=503)
-    workers.ingest_batch([ingest_record("OPS-1", MAX, "m1")])
-    workers.ingest_batch([ingest_record("OPS-2", MAX, "m2")])
+    workers.ingest_batch([ingest_record("OPS-1", MAX)])
+    workers.ingest_batch([ingest_record("OPS-2", MAX)])
     errors = json.loads(client.http.get("/api/v1/errors", headers=admin_headers()).body)
     by_key = {e["issue_key"]: e["id"] for e in errors}
 

@@ -10,7 +10,6 @@ from chalicelib.store.models import TwinModel
 from chalicelib.sync.reconcile import reconcile_all
 from chalicelib.trackers.base import IssueFields, Project, Unavailable
 from tests.factories.connections import saved_connection
-from tests.factories.jql_tracker import JqlTracker
 from tests.factories.memory_tracker import MemoryTracker
 from tests.factories.paging import PagingHook
 
@@ -61,7 +60,7 @@ def test_a_sweep_waits_for_its_interval(sweep):
 @pytest.fixture
 def many(node):
     """45 issues under sync on a tracker that pages by offset, and what the sweep queues."""
-    tracker = JqlTracker(projects={"OPS": Project("OPS", "Ops", ("Task",))})
+    tracker = MemoryTracker(projects=[Project("OPS", "Ops", ("Task",))])
     for n in range(45):
         key = tracker.add_issue("OPS", f"issue {n + 1}").key
         TwinModel(connection_id="conn-r", local_key=key, remote_key=f"X-{n + 1}").save()

@@ -21,6 +21,7 @@ import pytest
 from chalicelib.rules.script.runner import ChildProcessRunner, ScriptLimits, use_runner
 from chalicelib.trackers.base import Body, IssueFields
 from tests.factories.cluster import B_URL, three_nodes
+from tests.factories.sqs import sqs_record
 
 
 @pytest.fixture
@@ -189,16 +190,10 @@ def test_a_test_run_of_a_failing_script_names_the_line(cluster):
 # --- a failing script in the sync workers ---------------------------------------------------
 
 
-def ingest_record(key, message_id):
+def ingest_record(key):
     from chalicelib.sync.ingest import ingest_message
 
-    return {
-        "messageId": message_id,
-        "receiptHandle": "",
-        "body": json.dumps(ingest_message(key, source="sync")),
-        "attributes": {"MessageGroupId": f"issue#{key}", "ApproximateReceiveCount": "1"},
-        "eventSourceARN": "arn:aws:sqs:us-east-1:1:twinsync-ingest.fifo",
-    }
+    return sqs_record(ingest_message(key, source="sync"), group=f"issue#{key}")
 
 
 def test_a_failing_script_errors_only_its_issue_at_once_with_the_line(cluster):
@@ -219,7 +214,7 @@ def test_a_failing_script_errors_only_its_issue_at_once_with_the_line(cluster):
     for key in (bad, good):
         assert cluster.admin("node-a", "POST", f"{path}/sync", {"issue_key": key}).status == 202
     with cluster.active(cluster["node-a"]):
-        result = workers.ingest_batch([ingest_record(bad, "m1"), ingest_record(good, "m2")])
+        result = workers.ingest_batch([ingest_record(bad), ingest_record(good)])
         sent = [e.issue_key for e in EntryModel.query(outbox_pk(cid))]
     assert result == {"batchItemFailures": []}  # given up at once: no retries
     assert sent == [good]

@@ -151,6 +151,31 @@ def connect(
     return accepted.json()["connection"]["id"]
 
 
+def waiting(node: NodeClient, cid: str) -> dict[str, Any]:
+    """The connection's queue on ``node``: outbox entries the peer has not acknowledged
+    (``outgoing``), inbox entries not applied yet (``incoming``: ``pending``, ``held``)."""
+    response = node.get(f"/api/v1/connections/{cid}/queue")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def issue_requests(
+    stack: Any, tracker: str, issue: Any, *, method: str | None = None
+) -> list[dict[str, Any]]:
+    """The sandbox tracker's request log entries about ``issue`` (its key or id), by anyone.
+
+    Each has ``user`` (the account id), ``method``, ``route``, ``path`` and ``status``."""
+    import re
+
+    names = "|".join(re.escape(str(n)) for n in (issue.key, issue.id))
+    about = re.compile(rf"/issue/(?:{names})(?:/|$)")
+    return [
+        r
+        for r in stack.trackers[tracker].admin.requests()
+        if about.search(r["path"]) and (method is None or r["method"] == method)
+    ]
+
+
 def twin_key(node: NodeClient, cid: str, key: str) -> str | None:
     """The key of ``key``'s twin on the other side, once the twin is linked."""
     response = node.get(f"/api/v1/connections/{cid}/twins/{key}")

@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from chalicelib.trackers.base import Body, IssueFields
-from tests.stack.conftest import connect, eventually, tracker_as, twin_key
+from tests.stack.conftest import connect, eventually, tracker_as, twin_key, waiting
 
 pytestmark = pytest.mark.stack
 
@@ -113,7 +113,8 @@ def test_public_side_down_for_a_while_then_private_side_catches_up(
     local_stack.stop_node("a")
     try:
         alice_b.update_issue(remote, IssueFields(summary=f"Changed while a was down {tag}"))
-        time.sleep(4)
+        # b has read the change and holds it for a, which has not acknowledged it
+        eventually(lambda: waiting(node_b, cid)["outgoing"]["pending"] >= 1)
     finally:
         local_stack.start_node("a")
     eventually(
@@ -131,11 +132,15 @@ def test_private_side_down_for_a_while_then_it_catches_up(
     local_stack.stop_node("b")
     try:
         alice_a.update_issue(ref.key, IssueFields(summary=f"Changed while b was away {tag}"))
-        time.sleep(3)
+
         # the public side shows how far behind its private peer is
-        lag = node_a.get(f"/api/v1/connections/{cid}").json()["peer_lag"]
-        assert lag["pending"] >= 1 and lag["oldest_pending_age_s"] >= 1
-        assert lag["last_pull_at"] is not None
+        def behind():
+            lag = node_a.get(f"/api/v1/connections/{cid}").json()["peer_lag"]
+            assert lag["pending"] >= 1 and lag["oldest_pending_age_s"] >= 1
+            assert lag["last_pull_at"] is not None
+            return True
+
+        eventually(behind)
     finally:
         local_stack.start_node("b")
     eventually(

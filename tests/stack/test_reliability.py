@@ -11,11 +11,12 @@ import random
 import time
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from chalicelib.trackers.base import Body, IssueFields
-from tests.stack.conftest import connect, eventually, synced_issue, tracker_as
+from tests.stack.conftest import connect, eventually, synced_issue, tracker_as, waiting
 
 pytestmark = pytest.mark.stack
 
@@ -92,7 +93,12 @@ def test_every_webhook_three_times_in_shuffled_order_changes_nothing_twice(
         request = urllib.request.Request(url, data=data, headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=10) as answer:  # loopback only
             assert answer.status == 202
-    time.sleep(3)  # anything they could have caused would have happened by now
+    # a later change on each side: once it has arrived on the other side, whatever the
+    # replayed webhooks caused for these issues went through before it (in order per issue)
+    alice_a.update_issue(key, IssueFields(summary=f"Duplicates marked on a {tag}"))
+    eventually(lambda: alice_c.get_issue(remote).summary == f"Duplicates marked on a {tag}")
+    alice_c.update_issue(remote, IssueFields(summary=f"Duplicates marked on c {tag}"))
+    eventually(lambda: alice_a.get_issue(key).summary == f"Duplicates marked on c {tag}")
     assert len(alice_c.search(f'project = SUP AND summary ~ "{tag}"').issues) == 1
     assert len(alice_a.get_issue(key).comments) == 2
     assert len(alice_c.get_issue(remote).comments) == 2
@@ -142,7 +148,8 @@ def test_the_peer_down_for_a_while_then_everything_arrives(
                 },
             ),
         )
-        time.sleep(4)
+        # a has read the changes and holds them for c, which has not acknowledged them
+        eventually(lambda: waiting(node_a, cid)["outgoing"]["pending"] >= 1)
     finally:
         local_stack.start_node("c")
     eventually(
@@ -195,12 +202,29 @@ def test_changes_made_while_deactivated_are_kept_and_applied_on_activate(
 ):
     tag = uuid.uuid4().hex[:8]
     key, remote = synced_issue(node_a, cid, alice_a, f"Paused {tag}")
+    paused = datetime.now(UTC)
     assert node_c.post(f"/api/v1/connections/{cid}/deactivate").status_code == 200
     eventually(lambda: node_a.get(f"/api/v1/connections/{cid}").json()["status"] == "deactivated")
     alice_a.update_issue(key, IssueFields(summary=f"Changed while deactivated {tag}"))
-    time.sleep(4)
+    # a has read the change and holds it (or c received it and holds it): not applied
+    eventually(
+        lambda: (
+            waiting(node_a, cid)["outgoing"]["pending"] >= 1
+            or waiting(node_c, cid)["incoming"]["held"] >= 1
+        )
+    )
     assert alice_c.get_issue(remote).summary == f"Paused {tag}"  # nothing applied meanwhile
+    activated = datetime.now(UTC)
     assert node_c.post(f"/api/v1/connections/{cid}/activate").status_code == 200
     eventually(
         lambda: alice_c.get_issue(remote).summary == f"Changed while deactivated {tag}", timeout=45
     )
+    # and c applied it only after it was activated (c's history says when)
+    history = node_c.get(f"/api/v1/connections/{cid}/twins/{remote}/history").json()
+    applied = [
+        datetime.fromisoformat(h["time"])
+        for h in history
+        if h["direction"] == "incoming" and h["outcome"] == "applied" and "summary" in h["changes"]
+    ]
+    assert applied and max(applied) >= activated
+    assert all(at <= paused or at >= activated for at in applied)

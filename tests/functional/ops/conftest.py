@@ -3,7 +3,8 @@
 The pump drives the node's real queues (SQS in moto) through the app's own handlers, the
 way the local runner does, until nothing is left. Bulk-job steps run with a fake clock
 whose ``sleep`` lets the other queues move: a step sees its items complete within itself,
-as it would with functions running in parallel. The tracker is a JQL-capable fake.
+as it would with functions running in parallel. The tracker is the in-memory fake (a Jira
+Server site; its search understands the JQL subset operations use).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 
 from tests.conftest import admin_headers
 from tests.factories import project
-from tests.factories.jql_tracker import JqlTracker
+from tests.factories.memory_tracker import MemoryTracker
 
 A_URL = "https://a.twinsync.test"
 ALICE_ID = "acc-alice"
@@ -125,7 +126,7 @@ class Ops:
     """The harness a test gets: the admin API, the tracker, the pump, the connection."""
 
     client: Any
-    tracker: JqlTracker
+    tracker: MemoryTracker
     pump: Pump
     connection_id: str = ""  # the OPS end: its issues are in OPS, its twins come to OPS
     other_id: str = ""  # the SUP end
@@ -190,7 +191,7 @@ def ops(node: dict[str, str]) -> Iterator[Ops]:
     from chalicelib.root import Providers, root, use_providers
     from chalicelib.sync import trigger_match
 
-    tracker = JqlTracker(projects={"OPS": project("OPS"), "SUP": project("SUP")})
+    tracker = MemoryTracker(projects=[project("OPS"), project("SUP")], kind="jira_server")
     trigger_match._matches.clear()
     with use_providers(Providers(tracker=lambda settings: tracker)), Client(app) as client:
         harness = Ops(client, tracker, Pump(app, root().settings.resources, Clock()))

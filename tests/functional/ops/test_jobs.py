@@ -141,7 +141,7 @@ def test_retry_after_pauses_the_job_and_it_resumes_after(ops):
     for n in range(3):
         ops.tracker.add_issue("OPS", f"issue {n}")
     job_id = start(ops, {"jql": "project = OPS"})
-    ops.tracker.fail_search = [RateLimited("slow down", retry_after=30)]
+    ops.tracker.fail_next["search"] = [RateLimited("slow down", retry_after=30)]
     ops.pump.run_job_steps(limit=1)
     state, _ = jobs.load(job_id)
     assert state.state == "listing" and state.waiting["reason"] == "retry_after"

@@ -7,7 +7,7 @@ import pytest
 from chalicelib.trackers.base import Body, IssueFields, RateLimited
 from chalicelib.trackers.paced import PacedTracker, paced
 from tests.factories import project
-from tests.factories.fake_tracker import FakeTracker
+from tests.factories.memory_tracker import MemoryTracker
 
 
 class Time:
@@ -24,7 +24,7 @@ class Time:
 
 
 def make(kind="jira_cloud"):
-    inner = FakeTracker(kind=kind, projects={"SUP": project("SUP")})
+    inner = MemoryTracker(kind=kind, projects=[project("SUP")])
     inner.create_issue("SUP", IssueFields(summary="x"))
     time = Time()
     usage, pauses = [], []
@@ -57,10 +57,7 @@ def test_calls_are_counted_and_flushed_in_batches():
 def test_a_429_pauses_jobs_and_still_reaches_the_caller():
     tracker, inner, _, _, pauses = make()
 
-    def limited(key):
-        raise RateLimited("slow down", retry_after=7)
-
-    inner.get_issue = limited
+    inner.refuse["get_issue"] = RateLimited("slow down", retry_after=7)
     with pytest.raises(RateLimited):
         tracker.get_issue("SUP-1")
     assert pauses == [7]
