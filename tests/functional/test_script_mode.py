@@ -195,7 +195,7 @@ def ingest_record(key, message_id):
     return {
         "messageId": message_id,
         "receiptHandle": "",
-        "body": json.dumps(ingest_message(key, source="sync")),
+        "body": json.dumps(ingest_message(key, source="sync").to_body()),
         "attributes": {"MessageGroupId": f"issue#{key}", "ApproximateReceiveCount": "1"},
         "eventSourceARN": "arn:aws:sqs:us-east-1:1:twinsync-ingest.fifo",
     }
