@@ -42,6 +42,14 @@ from chalicelib.sync.arrival import Arrival
 from chalicelib.sync.blobs import incoming_key, outgoing_key
 from chalicelib.sync.events import dumps, record_transaction
 from chalicelib.sync.links import get_connection, is_live, is_local, peer_end, peer_origin
+from chalicelib.sync.messages import (
+    ApplyMessage,
+    ConnectRequest,
+    Incoming,
+    Removal,
+    Replica,
+    from_wire,
+)
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.stop import reopen, tombstone
@@ -77,11 +85,12 @@ CONFLICTS_KEPT = 20
 
 
 def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
-    body = message.body
-    connection_id = str(body.get("connection_id", ""))
-    entry = get_entry(inbox_pk(connection_id), int(body.get("seq", 0)))
+    job = ApplyMessage.from_body(message.body)
+    connection_id = job.connection_id
+    entry = get_entry(inbox_pk(connection_id), job.seq)
     if entry is None or entry.state == "applied":
         return
+    incoming = from_wire(entry.replica)  # checked when it entered the inbox
     connection = get_connection(connection_id)
     if connection is None:
         return
@@ -89,7 +98,7 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         set_entry_state(entry, "held")  # applied when the connection is activated again
         return
     try:
-        apply_replica(connection, entry.replica, deps=deps, retry=message.receive_count > 1)
+        apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
     except RateLimited as exc:
         raise RetryLater(str(exc), delay=exc.retry_after) from exc
     except Unavailable as exc:
@@ -98,33 +107,36 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         if not refusals.is_permanent(exc):
             raise
         # the same answer however often it is asked: an error record now, on both ends
-        raise refusals.refused(connection, entry.replica, exc, deps=deps) from exc
+        raise refusals.refused(connection, incoming, exc, deps=deps) from exc
     set_entry_state(entry, "applied")
-    refusals.applied(connection, entry.replica, deps=deps)
+    refusals.applied(connection, incoming, deps=deps)
 
 
 def apply_replica(
-    connection: ConnectionModel, replica: dict[str, Any], *, deps: SyncDeps, retry: bool = False
+    connection: ConnectionModel, message: Incoming, *, deps: SyncDeps, retry: bool = False
 ) -> TwinModel | None:
-    """Apply's steps: find the twin, decide what the replica is, act on that decision."""
-    twin = twin_by_remote(connection.id, str(replica["key"]))
+    """Apply's steps: find the twin, decide what the message is, act on that decision."""
+    twin = twin_by_remote(connection.id, message.key)
     link = False
-    if twin is None and replica.get("twin_key"):
-        twin = get_twin(connection.id, str(replica["twin_key"]))
+    if twin is None and message.twin_key:
+        twin = get_twin(connection.id, message.twin_key)
         link = twin is not None
     stopped = twin is not None and twin.status == "stopped"
     tomb = tombstone(connection.id, twin.local_key) if twin is not None and stopped else None
-    decision = arrival.classify(replica, twin, tomb)
+    decision = arrival.classify(message, twin, tomb)
     answer = False  # answer like a first sync, so both ends know the link is live
     if decision is Arrival.REMOVAL:
-        arrival.receive_removal(connection, replica, twin, deps=deps)
+        assert isinstance(message, Removal)
+        arrival.receive_removal(connection, message, twin, deps=deps)
         return twin
+    assert isinstance(message, Replica)  # every other arrival is a replica of the issue
+    replica = message
     if decision is Arrival.LATE:
         assert twin is not None
         arrival.skipped(connection, twin, replica, "skipped: sync stopped (late change)")
         return twin
     if decision is Arrival.CONNECT:
-        twin = connect.receive_request(connection, replica, deps=deps)
+        twin = connect.receive_request(connection, ConnectRequest(replica), deps=deps)
         if twin is None:
             return None  # refused: the other side was told
         link = answer = True
@@ -149,7 +161,7 @@ def apply_replica(
 
 def _apply_holding(
     connection: ConnectionModel,
-    replica: dict[str, Any],
+    replica: Replica,
     twin: TwinModel | None,
     *,
     link: bool,
@@ -167,7 +179,7 @@ def _apply_holding(
 
 def _apply_held(
     connection: ConnectionModel,
-    replica: dict[str, Any],
+    replica: Replica,
     twin: TwinModel | None,
     *,
     link: bool,
@@ -176,15 +188,15 @@ def _apply_held(
     retry: bool,
 ) -> TwinModel | None:
     """The apply itself, with the twin held (a first sync holds the twin it creates)."""
-    remote_key = str(replica["key"])
-    if twin is not None and int(replica["version"]) <= int(twin.last_applied_version or 0):
+    remote_key = replica.key
+    if twin is not None and replica.version <= int(twin.last_applied_version or 0):
         record_transaction(
             connection.id,
             twin.local_key,
             direction="incoming",
             changes=[],
             outcome="skipped: not newer",
-            version=int(replica["version"]),
+            version=replica.version,
         )
         return twin
     # a link replica (or a connected twin's first one) describes an issue that already
@@ -193,17 +205,20 @@ def _apply_held(
         twin is not None and not twin.last_applied_version and twin.remote_key == remote_key
     )
     merged = _merge(connection, replica, twin, baseline=baseline)
-    if twin is not None and merged.write and not baseline and not _repair_fields(replica):
+    if twin is not None and merged.write and not baseline and not replica.repair:
         # (a drift repair rewrites what this tracker shows wrongly: nothing to look for)
         merged = _look_first(connection, replica, twin, merged, deps=deps)
     ctx = IncomingContext(
-        replica={**replica, **merged.values},  # a set merged from both sides: the union
+        # the rules' boundary: the replica as a mapping (scripts see exactly the wire object)
+        replica={**replica.to_wire(), **merged.values},  # a set merged from both sides: the union
         previous=twin.last_applied_replica if twin is not None else None,
         first_sync=twin is None,
         project=deps.project(connection.incoming_project),
         body_format=deps.tracker.body_format,
         remote_short_name=connection.remote_short_name,
-        previous_hashes=merge.settled_hashes(replica, merged.write) if twin is not None else {},
+        previous_hashes=(
+            merge.settled_hashes(replica.payload, merged.write) if twin is not None else {}
+        ),
         comment_map=dict(twin.comment_map or {}) if twin is not None else {},
         attachment_map=dict(twin.attachment_map or {}) if twin is not None else {},
     )
@@ -217,7 +232,7 @@ def _apply_held(
                 direction="incoming",
                 changes=[],
                 outcome=f"skipped: {exc}",
-                version=int(replica["version"]),
+                version=replica.version,
             )
         return twin
     # a first sync that stopped after creating the issue (a 429, a crash) still answers
@@ -259,7 +274,7 @@ def _apply_held(
 
 def _look_first(
     connection: ConnectionModel,
-    replica: dict[str, Any],
+    replica: Replica,
     twin: TwinModel,
     merged: merge.MergeResult,
     *,
@@ -275,18 +290,18 @@ def _look_first(
 
 def _merge(
     connection: ConnectionModel,
-    replica: dict[str, Any],
+    replica: Replica,
     twin: TwinModel | None,
     *,
     baseline: bool,
 ) -> merge.MergeResult:
     return merge.merge_remote(
         merge.load(twin.merge_state) if twin is not None else {},
-        replica,
-        fallback_origin=peer_origin(connection, str(replica["connection_id"])),
+        replica.payload,
+        fallback_origin=peer_origin(connection, replica.connection_id),
         baseline=baseline,
         previous=twin.last_applied_replica if twin is not None else None,
-        repair=_repair_fields(replica) if twin is not None else (),
+        repair=replica.repair if twin is not None else (),
         prefer=conflict_preferences(connection),
     )
 
@@ -299,12 +314,6 @@ def conflict_preferences(connection: ConnectionModel) -> dict[str, str]:
     if connection.mode == "script":
         return {name: "local" for name in connection.conflict_rules or {}}
     return {}
-
-
-def _repair_fields(replica: dict[str, Any]) -> list[str]:
-    """``replica.repair``: fields a drift repair asks us to write whatever the stamps say."""
-    names = replica.get("repair")
-    return [str(name) for name in names] if isinstance(names, list) else []
 
 
 def _written(plan: Plan, *, status_set: bool) -> dict[str, Any]:
@@ -328,11 +337,11 @@ def _written(plan: Plan, *, status_set: bool) -> dict[str, Any]:
 
 
 def _create_twin(
-    connection: ConnectionModel, replica: dict[str, Any], plan: Plan, *, deps: SyncDeps
+    connection: ConnectionModel, replica: Replica, plan: Plan, *, deps: SyncDeps
 ) -> TwinModel:
-    remote_key = str(replica["key"])
+    remote_key = replica.key
     marker = {"connection_id": connection.id, "remote_key": remote_key}
-    fields = plan.fields or IssueFields(summary=str(replica.get("summary") or remote_key))
+    fields = plan.fields or IssueFields(summary=replica.summary or remote_key)
     local_key = None
     if not claim(f"claim#{connection.id}#{remote_key}", value=remote_key):
         # an earlier attempt got this far: did it create the issue before it stopped?
@@ -361,7 +370,7 @@ def _create_twin(
         connection_id=connection.id,
         local_key=local_key,
         remote_key=remote_key,
-        remote_url=replica.get("url"),
+        remote_url=replica.url,
         status="queued",
         lease_until=new_lease(),  # held by this apply (holding_new) until it finishes
     )
@@ -443,14 +452,14 @@ def _apply_comments(
 
 
 def fetch_attachment(
-    connection: ConnectionModel, replica: dict[str, Any], remote_id: str, *, deps: SyncDeps
+    connection: ConnectionModel, replica: Replica, remote_id: str, *, deps: SyncDeps
 ) -> bytes:
     """The bytes of a remote attachment: pushed to us by a private peer, or fetched."""
     data = deps.blobs.get(incoming_key(connection.id, remote_id))
     if data is not None:
         return data
     if is_local(connection):
-        data = deps.blobs.get(outgoing_key(str(replica["connection_id"]), remote_id))
+        data = deps.blobs.get(outgoing_key(replica.connection_id, remote_id))
         if data is None:
             raise RetryLater(f"attachment {remote_id} is not uploaded yet")
         return data
@@ -491,7 +500,7 @@ def _unmapped_own_attachments(
 def _apply_attachments(
     connection: ConnectionModel,
     twin: TwinModel,
-    replica: dict[str, Any],
+    replica: Replica,
     ops: tuple[AttachmentOp, ...],
     *,
     deps: SyncDeps,
@@ -545,7 +554,7 @@ def _too_large(op: AttachmentOp, limit: int | None) -> str:
 def _finish(
     connection: ConnectionModel,
     twin: TwinModel,
-    replica: dict[str, Any],
+    replica: Replica,
     plan: Plan,
     problems: list[str],
     *,
@@ -557,18 +566,16 @@ def _finish(
     """Record what was applied: the registers as written (never a later read, which could
     hold an edit made meanwhile), the conflicts decided, the twin's status."""
     decided = [
-        {**c.to_json(), "time": utcnow().isoformat(), "version": int(replica["version"])}
-        for c in conflicts
+        {**c.to_json(), "time": utcnow().isoformat(), "version": replica.version} for c in conflicts
     ]
+    wire = replica.to_wire()
     actions: list[Action] = [
-        TwinModel.last_applied_version.set(int(replica["version"])),
+        TwinModel.last_applied_version.set(replica.version),
         TwinModel.merge_state.set(merge.dump(state)),
         # ``previous`` of the next incoming script run (not kept when very large)
-        set_or_remove(
-            TwinModel.last_applied_replica, replica if len(dumps(replica)) <= 64_000 else None
-        ),
-        TwinModel.remote_key.set(str(replica["key"])),  # a link learns it here, with status
-        set_or_remove(TwinModel.remote_url, replica.get("url")),
+        set_or_remove(TwinModel.last_applied_replica, wire if len(dumps(wire)) <= 64_000 else None),
+        TwinModel.remote_key.set(replica.key),  # a link learns it here, with status
+        set_or_remove(TwinModel.remote_url, replica.url),
         TwinModel.status.set("error" if problems else "synced"),
         set_or_remove(TwinModel.error, "; ".join(problems) if problems else None),
         TwinModel.last_synced_at.set(utcnow()),
@@ -592,7 +599,7 @@ def _finish(
         direction="incoming",
         changes=plan.changes(),
         outcome="error" if problems else "applied",
-        version=int(replica["version"]),
+        version=replica.version,
         error="; ".join(problems) or None,
         conflicts=decided,
     )

@@ -3,9 +3,10 @@
 ``classify`` is pure: it looks at the replica, the twin apply found (if any) and, for a
 stopped twin, its tombstone, and names the arrival:
 
-1. ``REMOVAL``: a ``removed`` replica (stop, stop_ack, deleted, refused): the link ends
-   here too (:func:`receive_removal`);
-2. ``CONNECT``: a connect request (a ``twin_key`` naming our issue, no twin yet): see
+1. ``REMOVAL``: a :class:`~chalicelib.sync.messages.Removal` (stop, stop_ack, deleted,
+   refused): the link ends here too (:func:`receive_removal`);
+2. ``CONNECT``: a connect request (a replica whose ``twin_key`` names our issue, no twin
+   yet; apply hands it on as a :class:`~chalicelib.sync.messages.ConnectRequest`): see
    :mod:`chalicelib.sync.connect`;
 3. ``LATE``: a replica for a stopped twin from before the stop: dropped;
 4. ``RESTART``: a replica for a stopped twin from after it: the other side synced again,
@@ -30,7 +31,7 @@ from typing import Any
 from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.sync.deletion import on_twin_deleted
 from chalicelib.sync.events import record_transaction
-from chalicelib.sync.removal import removal_of
+from chalicelib.sync.messages import Incoming, Removal, Replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.stop import mark_stopped, on_stop
 from chalicelib.sync.store import get_twin
@@ -50,34 +51,32 @@ class Arrival(Enum):
 
 
 def classify(
-    replica: Mapping[str, Any], twin: TwinModel | None, tombstone: Mapping[str, Any] | None
+    message: Incoming, twin: TwinModel | None, tombstone: Mapping[str, Any] | None
 ) -> Arrival:
-    """What ``replica`` is for this end, given the twin found for it (pure)."""
-    if replica.get("removed"):
+    """What ``message`` is for this end, given the twin found for it (pure)."""
+    if isinstance(message, Removal):
         return Arrival.REMOVAL
     if twin is None:
-        return Arrival.CONNECT if replica.get("twin_key") else Arrival.APPLY
+        return Arrival.CONNECT if message.twin_key else Arrival.APPLY
     if twin.status != "stopped":
         return Arrival.APPLY
     tomb = tombstone or {}
-    if not replica.get("twin_key") and tomb.get("kind") == "deleted":
+    if not message.twin_key and tomb.get("kind") == "deleted":
         return Arrival.AFTER_DELETION  # the link died with our issue: a new twin follows
     boundary = tomb.get("boundary")
     if tomb.get("kind") in ("deleted", "refused") or boundary is None:
         return Arrival.LATE
-    return Arrival.RESTART if int(replica["version"]) > int(boundary) else Arrival.LATE
+    return Arrival.RESTART if message.version > int(boundary) else Arrival.LATE
 
 
-def skipped(
-    connection: ConnectionModel, twin: TwinModel, replica: dict[str, Any], why: str
-) -> None:
+def skipped(connection: ConnectionModel, twin: TwinModel, replica: Replica, why: str) -> None:
     record_transaction(
         connection.id,
         twin.local_key,
         direction="incoming",
         changes=[],
         outcome=why,
-        version=int(replica["version"]),
+        version=replica.version,
     )
 
 
@@ -97,27 +96,26 @@ def guard_allows(connection: ConnectionModel, twin: TwinModel, *, deps: SyncDeps
 
 def receive_removal(
     connection: ConnectionModel,
-    replica: dict[str, Any],
+    removal: Removal,
     twin: TwinModel | None,
     *,
     deps: SyncDeps,
 ) -> None:
-    kind, reason = removal_of(replica)
-    version = int(replica["version"])
-    if replica.get("twin_key"):
-        addressed = get_twin(connection.id, str(replica["twin_key"]))
-        if addressed is not None and addressed.remote_key in (None, replica.get("key")):
+    kind, reason, version = removal.kind, removal.reason, removal.version
+    if removal.twin_key:
+        addressed = get_twin(connection.id, removal.twin_key)
+        if addressed is not None and addressed.remote_key in (None, removal.key):
             twin = addressed
     if twin is None:
         return  # nothing was linked here: nothing to end
     if kind == "refused":
-        if twin.status != "stopped" and twin.remote_key == replica.get("key"):
+        if twin.status != "stopped" and twin.remote_key == removal.key:
             mark_stopped(
                 twin,
                 kind="refused",
                 by="remote",
                 reason=f"The other side refused to connect {twin.local_key} with "
-                f"{replica.get('key')}: {reason or 'no reason given'}",
+                f"{removal.key}: {reason or 'no reason given'}",
             )
         done = "connect refused"
     else:
@@ -128,8 +126,7 @@ def receive_removal(
             done = on_twin_deleted(
                 connection,
                 twin,
-                replica,
-                version,
+                removal,
                 guarded=not guard_allows(connection, twin, deps=deps),
                 deps=deps,
             )

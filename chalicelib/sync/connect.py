@@ -23,6 +23,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel
 from chalicelib.sync import removal
 from chalicelib.sync.events import record_transaction
+from chalicelib.sync.messages import ConnectRequest
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.stop import reopen
@@ -130,11 +131,11 @@ def connect(connection: ConnectionModel, body: Mapping[str, Any], *, deps: SyncD
 
 
 def receive_request(
-    connection: ConnectionModel, replica: dict[str, Any], *, deps: SyncDeps
+    connection: ConnectionModel, request: ConnectRequest, *, deps: SyncDeps
 ) -> TwinModel | None:
     """A replica whose ``twin_key`` names one of our issues that has no twin yet: the twin
     is made (apply then takes the replica as a link and answers), or the request refused."""
-    target, requester = str(replica["twin_key"]), str(replica["key"])
+    target, requester = request.target, request.requester
     reason = None
     issue = None
     try:
@@ -160,7 +161,7 @@ def receive_request(
         local_id=issue.id,
         local_url=issue.url,
         remote_key=requester,
-        remote_url=replica.get("url"),
+        remote_url=request.replica.url,
         status="queued",
     )
     create_twin(twin)  # a retry finds the twin it made before (and applies as a link)

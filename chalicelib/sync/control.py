@@ -9,8 +9,9 @@ from typing import Any
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.sync.events import close_error, get_error
-from chalicelib.sync.ingest import enqueue_ingest, ingest_message
+from chalicelib.sync.ingest import enqueue_ingest
 from chalicelib.sync.links import get_connection
+from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.stop import reopen
 from chalicelib.sync.store import create_twin, get_twin, twin_by_remote
@@ -63,7 +64,7 @@ def sync_issue(connection_id: str, issue_key: Any, *, deps: SyncDeps) -> TwinMod
         )
         if not create_twin(twin):  # a trigger or a job put it under sync meanwhile
             twin = get_twin(connection.id, issue.key) or twin
-    message = ingest_message(issue.key, source="sync", connection_id=connection.id)
+    message = IngestMessage(issue.key, source="sync", connection_id=connection.id)
     enqueue_ingest(message, deps=deps, dedup=f"sync#{connection.id}#{issue.key}#{time.time()}")
     return twin
 

@@ -25,6 +25,7 @@ from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
 from chalicelib.sync import removal
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection
+from chalicelib.sync.messages import IngestMessage, Removal
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.stop import mark_stopped
 from chalicelib.sync.store import twins_of_issue
@@ -75,10 +76,10 @@ def set_policy(
 # --- here: our issue was deleted -------------------------------------------------------------
 
 
-def issue_gone(body: Mapping[str, Any], *, deps: SyncDeps) -> int:
+def issue_gone(hint: IngestMessage, *, deps: SyncDeps) -> int:
     """Ingest found no issue; if the tracker said it was deleted, end its twins. How many."""
-    key = body.get("issue_key")
-    if body.get("kind") != "issue_deleted" or not isinstance(key, str) or not key:
+    key = hint.issue_key
+    if hint.kind != "issue_deleted" or not key:
         return 0
     ended = 0
     for twin in twins_of_issue(key):
@@ -116,8 +117,7 @@ def notice_body(text: str, body_format: str) -> Body:
 def on_twin_deleted(
     connection: ConnectionModel,
     twin: TwinModel,
-    replica: Mapping[str, Any],
-    version: int,
+    removal: Removal,
     *,
     guarded: bool,
     deps: SyncDeps,
@@ -128,25 +128,25 @@ def on_twin_deleted(
         chosen = "comment"  # the incoming guard protects this issue from incoming changes
     other = connection.remote_name or connection.remote_short_name
     text = (
-        f"Its twin {replica.get('key')} in {other} was deleted; this issue is no longer "
+        f"Its twin {removal.key} in {other} was deleted; this issue is no longer "
         "synced and was otherwise left as it is."
     )
     done = chosen
     try:
         if chosen == "delete":
             deps.tracker.delete_issue(twin.local_key)
-            text = f"Deleted because its twin {replica.get('key')} in {other} was deleted."
+            text = f"Deleted because its twin {removal.key} in {other} was deleted."
         elif chosen == "comment":
             deps.tracker.add_comment(twin.local_key, notice_body(text, deps.tracker.body_format))
     except NotFound:
         done = f"{chosen}: the issue was already gone here"
-    mark_stopped(twin, kind="twin_deleted", by="remote", reason=text, boundary=version)
+    mark_stopped(twin, kind="twin_deleted", by="remote", reason=text, boundary=removal.version)
     record_transaction(
         connection.id,
         twin.local_key,
         direction="incoming",
         changes=["removed"],
         outcome=f"twin deleted: {done}",
-        version=version,
+        version=removal.version,
     )
     return done

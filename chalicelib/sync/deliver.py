@@ -16,6 +16,7 @@ from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.store.models import ConnectionModel, EntryModel
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.links import get_connection, is_live, is_local, peer_end
+from chalicelib.sync.messages import DeliverMessage, Replica, from_wire
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_entry, outbox_pk, set_entry_state
 
@@ -24,10 +25,19 @@ log = logging.getLogger("twinsync.deliver")
 CONNECTION_GONE = {401, 403, 404, 410}
 
 
+def enqueue_deliver(message: DeliverMessage, *, deps: SyncDeps, dedup: str) -> None:
+    deps.enqueue(
+        deps.settings.resources.deliver_queue_url,
+        message.to_body(),
+        group=message.group,
+        dedup=dedup,
+    )
+
+
 def handle_deliver(message: QueueMessage, *, deps: SyncDeps) -> None:
-    body = message.body
-    connection_id = str(body.get("connection_id", ""))
-    entry = get_entry(outbox_pk(connection_id), int(body.get("seq", 0)))
+    job = DeliverMessage.from_body(message.body)
+    connection_id = job.connection_id
+    entry = get_entry(outbox_pk(connection_id), job.seq)
     if entry is None or entry.state != "pending":
         return
     connection = get_connection(connection_id)
@@ -50,7 +60,7 @@ def deliver_locally(connection: ConnectionModel, entry: EntryModel, *, deps: Syn
     other = get_connection(str(connection.local_peer_id))
     if other is None:
         return
-    accept(other, [entry.replica], deps=deps)
+    accept(other, [from_wire(entry.replica)], deps=deps)
     set_entry_state(entry, "acked")
 
 
@@ -102,13 +112,14 @@ def push(
 def upload_attachments(connection: ConnectionModel, entry: EntryModel, *, deps: SyncDeps) -> None:
     """A private sender hands the public receiver the bytes it cannot fetch from us."""
     end = peer_end(connection)
-    for attachment in entry.replica.get("attachments", []):
-        aid = str(attachment["id"])
+    replica = from_wire(entry.replica)
+    for attachment in replica.attachments if isinstance(replica, Replica) else ():
+        aid = attachment.id
         data = deps.blobs.get(outgoing_key(connection.id, aid))
         if data is None:
             continue
         path = f"/node/v1/connections/{quote(connection.id, safe='')}/attachments/{quote(aid)}"
-        offer = deps.peer.call(end, "PUT", path, {"sha256": attachment.get("sha256")})
+        offer = deps.peer.call(end, "PUT", path, {"sha256": attachment.sha256})
         if isinstance(offer, dict) and offer.get("url"):
             response = (deps.blob_fetch or deps.fetch)("PUT", offer["url"], body=data)
             if response.status >= 300:

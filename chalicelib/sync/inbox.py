@@ -6,13 +6,13 @@ work, so a sender may retry a push (or a private peer re-pull) as often as it ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from chalicelib.errors import BadRequest
-from chalicelib.rules.replica import InvalidReplica, validate
 from chalicelib.store.models import ConnectionModel
+from chalicelib.sync.messages import ApplyMessage, Incoming, InvalidReplica, parse_incoming
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import append_entry, get_key, inbox_pk, set_key
 
@@ -20,8 +20,9 @@ MAX_ITEMS = 50
 SEEN_FOR = timedelta(days=30)
 
 
-def validate_items(items: Any) -> list[dict[str, Any]]:
-    """All or nothing: one bad replica refuses the whole batch, and nothing is stored."""
+def validate_items(items: Any) -> list[Incoming]:
+    """All or nothing: one bad replica refuses the whole batch, and nothing is stored.
+    Each item is parsed here, once (:func:`chalicelib.sync.messages.parse_incoming`)."""
     if not isinstance(items, list) or not items:
         raise BadRequest("'items' must be a non-empty list of replicas.", field="items")
     if len(items) > MAX_ITEMS:
@@ -29,44 +30,40 @@ def validate_items(items: Any) -> list[dict[str, Any]]:
     checked = []
     for i, item in enumerate(items):
         try:
-            checked.append(validate(item))
+            checked.append(parse_incoming(item))
         except InvalidReplica as exc:
             raise BadRequest(str(exc), code="invalid_replica", field=f"items[{i}]") from exc
     return checked
 
 
 def accept(
-    connection: ConnectionModel, replicas: Iterable[Mapping[str, Any]], *, deps: SyncDeps
+    connection: ConnectionModel, replicas: Iterable[Incoming], *, deps: SyncDeps
 ) -> list[str]:
     accepted = []
     for replica in replicas:
-        seen_key = f"replica#{connection.id}#{replica['id']}"
+        seen_key = f"replica#{connection.id}#{replica.id}"
         seen = get_key(seen_key)
         if seen is None or seen.value != "queued":
             entry = append_entry(
                 inbox_pk(connection.id),
-                issue_key=str(replica["key"]),
-                replica=dict(replica),
+                issue_key=replica.key,
+                replica=replica.to_wire(),
                 retention_days=deps.settings.outbox_retention_days,
             )
             enqueue_apply(
-                connection.id,
-                int(entry.seq),
-                str(replica["key"]),
+                ApplyMessage(connection.id, int(entry.seq), replica.key),
                 deps=deps,
-                dedup=f"in#{connection.id}#{replica['id']}",
+                dedup=f"in#{connection.id}#{replica.id}",
             )
             set_key(seen_key, "queued", ttl=SEEN_FOR)
-        accepted.append(str(replica["id"]))
+        accepted.append(replica.id)
     return accepted
 
 
-def enqueue_apply(
-    connection_id: str, seq: int, remote_key: str, *, deps: SyncDeps, dedup: str
-) -> None:
+def enqueue_apply(message: ApplyMessage, *, deps: SyncDeps, dedup: str) -> None:
     deps.enqueue(
         deps.settings.resources.apply_queue_url,
-        {"connection_id": connection_id, "seq": seq, "remote_key": remote_key},
-        group=f"{connection_id}#r#{remote_key}",
+        message.to_body(),
+        group=message.group,
         dedup=dedup,
     )

@@ -11,12 +11,11 @@ issue that now matches an active trigger comes under sync
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 from chalicelib.queues import PermanentFailure, QueueMessage, RetryLater
 from chalicelib.store.models import TwinModel
 from chalicelib.sync import deletion, trigger_match
+from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import twins_of_issue
@@ -34,41 +33,41 @@ def ingest_message(
     author_id: str | None = None,
     delivery_id: str | None = None,
     connection_id: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "issue_key": issue_key,
-        "issue_id": issue_id,
-        "kind": kind,
-        "author_id": author_id,
-        "delivery_id": delivery_id,
-        "source": source,
-        "connection_id": connection_id,
-    }
+) -> IngestMessage:
+    """The ingest queue's message (kept for the callers that name it so)."""
+    return IngestMessage(
+        issue_key,
+        source=source,
+        issue_id=issue_id,
+        kind=kind,
+        author_id=author_id,
+        delivery_id=delivery_id,
+        connection_id=connection_id,
+    )
 
 
-def enqueue_ingest(body: Mapping[str, Any], *, deps: SyncDeps, dedup: str) -> None:
-    ref = body.get("issue_key") or body.get("issue_id")
+def enqueue_ingest(message: IngestMessage, *, deps: SyncDeps, dedup: str) -> None:
     deps.enqueue(
         deps.settings.resources.ingest_queue_url,
-        dict(body),
-        group=f"issue#{ref}",
+        message.to_body(),
+        group=message.group,
         dedup=dedup,
     )
 
 
 def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
-    body = message.body
-    if body.get("author_id") and body["author_id"] == deps.integration_user_id():
-        log.debug("skipping our own change to %s", body.get("issue_key"))
+    hint = IngestMessage.from_body(message.body)
+    if hint.author_id and hint.author_id == deps.integration_user_id():
+        log.debug("skipping our own change to %s", hint.issue_key)
         return
-    ref = body.get("issue_key") or body.get("issue_id")
+    ref = hint.ref
     if not ref:
         return
     try:
-        issue = deps.tracker.get_issue(str(ref))
+        issue = deps.tracker.get_issue(ref)
     except NotFound:
         log.info("issue %s is gone; nothing to sync", ref)
-        deletion.issue_gone(body, deps=deps)
+        deletion.issue_gone(hint, deps=deps)
         return
     except RateLimited as exc:
         raise RetryLater(str(exc), delay=exc.retry_after) from exc
@@ -82,6 +81,6 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
             # deterministic for this version of the issue: the sweep need not bring it again
             twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])
             failed = failed or exc
-    trigger_match.put_under_sync_if_matching(issue, body, deps=deps)
+    trigger_match.put_under_sync_if_matching(issue, hint, deps=deps)
     if failed is not None:
         raise failed

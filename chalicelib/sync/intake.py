@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.errors import BadRequest, Unauthorized
-from chalicelib.sync.ingest import enqueue_ingest, ingest_message
+from chalicelib.sync.ingest import enqueue_ingest
+from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
 from chalicelib.trackers.webhook import BadWebhook, parse_webhook, verify_webhook
@@ -40,14 +41,8 @@ def take_webhook(
     seen_key = f"hook#{delivery}"
     if get_key(seen_key) is not None:
         return {"status": "duplicate"}
-    message = ingest_message(
-        event.issue_key,
-        issue_id=event.issue_id,
-        kind=event.kind,
-        author_id=event.author_id,
-        delivery_id=event.delivery_id,
-        source="webhook",
+    enqueue_ingest(
+        IngestMessage.from_event(event, source="webhook"), deps=deps, dedup=f"hook#{delivery}"
     )
-    enqueue_ingest(message, deps=deps, dedup=f"hook#{delivery}")
     set_key(seen_key, "queued", ttl=SEEN_FOR)
     return {"status": "queued"}

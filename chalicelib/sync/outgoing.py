@@ -15,13 +15,15 @@ from collections.abc import Mapping, Sequence
 
 from chalicelib.queues import RetryLater
 from chalicelib.rules import merge
-from chalicelib.rules.replica import field_hashes, items_hash, stamp
+from chalicelib.rules.replica import field_hashes, items_hash
 from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import TwinModel
 from chalicelib.sync.blobs import outgoing_key
+from chalicelib.sync.deliver import enqueue_deliver
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import end_origin, get_connection
+from chalicelib.sync.messages import DeliverMessage, Replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import TwinGone, append_entry, holding, outbox_pk
 from chalicelib.trackers.base import Issue, RateLimited, TrackerError, Unavailable
@@ -108,18 +110,19 @@ def _send(
         )
         return False
     version = int(twin.last_sent_version or 0) + 1
-    replica = stamp(replica, version=version)
-    replica["stamps"] = merge.stamps_json(state)
-    if repair:
-        replica["repair"] = sorted(set(repair))
-    if twin.remote_key:
-        replica["twin_key"] = twin.remote_key
+    message = Replica.compose(
+        replica,
+        version=version,
+        stamps=merge.stamps_json(state),
+        repair=repair,
+        twin_key=twin.remote_key,
+    )
     previous = dict(twin.sent_hashes or {})
-    current = field_hashes(replica)
+    current = field_hashes(message.payload)
     entry = append_entry(
         outbox_pk(connection.id),
         issue_key=issue.key,
-        replica=replica,
+        replica=message.to_wire(),
         retention_days=deps.settings.outbox_retention_days,
     )
     twin.update(
@@ -134,10 +137,9 @@ def _send(
             TwinModel.seen_updated.set(issue.updated),
         ]
     )
-    deps.enqueue(
-        deps.settings.resources.deliver_queue_url,
-        {"connection_id": connection.id, "seq": entry.seq, "local_key": issue.key},
-        group=f"{connection.id}#{issue.key}",
+    enqueue_deliver(
+        DeliverMessage(connection.id, int(entry.seq), issue.key),
+        deps=deps,
         dedup=f"out#{connection.id}#{entry.seq}",
     )
     record_transaction(

@@ -24,6 +24,7 @@ from chalicelib.store.models import ConnectionModel
 from chalicelib.sync.deliver import CONNECTION_GONE, pause
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.links import peer_end
+from chalicelib.sync.messages import from_wire
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
 
@@ -64,7 +65,7 @@ def pull_once(connection: ConnectionModel, *, wait: int, deps: SyncDeps) -> int:
     answer = client.call(end, "GET", f"{base}?after={after}&wait={wait}&limit=50")
     items = answer.get("items", []) if isinstance(answer, dict) else []
     if items:
-        accept(connection, [item["replica"] for item in items], deps=deps)
+        accept(connection, [from_wire(item["replica"]) for item in items], deps=deps)
         upto = max(int(item["seq"]) for item in items)
         set_key(f"pull#{connection.id}", str(upto))
         client.call(end, "POST", f"{base}/ack", {"upto": upto})

@@ -10,11 +10,10 @@ the sending end is told that too, so its twin leaves "error".
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalicelib.queues import PermanentFailure
 from chalicelib.store.models import ConnectionModel
 from chalicelib.sync.events import describe_failure
+from chalicelib.sync.messages import Incoming
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
 from chalicelib.sync.twin_status import tell_sender
@@ -43,21 +42,21 @@ def _flag(connection_id: str, remote_key: str) -> str:
 
 
 def refused(
-    connection: ConnectionModel, replica: dict[str, Any], exc: InvalidRequest, *, deps: SyncDeps
+    connection: ConnectionModel, incoming: Incoming, exc: InvalidRequest, *, deps: SyncDeps
 ) -> Refused:
     """Tell the sending end; the exception for the caller to raise (``from exc``)."""
-    remote_key = str(replica["key"])
+    remote_key = incoming.key
     message = describe_failure(exc)[0]
     tell_sender(connection, remote_key, "error", message, deps=deps)
     set_key(_flag(connection.id, remote_key), "open")
     return Refused(message, connection_id=connection.id, issue_key=remote_key)
 
 
-def applied(connection: ConnectionModel, replica: dict[str, Any], *, deps: SyncDeps) -> None:
+def applied(connection: ConnectionModel, incoming: Incoming, *, deps: SyncDeps) -> None:
     """After a successful apply: lift an error this end reported to the sending end."""
-    flag = _flag(connection.id, str(replica["key"]))
+    flag = _flag(connection.id, incoming.key)
     seen = get_key(flag)
     if seen is None or seen.value != "open":
         return
-    tell_sender(connection, str(replica["key"]), "synced", None, deps=deps)
+    tell_sender(connection, incoming.key, "synced", None, deps=deps)
     set_key(flag, "lifted")

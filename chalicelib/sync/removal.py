@@ -1,5 +1,8 @@
 """The ``removed`` replica: how one end tells the other that a twin link ends.
 
+It is a message kind of its own (:class:`chalicelib.sync.messages.Removal`), built and
+read there.
+
 It travels like any replica (outbox → push, or a private peer's pull), so it reaches a
 private peer too, in order behind the changes sent before it. Besides ``removed: true``
 it carries ``removal: {kind, reason}`` (an addition to protocol 1 that older receivers
@@ -19,63 +22,27 @@ ignore):
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
-from chalicelib.rules.replica import blank_replica, stamp
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
+from chalicelib.sync.deliver import enqueue_deliver
 from chalicelib.sync.events import record_transaction
+from chalicelib.sync.messages import DeliverMessage, Removal
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import append_entry, outbox_pk
 
-KINDS = ("stopped", "stop_ack", "deleted", "refused")
-
-
-def removal_replica(
-    connection_id: str,
-    *,
-    key: str,
-    url: str | None,
-    version: int,
-    kind: str,
-    reason: str | None,
-    twin_key: str | None,
-    replica_id: str | None = None,
-) -> dict[str, Any]:
-    """A protocol-1 replica that says only "this link ends" (no content)."""
-    replica = stamp(
-        blank_replica(connection_id, key, url or "", utcnow().isoformat()), version=version
-    )
-    if replica_id:
-        replica["id"] = replica_id
-    replica["removed"] = True
-    replica["removal"] = {"kind": kind, "reason": reason}
-    if twin_key:
-        replica["twin_key"] = twin_key
-    return replica
-
-
-def removal_of(replica: dict[str, Any]) -> tuple[str, str | None]:
-    """``(kind, reason)`` of a removed replica (a bare ``removed: true`` means stopped)."""
-    removal = replica.get("removal")
-    if isinstance(removal, dict) and removal.get("kind") in KINDS:
-        reason = removal.get("reason")
-        return str(removal["kind"]), str(reason) if isinstance(reason, str) else None
-    return "stopped", None
-
 
 def _queue(
-    connection: ConnectionModel, local_key: str, replica: dict[str, Any], *, deps: SyncDeps
+    connection: ConnectionModel, local_key: str, removal: Removal, *, deps: SyncDeps
 ) -> None:
     entry = append_entry(
         outbox_pk(connection.id),
         issue_key=local_key,
-        replica=replica,
+        replica=removal.to_wire(),
         retention_days=deps.settings.outbox_retention_days,
     )
-    deps.enqueue(
-        deps.settings.resources.deliver_queue_url,
-        {"connection_id": connection.id, "seq": entry.seq, "local_key": local_key},
-        group=f"{connection.id}#{local_key}",
+    enqueue_deliver(
+        DeliverMessage(connection.id, int(entry.seq), local_key),
+        deps=deps,
         dedup=f"out#{connection.id}#{entry.seq}",
     )
 
@@ -90,7 +57,7 @@ def send(
 ) -> int:
     """Queue a removal for ``twin``'s other end; returns its version."""
     version = int(twin.last_sent_version or 0) + 1
-    replica = removal_replica(
+    message = Removal.new(
         connection.id,
         key=twin.local_key,
         url=twin.local_url,
@@ -98,8 +65,9 @@ def send(
         kind=kind,
         reason=reason,
         twin_key=twin.remote_key,
+        updated=utcnow().isoformat(),
     )
-    _queue(connection, twin.local_key, replica, deps=deps)
+    _queue(connection, twin.local_key, message, deps=deps)
     # a later explicit restart must send the issue's content again, even if unchanged
     twin.update(
         actions=[TwinModel.last_sent_version.set(version), TwinModel.last_sent_hash.remove()]
@@ -126,7 +94,7 @@ def send_refusal(
     deps: SyncDeps,
 ) -> None:
     """Answer a connect request that cannot be honoured (there is no twin here to version)."""
-    replica = removal_replica(
+    message = Removal.new(
         connection.id,
         key=local_key,
         url=url,
@@ -134,6 +102,7 @@ def send_refusal(
         kind="refused",
         reason=reason,
         twin_key=requester_key,
+        updated=utcnow().isoformat(),
         replica_id=f"{connection.id}:{local_key}:refused:{secrets.token_hex(6)}",
     )
-    _queue(connection, local_key, replica, deps=deps)
+    _queue(connection, local_key, message, deps=deps)

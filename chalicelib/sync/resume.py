@@ -12,8 +12,10 @@ import time
 from typing import Any
 
 from chalicelib.store.models import ConnectionModel, EntryModel
+from chalicelib.sync.deliver import enqueue_deliver
 from chalicelib.sync.inbox import enqueue_apply
 from chalicelib.sync.links import get_connection, is_live
+from chalicelib.sync.messages import ApplyMessage, DeliverMessage
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import entries_in_state, inbox_pk, outbox_pk, set_entry_state
 
@@ -31,14 +33,9 @@ def resume(connection: ConnectionModel, *, deps: SyncDeps, min_age_s: float = 0)
         for entry in entries_in_state(outbox_pk(connection.id), "pending"):
             if now - entry.created_at.timestamp() < min_age_s:
                 continue
-            deps.enqueue(
-                deps.settings.resources.deliver_queue_url,
-                {
-                    "connection_id": connection.id,
-                    "seq": int(entry.seq),
-                    "local_key": entry.issue_key,
-                },
-                group=f"{connection.id}#{entry.issue_key}",
+            enqueue_deliver(
+                DeliverMessage(connection.id, int(entry.seq), entry.issue_key),
+                deps=deps,
                 dedup=f"resume#out#{connection.id}#{entry.seq}#{bucket}",
             )
             delivered += 1
@@ -49,9 +46,7 @@ def resume(connection: ConnectionModel, *, deps: SyncDeps, min_age_s: float = 0)
             if state == "held":
                 set_entry_state(entry, "pending")
             enqueue_apply(
-                connection.id,
-                int(entry.seq),
-                entry.issue_key,
+                ApplyMessage(connection.id, int(entry.seq), entry.issue_key),
                 deps=deps,
                 dedup=f"resume#in#{connection.id}#{entry.seq}#{bucket}",
             )

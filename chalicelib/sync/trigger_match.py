@@ -21,6 +21,7 @@ from chalicelib.rules import visual
 from chalicelib.store.models import ConnectionModel, EventModel, TwinModel
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection, is_live
+from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import create_twin, get_twin
@@ -64,10 +65,10 @@ def _matches_now(issue: Issue, where: str, *, deps: SyncDeps) -> bool:
 
 
 def put_under_sync_if_matching(
-    issue: Issue, body: Mapping[str, Any], *, deps: SyncDeps
+    issue: Issue, hint: IngestMessage, *, deps: SyncDeps
 ) -> list[TwinModel]:
     """Ingest's hook: new twins for the connections whose active triggers match ``issue``."""
-    if body.get("source") == "job":
+    if hint.source == "job":
         return []  # a bulk job put it under sync already
     by_connection: dict[str, list[dict[str, Any]]] = {}
     for trigger in all_triggers():

@@ -16,6 +16,7 @@ from chalicelib.sync.apply import PROPERTY, handle_apply
 from chalicelib.sync.blobs import incoming_key
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.ingest import handle_ingest, ingest_message
+from chalicelib.sync.messages import parse_incoming
 from chalicelib.sync.store import TwinBusy, get_twin, outbox_pk, twin_by_remote
 from chalicelib.trackers.base import Attachment
 from tests.factories import ALICE, BOT, comment, issue, project
@@ -57,7 +58,7 @@ def retried(messages):
 
 def receive(env, replica):
     env.sent.messages.clear()
-    accept(env.connection, [replica], deps=env.deps)
+    accept(env.connection, [parse_incoming(replica)], deps=env.deps)
     applies = [
         m for m in env.sent.messages if m["url"] == env.deps.settings.resources.apply_queue_url
     ]
@@ -220,7 +221,7 @@ def outbox_summaries():
 
 def sweep_ingest(env, key):
     """The reconcile sweep finds ``key`` changed and ingests it (no webhook: no author)."""
-    body = ingest_message(key, source="reconcile")
+    body = ingest_message(key, source="reconcile").to_body()
     message = queue_message(body, group=f"issue#{key}")
     handle_ingest(message, deps=env.deps)
 

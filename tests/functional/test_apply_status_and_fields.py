@@ -13,6 +13,7 @@ from chalicelib.rules.replica import stamp
 from chalicelib.rules.visual import outgoing_rule
 from chalicelib.sync.apply import handle_apply
 from chalicelib.sync.inbox import accept
+from chalicelib.sync.messages import parse_incoming
 from chalicelib.sync.store import get_twin, twin_by_remote
 from tests.factories import BOT, comment, issue, project
 from tests.factories.connections import saved_connection
@@ -66,7 +67,7 @@ def replica(version: int, status: str, client: str = "ACME", **changes):
 def apply(env, data) -> None:
     _, sent, deps, connection = env
     sent.messages.clear()
-    accept(connection, [data], deps=deps)
+    accept(connection, [parse_incoming(data)], deps=deps)
     for m in sent.messages:
         if m["url"] == deps.settings.resources.apply_queue_url:
             handle_apply(queue_message(m["body"], group=m["group"], queue="apply.fifo"), deps=deps)

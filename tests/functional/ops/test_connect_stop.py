@@ -107,6 +107,7 @@ def test_a_late_replica_cannot_recreate_the_link(ops):
     from chalicelib.store.models import TwinModel
     from chalicelib.sync.inbox import accept
     from chalicelib.sync.links import get_connection
+    from chalicelib.sync.messages import parse_incoming
 
     key, other = ops.sync_pair("Printer on fire")
     version = ops.twin(key).last_sent_version
@@ -125,7 +126,7 @@ def test_a_late_replica_cannot_recreate_the_link(ops):
     ops.api("DELETE", ops.conn(f"/twins/{key}"))
     ops.pump.drain()
     # the replica was on its way all along and arrives after the stop
-    accept(get_connection(ops.other_id), [late], deps=root().sync)
+    accept(get_connection(ops.other_id), [parse_incoming(late)], deps=root().sync)
     ops.pump.drain()
     assert ops.tracker.issues[other].summary == "Printer on fire"
     assert ops.twin(other, ops.other_id).status == "stopped"
