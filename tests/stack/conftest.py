@@ -176,6 +176,17 @@ def issue_requests(
     ]
 
 
+def reread_by_node(
+    stack: Any, stack_info: Any, tracker: str, issue: Any, *, after: int = 0
+) -> bool:
+    """Has the node's integration user read ``issue`` (its key or id) since the first
+    ``after`` of its GETs? Ingest re-reads an issue on every change it hears of, before it
+    decides whether anything is to be sent: this is how a test sees that it has run."""
+    bot = tracker_as(stack_info, tracker, "integration_user").myself().id
+    reads = issue_requests(stack, tracker, issue, method="GET")[after:]
+    return bot in [r["user"] for r in reads]
+
+
 def twin_key(node: NodeClient, cid: str, key: str) -> str | None:
     """The key of ``key``'s twin on the other side, once the twin is linked."""
     response = node.get(f"/api/v1/connections/{cid}/twins/{key}")

@@ -9,13 +9,20 @@ through the outbox it pulls. Every test tags its issues so that queries only see
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
 
 from chalicelib.trackers.base import IssueFields
-from tests.stack.conftest import connect, eventually, tracker_as, twin_key
+from tests.stack.conftest import (
+    connect,
+    eventually,
+    issue_requests,
+    reread_by_node,
+    tracker_as,
+    twin_key,
+    waiting,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -172,7 +179,7 @@ def test_connect_links_two_existing_issues_and_syncs_later_changes_without_a_thi
 
 
 def test_stopping_sync_keeps_both_issues_and_later_changes_no_longer_flow(
-    node_a, node_c, cid, alice_a, alice_c
+    node_a, node_c, cid, alice_a, alice_c, local_stack, stack_info
 ):
     t = tag()
     key = create(alice_a, "ALPHA", f"Stop me {t}")
@@ -183,9 +190,19 @@ def test_stopping_sync_keeps_both_issues_and_later_changes_no_longer_flow(
     eventually(lambda: twin(node_c, cid, remote)["status"] == "stopped", timeout=60)
     assert twin(node_a, cid, key)["status"] == "stopped"
 
+    here, there = alice_a.get_issue(key), alice_c.get_issue(remote)
+    reads = {
+        "a": len(issue_requests(local_stack, "a", here, method="GET")),
+        "b": len(issue_requests(local_stack, "b", there, method="GET")),
+    }
     alice_a.update_issue(key, IssueFields(summary=f"Changed here {t}"))
     alice_c.update_issue(remote, IssueFields(summary=f"Changed there {t}"))
-    time.sleep(6)  # a webhook, a reconcile sweep and a delivery would all be done by now
+    # each node's ingest heard of its change and re-read the issue; nothing was queued
+    eventually(lambda: reread_by_node(local_stack, stack_info, "a", here, after=reads["a"]))
+    eventually(lambda: reread_by_node(local_stack, stack_info, "b", there, after=reads["b"]))
+    for node in (node_a, node_c):
+        eventually(lambda node=node: waiting(node, cid)["outgoing"]["pending"] == 0)
+        eventually(lambda node=node: waiting(node, cid)["incoming"]["pending"] == 0)
     assert alice_c.get_issue(remote).summary == f"Changed there {t}"
     assert alice_a.get_issue(key).summary == f"Changed here {t}"
     history = node_c.get(f"/api/v1/connections/{cid}/twins/{remote}/history").json()

@@ -8,7 +8,6 @@ goes down, webhooks are switched off; the twins still end equal and nothing echo
 from __future__ import annotations
 
 import random
-import time
 import urllib.request
 import uuid
 from datetime import UTC, datetime
@@ -16,7 +15,15 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.trackers.base import Body, IssueFields
-from tests.stack.conftest import connect, eventually, synced_issue, tracker_as, waiting
+from tests.stack.conftest import (
+    connect,
+    eventually,
+    issue_requests,
+    reread_by_node,
+    synced_issue,
+    tracker_as,
+    waiting,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -180,18 +187,27 @@ def test_webhooks_off_the_reconcile_sweep_still_brings_the_change(
             admin_c.set_webhook(str(hook["id"]), enabled=True)
 
 
-def test_nothing_echoes_back_after_a_sync(node_a, node_c, cid, alice_a, alice_c):
+def test_nothing_echoes_back_after_a_sync(
+    node_a, node_c, cid, alice_a, alice_c, local_stack, stack_info
+):
     tag = uuid.uuid4().hex[:8]
     key, remote = synced_issue(node_a, cid, alice_a, f"Echo {tag}")
+    here = alice_a.get_issue(key)
     alice_c.add_comment(remote, Body("wiki", "from c"))
     eventually(lambda: len(alice_a.get_issue(key).comments) == 1)
+    written = len(issue_requests(local_stack, "a", here, method="GET"))
 
     def outgoing(node, issue):
         history = node.get(f"/api/v1/connections/{cid}/twins/{issue}/history").json()
         return len([h for h in history if h["direction"] == "outgoing"])
 
     before = (outgoing(node_a, key), outgoing(node_c, remote))
-    time.sleep(12)  # two reconcile sweeps re-read both issues
+    # a's ingest heard of its own write (the webhook) and re-read the issue: an echo would
+    # be queued by that read; then nothing is waiting on either end
+    eventually(lambda: reread_by_node(local_stack, stack_info, "a", here, after=written))
+    for node in (node_a, node_c):
+        eventually(lambda node=node: waiting(node, cid)["outgoing"]["pending"] == 0)
+        eventually(lambda node=node: waiting(node, cid)["incoming"]["pending"] == 0)
     assert (outgoing(node_a, key), outgoing(node_c, remote)) == before
     assert len(alice_a.get_issue(key).comments) == 1
     assert len(alice_c.get_issue(remote).comments) == 1
