@@ -795,22 +795,36 @@ class Soak:
     def _replicas(self, node: str, pk: str, issue_key: str, name: str) -> list[str]:
         return [line for _, _, line in self._carried(node, pk, issue_key, name)]
 
-    def _changelog(self, side: Side, key: str, name: str) -> list[str]:
-        """The tracker's own history of the field: when, who, to what."""
+    def _field_changes(
+        self, side: Side, key: str, name: str
+    ) -> list[tuple[datetime, str, str, str]]:
+        """The tracker's own history of the field, oldest first: (when, author id, author
+        name, value as text). Raises ``TrackerError`` when the issue cannot be read."""
+        from chalicelib.trackers.jira_common import user_id
+
         person = side.person
-        try:
-            data = person.http.json("GET", person._issue_path(key), params={"expand": "changelog"})
-        except TrackerError as exc:
-            return [f"unreadable: {exc}"]
+        data = person.http.json("GET", person._issue_path(key), params={"expand": "changelog"})
         rows = []
         for history in (data.get("changelog") or {}).get("histories") or ():
             author = history.get("author") or {}
-            who = author.get("name") or author.get("displayName") or author.get("accountId")
+            who = str(author.get("name") or author.get("displayName") or user_id(author))
+            when = datetime.strptime(str(history.get("created")), "%Y-%m-%dT%H:%M:%S.%f%z")
             for item in history.get("items") or ():
                 if str(item.get("field") or "").lower() == name:
-                    to = item.get("toString")
-                    rows.append(f"{history.get('created')} {who}: {str(to)[:60]!r}")
-        return sorted(rows)
+                    to = " ".join(str(item.get("toString") or "").split())
+                    rows.append((when, str(user_id(author)), who, to))
+        return sorted(rows, key=lambda row: row[0])
+
+    def _changelog(self, side: Side, key: str, name: str) -> list[str]:
+        """The tracker's own history of the field: when, who, to what."""
+        try:
+            changes = self._field_changes(side, key, name)
+        except (TrackerError, ValueError) as exc:
+            return [f"unreadable: {exc}"]
+        return [
+            f"{when.isoformat(timespec='milliseconds')} {who}: {to[:60]!r}"
+            for when, _, who, to in changes
+        ]
 
     def _evidence(self, twin: Twin, name: str, finding: str) -> dict[str, Any]:
         """What both ends know about one twin's field: enough to tell why an edit was lost."""
@@ -934,7 +948,34 @@ class Soak:
                     "the later edit was overwritten by the apply of the concurrent one "
                     "before ingest read it (ADR 0004, apply window)"
                 )
+        if self._overwritten_before_read(twin, name, getattr(twin, name)):
+            return (
+                "an apply's write overwrote the edit on its own tracker moments after it was "
+                "made, before any ingest read it: the edit fell between the apply's look and "
+                "its write (ADR 0004, apply window)"
+            )
         return None
+
+    WINDOW_S = 5.0  # an apply's look and its write are this close at most (local work only)
+
+    def _overwritten_before_read(self, twin: Twin, name: str, edit: Edit) -> bool:
+        """The tracker's changelog shows the edit, then at once (``WINDOW_S``) a write of
+        the integration user over it, and its side never sent it (not in its outbox)."""
+        side = twin.sides[edit.side]
+        try:
+            changes = self._field_changes(side, twin.keys[edit.side], name)
+            sent = self._carried(side.node, f"{twin.cid}#out", twin.keys[edit.side], name)
+        except Exception:  # cannot tell: not explained
+            return False
+        if any(value == edit.text for _, value, _ in sent):
+            return False  # read and sent: a loss after that is never this limit
+        bot = self.bots[side.tracker]
+        for i, (when, author, _, value) in enumerate(changes):
+            if value != edit.text or author == bot or i + 1 >= len(changes):
+                continue
+            after, by, _, _ = changes[i + 1]
+            return by == bot and (after - when).total_seconds() <= self.WINDOW_S
+        return False
 
     def _comments(self, issue: Any, tracker: str) -> tuple[list[str], list[str]]:
         people, mirrors = [], []

@@ -24,6 +24,8 @@ def test_a_small_chaos_soak_ends_with_nothing_doubled_lost_or_drifted(local_stac
     evidence = evidence_text(result)
     if evidence:
         print(evidence)
+    for line in result.explained:  # documented limits (ADR 0004), shown, not failed
+        print(f"explained: {line}")
 
     assert result.quiet, f"the pipeline did not go quiet in {plan.quiet_timeout_s} s"
     assert result.changes_made >= plan.changes
