@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 from bench._stack import BenchStack
-from tests.stack.soak import SoakPlan, run_soak, summary_rows
+from tests.stack.soak import SoakPlan, evidence_text, run_soak, summary_rows
 
 SHOWN = 20  # findings printed per kind
 
@@ -54,6 +54,9 @@ def main() -> None:
             print(f"{title} ({len(items)}):")
             for item in items[:SHOWN]:
                 print(f"   {item}")
+    evidence = evidence_text(result)
+    if evidence:
+        print(evidence)
 
 
 if __name__ == "__main__":

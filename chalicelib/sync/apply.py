@@ -242,6 +242,7 @@ def _apply_held(
         twin = _create_twin(connection, replica, plan, deps=deps)
         held.enter_context(holding_new(twin))
     else:
+        _expect_writes(twin, plan)
         if plan.fields is not None:
             deps.tracker.update_issue(twin.local_key, plan.fields)
     problems = _apply_status(twin, plan.status, deps=deps)
@@ -270,6 +271,23 @@ def _apply_held(
         except TrackerError as exc:  # the next ingest of this issue sends it
             log.warning("kept value of %s not sent back yet: %s", twin.local_key, exc)
     return twin
+
+
+def _expect_writes(twin: TwinModel, plan: Plan) -> None:
+    """Before writing fields, remember what this apply writes (the registers' ``local``,
+    nothing else): a write that lands without its record (its answer lost, the worker
+    stopped before :func:`_finish`) is then ours when read back, by the sweep or by the
+    retry's look. Taken for an edit made here, it was stamped with the time of our write
+    and beat the other side's next edit of that field on both ends. If the write did not
+    land, the tracker still shows the register's value: no edit either."""
+    written = _written(plan, status_set=True)
+    custom = plan.fields is not None and bool(plan.fields.custom)
+    if not written and not custom:
+        return
+    state = merge.after_write(merge.load(twin.merge_state), written)
+    if custom:
+        state = merge.unknown_local(state, ["fields"])
+    twin.update(actions=[TwinModel.merge_state.set(merge.dump(state))])
 
 
 def _look_first(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+from chalicelib.queues import RetryLater
 from chalicelib.root import build_sync, root
 from chalicelib.rules import basic
 from chalicelib.rules.replica import stamp
@@ -18,7 +19,7 @@ from chalicelib.sync.inbox import accept
 from chalicelib.sync.ingest import handle_ingest, ingest_message
 from chalicelib.sync.messages import parse_incoming
 from chalicelib.sync.store import TwinBusy, get_twin, outbox_pk, twin_by_remote
-from chalicelib.trackers.base import Attachment
+from chalicelib.trackers.base import Attachment, Unavailable
 from tests.factories import ALICE, BOT, comment, issue, project
 from tests.factories.connections import saved_connection
 from tests.factories.memory_tracker import MemoryTracker
@@ -329,3 +330,67 @@ def test_an_ingest_while_the_twin_is_applied_waits_its_turn_and_then_sends_the_e
     twin = get_twin("conn-1", key)
     assert twin.lease_until is None
     assert "New steps" in env.tracker.issues[key].description.value
+
+
+class LostAnswerTracker(MemoryTracker):
+    """Jira whose answer to one field write is lost: the write lands (the changelog shows
+    it at ``written_at``), the caller sees a 503. A worker killed between a tracker write
+    and its record of it leaves the same behind."""
+
+    lose_next_update = False
+    written_at = ""
+
+    def update_issue(self, key, fields):
+        super().update_issue(key, fields)
+        issue = self.issues[key]
+        changed = {"description": self.written_at} if fields.description else {}
+        self.issues[key] = replace(
+            issue, updated=self.written_at, changed_at={**issue.changed_at, **changed}
+        )
+        if self.lose_next_update:
+            self.lose_next_update = False
+            raise Unavailable("the answer was lost (503)", status=503)
+
+
+def test_our_write_whose_answer_was_lost_is_not_taken_for_an_edit_made_here(env):
+    """An apply whose field write landed but whose record did not (the answer lost, or the
+    worker stopped after the write) is retried. Our own write read back meanwhile (by the
+    sweep, by the retry's look) is not an edit made here: restamped with the time of our
+    write, it was later than the other side's next edit, which both ends then lost."""
+    tracker = LostAnswerTracker(projects=[project("OPS", ("Task", "Bug"), "Task")])
+    tracker.body_format = "wiki"
+    env.deps.tracker = tracker
+    apply_all(env, receive(env, replica()))
+    (key,) = tracker.issues
+    agreed = get_twin("conn-1", key).merge_state["description"]["s"]
+    other = agreed[1]  # the other end's origin
+    first_at, later_at = "2026-01-02T10:00:01.000Z", "2026-01-02T10:00:02.000Z"
+    first = {
+        **replica(version=2, description="First steps"),
+        "stamps": {"description": {"at": first_at, "origin": other, "after": agreed}},
+    }
+    # made over there before our write of the first one landed here (10:00:03)
+    later = {
+        **replica(version=3, description="Later steps"),
+        "stamps": {"description": {"at": later_at, "origin": other, "after": [first_at, other]}},
+    }
+    tracker.lose_next_update, tracker.written_at = True, "2026-01-02T10:00:03.000+0000"
+    messages = receive(env, first)
+    with pytest.raises(RetryLater):
+        apply_all(env, messages)
+    assert "First steps" in tracker.issues[key].description.value  # it landed all the same
+
+    sweep_ingest(env, key)  # the sweep reads our write before the queue retries the apply
+    apply_all(env, retried(messages))
+    apply_all(env, receive(env, later))
+
+    assert "Later steps" in tracker.issues[key].description.value
+    twin = get_twin("conn-1", key)
+    assert twin.conflicts in (None, [])
+    assert twin.merge_state["description"]["s"] == [later_at, other]
+    # nothing went out claiming our write of the other side's value as an edit made here
+    sent = [
+        e.replica.get("stamps", {}).get("description")
+        for e in EntryModel.query(outbox_pk("conn-1"))
+    ]
+    assert all(s is None or s["origin"] == other for s in sent), sent

@@ -43,6 +43,7 @@ import time
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from chalicelib.trackers.base import (
@@ -120,6 +121,7 @@ class Edit:
     text: str
     side: int  # 0 or 1: which side of the twin made it
     at: float  # monotonic time it was made
+    wall: float = 0.0  # wall-clock time it was made (to read beside the trackers' times)
 
 
 @dataclass
@@ -157,6 +159,10 @@ class SoakResult:
     conflicts_not_alike: list[str] = field(default_factory=list)
     conflicts_unplanned: int = 0
     conflicts_not_concurrent: int = 0
+    # one of the two edits was replaced on its own side by a newer edit before the other
+    # edit arrived there (or before it was ever read and sent): that end never compared
+    # the pair, so it is recorded on one end at most (each end records what it compared)
+    conflicts_superseded: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     not_exercised: list[str] = field(default_factory=list)
     quiet: bool = False
@@ -165,6 +171,11 @@ class SoakResult:
     changes_s: float = 0.0
     duration_s: float = 0.0
     error_records: int = 0
+    # evidence for each lost or drifted field (both ends' registers, replicas, histories,
+    # changelogs), and what the error records and dead-letter queues held at the end
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    errors_seen: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: dict[str, int] = field(default_factory=dict)
 
     @property
     def lost_count(self) -> int:
@@ -386,6 +397,7 @@ class Soak:
         self.cids: dict[str, str] = {}
         self.projects: dict[str, str] = {}
         self.conflicts: list[PlannedConflict] = []
+        self.edits: list[tuple[Twin, str, Edit]] = []  # every field edit, in order
         self.serial = 0
         self.chaos: list[WebhookChaos] = []
         self.lost_answers: dict[str, LostAnswers] = {}
@@ -493,8 +505,9 @@ class Soak:
             else IssueFields(description=body(side, text))
         )
         patiently(side.person.update_issue, twin.keys[side_index], fields)
-        edit = Edit(text, side_index, time.monotonic())
+        edit = Edit(text, side_index, time.monotonic(), time.time())
         setattr(twin, name, edit)
+        self.edits.append((twin, name, edit))
         return edit
 
     def op_summary(self, twin: Twin) -> int:
@@ -693,7 +706,9 @@ class Soak:
             )
             if answer.ok:
                 errors += len(answer.json())
+                r.errors_seen += [{"node": node, **e} for e in answer.json()]
         r.error_records = errors
+        r.dead_letters = self._dead_letters()
 
     def _name(self, twin: Twin) -> str:
         return f"twin {twin.index} ({twin.keys[0]} ↔ {twin.keys[1]})"
@@ -708,6 +723,7 @@ class Soak:
             expected = getattr(twin, name)
             if left != right:
                 r.drift.append(f"{self._name(twin)} {name}: {left!r} vs {right!r}")
+                r.diagnostics.append(self._evidence(twin, name, r.drift[-1]))
             elif left != expected.text:
                 why = self._explain(twin, name, left)
                 target = r.explained if why else r.lost
@@ -716,6 +732,210 @@ class Soak:
                     f"{expected.text!r} (made on side {twin.sides[expected.side].node})"
                     + (f": {why}" if why else "")
                 )
+                if not why:
+                    r.diagnostics.append(self._evidence(twin, name, target[-1]))
+
+    # --- evidence for a finding -----------------------------------------------------------
+
+    def _aws(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.stack.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def _items(self, node: str, table: str, **query: Any) -> list[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        des = TypeDeserializer()
+        name = self.stack.nodes[node].env[f"TWINSYNC_TABLE_{table}"]
+        pages = self._aws("dynamodb").get_paginator("query").paginate(TableName=name, **query)
+        return [
+            {k: des.deserialize(v) for k, v in item.items()}
+            for page in pages
+            for item in page.get("Items", [])
+        ]
+
+    def _field_text(self, name: str, value: Any) -> str:
+        if name == "description" and isinstance(value, dict):
+            return plain(Body(str(value.get("format")), value.get("value")))
+        return str(value)
+
+    def _carried(self, node: str, pk: str, issue_key: str, name: str) -> list[tuple[int, str, str]]:
+        """Each replica of this issue in one outbox or inbox: (version, the field's value
+        as text, a line with seq, state and the field's stamp)."""
+        rows = []
+        items = self._items(
+            node,
+            "ENTRIES",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+        )
+        for item in items:
+            if item.get("issue_key") != issue_key:
+                continue
+            replica = json.loads(item["replica"]) if isinstance(item["replica"], str) else {}
+            stamp = (replica.get("stamps") or {}).get(name) or {}
+            text = self._field_text(name, replica.get(name))
+            rows.append(
+                (
+                    int(replica.get("version") or 0),
+                    text,
+                    f"seq {int(item['seq'])} v{replica.get('version')} {item.get('state')} "
+                    f"{text!r} at {stamp.get('at')} by {stamp.get('origin')} "
+                    f"after {stamp.get('after')}",
+                )
+            )
+        return rows
+
+    def _replicas(self, node: str, pk: str, issue_key: str, name: str) -> list[str]:
+        return [line for _, _, line in self._carried(node, pk, issue_key, name)]
+
+    def _field_changes(
+        self, side: Side, key: str, name: str
+    ) -> list[tuple[datetime, str, str, str]]:
+        """The tracker's own history of the field, oldest first: (when, author id, author
+        name, value as text). Raises ``TrackerError`` when the issue cannot be read."""
+        from chalicelib.trackers.jira_common import user_id
+
+        person = side.person
+        data = person.http.json("GET", person._issue_path(key), params={"expand": "changelog"})
+        rows = []
+        for history in (data.get("changelog") or {}).get("histories") or ():
+            author = history.get("author") or {}
+            who = str(author.get("name") or author.get("displayName") or user_id(author))
+            when = datetime.strptime(str(history.get("created")), "%Y-%m-%dT%H:%M:%S.%f%z")
+            for item in history.get("items") or ():
+                if str(item.get("field") or "").lower() == name:
+                    to = " ".join(str(item.get("toString") or "").split())
+                    rows.append((when, str(user_id(author)), who, to))
+        return sorted(rows, key=lambda row: row[0])
+
+    def _changelog(self, side: Side, key: str, name: str) -> list[str]:
+        """The tracker's own history of the field: when, who, to what."""
+        try:
+            changes = self._field_changes(side, key, name)
+        except (TrackerError, ValueError) as exc:
+            return [f"unreadable: {exc}"]
+        return [
+            f"{when.isoformat(timespec='milliseconds')} {who}: {to[:60]!r}"
+            for when, _, who, to in changes
+        ]
+
+    def _evidence(self, twin: Twin, name: str, finding: str) -> dict[str, Any]:
+        """What both ends know about one twin's field: enough to tell why an edit was lost."""
+        edit = getattr(twin, name)
+        ends = []
+        for i in range(2):
+            side, key, other = twin.sides[i], twin.keys[i], twin.keys[1 - i]
+            end: dict[str, Any] = {"node": side.node, "key": key}
+            try:
+                items = self._items(
+                    side.node,
+                    "TWINS",
+                    KeyConditionExpression="connection_id = :c AND local_key = :k",
+                    ExpressionAttributeValues={":c": {"S": twin.cid}, ":k": {"S": key}},
+                )
+                item = items[0] if items else {}
+                state = json.loads(item.get("merge_state") or "{}")
+                end["register"] = state.get(name)
+                for attr in (
+                    "last_applied_version",
+                    "last_sent_version",
+                    "seen_updated",
+                    "status",
+                    "error",
+                    "lease_until",
+                ):
+                    value = item.get(attr)
+                    end[attr] = int(value) if hasattr(value, "as_integer_ratio") else value
+                end["outbox"] = self._replicas(side.node, f"{twin.cid}#out", key, name)
+                end["inbox"] = self._replicas(side.node, f"{twin.cid}#in", other, name)
+            except Exception as exc:  # evidence is best effort: never hide the finding
+                end["store_error"] = repr(exc)
+            node = self.nodes[side.node]
+            answer = node.get(f"/api/v1/connections/{twin.cid}/twins/{key}/history")
+            end["history"] = [
+                f"{h.get('time')} {h.get('direction')} v{h.get('version')} {h.get('outcome')} "
+                f"{h.get('changes')}"
+                + (f" conflicts {h['conflicts']}" if h.get("conflicts") else "")
+                for h in reversed(answer.json() if answer.ok else [])
+            ]
+            end["changelog"] = self._changelog(side, key, name)
+            ends.append(end)
+        return {
+            "finding": finding,
+            "twin": twin.index,
+            "field": name,
+            "expected": edit.text,
+            "made_on": twin.sides[edit.side].node,
+            "made_at": time.strftime("%H:%M:%S", time.gmtime(edit.wall))
+            + f".{int(edit.wall * 1000) % 1000:03d}Z",
+            "ends": ends,
+        }
+
+    def _dead_letters(self) -> dict[str, int]:
+        sqs = self._aws("sqs")
+        found = {}
+        for node in self.stack.nodes:
+            for kind in ("ingest", "deliver", "apply", "jobs"):
+                try:
+                    url = sqs.get_queue_url(QueueName=f"ts-{node}-{kind}-dlq.fifo")["QueueUrl"]
+                    attrs = sqs.get_queue_attributes(
+                        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+                    )["Attributes"]
+                except Exception:  # no such queue in this template
+                    continue
+                count = int(attrs.get("ApproximateNumberOfMessages", 0))
+                if count:
+                    found[f"{node} {kind}"] = count
+        return found
+
+    def _met_on_both_ends(self, conflict: PlannedConflict) -> bool:
+        """Did each end still hold its own edit of the pair when the other one arrived?
+        Not when a newer edit of the field was made on that side first (then that end
+        compared the newer one, or nothing: the pair itself was met on one end at most).
+        When this cannot be told, the stricter answer (yes)."""
+        twin, name = conflict.twin, conflict.field
+        try:
+            for mine, theirs in (
+                (conflict.first, conflict.later),
+                (conflict.later, conflict.first),
+            ):
+                newer = [
+                    e.wall
+                    for t, n, e in self.edits
+                    if t is twin and n == name and e.side == mine.side and e.wall > mine.wall
+                ]
+                if not newer:
+                    continue
+                arrived = self._applied_at(twin, mine.side, name, theirs.text)
+                if arrived is None or min(newer) < arrived:
+                    return False
+        except Exception:  # cannot tell
+            return True
+        return True
+
+    def _applied_at(self, twin: Twin, side: int, name: str, text: str) -> float | None:
+        """When end ``side`` first applied a replica carrying ``text`` (wall clock)."""
+        node = twin.sides[side].node
+        carried = self._carried(node, f"{twin.cid}#in", twin.keys[1 - side], name)
+        versions = {version for version, value, _ in carried if value == text}
+        answer = self.nodes[node].get(
+            f"/api/v1/connections/{twin.cid}/twins/{twin.keys[side]}/history"
+        )
+        times = [
+            datetime.fromisoformat(h["time"]).timestamp()
+            for h in (answer.json() if answer.ok else [])
+            if h.get("direction") == "incoming"
+            and h.get("version") in versions
+            and str(h.get("outcome")).startswith(("applied", "error"))
+        ]
+        return min(times) if times else None
 
     def _explain(self, twin: Twin, name: str, seen: str) -> str | None:
         """A planned conflict whose earlier edit won although neither end recorded a
@@ -728,7 +948,34 @@ class Soak:
                     "the later edit was overwritten by the apply of the concurrent one "
                     "before ingest read it (ADR 0004, apply window)"
                 )
+        if self._overwritten_before_read(twin, name, getattr(twin, name)):
+            return (
+                "an apply's write overwrote the edit on its own tracker moments after it was "
+                "made, before any ingest read it: the edit fell between the apply's look and "
+                "its write (ADR 0004, apply window)"
+            )
         return None
+
+    WINDOW_S = 5.0  # an apply's look and its write are this close at most (local work only)
+
+    def _overwritten_before_read(self, twin: Twin, name: str, edit: Edit) -> bool:
+        """The tracker's changelog shows the edit, then at once (``WINDOW_S``) a write of
+        the integration user over it, and its side never sent it (not in its outbox)."""
+        side = twin.sides[edit.side]
+        try:
+            changes = self._field_changes(side, twin.keys[edit.side], name)
+            sent = self._carried(side.node, f"{twin.cid}#out", twin.keys[edit.side], name)
+        except Exception:  # cannot tell: not explained
+            return False
+        if any(value == edit.text for _, value, _ in sent):
+            return False  # read and sent: a loss after that is never this limit
+        bot = self.bots[side.tracker]
+        for i, (when, author, _, value) in enumerate(changes):
+            if value != edit.text or author == bot or i + 1 >= len(changes):
+                continue
+            after, by, _, _ = changes[i + 1]
+            return by == bot and (after - when).total_seconds() <= self.WINDOW_S
+        return False
 
     def _comments(self, issue: Any, tracker: str) -> tuple[list[str], list[str]]:
         people, mirrors = [], []
@@ -853,6 +1100,16 @@ class Soak:
             planned_recorded += 1
             if self._alike(conflict):
                 r.conflicts_recorded_alike += 1
+            elif not self._met_on_both_ends(conflict):
+                r.conflicts_superseded += 1
+            else:
+                left, right = self._records_of(conflict)
+                finding = (
+                    f"{self._name(conflict.twin)} {conflict.field}: planned conflict "
+                    f"{conflict.first.text!r} then {conflict.later.text!r} not recorded alike: "
+                    f"{left} vs {right}"
+                )
+                r.diagnostics.append(self._evidence(conflict.twin, conflict.field, finding))
         r.conflicts_unplanned = max(0, records - planned_recorded)
 
     def count_arrived(self) -> None:
@@ -1065,6 +1322,10 @@ def summary_rows(result: SoakResult) -> list[tuple[str, str]]:
         ),
         ("conflicts made but not concurrent (no record)", str(r.conflicts_not_concurrent)),
         (
+            "conflicts made, one edit replaced on its side before the other arrived",
+            str(r.conflicts_superseded),
+        ),
+        (
             "one-sided conflict records (a value the other end had already replaced)",
             str(len(r.conflicts_not_alike)),
         ),
@@ -1079,3 +1340,32 @@ def summary_rows(result: SoakResult) -> list[tuple[str, str]]:
     ]
     rows += [(f"fault: {name}", str(n)) for name, n in sorted(r.faults.items())]
     return rows
+
+
+def evidence_text(result: SoakResult) -> str:
+    """The diagnostics of a run, readable: each finding with both ends' evidence, then the
+    open error records and dead letters (empty when there is nothing to explain)."""
+    lines: list[str] = []
+    for item in result.diagnostics:
+        lines.append(f"== {item['finding']}")
+        lines.append(
+            f"   expected {item['expected']!r} made on {item['made_on']} at {item['made_at']}"
+        )
+        for end in item["ends"]:
+            lines.append(f"   -- node {end['node']} {end['key']}")
+            for name, value in end.items():
+                if name in ("node", "key"):
+                    continue
+                if isinstance(value, list):
+                    lines.append(f"      {name}:")
+                    lines += [f"         {row}" for row in value]
+                else:
+                    lines.append(f"      {name}: {value}")
+    if result.diagnostics or result.lost or result.drift:
+        for record in result.conflicts_not_alike:
+            lines.append(f"one-sided conflict record: {record}")
+        for error in result.errors_seen:
+            lines.append(f"error record: {error}")
+        for queue, count in result.dead_letters.items():
+            lines.append(f"dead letters: {queue}: {count}")
+    return "\n".join(lines)
