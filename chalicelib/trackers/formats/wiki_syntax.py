@@ -116,7 +116,9 @@ def _escape_char(ch: str, prev: str, nxt: str, line_so_far: str) -> str:
         return "\\!" if nxt and not nxt.isspace() else "!"
     if ch == "\\":
         return "\\" if nxt.isalnum() or nxt == " " else "&#92;"
-    if ch == "#" and not line_so_far.strip():
+    if ch == "#" and not line_so_far.strip(" \t*#-"):
+        # at a line start, or after markup a list marker could be made of ("*#* " is a
+        # nested list, not a bold "#")
         return "\\#"
     if ch == "." and _LINE_START_KEYWORD.match(line_so_far.strip()):
         return "\\."

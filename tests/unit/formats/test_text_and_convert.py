@@ -164,3 +164,12 @@ def test_random_marked_text_survives_adf_wiki_adf(nodes: list[dict[str, Any]]) -
     back = wiki_to_adf(adf_to_wiki(doc))
     inline = [n for block in back["content"] for n in block.get("content", [])]
     assert _chars(inline) == _chars(nodes)
+
+
+def test_bold_hash_at_a_line_start_is_not_read_back_as_a_list() -> None:
+    """Found by the property above: ``*#* `` opens a nested list in wiki markup."""
+    bold = {"type": "text", "text": "# ", "marks": [{"type": "strong"}]}
+    doc = {"type": "doc", "content": [{"type": "paragraph", "content": [bold]}]}
+    back = wiki_to_adf(adf_to_wiki(doc))
+    assert [b["type"] for b in back["content"]] == ["paragraph"]
+    assert _chars(back["content"][0]["content"]) == _chars([bold])
