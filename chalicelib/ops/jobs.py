@@ -37,6 +37,15 @@ from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.store import audit
 from chalicelib.store.keys import condition_failed, get_key, set_key
 from chalicelib.store.models import ConnectionModel, EventModel, KeyModel, TwinModel, new_id
+from chalicelib.store.namespaces import (
+    job_cancel_key,
+    job_chunk_key,
+    job_group,
+    job_item_dedup,
+    job_key,
+    job_step_dedup,
+    jobs_pk,
+)
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection
 from chalicelib.sync.services import SyncDeps
@@ -64,21 +73,9 @@ class Superseded(Exception):
 # --- storage --------------------------------------------------------------------------------
 
 
-def _key(job_id: str) -> str:
-    return f"job#{job_id}"
-
-
-def _chunk_key(job_id: str, index: int) -> str:
-    return f"job#{job_id}#c#{index}"
-
-
-def _cancel_key(job_id: str) -> str:
-    return f"job#{job_id}#cancel"
-
-
 def load(job_id: str) -> tuple[JobState, int] | None:
     try:
-        item = KeyModel.get(_key(job_id), consistent_read=True)
+        item = KeyModel.get(job_key(job_id), consistent_read=True)
     except KeyModel.DoesNotExist:
         return None
     return JobState.from_dict(json.loads(item.value or "{}")), int(item.counter or 0)
@@ -87,7 +84,7 @@ def load(job_id: str) -> tuple[JobState, int] | None:
 def save(job: JobState, counter: int, *, next_counter: int | None = None) -> None:
     """Save ``job`` if its step number is still ``counter`` (else :class:`Superseded`)."""
     item = KeyModel(
-        key=_key(job.id),
+        key=job_key(job.id),
         value=json.dumps(job.to_dict(), separators=(",", ":")),
         counter=counter if next_counter is None else next_counter,
     )
@@ -100,16 +97,16 @@ def save(job: JobState, counter: int, *, next_counter: int | None = None) -> Non
 
 
 def _save_chunk(job_id: str, index: int, items: list[Any]) -> None:
-    KeyModel(key=_chunk_key(job_id, index), value=json.dumps(items)).save()
+    KeyModel(key=job_chunk_key(job_id, index), value=json.dumps(items)).save()
 
 
 def _read_chunk(job_id: str, index: int) -> list[Any]:
-    item = get_key(_chunk_key(job_id, index))
+    item = get_key(job_chunk_key(job_id, index))
     return json.loads(item.value) if item is not None and item.value else []
 
 
 def cancel_requested(job_id: str) -> bool:
-    return get_key(_cancel_key(job_id)) is not None
+    return get_key(job_cancel_key(job_id)) is not None
 
 
 # --- starting --------------------------------------------------------------------------------
@@ -299,10 +296,10 @@ def _create(job: JobState, items: list[Any], *, deps: SyncDeps) -> JobState:
     for index in range(0, len(items), CHUNK):
         _save_chunk(job.id, index // CHUNK, items[index : index + CHUNK])
     KeyModel(
-        key=_key(job.id), value=json.dumps(job.to_dict(), separators=(",", ":")), counter=0
+        key=job_key(job.id), value=json.dumps(job.to_dict(), separators=(",", ":")), counter=0
     ).save(condition=KeyModel.key.does_not_exist())
     EventModel(
-        pk=f"jobs#{job.connection_id}",
+        pk=jobs_pk(job.connection_id),
         sk=job.id,
         data={"id": job.id, "kind": job.kind, "created_at": job.created_at},
     ).save()
@@ -327,8 +324,8 @@ def enqueue_step(job_id: str, step: int, *, deps: SyncDeps) -> None:
     deps.enqueue(
         deps.settings.resources.jobs_queue_url,
         {"job_id": job_id, "step": step},
-        group=f"job#{job_id}",
-        dedup=f"job#{job_id}#{step}",
+        group=job_group(job_id),
+        dedup=job_step_dedup(job_id, step),
     )
 
 
@@ -353,7 +350,7 @@ def cancel(job_id: str, *, clock: Clock = time.time) -> dict[str, Any]:
     job, _ = _require(job_id)
     if job.final:
         raise Conflict(f"Job {job_id} is already {job.state}.", code="job_finished")
-    set_key(_cancel_key(job_id), "requested")
+    set_key(job_cancel_key(job_id), "requested")
     audit.record("job.cancelled", connection_id=job.connection_id, details={"job_id": job_id})
     job.cancel_requested = True
     return view(job, clock())
@@ -361,7 +358,7 @@ def cancel(job_id: str, *, clock: Clock = time.time) -> dict[str, Any]:
 
 def jobs_of(connection_id: str, *, clock: Clock = time.time) -> list[dict[str, Any]]:
     found = []
-    for item in EventModel.query(f"jobs#{connection_id}", scan_index_forward=False, limit=20):
+    for item in EventModel.query(jobs_pk(connection_id), scan_index_forward=False, limit=20):
         loaded = load(item.sk)
         if loaded is not None:
             found.append(view(loaded[0], clock()))
@@ -582,7 +579,7 @@ def put_under_sync(
     enqueue_ingest(
         ingest_message(key, source="job", connection_id=connection.id),
         deps=deps,
-        dedup=f"job#{job_id}#{key}",
+        dedup=job_item_dedup(job_id, key),
     )
     return "in_flight", None
 

@@ -35,6 +35,7 @@ from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
+from chalicelib.store.namespaces import claim_key, inbox_pk
 from chalicelib.sync import arrival, connect, refusals
 from chalicelib.sync.arrival import Arrival
 from chalicelib.sync.blobs import incoming_key, outgoing_key
@@ -52,7 +53,6 @@ from chalicelib.sync.store import (
     get_twin,
     holding,
     holding_new,
-    inbox_pk,
     new_lease,
     set_entry_state,
     twin_by_remote,
@@ -332,7 +332,7 @@ def _create_twin(
     marker = {"connection_id": connection.id, "remote_key": remote_key}
     fields = plan.fields or IssueFields(summary=str(replica.get("summary") or remote_key))
     local_key = None
-    if not claim(f"claim#{connection.id}#{remote_key}", value=remote_key):
+    if not claim(claim_key(connection.id, remote_key), value=remote_key):
         # an earlier attempt got this far: did it create the issue before it stopped?
         found = deps.tracker.find_issues_with_property(
             connection.incoming_project, PROPERTY, marker

@@ -13,8 +13,9 @@ from typing import Any
 from chalicelib.errors import BadRequest
 from chalicelib.rules.replica import InvalidReplica, validate
 from chalicelib.store.models import ConnectionModel
+from chalicelib.store.namespaces import apply_group, inbox_dedup, inbox_pk, replica_seen_key
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import append_entry, get_key, inbox_pk, set_key
+from chalicelib.sync.store import append_entry, get_key, set_key
 
 MAX_ITEMS = 50
 SEEN_FOR = timedelta(days=30)
@@ -40,7 +41,7 @@ def accept(
 ) -> list[str]:
     accepted = []
     for replica in replicas:
-        seen_key = f"replica#{connection.id}#{replica['id']}"
+        seen_key = replica_seen_key(connection.id, replica["id"])
         seen = get_key(seen_key)
         if seen is None or seen.value != "queued":
             entry = append_entry(
@@ -54,7 +55,7 @@ def accept(
                 entry.seq,
                 str(replica["key"]),
                 deps=deps,
-                dedup=f"in#{connection.id}#{replica['id']}",
+                dedup=inbox_dedup(connection.id, replica["id"]),
             )
             set_key(seen_key, "queued", ttl=SEEN_FOR)
         accepted.append(str(replica["id"]))
@@ -67,6 +68,6 @@ def enqueue_apply(
     deps.enqueue(
         deps.settings.resources.apply_queue_url,
         {"connection_id": connection_id, "seq": seq, "remote_key": remote_key},
-        group=f"{connection_id}#r#{remote_key}",
+        group=apply_group(connection_id, remote_key),
         dedup=dedup,
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.queues import PermanentFailure, QueueMessage, RetryLater
 from chalicelib.store.models import TwinModel
+from chalicelib.store.namespaces import ingest_group
 from chalicelib.sync import deletion, trigger_match
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
@@ -51,7 +52,7 @@ def enqueue_ingest(body: Mapping[str, Any], *, deps: SyncDeps, dedup: str) -> No
     deps.enqueue(
         deps.settings.resources.ingest_queue_url,
         dict(body),
-        group=f"issue#{ref}",
+        group=ingest_group(ref),
         dedup=dedup,
     )
 

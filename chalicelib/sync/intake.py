@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.errors import BadRequest, Unauthorized
+from chalicelib.store.namespaces import hook_dedup, hook_key
 from chalicelib.sync.ingest import enqueue_ingest, ingest_message
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
@@ -37,7 +38,7 @@ def take_webhook(
     if not (event.issue_key or event.issue_id):
         return {"status": "ignored"}
     delivery = event.delivery_id or hashlib.sha256(raw_body).hexdigest()
-    seen_key = f"hook#{delivery}"
+    seen_key = hook_key(delivery)
     if get_key(seen_key) is not None:
         return {"status": "duplicate"}
     message = ingest_message(
@@ -48,6 +49,6 @@ def take_webhook(
         delivery_id=event.delivery_id,
         source="webhook",
     )
-    enqueue_ingest(message, deps=deps, dedup=f"hook#{delivery}")
+    enqueue_ingest(message, deps=deps, dedup=hook_dedup(delivery))
     set_key(seen_key, "queued", ttl=SEEN_FOR)
     return {"status": "queued"}

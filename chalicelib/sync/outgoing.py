@@ -19,11 +19,12 @@ from chalicelib.rules.replica import field_hashes, items_hash, stamp
 from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import TwinModel
+from chalicelib.store.namespaces import deliver_group, outbox_dedup, outbox_pk
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import end_origin, get_connection
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import TwinGone, append_entry, holding, outbox_pk
+from chalicelib.sync.store import TwinGone, append_entry, holding
 from chalicelib.trackers.base import Issue, RateLimited, TrackerError, Unavailable
 
 log = logging.getLogger("twinsync.outgoing")
@@ -137,8 +138,8 @@ def _send(
     deps.enqueue(
         deps.settings.resources.deliver_queue_url,
         {"connection_id": connection.id, "seq": entry.seq, "local_key": issue.key},
-        group=f"{connection.id}#{issue.key}",
-        dedup=f"out#{connection.id}#{entry.seq}",
+        group=deliver_group(connection.id, issue.key),
+        dedup=outbox_dedup(connection.id, entry.seq),
     )
     record_transaction(
         connection.id,

@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.queues import PermanentFailure
 from chalicelib.store.models import ConnectionModel
+from chalicelib.store.namespaces import refused_key
 from chalicelib.sync.events import describe_failure
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
@@ -38,10 +39,6 @@ def is_permanent(exc: TrackerError) -> bool:
     return isinstance(exc, InvalidRequest) and exc.status not in PASSING
 
 
-def _flag(connection_id: str, remote_key: str) -> str:
-    return f"refused#{connection_id}#{remote_key}"
-
-
 def refused(
     connection: ConnectionModel, replica: dict[str, Any], exc: InvalidRequest, *, deps: SyncDeps
 ) -> Refused:
@@ -49,13 +46,13 @@ def refused(
     remote_key = str(replica["key"])
     message = describe_failure(exc)[0]
     tell_sender(connection, remote_key, "error", message, deps=deps)
-    set_key(_flag(connection.id, remote_key), "open")
+    set_key(refused_key(connection.id, remote_key), "open")
     return Refused(message, connection_id=connection.id, issue_key=remote_key)
 
 
 def applied(connection: ConnectionModel, replica: dict[str, Any], *, deps: SyncDeps) -> None:
     """After a successful apply: lift an error this end reported to the sending end."""
-    flag = _flag(connection.id, str(replica["key"]))
+    flag = refused_key(connection.id, str(replica["key"]))
     seen = get_key(flag)
     if seen is None or seen.value != "open":
         return

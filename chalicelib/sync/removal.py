@@ -23,9 +23,10 @@ from typing import Any
 
 from chalicelib.rules.replica import blank_replica, stamp
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
+from chalicelib.store.namespaces import deliver_group, outbox_dedup, outbox_pk
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import append_entry, outbox_pk
+from chalicelib.sync.store import append_entry
 
 KINDS = ("stopped", "stop_ack", "deleted", "refused")
 
@@ -75,8 +76,8 @@ def _queue(
     deps.enqueue(
         deps.settings.resources.deliver_queue_url,
         {"connection_id": connection.id, "seq": entry.seq, "local_key": local_key},
-        group=f"{connection.id}#{local_key}",
-        dedup=f"out#{connection.id}#{entry.seq}",
+        group=deliver_group(connection.id, local_key),
+        dedup=outbox_dedup(connection.id, entry.seq),
     )
 
 

@@ -12,10 +12,17 @@ import time
 from typing import Any
 
 from chalicelib.store.models import ConnectionModel, EntryModel
+from chalicelib.store.namespaces import (
+    deliver_group,
+    inbox_pk,
+    outbox_pk,
+    resume_in_dedup,
+    resume_out_dedup,
+)
 from chalicelib.sync.inbox import enqueue_apply
 from chalicelib.sync.links import get_connection, is_live
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import entries_in_state, inbox_pk, outbox_pk, set_entry_state
+from chalicelib.sync.store import entries_in_state, set_entry_state
 
 STUCK_AFTER_S = 60
 
@@ -38,8 +45,8 @@ def resume(connection: ConnectionModel, *, deps: SyncDeps, min_age_s: float = 0)
                     "seq": int(entry.seq),
                     "local_key": entry.issue_key,
                 },
-                group=f"{connection.id}#{entry.issue_key}",
-                dedup=f"resume#out#{connection.id}#{entry.seq}#{bucket}",
+                group=deliver_group(connection.id, entry.issue_key),
+                dedup=resume_out_dedup(connection.id, entry.seq, bucket),
             )
             delivered += 1
     for state in ("held", "pending"):
@@ -53,7 +60,7 @@ def resume(connection: ConnectionModel, *, deps: SyncDeps, min_age_s: float = 0)
                 int(entry.seq),
                 entry.issue_key,
                 deps=deps,
-                dedup=f"resume#in#{connection.id}#{entry.seq}#{bucket}",
+                dedup=resume_in_dedup(connection.id, entry.seq, bucket),
             )
             applied += 1
     return {"deliver": delivered, "apply": applied}

@@ -19,6 +19,7 @@ from typing import Any
 from chalicelib.queues import RetryLater
 from chalicelib.rules import visual
 from chalicelib.store.models import ConnectionModel, EventModel, TwinModel
+from chalicelib.store.namespaces import TRIGGERS_PK
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection, is_live
 from chalicelib.sync.outgoing import send_replica
@@ -29,13 +30,12 @@ from chalicelib.trackers.base import InvalidRequest, Issue, RateLimited, Unavail
 
 log = logging.getLogger("twinsync.sync.triggers")
 
-PK = "trig"
 _MATCH_CACHE_SIZE = 2048
 _matches: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
 
 
 def all_triggers() -> list[dict[str, Any]]:
-    return [item.data for item in EventModel.query(PK, consistent_read=True)]
+    return [item.data for item in EventModel.query(TRIGGERS_PK, consistent_read=True)]
 
 
 def _might_match(trigger: Mapping[str, Any], project: str) -> bool:
