@@ -33,7 +33,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.ops import drift_job
 from chalicelib.ops.jobstate import CHUNK, JobState, view
-from chalicelib.queues import QueueMessage, RetryLater
+from chalicelib.queues import QueueMessage
 from chalicelib.store import audit
 from chalicelib.store.keys import condition_failed, get_key, set_key
 from chalicelib.store.models import ConnectionModel, EventModel, KeyModel, TwinModel, new_id
@@ -54,6 +54,7 @@ from chalicelib.trackers import budget, jql
 from chalicelib.trackers.base import InvalidRequest, PermissionDenied, RateLimited, Unavailable
 from chalicelib.trackers.base import NotFound as IssueNotFound
 from chalicelib.trackers.pacing import TokenBucket, admit, budget_for, window_of
+from chalicelib.trackers.retry import retry_later
 
 log = logging.getLogger("twinsync.ops.jobs")
 
@@ -408,9 +409,7 @@ def _run(
             progressed = _iterate(job, deps=deps, now=clock())
         except Unavailable as exc:
             save(job, counter)  # keep what this step did; the queue runs it again
-            raise RetryLater(
-                f"job {job.id}: the tracker failed: {exc}", delay=exc.retry_after
-            ) from exc
+            raise retry_later(exc, f"job {job.id}: the tracker failed") from exc
         if job.final or clock() >= deadline:
             break
         if progressed:

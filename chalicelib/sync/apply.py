@@ -62,11 +62,10 @@ from chalicelib.trackers.base import (
     InvalidRequest,
     IssueFields,
     NotFound,
-    RateLimited,
     TooLarge,
     TrackerError,
-    Unavailable,
 )
+from chalicelib.trackers.retry import retrying_later
 
 log = logging.getLogger("twinsync.apply")
 
@@ -87,11 +86,8 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         set_entry_state(entry, "held")  # applied when the connection is activated again
         return
     try:
-        apply_replica(connection, entry.replica, deps=deps, retry=message.receive_count > 1)
-    except RateLimited as exc:
-        raise RetryLater(str(exc), delay=exc.retry_after) from exc
-    except Unavailable as exc:
-        raise RetryLater(str(exc)) from exc
+        with retrying_later(unavailable_retry_after=False):
+            apply_replica(connection, entry.replica, deps=deps, retry=message.receive_count > 1)
     except InvalidRequest as exc:
         if not refusals.is_permanent(exc):
             raise

@@ -13,7 +13,6 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 
-from chalicelib.queues import RetryLater
 from chalicelib.rules import merge
 from chalicelib.rules.replica import field_hashes, items_hash, stamp
 from chalicelib.rules.select import outgoing_rule
@@ -25,7 +24,8 @@ from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import end_origin, get_connection
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import TwinGone, append_entry, holding
-from chalicelib.trackers.base import Issue, RateLimited, TrackerError, Unavailable
+from chalicelib.trackers.base import Issue, TrackerError
+from chalicelib.trackers.retry import retrying_later
 
 log = logging.getLogger("twinsync.outgoing")
 
@@ -38,9 +38,8 @@ def _attachment_hashes(issue: Issue, twin: TwinModel, *, deps: SyncDeps) -> dict
         if attachment.id in known or (attachment.author and attachment.author.id == ours):
             continue
         try:
-            data = deps.tracker.download_attachment(attachment.id)
-        except (RateLimited, Unavailable) as exc:
-            raise RetryLater(str(exc), delay=getattr(exc, "retry_after", None)) from exc
+            with retrying_later():
+                data = deps.tracker.download_attachment(attachment.id)
         except TrackerError as exc:
             log.warning("attachment %s of %s unreadable: %s", attachment.id, issue.key, exc)
             continue

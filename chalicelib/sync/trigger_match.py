@@ -16,7 +16,6 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.queues import RetryLater
 from chalicelib.rules import visual
 from chalicelib.store.models import ConnectionModel, EventModel, TwinModel
 from chalicelib.store.namespaces import TRIGGERS_PK
@@ -26,7 +25,8 @@ from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import create_twin, get_twin
 from chalicelib.trackers import jql
-from chalicelib.trackers.base import InvalidRequest, Issue, RateLimited, Unavailable
+from chalicelib.trackers.base import InvalidRequest, Issue
+from chalicelib.trackers.retry import retrying_later
 
 log = logging.getLogger("twinsync.sync.triggers")
 
@@ -48,11 +48,8 @@ def _matches_now(issue: Issue, where: str, *, deps: SyncDeps) -> bool:
     if key in _matches:
         return _matches[key]
     try:
-        page = deps.tracker.search(jql.for_issue(issue.key, where), limit=1)
-    except RateLimited as exc:
-        raise RetryLater(f"trigger check of {issue.key}: {exc}", delay=exc.retry_after) from exc
-    except Unavailable as exc:
-        raise RetryLater(f"trigger check of {issue.key}: {exc}", delay=exc.retry_after) from exc
+        with retrying_later(f"trigger check of {issue.key}"):
+            page = deps.tracker.search(jql.for_issue(issue.key, where), limit=1)
     except InvalidRequest as exc:
         log.warning("a trigger's JQL is refused by the tracker now: %s", exc)
         return False
