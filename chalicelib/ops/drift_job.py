@@ -1,6 +1,6 @@
 """Drift scan and drift repair as job kinds: bounded pieces of work inside a job step.
 
-:mod:`chalicelib.ops.jobs` runs the steps (saving, cancel, retry, ADR 0003); this module
+:mod:`chalicelib.ops.job_runner` runs the steps (saving, cancel, retry, ADR 0003); this module
 does one piece of a drift job each time it is asked (:func:`iterate`):
 
 - ``drift_scan`` walks the connection's twins in key order, :data:`BATCH` at a time (the

@@ -26,9 +26,9 @@ key                                        TTL                    owner
 ``conn-name#<casefolded name>``            none                   connections.store
 ``conn-tomb#<connection>``                 30 days                connections.store
 ``seq#<name>`` (``seq#<entries pk>``)      none                   store.keys
-``job#<job>``                              none                   ops.jobs
-``job#<job>#c#<chunk>``                    none                   ops.jobs
-``job#<job>#cancel``                       none                   ops.jobs
+``job#<job>``                              none                   ops.job_store
+``job#<job>#c#<chunk>``                    none                   ops.job_store
+``job#<job>#cancel``                       none                   ops.job_store
 ``job#<job>#d#<chunk>``                    none                   ops.drift_job
 =========================================  =====================  ========================
 
@@ -42,7 +42,7 @@ partition key (sort key)                   TTL                    owner
 ``audit`` (entry id)                       none                   store.audit
 ``trig`` (``<connection>#<trigger id>``)   none                   sync.trigger_match,
                                                                   ops.triggers
-``jobs#<connection>`` (job id)             none                   ops.jobs
+``jobs#<connection>`` (job id)             none                   ops.job_store
 ``tstat#<connection>`` (id)                outbox retention       sync.twin_status
 =========================================  =====================  ========================
 

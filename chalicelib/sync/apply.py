@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.queues import QueueMessage, RetryLater
-from chalicelib.rules import merge, visual
+from chalicelib.rules import mapping_document, merge
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
 from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
@@ -289,7 +289,7 @@ def conflict_preferences(connection: ConnectionModel) -> dict[str, str]:
     """Field → the side whose value a conflict keeps: Visual's ``on_conflict: keep`` (both
     ends hold it), Script mode's ``conflict_rules`` (this end's own)."""
     if connection.mode == "visual":
-        return visual.conflict_preferences(connection.mappings)
+        return mapping_document.conflict_preferences(connection.mappings)
     if connection.mode == "script":
         return {name: "local" for name in connection.conflict_rules or {}}
     return {}

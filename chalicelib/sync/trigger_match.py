@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.rules import visual
+from chalicelib.rules import mapping_document
 from chalicelib.store.models import ConnectionModel, EventModel, TwinModel
 from chalicelib.store.namespaces import TRIGGERS_PK
 from chalicelib.sync.events import record_transaction
@@ -78,7 +78,7 @@ def put_under_sync_if_matching(
         connection = get_connection(connection_id)
         if not is_live(connection) or connection is None or connection.status != "active":
             continue
-        if not visual.allows_automatic(connection, "outgoing"):
+        if not mapping_document.allows_automatic(connection, "outgoing"):
             continue  # Visual "manual" (or "disabled"): only an admin puts issues under sync
         where = jql.any_of([str(t.get("where") or "") for t in candidates])
         if not _matches_now(issue, where, deps=deps):
