@@ -33,7 +33,7 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
     "apply": (*READY, "chalicelib.sync.events", "chalicelib.sync.apply"),
     "poll_peers": (*READY, "chalicelib.ops.poll"),
     "reconcile": (*READY, "chalicelib.sync.reconcile"),
-    "jobs": (*READY, "chalicelib.sync.events", "chalicelib.ops.jobs"),
+    "jobs": (*READY, "chalicelib.sync.events", "chalicelib.ops.job_runner"),
     "script_runner": ("chalicelib.rules.script",),
 }
 

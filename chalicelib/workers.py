@@ -73,7 +73,7 @@ def apply_batch(records: Records) -> BatchResult:
 
 
 def jobs_batch(records: Records) -> BatchResult:
-    from chalicelib.ops.jobs import give_up, run_step
+    from chalicelib.ops.job_runner import give_up, run_step
 
     node = root()
     url = node.settings.resources.jobs_queue_url

@@ -1,6 +1,7 @@
 """Admin API of connections: projects, initiate, accept, list, show, edit, switch, delete.
 
-Views parse and answer; the lifecycle lives in :mod:`chalicelib.connections`.
+Views parse and answer; making a connection lives in
+:mod:`chalicelib.ops.initiate` and :mod:`chalicelib.ops.accept`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from chalice import Blueprint
 from chalicelib.api.auth import require_admin
 from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.connections import store
-from chalicelib.ops import lifecycle, manage
+from chalicelib.ops import accept, initiate, manage
 from chalicelib.ops.connection_resource import to_resource
 
 connections_api = Blueprint(__name__)
@@ -38,7 +39,7 @@ def connections(request: ApiRequest) -> Any:
     if request.method == "GET":
         return [to_resource(c) for c in store.list_connections()]
     node = request.root
-    result = lifecycle.initiate(
+    result = initiate.initiate(
         request.json_object(), settings=node.settings, tracker=node.tracker, peer=node.peer
     )
     return Reply(
@@ -61,7 +62,7 @@ def connections(request: ApiRequest) -> Any:
 def accept_invitation(request: ApiRequest) -> Reply:
     """Paste the code, choose the project: 201 with the new end, 200 when already accepted."""
     node = request.root
-    result = lifecycle.accept(
+    result = accept.accept(
         request.json_object(), settings=node.settings, tracker=node.tracker, peer=node.peer
     )
     return Reply(

@@ -19,7 +19,8 @@ from chalice import Blueprint
 from chalicelib.api.auth import bearer_token
 from chalicelib.api.routing import ApiRequest, json_route
 from chalicelib.connections.node_auth import authenticate
-from chalicelib.ops import lifecycle, manage
+from chalicelib.ops import manage
+from chalicelib.ops.handshake import handshake as record_handshake
 
 node_connections_api = Blueprint(__name__)
 
@@ -27,7 +28,7 @@ node_connections_api = Blueprint(__name__)
 @json_route(node_connections_api, "/node/v1/handshake", ["POST"], auth=None)
 def handshake(request: ApiRequest) -> dict[str, Any]:
     """The acceptor proves it holds the invitation; this node records it and turns active."""
-    return lifecycle.handshake(request.json_object(), settings=request.root.settings)
+    return record_handshake(request.json_object(), settings=request.root.settings)
 
 
 @json_route(node_connections_api, "/node/v1/connections/{cid}/status", ["GET", "POST"], auth=None)

@@ -14,6 +14,7 @@ from typing import Protocol
 from chalicelib.connections.tokens import LEEWAY_SECONDS, Claims
 from chalicelib.store.keys import claim
 from chalicelib.store.models import utcnow
+from chalicelib.store.namespaces import jti_key
 
 
 class JtiRegistry(Protocol):
@@ -25,12 +26,10 @@ class JtiRegistry(Protocol):
 class KeyTableJtiRegistry:
     """:class:`JtiRegistry` on the keys table (``KeyModel``)."""
 
-    PREFIX = "jti#"
-
     def claim(self, claims: Claims) -> bool:
         expires = datetime.fromtimestamp(claims.expires_at, UTC) + timedelta(seconds=LEEWAY_SECONDS)
         return claim(
-            f"{self.PREFIX}{claims.issuer}#{claims.jti}",
+            jti_key(claims.issuer, claims.jti),
             claims.connection_id,
             expires_at=max(expires, utcnow() + timedelta(seconds=1)),
         )

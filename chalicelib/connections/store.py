@@ -31,9 +31,8 @@ from chalicelib.store.models import (
     key_is_live,
     utcnow,
 )
+from chalicelib.store.namespaces import connection_name_key, connection_tomb_key
 
-NAME_PREFIX = "conn-name#"
-TOMB_PREFIX = "conn-tomb#"
 TOMBSTONE_DAYS = 30
 
 
@@ -108,7 +107,7 @@ def find_invitation(invitation_id: str) -> InvitationModel | None:
 
 
 def name_key(name: str) -> str:
-    return NAME_PREFIX + name.strip().casefold()
+    return connection_name_key(name.strip().casefold())
 
 
 def name_holder(name: str) -> str | None:
@@ -122,7 +121,7 @@ def name_holder(name: str) -> str | None:
 def tombstone(connection_id: str) -> str | None:
     """Why ``connection_id`` was deleted here, if it was (recently)."""
     try:
-        item = KeyModel.get(TOMB_PREFIX + connection_id, consistent_read=True)
+        item = KeyModel.get(connection_tomb_key(connection_id), consistent_read=True)
     except DoesNotExist:
         return None
     return item.value if key_is_live(item) else None
@@ -212,7 +211,7 @@ def delete_ends(
             tx.delete(end)
             tx.save(
                 KeyModel(
-                    key=TOMB_PREFIX + end.id,
+                    key=connection_tomb_key(end.id),
                     value=reason[:1000],
                     expires_at=expires,
                 )

@@ -27,10 +27,11 @@ from chalicelib.rules import merge
 from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import ConnectionModel, EntryModel, TwinModel
+from chalicelib.store.namespaces import inbox_pk, outbox_pk
 from chalicelib.sync.links import end_origin, get_connection, is_local, peer_end
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import get_twin, holding, inbox_pk, outbox_pk, twin_by_remote
+from chalicelib.sync.store import get_twin, holding, twin_by_remote
 from chalicelib.trackers.base import Issue, NotFound, PermissionDenied
 
 log = logging.getLogger("twinsync.ops.drift")

@@ -1,6 +1,6 @@
 """Drift scan and drift repair as job kinds: bounded pieces of work inside a job step.
 
-:mod:`chalicelib.ops.jobs` runs the steps (saving, cancel, retry, ADR 0003); this module
+:mod:`chalicelib.ops.job_runner` runs the steps (saving, cancel, retry, ADR 0003); this module
 does one piece of a drift job each time it is asked (:func:`iterate`):
 
 - ``drift_scan`` walks the connection's twins in key order, :data:`BATCH` at a time (the
@@ -37,6 +37,7 @@ from chalicelib.ops.drift_ends import (
 from chalicelib.ops.jobstate import CHUNK, JobState
 from chalicelib.store.keys import get_key
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel
+from chalicelib.store.namespaces import job_findings_key
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_twin
 from chalicelib.trackers import budget
@@ -70,16 +71,12 @@ def empty_result(kind: str) -> dict[str, Any]:
 # --- storage of findings --------------------------------------------------------------------
 
 
-def _finding_key(job_id: str, index: int) -> str:
-    return f"job#{job_id}#d#{index}"
-
-
 def _save_findings(job_id: str, index: int, items: list[dict[str, Any]]) -> None:
-    KeyModel(key=_finding_key(job_id, index), value=json.dumps(items)).save()
+    KeyModel(key=job_findings_key(job_id, index), value=json.dumps(items)).save()
 
 
 def _read_findings(job_id: str, index: int) -> list[dict[str, Any]]:
-    item = get_key(_finding_key(job_id, index))
+    item = get_key(job_findings_key(job_id, index))
     return json.loads(item.value) if item is not None and item.value else []
 
 

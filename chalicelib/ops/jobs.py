@@ -1,115 +1,31 @@
-"""Bulk jobs: bulk sync (a JQL query) and bulk connect (pairs), run as bounded steps.
+"""Bulk jobs: bulk sync (a JQL query), bulk connect (pairs), drift scan and repair: the
+admin operations that start, show, list and cancel them.
 
-Storage (keys table): ``job#<id>`` holds the state (:class:`~chalicelib.ops.jobstate.
-JobState` as JSON) with the step number in ``counter``; ``job#<id>#c#<n>`` the n-th chunk
-of listed keys (or pairs); ``job#<id>#cancel`` a cancel request. ``jobs#<connection>`` in
-the events table lists a connection's jobs.
-
-A step is one message on the jobs queue (FIFO, one group per job, so one step of a job at
-a time). It runs for at most :data:`STEP_SECONDS`: it lists a page, or settles what is in
-flight and admits what pacing allows, saving the state after every change, then saves
-the state with the next step number *conditionally on the current one* and queues the next
-step. So:
-
-- a step that dies is delivered again (the worker shortens its visibility) and redoes its
-  work from the last saved state; admitting an item twice is harmless (the twin exists);
-- a duplicate or late message (its step number is not the job's) does nothing but make
-  sure the job's current step is queued;
-- a step that outlived its visibility cannot overwrite the state a newer step saved.
+A job is kept by :mod:`chalicelib.ops.job_store` and run as bounded steps on the jobs
+queue by :mod:`chalicelib.ops.job_runner`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.errors import BadRequest, Conflict, NotFound
-from chalicelib.ops import drift_job
+from chalicelib.ops import drift_job, job_store
+from chalicelib.ops.job_runner import Clock, enqueue_step
+from chalicelib.ops.job_store import cancel_requested, load
 from chalicelib.ops.jobstate import CHUNK, JobState, view
-from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.store import audit
-from chalicelib.store.keys import condition_failed, get_key, set_key
-from chalicelib.store.models import ConnectionModel, EventModel, KeyModel, TwinModel, new_id
-from chalicelib.sync.events import record_transaction
-from chalicelib.sync.links import get_connection
+from chalicelib.store.models import ConnectionModel, new_id
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import create_twin, get_twin
-from chalicelib.trackers import budget, jql
-from chalicelib.trackers.base import InvalidRequest, PermissionDenied, RateLimited, Unavailable
-from chalicelib.trackers.base import NotFound as IssueNotFound
-from chalicelib.trackers.pacing import TokenBucket, admit, budget_for, window_of
+from chalicelib.trackers import jql
 
-log = logging.getLogger("twinsync.ops.jobs")
-
-STEP_SECONDS = 8.0
-POLL_SECONDS = 0.5
 MAX_PAIRS = 10_000
+
 PAGE_SIZES = (10, 100)
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
-
-
-class Superseded(Exception):
-    """Another step saved the job meanwhile: this one stops without writing."""
-
-
-# --- storage --------------------------------------------------------------------------------
-
-
-def _key(job_id: str) -> str:
-    return f"job#{job_id}"
-
-
-def _chunk_key(job_id: str, index: int) -> str:
-    return f"job#{job_id}#c#{index}"
-
-
-def _cancel_key(job_id: str) -> str:
-    return f"job#{job_id}#cancel"
-
-
-def load(job_id: str) -> tuple[JobState, int] | None:
-    try:
-        item = KeyModel.get(_key(job_id), consistent_read=True)
-    except KeyModel.DoesNotExist:
-        return None
-    return JobState.from_dict(json.loads(item.value or "{}")), int(item.counter or 0)
-
-
-def save(job: JobState, counter: int, *, next_counter: int | None = None) -> None:
-    """Save ``job`` if its step number is still ``counter`` (else :class:`Superseded`)."""
-    item = KeyModel(
-        key=_key(job.id),
-        value=json.dumps(job.to_dict(), separators=(",", ":")),
-        counter=counter if next_counter is None else next_counter,
-    )
-    try:
-        item.save(condition=KeyModel.counter == counter)
-    except PutError as exc:
-        if condition_failed(exc):
-            raise Superseded(job.id) from exc
-        raise
-
-
-def _save_chunk(job_id: str, index: int, items: list[Any]) -> None:
-    KeyModel(key=_chunk_key(job_id, index), value=json.dumps(items)).save()
-
-
-def _read_chunk(job_id: str, index: int) -> list[Any]:
-    item = get_key(_chunk_key(job_id, index))
-    return json.loads(item.value) if item is not None and item.value else []
-
-
-def cancel_requested(job_id: str) -> bool:
-    return get_key(_cancel_key(job_id)) is not None
 
 
 # --- starting --------------------------------------------------------------------------------
@@ -296,16 +212,7 @@ def start_drift_repair(
 
 
 def _create(job: JobState, items: list[Any], *, deps: SyncDeps) -> JobState:
-    for index in range(0, len(items), CHUNK):
-        _save_chunk(job.id, index // CHUNK, items[index : index + CHUNK])
-    KeyModel(
-        key=_key(job.id), value=json.dumps(job.to_dict(), separators=(",", ":")), counter=0
-    ).save(condition=KeyModel.key.does_not_exist())
-    EventModel(
-        pk=f"jobs#{job.connection_id}",
-        sk=job.id,
-        data={"id": job.id, "kind": job.kind, "created_at": job.created_at},
-    ).save()
+    job_store.create(job, items)
     enqueue_step(job.id, 0, deps=deps)
     audit.record(
         "job.started",
@@ -321,15 +228,6 @@ def _create(job: JobState, items: list[Any], *, deps: SyncDeps) -> JobState:
         },
     )
     return job
-
-
-def enqueue_step(job_id: str, step: int, *, deps: SyncDeps) -> None:
-    deps.enqueue(
-        deps.settings.resources.jobs_queue_url,
-        {"job_id": job_id, "step": step},
-        group=f"job#{job_id}",
-        dedup=f"job#{job_id}#{step}",
-    )
 
 
 # --- reading and cancelling ----------------------------------------------------------------
@@ -353,7 +251,7 @@ def cancel(job_id: str, *, clock: Clock = time.time) -> dict[str, Any]:
     job, _ = _require(job_id)
     if job.final:
         raise Conflict(f"Job {job_id} is already {job.state}.", code="job_finished")
-    set_key(_cancel_key(job_id), "requested")
+    job_store.request_cancel(job_id)
     audit.record("job.cancelled", connection_id=job.connection_id, details={"job_id": job_id})
     job.cancel_requested = True
     return view(job, clock())
@@ -361,262 +259,8 @@ def cancel(job_id: str, *, clock: Clock = time.time) -> dict[str, Any]:
 
 def jobs_of(connection_id: str, *, clock: Clock = time.time) -> list[dict[str, Any]]:
     found = []
-    for item in EventModel.query(f"jobs#{connection_id}", scan_index_forward=False, limit=20):
-        loaded = load(item.sk)
+    for job_id in job_store.recent_job_ids(connection_id):
+        loaded = load(job_id)
         if loaded is not None:
             found.append(view(loaded[0], clock()))
     return found
-
-
-# --- running a step --------------------------------------------------------------------------
-
-
-def run_step(
-    message: QueueMessage,
-    *,
-    deps: SyncDeps,
-    clock: Clock = time.time,
-    sleep: Sleep = time.sleep,
-    step_seconds: float = STEP_SECONDS,
-) -> None:
-    """The jobs queue's handler for one step message."""
-    job_id = str(message.body.get("job_id", ""))
-    step = message.body.get("step")
-    loaded = load(job_id) if job_id else None
-    if loaded is None or not isinstance(step, int):
-        return
-    job, counter = loaded
-    if job.final:
-        return
-    if step != counter:
-        if step < counter:
-            enqueue_step(job_id, counter, deps=deps)  # make sure the current step is queued
-        return
-    try:
-        _run(job, counter, deps=deps, clock=clock, sleep=sleep, step_seconds=step_seconds)
-    except Superseded:
-        log.warning("job %s: step %d was superseded by a newer one", job_id, step)
-
-
-def _run(
-    job: JobState, counter: int, *, deps: SyncDeps, clock: Clock, sleep: Sleep, step_seconds: float
-) -> None:
-    deadline = clock() + step_seconds
-    if job.running_step == counter:
-        job.restarts += 1  # this step began before and did not finish: it died
-    job.running_step = counter
-    save(job, counter)  # so that a death from here on is seen by the next attempt
-    while True:
-        try:
-            progressed = _iterate(job, deps=deps, now=clock())
-        except Unavailable as exc:
-            save(job, counter)  # keep what this step did; the queue runs it again
-            raise RetryLater(
-                f"job {job.id}: the tracker failed: {exc}", delay=exc.retry_after
-            ) from exc
-        if job.final or clock() >= deadline:
-            break
-        if progressed:
-            save(job, counter)
-        else:
-            sleep(max(0.0, min(POLL_SECONDS, deadline - clock())))
-    job.steps += 1
-    job.sample(clock())
-    save(job, counter, next_counter=counter + 1)
-    if job.final:
-        log.info("job %s %s: %d done, %d failed", job.id, job.state, job.done, job.failed)
-    else:
-        enqueue_step(job.id, counter + 1, deps=deps)
-
-
-def _iterate(job: JobState, *, deps: SyncDeps, now: float) -> bool:
-    """One bounded piece of work; True if the state changed."""
-    if cancel_requested(job.id):
-        job.cancel(now)
-        return True
-    connection = get_connection(job.connection_id)
-    if connection is None or connection.status == "deleted":
-        job.fail_job("The connection was deleted.", now)
-        return True
-    if connection.status != "active":
-        job.wait("connection_not_active", None)
-        return False
-    if job.kind in drift_job.KINDS:
-        return drift_job.iterate(job, connection, deps=deps, now=now)
-    if job.state == "listing":
-        return _list_page(job, deps=deps, now=now)
-    settled = _settle(job, now)
-    if job.finish_if_done(now):
-        return True
-    return bool(_admit(job, connection, deps=deps, now=now) or settled)
-
-
-def _list_page(job: JobState, *, deps: SyncDeps, now: float) -> bool:
-    paused = budget.snapshot(now, budget_for(deps.tracker.kind)).paused_until
-    if paused is not None:
-        job.wait("retry_after", paused)
-        return False
-    try:
-        page = deps.tracker.search(
-            jql.in_key_order(job.jql or ""), cursor=job.cursor, limit=job.page_size
-        )
-    except RateLimited as exc:
-        budget.pause(exc.retry_after, now)
-        job.wait("retry_after", now + exc.retry_after)
-        return False
-    except InvalidRequest as exc:
-        job.fail_job(f"The tracker refuses the query now: {exc.message}", now)
-        return True
-    first = job.chunks
-    full = job.listed([ref.key for ref in page.issues], page.next_cursor, now)
-    for offset, chunk in enumerate(full):
-        _save_chunk(job.id, first + offset, chunk)
-    job.wait(None, None)
-    return True
-
-
-def _settle(job: JobState, now: float) -> int:
-    if not job.in_flight:
-        return 0
-    keys = [(job.connection_id, key) for key in job.in_flight]
-    statuses = {
-        twin.local_key: (twin.status, twin.error)
-        for twin in TwinModel.batch_get(keys, consistent_read=True)
-    }
-    return job.observe(statuses, now)
-
-
-def _admit(job: JobState, connection: ConnectionModel, *, deps: SyncDeps, now: float) -> int:
-    plan = budget_for(deps.tracker.kind)
-    job.ceiling = plan.in_flight
-    snap = budget.snapshot(now, plan)
-    bucket = None
-    if job.max_per_hour:
-        bucket = TokenBucket.per_hour(job.max_per_hour, now)
-        if job.tokens is not None and job.tokens_at is not None:
-            bucket = TokenBucket(bucket.rate, bucket.capacity, job.tokens, job.tokens_at)
-        bucket = bucket.refill(now)
-    decision = admit(
-        want=job.remaining,
-        in_flight=len(job.in_flight),
-        usage=snap.usage,
-        jobs_taken=snap.jobs_taken,
-        paused_until=snap.paused_until,
-        now=now,
-        budget=plan,
-        job_tokens=bucket.tokens if bucket else None,
-        window=job.window,
-    )
-    if not decision.count:
-        job.wait(decision.waiting, decision.until)  # none: only items in flight are left
-        return 0
-    granted = budget.take_for_jobs(decision.count, now, plan)
-    if not granted:
-        job.wait("rate", (window_of(now, plan.window_s) + 1) * plan.window_s)
-        return 0
-    job.wait(None, None)
-    admitted = 0
-    for item in _next_items(job, granted):
-        try:
-            outcome, key, error = _admit_item(job, connection, item, deps=deps)
-        except RateLimited as exc:
-            budget.pause(exc.retry_after, now)
-            job.wait("retry_after", now + exc.retry_after)
-            break
-        job.admitted(key, outcome, now, error)
-        admitted += 1
-    if bucket is not None:
-        spent = bucket.take(admitted)
-        job.tokens, job.tokens_at = spent.tokens, spent.at
-    return admitted
-
-
-def _next_items(job: JobState, count: int) -> list[Any]:
-    items: list[Any] = []
-    position = job.position
-    chunks: dict[int, list[Any]] = {}
-    while len(items) < count and position < job.total:
-        index, offset = job.chunk_of(position)
-        if index not in chunks:
-            chunks[index] = _read_chunk(job.id, index)
-        chunk = chunks[index]
-        if offset >= len(chunk):
-            break  # a chunk shorter than the count says (should not happen)
-        items.append(chunk[offset])
-        position += 1
-    return items
-
-
-def _admit_item(
-    job: JobState, connection: ConnectionModel, item: Any, *, deps: SyncDeps
-) -> tuple[str, str, str | None]:
-    if job.kind == "bulk_connect":
-        return _connect_item(connection, str(item[0]), str(item[1]), deps=deps)
-    outcome, error = put_under_sync(connection, str(item), job_id=job.id, deps=deps)
-    return outcome, str(item), error
-
-
-def put_under_sync(
-    connection: ConnectionModel, key: str, *, job_id: str, deps: SyncDeps
-) -> tuple[str, str | None]:
-    """Bulk sync of one issue: ``in_flight``, ``done`` (already synced) or ``skipped``."""
-    from chalicelib.sync.ingest import enqueue_ingest, ingest_message
-
-    twin = get_twin(connection.id, key)
-    if twin is not None and twin.status == "stopped":
-        return "skipped", None
-    if twin is not None and twin.status == "synced":
-        return "done", None
-    if twin is None:
-        twin = TwinModel(connection_id=connection.id, local_key=key, status="queued")
-        if create_twin(twin):
-            record_transaction(
-                connection.id,
-                key,
-                direction="outgoing",
-                changes=[f"job:{job_id}"],
-                outcome="put under sync by a bulk job",
-            )
-    elif twin.status == "error":
-        twin.update(actions=[TwinModel.status.set("queued"), TwinModel.error.set(None)])
-    enqueue_ingest(
-        ingest_message(key, source="job", connection_id=connection.id),
-        deps=deps,
-        dedup=f"job#{job_id}#{key}",
-    )
-    return "in_flight", None
-
-
-def _connect_item(
-    connection: ConnectionModel, local_key: str, remote_key: str, *, deps: SyncDeps
-) -> tuple[str, str, str | None]:
-    from chalicelib.sync.connect import CannotConnect, connect_issue
-
-    try:
-        issue = deps.tracker.get_issue(local_key)
-    except (IssueNotFound, PermissionDenied):
-        return "failed", local_key, f"{local_key} was not found in this node's tracker."
-    try:
-        twin = connect_issue(connection, issue, remote_key, deps=deps)
-    except CannotConnect as exc:
-        return "failed", local_key, str(exc)
-    return ("done" if twin.status == "synced" else "in_flight"), local_key, None
-
-
-def give_up(message: QueueMessage, exc: BaseException) -> None:
-    """The queue's last word on a step that kept failing: the job fails, visibly."""
-    job_id = str(message.body.get("job_id", ""))
-    loaded = load(job_id) if job_id else None
-    if loaded is None:
-        return
-    job, counter = loaded
-    if job.final:
-        return
-    job.fail_job(
-        f"A step failed {message.receive_count} times; last error: {type(exc).__name__}: {exc}",
-        time.time(),
-    )
-    try:
-        save(job, counter, next_counter=counter + 1)
-    except Superseded:
-        log.warning("job %s moved on while its failed step was given up", job_id)

@@ -28,7 +28,7 @@ from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.net.peer import PeerClient, PeerEnd
 from chalicelib.ops import rule_edits
 from chalicelib.ops.collaborators import resolve
-from chalicelib.ops.lifecycle import require_mode_offered, tracker_unavailable
+from chalicelib.ops.connection_setup import require_mode_offered, tracker_unavailable
 from chalicelib.rules.defaults import default_scripts
 from chalicelib.store import audit
 from chalicelib.store.keys import condition_failed

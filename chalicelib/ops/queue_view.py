@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.store.models import ConnectionModel, EntryModel, utcnow
+from chalicelib.store.namespaces import inbox_pk
 from chalicelib.sync.events import list_errors
 from chalicelib.sync.outbox_api import lag
-from chalicelib.sync.store import inbox_pk
 
 
 def _age(moment: Any) -> float | None:

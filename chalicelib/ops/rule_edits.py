@@ -6,9 +6,10 @@ script, the line and the reason, so the previous version stays active), then
 :func:`apply` right before the end is saved (history, and for Visual mode the other end
 told through the node API: if it cannot be told, nothing changes here either).
 
-Visual mappings are one document for both sides (:mod:`chalicelib.rules.visual`): this
-end runs its ``local`` blocks and sends the whole document to the other end, which runs
-its own part and records who changed it (:func:`receive_mappings`). A private other end
+Visual mappings are one document for both sides
+(:mod:`chalicelib.rules.mapping_document`): this end runs its ``local`` blocks and sends
+the whole document to the other end, which runs its own part and records who changed it
+(:func:`receive_mappings`). A private other end
 cannot be reached, so its side cannot be configured from here.
 """
 
@@ -23,7 +24,7 @@ from urllib.parse import quote
 from chalicelib.config import Settings
 from chalicelib.errors import BadGateway, BadRequest, Conflict
 from chalicelib.net.peer import PeerClient
-from chalicelib.rules import visual
+from chalicelib.rules import mapping_document
 from chalicelib.rules.script.errors import ScriptError
 from chalicelib.store.models import ConnectionModel
 
@@ -59,8 +60,8 @@ def check_script(name: str, text: str) -> None:
 def check_mappings(document: Any) -> list[dict[str, Any]]:
     """The mappings in stored form, or 400 ``mappings_invalid`` naming the path."""
     try:
-        return visual.normalize(document)
-    except visual.MappingError as exc:
+        return mapping_document.normalize(document)
+    except mapping_document.MappingError as exc:
         raise BadRequest(
             f"{exc.path}: {exc.message}.", code="mappings_invalid", field=exc.path
         ) from exc
@@ -142,7 +143,7 @@ def share_mappings(
 ) -> None:
     """Give the other end the document (it keeps its own view); raise if it cannot be told
     and the document configures its side."""
-    configures_remote = visual.has_side(document, "remote")
+    configures_remote = mapping_document.has_side(document, "remote")
     if conn.local_peer_id:
         _share_locally(conn, document, by=by, at=at)
         return
@@ -172,7 +173,9 @@ def _share_locally(
     other = store.find_connection(str(conn.local_peer_id))
     if other is None:
         return
-    record_mappings(other, visual.mirror(document), by=by, node="this node", at=at, via="local")
+    record_mappings(
+        other, mapping_document.mirror(document), by=by, node="this node", at=at, via="local"
+    )
     other.save()
 
 
@@ -216,7 +219,7 @@ def receive_mappings(conn: ConnectionModel, body: Mapping[str, Any]) -> dict[str
     node = conn.remote_name or conn.remote_node_id or "the other side"
     record_mappings(
         conn,
-        visual.mirror(sent),
+        mapping_document.mirror(sent),
         by=str(by)[:100] if isinstance(by, str) else "admin",
         node=str(node),
         at=str(at)[:40] if isinstance(at, str) else _now(),

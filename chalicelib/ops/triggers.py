@@ -18,8 +18,8 @@ from typing import Any
 from chalicelib.errors import BadGateway, BadRequest, NotFound
 from chalicelib.store import audit
 from chalicelib.store.models import ConnectionModel, EventModel, utcnow
+from chalicelib.store.namespaces import TRIGGERS_PK, trigger_sk, triggers_of_prefix
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.trigger_match import PK
 from chalicelib.trackers import jql
 from chalicelib.trackers.base import (
     InvalidRequest,
@@ -38,10 +38,6 @@ PREVIEW_PAGE = 100
 # --- storage and the admin API ----------------------------------------------------------------
 
 
-def _sk(connection_id: str, trigger_id: str) -> str:
-    return f"{connection_id}#{trigger_id}"
-
-
 def _now() -> str:
     return utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -54,13 +50,17 @@ def resource(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def list_triggers(connection_id: str) -> list[dict[str, Any]]:
-    items = EventModel.query(PK, EventModel.sk.startswith(f"{connection_id}#"))
+    items = EventModel.query(
+        TRIGGERS_PK, EventModel.sk.startswith(triggers_of_prefix(connection_id))
+    )
     return [resource(item.data) for item in items]
 
 
 def _get(connection_id: str, trigger_id: str) -> EventModel:
     try:
-        return EventModel.get(PK, _sk(connection_id, trigger_id), consistent_read=True)
+        return EventModel.get(
+            TRIGGERS_PK, trigger_sk(connection_id, trigger_id), consistent_read=True
+        )
     except EventModel.DoesNotExist as exc:
         raise NotFound(
             f"No trigger {trigger_id} in this connection.", code="trigger_not_found"
@@ -127,7 +127,7 @@ def create(
         "created_at": now,
         "updated_at": now,
     }
-    EventModel(pk=PK, sk=_sk(connection.id, data["id"]), data=data).save()
+    EventModel(pk=TRIGGERS_PK, sk=trigger_sk(connection.id, data["id"]), data=data).save()
     audit.record(
         "trigger.created",
         connection_id=connection.id,

@@ -19,10 +19,10 @@ from typing import Any
 
 from chalicelib.config import get_settings
 from chalicelib.store.models import ConnectionModel, EventModel, new_id, utcnow
+from chalicelib.store.namespaces import AUDIT_PK
 
 log = logging.getLogger("twinsync.audit")
 
-AUDIT_PK = "audit"
 SYSTEM = "system"
 MAX_LIMIT = 1000
 

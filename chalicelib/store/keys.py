@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib.store.models import KeyModel, key_is_live, utcnow
+from chalicelib.store.namespaces import seq_key
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -56,6 +57,6 @@ def set_key(key: str, value: str, *, ttl: timedelta | None = None) -> None:
 
 def next_seq(name: str) -> int:
     """An atomic per-name counter (gaps possible after a crash, never repeats)."""
-    item = KeyModel(key=f"seq#{name}")
+    item = KeyModel(key=seq_key(name))
     item.update(actions=[KeyModel.counter.add(1)])
     return int(item.counter or 0)

@@ -11,8 +11,11 @@ Keys:
 - twins:        connection_id + local_key; GSI ``by_local_key`` (local_key) finds every
                 connection holding an issue; GSI ``by_remote_key`` (connection_id + remote_key)
 - entries:      pk = "<connection id>#out" | "<connection id>#in" + seq (outbox and inbox)
-- events:       pk = "err" | "evt#<connection id>#<issue key>" | "audit" + sk (time-ordered)
+- events:       pk = "err" | "hist#<connection id>#<issue key>" | "audit" | … + sk
+                (time-ordered)
 - keys:         key (idempotency, replay, uniqueness); ``expires_at`` TTL, filtered on read
+
+Every partition key and key namespace is built by :mod:`chalicelib.store.namespaces`.
 """
 
 from __future__ import annotations

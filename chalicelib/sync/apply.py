@@ -31,12 +31,13 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.queues import QueueMessage, RetryLater
-from chalicelib.rules import merge, visual
+from chalicelib.rules import mapping_document, merge
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
 from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import ConnectionModel, TwinModel, set_or_remove, utcnow
+from chalicelib.store.namespaces import claim_key, inbox_pk
 from chalicelib.sync import arrival, connect, refusals
 from chalicelib.sync.arrival import Arrival
 from chalicelib.sync.blobs import incoming_key, outgoing_key
@@ -62,7 +63,6 @@ from chalicelib.sync.store import (
     get_twin,
     holding,
     holding_new,
-    inbox_pk,
     new_lease,
     set_entry_state,
     twin_by_remote,
@@ -72,11 +72,10 @@ from chalicelib.trackers.base import (
     InvalidRequest,
     IssueFields,
     NotFound,
-    RateLimited,
     TooLarge,
     TrackerError,
-    Unavailable,
 )
+from chalicelib.trackers.retry import retrying_later
 
 log = logging.getLogger("twinsync.apply")
 
@@ -98,11 +97,8 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         set_entry_state(entry, "held")  # applied when the connection is activated again
         return
     try:
-        apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
-    except RateLimited as exc:
-        raise RetryLater(str(exc), delay=exc.retry_after) from exc
-    except Unavailable as exc:
-        raise RetryLater(str(exc)) from exc
+        with retrying_later(unavailable_retry_after=False):
+            apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
     except InvalidRequest as exc:
         if not refusals.is_permanent(exc):
             raise
@@ -328,7 +324,7 @@ def conflict_preferences(connection: ConnectionModel) -> dict[str, str]:
     """Field → the side whose value a conflict keeps: Visual's ``on_conflict: keep`` (both
     ends hold it), Script mode's ``conflict_rules`` (this end's own)."""
     if connection.mode == "visual":
-        return visual.conflict_preferences(connection.mappings)
+        return mapping_document.conflict_preferences(connection.mappings)
     if connection.mode == "script":
         return {name: "local" for name in connection.conflict_rules or {}}
     return {}
@@ -361,7 +357,7 @@ def _create_twin(
     marker = {"connection_id": connection.id, "remote_key": remote_key}
     fields = plan.fields or IssueFields(summary=replica.summary or remote_key)
     local_key = None
-    if not claim(f"claim#{connection.id}#{remote_key}", value=remote_key):
+    if not claim(claim_key(connection.id, remote_key), value=remote_key):
         # an earlier attempt got this far: did it create the issue before it stopped?
         found = deps.tracker.find_issues_with_property(
             connection.incoming_project, PROPERTY, marker

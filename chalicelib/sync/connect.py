@@ -21,6 +21,7 @@ from typing import Any
 
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel
+from chalicelib.store.namespaces import tomb_key
 from chalicelib.sync import removal
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.messages import ConnectRequest
@@ -92,7 +93,7 @@ def connect_issue(
     else:
         if existing is not None:  # stopped with another issue: that link is over
             existing.delete()
-            KeyModel(key=f"tomb#{connection.id}#{issue.key}").delete()
+            KeyModel(key=tomb_key(connection.id, issue.key)).delete()
         twin = TwinModel(
             connection_id=connection.id,
             local_key=issue.key,

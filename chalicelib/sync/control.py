@@ -8,6 +8,13 @@ from typing import Any
 
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.store.models import ConnectionModel, TwinModel
+from chalicelib.store.namespaces import (
+    apply_group,
+    deliver_group,
+    ingest_group,
+    retry_dedup,
+    sync_dedup,
+)
 from chalicelib.sync.events import close_error, get_error
 from chalicelib.sync.ingest import enqueue_ingest
 from chalicelib.sync.links import get_connection
@@ -65,7 +72,7 @@ def sync_issue(connection_id: str, issue_key: Any, *, deps: SyncDeps) -> TwinMod
         if not create_twin(twin):  # a trigger or a job put it under sync meanwhile
             twin = get_twin(connection.id, issue.key) or twin
     message = IngestMessage(issue.key, source="sync", connection_id=connection.id)
-    enqueue_ingest(message, deps=deps, dedup=f"sync#{connection.id}#{issue.key}#{time.time()}")
+    enqueue_ingest(message, deps=deps, dedup=sync_dedup(connection.id, issue.key, time.time()))
     return twin
 
 
@@ -95,7 +102,7 @@ def retry_error(eid: str, *, deps: SyncDeps) -> dict[str, Any]:
         )
     group = _group(queue, body)
     url = getattr(deps.settings.resources, QUEUES[queue])
-    deps.enqueue(url, body, group=group, dedup=f"retry#{eid}#{time.time()}")
+    deps.enqueue(url, body, group=group, dedup=retry_dedup(eid, time.time()))
     if body.get("connection_id") and body.get("local_key"):
         twin = get_twin(body["connection_id"], body["local_key"])
         if twin is not None:
@@ -112,7 +119,7 @@ def resolve_error(eid: str) -> dict[str, Any]:
 
 def _group(queue: str, body: dict[str, Any]) -> str:
     if queue == "ingest":
-        return f"issue#{body.get('issue_key') or body.get('issue_id')}"
+        return ingest_group(str(body.get("issue_key") or body.get("issue_id")))
     if queue == "deliver":
-        return f"{body.get('connection_id')}#{body.get('local_key')}"
-    return f"{body.get('connection_id')}#r#{body.get('remote_key')}"
+        return deliver_group(str(body.get("connection_id")), str(body.get("local_key")))
+    return apply_group(str(body.get("connection_id")), str(body.get("remote_key")))

@@ -22,6 +22,7 @@ from chalicelib.errors import BadRequest
 from chalicelib.store import audit
 from chalicelib.store.keys import get_key, set_key
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
+from chalicelib.store.namespaces import policy_key
 from chalicelib.sync import removal
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection
@@ -37,12 +38,8 @@ POLICIES = ("ignore", "comment", "delete")
 DEFAULT_POLICY = "comment"
 
 
-def _policy_key(connection_id: str) -> str:
-    return f"policy#{connection_id}"
-
-
 def policy(connection_id: str) -> dict[str, str]:
-    item = get_key(_policy_key(connection_id))
+    item = get_key(policy_key(connection_id))
     stored = json.loads(item.value) if item is not None and item.value else {}
     return {"on_twin_deleted": stored.get("on_twin_deleted", DEFAULT_POLICY)}
 
@@ -62,7 +59,7 @@ def set_policy(
             field="on_twin_deleted",
         )
     before = policy(connection.id)
-    set_key(_policy_key(connection.id), json.dumps({"on_twin_deleted": chosen}))
+    set_key(policy_key(connection.id), json.dumps({"on_twin_deleted": chosen}))
     if before["on_twin_deleted"] != chosen:
         audit.record(
             "connection.deletion_policy_changed",

@@ -14,11 +14,12 @@ from urllib.parse import quote
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.store.models import ConnectionModel, EntryModel
+from chalicelib.store.namespaces import outbox_pk
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.links import get_connection, is_live, is_local, peer_end
 from chalicelib.sync.messages import DeliverMessage, Replica, from_wire
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import get_entry, outbox_pk, set_entry_state
+from chalicelib.sync.store import get_entry, set_entry_state
 
 log = logging.getLogger("twinsync.deliver")
 

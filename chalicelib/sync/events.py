@@ -15,9 +15,9 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import EventModel, new_id, utcnow
+from chalicelib.store.namespaces import ERRORS_PK, history_pk
 from chalicelib.trackers.base import InvalidRequest, TrackerError
 
-ERRORS_PK = "err"
 HISTORY_TTL = timedelta(days=90)
 
 
@@ -127,10 +127,6 @@ def close_error(item: EventModel, status: str) -> dict[str, Any]:
 
 
 # --- history --------------------------------------------------------------------------
-
-
-def history_pk(connection_id: str, local_key: str) -> str:
-    return f"hist#{connection_id}#{local_key}"
 
 
 def record_transaction(

@@ -12,9 +12,10 @@ from typing import Any
 
 from chalicelib.errors import BadRequest
 from chalicelib.store.models import ConnectionModel
+from chalicelib.store.namespaces import inbox_dedup, inbox_pk, replica_seen_key
 from chalicelib.sync.messages import ApplyMessage, Incoming, InvalidReplica, parse_incoming
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import append_entry, get_key, inbox_pk, set_key
+from chalicelib.sync.store import append_entry, get_key, set_key
 
 MAX_ITEMS = 50
 SEEN_FOR = timedelta(days=30)
@@ -41,7 +42,7 @@ def accept(
 ) -> list[str]:
     accepted = []
     for replica in replicas:
-        seen_key = f"replica#{connection.id}#{replica.id}"
+        seen_key = replica_seen_key(connection.id, replica.id)
         seen = get_key(seen_key)
         if seen is None or seen.value != "queued":
             entry = append_entry(
@@ -53,7 +54,7 @@ def accept(
             enqueue_apply(
                 ApplyMessage(connection.id, int(entry.seq), replica.key),
                 deps=deps,
-                dedup=f"in#{connection.id}#{replica.id}",
+                dedup=inbox_dedup(connection.id, replica.id),
             )
             set_key(seen_key, "queued", ttl=SEEN_FOR)
         accepted.append(replica.id)

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib.queues import PermanentFailure, QueueMessage, RetryLater
+from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import TwinModel
 from chalicelib.sync import deletion, trigger_match
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import twins_of_issue
-from chalicelib.trackers.base import NotFound, RateLimited, Unavailable
+from chalicelib.trackers.base import NotFound
+from chalicelib.trackers.retry import retrying_later
 
 log = logging.getLogger("twinsync.ingest")
 
@@ -64,15 +65,12 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
     if not ref:
         return
     try:
-        issue = deps.tracker.get_issue(ref)
+        with retrying_later(unavailable_retry_after=False):
+            issue = deps.tracker.get_issue(ref)
     except NotFound:
         log.info("issue %s is gone; nothing to sync", ref)
         deletion.issue_gone(hint, deps=deps)
         return
-    except RateLimited as exc:
-        raise RetryLater(str(exc), delay=exc.retry_after) from exc
-    except Unavailable as exc:
-        raise RetryLater(str(exc)) from exc
     failed: PermanentFailure | None = None
     for twin in twins_of_issue(issue.key):
         try:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.errors import BadRequest, Unauthorized
+from chalicelib.store.namespaces import hook_dedup, hook_key
 from chalicelib.sync.ingest import enqueue_ingest
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.services import SyncDeps
@@ -38,11 +39,11 @@ def take_webhook(
     if not (event.issue_key or event.issue_id):
         return {"status": "ignored"}
     delivery = event.delivery_id or hashlib.sha256(raw_body).hexdigest()
-    seen_key = f"hook#{delivery}"
+    seen_key = hook_key(delivery)
     if get_key(seen_key) is not None:
         return {"status": "duplicate"}
     enqueue_ingest(
-        IngestMessage.from_event(event, source="webhook"), deps=deps, dedup=f"hook#{delivery}"
+        IngestMessage.from_event(event, source="webhook"), deps=deps, dedup=hook_dedup(delivery)
     )
     set_key(seen_key, "queued", ttl=SEEN_FOR)
     return {"status": "queued"}

@@ -30,6 +30,7 @@ from types import MappingProxyType
 from typing import Any
 
 from chalicelib.rules.replica import InvalidReplica, blank_replica, stamp, validate
+from chalicelib.store.namespaces import apply_group, deliver_group, ingest_group
 from chalicelib.trackers.base import ChangeEvent
 
 REMOVAL_KINDS = ("stopped", "stop_ack", "deleted", "refused")
@@ -352,7 +353,7 @@ class IngestMessage:
 
     @property
     def group(self) -> str:
-        return f"issue#{self.ref}"
+        return ingest_group(self.ref)
 
 
 @dataclass(frozen=True)
@@ -376,7 +377,7 @@ class ApplyMessage:
 
     @property
     def group(self) -> str:
-        return f"{self.connection_id}#r#{self.remote_key}"
+        return apply_group(self.connection_id, self.remote_key)
 
 
 @dataclass(frozen=True)
@@ -400,4 +401,4 @@ class DeliverMessage:
 
     @property
     def group(self) -> str:
-        return f"{self.connection_id}#{self.local_key}"
+        return deliver_group(self.connection_id, self.local_key)

@@ -14,7 +14,8 @@ from typing import Any
 
 from chalicelib.errors import BadRequest
 from chalicelib.store.models import ConnectionModel, EntryModel, utcnow
-from chalicelib.sync.store import entries_after, outbox_pk, set_entry_state
+from chalicelib.store.namespaces import outbox_pk
+from chalicelib.sync.store import entries_after, set_entry_state
 
 MAX_WAIT = 25  # API Gateway's integration timeout is 29 s
 MAX_LIMIT = 50

@@ -13,20 +13,21 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 
-from chalicelib.queues import RetryLater
 from chalicelib.rules import merge
 from chalicelib.rules.replica import field_hashes, items_hash
 from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import TwinModel
+from chalicelib.store.namespaces import outbox_dedup, outbox_pk
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deliver import enqueue_deliver
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import end_origin, get_connection
 from chalicelib.sync.messages import DeliverMessage, Replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import TwinGone, append_entry, holding, outbox_pk
-from chalicelib.trackers.base import Issue, RateLimited, TrackerError, Unavailable
+from chalicelib.sync.store import TwinGone, append_entry, holding
+from chalicelib.trackers.base import Issue, TrackerError
+from chalicelib.trackers.retry import retrying_later
 
 log = logging.getLogger("twinsync.outgoing")
 
@@ -39,9 +40,8 @@ def _attachment_hashes(issue: Issue, twin: TwinModel, *, deps: SyncDeps) -> dict
         if attachment.id in known or (attachment.author and attachment.author.id == ours):
             continue
         try:
-            data = deps.tracker.download_attachment(attachment.id)
-        except (RateLimited, Unavailable) as exc:
-            raise RetryLater(str(exc), delay=getattr(exc, "retry_after", None)) from exc
+            with retrying_later():
+                data = deps.tracker.download_attachment(attachment.id)
         except TrackerError as exc:
             log.warning("attachment %s of %s unreadable: %s", attachment.id, issue.key, exc)
             continue
@@ -140,7 +140,7 @@ def _send(
     enqueue_deliver(
         DeliverMessage(connection.id, int(entry.seq), issue.key),
         deps=deps,
-        dedup=f"out#{connection.id}#{entry.seq}",
+        dedup=outbox_dedup(connection.id, entry.seq),
     )
     record_transaction(
         connection.id,

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.net.peer import PeerClient
 from chalicelib.store.models import ConnectionModel
+from chalicelib.store.namespaces import pull_cursor_key
 from chalicelib.sync.deliver import CONNECTION_GONE, pause
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.links import peer_end
@@ -36,7 +37,7 @@ MAX_FOLLOWERS = 32
 
 
 def pulled_upto(connection_id: str) -> int:
-    item = get_key(f"pull#{connection_id}")
+    item = get_key(pull_cursor_key(connection_id))
     return int(item.value) if item and item.value else 0
 
 
@@ -67,7 +68,7 @@ def pull_once(connection: ConnectionModel, *, wait: int, deps: SyncDeps) -> int:
     if items:
         accept(connection, [from_wire(item["replica"]) for item in items], deps=deps)
         upto = max(int(item["seq"]) for item in items)
-        set_key(f"pull#{connection.id}", str(upto))
+        set_key(pull_cursor_key(connection.id), str(upto))
         client.call(end, "POST", f"{base}/ack", {"upto": upto})
     _pull_notices(connection, deps=deps)
     return len(items)

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.store.models import utcnow
+from chalicelib.store.namespaces import RECONCILE_CURSOR, reconcile_dedup
 from chalicelib.sync.ingest import enqueue_ingest, ingest_message
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key, twins_of_issue
@@ -36,7 +37,6 @@ from chalicelib.trackers.base import TrackerError
 
 log = logging.getLogger("twinsync.reconcile")
 
-CURSOR = "reconcile#cursor"
 FIRST_WINDOW_MINUTES = 60
 MAX_PAGES = 20
 SKIP_PAGES_FACTOR = 5  # pages of issues already read, per page of the budget
@@ -170,7 +170,7 @@ class _Sweep:
         enqueue_ingest(
             ingest_message(key, source="reconcile"),
             deps=self.deps,
-            dedup=f"rec#{key}#{updated or self.now.isoformat()}",
+            dedup=reconcile_dedup(key, updated or self.now.isoformat()),
         )
         self.queued += 1
 
@@ -185,7 +185,7 @@ def reconcile_all(
     tracker failed (likewise), ``resumed`` when the sweep ran to its end or budget.
     """
     now = utcnow()
-    saved = get_key(CURSOR)
+    saved = get_key(RECONCILE_CURSOR)
     cursor = Cursor.load(saved.value if saved else None)
     interval = deps.settings.reconcile_interval_seconds
     if cursor.last_run is not None and not cursor.pending:
@@ -240,9 +240,9 @@ def _save(cursor: Cursor, after: Position | None, now: datetime, *, finished: bo
     if finished:
         # everything up to now was read (the overlap still covers what was not indexed)
         after = max(after, Position(now)) if after is not None else Position(now)
-        set_key(CURSOR, Cursor(last_run=now, position=after, saved_at=now).dump())
+        set_key(RECONCILE_CURSOR, Cursor(last_run=now, position=after, saved_at=now).dump())
     elif after == cursor.position:
         return  # nothing read: keep the saved position and its overlap as they were
     else:
         stopped = Cursor(last_run=cursor.last_run, position=after, saved_at=now, pending=True)
-        set_key(CURSOR, stopped.dump())
+        set_key(RECONCILE_CURSOR, stopped.dump())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from chalicelib.queues import PermanentFailure
 from chalicelib.store.models import ConnectionModel
+from chalicelib.store.namespaces import refused_key
 from chalicelib.sync.events import describe_failure
 from chalicelib.sync.messages import Incoming
 from chalicelib.sync.services import SyncDeps
@@ -37,10 +38,6 @@ def is_permanent(exc: TrackerError) -> bool:
     return isinstance(exc, InvalidRequest) and exc.status not in PASSING
 
 
-def _flag(connection_id: str, remote_key: str) -> str:
-    return f"refused#{connection_id}#{remote_key}"
-
-
 def refused(
     connection: ConnectionModel, incoming: Incoming, exc: InvalidRequest, *, deps: SyncDeps
 ) -> Refused:
@@ -48,13 +45,13 @@ def refused(
     remote_key = incoming.key
     message = describe_failure(exc)[0]
     tell_sender(connection, remote_key, "error", message, deps=deps)
-    set_key(_flag(connection.id, remote_key), "open")
+    set_key(refused_key(connection.id, remote_key), "open")
     return Refused(message, connection_id=connection.id, issue_key=remote_key)
 
 
 def applied(connection: ConnectionModel, incoming: Incoming, *, deps: SyncDeps) -> None:
     """After a successful apply: lift an error this end reported to the sending end."""
-    flag = _flag(connection.id, incoming.key)
+    flag = refused_key(connection.id, incoming.key)
     seen = get_key(flag)
     if seen is None or seen.value != "open":
         return

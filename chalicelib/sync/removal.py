@@ -24,11 +24,12 @@ from __future__ import annotations
 import secrets
 
 from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
+from chalicelib.store.namespaces import outbox_dedup, outbox_pk
 from chalicelib.sync.deliver import enqueue_deliver
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.messages import DeliverMessage, Removal
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import append_entry, outbox_pk
+from chalicelib.sync.store import append_entry
 
 
 def _queue(
@@ -43,7 +44,7 @@ def _queue(
     enqueue_deliver(
         DeliverMessage(connection.id, int(entry.seq), local_key),
         deps=deps,
-        dedup=f"out#{connection.id}#{entry.seq}",
+        dedup=outbox_dedup(connection.id, entry.seq),
     )
 
 

@@ -12,12 +12,13 @@ import time
 from typing import Any
 
 from chalicelib.store.models import ConnectionModel, EntryModel
+from chalicelib.store.namespaces import inbox_pk, outbox_pk, resume_in_dedup, resume_out_dedup
 from chalicelib.sync.deliver import enqueue_deliver
 from chalicelib.sync.inbox import enqueue_apply
 from chalicelib.sync.links import get_connection, is_live
 from chalicelib.sync.messages import ApplyMessage, DeliverMessage
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import entries_in_state, inbox_pk, outbox_pk, set_entry_state
+from chalicelib.sync.store import entries_in_state, set_entry_state
 
 STUCK_AFTER_S = 60
 
@@ -36,7 +37,7 @@ def resume(connection: ConnectionModel, *, deps: SyncDeps, min_age_s: float = 0)
             enqueue_deliver(
                 DeliverMessage(connection.id, int(entry.seq), entry.issue_key),
                 deps=deps,
-                dedup=f"resume#out#{connection.id}#{entry.seq}#{bucket}",
+                dedup=resume_out_dedup(connection.id, entry.seq, bucket),
             )
             delivered += 1
     for state in ("held", "pending"):
@@ -48,7 +49,7 @@ def resume(connection: ConnectionModel, *, deps: SyncDeps, min_age_s: float = 0)
             enqueue_apply(
                 ApplyMessage(connection.id, int(entry.seq), entry.issue_key),
                 deps=deps,
-                dedup=f"resume#in#{connection.id}#{entry.seq}#{bucket}",
+                dedup=resume_in_dedup(connection.id, entry.seq, bucket),
             )
             applied += 1
     return {"deliver": delivered, "apply": applied}

@@ -26,15 +26,12 @@ from pynamodb.expressions.update import Action
 from chalicelib.store import audit
 from chalicelib.store.keys import get_key, set_key
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel, utcnow
+from chalicelib.store.namespaces import tomb_key
 from chalicelib.sync import removal
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.services import SyncDeps
 
 log = logging.getLogger("twinsync.ops.stop")
-
-
-def tomb_key(connection_id: str, local_key: str) -> str:
-    return f"tomb#{connection_id}#{local_key}"
 
 
 def tombstone(connection_id: str, local_key: str) -> dict[str, Any] | None:

@@ -21,14 +21,6 @@ from chalicelib.store.models import EntryModel, TwinModel, utcnow
 # --- outbox and inbox -----------------------------------------------------------------
 
 
-def outbox_pk(connection_id: str) -> str:
-    return f"{connection_id}#out"
-
-
-def inbox_pk(connection_id: str) -> str:
-    return f"{connection_id}#in"
-
-
 def append_entry(
     pk: str, *, issue_key: str, replica: dict[str, Any], retention_days: int
 ) -> EntryModel:

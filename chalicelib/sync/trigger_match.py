@@ -16,9 +16,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.queues import RetryLater
-from chalicelib.rules import visual
+from chalicelib.rules import mapping_document
 from chalicelib.store.models import ConnectionModel, EventModel, TwinModel
+from chalicelib.store.namespaces import TRIGGERS_PK
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection, is_live
 from chalicelib.sync.messages import IngestMessage
@@ -26,17 +26,17 @@ from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import create_twin, get_twin
 from chalicelib.trackers import jql
-from chalicelib.trackers.base import InvalidRequest, Issue, RateLimited, Unavailable
+from chalicelib.trackers.base import InvalidRequest, Issue
+from chalicelib.trackers.retry import retrying_later
 
 log = logging.getLogger("twinsync.sync.triggers")
 
-PK = "trig"
 _MATCH_CACHE_SIZE = 2048
 _matches: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
 
 
 def all_triggers() -> list[dict[str, Any]]:
-    return [item.data for item in EventModel.query(PK, consistent_read=True)]
+    return [item.data for item in EventModel.query(TRIGGERS_PK, consistent_read=True)]
 
 
 def _might_match(trigger: Mapping[str, Any], project: str) -> bool:
@@ -49,11 +49,8 @@ def _matches_now(issue: Issue, where: str, *, deps: SyncDeps) -> bool:
     if key in _matches:
         return _matches[key]
     try:
-        page = deps.tracker.search(jql.for_issue(issue.key, where), limit=1)
-    except RateLimited as exc:
-        raise RetryLater(f"trigger check of {issue.key}: {exc}", delay=exc.retry_after) from exc
-    except Unavailable as exc:
-        raise RetryLater(f"trigger check of {issue.key}: {exc}", delay=exc.retry_after) from exc
+        with retrying_later(f"trigger check of {issue.key}"):
+            page = deps.tracker.search(jql.for_issue(issue.key, where), limit=1)
     except InvalidRequest as exc:
         log.warning("a trigger's JQL is refused by the tracker now: %s", exc)
         return False
@@ -82,7 +79,7 @@ def put_under_sync_if_matching(
         connection = get_connection(connection_id)
         if not is_live(connection) or connection is None or connection.status != "active":
             continue
-        if not visual.allows_automatic(connection, "outgoing"):
+        if not mapping_document.allows_automatic(connection, "outgoing"):
             continue  # Visual "manual" (or "disabled"): only an admin puts issues under sync
         where = jql.any_of([str(t.get("where") or "") for t in candidates])
         if not _matches_now(issue, where, deps=deps):

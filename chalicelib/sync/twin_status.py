@@ -24,6 +24,7 @@ from urllib.parse import quote
 from chalicelib.errors import BadRequest
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.store.models import ConnectionModel, EventModel, TwinModel, new_id, utcnow
+from chalicelib.store.namespaces import status_log_pk, status_pull_cursor_key
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection, is_local, peer_end
 from chalicelib.sync.services import SyncDeps
@@ -35,10 +36,6 @@ STATUSES = ("error", "synced")
 PEER_PREFIX = "The other end could not apply this change: "
 MAX_LIMIT = 50
 RETRY_WINDOW = 50  # undelivered notices looked at per connection and poll_peers run
-
-
-def log_pk(connection_id: str) -> str:
-    return f"tstat#{connection_id}"
 
 
 def path(connection_id: str) -> str:
@@ -59,7 +56,7 @@ def tell_sender(
             receive(other, notice)
         return
     item = EventModel(
-        pk=log_pk(connection.id),
+        pk=status_log_pk(connection.id),
         sk=new_id(),
         data={**notice, "delivered": not connection.remote_public},
         purge_at=utcnow() + timedelta(days=deps.settings.outbox_retention_days),
@@ -93,7 +90,7 @@ def retry_undelivered(*, deps: SyncDeps) -> int:
             continue
         pending: dict[str, list[EventModel]] = {}
         for item in EventModel.query(
-            log_pk(connection.id), scan_index_forward=False, limit=RETRY_WINDOW
+            status_log_pk(connection.id), scan_index_forward=False, limit=RETRY_WINDOW
         ):
             if not item.data.get("delivered"):
                 pending.setdefault(str(item.data.get("key")), []).append(item)
@@ -112,7 +109,7 @@ def pull(connection: ConnectionModel, query: dict[str, Any]) -> dict[str, Any]:
     items = [
         _public(i.data)
         for i in EventModel.query(
-            log_pk(connection.id), condition, limit=limit, consistent_read=True
+            status_log_pk(connection.id), condition, limit=limit, consistent_read=True
         )
     ]
     return {"items": items, "last": items[-1]["id"] if items else (after or None)}
@@ -169,7 +166,7 @@ def receive(connection: ConnectionModel, body: Any) -> dict[str, Any]:
 
 def pull_from_peer(connection: ConnectionModel, *, deps: SyncDeps, client: Any = None) -> int:
     """A private end reads its public peer's notices and applies them; how many."""
-    cursor_key = f"tstat-pull#{connection.id}"
+    cursor_key = status_pull_cursor_key(connection.id)
     seen = get_key(cursor_key)
     after = seen.value if seen is not None and seen.value else ""
     query = f"?after={quote(after, safe='')}&limit={MAX_LIMIT}" if after else ""

@@ -22,20 +22,12 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.store.keys import condition_failed
 from chalicelib.store.models import KeyModel
+from chalicelib.store.namespaces import BUDGET_PAUSE, budget_jobs_key, budget_usage_key
 from chalicelib.trackers.pacing import Budget, window_of
 
 log = logging.getLogger("twinsync.ops.budget")
 
-PAUSE = "budget#pause"
 KEEP = timedelta(hours=1)
-
-
-def usage_key(window: int) -> str:
-    return f"budget#use#{window}"
-
-
-def jobs_key(window: int) -> str:
-    return f"budget#jobs#{window}"
 
 
 def _expiry(now: float) -> datetime:
@@ -46,14 +38,14 @@ def add_usage(calls: int, now: float, budget: Budget) -> None:
     """Count ``calls`` tracker calls made around ``now`` (never refused)."""
     if calls <= 0:
         return
-    item = KeyModel(key=usage_key(window_of(now, budget.window_s)))
+    item = KeyModel(key=budget_usage_key(window_of(now, budget.window_s)))
     item.update(actions=[KeyModel.counter.add(calls), KeyModel.expires_at.set(_expiry(now))])
 
 
 def pause(seconds: float, now: float) -> None:
     """Every job waits until ``now + seconds`` (a later pause already recorded wins)."""
     until = int(now + max(0.0, seconds)) + 1
-    item = KeyModel(key=PAUSE)
+    item = KeyModel(key=BUDGET_PAUSE)
     try:
         item.update(
             actions=[KeyModel.counter.set(until), KeyModel.expires_at.set(_expiry(until))],
@@ -74,18 +66,23 @@ class Snapshot:
 def snapshot(now: float, budget: Budget) -> Snapshot:
     """Usage (the larger of this window and the last), jobs' admissions, the pause."""
     window = window_of(now, budget.window_s)
-    wanted = [usage_key(window), usage_key(window - 1), jobs_key(window), PAUSE]
+    wanted = [
+        budget_usage_key(window),
+        budget_usage_key(window - 1),
+        budget_jobs_key(window),
+        BUDGET_PAUSE,
+    ]
     found = {item.key: item for item in KeyModel.batch_get(wanted, consistent_read=True)}
 
     def count(key: str) -> int:
         item = found.get(key)
         return int(item.counter or 0) if item is not None else 0
 
-    pause_item = found.get(PAUSE)
+    pause_item = found.get(BUDGET_PAUSE)
     paused = float(pause_item.counter) if pause_item and pause_item.counter else None
     return Snapshot(
-        usage=max(count(usage_key(window)), count(usage_key(window - 1))),
-        jobs_taken=count(jobs_key(window)),
+        usage=max(count(budget_usage_key(window)), count(budget_usage_key(window - 1))),
+        jobs_taken=count(budget_jobs_key(window)),
         paused_until=paused if paused and paused > now else None,
     )
 
@@ -98,7 +95,7 @@ def take_for_jobs(count: int, now: float, budget: Budget) -> int:
     limit = budget.jobs_per_window - count
     if limit < 0:
         return 0
-    item = KeyModel(key=jobs_key(window))
+    item = KeyModel(key=budget_jobs_key(window))
     try:
         item.update(
             actions=[KeyModel.counter.add(count), KeyModel.expires_at.set(_expiry(now))],

@@ -13,12 +13,13 @@ from chalicelib.root import build_sync, root
 from chalicelib.rules import basic
 from chalicelib.rules.replica import stamp
 from chalicelib.store.models import ConnectionModel, EntryModel
+from chalicelib.store.namespaces import outbox_pk
 from chalicelib.sync.apply import PROPERTY, handle_apply
 from chalicelib.sync.blobs import incoming_key
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.ingest import handle_ingest, ingest_message
 from chalicelib.sync.messages import parse_incoming
-from chalicelib.sync.store import TwinBusy, get_twin, outbox_pk, twin_by_remote
+from chalicelib.sync.store import TwinBusy, get_twin, twin_by_remote
 from chalicelib.trackers.base import Attachment, Unavailable
 from tests.factories import ALICE, BOT, comment, issue, project
 from tests.factories.connections import saved_connection

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from chalicelib.ops import lifecycle
+from chalicelib.ops.accept import accept as accept_code
+from chalicelib.ops.initiate import initiate as initiate_connection
 from chalicelib.root import root
 from tests.factories.cluster import A_URL, B_URL, three_nodes
 
@@ -143,7 +144,7 @@ def test_cut_and_altered_codes_are_refused_locally(cluster):
 
 def test_expired_code_is_refused(cluster):
     with cluster.active(cluster["node-a"]):
-        result = lifecycle.initiate(
+        result = initiate_connection(
             {
                 "destination_url": None,
                 "mode": "basic",
@@ -166,7 +167,7 @@ def test_expiry_is_enforced_by_the_initiator_too(cluster):
     from chalicelib.connections import invitation as codec
 
     with cluster.active(cluster["node-a"]):
-        result = lifecycle.initiate(
+        result = initiate_connection(
             {
                 "destination_url": None,
                 "mode": "basic",
@@ -184,7 +185,7 @@ def test_expiry_is_enforced_by_the_initiator_too(cluster):
         from chalicelib.errors import Gone
 
         with pytest.raises(Gone) as caught:
-            lifecycle.accept(
+            accept_code(
                 {"invitation_code": result.invitation_code, "incoming_project": "PRIV"},
                 now=expires - 10,
                 **node_collaborators(),

@@ -199,7 +199,7 @@ def ingest_record(key):
 def test_a_failing_script_errors_only_its_issue_at_once_with_the_line(cluster):
     from chalicelib import workers
     from chalicelib.store.models import EntryModel
-    from chalicelib.sync.store import outbox_pk
+    from chalicelib.store.namespaces import outbox_pk
 
     cid = connect(cluster, "script")
     path = f"/api/v1/connections/{cid}"

@@ -75,7 +75,7 @@ class Pump:
 
     def run_job_steps(self, limit: int = 200) -> int:
         """Run job steps (and let the rest move in their sleeps) until no step is queued."""
-        from chalicelib.ops.jobs import run_step
+        from chalicelib.ops.job_runner import run_step
         from chalicelib.queues import parse_records
         from chalicelib.root import root
         from devstack.runner import sqs_record

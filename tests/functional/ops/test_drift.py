@@ -124,7 +124,7 @@ def test_an_edit_not_read_yet_is_pending_not_drift(ops):
 
 def test_entries_waiting_in_an_outbox_make_a_twin_pending(ops):
     from chalicelib.store.models import EntryModel
-    from chalicelib.sync.store import outbox_pk
+    from chalicelib.store.namespaces import outbox_pk
 
     ops.sync_pair("Busy")
     entry = next(iter(EntryModel.query(outbox_pk(ops.connection_id))))

@@ -107,19 +107,19 @@ def test_a_step_killed_while_admitting_leaves_no_duplicate_twins(ops):
 
 
 def test_a_duplicate_step_message_does_nothing(ops):
-    from chalicelib.ops import jobs
+    from chalicelib.ops import job_runner, job_store
     from chalicelib.root import root
 
     ops.tracker.add_issue("OPS", "one")
     job_id = start(ops, {"jql": "project = OPS"})
-    jobs.enqueue_step(job_id, 0, deps=root().sync)  # deduplicated by the FIFO queue
+    job_runner.enqueue_step(job_id, 0, deps=root().sync)  # deduplicated by the FIFO queue
     ops.pump.drain()
-    state, _counter = jobs.load(job_id)
+    state, _counter = job_store.load(job_id)
     assert state.state == "done" and state.done == 1
     steps_before = state.steps
-    jobs.enqueue_step(job_id, 0, deps=root().sync)  # a late copy, after the job moved on
+    job_runner.enqueue_step(job_id, 0, deps=root().sync)  # a late copy, after the job moved on
     ops.pump.drain()
-    assert jobs.load(job_id)[0].steps == steps_before
+    assert job_store.load(job_id)[0].steps == steps_before
 
 
 def test_a_job_can_be_cancelled(ops):
@@ -136,14 +136,14 @@ def test_a_job_can_be_cancelled(ops):
 
 
 def test_retry_after_pauses_the_job_and_it_resumes_after(ops):
-    from chalicelib.ops import jobs
+    from chalicelib.ops import job_store
 
     for n in range(3):
         ops.tracker.add_issue("OPS", f"issue {n}")
     job_id = start(ops, {"jql": "project = OPS"})
     ops.tracker.fail_next["search"] = [RateLimited("slow down", retry_after=30)]
     ops.pump.run_job_steps(limit=1)
-    state, _ = jobs.load(job_id)
+    state, _ = job_store.load(job_id)
     assert state.state == "listing" and state.waiting["reason"] == "retry_after"
     assert state.waiting["until"] >= ops.pump.clock.now
     assert job(ops, job_id)["waiting"]["reason"] == "retry_after"
@@ -153,7 +153,7 @@ def test_retry_after_pauses_the_job_and_it_resumes_after(ops):
 
 
 def test_live_usage_above_the_high_water_mark_holds_the_job_back(ops):
-    from chalicelib.ops import jobs
+    from chalicelib.ops import job_store
     from chalicelib.trackers import budget
     from chalicelib.trackers.pacing import budget_for
 
@@ -164,7 +164,7 @@ def test_live_usage_above_the_high_water_mark_holds_the_job_back(ops):
     ops.pump.step_seconds = 1.0
     budget.add_usage(plan.capacity, ops.pump.clock.now, plan)  # live sync is busy
     ops.pump.run_job_steps(limit=2)
-    state, _ = jobs.load(job_id)
+    state, _ = job_store.load(job_id)
     assert state.state == "running" and state.done == 0 and not state.in_flight
     assert state.waiting["reason"] == "live_first"
     ops.pump.clock.now += 2 * plan.window_s  # the burst is over
@@ -173,14 +173,14 @@ def test_live_usage_above_the_high_water_mark_holds_the_job_back(ops):
 
 
 def test_max_per_hour_caps_one_job(ops):
-    from chalicelib.ops import jobs
+    from chalicelib.ops import job_store
 
     for n in range(4):
         ops.tracker.add_issue("OPS", f"issue {n}")
     job_id = start(ops, {"jql": "project = OPS", "max_per_hour": 360})  # one per 10 s
     ops.pump.step_seconds = 4.0
     ops.pump.run_job_steps(limit=3)
-    state, _ = jobs.load(job_id)
+    state, _ = job_store.load(job_id)
     assert state.position <= 2
     ops.pump.step_seconds = 60.0
     ops.pump.drain()

@@ -8,7 +8,8 @@ import pytest
 
 from chalicelib.connections.status import effective_status
 from chalicelib.ops.connection_resource import to_resource
-from chalicelib.ops.lifecycle import console_accept_url, same_url
+from chalicelib.ops.connection_setup import same_url
+from chalicelib.ops.initiate import console_accept_url
 from chalicelib.store.models import ConnectionModel
 
 

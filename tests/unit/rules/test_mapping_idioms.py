@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from chalicelib.rules import visual
+from chalicelib.rules import mapping_document, visual
 from chalicelib.rules.plan import Plan
 from chalicelib.rules.script import rules as script
 from chalicelib.rules.script.errors import ScriptError
@@ -156,7 +156,7 @@ def end(mode: str, method: str | None = None, direction: str = "outgoing"):
     ],
 )
 def test_only_automatic_lets_issues_under_sync_on_their_own(connection, direction, allowed):
-    assert visual.allows_automatic(connection, direction) is allowed
+    assert mapping_document.allows_automatic(connection, direction) is allowed
 
 
 def test_a_manual_direction_syncs_what_is_under_sync_and_disabled_nothing():

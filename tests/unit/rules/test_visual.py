@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.rules import basic, visual
+from chalicelib.rules import basic, mapping_document, visual
 from chalicelib.rules.skip import SkipSync
 from chalicelib.trackers.base import Attachment
 from tests.factories import ALICE, BOT, comment, issue, project
@@ -92,8 +92,8 @@ def block(direction, *, side="local", sync="automatic", scope=None, fields=None)
     ],
 )
 def test_invalid_documents_name_the_culprit(document, path):
-    with pytest.raises(visual.MappingError) as caught:
-        visual.parse(document)
+    with pytest.raises(mapping_document.MappingError) as caught:
+        mapping_document.parse(document)
     assert caught.value.path == path
 
 
@@ -102,7 +102,7 @@ def test_normalize_writes_defaults_out_and_mirror_swaps_sides():
         block("outgoing", fields=[{"field": "issue_type", "values": {"Bug": "Problem"}}]),
         block("incoming", side="remote", scope={"labels": ["x"]}),
     ]
-    stored = visual.normalize(document)
+    stored = mapping_document.normalize(document)
     assert stored[0]["fields"] == [{"field": "issue_type", "values": {"Bug": "Problem"}}]
     assert [f["field"] for f in stored[1]["fields"]] == [
         "summary",
@@ -111,10 +111,10 @@ def test_normalize_writes_defaults_out_and_mirror_swaps_sides():
         "comments",
         "attachments",
     ]
-    mirrored = visual.mirror(stored)
+    mirrored = mapping_document.mirror(stored)
     assert [b["side"] for b in mirrored] == ["remote", "local"]
-    assert visual.mirror(mirrored) == stored
-    assert visual.normalize(stored) == stored
+    assert mapping_document.mirror(mirrored) == stored
+    assert mapping_document.normalize(stored) == stored
 
 
 def test_on_conflict_keep_names_the_side_both_ends_agree_on():
@@ -126,21 +126,21 @@ def test_on_conflict_keep_names_the_side_both_ends_agree_on():
             fields=[{"field": "custom", "local": "A", "remote": "B", "on_conflict": "keep"}],
         ),
     ]
-    stored = visual.normalize(document)
+    stored = mapping_document.normalize(document)
     assert stored[0]["fields"] == [{"field": "summary", "on_conflict": "keep"}]
-    assert visual.conflict_preferences(stored) == {"summary": "local", "fields": "remote"}
-    assert visual.conflict_preferences(visual.mirror(stored)) == {
+    assert mapping_document.conflict_preferences(stored) == {"summary": "local", "fields": "remote"}
+    assert mapping_document.conflict_preferences(mapping_document.mirror(stored)) == {
         "summary": "remote",
         "fields": "local",
     }
-    assert visual.conflict_preferences([block("incoming")]) == {}
+    assert mapping_document.conflict_preferences([block("incoming")]) == {}
 
 
 def test_sync_methods_per_direction():
     document = [block("outgoing", sync="manual"), block("incoming", sync="disabled")]
-    assert visual.sync_method(document, "outgoing") == "manual"
-    assert visual.sync_method(document, "incoming") == "disabled"
-    assert visual.sync_method([], "outgoing") == "automatic"
+    assert mapping_document.sync_method(document, "outgoing") == "manual"
+    assert mapping_document.sync_method(document, "incoming") == "disabled"
+    assert mapping_document.sync_method([], "outgoing") == "automatic"
 
 
 # --- outgoing -----------------------------------------------------------------------------

@@ -1,0 +1,157 @@
+"""Making a connection, last step: the handshake on the initiator (node A, node API, open).
+
+Node B calls it while accepting (:mod:`chalicelib.ops.accept`): check the proof, mark the
+invitation used with a conditional write together with the activated end. The flow as a
+whole: :mod:`chalicelib.ops.initiate`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib.config import Settings
+from chalicelib.connections import keys, store, validation
+from chalicelib.connections.status import refresh_status
+from chalicelib.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, TwinsyncError
+from chalicelib.ops.collaborators import resolve
+from chalicelib.ops.connection_setup import NODE_ID_RE, PROTOCOL
+from chalicelib.store import audit
+from chalicelib.store.models import ConnectionModel, InvitationModel
+
+log = logging.getLogger("twinsync.connections")
+
+_PROOF_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+# --- handshake (on the initiator, node API) -----------------------------------------------
+
+
+def handshake(
+    body: Mapping[str, Any], *, settings: Settings, now: float | None = None
+) -> dict[str, Any]:
+    """``POST /node/v1/handshake``: the acceptor proves it holds the code; A records it."""
+    deps = resolve(settings, None, None, now)
+    settings = deps.settings
+    req = _handshake_request(body)
+    inv = store.find_invitation(req["invitation_id"])
+    if inv is None or inv.connection_id != req["connection_id"] or inv.status == "revoked":
+        raise _invitation_unknown(settings)
+    end = store.find_connection(inv.connection_id)
+    if end is None or not end.key:
+        raise _invitation_unknown(settings)
+    acceptor = req["node_id"]
+    key = keys.decode_key(end.key)
+    if not keys.proof_matches(key, req["proof"], inv.id, inv.connection_id, acceptor):
+        raise Forbidden(
+            "The handshake proof does not match this invitation: the code was altered.",
+            code="invalid_proof",
+        )
+    if inv.status == "used":
+        return _replayed_handshake(inv, end, acceptor, settings)
+    if deps.now >= inv.expires_at.timestamp():
+        raise Gone(
+            "The invitation code has expired. Ask the initiating admin for a new one.",
+            code="invitation_expired",
+            field="invitation_code",
+        )
+    if acceptor == settings.node_id:
+        raise Conflict(
+            "An invitation cannot be accepted by the node that issued it; initiate a local "
+            "connection instead.",
+            code="use_a_local_connection",
+        )
+    if end.remote_node_id is not None and end.remote_node_id != acceptor:
+        raise Forbidden(
+            f"This invitation was issued for the node at {end.remote_url}; accept it there.",
+            code="invitation_for_another_node",
+            field="invitation_code",
+        )
+    end.remote_node_id = acceptor
+    end.remote_name = req["name"]
+    end.remote_url = req["url"]
+    end.remote_public = req["url"] is not None
+    end.status = "active"
+    end.updated_at = datetime.fromtimestamp(deps.now, UTC)
+    refresh_status(end)
+    if not store.record_handshake(inv, end, acceptor):
+        fresh = store.find_invitation(inv.id)
+        if fresh is not None and fresh.status == "used":
+            current = store.find_connection(inv.connection_id)
+            if current is not None:
+                return _replayed_handshake(fresh, current, acceptor, settings)
+        raise Conflict(
+            "The connection changed while accepting; try again.", code="handshake_conflict"
+        )
+    log.info("connection %s accepted by node %s", end.id, acceptor)
+    audit.peer_event("accepted", end)
+    return _handshake_answer(end, settings)
+
+
+def _replayed_handshake(
+    inv: InvitationModel, end: ConnectionModel, acceptor: str, settings: Settings
+) -> dict[str, Any]:
+    if inv.accepted_by == acceptor:
+        return _handshake_answer(end, settings)
+    raise Conflict(
+        "This invitation code has already been used. Ask the initiating admin for a new one.",
+        code="invitation_used",
+        field="invitation_code",
+    )
+
+
+def _invitation_unknown(settings: Settings) -> TwinsyncError:
+    return NotFound(
+        f"{settings.node_name} does not know this invitation: it was revoked (its pending "
+        "connection deleted) or never issued here. Ask the initiating admin for a new code.",
+        code="invitation_unknown",
+        field="invitation_code",
+    )
+
+
+def _handshake_answer(end: ConnectionModel, settings: Settings) -> dict[str, Any]:
+    return {
+        "protocol": PROTOCOL,
+        "connection_id": end.id,
+        "node_id": settings.node_id,
+        "name": settings.node_name,
+        "url": settings.public_url,
+        "short_name": end.local_short_name,
+        "mode": end.mode,
+    }
+
+
+def _handshake_request(body: Mapping[str, Any]) -> dict[str, Any]:
+    if body.get("protocol") != PROTOCOL:
+        raise BadRequest(
+            f"This node speaks protocol {PROTOCOL}; got {body.get('protocol')!r}.",
+            code="unsupported_protocol",
+            field="protocol",
+        )
+    req: dict[str, Any] = {}
+    for name in ("invitation_id", "connection_id", "node_id", "name", "proof"):
+        value = body.get(name)
+        if not isinstance(value, str) or not value or len(value) > 200:
+            raise BadRequest(f"{name} is required.", code="invalid_field", field=name)
+        req[name] = value
+    if not NODE_ID_RE.match(req["node_id"]):
+        raise BadRequest("node_id is not a node id.", code="invalid_field", field="node_id")
+    if not _PROOF_RE.match(req["proof"]):
+        raise BadRequest("proof must be 64 hex digits.", code="invalid_field", field="proof")
+    short = body.get("short_name")
+    if not isinstance(short, str) or not validation.SHORT_NAME_RE.match(short):
+        raise BadRequest("short_name is invalid.", code="invalid_field", field="short_name")
+    url = body.get("url")
+    if url is not None and (
+        not isinstance(url, str)
+        or len(url) > 2048
+        or urlsplit(url).scheme not in ("http", "https")
+        or not urlsplit(url).hostname
+    ):
+        raise BadRequest("url must be the acceptor's public URL or null.", field="url")
+    req["url"] = url.rstrip("/") if url else None
+    return req

@@ -1,0 +1,272 @@
+"""Every key namespace a node writes, and the one function that builds each key.
+
+The keys table and the events table hold many kinds of item under one hash key; what
+keeps them apart is the prefix. Each prefix is named here and nowhere else, so two kinds
+cannot collide and a reader finds every kind in one table. The strings are part of the
+stored data (and of the queues' deduplication): never change one, add a new namespace.
+
+Keys table (``KeyModel.key``; TTL is ``expires_at``, filtered on read):
+
+=========================================  =====================  ========================
+key                                        TTL                    owner
+=========================================  =====================  ========================
+``claim#<connection>#<remote key>``        none                   sync.apply
+``tomb#<connection>#<local key>``          none                   sync.stop, sync.connect
+``policy#<connection>``                    none                   sync.deletion
+``pull#<connection>``                      none                   sync.private
+``hook#<delivery id>``                     2 days                 sync.intake
+``replica#<connection>#<replica id>``      30 days                sync.inbox
+``refused#<connection>#<remote key>``      none                   sync.refusals
+``tstat-pull#<connection>``                none                   sync.twin_status
+``reconcile#cursor``                       none                   sync.reconcile
+``budget#use#<window>``                    1 hour                 trackers.budget
+``budget#jobs#<window>``                   1 hour                 trackers.budget
+``budget#pause``                           1 hour after the end   trackers.budget
+``jti#<issuer>#<jti>``                     token expiry + leeway  connections.replay
+``conn-name#<casefolded name>``            none                   connections.store
+``conn-tomb#<connection>``                 30 days                connections.store
+``seq#<name>`` (``seq#<entries pk>``)      none                   store.keys
+``job#<job>``                              none                   ops.job_store
+``job#<job>#c#<chunk>``                    none                   ops.job_store
+``job#<job>#cancel``                       none                   ops.job_store
+``job#<job>#d#<chunk>``                    none                   ops.drift_job
+=========================================  =====================  ========================
+
+Events table (``EventModel.pk``; TTL is ``purge_at``):
+
+=========================================  =====================  ========================
+partition key (sort key)                   TTL                    owner
+=========================================  =====================  ========================
+``err`` (error id)                         none                   sync.events
+``hist#<connection>#<local key>`` (id)     90 days                sync.events
+``audit`` (entry id)                       none                   store.audit
+``trig`` (``<connection>#<trigger id>``)   none                   sync.trigger_match,
+                                                                  ops.triggers
+``jobs#<connection>`` (job id)             none                   ops.job_store
+``tstat#<connection>`` (id)                outbox retention       sync.twin_status
+=========================================  =====================  ========================
+
+Entries table (``EntryModel.pk`` + ``seq``; TTL ``purge_at``, the outbox retention):
+``<connection>#out`` (outbox) and ``<connection>#in`` (inbox), owned by sync.store.
+
+Queues (FIFO message group and deduplication ids, not stored but just as binding: a
+deduplication id seen twice within five minutes drops the second message):
+
+- groups: ``issue#<issue key or id>`` (ingest), ``<connection>#<local key>`` (deliver),
+  ``<connection>#r#<remote key>`` (apply), ``job#<job>`` (jobs);
+- deduplication: ``hook#<delivery>``, ``rec#<key>#<updated>``, ``sync#<connection>#<key>#<time>``,
+  ``job#<job>#<issue key>`` (ingest); ``out#<connection>#<seq>``,
+  ``resume#out#<connection>#<seq>#<minute>`` (deliver); ``in#<connection>#<replica id>``,
+  ``resume#in#<connection>#<seq>#<minute>`` (apply); ``job#<job>#<step>`` (jobs);
+  ``retry#<error id>#<time>`` (any queue, an admin's retry).
+"""
+
+from __future__ import annotations
+
+# --- keys table -------------------------------------------------------------------------
+
+
+def claim_key(connection_id: str, remote_key: str) -> str:
+    """The twin of ``remote_key`` is being created here (at most once)."""
+    return f"claim#{connection_id}#{remote_key}"
+
+
+def tomb_key(connection_id: str, local_key: str) -> str:
+    """A stopped twin's tombstone (why, by whom, from which version on)."""
+    return f"tomb#{connection_id}#{local_key}"
+
+
+def policy_key(connection_id: str) -> str:
+    """What this end does when the other end's issue is deleted."""
+    return f"policy#{connection_id}"
+
+
+def pull_cursor_key(connection_id: str) -> str:
+    """How far a private end has read its public peer's outbox."""
+    return f"pull#{connection_id}"
+
+
+def hook_key(delivery_id: str) -> str:
+    """A webhook delivery already queued."""
+    return f"hook#{delivery_id}"
+
+
+def replica_seen_key(connection_id: str, replica_id: str) -> str:
+    """A replica already taken into the inbox."""
+    return f"replica#{connection_id}#{replica_id}"
+
+
+def refused_key(connection_id: str, remote_key: str) -> str:
+    """This end told the sending end it refused a change (``open``) or lifted it."""
+    return f"refused#{connection_id}#{remote_key}"
+
+
+def status_pull_cursor_key(connection_id: str) -> str:
+    """How far a private end has read its public peer's twin-status notices."""
+    return f"tstat-pull#{connection_id}"
+
+
+RECONCILE_CURSOR = "reconcile#cursor"
+"""Where the reconcile sweep stopped."""
+
+BUDGET_PAUSE = "budget#pause"
+"""Until when the tracker asked us to wait."""
+
+
+def budget_usage_key(window: int) -> str:
+    """Tracker calls made in a budget window."""
+    return f"budget#use#{window}"
+
+
+def budget_jobs_key(window: int) -> str:
+    """Issues jobs were admitted for in a budget window."""
+    return f"budget#jobs#{window}"
+
+
+def jti_key(issuer: str, jti: str) -> str:
+    """A node-API token already accepted (replay protection)."""
+    return f"jti#{issuer}#{jti}"
+
+
+def connection_name_key(name: str) -> str:
+    """A connection name taken on this node (``name`` already normalised)."""
+    return f"conn-name#{name}"
+
+
+def connection_tomb_key(connection_id: str) -> str:
+    """A deleted connection's tombstone (the reason)."""
+    return f"conn-tomb#{connection_id}"
+
+
+def seq_key(name: str) -> str:
+    """An atomic counter (the outbox and inbox sequences)."""
+    return f"seq#{name}"
+
+
+def job_key(job_id: str) -> str:
+    """A job's state."""
+    return f"job#{job_id}"
+
+
+def job_chunk_key(job_id: str, index: int) -> str:
+    """One chunk of a job's items."""
+    return f"job#{job_id}#c#{index}"
+
+
+def job_cancel_key(job_id: str) -> str:
+    """An admin asked the job to stop."""
+    return f"job#{job_id}#cancel"
+
+
+def job_findings_key(job_id: str, index: int) -> str:
+    """One chunk of a drift job's findings."""
+    return f"job#{job_id}#d#{index}"
+
+
+# --- events table -------------------------------------------------------------------------
+
+ERRORS_PK = "err"
+AUDIT_PK = "audit"
+TRIGGERS_PK = "trig"
+
+
+def history_pk(connection_id: str, local_key: str) -> str:
+    """A twin's sync history."""
+    return f"hist#{connection_id}#{local_key}"
+
+
+def trigger_sk(connection_id: str, trigger_id: str) -> str:
+    """A trigger under :data:`TRIGGERS_PK`."""
+    return f"{connection_id}#{trigger_id}"
+
+
+def triggers_of_prefix(connection_id: str) -> str:
+    """The sort-key prefix of one connection's triggers."""
+    return f"{connection_id}#"
+
+
+def jobs_pk(connection_id: str) -> str:
+    """The jobs of a connection, newest last."""
+    return f"jobs#{connection_id}"
+
+
+def status_log_pk(connection_id: str) -> str:
+    """Twin-status notices for the other end of a connection."""
+    return f"tstat#{connection_id}"
+
+
+# --- entries table ------------------------------------------------------------------------
+
+
+def outbox_pk(connection_id: str) -> str:
+    return f"{connection_id}#out"
+
+
+def inbox_pk(connection_id: str) -> str:
+    return f"{connection_id}#in"
+
+
+# --- queue message groups -----------------------------------------------------------------
+
+
+def ingest_group(issue_ref: str) -> str:
+    """Changes of one issue are read in order."""
+    return f"issue#{issue_ref}"
+
+
+def deliver_group(connection_id: str, local_key: str) -> str:
+    """Replicas of one twin are delivered in order."""
+    return f"{connection_id}#{local_key}"
+
+
+def apply_group(connection_id: str, remote_key: str) -> str:
+    """Replicas from one remote issue are applied in order."""
+    return f"{connection_id}#r#{remote_key}"
+
+
+def job_group(job_id: str) -> str:
+    """A job's steps run one at a time."""
+    return f"job#{job_id}"
+
+
+# --- queue deduplication ids --------------------------------------------------------------
+
+
+def hook_dedup(delivery_id: str) -> str:
+    return f"hook#{delivery_id}"
+
+
+def reconcile_dedup(issue_key: str, version: str) -> str:
+    return f"rec#{issue_key}#{version}"
+
+
+def sync_dedup(connection_id: str, issue_key: str, at: float) -> str:
+    return f"sync#{connection_id}#{issue_key}#{at}"
+
+
+def job_item_dedup(job_id: str, issue_key: str) -> str:
+    return f"job#{job_id}#{issue_key}"
+
+
+def job_step_dedup(job_id: str, step: int) -> str:
+    return f"job#{job_id}#{step}"
+
+
+def outbox_dedup(connection_id: str, seq: int) -> str:
+    return f"out#{connection_id}#{seq}"
+
+
+def inbox_dedup(connection_id: str, replica_id: str) -> str:
+    return f"in#{connection_id}#{replica_id}"
+
+
+def resume_out_dedup(connection_id: str, seq: int, bucket: int) -> str:
+    return f"resume#out#{connection_id}#{seq}#{bucket}"
+
+
+def resume_in_dedup(connection_id: str, seq: int, bucket: int) -> str:
+    return f"resume#in#{connection_id}#{seq}#{bucket}"
+
+
+def retry_dedup(error_id: str, at: float) -> str:
+    return f"retry#{error_id}#{at}"
