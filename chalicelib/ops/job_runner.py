@@ -272,7 +272,7 @@ def put_under_sync(
                 outcome="put under sync by a bulk job",
             )
     elif twin.status == "error":
-        twin.update(actions=[TwinModel.status.set("queued"), TwinModel.error.set(None)])
+        twin.update(actions=[TwinModel.status.set("queued"), TwinModel.error.remove()])
     enqueue_ingest(
         ingest_message(key, source="job", connection_id=connection.id),
         deps=deps,

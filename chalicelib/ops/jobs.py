@@ -135,7 +135,7 @@ def _new_job(
     kind: str, connection: ConnectionModel, now: float, *, state: str = "running", **fields: Any
 ) -> JobState:
     """A job of ``kind`` started now by this admin (a running one has its start time)."""
-    started = {"started_at": now} if state == "running" else {}
+    started: dict[str, Any] = {"started_at": now} if state == "running" else {}
     return JobState(
         id=f"job-{new_id()}",
         kind=kind,

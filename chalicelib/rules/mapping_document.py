@@ -48,8 +48,9 @@ Pure: validation and mirroring touch no storage or network.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SIDES = ("local", "remote")
@@ -91,7 +92,7 @@ class MappingError(ValueError):
 @dataclass(frozen=True)
 class FieldMapping:
     field: str
-    values: Mapping[str, str | None] = field(default_factory=dict)
+    values: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
     default: Any = _ABSENT
     local: str | None = None
     remote: str | None = None
@@ -118,7 +119,7 @@ class Block:
     side: str
     direction: str
     sync: str = "automatic"
-    scope: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    scope: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     fields: tuple[FieldMapping, ...] = ()
 
     def mapping(self, name: str) -> FieldMapping | None:

@@ -353,7 +353,7 @@ class IngestMessage:
 
     @property
     def group(self) -> str:
-        return ingest_group(self.ref)
+        return ingest_group(str(self.ref))
 
 
 @dataclass(frozen=True)

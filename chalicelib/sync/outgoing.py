@@ -140,7 +140,7 @@ def _send(
     enqueue_deliver(
         DeliverMessage(connection.id, int(entry.seq), issue.key),
         deps=deps,
-        dedup=outbox_dedup(connection.id, entry.seq),
+        dedup=outbox_dedup(connection.id, int(entry.seq)),
     )
     record_transaction(
         connection.id,

@@ -44,7 +44,7 @@ def _queue(
     enqueue_deliver(
         DeliverMessage(connection.id, int(entry.seq), local_key),
         deps=deps,
-        dedup=outbox_dedup(connection.id, entry.seq),
+        dedup=outbox_dedup(connection.id, int(entry.seq)),
     )
 
 

@@ -37,7 +37,7 @@ def resume(connection: ConnectionModel, *, deps: SyncDeps, min_age_s: float = 0)
             enqueue_deliver(
                 DeliverMessage(connection.id, int(entry.seq), entry.issue_key),
                 deps=deps,
-                dedup=resume_out_dedup(connection.id, entry.seq, bucket),
+                dedup=resume_out_dedup(connection.id, int(entry.seq), bucket),
             )
             delivered += 1
     for state in ("held", "pending"):
@@ -49,7 +49,7 @@ def resume(connection: ConnectionModel, *, deps: SyncDeps, min_age_s: float = 0)
             enqueue_apply(
                 ApplyMessage(connection.id, int(entry.seq), entry.issue_key),
                 deps=deps,
-                dedup=resume_in_dedup(connection.id, entry.seq, bucket),
+                dedup=resume_in_dedup(connection.id, int(entry.seq), bucket),
             )
             applied += 1
     return {"deliver": delivered, "apply": applied}
