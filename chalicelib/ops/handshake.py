@@ -19,7 +19,7 @@ from chalicelib.connections import keys, store, validation
 from chalicelib.connections.status import refresh_status
 from chalicelib.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, TwinsyncError
 from chalicelib.ops.collaborators import resolve
-from chalicelib.ops.connection_setup import NODE_ID_RE, PROTOCOL
+from chalicelib.ops.connection_setup import NODE_ID_RE, PROTOCOL, same_url
 from chalicelib.store import audit
 from chalicelib.store.models import ConnectionModel, InvitationModel
 
@@ -52,7 +52,7 @@ def handshake(
             code="invalid_proof",
         )
     if inv.status == "used":
-        return _replayed_handshake(inv, end, acceptor, settings)
+        return _replayed_handshake(inv, end, acceptor, req["url"], settings)
     if deps.now >= inv.expires_at.timestamp():
         raise Gone(
             "The invitation code has expired. Ask the initiating admin for a new one.",
@@ -71,10 +71,12 @@ def handshake(
             code="invitation_for_another_node",
             field="invitation_code",
         )
+    _require_checked_destination(end, req["url"])
     end.remote_node_id = acceptor
     end.remote_name = req["name"]
-    end.remote_url = req["url"]
-    end.remote_public = req["url"] is not None
+    if end.remote_url is None:  # "I don't have a URL": the acceptor's URL is learnt here
+        end.remote_url = req["url"]
+        end.remote_public = req["url"] is not None
     end.status = "active"
     end.updated_at = datetime.fromtimestamp(deps.now, UTC)
     refresh_status(end)
@@ -83,7 +85,7 @@ def handshake(
         if fresh is not None and fresh.status == "used":
             current = store.find_connection(inv.connection_id)
             if current is not None:
-                return _replayed_handshake(fresh, current, acceptor, settings)
+                return _replayed_handshake(fresh, current, acceptor, req["url"], settings)
         raise Conflict(
             "The connection changed while accepting; try again.", code="handshake_conflict"
         )
@@ -92,16 +94,46 @@ def handshake(
     return _handshake_answer(end, settings)
 
 
+def _require_checked_destination(end: ConnectionModel, url: str | None) -> None:
+    """A pending end made for a checked destination URL only hands itself to that URL.
+
+    The handshake's node id and URL are the caller's own claims, and a proof shows only
+    that the caller holds the code; so a code made for the node at ``end.remote_url`` is
+    refused for any other URL (compared as a node's identity: scheme, host, port, path),
+    and A never pushes to an address its admin did not check.
+    """
+    if end.remote_url is None or same_url(url, end.remote_url):
+        return
+    stated = url or "no URL (a private node)"
+    raise Forbidden(
+        f"This invitation was issued for the node at {end.remote_url}, but the accepting "
+        f"node gives {stated} as its URL. Accept the code on the node at {end.remote_url} "
+        "(the URL its GET /api/v1/node answers as public_url), or ask the initiating admin "
+        "for a new code.",
+        code="invitation_for_another_node",
+        field="invitation_code",
+    )
+
+
 def _replayed_handshake(
-    inv: InvitationModel, end: ConnectionModel, acceptor: str, settings: Settings
+    inv: InvitationModel,
+    end: ConnectionModel,
+    acceptor: str,
+    url: str | None,
+    settings: Settings,
 ) -> dict[str, Any]:
-    if inv.accepted_by == acceptor:
+    if inv.accepted_by == acceptor and _same_endpoint(url, end.remote_url):
         return _handshake_answer(end, settings)
     raise Conflict(
         "This invitation code has already been used. Ask the initiating admin for a new one.",
         code="invitation_used",
         field="invitation_code",
     )
+
+
+def _same_endpoint(a: str | None, b: str | None) -> bool:
+    """Two acceptor URLs name the same node (both absent: the same private node)."""
+    return (a is None and b is None) or same_url(a, b)
 
 
 def _invitation_unknown(settings: Settings) -> TwinsyncError:

@@ -1,0 +1,140 @@
+"""Issue 13, items 1-3: the security review's reproductions, kept as tests.
+
+Each test replays an attack over the API between nodes (the cluster factory: A and B
+public, P private, one moto) and checks it is refused with nothing stored on either side.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.connections import invitation as codec
+from chalicelib.connections import keys
+from tests.factories.cluster import A_URL, B_URL, three_nodes
+
+ATTACKER_URL = "https://attacker.example"
+
+
+@pytest.fixture
+def cluster(aws, monkeypatch):
+    with three_nodes(aws, monkeypatch) as nodes:
+        yield nodes
+
+
+def initiate(cluster, **overrides):
+    body = {
+        "destination_url": None,
+        "mode": "basic",
+        "local_short_name": "A",
+        "remote_short_name": "B",
+        "name": "A_to_B",
+        "incoming_project": "SUP",
+    }
+    body.update(overrides)
+    answer = cluster.admin("node-a", "POST", "/api/v1/connections", body)
+    assert answer.status == 201, answer.body
+    return answer.body
+
+
+def accept(cluster, code, node="node-b", project="TEST"):
+    return cluster.admin(
+        node,
+        "POST",
+        "/api/v1/invitations/accept",
+        {"invitation_code": code, "incoming_project": project},
+    )
+
+
+def stored(cluster, node):
+    from chalicelib.store.models import ConnectionModel, InvitationModel
+
+    with cluster.active(cluster[node]):
+        return (
+            sorted(
+                (c.id, c.status, c.remote_node_id, c.remote_url, c.mode)
+                for c in ConnectionModel.scan()
+            ),
+            sorted((i.id, i.status, i.accepted_by) for i in InvitationModel.scan()),
+        )
+
+
+def snapshot(cluster):
+    return {n: stored(cluster, n) for n in ("node-a", "node-b", "node-p")}
+
+
+def handshake_as(cluster, code, *, node_id, url, name="Mallory", short_name="B"):
+    """What a holder of ``code`` can post to the initiator: a proof computed from the code."""
+    inv = codec.decode(code)
+    key = keys.derive_connection_key(inv.secret, inv.connection_id)
+    body = {
+        "protocol": 1,
+        "invitation_id": inv.invitation_id,
+        "connection_id": inv.connection_id,
+        "node_id": node_id,
+        "name": name,
+        "url": url,
+        "short_name": short_name,
+        "proof": keys.handshake_proof(key, inv.invitation_id, inv.connection_id, node_id),
+    }
+    return cluster.raw(
+        "node-a",
+        "POST",
+        "/node/v1/handshake",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(body).encode(),
+    )
+
+
+# --- item 1: a code for one destination cannot be taken over ------------------------------
+
+
+def test_a_code_for_a_checked_destination_cannot_be_taken_over_with_another_url(cluster):
+    """Review item 1: the destination's id with the attacker's URL, proof from the code."""
+    created = initiate(cluster, destination_url=B_URL)
+    code = created["invitation_code"]
+    before = snapshot(cluster)
+    answer = handshake_as(cluster, code, node_id="node-b", url=ATTACKER_URL)
+    assert (answer.status, answer.error) == (403, "invitation_for_another_node"), answer.body
+    message = answer.body["error"]["message"]
+    assert B_URL in message and ATTACKER_URL in message
+    assert snapshot(cluster) == before
+    # the same with no URL at all (claiming to be private)
+    answer = handshake_as(cluster, code, node_id="node-b", url=None)
+    assert (answer.status, answer.error) == (403, "invitation_for_another_node")
+    assert snapshot(cluster) == before
+    # the real destination still accepts, and A calls it (not the attacker) afterwards
+    accepted = accept(cluster, code)
+    assert accepted.status == 201, accepted.body
+    a_end = cluster.admin("node-a", "GET", f"/api/v1/connections/{created['connection']['id']}")
+    assert a_end.body["remote"] == {"node_id": "node-b", "url": B_URL, "public": True}
+
+
+def test_the_destination_url_is_compared_by_identity_not_spelling(cluster):
+    """An honest destination whose URL is spelled differently (case, port, slash) is fine."""
+    created = initiate(cluster, destination_url=B_URL)
+    spelled = "HTTPS://B.twinsync.test:443/"
+    answer = handshake_as(cluster, created["invitation_code"], node_id="node-b", url=spelled)
+    assert answer.status == 200, answer.body
+
+
+def test_a_replayed_handshake_with_another_url_is_refused(cluster):
+    """After the destination accepted, the code's holder cannot redirect the end either."""
+    created = initiate(cluster, destination_url=B_URL)
+    code = created["invitation_code"]
+    assert accept(cluster, code).status == 201
+    before = snapshot(cluster)
+    answer = handshake_as(cluster, code, node_id="node-b", url=ATTACKER_URL)
+    assert (answer.status, answer.error) == (409, "invitation_used")
+    assert snapshot(cluster) == before
+
+
+def test_without_a_destination_the_acceptors_url_is_learnt(cluster):
+    """Without a destination ("I don't have a URL") the first valid handshake names the acceptor."""
+    created = initiate(cluster)
+    answer = handshake_as(cluster, created["invitation_code"], node_id="node-b", url=B_URL)
+    assert answer.status == 200, answer.body
+    a_end = cluster.admin("node-a", "GET", f"/api/v1/connections/{created['connection']['id']}")
+    assert a_end.body["remote"] == {"node_id": "node-b", "url": B_URL, "public": True}
+    assert A_URL != B_URL
