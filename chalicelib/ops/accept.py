@@ -27,8 +27,14 @@ from chalicelib.errors import (
     Unauthorized,
     Unprocessable,
 )
-from chalicelib.net.errors import NotTwinsync, PeerRefused, Unreachable, UrlNotAllowed
-from chalicelib.net.peer import PeerClient
+from chalicelib.net.errors import (
+    NotTwinsync,
+    OutboundError,
+    PeerRefused,
+    Unreachable,
+    UrlNotAllowed,
+)
+from chalicelib.net.peer import PeerClient, PeerEnd
 from chalicelib.ops.collaborators import resolve
 from chalicelib.ops.connection_setup import (
     NODE_ID_RE,
@@ -108,6 +114,7 @@ def accept(
     require_project(deps.tracker(), req.incoming_project, "incoming_project")
     key = keys.derive_connection_key(inv.secret, inv.connection_id)
     answer = _call_handshake(deps.peer(), inv, settings, key)
+    _check_answered_terms(deps.peer(), inv, key, answer)
     end = new_end(
         id=inv.connection_id,
         name=inv.name,
@@ -172,6 +179,7 @@ def _call_handshake(
         "url": settings.public_url,
         "short_name": inv.remote_short_name,
         "proof": keys.handshake_proof(key, inv.invitation_id, inv.connection_id, settings.node_id),
+        "terms_proof": keys.terms_proof(key, inv.invitation_id, inv.payload),
     }
     url = inv.initiator_url
     try:
@@ -201,6 +209,45 @@ def _call_handshake(
             NotTwinsync("mismatched handshake answer")
         )
     return answer
+
+
+def _check_answered_terms(
+    peer: PeerClient, inv: codec.Invitation, key: bytes, answer: dict[str, Any]
+) -> None:
+    """The initiator's answer agrees with the code's terms, or the code was altered.
+
+    A current initiator refuses an altered code itself (the terms proof); this catches one
+    issued before it kept terms proofs, or an older node. Its end only moves Basic → Script,
+    so a code saying Basic may meet a Script answer; its short name never changes. Having
+    recorded the handshake, the initiator is told this end is gone (best effort), so its
+    admin sees why rather than an end that never syncs.
+    """
+    mode, short = answer.get("mode"), answer.get("short_name")
+    mode_ok = mode is None or mode == inv.mode or (inv.mode, mode) == ("basic", "script")
+    if mode_ok and (short is None or short == inv.local_short_name):
+        return
+    reason = (
+        "the invitation code was altered on its way to the accepting node (its mode or names "
+        "are not the ones issued); nothing was stored there"
+    )
+    end = PeerEnd(
+        url=inv.initiator_url,
+        connection_id=inv.connection_id,
+        remote_node_id=inv.initiator_node_id,
+        key=key,
+    )
+    try:
+        peer.send_status(end, "deleted", reason)
+    except OutboundError as exc:
+        log.warning("could not tell %s of the altered code: %s", inv.initiator_url, exc.message)
+    raise BadRequest(
+        f"The invitation code's terms do not match what {inv.initiator_name} answered "
+        f"(mode {inv.mode!r} in the code, {mode!r} there): the code was altered on its way. "
+        "Nothing was stored here; ask the initiating admin for the code again, through a "
+        "channel you trust.",
+        code="invitation_altered",
+        field="invitation_code",
+    )
 
 
 def _initiator_unreachable(url: str, detail: str) -> TwinsyncError:

@@ -7,6 +7,7 @@ whole: :mod:`chalicelib.ops.initiate`.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from collections.abc import Mapping
@@ -51,6 +52,7 @@ def handshake(
             "The handshake proof does not match this invitation: the code was altered.",
             code="invalid_proof",
         )
+    _require_issued_terms(inv, end, req, settings)
     if inv.status == "used":
         return _replayed_handshake(inv, end, acceptor, req["url"], settings)
     if deps.now >= inv.expires_at.timestamp():
@@ -92,6 +94,31 @@ def handshake(
     log.info("connection %s accepted by node %s", end.id, acceptor)
     audit.peer_event("accepted", end)
     return _handshake_answer(end, settings)
+
+
+def _require_issued_terms(
+    inv: InvitationModel, end: ConnectionModel, req: Mapping[str, Any], settings: Settings
+) -> None:
+    """The acceptor's code carries the terms this node issued, not re-encoded ones.
+
+    The acceptor's ``terms_proof`` covers the whole payload of the code it was handed; this
+    node kept the proof of the code it issued. An acceptor that sends none (an older node)
+    is still held to the short name the code gave it; a code issued before terms proofs
+    were kept is checked by the acceptor instead (it compares this node's answer).
+    """
+    given = req.get("terms_proof")
+    altered = req["short_name"] != end.remote_short_name
+    if inv.terms_proof and given is not None:
+        altered = altered or not hmac.compare_digest(inv.terms_proof.encode(), given.encode())
+    if altered:
+        raise BadRequest(
+            f"The invitation code's terms (mode, names, description) are not the ones "
+            f"{settings.node_name} issued: the code was altered on its way. Nothing was "
+            f"stored; ask the admin of {settings.node_name} for the code again, through a "
+            "channel you trust.",
+            code="invitation_altered",
+            field="invitation_code",
+        )
 
 
 def _require_checked_destination(end: ConnectionModel, url: str | None) -> None:
@@ -177,6 +204,13 @@ def _handshake_request(body: Mapping[str, Any]) -> dict[str, Any]:
     short = body.get("short_name")
     if not isinstance(short, str) or not validation.SHORT_NAME_RE.match(short):
         raise BadRequest("short_name is invalid.", code="invalid_field", field="short_name")
+    req["short_name"] = short
+    terms = body.get("terms_proof")  # an addition (issue 13); older acceptors send none
+    if terms is not None and (not isinstance(terms, str) or not _PROOF_RE.match(terms)):
+        raise BadRequest(
+            "terms_proof must be 64 hex digits.", code="invalid_field", field="terms_proof"
+        )
+    req["terms_proof"] = terms
     url = body.get("url")
     if url is not None and (
         not isinstance(url, str)

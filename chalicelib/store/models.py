@@ -98,6 +98,7 @@ class InvitationModel(Model):
     accepted_by = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = UTCDateTimeAttribute()
+    terms_proof = UnicodeAttribute(null=True)  # keys.terms_proof of the code as issued
     purge_at = TTLAttribute(null=True)
 
 

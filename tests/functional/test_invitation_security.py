@@ -6,6 +6,7 @@ public, P private, one moto) and checks it is refused with nothing stored on eit
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -138,3 +139,74 @@ def test_without_a_destination_the_acceptors_url_is_learnt(cluster):
     a_end = cluster.admin("node-a", "GET", f"/api/v1/connections/{created['connection']['id']}")
     assert a_end.body["remote"] == {"node_id": "node-b", "url": B_URL, "public": True}
     assert A_URL != B_URL
+
+
+# --- item 2: the code's terms are authenticated --------------------------------------------
+
+
+def altered(code, **changes):
+    """What a courier can do: re-encode the code with other terms and a fresh checksum."""
+    return codec.encode(dataclasses.replace(codec.decode(code), **changes))
+
+
+def test_a_code_re_encoded_with_other_terms_is_refused_and_nothing_is_stored(cluster):
+    """Review item 2: mode basic→script and a new name, checksum recomputed: B got 201."""
+    created = initiate(cluster, mode="basic")
+    code = created["invitation_code"]
+    before = snapshot(cluster)
+    for changes in (
+        {"mode": "script", "name": "Courier's choice"},
+        {"remote_short_name": "Mallory"},
+        {"local_short_name": "NotA"},
+        {"description": "changed on the way"},
+    ):
+        answer = accept(cluster, altered(code, **changes))
+        assert (answer.status, answer.error) == (400, "invitation_altered"), (changes, answer.body)
+        assert "Node A" in answer.body["error"]["message"]
+        assert snapshot(cluster) == before
+    # the code as issued still works, with the terms A issued on both ends
+    accepted = accept(cluster, code)
+    assert accepted.status == 201, accepted.body
+    assert (accepted.body["connection"]["mode"], accepted.body["connection"]["name"]) == (
+        "basic",
+        "A_to_B",
+    )
+
+
+def test_an_acceptor_short_name_other_than_the_codes_is_refused_by_the_initiator(cluster):
+    """An acceptor that sends no terms proof (an older node) is still held to the short name."""
+    code = initiate(cluster)["invitation_code"]
+    before = snapshot(cluster)
+    answer = handshake_as(cluster, code, node_id="node-b", url=B_URL, short_name="Mallory")
+    assert (answer.status, answer.error) == (400, "invitation_altered"), answer.body
+    assert snapshot(cluster) == before
+
+
+def test_a_code_issued_before_terms_were_recorded_is_checked_by_the_acceptor(cluster):
+    """A code in flight from before the fix (A keeps no terms proof): B checks A's answer."""
+    from chalicelib.store.models import InvitationModel
+
+    created = initiate(cluster, mode="basic")
+    with cluster.active(cluster["node-a"]):
+        for record in InvitationModel.scan():
+            record.terms_proof = None
+            record.save()
+    answer = accept(cluster, altered(created["invitation_code"], mode="script"))
+    assert (answer.status, answer.error) == (400, "invitation_altered"), answer.body
+    assert stored(cluster, "node-b") == ([], [])
+    a_end = cluster.admin("node-a", "GET", f"/api/v1/connections/{created['connection']['id']}")
+    assert a_end.body["status"] == "error"  # B told A; A's admin sees why
+    assert "altered" in a_end.body["status_reason"]
+
+
+def test_a_code_in_flight_from_before_the_fix_is_still_accepted(cluster):
+    from chalicelib.store.models import InvitationModel
+
+    created = initiate(cluster, mode="script")
+    with cluster.active(cluster["node-a"]):
+        for record in InvitationModel.scan():
+            record.terms_proof = None
+            record.save()
+    accepted = accept(cluster, created["invitation_code"])
+    assert accepted.status == 201, accepted.body
+    assert accepted.body["connection"]["mode"] == "script"
