@@ -8,6 +8,7 @@ existing end. The flow as a whole: :mod:`chalicelib.ops.initiate`.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ from chalicelib.errors import (
     Gone,
     NotFound,
     TwinsyncError,
-    Unauthorized,
     Unprocessable,
 )
 from chalicelib.net.errors import (
@@ -156,15 +156,37 @@ def _check_code_content(inv: codec.Invitation) -> None:
         )
 
 
+# The initiator's refusals about the invitation itself, documented for the acceptor's admin
+# (docs/connections.md): relayed with their status and code, the message naming the
+# initiator. Any other refusal is the initiator's, not this node's (a 401 invalid_token
+# here would read as a wrong admin token): 422 remote_refused, quoting it.
 _RELAYED = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    410: Gone,
-    422: Unprocessable,
+    "invitation_used": Conflict,
+    "invitation_unknown": NotFound,
+    "invitation_expired": Gone,
+    "invitation_for_another_node": Forbidden,
+    "invitation_altered": BadRequest,
+    "use_a_local_connection": Conflict,
 }
+
+
+def _refused_by_initiator(inv: codec.Invitation, exc: PeerRefused) -> TwinsyncError:
+    who = f"The initiating node {inv.initiator_name} ({inv.initiator_url})"
+    kind = _RELAYED.get(exc.code)
+    if kind is not None and kind.status == exc.status:
+        return kind(
+            f"{who} refused the invitation: {exc.message}",
+            code=exc.code,
+            field="invitation_code",
+        )
+    quoted = json.dumps(exc.message[:500], ensure_ascii=False)
+    return Unprocessable(
+        f"{who} refused the handshake with {exc.status} {exc.code}: {quoted}. Nothing was "
+        "stored here; the problem is on that node's side or in the code, not this node's "
+        "admin token.",
+        code="remote_refused",
+        field="invitation_code",
+    )
 
 
 def _call_handshake(
@@ -192,14 +214,7 @@ def _call_handshake(
             field="invitation_code",
         ) from exc
     except PeerRefused as exc:
-        kind = _RELAYED.get(exc.status)
-        if kind is None:
-            raise _initiator_unreachable(url, exc.message) from exc
-        raise kind(
-            exc.message or f"The initiating node refused the invitation ({exc.code}).",
-            code=exc.code,
-            field="invitation_code" if exc.code.startswith("invitation") else exc.field,
-        ) from exc
+        raise _refused_by_initiator(inv, exc) from exc
     except Unreachable as exc:
         raise _initiator_unreachable(url, exc.message) from exc
     if answer.get("connection_id") != inv.connection_id or answer.get("node_id") != (

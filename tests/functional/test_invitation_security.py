@@ -210,3 +210,44 @@ def test_a_code_in_flight_from_before_the_fix_is_still_accepted(cluster):
     accepted = accept(cluster, created["invitation_code"])
     assert accepted.status == 201, accepted.body
     assert accepted.body["connection"]["mode"] == "script"
+
+
+# --- item 3a: an initiator's refusal is shown as the other node's ----------------------------
+
+
+def test_the_initiators_refusal_is_not_relayed_as_the_acceptors_own(cluster, monkeypatch):
+    """Review item 3: A's 401 invalid_token reached B's admin as B's own invalid_token."""
+    from chalicelib.api import node_connections
+    from chalicelib.errors import Unauthorized
+
+    def refuse(*args, **kwargs):
+        raise Unauthorized("The token is not valid for this connection.", code="invalid_token")
+
+    code = initiate(cluster)["invitation_code"]
+    monkeypatch.setattr(node_connections, "record_handshake", refuse)
+    before = snapshot(cluster)
+    answer = accept(cluster, code)
+    assert (answer.status, answer.error) == (422, "remote_refused"), answer.body
+    message = answer.body["error"]["message"]
+    assert "Node A" in message and A_URL in message
+    assert "invalid_token" in message and '"The token is not valid' in message
+    assert answer.body["error"]["field"] == "invitation_code"
+    assert snapshot(cluster) == before
+
+
+def test_a_code_with_another_secret_is_refused_by_the_initiator_as_its_own(cluster):
+    """A's invalid_proof (the secret was altered) is shown as A's, not B's, refusal."""
+    code = initiate(cluster)["invitation_code"]
+    before = snapshot(cluster)
+    answer = accept(cluster, altered(code, secret=bytes(32)))
+    assert (answer.status, answer.error) == (422, "remote_refused"), answer.body
+    assert "invalid_proof" in answer.body["error"]["message"]
+    assert snapshot(cluster) == before
+
+
+def test_documented_invitation_refusals_keep_their_code_and_name_the_initiator(cluster):
+    created = initiate(cluster)
+    cluster.admin("node-a", "DELETE", f"/api/v1/connections/{created['connection']['id']}")
+    answer = accept(cluster, created["invitation_code"])
+    assert (answer.status, answer.error) == (404, "invitation_unknown")
+    assert answer.body["error"]["message"].startswith(f"The initiating node Node A ({A_URL})")
