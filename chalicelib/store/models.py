@@ -199,6 +199,7 @@ class KeyModel(Model):
     key = UnicodeAttribute(hash_key=True)
     value = UnicodeAttribute(null=True)
     counter = NumberAttribute(null=True)  # per-connection outbox/inbox sequences
+    secret = UnicodeAttribute(null=True)  # a tombstone's connection key (verifies the peer)
     expires_at = TTLAttribute(null=True)
 
 

@@ -251,3 +251,54 @@ def test_documented_invitation_refusals_keep_their_code_and_name_the_initiator(c
     answer = accept(cluster, created["invitation_code"])
     assert (answer.status, answer.error) == (404, "invitation_unknown")
     assert answer.body["error"]["message"].startswith(f"The initiating node Node A ({A_URL})")
+
+
+# --- item 3b: the node API checks the token before saying anything about a connection ------
+
+
+def node_status(cluster, cid, token):
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return cluster.raw("node-a", "GET", f"/node/v1/connections/{cid}/status", headers=headers)
+
+
+def forged(cid, key=None):
+    from chalicelib.connections import tokens
+
+    return tokens.issue_token(
+        key or bytes(range(32)), issuer="node-b", audience="node-a", connection_id=cid
+    )
+
+
+def key_of(cluster, cid):
+    from chalicelib.store.models import ConnectionModel
+
+    with cluster.active(cluster["node-a"]):
+        return keys.decode_key(ConnectionModel.get(cid).key)
+
+
+def test_unknown_pending_and_deleted_connections_all_answer_401_without_a_valid_token(cluster):
+    """Review item 3: the answers told unknown, pending and deleted ids apart to anyone."""
+    pending = initiate(cluster, name="pending")["connection"]["id"]
+    deleted_body = initiate(cluster, name="deleted")
+    deleted = deleted_body["connection"]["id"]
+    assert accept(cluster, deleted_body["invitation_code"]).status == 201
+    deleted_key = key_of(cluster, deleted)
+    pending_key = key_of(cluster, pending)
+    cluster.admin("node-a", "DELETE", f"/api/v1/connections/{deleted}")
+    unknown = "0b5e1c9e-0000-4000-8000-000000000000"
+    answers = {}
+    for cid in (unknown, pending, deleted):
+        for token in ("garbage", forged(cid)):
+            answer = node_status(cluster, cid, token)
+            answers.setdefault(cid, set()).add((answer.status, answer.error, str(answer.body)))
+    assert {a[:2] for found in answers.values() for a in found} == {(401, "invalid_token")}
+    # and the very same answers: nothing tells the three apart
+    assert answers[unknown] == answers[pending] == answers[deleted]
+    # the other end, with the connection's key, still learns what it needs
+    gone = node_status(cluster, deleted, forged(deleted, deleted_key))
+    assert (gone.status, gone.error) == (404, "connection_deleted")
+    waiting = node_status(cluster, pending, forged(pending, pending_key))
+    assert (waiting.status, waiting.error) == (403, "connection_pending")
+
