@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 
 import pytest
 
@@ -302,3 +303,45 @@ def test_unknown_pending_and_deleted_connections_all_answer_401_without_a_valid_
     waiting = node_status(cluster, pending, forged(pending, pending_key))
     assert (waiting.status, waiting.error) == (403, "connection_pending")
 
+
+# --- item 3c: the admin token carries at least 32 bytes of entropy ------------------------
+
+
+def settings_with_admin_token(token):
+    from chalicelib.config import _RESOURCE_VARS, load_settings
+    from tests.conftest import node_env
+
+    env = {**node_env(TWINSYNC_ADMIN_TOKEN=token)}
+    env.update({var: f"unused-{attr}" for attr, var in _RESOURCE_VARS.items()})
+    return load_settings(env)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "x",  # the review's 1-character token
+        "test-admin-token-0123456789",
+        "a" * 100,  # long, but one character
+        "0123456789abcdef" * 3,  # 48 hex digits: 192 bits
+        "QRvYmUthjAPxnef5xSLC2Rn0zjKqmAFH",  # token_urlsafe(24), 32 characters: 192 bits
+    ],
+)
+def test_a_weak_admin_token_stops_start_up_naming_the_variable(token):
+    from chalicelib.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        settings_with_admin_token(token)
+    assert "TWINSYNC_ADMIN_TOKEN" in str(caught.value)
+    assert "32 bytes" in str(caught.value)
+    if len(token) > 8:
+        assert token not in str(caught.value)  # the secret is not echoed
+
+
+@pytest.mark.parametrize(
+    "make",
+    [secrets.token_urlsafe, secrets.token_hex, lambda n: secrets.token_hex(n).upper()],
+    ids=["token_urlsafe", "token_hex", "token_hex_upper"],
+)
+def test_a_random_32_byte_admin_token_is_accepted(make):
+    for _ in range(50):
+        assert settings_with_admin_token(make(32)).admin_token_sha256
