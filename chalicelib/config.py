@@ -8,6 +8,7 @@ collected and reported together, so an operator fixes a bad stage in one round t
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -20,6 +21,36 @@ TRACKER_KINDS = ("jira_cloud", "jira_server")
 MODES = ("basic", "visual", "script")
 
 _NODE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$")
+
+
+ADMIN_TOKEN_MIN_BITS = 256
+_HEX_RE = re.compile(r"^(?:[0-9a-f]+|[0-9A-F]+)$")
+
+
+def admin_token_bits(token: str) -> float:
+    """An upper estimate of a token's entropy in bits, from its length and alphabet.
+
+    A hex token counts 4 bits a character; otherwise each class present adds its size to
+    the alphabet (digits 10, lower 26, upper 26, anything else 33). A token of fewer than
+    10 distinct characters (``aaaa…``, ``abab…``) counts as none: no random 32-byte token
+    looks like that. The estimate cannot prove randomness, only refuse what is surely weak.
+    """
+    if len(set(token)) < 10:
+        return 0.0
+    if _HEX_RE.match(token):
+        alphabet = 16
+    else:
+        alphabet = sum(
+            size
+            for present, size in (
+                (any(c.isdigit() for c in token), 10),
+                (any("a" <= c <= "z" for c in token), 26),
+                (any("A" <= c <= "Z" for c in token), 26),
+                (any(not (c.isascii() and c.isalnum()) for c in token), 33),
+            )
+            if present
+        )
+    return len(token) * math.log2(alphabet)
 
 
 class ConfigError(Exception):
@@ -172,6 +203,12 @@ def load_settings(
     token_hash = r.env.get("TWINSYNC_ADMIN_TOKEN_SHA256", "").strip().lower()
     raw_token = r.env.get("TWINSYNC_ADMIN_TOKEN", "")
     if not token_hash and raw_token:
+        if admin_token_bits(raw_token) < ADMIN_TOKEN_MIN_BITS:
+            r.problems.append(
+                "TWINSYNC_ADMIN_TOKEN must carry at least 32 bytes of randomness: 64 hex "
+                "digits (openssl rand -hex 32) or 43 base64url characters (python -c "
+                "'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         token_hash = hashlib.sha256(raw_token.encode()).hexdigest()
     if not token_hash:
         r.problems.append("TWINSYNC_ADMIN_TOKEN_SHA256 (or TWINSYNC_ADMIN_TOKEN) is required")

@@ -192,7 +192,7 @@ class LocalStack:
     def _node_env(self, spec: NodeSpec, port: int) -> NodeHandle:
         tracker = self.trackers[spec.tracker]
         url = f"http://127.0.0.1:{port}"
-        admin_token = secrets.token_urlsafe(24)
+        admin_token = secrets.token_urlsafe(32)  # config.py asks for 32 bytes of randomness
         webhook_secret = secrets.token_urlsafe(24)
         env = {
             "TWINSYNC_NODE_ID": f"local-{spec.name}",

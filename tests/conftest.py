@@ -12,7 +12,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN_TOKEN = "test-admin-token-Q7vN3xK9pL2mR8sT4wY6zB1cD5fG0hJ3"  # >= 256 bits (config.py)
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"
 
 

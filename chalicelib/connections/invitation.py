@@ -3,7 +3,8 @@
 Wire contract v1: ``TS1.<payload>.<checksum>`` on one line, where ``payload`` is the
 base64url (unpadded) UTF-8 JSON below and ``checksum`` is the first 8 hex digits of
 ``sha256("TS1." + payload)``. The checksum only catches cut or mistyped codes; the secret
-and the handshake proof are what make a code trustworthy.
+and the handshake proof are what make a code trustworthy, and the initiator checks that the
+terms are the ones it issued (the terms proof, :mod:`chalicelib.connections.keys`).
 
     {"protocol": 1, "invitation_id": "...", "connection_id": "...",
      "initiator": {"node_id": "...", "name": "...", "url": "https://..."},
@@ -62,6 +63,7 @@ class Invitation:
     expires_at: int
     secret: bytes = field(repr=False)
     protocol: int = PROTOCOL
+    payload: str = field(default="", repr=False, compare=False)  # as decoded, for the terms proof
 
     def is_expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expires_at
@@ -93,6 +95,11 @@ def encode(invitation: Invitation) -> str:
     return f"{PREFIX}{payload}.{checksum(payload)}"
 
 
+def payload_of(code: str) -> str:
+    """The base64url part of a code made by :func:`encode` (what the terms proof covers)."""
+    return code[len(PREFIX) :].rpartition(".")[0]
+
+
 def checksum(payload: str) -> str:
     """The short checksum of a code's payload part."""
     return hashlib.sha256(f"{PREFIX}{payload}".encode("ascii")).hexdigest()[:CHECKSUM_CHARS]
@@ -121,7 +128,7 @@ def decode(code: object, *, now: float | None = None, check_expiry: bool = True)
             code="invitation_checksum_mismatch",
             field=FIELD,
         )
-    invitation = _from_document(_load(payload))
+    invitation = _from_document(_load(payload), payload)
     if check_expiry and invitation.is_expired(now):
         raise Gone(
             "The invitation code has expired. Ask the initiating admin for a new one.",
@@ -153,7 +160,7 @@ def _load(payload: str) -> dict[str, Any]:
     return document
 
 
-def _from_document(doc: dict[str, Any]) -> Invitation:
+def _from_document(doc: dict[str, Any], payload: str) -> Invitation:
     protocol = doc.get("protocol")
     if protocol != PROTOCOL:
         raise _invalid(
@@ -193,6 +200,7 @@ def _from_document(doc: dict[str, Any]) -> Invitation:
         expires_at=expires_at,
         secret=secret,
         protocol=protocol,
+        payload=payload,
     )
 
 

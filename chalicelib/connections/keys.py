@@ -10,6 +10,13 @@ Wire contract v1 (both ends compute the same values; a partner implementation mu
   invitation_id + "\\n" + connection_id + "\\n" + acceptor node id))``: the acceptor proves it
   holds the secret without sending it, bound to its own node id so a proof cannot be reused
   by another node.
+- terms proof (an addition, issue 13): ``hex(HMAC-SHA256(connection key,
+  "twinsync-terms-v1\n" + invitation_id + "\n" + payload))`` where ``payload`` is the code's
+  base64url part exactly as issued. The initiator keeps it on the invitation when it issues
+  the code; the acceptor computes it from the code it was handed and sends it in the
+  handshake, so a code whose terms (mode, names, description, URL, expiry) were re-encoded
+  on the way is refused by the node that issued it. (Anyone holding the code could compute
+  a MAC keyed from its secret, so the code cannot vouch for itself: only the issuer can.)
 
 Keys are stored base64url-encoded without padding (``ConnectionModel.key``).
 """
@@ -27,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 SECRET_BYTES = 32
 KEY_BYTES = 32
 _PROOF_LABEL = "twinsync-handshake-v1"
+_TERMS_LABEL = "twinsync-terms-v1"
 
 
 def new_secret() -> bytes:
@@ -65,6 +73,18 @@ def proof_matches(
 ) -> bool:
     """Constant-time check of a handshake proof."""
     expected = handshake_proof(key, invitation_id, connection_id, acceptor_id)
+    return hmac.compare_digest(expected.encode(), str(proof).encode())
+
+
+def terms_proof(key: bytes, invitation_id: str, payload: str) -> str:
+    """The MAC of a code's payload (its terms) as issued; see the module docstring."""
+    message = "\n".join((_TERMS_LABEL, invitation_id, payload))
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def terms_match(key: bytes, proof: str, invitation_id: str, payload: str) -> bool:
+    """Constant-time check of a terms proof."""
+    expected = terms_proof(key, invitation_id, payload)
     return hmac.compare_digest(expected.encode(), str(proof).encode())
 
 

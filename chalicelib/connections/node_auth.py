@@ -3,18 +3,24 @@
 Every node-API call except ``/node/v1/info`` and the handshake names a connection in its
 path and carries a JWT signed with that connection's key. The checks run in an order that
 leaves no trace of a refused call: the token is verified and the end's state checked
-before its ``jti`` is recorded.
+before its ``jti`` is recorded. The token is verified first, before anything about the
+connection is said (issue 13): an unknown id, a pending end and a deleted one all answer
+the same ``401 invalid_token`` to a caller without the connection's key, so the node API
+is no oracle on connection ids. A deleted end's tombstone keeps its key for that (30 days);
+an unknown id is checked against a random key, which refuses like a wrong one.
 
     401 missing_token / invalid_token / token_expired / token_replayed
     403 token_connection_mismatch   a token made for another connection
     403 connection_pending          the invitation has not been accepted yet
     403 connection_deactivated      this end is deactivated (its status call still works)
-    404 connection_deleted          this end was deleted (tombstone, with the reason)
-    404 unknown_connection          no such connection here
+    404 connection_deleted          this end was deleted (tombstone, with the reason), to a
+                                    caller whose token the deleted end's key verifies
+    (an unknown connection is 401 invalid_token: without its key no token is valid)
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from chalicelib.config import Settings
@@ -49,26 +55,31 @@ def authenticate(
         )
     conn = store.find_connection(connection_id)
     if conn is None:
-        reason = store.tombstone(connection_id)
-        if reason is not None:
-            raise NotFound(
-                f"This connection no longer exists on {settings.node_name}: {reason}.",
-                code="connection_deleted",
-            )
-        raise NotFound(
-            f"{settings.node_name} has no connection {connection_id!r}.",
-            code="unknown_connection",
+        tomb = store.find_tombstone(connection_id)
+        # no key (never here, or deleted before tombstones kept one): a random key refuses
+        # the token exactly as a wrong key on a live connection would
+        key = tomb.key if tomb is not None and tomb.key else secrets.token_bytes(keys.KEY_BYTES)
+        verify_token(
+            token, key, audience=settings.node_id, issuer=None, connection_id=connection_id, now=now
         )
-    if conn.status == "pending" or not conn.remote_node_id or not conn.key:
-        raise Forbidden("This connection has not been accepted yet.", code="connection_pending")
+        if tomb is None or not tomb.key:  # pragma: no cover - a random key never verifies
+            raise Unauthorized("The token is not valid for this connection.", code="invalid_token")
+        raise NotFound(
+            f"This connection no longer exists on {settings.node_name}: {tomb.reason}.",
+            code="connection_deleted",
+        )
+    if not conn.key:
+        raise Unauthorized("The token is not valid for this connection.", code="invalid_token")
     claims = verify_token(
         token,
         keys.decode_key(conn.key),
         audience=settings.node_id,
-        issuer=conn.remote_node_id,
+        issuer=conn.remote_node_id,  # None while pending without a checked destination
         connection_id=connection_id,
         now=now,
     )
+    if conn.status == "pending" or not conn.remote_node_id:
+        raise Forbidden("This connection has not been accepted yet.", code="connection_pending")
     if conn.local_state == "deactivated" and not allow_deactivated:
         raise Forbidden(
             f"This connection is deactivated on {settings.node_name}; nothing is exchanged "

@@ -8,14 +8,16 @@ the end(s) and the name and revokes the invitation.
 Keys in the keys table (``KeyModel``):
 - ``conn-name#<casefolded name>`` → connection id: a connection name is unique per node;
   the two ends of a local connection share one reservation (held by the initiator end).
-- ``conn-tomb#<connection id>`` → why it was deleted; kept 30 days so a private peer that
-  polls later is told "deleted", not "unknown".
+- ``conn-tomb#<connection id>`` → why it was deleted, and the end's connection key
+  (``secret``); kept 30 days so a private peer that polls later is told "deleted", while
+  a caller without that key is told nothing (:mod:`chalicelib.connections.node_auth`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
@@ -23,6 +25,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.connections import keys
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store.models import (
     ConnectionModel,
@@ -118,13 +121,31 @@ def name_holder(name: str) -> str | None:
         return None
 
 
-def tombstone(connection_id: str) -> str | None:
-    """Why ``connection_id`` was deleted here, if it was (recently)."""
+@dataclass(frozen=True)
+class Tombstone:
+    """What is left of a deleted end for 30 days: why, and its key (to verify the peer)."""
+
+    reason: str
+    key: bytes | None = field(default=None, repr=False)  # None: deleted before keys were kept
+
+
+def find_tombstone(connection_id: str) -> Tombstone | None:
+    """The tombstone of ``connection_id``, if it was deleted here (recently)."""
     try:
         item = KeyModel.get(connection_tomb_key(connection_id), consistent_read=True)
     except DoesNotExist:
         return None
-    return item.value if key_is_live(item) else None
+    if not key_is_live(item):
+        return None
+    return Tombstone(
+        reason=item.value or "", key=keys.decode_key(item.secret) if item.secret else None
+    )
+
+
+def tombstone(connection_id: str) -> str | None:
+    """Why ``connection_id`` was deleted here, if it was (recently)."""
+    found = find_tombstone(connection_id)
+    return found.reason if found is not None else None
 
 
 # --- writes -------------------------------------------------------------------------------
@@ -213,6 +234,7 @@ def delete_ends(
                 KeyModel(
                     key=connection_tomb_key(end.id),
                     value=reason[:1000],
+                    secret=end.key,
                     expires_at=expires,
                 )
             )

@@ -78,11 +78,15 @@ def verify_token(
     key: bytes,
     *,
     audience: str,
-    issuer: str,
+    issuer: str | None,
     connection_id: str,
     now: float | None = None,
 ) -> Claims:
-    """Check signature, claims and times; raise ``Unauthorized``/``Forbidden`` with a code."""
+    """Check signature, claims and times; raise ``Unauthorized``/``Forbidden`` with a code.
+
+    ``issuer`` None: any sender holding the key (an end that has not learnt its other end's
+    node id yet); ``iss`` is still required.
+    """
     current = time.time() if now is None else now
     try:
         claims: dict[str, Any] = jwt.decode(

@@ -8,6 +8,7 @@ existing end. The flow as a whole: :mod:`chalicelib.ops.initiate`.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,11 +25,16 @@ from chalicelib.errors import (
     Gone,
     NotFound,
     TwinsyncError,
-    Unauthorized,
     Unprocessable,
 )
-from chalicelib.net.errors import NotTwinsync, PeerRefused, Unreachable, UrlNotAllowed
-from chalicelib.net.peer import PeerClient
+from chalicelib.net.errors import (
+    NotTwinsync,
+    OutboundError,
+    PeerRefused,
+    Unreachable,
+    UrlNotAllowed,
+)
+from chalicelib.net.peer import PeerClient, PeerEnd
 from chalicelib.ops.collaborators import resolve
 from chalicelib.ops.connection_setup import (
     NODE_ID_RE,
@@ -108,6 +114,7 @@ def accept(
     require_project(deps.tracker(), req.incoming_project, "incoming_project")
     key = keys.derive_connection_key(inv.secret, inv.connection_id)
     answer = _call_handshake(deps.peer(), inv, settings, key)
+    _check_answered_terms(deps.peer(), inv, key, answer)
     end = new_end(
         id=inv.connection_id,
         name=inv.name,
@@ -149,15 +156,37 @@ def _check_code_content(inv: codec.Invitation) -> None:
         )
 
 
+# The initiator's refusals about the invitation itself, documented for the acceptor's admin
+# (docs/connections.md): relayed with their status and code, the message naming the
+# initiator. Any other refusal is the initiator's, not this node's (a 401 invalid_token
+# here would read as a wrong admin token): 422 remote_refused, quoting it.
 _RELAYED = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    410: Gone,
-    422: Unprocessable,
+    "invitation_used": Conflict,
+    "invitation_unknown": NotFound,
+    "invitation_expired": Gone,
+    "invitation_for_another_node": Forbidden,
+    "invitation_altered": BadRequest,
+    "use_a_local_connection": Conflict,
 }
+
+
+def _refused_by_initiator(inv: codec.Invitation, exc: PeerRefused) -> TwinsyncError:
+    who = f"The initiating node {inv.initiator_name} ({inv.initiator_url})"
+    kind = _RELAYED.get(exc.code)
+    if kind is not None and kind.status == exc.status:
+        return kind(
+            f"{who} refused the invitation: {exc.message}",
+            code=exc.code,
+            field="invitation_code",
+        )
+    quoted = json.dumps(exc.message[:500], ensure_ascii=False)
+    return Unprocessable(
+        f"{who} refused the handshake with {exc.status} {exc.code}: {quoted}. Nothing was "
+        "stored here; the problem is on that node's side or in the code, not this node's "
+        "admin token.",
+        code="remote_refused",
+        field="invitation_code",
+    )
 
 
 def _call_handshake(
@@ -172,6 +201,7 @@ def _call_handshake(
         "url": settings.public_url,
         "short_name": inv.remote_short_name,
         "proof": keys.handshake_proof(key, inv.invitation_id, inv.connection_id, settings.node_id),
+        "terms_proof": keys.terms_proof(key, inv.invitation_id, inv.payload),
     }
     url = inv.initiator_url
     try:
@@ -184,14 +214,7 @@ def _call_handshake(
             field="invitation_code",
         ) from exc
     except PeerRefused as exc:
-        kind = _RELAYED.get(exc.status)
-        if kind is None:
-            raise _initiator_unreachable(url, exc.message) from exc
-        raise kind(
-            exc.message or f"The initiating node refused the invitation ({exc.code}).",
-            code=exc.code,
-            field="invitation_code" if exc.code.startswith("invitation") else exc.field,
-        ) from exc
+        raise _refused_by_initiator(inv, exc) from exc
     except Unreachable as exc:
         raise _initiator_unreachable(url, exc.message) from exc
     if answer.get("connection_id") != inv.connection_id or answer.get("node_id") != (
@@ -201,6 +224,45 @@ def _call_handshake(
             NotTwinsync("mismatched handshake answer")
         )
     return answer
+
+
+def _check_answered_terms(
+    peer: PeerClient, inv: codec.Invitation, key: bytes, answer: dict[str, Any]
+) -> None:
+    """The initiator's answer agrees with the code's terms, or the code was altered.
+
+    A current initiator refuses an altered code itself (the terms proof); this catches one
+    issued before it kept terms proofs, or an older node. Its end only moves Basic → Script,
+    so a code saying Basic may meet a Script answer; its short name never changes. Having
+    recorded the handshake, the initiator is told this end is gone (best effort), so its
+    admin sees why rather than an end that never syncs.
+    """
+    mode, short = answer.get("mode"), answer.get("short_name")
+    mode_ok = mode is None or mode == inv.mode or (inv.mode, mode) == ("basic", "script")
+    if mode_ok and (short is None or short == inv.local_short_name):
+        return
+    reason = (
+        "the invitation code was altered on its way to the accepting node (its mode or names "
+        "are not the ones issued); nothing was stored there"
+    )
+    end = PeerEnd(
+        url=inv.initiator_url,
+        connection_id=inv.connection_id,
+        remote_node_id=inv.initiator_node_id,
+        key=key,
+    )
+    try:
+        peer.send_status(end, "deleted", reason)
+    except OutboundError as exc:
+        log.warning("could not tell %s of the altered code: %s", inv.initiator_url, exc.message)
+    raise BadRequest(
+        f"The invitation code's terms do not match what {inv.initiator_name} answered "
+        f"(mode {inv.mode!r} in the code, {mode!r} there): the code was altered on its way. "
+        "Nothing was stored here; ask the initiating admin for the code again, through a "
+        "channel you trust.",
+        code="invitation_altered",
+        field="invitation_code",
+    )
 
 
 def _initiator_unreachable(url: str, detail: str) -> TwinsyncError:

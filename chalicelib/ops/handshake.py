@@ -7,6 +7,7 @@ whole: :mod:`chalicelib.ops.initiate`.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from chalicelib.connections import keys, store, validation
 from chalicelib.connections.status import refresh_status
 from chalicelib.errors import BadRequest, Conflict, Forbidden, Gone, NotFound, TwinsyncError
 from chalicelib.ops.collaborators import resolve
-from chalicelib.ops.connection_setup import NODE_ID_RE, PROTOCOL
+from chalicelib.ops.connection_setup import NODE_ID_RE, PROTOCOL, same_url
 from chalicelib.store import audit
 from chalicelib.store.models import ConnectionModel, InvitationModel
 
@@ -51,8 +52,9 @@ def handshake(
             "The handshake proof does not match this invitation: the code was altered.",
             code="invalid_proof",
         )
+    _require_issued_terms(inv, end, req, settings)
     if inv.status == "used":
-        return _replayed_handshake(inv, end, acceptor, settings)
+        return _replayed_handshake(inv, end, acceptor, req["url"], settings)
     if deps.now >= inv.expires_at.timestamp():
         raise Gone(
             "The invitation code has expired. Ask the initiating admin for a new one.",
@@ -71,10 +73,12 @@ def handshake(
             code="invitation_for_another_node",
             field="invitation_code",
         )
+    _require_checked_destination(end, req["url"])
     end.remote_node_id = acceptor
     end.remote_name = req["name"]
-    end.remote_url = req["url"]
-    end.remote_public = req["url"] is not None
+    if end.remote_url is None:  # "I don't have a URL": the acceptor's URL is learnt here
+        end.remote_url = req["url"]
+        end.remote_public = req["url"] is not None
     end.status = "active"
     end.updated_at = datetime.fromtimestamp(deps.now, UTC)
     refresh_status(end)
@@ -83,7 +87,7 @@ def handshake(
         if fresh is not None and fresh.status == "used":
             current = store.find_connection(inv.connection_id)
             if current is not None:
-                return _replayed_handshake(fresh, current, acceptor, settings)
+                return _replayed_handshake(fresh, current, acceptor, req["url"], settings)
         raise Conflict(
             "The connection changed while accepting; try again.", code="handshake_conflict"
         )
@@ -92,16 +96,71 @@ def handshake(
     return _handshake_answer(end, settings)
 
 
+def _require_issued_terms(
+    inv: InvitationModel, end: ConnectionModel, req: Mapping[str, Any], settings: Settings
+) -> None:
+    """The acceptor's code carries the terms this node issued, not re-encoded ones.
+
+    The acceptor's ``terms_proof`` covers the whole payload of the code it was handed; this
+    node kept the proof of the code it issued. An acceptor that sends none (an older node)
+    is still held to the short name the code gave it; a code issued before terms proofs
+    were kept is checked by the acceptor instead (it compares this node's answer).
+    """
+    given = req.get("terms_proof")
+    altered = req["short_name"] != end.remote_short_name
+    if inv.terms_proof and given is not None:
+        altered = altered or not hmac.compare_digest(inv.terms_proof.encode(), given.encode())
+    if altered:
+        raise BadRequest(
+            f"The invitation code's terms (mode, names, description) are not the ones "
+            f"{settings.node_name} issued: the code was altered on its way. Nothing was "
+            f"stored; ask the admin of {settings.node_name} for the code again, through a "
+            "channel you trust.",
+            code="invitation_altered",
+            field="invitation_code",
+        )
+
+
+def _require_checked_destination(end: ConnectionModel, url: str | None) -> None:
+    """A pending end made for a checked destination URL only hands itself to that URL.
+
+    The handshake's node id and URL are the caller's own claims, and a proof shows only
+    that the caller holds the code; so a code made for the node at ``end.remote_url`` is
+    refused for any other URL (compared as a node's identity: scheme, host, port, path),
+    and A never pushes to an address its admin did not check.
+    """
+    if end.remote_url is None or same_url(url, end.remote_url):
+        return
+    stated = url or "no URL (a private node)"
+    raise Forbidden(
+        f"This invitation was issued for the node at {end.remote_url}, but the accepting "
+        f"node gives {stated} as its URL. Accept the code on the node at {end.remote_url} "
+        "(the URL its GET /api/v1/node answers as public_url), or ask the initiating admin "
+        "for a new code.",
+        code="invitation_for_another_node",
+        field="invitation_code",
+    )
+
+
 def _replayed_handshake(
-    inv: InvitationModel, end: ConnectionModel, acceptor: str, settings: Settings
+    inv: InvitationModel,
+    end: ConnectionModel,
+    acceptor: str,
+    url: str | None,
+    settings: Settings,
 ) -> dict[str, Any]:
-    if inv.accepted_by == acceptor:
+    if inv.accepted_by == acceptor and _same_endpoint(url, end.remote_url):
         return _handshake_answer(end, settings)
     raise Conflict(
         "This invitation code has already been used. Ask the initiating admin for a new one.",
         code="invitation_used",
         field="invitation_code",
     )
+
+
+def _same_endpoint(a: str | None, b: str | None) -> bool:
+    """Two acceptor URLs name the same node (both absent: the same private node)."""
+    return (a is None and b is None) or same_url(a, b)
 
 
 def _invitation_unknown(settings: Settings) -> TwinsyncError:
@@ -145,6 +204,13 @@ def _handshake_request(body: Mapping[str, Any]) -> dict[str, Any]:
     short = body.get("short_name")
     if not isinstance(short, str) or not validation.SHORT_NAME_RE.match(short):
         raise BadRequest("short_name is invalid.", code="invalid_field", field="short_name")
+    req["short_name"] = short
+    terms = body.get("terms_proof")  # an addition (issue 13); older acceptors send none
+    if terms is not None and (not isinstance(terms, str) or not _PROOF_RE.match(terms)):
+        raise BadRequest(
+            "terms_proof must be 64 hex digits.", code="invalid_field", field="terms_proof"
+        )
+    req["terms_proof"] = terms
     url = body.get("url")
     if url is not None and (
         not isinstance(url, str)

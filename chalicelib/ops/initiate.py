@@ -215,6 +215,7 @@ def _initiate_invitation(
     secret = keys.new_secret()
     expires_at = int(deps.now) + settings.invitation_ttl_hours * 3600
     expires = datetime.fromtimestamp(expires_at, UTC)
+    key = keys.derive_connection_key(secret, connection_id)
     end = new_end(
         id=connection_id,
         name=req.name,
@@ -231,17 +232,8 @@ def _initiate_invitation(
         remote_public=info is not None,
         invitation_id=invitation_id,
         admin_access=req.admin_access,
-        key=keys.encode_key(keys.derive_connection_key(secret, connection_id)),
+        key=keys.encode_key(key),
     )
-    record = InvitationModel(
-        id=invitation_id,
-        connection_id=connection_id,
-        secret_sha256=keys.secret_digest(secret),
-        status="open",
-        expires_at=expires,
-        purge_at=expires + timedelta(days=INVITATION_PURGE_DAYS),
-    )
-    store.create_ends([end], name=req.name, invitation=record)
     code = codec.encode(
         codec.Invitation(
             invitation_id=invitation_id,
@@ -258,6 +250,16 @@ def _initiate_invitation(
             secret=secret,
         )
     )
+    record = InvitationModel(
+        id=invitation_id,
+        connection_id=connection_id,
+        secret_sha256=keys.secret_digest(secret),
+        status="open",
+        expires_at=expires,
+        purge_at=expires + timedelta(days=INVITATION_PURGE_DAYS),
+        terms_proof=keys.terms_proof(key, invitation_id, codec.payload_of(code)),
+    )
+    store.create_ends([end], name=req.name, invitation=record)
     log.info("connection %s initiated, invitation %s", connection_id, invitation_id)
     audit.connection_event("created", end, destination_url=req.destination_url)
     if req.admin_access and req.destination_url:

@@ -98,6 +98,7 @@ class InvitationModel(Model):
     accepted_by = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
     expires_at = UTCDateTimeAttribute()
+    terms_proof = UnicodeAttribute(null=True)  # keys.terms_proof of the code as issued
     purge_at = TTLAttribute(null=True)
 
 
@@ -198,6 +199,7 @@ class KeyModel(Model):
     key = UnicodeAttribute(hash_key=True)
     value = UnicodeAttribute(null=True)
     counter = NumberAttribute(null=True)  # per-connection outbox/inbox sequences
+    secret = UnicodeAttribute(null=True)  # a tombstone's connection key (verifies the peer)
     expires_at = TTLAttribute(null=True)
 
 
