@@ -16,6 +16,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import json_input
 from chalicelib.config import ConfigError
 from chalicelib.errors import (
     BadRequest,
@@ -110,20 +111,23 @@ def _parse(
     if len(raw) > cap:
         raise PayloadTooLarge(f"The body is {len(raw)} bytes; this node accepts at most {cap}.")
     headers = {k.lower(): v for k, v in (current.headers or {}).items()}
+    query = dict(current.query_params or {})
+    _check_text(headers, "header")
+    _check_text(query, "query parameter")
     parsed: Any = None
     if parse_json and raw.strip():
         ctype = headers.get("content-type", "application/json").lower()
         if "json" not in ctype:
             raise UnsupportedMediaType(f"Send JSON (Content-Type: application/json), not {ctype}.")
         try:
-            parsed = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"The body is not valid JSON: {exc}", code="invalid_json") from exc
+            parsed = json_input.loads(raw)
+        except json_input.UnsafeJson as exc:
+            raise BadRequest(str(exc), code=exc.code) from exc
     request = ApiRequest(
         method=current.method,
         path=(current.context or {}).get("resourcePath", ""),
         headers=headers,
-        query=dict(current.query_params or {}),
+        query=query,
         raw_body=raw,
         root=node,
         _json=parsed,
@@ -131,6 +135,16 @@ def _parse(
     if principal_of is None:
         return request
     return replace(request, principal=principal_of(request))
+
+
+def _check_text(values: Mapping[str, Any], kind: str) -> None:
+    """Header, query and path values must be Unicode too (a lone surrogate is a 400)."""
+    for name, value in values.items():
+        for text in (name, value) if isinstance(value, str) else (name,):
+            try:
+                json_input.check_text(text, f"The {kind} {name[:60]!r}")
+            except json_input.UnsafeJson as exc:
+                raise BadRequest(str(exc), code=exc.code, field=kind) from exc
 
 
 def node_max_body(node: Root) -> int:
@@ -166,6 +180,7 @@ def json_route(
         def handler(**params: str) -> Response:
             current = bp.current_request
             try:
+                _check_text(params, "path parameter")
                 request = _parse(current, max_body, auth, parse_json=not raw)
                 result = view(request, **params)
             except TwinsyncError as exc:

@@ -32,8 +32,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib import json_input
 from chalicelib.config import MODES
 from chalicelib.connections.keys import SECRET_BYTES
+from chalicelib.connections.validation import checked_url
 from chalicelib.errors import BadRequest, Gone
 
 PREFIX = "TS1."
@@ -152,7 +154,7 @@ def _b64decode(text: str) -> bytes:
 
 def _load(payload: str) -> dict[str, Any]:
     try:
-        document = json.loads(_b64decode(payload).decode("utf-8"))
+        document = json_input.loads(_b64decode(payload).decode("utf-8"))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise _invalid("The invitation code's content cannot be read.") from exc
     if not isinstance(document, dict):
@@ -184,8 +186,7 @@ def _from_document(doc: dict[str, Any], payload: str) -> Invitation:
     if len(secret) != SECRET_BYTES:
         raise _invalid("The invitation code's secret has the wrong length.")
     url = _text(initiator, "url")
-    if not url.startswith(("https://", "http://")):
-        raise _invalid("The invitation code does not name the initiator's URL.")
+    checked_url(url, field=FIELD, label="The code's initiator URL", code="invalid_invitation_code")
     return Invitation(
         invitation_id=_text(doc, "invitation_id"),
         connection_id=_text(doc, "connection_id"),

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalicelib.config import MODES
 from chalicelib.errors import BadRequest
@@ -26,6 +27,7 @@ NAME_MAX = 80
 DESCRIPTION_MAX = 1000
 SCRIPT_MAX = 65_536
 JQL_MAX = 2000
+URL_MAX = 2048
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 INITIATE_FIELDS = frozenset(
@@ -153,6 +155,42 @@ def mode(body: Mapping[str, Any], name: str = "mode") -> str:
     return value
 
 
+def url_problem(value: Any) -> str | None:
+    """Why ``value`` is not an ``http(s)://host[:port]/...`` URL, or ``None`` when it is.
+
+    Only the shape: whether this node may call it is the outbound guard's question
+    (``chalicelib.net.ssrf``), asked when it calls.
+    """
+    if not isinstance(value, str):
+        return "it is not a string"
+    if len(value) > URL_MAX:
+        return f"it is longer than {URL_MAX} characters"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number in 0-65535
+    except ValueError:
+        return "it cannot be parsed"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it must start with http:// or https://"
+    if not parts.hostname:
+        return "it has no host"
+    return None
+
+
+def checked_url(
+    value: Any, *, field: str, label: str | None = None, code: str = "invalid_field"
+) -> str:
+    """``value`` if it is an http(s) URL (:func:`url_problem`), else a 400 naming ``field``."""
+    problem = url_problem(value)
+    if problem:
+        raise BadRequest(
+            f"{label or field} must be an http(s) URL with a host: {problem}.",
+            code=code,
+            field=field,
+        )
+    return str(value)
+
+
 def initiate_request(body: Mapping[str, Any]) -> InitiateRequest:
     """The body of ``POST /api/v1/connections``, checked."""
     _unknown_fields(body, INITIATE_FIELDS)
@@ -162,6 +200,13 @@ def initiate_request(body: Mapping[str, Any]) -> InitiateRequest:
             "destination_url must be a URL or null.", code="invalid_field", field="destination_url"
         )
     url = (url or "").strip() or None
+    if url is not None:
+        checked_url(
+            url,
+            field="destination_url",
+            label="destination_url (the partner's public URL, or \"I don't have a URL\": null)",
+            code="destination_url_not_allowed",
+        )
     admin_access = body.get("admin_access", False)
     if not isinstance(admin_access, bool):
         raise BadRequest(

@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from chalicelib.config import Settings
 from chalicelib.connections import keys, store, validation
@@ -212,12 +211,7 @@ def _handshake_request(body: Mapping[str, Any]) -> dict[str, Any]:
         )
     req["terms_proof"] = terms
     url = body.get("url")
-    if url is not None and (
-        not isinstance(url, str)
-        or len(url) > 2048
-        or urlsplit(url).scheme not in ("http", "https")
-        or not urlsplit(url).hostname
-    ):
-        raise BadRequest("url must be the acceptor's public URL or null.", field="url")
+    if url is not None:
+        url = validation.checked_url(url, field="url", label="url (the acceptor's public URL)")
     req["url"] = url.rstrip("/") if url else None
     return req

@@ -35,7 +35,7 @@ def take_webhook(
     try:
         event = parse_webhook(headers, raw_body)
     except BadWebhook as exc:
-        raise BadRequest(str(exc), code="invalid_webhook") from exc
+        raise BadRequest(str(exc), code="invalid_webhook", field=exc.field) from exc
     if not (event.issue_key or event.issue_id):
         return {"status": "ignored"}
     delivery = event.delivery_id or hashlib.sha256(raw_body).hexdigest()

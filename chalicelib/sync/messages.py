@@ -34,6 +34,11 @@ from chalicelib.store.namespaces import apply_group, deliver_group, ingest_group
 from chalicelib.trackers.base import ChangeEvent
 
 REMOVAL_KINDS = ("stopped", "stop_ack", "deleted", "refused")
+# The envelope's ids become parts of DynamoDB keys (a hash key holds 2048 bytes, a range
+# key 1024: ``replica#<connection>#<id>``, the remote key in the twins' index) and of queue
+# groups: longer ones are refused at the edge, before anything is written.
+MAX_ID_BYTES = 512
+_ID_FIELDS = ("id", "connection_id", "key", "twin_key")
 
 __all__ = [
     "REMOVAL_KINDS",
@@ -288,7 +293,12 @@ def from_wire(data: Any) -> Incoming:
 
 def parse_incoming(data: Any) -> Incoming:
     """A replica object at the HTTP edge: checked against protocol 1, then typed."""
-    return from_wire(validate(data))
+    checked = validate(data)
+    for name in _ID_FIELDS:
+        value = checked.get(name)
+        if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+            raise InvalidReplica(f"replica.{name} is longer than {MAX_ID_BYTES} bytes")
+    return from_wire(checked)
 
 
 # --- queue bodies ----------------------------------------------------------------------------

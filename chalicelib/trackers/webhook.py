@@ -8,17 +8,25 @@ Pure functions over headers, query parameters and the raw body; no I/O.
 
 Both are compared in constant time. A webhook is a hint that an issue changed, never the
 truth about it: the worker re-reads the issue (Cloud even sends REST v2 shapes).
+
+Even a validly signed body is read defensively. What is not JSON (nested deeper than
+``json_input.MAX_DEPTH``, ``NaN``/``Infinity``/``1e400``, lone surrogates) and a delivery
+id that cannot be a key is refused (``BadWebhook``, a 400). A part of an odd shape
+(``changelog`` a list, ``comment`` or ``attachment`` a string, an issue key that is an
+object or too long for a queue group) is ignored as if absent: the hint that the issue
+changed is still worth queueing, and nothing is read from the webhook but the reference.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib import json_input
 from chalicelib.trackers.base import ChangeEvent, ChangeKind
 from chalicelib.trackers.jira_common import user_id
 
@@ -43,10 +51,30 @@ _ISSUE_EVENT_KINDS: dict[str, ChangeKind] = {
     "issue_comment_deleted": "comment_deleted",
 }
 _COMMENT_SELF = re.compile(r"/issue/(\d+)/comment/")
+# What can become part of a key, a FIFO group or a deduplication id (SQS allows 128
+# printable ASCII characters; the prefixes take the rest).
+_REF_RE = re.compile(r"^[!-~]{1,100}$")
 
 
 class BadWebhook(ValueError):
     """The request body is not a Jira webhook (not JSON, or no ``webhookEvent``)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is an object, else an empty one (an odd part is ignored)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _ref(value: Any) -> str | None:
+    """An issue key or id usable as a key and a queue group, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    return text if _REF_RE.match(text) else None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -114,20 +142,20 @@ def _author(payload: Mapping[str, Any], kind: ChangeKind) -> str | None:
     # Comment and attachment events may come without ``user``: the actor is on the object
     # when it made the change. Not for deletions: the comment's author is not who deleted
     # it, and crediting them could hide a real deletion as the integration user's echo.
-    comment = payload.get("comment") or {}
+    comment = _mapping(payload.get("comment"))
     if kind == "comment_updated":
         return user_id(comment.get("updateAuthor"))
     if kind == "comment_created":
         return user_id(comment.get("author"))
     if kind == "attachment_created":
-        return user_id((payload.get("attachment") or {}).get("author"))
+        return user_id(_mapping(payload.get("attachment")).get("author"))
     return None
 
 
 def _changed_fields(payload: Mapping[str, Any]) -> tuple[str, ...]:
-    items = (payload.get("changelog") or {}).get("items") or ()
+    items = _mapping(payload.get("changelog")).get("items")
     names: list[str] = []
-    for item in items:
+    for item in items if isinstance(items, list) else ():
         if not isinstance(item, Mapping):
             continue
         name = item.get("fieldId") or item.get("field")
@@ -151,29 +179,36 @@ def parse_webhook(headers: Mapping[str, str], raw_body: bytes | str) -> ChangeEv
     Comment events without an issue (Jira Server) give the issue id from the comment URL.
     """
     try:
-        payload = json.loads(raw_body)
-    except (TypeError, ValueError) as exc:
-        raise BadWebhook("the webhook body is not JSON") from exc
+        payload = json_input.loads(raw_body)
+    except json_input.UnsafeJson as exc:
+        raise BadWebhook(f"the webhook body is not JSON ({exc})") from exc
     if not isinstance(payload, Mapping) or not payload.get("webhookEvent"):
         raise BadWebhook("the webhook body has no webhookEvent")
+    delivery_id = _header(headers, DELIVERY_HEADER)
+    if delivery_id is not None and not _REF_RE.match(delivery_id):
+        raise BadWebhook(
+            "the delivery identifier must be 1-100 printable ASCII characters",
+            field="X-Atlassian-Webhook-Identifier",
+        )
     kind = _kind(payload)
-    issue = (
+    issue = _mapping(
         payload.get("issue") if kind not in ("attachment_created", "attachment_deleted") else None
     )
-    issue = issue if isinstance(issue, Mapping) else {}
-    issue_key = str(issue["key"]) if issue.get("key") else None
-    issue_id = str(issue["id"]) if issue.get("id") else None
+    issue_key = _ref(issue.get("key"))
+    issue_id = _ref(issue.get("id"))
     if issue_id is None and kind.startswith("comment_"):
-        match = _COMMENT_SELF.search(str((payload.get("comment") or {}).get("self") or ""))
+        match = _COMMENT_SELF.search(str(_mapping(payload.get("comment")).get("self") or ""))
         issue_id = match.group(1) if match else None
     timestamp = payload.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        timestamp = None
     return ChangeEvent(
         kind=kind,
         issue_key=issue_key,
         issue_id=issue_id,
         author_id=_author(payload, kind),
-        delivery_id=_header(headers, DELIVERY_HEADER),
+        delivery_id=delivery_id,
         retry=_retry(headers),
-        timestamp=int(timestamp) if isinstance(timestamp, int | float) else None,
+        timestamp=int(timestamp) if timestamp is not None and math.isfinite(timestamp) else None,
         changed_fields=_changed_fields(payload),
     )
