@@ -17,6 +17,7 @@ routes to an in-process node) with :func:`use_providers`: a seam, not a flag.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ from chalicelib.trackers.base import Tracker
 from chalicelib.trackers.paced import paced
 
 MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024
+
+# At DEBUG these log whole request and response bodies: DynamoDB items with the connection
+# keys, Secrets Manager answers. They never log below INFO, whatever TWINSYNC_LOG_LEVEL or
+# the root logger says (issue 13 item 10).
+WIRE_LOGGERS = ("botocore", "boto3", "pynamodb", "urllib3", "s3transfer")
 
 
 def default_tracker(settings: Settings) -> Tracker:
@@ -117,10 +123,18 @@ def root() -> Root:
     key = (id(settings), id(_current))
     built = _built.get(key)
     if built is None:
+        quiet_wire_loggers()
         bind(settings)
         _built.clear()
         built = _built[key] = Root(settings=settings, providers=_current)
     return built
+
+
+def quiet_wire_loggers() -> None:
+    """Keep the AWS SDK's and PynamoDB's loggers at INFO or above (no wire bodies)."""
+    for name in WIRE_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
 
 
 def reset() -> None:

@@ -15,7 +15,14 @@ The rules (production):
   other private or reserved ranges, CGNAT ``100.64.0.0/10``, link-local, multicast,
   unspecified, cloud metadata addresses, IPv6 unique-local and site-local, and IPv6 forms
   that embed an IPv4 address (IPv4-mapped, IPv4-compatible, 6to4, NAT64) when the embedded
-  address is refused; Teredo is refused.
+  address is refused; Teredo is refused. The local-use NAT64 prefix ``64:ff9b:1::/48``
+  (RFC 8215) may be used with any RFC 6052 prefix length inside it, so an address there is
+  read in each layout (/48, /56, /64, /96) and refused when any reading is refused.
+
+A refusal of a host *name* says only that it points to a non-public address, never which
+address (or which kind): the answer would otherwise tell a caller what an internal name
+resolves to (an internal-DNS oracle). The details go to this node's log. A refused address
+*literal* is named, since the caller wrote it.
 
 What a stage may relax (both come from :class:`chalicelib.config.Settings`):
 
@@ -32,6 +39,7 @@ metadata addresses, unspecified, multicast, broadcast and reserved addresses.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import socket
 from collections.abc import Callable, Sequence
@@ -43,6 +51,8 @@ from chalicelib.net.errors import Unreachable, UrlNotAllowed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
+
+log = logging.getLogger("twinsync.outbound")
 
 MAX_URL_LENGTH = 2048
 
@@ -61,6 +71,7 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_NAT64_LOCAL_LAYOUTS = (48, 56, 64, 96)  # RFC 6052 prefix lengths that fit inside the /48
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 _SITE_LOCAL = ipaddress.ip_network("fec0::/10")
 
@@ -133,8 +144,12 @@ def check_url(url: str, policy: OutboundPolicy, *, resolve: Resolver = system_re
             raise Unreachable(f"The host {host!r} has no address.")
     for address in addresses:
         problem = address_problem(address, allow_private=relaxed)
-        if problem:
-            raise UrlNotAllowed(f"The URL's host {host!r} points to {problem} ({address}).")
+        if not problem:
+            continue
+        if literal is not None:
+            raise UrlNotAllowed(f"The URL's host {host!r} is {problem}.")
+        log.info("outbound call refused: %s resolves to %s (%s)", host, address, problem)
+        raise UrlNotAllowed(f"The URL's host {host!r} points to a non-public address.")
     return Target(
         url=url,
         scheme=parts.scheme.lower(),
@@ -150,9 +165,12 @@ def address_problem(address: IPAddress, *, allow_private: bool = False) -> str |
         embedded = _embedded_ipv4(address)
         if embedded == "teredo":
             return "a Teredo tunnel address"
-        if isinstance(embedded, ipaddress.IPv4Address):
-            inner = address_problem(embedded, allow_private=allow_private)
-            return f"an IPv6 form of {inner}" if inner else None
+        if isinstance(embedded, tuple):  # allowed only when every reading is allowed
+            for inner_address in embedded:
+                inner = address_problem(inner_address, allow_private=allow_private)
+                if inner:
+                    return f"an IPv6 form of {inner}"
+            return None
     return _never_allowed(address) or (None if allow_private else _private(address))
 
 
@@ -184,18 +202,36 @@ def _private(address: IPAddress) -> str | None:
     return None
 
 
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | str | None:
+def _embedded_ipv4(
+    address: ipaddress.IPv6Address,
+) -> tuple[ipaddress.IPv4Address, ...] | str | None:
+    """The IPv4 address(es) an IPv6 form may stand for, ``"teredo"``, or ``None``."""
     if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+        return (address.ipv4_mapped,)
     if address.teredo is not None:
         return "teredo"
     if address.sixtofour is not None:
-        return address.sixtofour
-    if address in _NAT64 or address in _NAT64_LOCAL:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        return (address.sixtofour,)
+    if address in _NAT64:
+        return (_rfc6052_ipv4(address, 96),)
+    if address in _NAT64_LOCAL:
+        return tuple(_rfc6052_ipv4(address, length) for length in _NAT64_LOCAL_LAYOUTS)
     if address in _IPV4_COMPATIBLE and int(address) > 1:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        return (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF),)
     return None
+
+
+def _rfc6052_ipv4(address: ipaddress.IPv6Address, prefix_length: int) -> ipaddress.IPv4Address:
+    """The IPv4 address embedded after a NAT64 prefix of ``prefix_length`` bits (RFC 6052 2.2).
+
+    The 32 bits follow the prefix but skip bits 64-71 (the "u" octet): for a /48 they are
+    bits 48-63 and 72-87; for a /96, the last 32 bits.
+    """
+    octets = address.packed
+    if prefix_length < 96:
+        octets = octets[:8] + octets[9:]  # drop the u octet
+    start = prefix_length // 8
+    return ipaddress.IPv4Address(octets[start : start + 4])
 
 
 def _split(url: object, policy: OutboundPolicy) -> SplitResult:

@@ -15,6 +15,7 @@ key                                        TTL                    owner
 ``policy#<connection>``                    none                   sync.deletion
 ``pull#<connection>``                      none                   sync.private
 ``hook#<delivery id>``                     2 days                 sync.intake
+``hook-body#<sha256 of the body>``         2 days 30 minutes      sync.intake
 ``replica#<connection>#<replica id>``      30 days                sync.inbox
 ``refused#<connection>#<remote key>``      none                   sync.refusals
 ``tstat-pull#<connection>``                none                   sync.twin_status
@@ -54,8 +55,9 @@ deduplication id seen twice within five minutes drops the second message):
 
 - groups: ``issue#<issue key or id>`` (ingest), ``<connection>#<local key>`` (deliver),
   ``<connection>#r#<remote key>`` (apply), ``job#<job>`` (jobs);
-- deduplication: ``hook#<delivery>``, ``rec#<key>#<updated>``, ``sync#<connection>#<key>#<time>``,
-  ``job#<job>#<issue key>`` (ingest); ``out#<connection>#<seq>``,
+- deduplication: ``hook#<sha256 of the body>`` (until issue 13: the delivery id),
+  ``rec#<key>#<updated>``, ``sync#<connection>#<key>#<time>``, ``job#<job>#<issue key>``
+  (ingest); ``out#<connection>#<seq>``,
   ``resume#out#<connection>#<seq>#<minute>`` (deliver); ``in#<connection>#<replica id>``,
   ``resume#in#<connection>#<seq>#<minute>`` (apply); ``job#<job>#<step>`` (jobs);
   ``retry#<error id>#<time>`` (any queue, an admin's retry).
@@ -89,6 +91,11 @@ def pull_cursor_key(connection_id: str) -> str:
 def hook_key(delivery_id: str) -> str:
     """A webhook delivery already queued."""
     return f"hook#{delivery_id}"
+
+
+def hook_body_key(body_sha256: str) -> str:
+    """A webhook body already queued, whatever the (unsigned) delivery id it came with."""
+    return f"hook-body#{body_sha256}"
 
 
 def replica_seen_key(connection_id: str, replica_id: str) -> str:

@@ -1,27 +1,40 @@
 """Webhook intake: verify, drop duplicates, queue a small ingest message. Nothing else.
 
 No tracker call and no rule runs here, so the answer is fast and a burst of webhooks
-costs queue messages, not tracker quota. Duplicates are dropped by the delivery id
-(``X-Atlassian-Webhook-Identifier``): within five minutes by the FIFO queue's
-deduplication, after that by a remembered key.
+costs queue messages, not tracker quota.
+
+Duplicates and replays. The signature covers the body, not the delivery id
+(``X-Atlassian-Webhook-Identifier``), so whoever captured one delivery could send it again
+under fresh ids. A delivery is a duplicate when its id *or its body* was queued before:
+within five minutes by the FIFO queue's deduplication (by the body's hash, so racing
+copies meet there too), after that by remembered keys. A signed (Jira Cloud) delivery
+whose signed ``timestamp`` is outside ``[now - MAX_AGE, now + CLOCK_SKEW]`` is refused
+with ``400 stale_webhook`` and queues nothing; its body hash is remembered for longer than
+that window, so a replay is caught by one or the other. Jira Server (``?secret=``) signs
+nothing: whoever holds its URL can forge any body, so only the body dedup applies.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from chalicelib.errors import BadRequest, Unauthorized
-from chalicelib.store.namespaces import hook_dedup, hook_key
+from chalicelib.store.namespaces import hook_body_key, hook_dedup, hook_key
 from chalicelib.sync.ingest import enqueue_ingest
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
-from chalicelib.trackers.webhook import BadWebhook, parse_webhook, verify_webhook
+from chalicelib.trackers.base import ChangeEvent
+from chalicelib.trackers.webhook import BadWebhook, is_signed, parse_webhook, verify_webhook
 
 SEEN_FOR = timedelta(days=2)  # Jira retries for about 30 minutes
+MAX_AGE = SEEN_FOR  # a signed delivery older than this is a replay
+CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of ours Jira's clock may be
+BODY_SEEN_FOR = MAX_AGE + 2 * CLOCK_SKEW  # outlives the window of any accepted timestamp
 
 
 def take_webhook(
@@ -38,12 +51,35 @@ def take_webhook(
         raise BadRequest(str(exc), code="invalid_webhook", field=exc.field) from exc
     if not (event.issue_key or event.issue_id):
         return {"status": "ignored"}
-    delivery = event.delivery_id or hashlib.sha256(raw_body).hexdigest()
-    seen_key = hook_key(delivery)
-    if get_key(seen_key) is not None:
+    if is_signed(headers):
+        _refuse_stale(event)
+    body_hash = hashlib.sha256(raw_body).hexdigest()
+    seen_key = hook_key(event.delivery_id or body_hash)
+    body_key = hook_body_key(body_hash)
+    if get_key(seen_key) is not None or get_key(body_key) is not None:
         return {"status": "duplicate"}
     enqueue_ingest(
-        IngestMessage.from_event(event, source="webhook"), deps=deps, dedup=hook_dedup(delivery)
+        IngestMessage.from_event(event, source="webhook"), deps=deps, dedup=hook_dedup(body_hash)
     )
     set_key(seen_key, "queued", ttl=SEEN_FOR)
+    set_key(body_key, "queued", ttl=BODY_SEEN_FOR)
     return {"status": "queued"}
+
+
+def _refuse_stale(event: ChangeEvent) -> None:
+    """A signed delivery must carry a timestamp within the window (else it is a replay)."""
+    now_ms = time.time() * 1000
+    signed_at = event.timestamp
+    if (
+        signed_at is None
+        or signed_at < now_ms - MAX_AGE / _MS
+        or signed_at > now_ms + CLOCK_SKEW / _MS
+    ):
+        raise BadRequest(
+            "The webhook's signed timestamp is missing or outside the last "
+            f"{MAX_AGE.days} days: a replayed delivery is not queued.",
+            code="stale_webhook",
+        )
+
+
+_MS = timedelta(milliseconds=1)

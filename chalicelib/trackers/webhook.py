@@ -85,6 +85,11 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def is_signed(headers: Mapping[str, str]) -> bool:
+    """Whether the request carries a body signature (Jira Cloud), not ``?secret=`` (Server)."""
+    return _header(headers, SIGNATURE_HEADER) is not None
+
+
 def _query_value(query: Mapping[str, Any] | None, name: str) -> str | None:
     if not query:
         return None

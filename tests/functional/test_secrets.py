@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib import config, secrets
 from chalicelib.config import ConfigError
+from chalicelib.root import WIRE_LOGGERS
 from chalicelib.secrets import SecretsError, parse_secret
 from tests.conftest import node_env
 
@@ -89,8 +90,13 @@ def test_a_missing_secret_stops_start_up_with_one_clear_message(deployed_env: No
 
 
 def test_secret_values_never_reach_the_logs(
-    deployed_env: None, caplog: pytest.LogCaptureFixture
+    deployed_env: None, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Settings are read before the root quiets the SDK's loggers (root.quiet_wire_loggers),
+    # and an earlier test in this process may have quieted them: undo that here, so this
+    # checks that the secret read hides the secret on its own, even at full DEBUG.
+    for name in WIRE_LOGGERS:
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
     _store(SECRET)
     with caplog.at_level(logging.DEBUG):
         config.get_settings()

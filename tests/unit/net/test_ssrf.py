@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 
 import pytest
 
@@ -183,8 +184,59 @@ def test_public_ip_literal_is_accepted_without_dns():
 
 
 def test_every_resolved_address_is_checked_not_just_the_first():
-    with pytest.raises(UrlNotAllowed, match=r"10\.0\.0\.5"):
+    with pytest.raises(UrlNotAllowed, match="non-public"):
         check_url("https://rebind.example.com/", PRODUCTION, resolve=DNS)
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("rebind.example.com", "10.0.0.5"),
+        ("private.example.com", "192.168.1.10"),
+        ("meta.example.com", "169.254.169.254"),
+        ("ula.example.com", "fd12:3456:789a::1"),
+        ("mapped.example.com", "::ffff:a00:1"),
+        ("internal.corp", "172.16.4.4"),
+    ],
+)
+def test_a_refused_host_name_does_not_reveal_what_it_resolves_to(host, address, caplog):
+    caplog.set_level(logging.INFO, logger="twinsync.outbound")
+    """Issue 13 item 11: the answer must not be an internal-DNS oracle."""
+    with pytest.raises(UrlNotAllowed) as refused:
+        check_url(f"https://{host}/", PRODUCTION, resolve=DNS)
+    message = refused.value.message
+    assert message == f"The URL's host {host!r} points to a non-public address."
+    assert address not in message
+    for kind in ("loopback", "private address", "metadata", "link-local", "IPv6 form"):
+        assert kind not in message
+    assert address in caplog.text  # the operator's log has the details
+
+
+def test_a_refused_address_literal_is_named_since_the_caller_wrote_it():
+    with pytest.raises(UrlNotAllowed, match="loopback"):
+        check_url("https://127.0.0.1/", PRODUCTION, resolve=DNS)
+
+
+# 64:ff9b:1::/48 in the RFC 6052 /48 layout: IPv4 bits at 48-63 and 72-87 (u octet 64-71).
+# The last 32 bits (the /96 reading) are public 8.8.8.8 in the second and third.
+NAT64_LOCAL_48 = [
+    "64:ff9b:1:a00:0:100::",  # 10.0.0.1
+    "64:ff9b:1:a9fe:a9:fe00:808:808",  # 169.254.169.254
+    "64:ff9b:1:7f00:0:100:808:808",  # 127.0.0.1
+]
+
+
+@pytest.mark.parametrize("address", NAT64_LOCAL_48)
+def test_local_use_nat64_prefix_is_read_in_its_48_layout(address):
+    assert address_problem(ipaddress.ip_address(address)) is not None
+    with pytest.raises(UrlNotAllowed):
+        check_url(f"https://[{address}]/", PRODUCTION, resolve=DNS)
+    with pytest.raises(UrlNotAllowed, match="non-public"):
+        check_url(
+            "https://nat64.example.com/",
+            PRODUCTION,
+            resolve=FakeDNS({"nat64.example.com": [address]}),
+        )
 
 
 def test_a_host_that_does_not_resolve_is_unreachable_not_unsafe():
@@ -233,8 +285,11 @@ def test_allowed_host_may_resolve_to_a_private_address_but_needs_https():
 def test_allowed_host_never_reaches_metadata():
     dns = FakeDNS({"internal.corp": ["169.254.169.254"]})
     policy = OutboundPolicy(allowed_hosts=frozenset({"internal.corp"}))
-    with pytest.raises(UrlNotAllowed, match="metadata"):
+    with pytest.raises(UrlNotAllowed, match="non-public"):
         check_url("https://internal.corp/", policy, resolve=dns)
+    assert "metadata" in address_problem(
+        ipaddress.ip_address("169.254.169.254"), allow_private=True
+    )
 
 
 def test_refusal_messages_say_what_is_wrong():
@@ -258,6 +313,9 @@ def test_refusal_messages_say_what_is_wrong():
         ("::ffff:192.168.0.1", "private"),
         ("2002:c0a8:0101::", "private"),
         ("64:ff9b::0a00:0001", "private"),
+        ("64:ff9b:1::0a00:0001", "IPv6 form"),
+        ("64:ff9b:1:a00:0:100::", "private"),
+        ("64:ff9b:1:808:8:800:808:808", None),
         ("2001::1", "Teredo"),
     ],
 )

@@ -22,6 +22,7 @@ EXAMPLES = [
     (ns.policy_key("c1"), "policy#c1"),
     (ns.pull_cursor_key("c1"), "pull#c1"),
     (ns.hook_key("d-9"), "hook#d-9"),
+    (ns.hook_body_key("ab12"), "hook-body#ab12"),
     (ns.replica_seen_key("c1", "r-3"), "replica#c1#r-3"),
     (ns.refused_key("c1", "B-7"), "refused#c1#B-7"),
     (ns.status_pull_cursor_key("c1"), "tstat-pull#c1"),

@@ -1,0 +1,44 @@
+"""No DEBUG log of DynamoDB bodies carries a connection key (issue 13 item 10, in part).
+
+botocore and PynamoDB log whole request and response bodies at DEBUG; the connection key
+is in the connections table. Whatever ``TWINSYNC_LOG_LEVEL`` or the root logger says, the
+composition root keeps those loggers at INFO or above.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from chalicelib.connections.keys import encode_key
+from chalicelib.root import WIRE_LOGGERS, root
+from chalicelib.root import reset as root_reset
+from chalicelib.store.models import ConnectionModel
+from tests.factories.connections import saved_connection
+
+KEY = b"\x07" * 32
+
+
+@pytest.fixture
+def debug_everything(node, caplog, monkeypatch):
+    monkeypatch.setenv("TWINSYNC_LOG_LEVEL", "DEBUG")
+    for name in WIRE_LOGGERS:  # as a DEBUG stage or an earlier test may have left them
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    caplog.set_level(logging.DEBUG)
+    root_reset()
+    root()
+    return caplog
+
+
+def test_wire_loggers_stay_above_debug_whatever_the_level(debug_everything):
+    assert root().settings.log_level == "DEBUG"
+    for name in (*WIRE_LOGGERS, "botocore.parsers", "botocore.endpoint", "pynamodb.connection"):
+        assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+
+
+def test_saving_and_reading_a_connection_logs_no_key(debug_everything):
+    saved_connection("conn-log", key=encode_key(KEY))
+    ConnectionModel.get("conn-log", consistent_read=True)
+    text = debug_everything.text
+    assert encode_key(KEY) not in text
