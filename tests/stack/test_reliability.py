@@ -235,12 +235,18 @@ def test_changes_made_while_deactivated_are_kept_and_applied_on_activate(
     eventually(
         lambda: alice_c.get_issue(remote).summary == f"Changed while deactivated {tag}", timeout=45
     )
-    # and c applied it only after it was activated (c's history says when)
-    history = node_c.get(f"/api/v1/connections/{cid}/twins/{remote}/history").json()
-    applied = [
-        datetime.fromisoformat(h["time"])
-        for h in history
-        if h["direction"] == "incoming" and h["outcome"] == "applied" and "summary" in h["changes"]
-    ]
-    assert applied and max(applied) >= activated
+
+    # and c applied it only after it was activated (c's history says when; the record is
+    # written just after the issue, so wait for it)
+    def applied_times() -> list[datetime]:
+        history = node_c.get(f"/api/v1/connections/{cid}/twins/{remote}/history").json()
+        return [
+            datetime.fromisoformat(h["time"])
+            for h in history
+            if h["direction"] == "incoming"
+            and h["outcome"] == "applied"
+            and "summary" in h["changes"]
+        ]
+
+    applied = eventually(lambda: (times := applied_times()) and max(times) >= activated and times)
     assert all(at <= paused or at >= activated for at in applied)
