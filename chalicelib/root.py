@@ -83,7 +83,9 @@ class Root:
     @cached_property
     def sync(self) -> SyncDeps:
         """What the sync stages and jobs work with."""
-        return build_sync(self.settings, self.providers, tracker=paced(self.tracker))
+        return build_sync(
+            self.settings, self.providers, tracker=paced(self.tracker), peer=self.peer
+        )
 
 
 def build_sync(

@@ -254,7 +254,8 @@ def put_under_sync(
     connection: ConnectionModel, key: str, *, job_id: str, deps: SyncDeps
 ) -> tuple[str, str | None]:
     """Bulk sync of one issue: ``in_flight``, ``done`` (already synced) or ``skipped``."""
-    from chalicelib.sync.ingest import enqueue_ingest, ingest_message
+    from chalicelib.sync.ingest import enqueue_ingest
+    from chalicelib.sync.messages import IngestMessage
 
     twin = get_twin(connection.id, key)
     if twin is not None and twin.status == "stopped":
@@ -274,7 +275,7 @@ def put_under_sync(
     elif twin.status == "error":
         twin.update(actions=[TwinModel.status.set("queued"), TwinModel.error.remove()])
     enqueue_ingest(
-        ingest_message(key, source="job", connection_id=connection.id),
+        IngestMessage(key, source="job", connection_id=connection.id),
         deps=deps,
         dedup=job_item_dedup(job_id, key),
     )

@@ -25,28 +25,6 @@ from chalicelib.trackers.retry import retrying_later
 log = logging.getLogger("twinsync.ingest")
 
 
-def ingest_message(
-    issue_key: str | None,
-    *,
-    source: str,
-    issue_id: str | None = None,
-    kind: str = "issue_updated",
-    author_id: str | None = None,
-    delivery_id: str | None = None,
-    connection_id: str | None = None,
-) -> IngestMessage:
-    """The ingest queue's message (kept for the callers that name it so)."""
-    return IngestMessage(
-        issue_key,
-        source=source,
-        issue_id=issue_id,
-        kind=kind,
-        author_id=author_id,
-        delivery_id=delivery_id,
-        connection_id=connection_id,
-    )
-
-
 def enqueue_ingest(message: IngestMessage, *, deps: SyncDeps, dedup: str) -> None:
     deps.enqueue(
         deps.settings.resources.ingest_queue_url,

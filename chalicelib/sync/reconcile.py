@@ -30,7 +30,8 @@ from typing import Any
 
 from chalicelib.store.models import utcnow
 from chalicelib.store.namespaces import RECONCILE_CURSOR, reconcile_dedup
-from chalicelib.sync.ingest import enqueue_ingest, ingest_message
+from chalicelib.sync.ingest import enqueue_ingest
+from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key, twins_of_issue
 from chalicelib.trackers.base import TrackerError
@@ -168,7 +169,7 @@ class _Sweep:
         if twins and updated and all(t.seen_updated == updated for t in twins):
             return  # already read at this very version
         enqueue_ingest(
-            ingest_message(key, source="reconcile"),
+            IngestMessage(key, source="reconcile"),
             deps=self.deps,
             dedup=reconcile_dedup(key, updated or self.now.isoformat()),
         )

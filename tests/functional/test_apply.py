@@ -17,8 +17,8 @@ from chalicelib.store.namespaces import outbox_pk
 from chalicelib.sync.apply import PROPERTY, handle_apply
 from chalicelib.sync.blobs import incoming_key
 from chalicelib.sync.inbox import accept
-from chalicelib.sync.ingest import handle_ingest, ingest_message
-from chalicelib.sync.messages import parse_incoming
+from chalicelib.sync.ingest import handle_ingest
+from chalicelib.sync.messages import IngestMessage, parse_incoming
 from chalicelib.sync.store import TwinBusy, get_twin, twin_by_remote
 from chalicelib.trackers.base import Attachment, Unavailable
 from tests.factories import ALICE, BOT, comment, issue, project
@@ -223,7 +223,7 @@ def outbox_summaries():
 
 def sweep_ingest(env, key):
     """The reconcile sweep finds ``key`` changed and ingests it (no webhook: no author)."""
-    body = ingest_message(key, source="reconcile").to_body()
+    body = IngestMessage(key, source="reconcile").to_body()
     message = queue_message(body, group=f"issue#{key}")
     handle_ingest(message, deps=env.deps)
 

@@ -191,9 +191,9 @@ def test_a_test_run_of_a_failing_script_names_the_line(cluster):
 
 
 def ingest_record(key):
-    from chalicelib.sync.ingest import ingest_message
+    from chalicelib.sync.messages import IngestMessage
 
-    return sqs_record(ingest_message(key, source="sync").to_body(), group=f"issue#{key}")
+    return sqs_record(IngestMessage(key, source="sync").to_body(), group=f"issue#{key}")
 
 
 def test_a_failing_script_errors_only_its_issue_at_once_with_the_line(cluster):

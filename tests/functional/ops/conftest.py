@@ -151,9 +151,10 @@ class Ops:
     def webhook(self, key: str, kind: str = "issue_updated", author: str = ALICE_ID) -> None:
         """What the tracker's webhook would queue after a person changed ``key``."""
         from chalicelib.root import root
-        from chalicelib.sync.ingest import enqueue_ingest, ingest_message
+        from chalicelib.sync.ingest import enqueue_ingest
+        from chalicelib.sync.messages import IngestMessage
 
-        message = ingest_message(key, source="webhook", kind=kind, author_id=author)
+        message = IngestMessage(key, source="webhook", kind=kind, author_id=author)
         enqueue_ingest(message, deps=root().sync, dedup=f"hook#{uuid.uuid4().hex}")
 
     def twin(self, key: str, connection_id: str | None = None) -> Any:
