@@ -25,27 +25,38 @@ _NODE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$")
 
 ADMIN_TOKEN_MIN_BITS = 256
 _HEX_RE = re.compile(r"^(?:[0-9a-f]+|[0-9A-F]+)$")
+_BASE64URL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def admin_token_bits(token: str) -> float:
     """An upper estimate of a token's entropy in bits, from its length and alphabet.
 
-    A hex token counts 4 bits a character; otherwise each class present adds its size to
-    the alphabet (digits 10, lower 26, upper 26, anything else 33). A token of fewer than
+    A hex token counts 4 bits a character; a base64url token mixing at least two of digits,
+    lower and upper case letters 6 bits (a random one lacks a class now and then: counting
+    only the classes it shows would refuse a quarter of ``secrets.token_urlsafe(32)``);
+    otherwise each class present adds its size to the alphabet (digits 10, lower 26, upper
+    26, anything else 33). A token of fewer than
     10 distinct characters (``aaaa…``, ``abab…``) counts as none: no random 32-byte token
     looks like that. The estimate cannot prove randomness, only refuse what is surely weak.
     """
     if len(set(token)) < 10:
         return 0.0
+    classes = [
+        any(c.isdigit() for c in token),
+        any("a" <= c <= "z" for c in token),
+        any("A" <= c <= "Z" for c in token),
+    ]
     if _HEX_RE.match(token):
         alphabet = 16
+    elif _BASE64URL_RE.match(token) and sum(classes) >= 2:
+        alphabet = 64
     else:
         alphabet = sum(
             size
             for present, size in (
-                (any(c.isdigit() for c in token), 10),
-                (any("a" <= c <= "z" for c in token), 26),
-                (any("A" <= c <= "Z" for c in token), 26),
+                (classes[0], 10),
+                (classes[1], 26),
+                (classes[2], 26),
                 (any(not (c.isascii() and c.isalnum()) for c in token), 33),
             )
             if present
