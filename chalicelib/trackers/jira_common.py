@@ -87,8 +87,10 @@ def parse_body(value: Any, body_format: BodyFormat) -> Body | None:
 
 def parse_comment(data: Mapping[str, Any], body_format: BodyFormat) -> Comment:
     author = parse_user(data.get("author")) or User(id="", name="Anonymous")
-    # JSM marks internal comments with jsdPublic=false; Jira Software restricts by visibility.
-    public = bool(data["jsdPublic"]) if "jsdPublic" in data else not data.get("visibility")
+    # ``visibility`` (a role or group) restricts a comment wherever it is set. Cloud says
+    # ``jsdPublic: true`` of every comment made in the platform, restricted ones included;
+    # only in a Service Management project does ``jsdPublic: false`` mark an internal one.
+    public = not data.get("visibility") and data.get("jsdPublic") is not False
     return Comment(
         id=str(data["id"]),
         author=author,

@@ -19,6 +19,7 @@ from chalicelib.trackers.base import (
     Tracker,
 )
 from chalicelib.trackers.jira_cloud import JiraCloud
+from tests.shared_data import jira_data
 from tests.unit.trackers import jira_json as J
 from tests.unit.trackers.conftest import CLOUD_AUTH, sent_json
 
@@ -201,6 +202,28 @@ def test_add_internal_comment_marks_it_with_the_jsm_property(http, cloud):
     assert sent_json(only_call(http))["properties"] == [
         {"key": "sd.public.comment", "value": {"internal": True}}
     ]
+
+
+@pytest.mark.parametrize(
+    "visibility",
+    [{"type": "role", "value": "Administrators"}, {"type": "group", "value": "jira-admins"}],
+)
+def test_a_restricted_comment_is_not_public_though_cloud_says_jsd_public(http, cloud, visibility):
+    # Cloud puts jsdPublic=true on every comment made in the platform, restricted or not
+    # (the captured webhook comment has it): the visibility decides (issue 14)
+    captured = json.loads(jira_data("webhooks", "cloud", "cloud-comment-created.json").read_text())
+    restricted = {**captured["comment"], "body": J.adf("admins only"), "visibility": visibility}
+    assert restricted["jsdPublic"] is True
+    http.get(f"{API}/issue/ABC-12", json=J.issue(comments=[restricted, J.comment("10002")]))
+    restricted_read, plain = cloud.get_issue("ABC-12").comments
+    assert restricted_read.public is False
+    assert plain.public is True
+
+
+def test_a_jsm_internal_comment_without_visibility_is_not_public(http, cloud):
+    internal = {**J.comment(), "jsdPublic": False}
+    http.get(f"{API}/issue/ABC-12", json=J.issue(comments=[internal]))
+    assert cloud.get_issue("ABC-12").comments[0].public is False
 
 
 def test_update_comment_puts_the_body(http, cloud):
