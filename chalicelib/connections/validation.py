@@ -52,6 +52,7 @@ PATCH_FIELDS = frozenset(
         "mappings",
         "incoming_guard_jql",
         "conflict_rules",
+        "private_comment_visibility",
     }
 )
 RULE_FIELDS = frozenset(
@@ -276,7 +277,44 @@ def patch_request(body: Mapping[str, Any]) -> dict[str, Any]:
         changes["incoming_guard_jql"] = (jql or "").strip() or None
     if "conflict_rules" in body:
         changes["conflict_rules"] = conflict_rules(body["conflict_rules"])
+    if "private_comment_visibility" in body:
+        changes["private_comment_visibility"] = private_comment_visibility(
+            body["private_comment_visibility"]
+        )
     return changes
+
+
+VISIBILITY_NAME_MAX = 255  # Jira's longest group or project role name
+
+
+def private_comment_visibility(value: Any) -> dict[str, str] | None:
+    """``{"type": "role" | "group", "value": name}``: who may read the comments this end
+    writes as internal; ``null`` goes back to the default (the Administrators role)."""
+    if value is None:
+        return None
+    field = "private_comment_visibility"
+    if not isinstance(value, Mapping) or set(value) != {"type", "value"}:
+        raise BadRequest(
+            f'{field} must be an object such as {{"type": "role", "value": "Administrators"}} '
+            "or null.",
+            code="invalid_field",
+            field=field,
+        )
+    if value["type"] not in ("role", "group"):
+        raise BadRequest(
+            f'{field}.type must be "role" (a project role) or "group" (a Jira group).',
+            code="invalid_field",
+            field=f"{field}.type",
+        )
+    name = value["value"]
+    if not isinstance(name, str) or not name.strip() or len(name) > VISIBILITY_NAME_MAX:
+        raise BadRequest(
+            f"{field}.value must name the {value['type']} in at most "
+            f"{VISIBILITY_NAME_MAX} characters.",
+            code="invalid_field",
+            field=f"{field}.value",
+        )
+    return {"type": str(value["type"]), "value": name.strip()}
 
 
 def conflict_rules(value: Any) -> dict[str, str]:

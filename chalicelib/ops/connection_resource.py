@@ -5,7 +5,9 @@ remote_short_name, remote: {node_id|null, url|null, public}|null, incoming_proje
 created_at, updated_at}``; in script mode also ``outgoing_script`` and ``incoming_script``;
 in visual mode ``mappings``. Added by issue 4: ``status_reason`` (``null`` or a sentence
 saying why the status is what it is, e.g. that the other side deactivated or deleted its
-end). Secrets (the connection key) are never part of it.
+end). Added by issue 14: ``private_comment_visibility`` (``{type: role|group, value}``, who
+may read the comments this end writes as internal; the Administrators role by default).
+Secrets (the connection key) are never part of it.
 
 Its status is worked out in :mod:`chalicelib.connections.status`.
 """
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.store.models import ConnectionModel
+from chalicelib.sync.privacy import private_visibility
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -45,6 +48,7 @@ def to_resource(conn: ConnectionModel) -> dict[str, Any]:
         "remote_short_name": conn.remote_short_name,
         "remote": remote,
         "incoming_project": conn.incoming_project,
+        "private_comment_visibility": private_visibility(conn).as_json(),
         "created_at": iso(conn.created_at),
         "updated_at": iso(conn.updated_at),
     }

@@ -180,6 +180,8 @@ def _apply_rules(
         conn.incoming_guard_jql = changes["incoming_guard_jql"]
     if "conflict_rules" in changes:
         conn.conflict_rules = changes["conflict_rules"] or None
+    if "private_comment_visibility" in changes:
+        conn.private_comment_visibility = changes["private_comment_visibility"]
 
 
 def upgrade(connection_id: str, body: Mapping[str, Any], *, settings: Settings) -> ConnectionModel:

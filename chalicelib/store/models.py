@@ -80,6 +80,9 @@ class ConnectionModel(Model):
     mappings_history = JSONAttribute(default=list)  # versions: who changed them, when, where
     incoming_guard_jql = UnicodeAttribute(null=True)
     conflict_rules = JSONAttribute(null=True)  # script mode: {replica field: "keep"}
+    # who may read the comments this end writes as internal: {type: role|group, value};
+    # None: the Administrators project role
+    private_comment_visibility = JSONAttribute(null=True)
     peer_last_pull_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
     updated_at = UTCDateTimeAttribute(default=utcnow)

@@ -52,6 +52,7 @@ from chalicelib.sync.messages import (
     from_wire,
 )
 from chalicelib.sync.outgoing import send_replica
+from chalicelib.sync.privacy import private_visibility
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.stop import reopen, tombstone
 from chalicelib.sync.store import (
@@ -69,6 +70,7 @@ from chalicelib.sync.store import (
 )
 from chalicelib.trackers.base import (
     Body,
+    CommentVisibility,
     InvalidRequest,
     IssueFields,
     NotFound,
@@ -245,7 +247,9 @@ def _apply_held(
     state = merge.after_write(merged.state, _written(plan, status_set=not problems))
     if plan.fields is not None and plan.fields.custom:
         state = merge.unknown_local(state, ["fields"])  # a script decides their replica form
-    problems += _apply_comments(twin, plan.comments, deps=deps, heal=retry)
+    problems += _apply_comments(
+        twin, plan.comments, deps=deps, heal=retry, visibility=private_visibility(connection)
+    )
     problems += _apply_attachments(
         connection, twin, replica, plan.attachments, deps=deps, heal=retry
     )
@@ -434,8 +438,15 @@ def _unmapped_own_comments(twin: TwinModel, mapping: dict[str, Any], *, deps: Sy
 
 
 def _apply_comments(
-    twin: TwinModel, ops: tuple[CommentOp, ...], *, deps: SyncDeps, heal: bool = False
+    twin: TwinModel,
+    ops: tuple[CommentOp, ...],
+    *,
+    deps: SyncDeps,
+    heal: bool = False,
+    visibility: CommentVisibility | None = None,
 ) -> list[str]:
+    """Write the planned comment operations; internal ones are restricted to
+    ``visibility`` (the connection's ``private_comment_visibility``)."""
     mapping: dict[str, Any] = dict(twin.comment_map or {})
     orphans = (
         _unmapped_own_comments(twin, mapping, deps=deps)
@@ -446,14 +457,18 @@ def _apply_comments(
         if op.action == "create" and op.body is not None:
             local_id = orphans.pop(_text(op.body), None)
             if local_id is None:
-                local_id = deps.tracker.add_comment(twin.local_key, op.body, public=op.public).id
+                local_id = deps.tracker.add_comment(
+                    twin.local_key, op.body, public=op.public, visibility=visibility
+                ).id
                 deps.hook("after_comment", key=twin.local_key, comment_id=local_id)
             mapping[op.remote_id] = {"local_id": local_id, "hash": op.body_hash or ""}
         elif op.action == "update" and op.body is not None and op.local_id:
             try:
                 deps.tracker.update_comment(twin.local_key, op.local_id, op.body)
             except NotFound:  # deleted here meanwhile: bring it back
-                comment = deps.tracker.add_comment(twin.local_key, op.body, public=op.public)
+                comment = deps.tracker.add_comment(
+                    twin.local_key, op.body, public=op.public, visibility=visibility
+                )
                 op = CommentOp("update", op.remote_id, local_id=comment.id, body_hash=op.body_hash)
             mapping[op.remote_id] = {"local_id": op.local_id, "hash": op.body_hash or ""}
         elif op.action == "delete":

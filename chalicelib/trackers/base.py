@@ -116,6 +116,21 @@ class Body:
 
 
 @dataclass(frozen=True)
+class CommentVisibility:
+    """Who may read a restricted comment: members of a project role or of a group."""
+
+    type: Literal["role", "group"]
+    value: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"type": self.type, "value": self.value}
+
+
+# Jira's default project role for administrators, present on Server/DC and Cloud alike.
+DEFAULT_PRIVATE_VISIBILITY = CommentVisibility("role", "Administrators")
+
+
+@dataclass(frozen=True)
 class Comment:
     id: str
     author: User
@@ -263,7 +278,17 @@ class Tracker(Protocol):
         workflow transition; ``False`` when no transition available now leads there."""
         ...
 
-    def add_comment(self, key: str, body: Body, *, public: bool = True) -> Comment: ...
+    def add_comment(
+        self,
+        key: str,
+        body: Body,
+        *,
+        public: bool = True,
+        visibility: CommentVisibility | None = None,
+    ) -> Comment:
+        """``public=False`` restricts the comment to ``visibility`` (by default
+        :data:`DEFAULT_PRIVATE_VISIBILITY`)."""
+        ...
 
     def update_comment(self, key: str, comment_id: str, body: Body) -> Comment: ...
 

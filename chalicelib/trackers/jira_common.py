@@ -15,10 +15,12 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from chalicelib.trackers.base import (
+    DEFAULT_PRIVATE_VISIBILITY,
     Attachment,
     Body,
     BodyFormat,
     Comment,
+    CommentVisibility,
     InvalidRequest,
     Issue,
     IssueFields,
@@ -49,7 +51,8 @@ STANDARD_FIELDS = frozenset(
         "project",
     }
 )
-# JSM's way of marking a comment internal; harmless (a plain property) on Jira Software.
+# JSM's way of marking a comment internal; a plain property, ignored, on Jira Software:
+# a comment is restricted by its ``visibility``.
 INTERNAL_COMMENT_PROPERTY = "sd.public.comment"
 COMMENT_PAGE = 100
 MAX_COMMENTS = 5000
@@ -396,9 +399,20 @@ class JiraTracker:
 
     # comments ---------------------------------------------------------------------------
 
-    def add_comment(self, key: str, body: Body, *, public: bool = True) -> Comment:
+    def add_comment(
+        self,
+        key: str,
+        body: Body,
+        *,
+        public: bool = True,
+        visibility: CommentVisibility | None = None,
+    ) -> Comment:
+        """A comment; ``public=False`` restricts it to a role or group (``visibility``, by
+        default the Administrators role), which every Jira honours, and also marks it with
+        JSM's internal property, which only Service Management projects read."""
         payload: dict[str, Any] = {"body": self.own_body(body)}
         if not public:
+            payload["visibility"] = (visibility or DEFAULT_PRIVATE_VISIBILITY).as_json()
             payload["properties"] = [
                 {"key": INTERNAL_COMMENT_PROPERTY, "value": {"internal": True}}
             ]

@@ -24,6 +24,7 @@ from chalicelib.trackers.base import (
     Attachment,
     Body,
     Comment,
+    CommentVisibility,
     Issue,
     IssueFields,
     IssueRef,
@@ -169,8 +170,17 @@ class PacedTracker:
     def delete_issue(self, key: str) -> None:
         return self._call(self.inner.delete_issue, key, issue=key)
 
-    def add_comment(self, key: str, body: Body, *, public: bool = True) -> Comment:
-        return self._call(self.inner.add_comment, key, body, public=public, issue=key)
+    def add_comment(
+        self,
+        key: str,
+        body: Body,
+        *,
+        public: bool = True,
+        visibility: CommentVisibility | None = None,
+    ) -> Comment:
+        return self._call(
+            self.inner.add_comment, key, body, public=public, visibility=visibility, issue=key
+        )
 
     def update_comment(self, key: str, comment_id: str, body: Body) -> Comment:
         return self._call(self.inner.update_comment, key, comment_id, body, issue=key)

@@ -44,9 +44,11 @@ from typing import Any
 
 from chalicelib.trackers import base
 from chalicelib.trackers.base import (
+    DEFAULT_PRIVATE_VISIBILITY,
     Attachment,
     Body,
     Comment,
+    CommentVisibility,
     Issue,
     IssueFields,
     IssueRef,
@@ -88,6 +90,7 @@ class MemoryTracker:
         self.fail_next: dict[str, list[base.TrackerError]] = {}
         self.calls: list[str] = []
         self.searches: list[str] = []
+        self.restricted_to: dict[str, CommentVisibility] = {}  # comment id -> role or group
         self._ids = itertools.count(10_000)
         self._numbers: dict[str, int] = {}
         self._ticks = 0
@@ -246,7 +249,14 @@ class MemoryTracker:
         for prop in [p for p in self.properties if p[0] == key]:
             del self.properties[prop]
 
-    def add_comment(self, key: str, body: Body, *, public: bool = True) -> Comment:
+    def add_comment(
+        self,
+        key: str,
+        body: Body,
+        *,
+        public: bool = True,
+        visibility: CommentVisibility | None = None,
+    ) -> Comment:
         self._call("add_comment")
         issue = self._issue(key)
         stamp = self.now()
@@ -258,6 +268,8 @@ class MemoryTracker:
             body=body,
             public=public,
         )
+        if not public:  # whom Jira would show it to
+            self.restricted_to[comment.id] = visibility or DEFAULT_PRIVATE_VISIBILITY
         self._write(key, comments=(*issue.comments, comment))
         return comment
 

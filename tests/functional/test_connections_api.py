@@ -309,6 +309,46 @@ def test_patch_refuses_unknown_fields(cluster):
     assert (answer.status, answer.error) == (400, "unknown_field")
 
 
+def test_private_comment_visibility_defaults_to_the_administrators_role_and_can_be_set(cluster):
+    conn = cluster.admin("node-a", "POST", "/api/v1/connections", initiate_body()).body[
+        "connection"
+    ]
+    path = f"/api/v1/connections/{conn['id']}"
+    assert conn["private_comment_visibility"] == {"type": "role", "value": "Administrators"}
+    group = {"type": "group", "value": " support-staff "}
+    answer = cluster.admin("node-a", "PATCH", path, {"private_comment_visibility": group})
+    assert answer.status == 200, answer.body  # in Basic mode too: it is not a sync rule
+    wanted = {"type": "group", "value": "support-staff"}
+    assert answer.body["private_comment_visibility"] == wanted
+    assert cluster.admin("node-a", "GET", path).body["private_comment_visibility"] == wanted
+    reset = cluster.admin("node-a", "PATCH", path, {"private_comment_visibility": None})
+    assert reset.body["private_comment_visibility"]["value"] == "Administrators"
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("Administrators", "private_comment_visibility"),
+        ({"type": "role"}, "private_comment_visibility"),
+        ({"type": "role", "value": "x", "extra": 1}, "private_comment_visibility"),
+        ({"type": "team", "value": "x"}, "private_comment_visibility.type"),
+        ({"type": "role", "value": " "}, "private_comment_visibility.value"),
+        ({"type": "group", "value": 7}, "private_comment_visibility.value"),
+        ({"type": "group", "value": "g" * 256}, "private_comment_visibility.value"),
+    ],
+)
+def test_a_bad_private_comment_visibility_is_refused_and_nothing_changes(cluster, value, field):
+    conn = cluster.admin("node-a", "POST", "/api/v1/connections", initiate_body()).body[
+        "connection"
+    ]
+    path = f"/api/v1/connections/{conn['id']}"
+    answer = cluster.admin("node-a", "PATCH", path, {"private_comment_visibility": value})
+    assert (answer.status, answer.error) == (400, "invalid_field")
+    assert answer.body["error"]["field"] == field
+    shown = cluster.admin("node-a", "GET", path).body
+    assert shown["private_comment_visibility"] == {"type": "role", "value": "Administrators"}
+
+
 def test_upgrade_basic_to_script_then_edit_rules(cluster):
     conn = cluster.admin("node-a", "POST", "/api/v1/connections", initiate_body()).body[
         "connection"

@@ -10,6 +10,7 @@ import responses
 
 from chalicelib.trackers.base import (
     Body,
+    CommentVisibility,
     InvalidRequest,
     IssueFields,
     NotFound,
@@ -128,6 +129,23 @@ def test_comments_add_update_delete(http, server):
     assert sent_json(http.calls[0]) == {"body": "hello"}
     assert sent_json(http.calls[1]) == {"body": "edited"}
     assert len(http.calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("visibility", "sent"),
+    [
+        (None, {"type": "role", "value": "Administrators"}),
+        (CommentVisibility("group", "support-staff"), {"type": "group", "value": "support-staff"}),
+    ],
+)
+def test_an_internal_comment_is_restricted_by_visibility(http, server, visibility, sent):
+    # Jira Server without Service Management ignores the JSM property: only visibility
+    # keeps the comment from everyone outside the role or group (issue 14 item 2)
+    restricted = {**J.comment("8", server=True), "visibility": sent}
+    http.post(f"{API}/issue/ABC-12/comment", status=201, json=restricted)
+    added = server.add_comment("ABC-12", Body("wiki", "psst"), public=False, visibility=visibility)
+    assert sent_json(http.calls[0])["visibility"] == sent
+    assert added.public is False
 
 
 @pytest.mark.timeout(10)
