@@ -103,8 +103,10 @@ class SandboxAdmin:
         token: str | None = None,
         password: str | None = None,
         account_id: str | None = None,
+        groups: list[str] | None = None,
     ) -> dict[str, Any]:
-        """Cloud: ``email`` + API ``token``; Server: ``name`` + personal access ``token``."""
+        """Cloud: ``email`` + API ``token``; Server: ``name`` + personal access ``token``.
+        ``groups`` (None: the default groups) decide which restricted comments it sees."""
         body = {
             "display_name": display_name,
             "email": email,
@@ -112,6 +114,7 @@ class SandboxAdmin:
             "token": token,
             "password": password,
             "account_id": account_id,
+            "groups": groups,
         }
         return self.call("POST", "users", {k: v for k, v in body.items() if v is not None})
 

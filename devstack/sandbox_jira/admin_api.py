@@ -16,6 +16,7 @@ from .http import Request, Response, Router
 from .jql import JqlError, parse
 from .jql_eval import compile_query
 from .store import FieldRec, ProjectRec, UserRec, WebhookRec
+from .visibility import groups_of
 from .webhooks import EVENTS
 from .workflow import parse_workflow, status_names
 
@@ -50,6 +51,7 @@ def user_json(site: SandboxJira, user: UserRec, *, secrets: bool = True) -> dict
         "email": user.email,
         "name": user.name,
         "login": user.email if site.store.flavour == "cloud" else user.name,
+        "groups": groups_of(user),
     }
     if site.store.flavour == "cloud":
         data["accountId"] = user.id

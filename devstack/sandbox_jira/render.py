@@ -23,6 +23,7 @@ from .store import (
     UserRec,
 )
 from .timefmt import jira_time
+from .visibility import visible
 
 INTERNAL_PROPERTY = "sd.public.comment"
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
@@ -360,9 +361,16 @@ class Renderer:
         return data
 
     def comment_page(
-        self, issue: IssueRec, version: int, start: int = 0, limit: int = 5000
+        self,
+        issue: IssueRec,
+        version: int,
+        start: int = 0,
+        limit: int = 5000,
+        *,
+        viewer: UserRec | None = None,
     ) -> dict[str, Any]:
-        comments = self.store.issue_comments(issue)
+        """The issue's comments ``viewer`` may see (``None``: all, as admin webhooks)."""
+        comments = visible(viewer, self.store.issue_comments(issue))
         page = comments[start : start + limit]
         data: dict[str, Any] = {"comments": [self.comment(c, version) for c in page]}
         if self.cloud:  # Server's embedded comment page has no self link
@@ -397,7 +405,9 @@ class Renderer:
 
     # --- issues -------------------------------------------------------------------------
 
-    def field_values(self, issue: IssueRec, version: int) -> dict[str, Callable[[], Any]]:
+    def field_values(
+        self, issue: IssueRec, version: int, viewer: UserRec | None = None
+    ) -> dict[str, Callable[[], Any]]:
         """Every field of ``issue``, each computed only when selected."""
         project = self.store.projects[issue.project_id]
         fields: dict[str, Callable[[], Any]] = {
@@ -417,7 +427,7 @@ class Renderer:
             "attachment": lambda: [
                 self.attachment(a, version) for a in self.store.issue_attachments(issue)
             ],
-            "comment": lambda: self.comment_page(issue, version),
+            "comment": lambda: self.comment_page(issue, version, viewer=viewer),
             "resolution": lambda: None,
             "resolutiondate": lambda: None,
             "duedate": lambda: None,
@@ -441,11 +451,12 @@ class Renderer:
         *,
         expand: Iterable[str] = (),
         properties: Iterable[str] = (),
+        viewer: UserRec | None = None,
     ) -> dict[str, Any]:
         selection = selection or FieldSelection(None, "*all")
         if selection.id_only and not properties and not expand:
             return {"id": issue.id}
-        values = self.field_values(issue, version)
+        values = self.field_values(issue, version, viewer)
         data: dict[str, Any] = {
             "expand": ISSUE_EXPAND,
             "id": issue.id,

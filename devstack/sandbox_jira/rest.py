@@ -19,6 +19,7 @@ from .render import FieldSelection
 from .search import by_offset, by_token
 from .store import AttachmentRec, CommentRec, IssueRec, UserRec
 from .timefmt import jira_time
+from .visibility import can_see, check_author, visible
 from .workflow import available
 
 if TYPE_CHECKING:
@@ -45,9 +46,12 @@ def find_issue(site: SandboxJira, ref: str) -> IssueRec:
     return issue
 
 
-def find_comment(site: SandboxJira, issue: IssueRec, comment_id: str) -> CommentRec:
+def find_comment(
+    site: SandboxJira, issue: IssueRec, comment_id: str, viewer: UserRec | None = None
+) -> CommentRec:
+    """The comment, or Jira's 404 when it is not on ``issue`` or ``viewer`` may not see it."""
     comment = site.store.comments.get(comment_id)
-    if comment is None or comment.issue_id != issue.id:
+    if comment is None or comment.issue_id != issue.id or not can_see(viewer, comment.visibility):
         raise not_found(f"Can not find a comment for the id: {comment_id}.")
     return comment
 
@@ -244,7 +248,12 @@ def get_issue(site: SandboxJira, req: Request) -> Response:
         selection = FieldSelection(req.args("fields") or None, "*all")
         expand = [e for value in req.args("expand") for e in value.split(",")]
         body = site.renderer.issue(
-            issue, v(req), selection, expand=expand, properties=req.args("properties")
+            issue,
+            v(req),
+            selection,
+            expand=expand,
+            properties=req.args("properties"),
+            viewer=actor(req),
         )
         return Response(body=body)
 
@@ -256,7 +265,7 @@ def edit_issue(site: SandboxJira, req: Request) -> Response:
         values = FieldReader(site.store, v(req)).edit(body_json(req), issue)
         site.store.edit_issue(actor(req), issue, values)
         if req.arg("returnIssue") == "true":
-            return Response(200, site.renderer.issue(issue, v(req)))
+            return Response(200, site.renderer.issue(issue, v(req), viewer=actor(req)))
         return Response(NO_CONTENT)
 
 
@@ -349,7 +358,7 @@ def list_comments(site: SandboxJira, req: Request) -> Response:
         issue = find_issue(site, req.params["ref"])
         start = req.int_arg("startAt", 0)
         limit = max(1, min(req.int_arg("maxResults", 5000), 5000))
-        comments = site.store.issue_comments(issue)
+        comments = visible(actor(req), site.store.issue_comments(issue))
         order = req.arg("orderBy")
         if order not in (None, "created", "+created", "-created"):
             raise JiraError(400, [f"The orderBy value '{order}' is not supported."])
@@ -372,6 +381,7 @@ def add_comment(site: SandboxJira, req: Request) -> Response:
         issue = find_issue(site, req.params["ref"])
         raw = body_json(req)
         body, visibility = comment_body(site.store, v(req), raw)
+        check_author(site.store, actor(req), visibility)
         properties = comment_properties(raw)
         comment = site.store.add_comment(actor(req), issue, body, visibility, properties)
         return Response(201, site.renderer.comment(comment, v(req), expand=_expand(req)))
@@ -381,7 +391,7 @@ def add_comment(site: SandboxJira, req: Request) -> Response:
 def get_comment(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
         issue = find_issue(site, req.params["ref"])
-        comment = find_comment(site, issue, req.params["cid"])
+        comment = find_comment(site, issue, req.params["cid"], actor(req))
         return Response(body=site.renderer.comment(comment, v(req), expand=_expand(req)))
 
 
@@ -389,11 +399,13 @@ def get_comment(site: SandboxJira, req: Request) -> Response:
 def edit_comment(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
         issue = find_issue(site, req.params["ref"])
-        comment = find_comment(site, issue, req.params["cid"])
+        comment = find_comment(site, issue, req.params["cid"], actor(req))
         raw = body_json(req)
         body, visibility = comment_body(site.store, v(req), raw)
         if isinstance(raw, dict) and "visibility" not in raw:
             visibility = comment.visibility
+        else:
+            check_author(site.store, actor(req), visibility)
         comment.properties.update(comment_properties(raw))
         site.store.edit_comment(actor(req), issue, comment, body, visibility)
         return Response(body=site.renderer.comment(comment, v(req), expand=_expand(req)))
@@ -403,7 +415,7 @@ def edit_comment(site: SandboxJira, req: Request) -> Response:
 def delete_comment(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
         issue = find_issue(site, req.params["ref"])
-        comment = find_comment(site, issue, req.params["cid"])
+        comment = find_comment(site, issue, req.params["cid"], actor(req))
         site.store.delete_comment(actor(req), issue, comment)
         return Response(NO_CONTENT)
 
@@ -582,7 +594,12 @@ def _render_issues(
     selection = FieldSelection(params["fields"], default)
     return [
         site.renderer.issue(
-            i, v(req), selection, expand=params["expand"], properties=params["properties"]
+            i,
+            v(req),
+            selection,
+            expand=params["expand"],
+            properties=params["properties"],
+            viewer=actor(req),
         )
         for i in issues
     ]

@@ -161,6 +161,11 @@ class SandboxJira:
             raise admin_api.AdminError(409, f"user {login or user_id} exists")
         token = data.get("token") or secrets.token_urlsafe(24)
         password = data.get("password") or (token if self.flavour == "server" else None)
+        groups = data.get("groups")
+        if groups is not None and not (
+            isinstance(groups, list) and all(isinstance(g, str) and g for g in groups)
+        ):
+            raise admin_api.AdminError(400, "groups must be a list of group names")
         return self.store.add_user(
             display_name=display or name or (email or "").split("@")[0],
             email=email,
@@ -168,6 +173,7 @@ class SandboxJira:
             token=token,
             password=password,
             user_id=user_id,
+            groups=groups,
         )
 
     def add_project(self, data: dict[str, Any]) -> ProjectRec:

@@ -55,6 +55,7 @@ class UserRec:
     password: str | None = None  # Server basic auth
     active: bool = True
     time_zone: str = "UTC"
+    groups: list[str] | None = None  # None: the default groups (see visibility.py)
 
 
 @dataclass
@@ -214,6 +215,7 @@ class Store:
         token: str | None = None,
         password: str | None = None,
         user_id: str | None = None,
+        groups: list[str] | None = None,
     ) -> UserRec:
         with self.lock:
             if self.flavour == "cloud":
@@ -229,6 +231,7 @@ class Store:
                 token=token or secrets.token_urlsafe(24),
                 name=username,
                 password=password,
+                groups=groups,
             )
             self.users[uid] = user
             self.on_change()

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from chalicelib.trackers.base import Body, IssueFields
+from devstack.sandbox_jira.admin import SandboxAdmin
 from tests.stack.conftest import eventually, tracker_as
 
 pytestmark = pytest.mark.stack
@@ -125,23 +126,55 @@ def test_a_comment_restricted_on_cloud_does_not_reach_the_partner(stack_info, no
     assert len(arrived) == 1
 
 
-def test_an_internal_comment_on_server_is_restricted_to_the_role(stack_info, node_a, private):
+def server_user(stack_info, groups: list[str]) -> dict[str, str]:
+    """A new user of sandbox b who is in ``groups`` only: {user, token}."""
+    name = f"olive{uuid.uuid4().hex[:6]}"
+    created = SandboxAdmin(stack_info["trackers"]["b"]["url"]).create_user(
+        display_name="Olive", name=name, token=f"{name}-pat", groups=groups
+    )
+    return {"user": name, "token": created["token"]}
+
+
+def internal_on_c(stack_info, node_a, cid: str, text: str) -> tuple[str, dict[str, Any]]:
+    """Alice comments on a new issue on a; it syncs to c as an internal comment: (the twin's
+    key on c, the comment as Alice, a member of every group on c, reads it)."""
     alice_a = tracker_as(stack_info, "a")
     ref = alice_a.create_issue(
         "ALPHA", IssueFields(summary=f"Internal {uuid.uuid4().hex[:6]}", issue_type="Task")
     )
-    alice_a.add_comment(ref.key, Body("adf", adf("Written on a, internal on c")))
-    node_a.post(f"/api/v1/connections/{private}/sync", {"issue_key": ref.key})
-    twin = twin_on_c(node_a, private, ref.key)
+    alice_a.add_comment(ref.key, Body("adf", adf(text)))
+    node_a.post(f"/api/v1/connections/{cid}/sync", {"issue_key": ref.key})
+    twin = twin_on_c(node_a, cid, ref.key)
+    (written,) = eventually(
+        lambda: comments_on_b(stack_info, stack_info["trackers"]["b"]["user"], twin)
+    )
+    assert text in written["body"]
+    return twin, written
 
-    b = stack_info["trackers"]["b"]
-    as_alice = rest(stack_info, "b", b["user"])
 
-    def twin_comments() -> list[dict[str, Any]]:
-        page = as_alice.get(f"{b['url']}/rest/api/2/issue/{twin}/comment").json()
-        return page["comments"]
+def comments_on_b(stack_info, who: dict[str, str], key: str) -> list[dict[str, Any]]:
+    b_url = stack_info["trackers"]["b"]["url"]
+    page = rest(stack_info, "b", who).get(f"{b_url}/rest/api/2/issue/{key}/comment")
+    assert page.status_code == 200, page.text
+    return list(page.json()["comments"])
 
-    (written,) = eventually(twin_comments)
-    assert "internal on c" in written["body"]
+
+def test_an_internal_comment_on_server_is_restricted_to_the_role(
+    stack_info, node_a, node_c, private
+):
+    twin, written = internal_on_c(stack_info, node_a, private, "Written on a, internal on c")
     assert written["visibility"] == {"type": "role", "value": "Administrators"}
     assert tracker_as(stack_info, "b").get_issue(twin).comments[0].public is False
+    # a user of c outside the Administrators role does not see it
+    olive = server_user(stack_info, ["jira-users"])
+    assert comments_on_b(stack_info, olive, twin) == []
+
+    # per connection: c's end restricts its internal comments to a group instead
+    group = {"type": "group", "value": "jira-developers"}
+    changed = node_c.patch(f"/api/v1/connections/{private}", {"private_comment_visibility": group})
+    assert changed.status_code == 200, changed.text
+    twin, written = internal_on_c(stack_info, node_a, private, "For the developers of c")
+    assert written["visibility"] == group
+    developer = server_user(stack_info, ["jira-developers"])
+    assert [c["id"] for c in comments_on_b(stack_info, developer, twin)] == [written["id"]]
+    assert comments_on_b(stack_info, olive, twin) == []
