@@ -12,6 +12,7 @@ import hmac
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from . import adf_check
 from .errors import JiraError, issue_not_found, not_found
 from .fields import FieldReader, comment_body, comment_properties
 from .http import Request, Response, Router, parse_multipart
@@ -229,6 +230,7 @@ def issue_type_scheme_for_projects(site: SandboxJira, req: Request) -> Response:
 @router.add("POST", "/rest/api/{v}/issue")
 def create_issue(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
+        adf_check.check_request(site.store, v(req), body_json(req))
         project, values, properties = FieldReader(site.store, v(req)).create(body_json(req))
         issue = site.store.create_issue(actor(req), project, values, properties)
         return Response(
@@ -262,6 +264,7 @@ def get_issue(site: SandboxJira, req: Request) -> Response:
 def edit_issue(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
         issue = find_issue(site, req.params["ref"])
+        adf_check.check_request(site.store, v(req), body_json(req))
         values = FieldReader(site.store, v(req)).edit(body_json(req), issue)
         site.store.edit_issue(actor(req), issue, values)
         if req.arg("returnIssue") == "true":
@@ -314,6 +317,7 @@ def do_transition(site: SandboxJira, req: Request) -> Response:
             raise JiraError(400, [f"Transition id '{wanted}' is not valid for this issue."])
         values: dict[str, Any] = {}
         if raw.get("fields") or raw.get("update"):
+            adf_check.check_request(site.store, v(req), raw)
             values = FieldReader(site.store, v(req)).edit(raw, issue)
         site.store.edit_issue(actor(req), issue, {**values, "status": chosen["to"]})
         return Response(NO_CONTENT)
@@ -380,6 +384,7 @@ def add_comment(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
         issue = find_issue(site, req.params["ref"])
         raw = body_json(req)
+        adf_check.check_request(site.store, v(req), raw, comment=True)
         body, visibility = comment_body(site.store, v(req), raw)
         check_author(site.store, actor(req), visibility)
         properties = comment_properties(raw)
@@ -401,6 +406,7 @@ def edit_comment(site: SandboxJira, req: Request) -> Response:
         issue = find_issue(site, req.params["ref"])
         comment = find_comment(site, issue, req.params["cid"], actor(req))
         raw = body_json(req)
+        adf_check.check_request(site.store, v(req), raw, comment=True)
         body, visibility = comment_body(site.store, v(req), raw)
         if isinstance(raw, dict) and "visibility" not in raw:
             visibility = comment.visibility
