@@ -26,6 +26,7 @@ CONTRACT_FIELDS = {
     "remote_short_name",
     "remote",
     "incoming_project",
+    "private_comment_visibility",  # issue 14
     "created_at",
     "updated_at",
 }

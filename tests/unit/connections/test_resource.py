@@ -49,6 +49,7 @@ def test_resource_has_the_contract_shape_and_no_secret():
         "remote_short_name": "B",
         "remote": {"node_id": "node-b", "url": "https://b.test", "public": True},
         "incoming_project": "SUP",
+        "private_comment_visibility": {"type": "role", "value": "Administrators"},
         "created_at": "2026-01-02T03:04:05.000Z",
         "updated_at": "2026-01-02T03:04:05.000Z",
     }
