@@ -129,3 +129,12 @@ def test_admin_webhooks_carry_restricted_comments_with_their_visibility(
     (sent,) = [r["json"] for r in receiver.requests]
     assert sent["comment"]["id"] == secret["id"]
     assert sent["comment"]["visibility"] == ADMINS
+
+
+def test_groups_are_given_at_creation_and_checked(env: Env) -> None:
+    assert env.bot_user["groups"] == ["jira-administrators", "jira-developers", "jira-users"]
+    bad = env.site.url + "/_sandbox/users"
+    answer = env.bot.session.post(
+        bad, json={"display_name": "X", "email": "x@e.com", "name": "x", "groups": "jira-users"}
+    )
+    assert answer.status_code == 400
