@@ -199,9 +199,10 @@ def test_add_internal_comment_marks_it_with_the_jsm_property(http, cloud):
     http.post(f"{API}/issue/ABC-12/comment", status=201, json={**J.comment(), "jsdPublic": False})
     comment = cloud.add_comment("ABC-12", Body("adf", J.adf("psst")), public=False)
     assert comment.public is False
-    assert sent_json(only_call(http))["properties"] == [
-        {"key": "sd.public.comment", "value": {"internal": True}}
-    ]
+    sent = sent_json(only_call(http))
+    assert sent["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]
+    # outside Service Management only the visibility restricts it
+    assert sent["visibility"] == {"type": "role", "value": "Administrators"}
 
 
 @pytest.mark.parametrize(
