@@ -588,9 +588,19 @@ def _render_issues(
     ]
 
 
+SEARCH_REMOVED = (
+    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+    "A full migration guideline is available at "
+    "https://developer.atlassian.com/changelog/#CHANGE-2046"
+)
+
+
 @router.add("GET", "/rest/api/{v}/search")
 @router.add("POST", "/rest/api/{v}/search")
 def search(site: SandboxJira, req: Request) -> Response:
+    """Offset-paged search: Server/DC only; Cloud removed it in 2025 (CHANGE-2046: 410)."""
+    if site.renderer.cloud:
+        raise JiraError(410, [SEARCH_REMOVED])
     params = _search_params(req)
     cap = 100 if site.renderer.cloud else 1000
     limit = max(0, min(params["maxResults"], cap))
@@ -609,8 +619,8 @@ def search(site: SandboxJira, req: Request) -> Response:
     )
 
 
-@router.add("GET", "/rest/api/{v}/search/jql", versions=(3,), flavours=("cloud",))
-@router.add("POST", "/rest/api/{v}/search/jql", versions=(3,), flavours=("cloud",))
+@router.add("GET", "/rest/api/{v}/search/jql", flavours=("cloud",))
+@router.add("POST", "/rest/api/{v}/search/jql", flavours=("cloud",))
 def search_jql(site: SandboxJira, req: Request) -> Response:
     params = _search_params(req)
     selection = FieldSelection(params["fields"], "id")

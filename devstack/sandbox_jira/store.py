@@ -391,7 +391,7 @@ class Store:
             self.issues[issue_id] = issue
             self.keys[issue.key] = issue_id
             items = [self._item(n, None, self._field_value(issue, n)) for n in sorted(values)]
-            items.append(self._item("status", None, issue.status))
+            items.append(self._item("status", None, issue.status, created=True))
             history = HistoryRec(self.next_id("changelog"), actor.id, now, items)
             self._emit(
                 Change("jira:issue_created", "issue_created", actor, issue, now, history=history)
@@ -594,10 +594,18 @@ class Store:
         return copy.deepcopy(getattr(issue, ATTRS.get(name, name)))
 
     def _item(
-        self, name: str, old: Any, new: Any, *, ids: tuple[Any, Any] | None = None
+        self,
+        name: str,
+        old: Any,
+        new: Any,
+        *,
+        ids: tuple[Any, Any] | None = None,
+        created: bool = False,
     ) -> dict[str, Any]:
         """One changelog item shaped as Jira writes it (Server omits ``fieldId``)."""
-        label = {"status": "Status", "attachment": "Attachment"}.get(name, name)
+        # captured payloads: a create's item says "Status", a later change's says "status"
+        labels = {"attachment": "Attachment", "status": "Status" if created else "status"}
+        label = labels.get(name, name)
         label = self.field_name(name) or label  # Jira labels custom field items by name
         from_id, to_id = ids or (self._change_id(name, old), self._change_id(name, new))
         item: dict[str, Any] = {

@@ -243,7 +243,8 @@ def test_status_changes_fire_updates(env: Env, receiver: Receiver) -> None:
     settle(env)
     body = receiver.events()[0]["json"]
     [item] = body["changelog"]["items"]
-    assert (item["field"], item["fromString"], item["toString"]) == ("Status", "To Do", "Done")
+    # as in the captured issue-updated-resolved.json: "status" (a create's item says "Status")
+    assert (item["field"], item["fromString"], item["toString"]) == ("status", "To Do", "Done")
     assert body["issue"]["fields"]["status"]["name"] == "Done"
 
 
