@@ -15,6 +15,7 @@ from .errors import JiraError
 from .http import Request, Response, Router
 from .jql import JqlError, parse
 from .jql_eval import compile_query
+from .screens import resolution_after
 from .store import FieldRec, ProjectRec, UserRec, WebhookRec
 from .webhooks import EVENTS
 from .workflow import parse_workflow, status_names
@@ -69,6 +70,7 @@ def project_json(project: ProjectRec) -> dict[str, Any]:
         "issue_types": list(project.issue_types),
         "default_issue_type": project.default_issue_type,
         "workflow": parse_workflow(project.workflow),
+        "screens": project.screens,
     }
 
 
@@ -158,7 +160,9 @@ def set_status(site: SandboxJira, req: Request) -> Response:
         who = site.store.users.get(who_id or "")
         if who is None:
             raise AdminError(400, "name the acting user (user: accountId or name)")
-        site.store.edit_issue(who, issue, {"status": data["status"]})
+        done = site.store.statuses.get(data["status"], ("", ""))[1] == "done"
+        resolution = resolution_after({}, done, issue.resolution, None)
+        site.store.edit_issue(who, issue, {"resolution": resolution, "status": data["status"]})
     return Response(body={"key": issue.key, "status": issue.status})
 
 

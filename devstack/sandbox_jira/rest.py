@@ -16,6 +16,7 @@ from .errors import JiraError, issue_not_found, not_found
 from .fields import FieldReader, comment_body, comment_properties
 from .http import Request, Response, Router, parse_multipart
 from .render import FieldSelection
+from .screens import resolution_after
 from .search import by_offset, by_token
 from .store import AttachmentRec, CommentRec, IssueRec, UserRec
 from .timefmt import jira_time
@@ -281,10 +282,13 @@ def list_transitions(site: SandboxJira, req: Request) -> Response:
         wanted = req.arg("transitionId")
         if wanted:
             items = [t for t in items if t["id"] == wanted]
+        with_fields = "transitions.fields" in _expand(req)
         return Response(
             body={
                 "expand": "transitions",
-                "transitions": [site.renderer.transition(t, v(req)) for t in items],
+                "transitions": [
+                    site.renderer.transition(t, v(req), with_fields=with_fields) for t in items
+                ],
             }
         )
 
@@ -303,10 +307,14 @@ def do_transition(site: SandboxJira, req: Request) -> Response:
         chosen = next((t for t in available(workflow, issue.status) if t["id"] == wanted), None)
         if chosen is None:
             raise JiraError(400, [f"Transition id '{wanted}' is not valid for this issue."])
-        values: dict[str, Any] = {}
-        if raw.get("fields") or raw.get("update"):
-            values = FieldReader(site.store, v(req)).edit(raw, issue)
-        site.store.edit_issue(actor(req), issue, {**values, "status": chosen["to"]})
+        values = FieldReader(site.store, v(req)).transition(raw, issue, chosen)
+        done = site.store.statuses.get(chosen["to"], ("", ""))[1] == "done"
+        resolution = resolution_after(
+            chosen, done, issue.resolution, values.pop("resolution", None)
+        )
+        # Jira's changelog lists the resolution before the status (captured payloads)
+        changes = {"resolution": resolution, **values, "status": chosen["to"]}
+        site.store.edit_issue(actor(req), issue, changes)
         return Response(NO_CONTENT)
 
 

@@ -189,8 +189,9 @@ class SandboxJira:
                 lead=lead,
                 project_id=data.get("id"),
                 workflow=data.get("workflow"),
+                screens=data.get("screens"),
             )
-        except ValueError as exc:  # WorkflowError is one
+        except ValueError as exc:  # WorkflowError and ScreenError are ones
             raise admin_api.AdminError(400, str(exc)) from exc
 
     def add_field(self, data: dict[str, Any]) -> FieldRec:

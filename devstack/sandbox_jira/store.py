@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import adf
-from .jql_eval import Catalog, IssueDoc
+from .jql_eval import Catalog, FieldChange, IssueDoc
+from .screens import RESOLUTIONS, parse_screens, resolution_id
 from .timefmt import Clock, MonotonicClock, system_clock
 from .workflow import CATEGORIES, initial_status, parse_workflow
 
@@ -68,6 +69,7 @@ class ProjectRec:
     next_number: int = 1
     project_type: str = "software"
     workflow: dict[str, Any] | None = None  # None: the default workflow (see workflow.py)
+    screens: dict[str, Any] | None = None  # None: the default screens (see screens.py)
 
 
 @dataclass
@@ -130,6 +132,9 @@ class IssueRec:
     priority: str | None = DEFAULT_PRIORITY
     status: str = DEFAULT_STATUS
     assignee: str | None = None
+    resolution: str | None = None
+    resolved: int | None = None  # resolutiondate, epoch ms
+    parent: str | None = None  # the parent issue's id
     custom: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
     comments: list[str] = field(default_factory=list)
@@ -267,12 +272,14 @@ class Store:
         lead: str | None = None,
         project_id: str | None = None,
         workflow: dict[str, Any] | None = None,
+        screens: dict[str, Any] | None = None,
     ) -> ProjectRec:
         with self.lock:
             key = key.upper()
             if self.project(key):
                 raise ValueError(f"project {key} exists")
             checked = parse_workflow(workflow) if workflow is not None else None
+            checked_screens = parse_screens(screens)
             for status in (checked or {}).get("statuses", []):
                 self.status_id(status["name"], status["category"])
             types = list(issue_types or ["Task", "Bug", "Story"])
@@ -288,6 +295,7 @@ class Store:
                 default_issue_type=default_issue_type,
                 lead=lead,
                 workflow=checked,
+                screens=checked_screens,
             )
             self.projects[project.id] = project
             self.on_change()
@@ -580,6 +588,8 @@ class Store:
         self.on_change()
 
     def _set_field(self, issue: IssueRec, name: str, value: Any) -> None:
+        if name == "resolution" and value != issue.resolution:
+            issue.resolved = self.clock() if value else None
         if name.startswith("customfield_"):
             if value is None:
                 issue.custom.pop(name, None)
@@ -630,6 +640,10 @@ class Store:
             return next((pid for pid, pname in PRIORITIES if pname == value), None)
         if name == "status":
             return self.statuses[value][0] if value in self.statuses else None
+        if name == "resolution":
+            return resolution_id(value)
+        if name == "parent":
+            return str(value)
         if name in ("reporter", "assignee"):
             return str(value)
         return None
@@ -644,6 +658,9 @@ class Store:
             return user.display_name if user else str(value)
         if name in ("description", "environment"):
             return body_text(value)
+        if name == "parent":
+            parent = self.issues.get(value)
+            return parent.key if parent else str(value)
         return value if isinstance(value, str) else str(value)
 
     # --- JQL view -----------------------------------------------------------------------
@@ -666,6 +683,9 @@ class Store:
                 indexed_properties=(
                     set(self.indexed_properties) if self.indexed_properties is not None else None
                 ),
+                custom_fields=[(f.id, f.name, f.type) for f in self.fields.values()],
+                status_categories={n.lower(): c for n, (_, c) in self.statuses.items()},
+                resolutions=[(rid, name) for rid, name, _ in RESOLUTIONS],
             )
 
     def docs(self) -> list[IssueDoc]:
@@ -695,6 +715,22 @@ class Store:
                 "comment": comments,
             },
             properties=issue.properties,
+            resolution=issue.resolution,
+            parent=int(issue.parent) if issue.parent else None,
+            custom=issue.custom,
+            history=tuple(
+                FieldChange(
+                    str(item.get("fieldId") or item["field"]).lower(),
+                    item["from"],
+                    item["fromString"],
+                    item["to"],
+                    item["toString"],
+                    h.author,
+                    h.created,
+                )
+                for h in issue.history
+                for item in h.items
+            ),
         )
 
     # --- persistence --------------------------------------------------------------------

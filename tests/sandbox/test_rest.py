@@ -118,6 +118,7 @@ def test_createmeta_issue_types(env: Env) -> None:
 
 
 def test_create_and_read_issue(env: Env) -> None:
+    env.admin.create_field("Customer", field_id="customfield_10050")
     created = env.bot.create_issue(
         "First",
         description=env.bot.body("The body"),
