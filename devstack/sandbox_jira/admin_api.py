@@ -118,7 +118,17 @@ def settings(site: SandboxJira, req: Request) -> Response:
         if value is not None and not isinstance(value, list):
             raise AdminError(400, "indexed_properties must be a list of property keys or null")
         site.store.indexed_properties = value
-    return Response(body={"indexed_properties": site.store.indexed_properties})
+    if "search_lag_ms" in data:
+        lag = data["search_lag_ms"]
+        if isinstance(lag, bool) or not isinstance(lag, int) or lag < 0:
+            raise AdminError(400, "search_lag_ms must be a whole number of milliseconds >= 0")
+        site.store.set_search_lag(lag)
+    return Response(
+        body={
+            "indexed_properties": site.store.indexed_properties,
+            "search_lag_ms": site.store.index.lag_ms,
+        }
+    )
 
 
 # --- users and projects -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import adf
+from .index import SearchIndex
 from .jql_eval import Catalog, FieldChange, IssueDoc
 from .screens import RESOLUTIONS, parse_screens, resolution_id
 from .timefmt import Clock, MonotonicClock, system_clock
@@ -202,6 +203,7 @@ class Store:
             }
             self.fields: dict[str, FieldRec] = {}
             self.indexed_properties: list[str] | None = None
+            self.index = SearchIndex()  # what JQL sees; may lag behind (index.py)
 
     def next_id(self, kind: str) -> str:
         value = self.seq.get(kind, FIRST_ID)
@@ -444,6 +446,7 @@ class Store:
         with self.lock:
             created = key not in issue.properties
             issue.properties[key] = copy.deepcopy(value)
+            self._reindex(issue)
             self.on_change()
             return created
 
@@ -451,6 +454,7 @@ class Store:
         with self.lock:
             found = key in issue.properties
             issue.properties.pop(key, None)
+            self._reindex(issue)
             self.on_change()
             return found
 
@@ -584,8 +588,19 @@ class Store:
     # --- helpers ------------------------------------------------------------------------
 
     def _emit(self, *changes: Change) -> None:
+        for change in changes:
+            self._reindex(change.issue)
         self.listener(list(changes))
         self.on_change()
+
+    def _reindex(self, issue: IssueRec) -> None:
+        if self.index.lag_ms:
+            self.index.touch(self.doc(issue), self.clock.clock())
+
+    def set_search_lag(self, lag_ms: int) -> None:
+        """Search sees a change ``lag_ms`` after it happens (0: at once), see index.py."""
+        with self.lock:
+            self.index.set_lag(lag_ms, [self.doc(i) for i in self.issues.values()])
 
     def _set_field(self, issue: IssueRec, name: str, value: Any) -> None:
         if name == "resolution" and value != issue.resolution:
@@ -689,8 +704,10 @@ class Store:
             )
 
     def docs(self) -> list[IssueDoc]:
+        """What a search sees now (the search index may lag behind the issues)."""
         with self.lock:
-            return [self.doc(issue) for issue in self.issues.values()]
+            ids = [int(i) for i in self.issues]
+            return self.index.view(ids, lambda i: self.doc(self.issues[str(i)]), self.clock.clock())
 
     def doc(self, issue: IssueRec) -> IssueDoc:
         comments = " \n".join(body_text(self.comments[c].body) for c in issue.comments)
