@@ -3,7 +3,9 @@
 Problems are collected per field and answered together as Jira does:
 ``400 {"errorMessages": [], "errors": {"summary": "...", "issuetype": "..."}}``.
 Bodies must match the API version: ADF in REST v3, a string in REST v2; a Cloud site stores
-ADF, a Server site stores wiki markup.
+ADF, a Server site stores wiki markup. A field is set only when it is on the operation's
+screen (see ``screens.py``): an unknown ``customfield_`` id or a field off the screen
+refuses the whole write, and a field the screen requires must be given.
 """
 
 from __future__ import annotations
@@ -124,7 +126,9 @@ class FieldReader:
         self.fail_if_errors()
         return values
 
-    def transition(self, body: dict[str, Any], issue: IssueRec, chosen: dict[str, Any]) -> Any:
+    def transition(
+        self, body: dict[str, Any], issue: IssueRec, chosen: dict[str, Any]
+    ) -> dict[str, Any]:
         """What a transition request sets: only the fields on the transition's screen (none
         when it has no screen), and every field the screen requires."""
         fields = body.get("fields") or {}
