@@ -2,8 +2,10 @@
 fields left out, transition screens; and the resolution a Done transition sets.
 
 Wording: ``Field 'x' cannot be set. It is not on the appropriate screen, or unknown.`` is
-the message Jira's REST API answers (Atlassian's Jira REST examples and knowledge base); the
-resolution's shape and values are those of the captured ``issue-updated-resolved.json``.
+what Jira Cloud answers, one entry per offending field under ``errors`` with empty
+``errorMessages`` (real 400 bodies of ``POST /rest/api/3/issue`` quoted in public issue
+threads, e.g. tenable/integration-jira-cloud #89 and #225); the resolution's shape and
+values are those of the captured ``issue-updated-resolved.json``.
 """
 
 from __future__ import annotations
