@@ -152,6 +152,8 @@ class LocalStack:
         admin = SandboxAdmin(server.url)
         tokens = self._tokens(spec.name)
         users = {login: _ensure_user(admin, spec, login, tokens[login]) for login in tokens}
+        for custom in spec.fields:
+            _ensure_field(admin, custom)
         for project in spec.projects:
             _ensure_project(admin, project)
         return TrackerHandle(
@@ -326,6 +328,17 @@ def _ensure_user(admin: Any, spec: TrackerSpec, login: str, token: str) -> dict[
     return {"user": who.get("email") or who["name"], "token": token}
 
 
+def _ensure_field(admin: Any, custom: Any) -> None:
+    """Define a custom field the stack file names (kept if the state already has it)."""
+    from devstack.sandbox_jira.admin import SandboxAdminError
+
+    try:
+        admin.create_field(custom.name, field_type=custom.type, field_id=custom.id)
+    except SandboxAdminError as exc:
+        if exc.status != 409:
+            raise
+
+
 def _ensure_project(admin: Any, project: Any) -> None:
     from devstack.sandbox_jira.admin import SandboxAdminError
 
@@ -335,6 +348,8 @@ def _ensure_project(admin: Any, project: Any) -> None:
             project.name,
             issue_types=list(project.issue_types),
             default_issue_type=project.default_issue_type,
+            workflow=project.workflow,
+            screens=project.screens,
         )
     except SandboxAdminError as exc:
         if exc.status not in (400, 409):

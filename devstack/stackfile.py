@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("jira_cloud", "jira_server")
+FIELD_TYPES = ("string", "number", "array", "any")
+SCREEN_KINDS = ("create", "edit", "required")
 
 
 class StackFileError(Exception):
@@ -21,10 +23,25 @@ class StackFileError(Exception):
 
 @dataclass(frozen=True)
 class ProjectSpec:
+    """A sandbox project. ``screens`` (``create``/``edit``/``required`` field lists) and
+    ``workflow`` (statuses, transitions with their screens) are handed to the sandbox as
+    they are (see ``devstack/sandbox_jira/screens.py`` and ``workflow.py``)."""
+
     key: str
     name: str
     issue_types: tuple[str, ...]
     default_issue_type: str | None
+    screens: dict[str, list[str]] | None = field(default=None, hash=False)
+    workflow: dict[str, Any] | None = field(default=None, hash=False)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A custom field a sandbox tracker defines (``id``: ``customfield_NNNNN``, or made)."""
+
+    name: str
+    type: str = "string"
+    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,7 @@ class TrackerSpec:
     port: int = 0
     webhooks: bool = True
     projects: tuple[ProjectSpec, ...] = ()
+    fields: tuple[FieldSpec, ...] = ()
     url: str | None = None
     user: str | None = None
     token_env: str | None = None
@@ -82,9 +100,58 @@ def _projects(raw: list[Any], where: str, problems: list[str]) -> tuple[ProjectS
                 name=str(p.get("name", p["key"])),
                 issue_types=tuple(p["issue_types"]),
                 default_issue_type=p.get("default_issue_type"),
+                screens=_screens(p.get("screens"), f"{where}.projects[{i}]", problems),
+                workflow=_workflow(p.get("workflow"), f"{where}.projects[{i}]", problems),
             )
         )
     return tuple(projects)
+
+
+def _screens(raw: Any, where: str, problems: list[str]) -> dict[str, list[str]] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - set(SCREEN_KINDS):
+        problems.append(f"{where}.screens takes {', '.join(SCREEN_KINDS)} (lists of fields)")
+        return None
+    out = {}
+    for kind, value in raw.items():
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            problems.append(f"{where}.screens.{kind} must be a list of field ids or names")
+            continue
+        out[kind] = list(value)
+    return out
+
+
+def _workflow(raw: Any, where: str, problems: list[str]) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("statuses"), list):
+        problems.append(f"{where}.workflow needs statuses (and may list transitions)")
+        return None
+    return raw
+
+
+def _fields(raw: Any, where: str, problems: list[str]) -> tuple[FieldSpec, ...]:
+    if not isinstance(raw, list):
+        problems.append(f"{where}.fields must be a list of {{name, type, id}}")
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        ok = isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]
+        kind = item.get("type", "string") if isinstance(item, dict) else None
+        fid = item.get("id") if isinstance(item, dict) else None
+        if not ok or kind not in FIELD_TYPES:
+            problems.append(
+                f"{where}.fields[{i}] needs a name and a type among {', '.join(FIELD_TYPES)}"
+            )
+            continue
+        if fid is not None and not (
+            isinstance(fid, str) and fid.startswith("customfield_") and fid[12:].isdigit()
+        ):
+            problems.append(f"{where}.fields[{i}].id must be customfield_NNNNN")
+            continue
+        out.append(FieldSpec(name=str(item["name"]), type=str(kind), id=fid))
+    return tuple(out)
 
 
 def _tracker(name: str, raw: dict[str, Any], problems: list[str]) -> TrackerSpec:
@@ -104,6 +171,7 @@ def _tracker(name: str, raw: dict[str, Any], problems: list[str]) -> TrackerSpec
         port=_port(raw.get("port", 0), where, problems),
         webhooks=bool(raw.get("webhooks", True)),
         projects=_projects(raw.get("projects", []), where, problems),
+        fields=_fields(raw.get("fields", []), where, problems),
         url=raw.get("url"),
         user=raw.get("user"),
         token_env=raw.get("token_env"),

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import logging
 from contextlib import ExitStack
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -36,7 +37,13 @@ from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
 from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
 from chalicelib.rules.skip import SkipSync
-from chalicelib.store.models import ConnectionModel, TwinModel, set_or_remove, utcnow
+from chalicelib.store.models import (
+    ConnectionModel,
+    KeyModel,
+    TwinModel,
+    set_or_remove,
+    utcnow,
+)
 from chalicelib.store.namespaces import claim_key, inbox_pk
 from chalicelib.sync import arrival, connect, refusals
 from chalicelib.sync.arrival import Arrival
@@ -61,11 +68,13 @@ from chalicelib.sync.store import (
     claim,
     create_twin,
     get_entry,
+    get_key,
     get_twin,
     holding,
     holding_new,
     new_lease,
     set_entry_state,
+    set_key,
     twin_by_remote,
 )
 from chalicelib.trackers.base import (
@@ -361,7 +370,8 @@ def _create_twin(
     marker = {"connection_id": connection.id, "remote_key": remote_key}
     fields = plan.fields or IssueFields(summary=replica.summary or remote_key)
     local_key = None
-    if not claim(claim_key(connection.id, remote_key), value=remote_key):
+    key = claim_key(connection.id, remote_key)
+    if not claim(key, value=claim_value(remote_key, utcnow())):
         # an earlier attempt got this far: did it create the issue before it stopped?
         found = deps.tracker.find_issues_with_property(
             connection.incoming_project, PROPERTY, marker
@@ -369,19 +379,33 @@ def _create_twin(
         if found:
             local_key = found[0]
             deps.tracker.update_issue(local_key, fields)
+        elif claimed_within(get_key(key), deps.search_settle, utcnow()):
+            # Jira's search lags behind its writes: the issue may exist and not show yet
+            raise RetryLater(
+                f"{remote_key}: an earlier attempt may have created its twin, which Jira's "
+                "search does not show yet; looking again later",
+                delay=5,
+            )
     if local_key is None:
-        ref = deps.tracker.create_issue(
-            connection.incoming_project,
-            IssueFields(
-                summary=fields.summary,
-                description=fields.description,
-                issue_type=fields.issue_type,
-                labels=fields.labels,
-                priority=fields.priority,
-                custom=fields.custom,
-                properties={**fields.properties, PROPERTY: marker},
-            ),
-        )
+        deps.hook("before_create", connection_id=connection.id)
+        try:
+            ref = deps.tracker.create_issue(
+                connection.incoming_project,
+                IssueFields(
+                    summary=fields.summary,
+                    description=fields.description,
+                    issue_type=fields.issue_type,
+                    labels=fields.labels,
+                    priority=fields.priority,
+                    custom=fields.custom,
+                    properties={**fields.properties, PROPERTY: marker},
+                ),
+            )
+        except TrackerError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                # Jira refused it: nothing was created, a retry need not wait for search
+                set_key(key, remote_key)
+            raise
         local_key = ref.key
         deps.hook("after_create", connection_id=connection.id, key=local_key)
     twin = TwinModel(
@@ -395,6 +419,22 @@ def _create_twin(
     if not create_twin(twin):  # the same replica applied at the same time: it made the twin
         raise TwinBusy(f"{local_key} was just recorded by another apply; retrying")
     return twin
+
+
+def claim_value(remote_key: str, now: datetime) -> str:
+    """A twin claim's value: the remote key and when the claim was made."""
+    return f"{remote_key} {now.isoformat()}"
+
+
+def claimed_within(item: KeyModel | None, window: timedelta, now: datetime) -> bool:
+    """Whether a claim was made less than ``window`` ago (a claim without a time, from
+    before claims carried one, counts as old)."""
+    stamp = (item.value or "").rpartition(" ")[2] if item is not None else ""
+    try:
+        made = datetime.fromisoformat(stamp)
+    except ValueError:
+        return False
+    return now - made < window
 
 
 def _apply_status(twin: TwinModel, status: str | None, *, deps: SyncDeps) -> list[str]:

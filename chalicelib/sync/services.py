@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from chalicelib import queues
@@ -19,6 +20,10 @@ from chalicelib.sync.blobs import BlobStore
 from chalicelib.trackers.base import Project, Tracker
 
 PROJECT_TTL_S = 300
+# How long after a create Jira's search may still not show the issue (Atlassian: Cloud's
+# search/jql is eventually consistent, usually seconds). Crash recovery waits this long
+# for an issue an earlier attempt may have created before it creates one itself.
+SEARCH_SETTLE = timedelta(seconds=60)
 
 
 @dataclass
@@ -31,6 +36,7 @@ class SyncDeps:
     blob_fetch: Fetcher | None = None
     send: Callable[..., None] = queues.send
     hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    search_settle: timedelta = SEARCH_SETTLE
     _integration_user: str | None = None
     _projects: dict[str, tuple[float, Project]] = field(default_factory=dict)
 

@@ -195,6 +195,25 @@ def _other_fields(fields: Mapping[str, Any], names: Any) -> dict[str, Any]:
     return out
 
 
+def transition_screen_values(fields: Any) -> dict[str, Any]:
+    """Values for the required fields of a transition's screen that Twinsync can choose.
+
+    Jira's classic "Resolve Issue" screen requires a resolution on the way to Done: send
+    ``Done`` when it is allowed, else the first allowed value. Other required fields are
+    left out; Jira then refuses the transition with its field error, which is reported.
+    """
+    if not isinstance(fields, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    resolution = fields.get("resolution")
+    if isinstance(resolution, Mapping) and resolution.get("required"):
+        allowed = [v for v in resolution.get("allowedValues") or () if isinstance(v, Mapping)]
+        chosen = next((v for v in allowed if str(v.get("name")).lower() == "done"), None)
+        chosen = chosen or (allowed[0] if allowed else {"name": "Done"})
+        out["resolution"] = {"id": str(chosen["id"])} if chosen.get("id") else {"name": "Done"}
+    return out
+
+
 def jql_quote(value: str) -> str:
     """A JQL string literal: double quotes, with backslashes and quotes escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -324,15 +343,20 @@ class JiraTracker:
         compared case-insensitively). ``False`` when no transition available now leads
         there; ``True`` when the issue is in that status afterwards (or already was)."""
         wanted = to_status.strip().lower()
-        listed = self.http.json("GET", self._issue_path(key, "transitions")) or {}
+        listed = (
+            self.http.json(
+                "GET", self._issue_path(key, "transitions"), params={"expand": "transitions.fields"}
+            )
+            or {}
+        )
         for item in listed.get("transitions") or ():
             target = item.get("to") if isinstance(item, Mapping) else None
             if isinstance(target, Mapping) and str(target.get("name") or "").lower() == wanted:
-                self.http.json(
-                    "POST",
-                    self._issue_path(key, "transitions"),
-                    json={"transition": {"id": str(item["id"])}},
-                )
+                payload: dict[str, Any] = {"transition": {"id": str(item["id"])}}
+                screen = transition_screen_values(item.get("fields"))
+                if screen:
+                    payload["fields"] = screen
+                self.http.json("POST", self._issue_path(key, "transitions"), json=payload)
                 return True
         current = self.http.json("GET", self._issue_path(key), params={"fields": "status"})
         status = _name(((current or {}).get("fields") or {}).get("status")) or ""

@@ -56,9 +56,11 @@ class SandboxAdmin:
         default_issue_type: str | None = None,
         lead: str | None = None,
         workflow: dict[str, Any] | None = None,
+        screens: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``workflow``: ``{"statuses": [...], "transitions": [...]}`` (see workflow.py);
-        without it the project gets To Do ⇄ In Progress ⇄ Done."""
+        without it the project gets To Do ⇄ In Progress ⇄ Done. ``screens``:
+        ``{"create": [...], "edit": [...], "required": [...]}`` (see screens.py)."""
         body: dict[str, Any] = {"key": key, "name": name or key}
         if issue_types is not None:
             body["issue_types"] = issue_types
@@ -68,6 +70,8 @@ class SandboxAdmin:
             body["lead"] = lead
         if workflow is not None:
             body["workflow"] = workflow
+        if screens is not None:
+            body["screens"] = screens
         return self.call("POST", "projects", body)
 
     def create_field(

@@ -15,6 +15,7 @@ from .errors import JiraError
 from .http import Request, Response, Router
 from .jql import JqlError, parse
 from .jql_eval import compile_query
+from .screens import resolution_after
 from .store import FieldRec, ProjectRec, UserRec, WebhookRec
 from .visibility import groups_of
 from .webhooks import EVENTS
@@ -71,6 +72,7 @@ def project_json(project: ProjectRec) -> dict[str, Any]:
         "issue_types": list(project.issue_types),
         "default_issue_type": project.default_issue_type,
         "workflow": parse_workflow(project.workflow),
+        "screens": project.screens,
     }
 
 
@@ -118,7 +120,17 @@ def settings(site: SandboxJira, req: Request) -> Response:
         if value is not None and not isinstance(value, list):
             raise AdminError(400, "indexed_properties must be a list of property keys or null")
         site.store.indexed_properties = value
-    return Response(body={"indexed_properties": site.store.indexed_properties})
+    if "search_lag_ms" in data:
+        lag = data["search_lag_ms"]
+        if isinstance(lag, bool) or not isinstance(lag, int) or lag < 0:
+            raise AdminError(400, "search_lag_ms must be a whole number of milliseconds >= 0")
+        site.store.set_search_lag(lag)
+    return Response(
+        body={
+            "indexed_properties": site.store.indexed_properties,
+            "search_lag_ms": site.store.index.lag_ms,
+        }
+    )
 
 
 # --- users and projects -------------------------------------------------------------------
@@ -160,7 +172,9 @@ def set_status(site: SandboxJira, req: Request) -> Response:
         who = site.store.users.get(who_id or "")
         if who is None:
             raise AdminError(400, "name the acting user (user: accountId or name)")
-        site.store.edit_issue(who, issue, {"status": data["status"]})
+        done = site.store.statuses.get(data["status"], ("", ""))[1] == "done"
+        resolution = resolution_after({}, done, issue.resolution, None)
+        site.store.edit_issue(who, issue, {"resolution": resolution, "status": data["status"]})
     return Response(body={"key": issue.key, "status": issue.status})
 
 

@@ -3,7 +3,9 @@
 Problems are collected per field and answered together as Jira does:
 ``400 {"errorMessages": [], "errors": {"summary": "...", "issuetype": "..."}}``.
 Bodies must match the API version: ADF in REST v3, a string in REST v2; a Cloud site stores
-ADF, a Server site stores wiki markup.
+ADF, a Server site stores wiki markup. A field is set only when it is on the operation's
+screen (see ``screens.py``): an unknown ``customfield_`` id or a field off the screen
+refuses the whole write, and a field the screen requires must be given.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from . import adf
 from .errors import JiraError, bad_request, field_errors
+from .screens import NOT_ON_DEFAULT_SCREENS, SYSTEM_NAMES, find_resolution
 from .store import PRIORITIES, IssueRec, ProjectRec, Store
 
 SETTABLE = {"summary", "description", "environment", "issuetype", "labels", "priority"}
@@ -30,6 +33,7 @@ class FieldReader:
         self.version = version
         self.cloud = store.flavour == "cloud"
         self.errors: dict[str, str] = {}
+        self.screen: set[str] | None = None  # field ids settable now (None: default screen)
 
     def fail_if_errors(self) -> None:
         if self.errors:
@@ -52,7 +56,12 @@ class FieldReader:
                 values["issuetype"] = issue_type
         if "summary" not in fields:
             self.errors["summary"] = "You must specify a summary of the issue."
+        screens = (project.screens if project else None) or {}
+        self.screen = self.screen_ids(screens.get("create"))
+        if self.screen is not None:
+            self.screen.add("summary")  # Jira keeps the summary on every create screen
         values.update(self.values(fields, body.get("update")))
+        self.require(screens.get("required") or [], values)
         properties = self.properties(body.get("properties"))
         self.fail_if_errors()
         assert project is not None
@@ -105,14 +114,59 @@ class FieldReader:
             self.errors["project"] = NOT_SETTABLE.format("project")
             fields.pop("project")
         project = self.store.projects[issue.project_id]
+        self.screen = self.screen_ids((project.screens or {}).get("edit"))
+        values: dict[str, Any] = {}
+        if "issuetype" in fields and not self.allowed("issuetype"):
+            self.errors["issuetype"] = NOT_SETTABLE.format("issuetype")
+            fields.pop("issuetype")
         if "issuetype" in fields:
             name = self.issue_type(fields.pop("issuetype"), project)
             values = {"issuetype": name} if name else {}
-        else:
-            values = {}
         values.update(self.values(fields, body.get("update"), issue))
         self.fail_if_errors()
         return values
+
+    def transition(
+        self, body: dict[str, Any], issue: IssueRec, chosen: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What a transition request sets: only the fields on the transition's screen (none
+        when it has no screen), and every field the screen requires."""
+        fields = body.get("fields") or {}
+        if not isinstance(fields, dict):
+            raise bad_request("Can not deserialize instance of issue fields.")
+        self.screen = self.screen_ids(chosen.get("screen") or [])
+        values = self.values(dict(fields), body.get("update"), issue)
+        self.require(chosen.get("required") or [], values)
+        self.fail_if_errors()
+        return values
+
+    # --- screens ------------------------------------------------------------------------
+
+    def field_ref(self, ref: str) -> str:
+        """A field id from an id or a custom field's name (as screens may name them)."""
+        if ref in SYSTEM_NAMES or CUSTOM_RE.match(ref):
+            return ref
+        low = ref.lower()
+        return next((f.id for f in self.store.fields.values() if f.name.lower() == low), ref)
+
+    def screen_ids(self, refs: list[str] | None) -> set[str] | None:
+        return None if refs is None else {self.field_ref(r) for r in refs}
+
+    def allowed(self, name: str) -> bool:
+        """On the current screen; an id the site does not define is on none."""
+        if CUSTOM_RE.match(name) and name not in self.store.fields:
+            return False
+        if self.screen is None:
+            return name not in NOT_ON_DEFAULT_SCREENS
+        return name in self.screen
+
+    def require(self, refs: list[str], values: dict[str, Any]) -> None:
+        for ref in refs:
+            fid = self.field_ref(ref)
+            if fid in self.errors or values.get(fid) not in (None, "", []):
+                continue
+            label = SYSTEM_NAMES.get(fid) or self.store.field_name(fid) or fid
+            self.errors[fid] = f"{label} is required."
 
     # --- shared -------------------------------------------------------------------------
 
@@ -127,7 +181,9 @@ class FieldReader:
         return out
 
     def one(self, name: str, value: Any, out: dict[str, Any]) -> None:
-        if name == "summary":
+        if not self.allowed(name):
+            self.errors[name] = NOT_SETTABLE.format(name)
+        elif name == "summary":
             self.summary(value, out)
         elif name in ("description", "environment"):
             body = self.body(name, value)
@@ -139,14 +195,36 @@ class FieldReader:
             self.priority(value, out)
         elif name in USER_FIELDS:
             self.user(name, value, out)
+        elif name == "resolution":
+            self.resolution(value, out)
+        elif name == "parent":
+            self.parent(value, out)
         elif CUSTOM_RE.match(name):
             self.custom(name, value, out)
         else:
             self.errors[name] = NOT_SETTABLE.format(name)
 
+    def parent(self, value: Any, out: dict[str, Any]) -> None:
+        """``{"key": "ABC-1"}`` or ``{"id": "10000"}``: an issue of the site."""
+        ref = value.get("key") or value.get("id") if isinstance(value, dict) else None
+        found = self.store.issue(str(ref)) if ref else None
+        if value is None:
+            out["parent"] = None
+        elif found is None:
+            self.errors["parent"] = "Could not find issue by id or key."
+        else:
+            out["parent"] = found.id
+
+    def resolution(self, value: Any, out: dict[str, Any]) -> None:
+        name = find_resolution(value) if value is not None else None
+        if value is not None and name is None:
+            self.errors["resolution"] = "Could not find valid 'id' or 'name' in resolution object."
+        else:
+            out["resolution"] = name
+
     def custom(self, name: str, value: Any, out: dict[str, Any]) -> None:
-        """A custom field's value, checked against its type when the site defines it
-        (an id the site does not define is stored as given: older setups rely on it)."""
+        """A custom field's value, checked against its type (``allowed`` has already
+        refused an id the site does not define)."""
         rec = self.store.fields.get(name)
         kind = rec.type if rec else "any"
         number = isinstance(value, int | float) and not isinstance(value, bool)
@@ -246,6 +324,9 @@ class FieldReader:
             self.errors["update"] = "Operation value must be an object"
             return
         for name, ops in update.items():
+            if not self.allowed(name):
+                self.errors[name] = NOT_SETTABLE.format(name)
+                continue
             if not isinstance(ops, list):
                 self.errors[name] = "Operation value must be a list of operations"
                 continue

@@ -10,9 +10,11 @@ Grammar (the subset the sandbox supports)::
     or_expr  := and_expr ((OR | "||") and_expr)*
     and_expr := not_expr ((AND | "&&") not_expr)*
     not_expr := (NOT | "!") not_expr | "(" or_expr ")" | clause
-    clause   := field ( op value | [NOT] IN list | IS [NOT] (EMPTY | NULL) )
+    clause   := field ( op value | [NOT] IN list | IS [NOT] (EMPTY | NULL)
+                      | CHANGED (predicate)* )
+    predicate:= (FROM | TO | BY | AFTER | BEFORE | ON) value | DURING "(" value "," value ")"
     value    := WORD | STRING | function
-    list     := "(" value ("," value)* ")" | function
+    list     := "(" (value | EMPTY) ("," (value | EMPTY))* ")" | function
     function := WORD "(" [value ("," value)*] ")"
     sort     := field [ASC | DESC]
 """
@@ -23,7 +25,8 @@ import re
 from dataclasses import dataclass, field
 
 RESERVED = {"and", "or", "not", "in", "is", "empty", "null", "order", "by", "asc", "desc"}
-UNSUPPORTED_OPERATORS = {"was", "changed"}
+UNSUPPORTED_OPERATORS = {"was"}
+CHANGE_PREDICATES = ("from", "to", "by", "after", "before", "on", "during")
 OPERATORS = ("!=", "!~", "<=", ">=", "=", "~", "<", ">")
 VALID_OPERATORS_TEXT = (
     "'=', '!=', '<', '>', '<=', '>=', '~', '!~', 'IN', 'NOT IN', 'IS' and 'IS NOT'"
@@ -147,16 +150,24 @@ class FunctionCall:
 
 
 @dataclass(frozen=True)
-class ListValue:
-    items: tuple[Literal | FunctionCall, ...]
-
-
-@dataclass(frozen=True)
 class EmptyValue:
     pass
 
 
-Value = Literal | FunctionCall | ListValue | EmptyValue
+@dataclass(frozen=True)
+class ListValue:
+    items: tuple[Literal | FunctionCall | EmptyValue, ...]
+
+
+@dataclass(frozen=True)
+class ChangedValue:
+    """The predicates of ``field CHANGED [FROM v] [TO v] [BY u] [AFTER d] [BEFORE d] [ON d]
+    [DURING (d1, d2)]``; ``during`` holds two values."""
+
+    predicates: tuple[tuple[str, tuple[Literal | FunctionCall | EmptyValue, ...]], ...] = ()
+
+
+Value = Literal | FunctionCall | ListValue | EmptyValue | ChangedValue
 
 
 @dataclass(frozen=True)
@@ -315,6 +326,9 @@ class Parser:
                 )
             self.advance()
             return Clause(fref, "is not" if negate else "is", EmptyValue())
+        if self.is_word(tok, "changed"):
+            self.advance()
+            return Clause(fref, "changed", self.change_predicates())
         if self.is_word(tok, *UNSUPPORTED_OPERATORS):
             raise JqlError(
                 f"Error in the JQL Query: The operator '{tok.text.upper()}' is not supported "
@@ -325,6 +339,29 @@ class Parser:
             f"Expecting operator but got '{got}'. The valid operators are {VALID_OPERATORS_TEXT}.",
             tok.pos,
         )
+
+    def change_predicates(self) -> ChangedValue:
+        found: list[tuple[str, tuple[Literal | FunctionCall | EmptyValue, ...]]] = []
+        while self.is_word(self.peek(), *CHANGE_PREDICATES):
+            word = self.advance().text.lower()
+            if word != "during":
+                found.append((word, (self.single_value(),)))
+                continue
+            opening = self.peek()
+            if opening.kind != "LPAREN":
+                raise syntax_error(
+                    f"Expecting '(' but got '{opening.text or '<EOF>'}'.", opening.pos
+                )
+            self.advance()
+            first = self.single_value()
+            if self.advance().kind != "COMMA":
+                raise syntax_error("Expecting ',' in DURING.", self.peek().pos)
+            second = self.single_value()
+            closing = self.advance()
+            if closing.kind != "RPAREN":
+                raise syntax_error(f"Expecting ')' but got '{closing.text}'.", closing.pos)
+            found.append(("during", (first, second)))
+        return ChangedValue(tuple(found))
 
     def single_value(self) -> Literal | FunctionCall | EmptyValue:
         tok = self.peek()
@@ -357,12 +394,9 @@ class Parser:
             got = tok.text if tok.kind != "EOF" else "<EOF>"
             raise syntax_error(f"Expecting '(' but got '{got}'.", tok.pos)
         self.advance()
-        items: list[Literal | FunctionCall] = []
+        items: list[Literal | FunctionCall | EmptyValue] = []
         while True:
-            value = self.single_value()
-            if isinstance(value, EmptyValue):
-                raise syntax_error("EMPTY is not allowed in a list here.", self.peek().pos)
-            items.append(value)
+            items.append(self.single_value())  # EMPTY too: "resolution in (EMPTY, Done)"
             sep = self.peek()
             if sep.kind == "COMMA":
                 self.advance()

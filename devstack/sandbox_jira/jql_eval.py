@@ -21,6 +21,7 @@ from typing import Any
 
 from .jql import And as AndNode
 from .jql import (
+    ChangedValue,
     Clause,
     EmptyValue,
     FieldRef,
@@ -55,6 +56,23 @@ class IssueDoc:
     updated: int = 0
     texts: Mapping[str, str] = field(default_factory=dict)  # summary, description, comment…
     properties: Mapping[str, Any] = field(default_factory=dict)
+    resolution: str | None = None
+    parent: int | None = None  # the parent issue's id
+    custom: Mapping[str, Any] = field(default_factory=dict)  # customfield_NNNNN -> value
+    history: tuple[FieldChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changelog item, as ``CHANGED`` searches it (ids and display strings)."""
+
+    field: str  # the field id: status, assignee, priority, resolution, reporter
+    from_id: str | None
+    from_string: str | None
+    to_id: str | None
+    to_string: str | None
+    author: str | None
+    at: int  # epoch ms
 
 
 @dataclass
@@ -70,6 +88,9 @@ class Catalog:
     now_ms: int = 0
     current_user: str | None = None
     indexed_properties: set[str] | None = None  # None: every property key is searchable
+    custom_fields: list[tuple[str, str, str]] = field(default_factory=list)  # id, name, type
+    status_categories: dict[str, str] = field(default_factory=dict)  # status (lower) -> key
+    resolutions: list[tuple[str, str]] = field(default_factory=list)  # id, name
 
 
 Predicate = Callable[[IssueDoc], bool]
@@ -221,6 +242,7 @@ class FieldSpec:
     name = ""
     ops: set[str] = EQ_OPS
     sortable = True
+    empty_token: Any = None  # a value that names "empty" (resolution's Unresolved)
 
     def __init__(self, display: str, catalog: Catalog) -> None:
         self.display = display
@@ -459,6 +481,109 @@ def _property_scalar(value: Any) -> Any:
         return text.lower()
 
 
+CATEGORY_NAMES = {
+    "new": ("2", "To Do"),
+    "indeterminate": ("4", "In Progress"),
+    "done": ("3", "Done"),
+}
+
+
+class StatusCategoryField(FieldSpec):
+    """``statusCategory``: by key (``done``), name (``"To Do"``) or id (``3``)."""
+
+    def doc_values(self, doc: IssueDoc) -> list[Any]:
+        key = self.catalog.status_categories.get(doc.status.lower())
+        return [key] if key else []
+
+    def resolve(self, value: Literal) -> list[Any]:
+        low = value.value.lower()
+        found = [
+            key for key, (cid, name) in CATEGORY_NAMES.items() if low in (key, cid, name.lower())
+        ]
+        if not found:
+            raise bad_value(value.value, self.display)
+        return found
+
+
+UNRESOLVED = "\x00unresolved"
+
+
+class ResolutionField(FieldSpec):
+    """``resolution``: a resolution's name or id, or ``Unresolved`` (no resolution)."""
+
+    empty_token = UNRESOLVED
+
+    def doc_values(self, doc: IssueDoc) -> list[Any]:
+        return [doc.resolution.lower()] if doc.resolution else []
+
+    def resolve(self, value: Literal) -> list[Any]:
+        low = value.value.lower()
+        if low == "unresolved":
+            return [UNRESOLVED]
+        found = [
+            name.lower() for rid, name in self.catalog.resolutions if low in (rid, name.lower())
+        ]
+        if not found:
+            raise bad_value(value.value, self.display)
+        return found
+
+
+class ParentField(KeyField):
+    """``parent = ABC-1``: issues whose parent is that issue (by key or id)."""
+
+    ops = EQ_OPS
+    sortable = False
+
+    def doc_values(self, doc: IssueDoc) -> list[Any]:
+        return [doc.parent] if doc.parent is not None else []
+
+
+class CustomField(FieldSpec):
+    """A custom field, by name or ``cf[NNNNN]``; operators follow its Jira type: a text
+    field is searched with ``~``, a number is compared, a labels field matched exactly."""
+
+    field_id = ""
+    kind = "string"
+
+    def __init__(self, display: str, catalog: Catalog) -> None:
+        super().__init__(display, catalog)
+        self.ops = {
+            "string": TEXT_OPS,
+            "any": TEXT_OPS,
+            "number": EQ_OPS | ORDER_OPS,
+            "array": EQ_OPS,
+        }[self.kind]
+        self.sortable = self.kind != "array"
+
+    def doc_values(self, doc: IssueDoc) -> list[Any]:
+        value = doc.custom.get(self.field_id)
+        if value is None or value == "" or value == []:
+            return []
+        items = value if isinstance(value, list) else [value]
+        if self.kind == "number":
+            return [float(v) for v in items if isinstance(v, int | float)]
+        return [str(v).lower() if self.kind == "array" else str(v) for v in items]
+
+    def resolve(self, value: Literal) -> list[Any]:
+        if self.kind != "number":
+            return [value.value.lower() if self.kind == "array" else value.value]
+        try:
+            return [float(value.value)]
+        except ValueError:
+            raise JqlError(
+                f"'{value.value}' is an invalid number for the field '{self.display}'."
+            ) from None
+
+
+def custom_field(catalog: Catalog, ref: str) -> type[CustomField] | None:
+    match = re.match(r"^cf\[(\d+)\]$", ref, re.IGNORECASE)
+    wanted = f"customfield_{match.group(1)}" if match else None
+    for fid, name, kind in catalog.custom_fields:
+        if fid == wanted or (wanted is None and name.lower() == ref.lower()):
+            return type("CustomField_" + fid, (CustomField,), {"field_id": fid, "kind": kind})
+    return None
+
+
 FIELD_TYPES: dict[str, type[FieldSpec]] = {
     "project": ProjectField,
     "key": KeyField,
@@ -467,6 +592,9 @@ FIELD_TYPES: dict[str, type[FieldSpec]] = {
     "issuetype": IssueTypeField,
     "type": IssueTypeField,
     "status": StatusField,
+    "statuscategory": StatusCategoryField,
+    "resolution": ResolutionField,
+    "parent": ParentField,
     "priority": PriorityField,
     "labels": LabelsField,
     "reporter": user_field("reporter"),
@@ -490,7 +618,7 @@ def field_spec(fref: FieldRef, catalog: Catalog) -> FieldSpec:
         if indexed is not None and fref.property_key not in indexed:
             raise no_field(fref.display())
         return PropertyField(fref.display(), catalog, fref)
-    cls = FIELD_TYPES.get(fref.name.lower())
+    cls = FIELD_TYPES.get(fref.name.lower()) or custom_field(catalog, fref.name)
     if cls is None:
         raise no_field(fref.name)
     return cls(fref.name, catalog)
@@ -499,12 +627,17 @@ def field_spec(fref: FieldRef, catalog: Catalog) -> FieldSpec:
 # --- compiling clauses ------------------------------------------------------------------
 
 
+EMPTY = object()  # an EMPTY in a list: "resolution in (EMPTY, Done)"
+
+
 def _resolve_all(spec: FieldSpec, value: Literal | FunctionCall | ListValue) -> list[Any]:
-    items: Iterable[Literal | FunctionCall]
+    items: Iterable[Literal | FunctionCall | EmptyValue]
     items = value.items if isinstance(value, ListValue) else (value,)
     out: list[Any] = []
     for item in items:
-        if isinstance(item, FunctionCall):
+        if isinstance(item, EmptyValue):
+            out.append(EMPTY)
+        elif isinstance(item, FunctionCall):
             check_function(item)
             out.extend(spec.resolve_function(item))
         else:
@@ -515,22 +648,38 @@ def _resolve_all(spec: FieldSpec, value: Literal | FunctionCall | ListValue) -> 
 def compile_clause(clause: Clause, catalog: Catalog) -> Predicate:
     spec = field_spec(clause.field, catalog)
     op = clause.operator
+    value = clause.value
+    if op == "changed":
+        assert isinstance(value, ChangedValue)
+        return compile_changed(spec, clause.field.name.lower(), value, catalog)
     if op not in spec.ops:
         raise bad_operator(op if op in ("~", "!~") else op.upper(), spec.display)
-    value = clause.value
     if op in ("is", "is not") or isinstance(value, EmptyValue):
         if op not in ("=", "!=", "is", "is not"):
             raise bad_operator(op.upper(), spec.display)
         want_empty = op in ("is", "=")
         return lambda doc: (not spec.doc_values(doc)) == want_empty
     if op in ("~", "!~"):
-        assert isinstance(value, Literal | FunctionCall)
+        if not isinstance(value, Literal):
+            raise (
+                bad_operator(op, spec.display)
+                if isinstance(value, ListValue)
+                else bad_function(getattr(value, "name", ""), spec.display)
+            )
         if isinstance(value, FunctionCall):
             raise bad_function(value.name, spec.display)
         matcher = text_matcher(value.value)
         positive = op == "~"
         return lambda doc: any(matcher(str(v)) for v in spec.doc_values(doc)) == positive
+    assert not isinstance(value, ChangedValue | EmptyValue)
     targets = _resolve_all(spec, value)
+    if EMPTY in targets or spec.empty_token in targets:
+        if op not in ("=", "in"):
+            raise bad_operator(op.upper(), spec.display)
+        wanted_values = {t for t in targets if t is not EMPTY and t != spec.empty_token}
+        return lambda doc: (
+            (not spec.doc_values(doc)) or any(v in wanted_values for v in spec.doc_values(doc))
+        )
     if op in ORDER_OPS:
         return lambda doc: any(
             spec.ordered(dv, op, t)
@@ -545,6 +694,73 @@ def compile_clause(clause: Clause, catalog: Catalog) -> Predicate:
     return lambda doc: (
         bool(spec.doc_values(doc)) and not any(v in unwanted for v in spec.doc_values(doc))
     )
+
+
+HISTORY_FIELDS = {"status", "assignee", "reporter", "priority", "resolution"}
+
+
+def compile_changed(
+    spec: FieldSpec, field_id: str, value: ChangedValue, catalog: Catalog
+) -> Predicate:
+    """``field CHANGED [FROM v] [TO v] [BY u] [AFTER|BEFORE|ON d] [DURING (d1, d2)]``:
+    some changelog item of the field meets every predicate (Jira's fields with history)."""
+    if field_id not in HISTORY_FIELDS:
+        raise bad_operator("CHANGED", spec.display)
+    tests: list[Callable[[FieldChange], bool]] = []
+    for word, values in value.predicates:
+        tests.append(_change_test(spec, word, values, catalog))
+    return lambda doc: any(c.field == field_id and all(t(c) for t in tests) for c in doc.history)
+
+
+def _change_values(spec: FieldSpec, value: Literal | FunctionCall | EmptyValue) -> set[Any]:
+    if isinstance(value, EmptyValue):
+        return {None}
+    out = {str(v).lower() for v in _resolve_all(spec, value)}
+    if isinstance(value, Literal):
+        out.add(value.value.lower())
+    return out
+
+
+def _change_date(value: Literal | FunctionCall | EmptyValue, catalog: Catalog, name: str) -> int:
+    if isinstance(value, EmptyValue):
+        raise JqlError(f"EMPTY is not a date for '{name}'.")
+    if isinstance(value, FunctionCall):
+        check_function(value)
+        return date_function(value, catalog, name)
+    return parse_date(value.value, catalog.now_ms, name)
+
+
+def _change_test(
+    spec: FieldSpec,
+    word: str,
+    values: tuple[Literal | FunctionCall | EmptyValue, ...],
+    catalog: Catalog,
+) -> Callable[[FieldChange], bool]:
+    if word in ("from", "to"):
+        wanted = _change_values(spec, values[0])
+        if word == "from":
+            return lambda c: _either(c.from_id, c.from_string) & wanted != set()
+        return lambda c: _either(c.to_id, c.to_string) & wanted != set()
+    if word == "by":
+        users = _change_values(user_field("reporter")(spec.display, catalog), values[0])
+        return lambda c: (c.author or "").lower() in users
+    if word == "during":
+        start = _change_date(values[0], catalog, spec.display)
+        end = _change_date(values[1], catalog, spec.display)
+        return lambda c: start <= c.at <= end
+    when = _change_date(values[0], catalog, spec.display)
+    if word == "after":
+        return lambda c: c.at > when
+    if word == "before":
+        return lambda c: c.at < when
+    day = when - when % 86_400_000  # ON: that UTC day
+    return lambda c: day <= c.at < day + 86_400_000
+
+
+def _either(ident: str | None, text: str | None) -> set[Any]:
+    if ident is None and text is None:
+        return {None}
+    return {str(ident).lower(), str(text).lower()}
 
 
 def compile_node(node: Node, catalog: Catalog) -> Predicate:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from . import adf
+from .screens import RESOLUTIONS
 from .store import (
     PRIORITIES,
     AttachmentRec,
@@ -269,16 +270,25 @@ class Renderer:
             },
         }
 
-    def transition(self, item: dict[str, Any], version: int) -> dict[str, Any]:
-        """One workflow transition as ``GET issue/{key}/transitions`` lists it."""
+    def transition(
+        self, item: dict[str, Any], version: int, *, with_fields: bool = False
+    ) -> dict[str, Any]:
+        """One workflow transition as ``GET issue/{key}/transitions`` lists it (its screen's
+        fields with ``expand=transitions.fields``)."""
         data: dict[str, Any] = {
             "id": item["id"],
             "name": item["name"],
             "to": self.status(item["to"], version),
         }
+        if with_fields:
+            required = {self.field_ref(f) for f in item.get("required", [])}
+            data["fields"] = {
+                fid: self.screen_field(fid, fid in required)
+                for fid in (self.field_ref(f) for f in item.get("screen", []))
+            }
         if self.cloud:
             data.update(
-                hasScreen=False,
+                hasScreen=bool(item.get("screen")),
                 isGlobal=not item["from"],
                 isInitial=False,
                 isAvailable=True,
@@ -286,6 +296,57 @@ class Renderer:
                 isLooped=False,
             )
         return data
+
+    def field_ref(self, ref: str) -> str:
+        low = ref.lower()
+        return next((f.id for f in self.store.fields.values() if f.name.lower() == low), ref)
+
+    def screen_field(self, fid: str, required: bool) -> dict[str, Any]:
+        """A field of a transition screen, as ``expand=transitions.fields`` shows it."""
+        rec = self.store.fields.get(fid)
+        if rec is not None:
+            custom_type, plugin = CUSTOM_FIELD_SCHEMAS[rec.type]
+            schema: dict[str, Any] = {"type": custom_type, "custom": plugin}
+            name = rec.name
+        else:
+            schema_type, _ = SYSTEM_FIELD_TYPES.get(fid, ("string", None))
+            schema = {"type": schema_type, "system": fid}
+            name = FIELD_NAMES.get(fid, fid)
+        out: dict[str, Any] = {
+            "required": required,
+            "schema": schema,
+            "name": name,
+            "key": fid,
+            "hasDefaultValue": False,
+            "operations": ["set"],
+        }
+        if fid == "resolution":
+            out["allowedValues"] = [self.resolution(n) for _, n, _ in RESOLUTIONS]
+        return out
+
+    def parent(self, parent: IssueRec, version: int) -> dict[str, Any]:
+        return {
+            "id": parent.id,
+            "key": parent.key,
+            "self": f"{self.api(version)}/issue/{parent.id}",
+            "fields": {
+                "summary": parent.summary,
+                "status": self.status(parent.status, version),
+                "priority": self.priority(parent.priority, version),
+                "issuetype": self.issue_type(parent.issue_type, version),
+            },
+        }
+
+    def resolution(self, name: str | None) -> dict[str, Any] | None:
+        if name is None:
+            return None
+        rid, _, description = next(r for r in RESOLUTIONS if r[1] == name)
+        return {
+            "self": f"{self.base}/rest/api/2/resolution/{rid}",
+            "id": rid,
+            "description": description,
+            "name": name,
+        }
 
     def fields(self, version: int) -> list[dict[str, Any]]:
         """``GET field``: the system fields the sandbox has, then the site's custom fields."""
@@ -428,8 +489,8 @@ class Renderer:
                 self.attachment(a, version) for a in self.store.issue_attachments(issue)
             ],
             "comment": lambda: self.comment_page(issue, version, viewer=viewer),
-            "resolution": lambda: None,
-            "resolutiondate": lambda: None,
+            "resolution": lambda: self.resolution(issue.resolution),
+            "resolutiondate": lambda: jira_time(issue.resolved) if issue.resolved else None,
             "duedate": lambda: None,
             "issuelinks": lambda: [],
             "subtasks": lambda: [],
@@ -437,6 +498,9 @@ class Renderer:
             "fixVersions": lambda: [],
             "versions": lambda: [],
         }
+        parent = self.store.issues.get(issue.parent or "")
+        if parent is not None:  # Jira leaves the field out when there is no parent
+            fields["parent"] = lambda: self.parent(parent, version)
         if self.cloud:
             fields["statuscategorychangedate"] = lambda: jira_time(issue.created)
         for name, value in issue.custom.items():

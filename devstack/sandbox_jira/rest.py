@@ -17,6 +17,7 @@ from .errors import JiraError, issue_not_found, not_found
 from .fields import FieldReader, comment_body, comment_properties
 from .http import Request, Response, Router, parse_multipart
 from .render import FieldSelection
+from .screens import resolution_after
 from .search import by_offset, by_token
 from .store import AttachmentRec, CommentRec, IssueRec, UserRec
 from .timefmt import jira_time
@@ -293,10 +294,13 @@ def list_transitions(site: SandboxJira, req: Request) -> Response:
         wanted = req.arg("transitionId")
         if wanted:
             items = [t for t in items if t["id"] == wanted]
+        with_fields = "transitions.fields" in _expand(req)
         return Response(
             body={
                 "expand": "transitions",
-                "transitions": [site.renderer.transition(t, v(req)) for t in items],
+                "transitions": [
+                    site.renderer.transition(t, v(req), with_fields=with_fields) for t in items
+                ],
             }
         )
 
@@ -315,11 +319,16 @@ def do_transition(site: SandboxJira, req: Request) -> Response:
         chosen = next((t for t in available(workflow, issue.status) if t["id"] == wanted), None)
         if chosen is None:
             raise JiraError(400, [f"Transition id '{wanted}' is not valid for this issue."])
-        values: dict[str, Any] = {}
         if raw.get("fields") or raw.get("update"):
             adf_check.check_request(site.store, v(req), raw)
-            values = FieldReader(site.store, v(req)).edit(raw, issue)
-        site.store.edit_issue(actor(req), issue, {**values, "status": chosen["to"]})
+        values = FieldReader(site.store, v(req)).transition(raw, issue, chosen)
+        done = site.store.statuses.get(chosen["to"], ("", ""))[1] == "done"
+        resolution = resolution_after(
+            chosen, done, issue.resolution, values.pop("resolution", None)
+        )
+        # Jira's changelog lists the resolution before the status (captured payloads)
+        changes = {"resolution": resolution, **values, "status": chosen["to"]}
+        site.store.edit_issue(actor(req), issue, changes)
         return Response(NO_CONTENT)
 
 
@@ -611,9 +620,19 @@ def _render_issues(
     ]
 
 
+SEARCH_REMOVED = (
+    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+    "A full migration guideline is available at "
+    "https://developer.atlassian.com/changelog/#CHANGE-2046"
+)
+
+
 @router.add("GET", "/rest/api/{v}/search")
 @router.add("POST", "/rest/api/{v}/search")
 def search(site: SandboxJira, req: Request) -> Response:
+    """Offset-paged search: Server/DC only; Cloud removed it in 2025 (CHANGE-2046: 410)."""
+    if site.renderer.cloud:
+        raise JiraError(410, [SEARCH_REMOVED])
     params = _search_params(req)
     cap = 100 if site.renderer.cloud else 1000
     limit = max(0, min(params["maxResults"], cap))
@@ -632,8 +651,8 @@ def search(site: SandboxJira, req: Request) -> Response:
     )
 
 
-@router.add("GET", "/rest/api/{v}/search/jql", versions=(3,), flavours=("cloud",))
-@router.add("POST", "/rest/api/{v}/search/jql", versions=(3,), flavours=("cloud",))
+@router.add("GET", "/rest/api/{v}/search/jql", flavours=("cloud",))
+@router.add("POST", "/rest/api/{v}/search/jql", flavours=("cloud",))
 def search_jql(site: SandboxJira, req: Request) -> Response:
     params = _search_params(req)
     selection = FieldSelection(params["fields"], "id")

@@ -195,8 +195,9 @@ class SandboxJira:
                 lead=lead,
                 project_id=data.get("id"),
                 workflow=data.get("workflow"),
+                screens=data.get("screens"),
             )
-        except ValueError as exc:  # WorkflowError is one
+        except ValueError as exc:  # WorkflowError and ScreenError are ones
             raise admin_api.AdminError(400, str(exc)) from exc
 
     def add_field(self, data: dict[str, Any]) -> FieldRec:
@@ -248,12 +249,18 @@ class SandboxJira:
         for hook in config.get("webhooks", []):
             if hook.get("url") not in known_urls:
                 self.add_webhook(admin_api.check_webhook(self, dict(hook)))
+        self._apply_settings(config)
+
+    def _apply_settings(self, config: dict[str, Any]) -> None:
+        """The config's site settings: faults, attachment limit, indexing, search lag."""
         if config.get("faults"):
             self.faults.update(config["faults"])
         if "attachment_limit" in config:
             self.faults.update({"attachment_limit": config["attachment_limit"]})
         if "indexed_properties" in config:
             self.store.indexed_properties = config["indexed_properties"]
+        if config.get("search_lag_ms"):
+            self.store.set_search_lag(int(config["search_lag_ms"]))
 
     # --- persistence --------------------------------------------------------------------
 

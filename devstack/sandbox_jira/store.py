@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import adf
-from .jql_eval import Catalog, IssueDoc
+from .index import SearchIndex
+from .jql_eval import Catalog, FieldChange, IssueDoc
+from .screens import RESOLUTIONS, parse_screens, resolution_id
 from .timefmt import Clock, MonotonicClock, system_clock
 from .workflow import CATEGORIES, initial_status, parse_workflow
 
@@ -69,6 +71,7 @@ class ProjectRec:
     next_number: int = 1
     project_type: str = "software"
     workflow: dict[str, Any] | None = None  # None: the default workflow (see workflow.py)
+    screens: dict[str, Any] | None = None  # None: the default screens (see screens.py)
 
 
 @dataclass
@@ -131,6 +134,9 @@ class IssueRec:
     priority: str | None = DEFAULT_PRIORITY
     status: str = DEFAULT_STATUS
     assignee: str | None = None
+    resolution: str | None = None
+    resolved: int | None = None  # resolutiondate, epoch ms
+    parent: str | None = None  # the parent issue's id
     custom: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
     comments: list[str] = field(default_factory=list)
@@ -198,6 +204,7 @@ class Store:
             }
             self.fields: dict[str, FieldRec] = {}
             self.indexed_properties: list[str] | None = None
+            self.index = SearchIndex()  # what JQL sees; may lag behind (index.py)
 
     def next_id(self, kind: str) -> str:
         value = self.seq.get(kind, FIRST_ID)
@@ -270,12 +277,14 @@ class Store:
         lead: str | None = None,
         project_id: str | None = None,
         workflow: dict[str, Any] | None = None,
+        screens: dict[str, Any] | None = None,
     ) -> ProjectRec:
         with self.lock:
             key = key.upper()
             if self.project(key):
                 raise ValueError(f"project {key} exists")
             checked = parse_workflow(workflow) if workflow is not None else None
+            checked_screens = parse_screens(screens)
             for status in (checked or {}).get("statuses", []):
                 self.status_id(status["name"], status["category"])
             types = list(issue_types or ["Task", "Bug", "Story"])
@@ -291,6 +300,7 @@ class Store:
                 default_issue_type=default_issue_type,
                 lead=lead,
                 workflow=checked,
+                screens=checked_screens,
             )
             self.projects[project.id] = project
             self.on_change()
@@ -394,7 +404,7 @@ class Store:
             self.issues[issue_id] = issue
             self.keys[issue.key] = issue_id
             items = [self._item(n, None, self._field_value(issue, n)) for n in sorted(values)]
-            items.append(self._item("status", None, issue.status))
+            items.append(self._item("status", None, issue.status, created=True))
             history = HistoryRec(self.next_id("changelog"), actor.id, now, items)
             self._emit(
                 Change("jira:issue_created", "issue_created", actor, issue, now, history=history)
@@ -439,6 +449,7 @@ class Store:
         with self.lock:
             created = key not in issue.properties
             issue.properties[key] = copy.deepcopy(value)
+            self._reindex(issue)
             self.on_change()
             return created
 
@@ -446,6 +457,7 @@ class Store:
         with self.lock:
             found = key in issue.properties
             issue.properties.pop(key, None)
+            self._reindex(issue)
             self.on_change()
             return found
 
@@ -579,10 +591,23 @@ class Store:
     # --- helpers ------------------------------------------------------------------------
 
     def _emit(self, *changes: Change) -> None:
+        for change in changes:
+            self._reindex(change.issue)
         self.listener(list(changes))
         self.on_change()
 
+    def _reindex(self, issue: IssueRec) -> None:
+        if self.index.lag_ms:
+            self.index.touch(self.doc(issue), self.clock.clock())
+
+    def set_search_lag(self, lag_ms: int) -> None:
+        """Search sees a change ``lag_ms`` after it happens (0: at once), see index.py."""
+        with self.lock:
+            self.index.set_lag(lag_ms, [self.doc(i) for i in self.issues.values()])
+
     def _set_field(self, issue: IssueRec, name: str, value: Any) -> None:
+        if name == "resolution" and value != issue.resolution:
+            issue.resolved = self.clock() if value else None
         if name.startswith("customfield_"):
             if value is None:
                 issue.custom.pop(name, None)
@@ -597,10 +622,18 @@ class Store:
         return copy.deepcopy(getattr(issue, ATTRS.get(name, name)))
 
     def _item(
-        self, name: str, old: Any, new: Any, *, ids: tuple[Any, Any] | None = None
+        self,
+        name: str,
+        old: Any,
+        new: Any,
+        *,
+        ids: tuple[Any, Any] | None = None,
+        created: bool = False,
     ) -> dict[str, Any]:
         """One changelog item shaped as Jira writes it (Server omits ``fieldId``)."""
-        label = {"status": "Status", "attachment": "Attachment"}.get(name, name)
+        # captured payloads: a create's item says "Status", a later change's says "status"
+        labels = {"attachment": "Attachment", "status": "Status" if created else "status"}
+        label = labels.get(name, name)
         label = self.field_name(name) or label  # Jira labels custom field items by name
         from_id, to_id = ids or (self._change_id(name, old), self._change_id(name, new))
         item: dict[str, Any] = {
@@ -625,6 +658,10 @@ class Store:
             return next((pid for pid, pname in PRIORITIES if pname == value), None)
         if name == "status":
             return self.statuses[value][0] if value in self.statuses else None
+        if name == "resolution":
+            return resolution_id(value)
+        if name == "parent":
+            return str(value)
         if name in ("reporter", "assignee"):
             return str(value)
         return None
@@ -639,6 +676,9 @@ class Store:
             return user.display_name if user else str(value)
         if name in ("description", "environment"):
             return body_text(value)
+        if name == "parent":
+            parent = self.issues.get(value)
+            return parent.key if parent else str(value)
         return value if isinstance(value, str) else str(value)
 
     # --- JQL view -----------------------------------------------------------------------
@@ -661,11 +701,16 @@ class Store:
                 indexed_properties=(
                     set(self.indexed_properties) if self.indexed_properties is not None else None
                 ),
+                custom_fields=[(f.id, f.name, f.type) for f in self.fields.values()],
+                status_categories={n.lower(): c for n, (_, c) in self.statuses.items()},
+                resolutions=[(rid, name) for rid, name, _ in RESOLUTIONS],
             )
 
     def docs(self) -> list[IssueDoc]:
+        """What a search sees now (the search index may lag behind the issues)."""
         with self.lock:
-            return [self.doc(issue) for issue in self.issues.values()]
+            ids = [int(i) for i in self.issues]
+            return self.index.view(ids, lambda i: self.doc(self.issues[str(i)]), self.clock.clock())
 
     def doc(self, issue: IssueRec) -> IssueDoc:
         comments = " \n".join(body_text(self.comments[c].body) for c in issue.comments)
@@ -690,6 +735,22 @@ class Store:
                 "comment": comments,
             },
             properties=issue.properties,
+            resolution=issue.resolution,
+            parent=int(issue.parent) if issue.parent else None,
+            custom=issue.custom,
+            history=tuple(
+                FieldChange(
+                    str(item.get("fieldId") or item["field"]).lower(),
+                    item["from"],
+                    item["fromString"],
+                    item["to"],
+                    item["toString"],
+                    h.author,
+                    h.created,
+                )
+                for h in issue.history
+                for item in h.items
+            ),
         )
 
     # --- persistence --------------------------------------------------------------------

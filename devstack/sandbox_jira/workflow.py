@@ -103,17 +103,35 @@ def _transitions(raw: Any, names: list[str]) -> list[dict[str, Any]]:
             sources = [sources]
         if not isinstance(sources, list) or any(s not in names for s in sources):
             raise WorkflowError(f"{where}.from must list statuses of the workflow (or be empty)")
-        out.append(
-            {
-                "id": str(item.get("id") or 11 + 10 * i),
-                "name": str(item.get("name") or item["to"]),
-                "from": list(sources),
-                "to": item["to"],
-            }
-        )
+        entry: dict[str, Any] = {
+            "id": str(item.get("id") or 11 + 10 * i),
+            "name": str(item.get("name") or item["to"]),
+            "from": list(sources),
+            "to": item["to"],
+        }
+        entry.update(_transition_screen(item, where))
+        out.append(entry)
     ids = [t["id"] for t in out]
     if len(set(ids)) != len(ids):
         raise WorkflowError("workflow.transitions: ids must be unique")
+    return out
+
+
+def _transition_screen(item: dict[str, Any], where: str) -> dict[str, Any]:
+    """A transition's ``screen`` (fields it may set), ``required`` fields and the
+    ``resolution`` its post function sets (see ``screens.py``)."""
+    out: dict[str, Any] = {}
+    for name in ("screen", "required"):
+        value = item.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise WorkflowError(f"{where}.{name} must be a list of field ids or names")
+        out[name] = list(value)
+    if any(f not in out.get("screen", []) for f in out.get("required", [])):
+        raise WorkflowError(f"{where}.required must list fields of its screen")
+    if item.get("resolution") is not None:
+        out["resolution"] = str(item["resolution"])
     return out
 
 

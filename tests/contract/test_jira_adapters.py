@@ -272,6 +272,18 @@ def test_find_issues_with_property_finds_only_own_recent_matches(jira: Jira):
     assert jira.bot.find_issues_with_property(OTHER, TWIN, wanted) == []
 
 
+def test_find_issues_with_property_finds_a_new_issue_once_search_catches_up(jira: Jira):
+    """With a search lag (Cloud's search/jql is eventually consistent) a new issue is not
+    found at once; polling finds it before a deadline."""
+    jira.admin.settings(search_lag_ms=300)
+    wanted = {"connection": "c1", "remote": "XYZ-9"}
+    mine = new_issue(jira, properties={TWIN: wanted})
+    deadline = time.monotonic() + 10
+    while jira.bot.find_issues_with_property(PROJECT, TWIN, wanted) != [mine]:
+        assert time.monotonic() < deadline, "the new issue never showed in search"
+        time.sleep(0.05)  # poll interval
+
+
 # --- failures ----------------------------------------------------------------------------
 
 

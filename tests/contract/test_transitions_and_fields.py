@@ -56,3 +56,49 @@ def test_a_value_of_the_wrong_type_is_jiras_field_error(jira: Jira):
     with pytest.raises(InvalidRequest) as refused:
         jira.bot.update_issue(key, IssueFields(custom={"Points": "many"}))
     assert points["id"] in refused.value.field_errors
+
+
+RESOLVE_SCREEN = {
+    "statuses": ["To Do", "In Progress", "Done"],
+    "transitions": [
+        {"id": "11", "name": "Start", "from": ["To Do"], "to": "In Progress"},
+        {
+            "id": "21",
+            "name": "Resolve",
+            "from": ["In Progress"],
+            "to": "Done",
+            "screen": ["resolution", "Customer"],
+            "required": ["resolution"],
+        },
+        {"id": "31", "name": "Reopen", "from": ["Done"], "to": "In Progress"},
+    ],
+}
+
+
+def test_a_transition_whose_screen_requires_a_resolution_is_taken(jira: Jira):
+    """Jira's classic "Resolve Issue" screen: the resolution is required on the way to
+    Done. The adapter reads the transition's fields and sends a resolution."""
+    jira.admin.create_field("Customer")
+    jira.admin.create_project("RSV", "Resolving", issue_types=["Task"], workflow=RESOLVE_SCREEN)
+    key = jira.bot.create_issue("RSV", IssueFields(summary="Resolve me", issue_type="Task")).key
+    assert jira.bot.transition_issue(key, "In Progress") is True
+    assert jira.bot.transition_issue(key, "Done") is True
+    issue = jira.alice.get_issue(key)
+    assert issue.status == "Done"
+    assert issue.fields["resolution"]["name"] == "Done"
+
+
+def test_a_transition_requiring_a_field_the_adapter_cannot_fill_is_refused(jira: Jira):
+    jira.admin.create_field("Customer")
+    workflow = {
+        "statuses": ["Open", "Closed"],
+        "transitions": [
+            {"name": "Close", "to": "Closed", "screen": ["Customer"], "required": ["Customer"]}
+        ],
+    }
+    jira.admin.create_project("REQ", "Requiring", issue_types=["Task"], workflow=workflow)
+    key = jira.bot.create_issue("REQ", IssueFields(summary="Close me", issue_type="Task")).key
+    with pytest.raises(InvalidRequest) as refused:
+        jira.bot.transition_issue(key, "Closed")
+    assert "Customer is required." in refused.value.field_errors.values()
+    assert jira.bot.get_issue(key).status == "Open"

@@ -141,7 +141,8 @@ def test_tokens_keep_positions() -> None:
         ("and = 1", "'and' is a reserved JQL word"),
         ("project = order", "'order' is a reserved JQL word"),
         ("status was Done", "The operator 'WAS' is not supported"),
-        ("status changed", "The operator 'CHANGED' is not supported"),
+        ("status changed from", "Expecting either a value, list or function but got '<EOF>'"),
+        ("status changed during (a)", "Expecting ',' in DURING."),
         ("a = 1 & b = 2", "reserved JQL character"),
         ("ORDER BY", "Expecting a field name at the end of the query"),
         (

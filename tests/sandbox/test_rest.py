@@ -118,6 +118,7 @@ def test_createmeta_issue_types(env: Env) -> None:
 
 
 def test_create_and_read_issue(env: Env) -> None:
+    env.admin.create_field("Customer", field_id="customfield_10050")
     created = env.bot.create_issue(
         "First",
         description=env.bot.body("The body"),
@@ -497,9 +498,10 @@ def test_properties_on_create(env: Env) -> None:
 # --- search -----------------------------------------------------------------------------
 
 
-def test_search_with_start_at(env: Env) -> None:
+def test_search_with_start_at(server: Env) -> None:
+    env = server  # offset paging: Server/DC only (Cloud answers 410, see below)
     keys = [env.bot.create_issue(f"S{i}")["key"] for i in range(5)]
-    path = "search"  # offset paging: v2 on both, the deprecated v3 search on Cloud
+    path = "search"
     seen = []
     start = 0
     while True:
@@ -525,10 +527,36 @@ def test_chunked_request_bodies(env: Env) -> None:
     assert response.status_code == 201, response.text
 
 
+@pytest.mark.parametrize("version", [2, 3])
+def test_cloud_removed_the_offset_search(cloud: Env, version: int) -> None:
+    """Atlassian shut ``/rest/api/{2,3}/search`` off in 2025 (CHANGE-2046): 410 Gone, with
+    the body real Cloud sends; ``search/jql`` is served on both versions."""
+    cloud.bot.create_issue("Findable")
+    base = f"{cloud.site.url}/rest/api/{version}"
+    for method in ("get", "post"):
+        gone = getattr(cloud.bot.session, method)(
+            f"{base}/search", params={"jql": "project = ABC"}, timeout=10
+        )
+        assert gone.status_code == 410
+        assert gone.json() == {
+            "errorMessages": [
+                "The requested API has been removed. Please migrate to the /rest/api/3/search/jql"
+                " API. A full migration guideline is available at "
+                "https://developer.atlassian.com/changelog/#CHANGE-2046"
+            ],
+            "errors": {},
+        }
+    found = cloud.bot.session.get(
+        f"{base}/search/jql", params={"jql": "project = ABC", "fields": "summary"}, timeout=10
+    )
+    assert found.status_code == 200
+    assert [i["fields"]["summary"] for i in found.json()["issues"]] == ["Findable"]
+
+
 def test_search_post(env: Env) -> None:
     env.bot.create_issue("Posted")
     body = {"jql": "summary ~ posted", "fields": ["summary"], "maxResults": 10}
-    page = env.bot.post("search", json=body).json()
+    page = env.bot.post("search/jql" if env.bot.cloud else "search", json=body).json()
     assert [i["fields"] for i in page["issues"]] == [{"summary": "Posted"}]
 
 

@@ -242,8 +242,11 @@ def test_status_changes_fire_updates(env: Env, receiver: Receiver) -> None:
     env.admin.set_status(key, "Done", user=env.alice_user["id"])
     settle(env)
     body = receiver.events()[0]["json"]
-    [item] = body["changelog"]["items"]
-    assert (item["field"], item["fromString"], item["toString"]) == ("Status", "To Do", "Done")
+    # as in the captured issue-updated-resolved.json: the resolution Done sets, then
+    # "status" (a create's item says "Status")
+    resolution, item = body["changelog"]["items"]
+    assert (resolution["field"], resolution["toString"]) == ("resolution", "Done")
+    assert (item["field"], item["fromString"], item["toString"]) == ("status", "To Do", "Done")
     assert body["issue"]["fields"]["status"]["name"] == "Done"
 
 
