@@ -130,7 +130,7 @@ def accept(
         remote_url=inv.initiator_url,
         remote_public=True,
         invitation_id=inv.invitation_id,
-        key=keys.encode_key(key),
+        key=store.seal_key(inv.connection_id, key),
     )
     return _save_accepted(end)
 
