@@ -118,11 +118,10 @@ def _reseal(model: type[Model], hash_key: str, attribute: Any, legacy: str, seal
     rather than failing on a version it could not have known about.
     """
     try:
-        _connection(model.Meta.region).update_item(
-            model.Meta.table_name,
-            hash_key,
-            actions=[attribute.set(sealed)],
-            condition=attribute == legacy,
+        # the model's table connection, not ``model.update``: that would bump the version
+        # and overwrite the caller's unsaved changes with what the table holds
+        model._get_connection().update_item(
+            hash_key, actions=[attribute.set(sealed)], condition=attribute == legacy
         )
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":

@@ -28,9 +28,10 @@ def saved_connection(connection_id: str = "conn-1", **overrides: Any) -> Connect
         "remote_node_id": "node-z",
         "remote_url": None,
         "remote_public": False,
-        "key": seal_key(connection_id, KEY),
     }
     values.update(overrides)
+    if "key" not in overrides:
+        values["key"] = seal_key(connection_id, KEY)
     connection = ConnectionModel(**values)
     connection.save()
     return connection
