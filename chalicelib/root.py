@@ -39,9 +39,9 @@ from chalicelib.trackers.paced import paced
 
 MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024
 
-# At DEBUG these log whole request and response bodies: DynamoDB items with the connection
-# keys, Secrets Manager answers. They never log below INFO, whatever TWINSYNC_LOG_LEVEL or
-# the root logger says (issue 13 item 10).
+# At DEBUG these log whole request and response bodies: DynamoDB items, KMS Decrypt answers
+# (an opened connection key), Secrets Manager answers. They never log below INFO, whatever
+# TWINSYNC_LOG_LEVEL or the root logger says (issue 13 item 10).
 WIRE_LOGGERS = ("botocore", "boto3", "pynamodb", "urllib3", "s3transfer")
 
 
