@@ -20,6 +20,7 @@ in place as it is read (a conditional write of that attribute alone).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from chalicelib.store.models import (
 from chalicelib.store.namespaces import connection_name_key, connection_tomb_key
 
 TOMBSTONE_DAYS = 30
+
+log = logging.getLogger("twinsync.connections")
 
 
 class NameTaken(Exception):
@@ -115,7 +118,8 @@ def _reseal(model: type[Model], hash_key: str, attribute: Any, legacy: str, seal
 
     One attribute, conditioned on the plaintext, without the record's version: a holder of
     an older copy that saves it later writes the plaintext back (read again: sealed again)
-    rather than failing on a version it could not have known about.
+    rather than failing on a version it could not have known about. The key was opened
+    either way, so a failed write only leaves the sealing to the next read.
     """
     try:
         # the model's table connection, not ``model.update``: that would bump the version
@@ -125,7 +129,11 @@ def _reseal(model: type[Model], hash_key: str, attribute: Any, legacy: str, seal
         )
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+            log.warning(
+                "the legacy key of %s stays unsealed until it is read again (%s)",
+                hash_key,
+                exc.cause_response_code,
+            )
 
 
 def _sealed_tombstone_key(end: ConnectionModel) -> str | None:
