@@ -85,7 +85,7 @@ class TrackerSettings:
 
 @dataclass(frozen=True)
 class ResourceNames:
-    """Physical names of the tables, queues and bucket; they come from the stage."""
+    """Physical names of the tables, queues, bucket and KMS key; they come from the stage."""
 
     connections_table: str
     invitations_table: str
@@ -98,6 +98,9 @@ class ResourceNames:
     apply_queue_url: str
     jobs_queue_url: str
     blob_bucket: str
+    # the tenant's KMS key sealing connection keys at rest (chalicelib.connections.sealing);
+    # required like the tables: there is no unsealed mode, locally it is the embedded AWS's
+    kms_key_arn: str
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ _RESOURCE_VARS = {
     "apply_queue_url": "TWINSYNC_QUEUE_APPLY_URL",
     "jobs_queue_url": "TWINSYNC_QUEUE_JOBS_URL",
     "blob_bucket": "TWINSYNC_BUCKET_BLOBS",
+    "kms_key_arn": "TWINSYNC_KMS_KEY_ARN",
 }
 
 

@@ -5,7 +5,9 @@ at import, so ``chalice package`` and cold starts import ``app.py`` without an e
 
 - the settings: one typed object from the environment (:mod:`chalicelib.config`); a
   misconfigured stage fails on its first invocation with one message naming every problem;
-- the tables, bound to the stage's names (:func:`chalicelib.store.models.bind`);
+- the tables, bound to the stage's names (:func:`chalicelib.store.models.bind`), and with
+  them the sealer of the connection keys they hold: the tenant's KMS key through this
+  container's KMS client (:func:`chalicelib.connections.sealing.bind`);
 - the tracker adapter of ``settings.tracker``, and for the sync stages the same adapter
   paced by the node's budget (:mod:`chalicelib.trackers.paced`);
 - the SSRF-guarded fetcher and the peer client over it; the blob store; the queue sender.
@@ -21,10 +23,11 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from chalicelib.config import Settings, get_settings
+from chalicelib.connections import sealing
 from chalicelib.net.outbound import Fetcher, GuardedFetcher
 from chalicelib.net.peer import PeerClient
 from chalicelib.net.ssrf import OutboundPolicy
@@ -36,9 +39,9 @@ from chalicelib.trackers.paced import paced
 
 MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024
 
-# At DEBUG these log whole request and response bodies: DynamoDB items with the connection
-# keys, Secrets Manager answers. They never log below INFO, whatever TWINSYNC_LOG_LEVEL or
-# the root logger says (issue 13 item 10).
+# At DEBUG these log whole request and response bodies: DynamoDB items, KMS Decrypt answers
+# (an opened connection key), Secrets Manager answers. They never log below INFO, whatever
+# TWINSYNC_LOG_LEVEL or the root logger says (issue 13 item 10).
 WIRE_LOGGERS = ("botocore", "boto3", "pynamodb", "urllib3", "s3transfer")
 
 
@@ -46,6 +49,14 @@ def default_tracker(settings: Settings) -> Tracker:
     from chalicelib.trackers.factory import make_tracker
 
     return make_tracker(settings.tracker)
+
+
+@lru_cache(maxsize=4)
+def kms_client(region: str) -> Any:
+    """One KMS client per container (a client costs a botocore model load)."""
+    import boto3
+
+    return boto3.client("kms", region_name=region)
 
 
 def default_fetcher(settings: Settings) -> Fetcher:
@@ -127,6 +138,7 @@ def root() -> Root:
     if built is None:
         quiet_wire_loggers()
         bind(settings)
+        sealing.bind(sealing.KeySealer(kms_client(settings.region), settings.resources.kms_key_arn))
         _built.clear()
         built = _built[key] = Root(settings=settings, providers=_current)
     return built

@@ -71,7 +71,11 @@ class RequestCounter:
             return [body]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target:
-            name = target.replace("DynamoDB_20120810.", "dynamodb.").replace("AmazonSQS.", "sqs.")
+            name = (
+                target.replace("DynamoDB_20120810.", "dynamodb.")
+                .replace("AmazonSQS.", "sqs.")
+                .replace("TrentService.", "kms.")
+            )
         else:
             query = parse_qs(environ.get("QUERY_STRING", ""))
             action = query.get("Action", [""])[0]

@@ -17,7 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.policy import DYNAMODB_ACTIONS, S3_OBJECT_ACTIONS, SQS_ACTIONS, work_queues
+from infra.policy import (
+    DYNAMODB_ACTIONS,
+    KMS_ACTIONS,
+    S3_OBJECT_ACTIONS,
+    SQS_ACTIONS,
+    work_queues,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # chalice deploy binds the SQS handlers to the literal queue names in app.py
@@ -54,6 +60,12 @@ def static_policy(
     buckets = [k for k, v in sorted(resources.items()) if v["Type"] == "AWS::S3::Bucket"]
     # A bucket without BucketName is named "<stack>-<logical id>-<random>", lower case.
     bucket_arns = [f"arn:aws:s3:::{stack.lower()}-{b.lower()}-*/*" for b in buckets]
+    # A key's ARN holds a random id; the stack's key is the one its alias names.
+    aliases = [
+        _physical_name(v["Properties"], "AliasName", stack)
+        for _, v in sorted(resources.items())
+        if v["Type"] == "AWS::KMS::Alias"
+    ]
     statements: list[dict[str, Any]] = [
         {
             "Sid": "Logs",
@@ -64,6 +76,13 @@ def static_policy(
         {"Sid": "Tables", "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": table_arns},
         {"Sid": "Queues", "Effect": "Allow", "Action": SQS_ACTIONS, "Resource": queue_arns},
         {"Sid": "Blobs", "Effect": "Allow", "Action": S3_OBJECT_ACTIONS, "Resource": bucket_arns},
+        {
+            "Sid": "ConnectionKeys",
+            "Effect": "Allow",
+            "Action": KMS_ACTIONS,
+            "Resource": "arn:aws:kms:*:*:key/*",
+            "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": aliases}},
+        },
     ]
     if secret_id:
         statements.append(

@@ -1,4 +1,5 @@
-"""The one IAM policy of Twinsync's functions: exactly our tables, queues, bucket and secret.
+"""The one IAM policy of Twinsync's functions: exactly our tables, queues, bucket, KMS key
+and secret.
 
 Chalice's generated policy sees only boto3 calls written in ``app.py``, so it would grant
 nothing our ``chalicelib`` code needs; ``autogen_policy`` is off and this module writes the
@@ -34,6 +35,8 @@ SQS_ACTIONS = [
     "sqs:SendMessage",
 ]
 S3_OBJECT_ACTIONS = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+# Sealing and opening connection keys (chalicelib.connections.sealing); nothing else.
+KMS_ACTIONS = ["kms:Decrypt", "kms:Encrypt"]
 
 
 def _of_type(resources: Mapping[str, Any], kind: str) -> list[str]:
@@ -94,6 +97,12 @@ def function_policy(
             "Resource": [
                 {"Fn::Sub": f"${{{b}.Arn}}/*"} for b in _of_type(resources, "AWS::S3::Bucket")
             ],
+        },
+        {
+            "Sid": "ConnectionKeys",
+            "Effect": "Allow",
+            "Action": KMS_ACTIONS,
+            "Resource": [{"Fn::GetAtt": [k, "Arn"]} for k in _of_type(resources, "AWS::KMS::Key")],
         },
     ]
     if secret_id:

@@ -18,7 +18,8 @@ Wire contract v1 (both ends compute the same values; a partner implementation mu
   on the way is refused by the node that issued it. (Anyone holding the code could compute
   a MAC keyed from its secret, so the code cannot vouch for itself: only the issuer can.)
 
-Keys are stored base64url-encoded without padding (``ConnectionModel.key``).
+Keys are stored sealed under the tenant's KMS key (:mod:`chalicelib.connections.sealing`);
+records written before that hold them base64url-encoded without padding (:func:`encode_key`).
 """
 
 from __future__ import annotations

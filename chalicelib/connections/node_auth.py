@@ -68,11 +68,12 @@ def authenticate(
             f"This connection no longer exists on {settings.node_name}: {tomb.reason}.",
             code="connection_deleted",
         )
-    if not conn.key:
+    end_key = store.open_key(conn)
+    if end_key is None:
         raise Unauthorized("The token is not valid for this connection.", code="invalid_token")
     claims = verify_token(
         token,
-        keys.decode_key(conn.key),
+        end_key,
         audience=settings.node_id,
         issuer=conn.remote_node_id,  # None while pending without a checked destination
         connection_id=connection_id,

@@ -11,21 +11,29 @@ Keys in the keys table (``KeyModel``):
 - ``conn-tomb#<connection id>`` → why it was deleted, and the end's connection key
   (``secret``); kept 30 days so a private peer that polls later is told "deleted", while
   a caller without that key is told nothing (:mod:`chalicelib.connections.node_auth`).
+
+Connection keys are stored sealed (:mod:`chalicelib.connections.sealing`): the one way to
+read one is :func:`open_key` (an end) or :func:`find_tombstone` (a deleted end), and the
+one way to write one is :func:`seal_key`. A legacy plaintext key is still read, and sealed
+in place as it is read (a conditional write of that attribute alone).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.connections import keys
+from chalicelib.connections import keys, sealing
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store.models import (
     ConnectionModel,
@@ -37,6 +45,8 @@ from chalicelib.store.models import (
 from chalicelib.store.namespaces import connection_name_key, connection_tomb_key
 
 TOMBSTONE_DAYS = 30
+
+log = logging.getLogger("twinsync.connections")
 
 
 class NameTaken(Exception):
@@ -75,6 +85,78 @@ def _condition_failed(exc: TransactWriteError) -> bool:
         "ConditionalCheckFailedException",
         "TransactionCanceledException",
     )
+
+
+# --- connection keys ----------------------------------------------------------------------
+
+
+def seal_key(connection_id: str, key: bytes) -> str:
+    """What end ``connection_id``'s record stores of its connection key (``key=``)."""
+    return sealing.bound().seal(key, sealing.connection_context(connection_id))
+
+
+def open_key(conn: ConnectionModel) -> bytes | None:
+    """The connection key of end ``conn``; None when it has none (never had one).
+
+    A legacy plaintext key is sealed on the way: in ``conn`` (so its next save writes the
+    sealed value) and in the table, if the record still holds that plaintext.
+    """
+    if not conn.key:
+        return None
+    context = sealing.connection_context(conn.id)
+    if sealing.is_sealed(conn.key):
+        return sealing.bound().open(conn.key, context)
+    legacy = conn.key
+    key = keys.decode_key(legacy)
+    conn.key = sealing.bound().seal(key, context)
+    _reseal(ConnectionModel, conn.id, ConnectionModel.key, legacy, conn.key)
+    return key
+
+
+def _reseal(model: type[Model], hash_key: str, attribute: Any, legacy: str, sealed: str) -> None:
+    """Replace a legacy plaintext value by its sealed form, if it is still there.
+
+    One attribute, conditioned on the plaintext, without the record's version: a holder of
+    an older copy that saves it later writes the plaintext back (read again: sealed again)
+    rather than failing on a version it could not have known about. The key was opened
+    either way, so a failed write only leaves the sealing to the next read.
+    """
+    try:
+        # the model's table connection, not ``model.update``: that would bump the version
+        # and overwrite the caller's unsaved changes with what the table holds
+        model._get_connection().update_item(
+            hash_key, actions=[attribute.set(sealed)], condition=attribute == legacy
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            log.warning(
+                "the legacy key of %s stays unsealed until it is read again (%s)",
+                hash_key,
+                exc.cause_response_code,
+            )
+
+
+def _sealed_tombstone_key(end: ConnectionModel) -> str | None:
+    """The deleted end's key sealed for its tombstone (another context: not copyable)."""
+    if not end.key:
+        return None
+    if sealing.is_sealed(end.key):
+        key = sealing.bound().open(end.key, sealing.connection_context(end.id))
+    else:
+        key = keys.decode_key(end.key)
+    return sealing.bound().seal(key, sealing.tombstone_context(end.id))
+
+
+def _open_tombstone_key(item: KeyModel, connection_id: str) -> bytes | None:
+    if not item.secret:
+        return None
+    context = sealing.tombstone_context(connection_id)
+    if sealing.is_sealed(item.secret):
+        return sealing.bound().open(item.secret, context)
+    legacy = item.secret
+    key = keys.decode_key(legacy)
+    _reseal(KeyModel, item.key, KeyModel.secret, legacy, sealing.bound().seal(key, context))
+    return key
 
 
 # --- reads --------------------------------------------------------------------------------
@@ -137,9 +219,7 @@ def find_tombstone(connection_id: str) -> Tombstone | None:
         return None
     if not key_is_live(item):
         return None
-    return Tombstone(
-        reason=item.value or "", key=keys.decode_key(item.secret) if item.secret else None
-    )
+    return Tombstone(reason=item.value or "", key=_open_tombstone_key(item, connection_id))
 
 
 def tombstone(connection_id: str) -> str | None:
@@ -226,15 +306,16 @@ def delete_ends(
 ) -> None:
     """Remove the end(s) and their name, revoke the invitation, leave tombstones."""
     expires = utcnow() + timedelta(days=TOMBSTONE_DAYS)
+    secrets = [_sealed_tombstone_key(end) for end in ends]  # KMS first: a failure writes nothing
     with _transaction() as tx:
         tx.delete(KeyModel(key=name_key(ends[0].name)), condition=KeyModel.value == ends[0].id)
-        for end in ends:
+        for end, secret in zip(ends, secrets, strict=True):
             tx.delete(end)
             tx.save(
                 KeyModel(
                     key=connection_tomb_key(end.id),
                     value=reason[:1000],
-                    secret=end.key,
+                    secret=secret,
                     expires_at=expires,
                 )
             )

@@ -113,6 +113,8 @@ def accept(
         )
     require_project(deps.tracker(), req.incoming_project, "incoming_project")
     key = keys.derive_connection_key(inv.secret, inv.connection_id)
+    # sealed before the handshake: if KMS fails, the initiator has not activated its end
+    sealed_key = store.seal_key(inv.connection_id, key)
     answer = _call_handshake(deps.peer(), inv, settings, key)
     _check_answered_terms(deps.peer(), inv, key, answer)
     end = new_end(
@@ -130,7 +132,7 @@ def accept(
         remote_url=inv.initiator_url,
         remote_public=True,
         invitation_id=inv.invitation_id,
-        key=keys.encode_key(key),
+        key=sealed_key,
     )
     return _save_accepted(end)
 

@@ -42,10 +42,10 @@ def handshake(
     if inv is None or inv.connection_id != req["connection_id"] or inv.status == "revoked":
         raise _invitation_unknown(settings)
     end = store.find_connection(inv.connection_id)
-    if end is None or not end.key:
+    key = store.open_key(end) if end is not None else None
+    if end is None or key is None:
         raise _invitation_unknown(settings)
     acceptor = req["node_id"]
-    key = keys.decode_key(end.key)
     if not keys.proof_matches(key, req["proof"], inv.id, inv.connection_id, acceptor):
         raise Forbidden(
             "The handshake proof does not match this invitation: the code was altered.",

@@ -171,7 +171,7 @@ def _initiate_local(req: validation.InitiateRequest, deps: Deps) -> Initiated:
         )
     require_project(deps.tracker(), other, "destination_incoming_project")
     first_id, second_id = new_id(), new_id()
-    key = keys.encode_key(keys.derive_connection_key(keys.new_secret(), first_id))
+    key = keys.derive_connection_key(keys.new_secret(), first_id)
     common = {
         "name": req.name,
         "description": req.description,
@@ -181,7 +181,6 @@ def _initiate_local(req: validation.InitiateRequest, deps: Deps) -> Initiated:
         "remote_name": settings.node_name,
         "remote_url": settings.public_url,
         "remote_public": True,
-        "key": key,
     }
     first = new_end(
         id=first_id,
@@ -190,6 +189,7 @@ def _initiate_local(req: validation.InitiateRequest, deps: Deps) -> Initiated:
         remote_short_name=req.remote_short_name,
         incoming_project=req.incoming_project,
         local_peer_id=second_id,
+        key=store.seal_key(first_id, key),
         **common,
     )
     second = new_end(
@@ -199,6 +199,7 @@ def _initiate_local(req: validation.InitiateRequest, deps: Deps) -> Initiated:
         remote_short_name=req.local_short_name,
         incoming_project=other,
         local_peer_id=first_id,
+        key=store.seal_key(second_id, key),
         **common,
     )
     store.create_ends([first, second], name=req.name)
@@ -232,7 +233,7 @@ def _initiate_invitation(
         remote_public=info is not None,
         invitation_id=invitation_id,
         admin_access=req.admin_access,
-        key=keys.encode_key(key),
+        key=store.seal_key(connection_id, key),
     )
     code = codec.encode(
         codec.Invitation(

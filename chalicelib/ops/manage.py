@@ -21,7 +21,7 @@ from typing import Any
 from pynamodb.exceptions import PutError
 
 from chalicelib.config import Settings
-from chalicelib.connections import keys, store, validation
+from chalicelib.connections import store, validation
 from chalicelib.connections.status import refresh_status
 from chalicelib.errors import BadRequest, Conflict, Unprocessable
 from chalicelib.net.errors import OutboundError, PeerRefused
@@ -307,11 +307,14 @@ def peer_end(conn: ConnectionModel) -> PeerEnd | None:
     """How to call the other end of ``conn``, if it can be called (it is public)."""
     if not conn.remote_url or not conn.remote_node_id or not conn.key or is_local(conn):
         return None
+    key = store.open_key(conn)
+    if key is None:
+        return None
     return PeerEnd(
         url=conn.remote_url,
         connection_id=conn.id,
         remote_node_id=conn.remote_node_id,
-        key=keys.decode_key(conn.key),
+        key=key,
     )
 
 

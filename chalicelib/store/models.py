@@ -2,8 +2,9 @@
 
 Models are declarations only; behaviour lives in the packages that use them. Table names
 are bound at run time from the stage's settings (:func:`bind`) because CloudFormation
-names the tables, not us. Secrets (connection keys) live only in ``ConnectionModel.key``:
-the table is encrypted at rest and the attribute is never returned by the API.
+names the tables, not us. Secrets (connection keys) live only in ``ConnectionModel.key``
+and a tombstone's ``KeyModel.secret``, sealed under the tenant's KMS key
+(:mod:`chalicelib.connections.sealing`); the attribute is never returned by the API.
 
 Keys:
 - connections:  id
@@ -72,7 +73,7 @@ class ConnectionModel(Model):
     local_peer_id = UnicodeAttribute(null=True)  # the other end's id for a local connection
     invitation_id = UnicodeAttribute(null=True)
     admin_access = BooleanAttribute(default=False)
-    key = UnicodeAttribute(null=True)  # base64url connection key (secret)
+    key = UnicodeAttribute(null=True)  # the connection key, sealed: connections.store.open_key
     outgoing_script = UnicodeAttribute(null=True)
     incoming_script = UnicodeAttribute(null=True)
     script_history = JSONAttribute(default=list)
@@ -202,7 +203,7 @@ class KeyModel(Model):
     key = UnicodeAttribute(hash_key=True)
     value = UnicodeAttribute(null=True)
     counter = NumberAttribute(null=True)  # per-connection outbox/inbox sequences
-    secret = UnicodeAttribute(null=True)  # a tombstone's connection key (verifies the peer)
+    secret = UnicodeAttribute(null=True)  # a tombstone's connection key, sealed (verifies the peer)
     expires_at = TTLAttribute(null=True)
 
 

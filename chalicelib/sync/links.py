@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.connections.keys import decode_key
+from chalicelib.connections.store import open_key
 from chalicelib.net.peer import PeerEnd
 from chalicelib.store.models import ConnectionModel
 
@@ -36,13 +36,14 @@ def is_local(connection: ConnectionModel) -> bool:
 
 
 def peer_end(connection: ConnectionModel) -> PeerEnd:
-    if not connection.remote_url or not connection.key or not connection.remote_node_id:
+    key = open_key(connection) if connection.remote_url and connection.remote_node_id else None
+    if not connection.remote_url or key is None or not connection.remote_node_id:
         raise ValueError(f"connection {connection.id} has no reachable other end")
     return PeerEnd(
         url=connection.remote_url,
         connection_id=connection.id,
         remote_node_id=connection.remote_node_id,
-        key=decode_key(connection.key),
+        key=key,
     )
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.connections.keys import encode_key
+from chalicelib.connections.store import seal_key
 from chalicelib.store.models import ConnectionModel
+
+KEY = b"k" * 32
 
 
 def saved_connection(connection_id: str = "conn-1", **overrides: Any) -> ConnectionModel:
-    """An active acceptor end whose peer is private (so nothing is called out)."""
+    """An active acceptor end whose peer is private (so nothing is called out).
+
+    Its key is ``KEY`` sealed as the node seals keys (the root must be built); a test of
+    legacy records passes ``key=`` a plaintext one.
+    """
     values: dict[str, Any] = {
         "id": connection_id,
         "name": f"connection {connection_id}",
@@ -22,9 +28,10 @@ def saved_connection(connection_id: str = "conn-1", **overrides: Any) -> Connect
         "remote_node_id": "node-z",
         "remote_url": None,
         "remote_public": False,
-        "key": encode_key(b"k" * 32),
     }
     values.update(overrides)
+    if "key" not in overrides:
+        values["key"] = seal_key(connection_id, KEY)
     connection = ConnectionModel(**values)
     connection.save()
     return connection

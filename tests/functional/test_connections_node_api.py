@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from chalicelib.connections import keys, tokens
+from chalicelib.connections import tokens
 from chalicelib.errors import Forbidden
 from tests.factories.cluster import B_URL, three_nodes
 
@@ -41,10 +41,11 @@ def connect(cluster, name="A_to_B"):
 
 
 def key_of(cluster, cid, node="node-a"):
+    from chalicelib.connections.store import open_key
     from chalicelib.store.models import ConnectionModel
 
     with cluster.active(cluster[node]):
-        return keys.decode_key(ConnectionModel.get(cid).key)
+        return open_key(ConnectionModel.get(cid))
 
 
 def trace(cluster, cid):

@@ -273,10 +273,11 @@ def forged(cid, key=None):
 
 
 def key_of(cluster, cid):
+    from chalicelib.connections.store import open_key
     from chalicelib.store.models import ConnectionModel
 
     with cluster.active(cluster["node-a"]):
-        return keys.decode_key(ConnectionModel.get(cid).key)
+        return open_key(ConnectionModel.get(cid))
 
 
 def test_unknown_pending_and_deleted_connections_all_answer_401_without_a_valid_token(cluster):

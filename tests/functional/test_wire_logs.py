@@ -42,3 +42,18 @@ def test_saving_and_reading_a_connection_logs_no_key(debug_everything):
     ConnectionModel.get("conn-log", consistent_read=True)
     text = debug_everything.text
     assert encode_key(KEY) not in text
+
+
+def test_sealing_and_opening_a_key_logs_no_key(debug_everything):
+    """KMS's Decrypt answer carries the key itself (base64): the same loggers hold it."""
+    import base64
+
+    from chalicelib.connections.store import open_key, seal_key
+
+    saved_connection("conn-kms", key=seal_key("conn-kms", KEY))
+    root_reset()
+    root()  # a new container: the key is opened by KMS, not remembered from sealing
+    assert open_key(ConnectionModel.get("conn-kms", consistent_read=True)) == KEY
+    text = debug_everything.text
+    assert encode_key(KEY) not in text
+    assert base64.b64encode(KEY).decode() not in text

@@ -13,7 +13,13 @@ from infra.functions import FunctionSpec, UnknownQueue, discover
 from infra.merge import SANDBOX_FUNCTION_VAR, build_merge_template, harden_sandboxed
 from infra.package import ROOT, _split_requirements, load_resources, stage_variable
 
-MOTO_TYPES = {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket"}
+MOTO_TYPES = {
+    "AWS::DynamoDB::Table",
+    "AWS::SQS::Queue",
+    "AWS::S3::Bucket",
+    "AWS::KMS::Key",
+    "AWS::KMS::Alias",
+}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +97,7 @@ def test_harden_sandboxed_strips_the_stage_variables_chalice_adds() -> None:
 
 
 def test_resources_template_stays_creatable_in_moto(resources: dict[str, Any]) -> None:
-    """devstack creates it in moto: DynamoDB/SQS/S3 only, outputs named by variable."""
+    """devstack creates it in moto: DynamoDB/SQS/S3/KMS only, outputs named by variable."""
     assert {r["Type"] for r in resources["Resources"].values()} <= MOTO_TYPES
     for output in resources["Outputs"].values():
         assert output["Description"].startswith("TWINSYNC_")
@@ -111,6 +117,12 @@ def test_chalice_deploy_policy_file_is_generated_from_the_template(
     assert on_disk == expected, "run: python -m infra.deploy_policy --stage prod"
     for statement in on_disk["Statement"]:
         targets = statement["Resource"]
+        if statement["Sid"] == "ConnectionKeys":
+            # a key's ARN holds a random id: the key is the one the stack's alias names
+            assert targets == "arn:aws:kms:*:*:key/*"
+            aliases = statement["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+            assert aliases == ["alias/twinsync-connection-keys"]
+            continue
         for arn in targets if isinstance(targets, list) else [targets]:
             assert arn != "*"
             assert "twinsync" in arn.split(":")[-1] or "/twinsync" in arn, arn

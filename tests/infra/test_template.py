@@ -44,7 +44,7 @@ TTL = {
     "EventsTable": "purge_at",
     "KeysTable": "expires_at",
 }
-DATA_SERVICES = ("dynamodb:", "sqs:", "s3:", "secretsmanager:", "lambda:")
+DATA_SERVICES = ("dynamodb:", "sqs:", "s3:", "kms:", "secretsmanager:", "lambda:")
 
 
 def required_resource_variables() -> set[str]:
@@ -134,7 +134,7 @@ def test_policy_names_only_our_own_resources(template: dict[str, Any]) -> None:
 
 def test_every_function_gets_every_resource_variable(template: dict[str, Any]) -> None:
     required = required_resource_variables()
-    assert len(required) == 11
+    assert len(required) == 12
     ours = set(template["Resources"])
     sandboxed = {to_cfn_resource_name(n) for n in SANDBOXED}  # no settings at all (test_merge)
     for name, function in functions(template).items():
