@@ -57,14 +57,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stats", default=None, help="file to which the runner's invocation counts are written"
     )
+    parser.add_argument(
+        "--log-file",
+        default=None,
+        help="file to which the app's JSON log lines go (default: stdout, as in Lambda)",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(
+    logging.basicConfig(  # the local stack's own loggers (devstack.*); the app's are JSON
         level=os.environ.get("TWINSYNC_LOG_LEVEL", "INFO"),
         format=f"%(asctime)s {os.environ.get('TWINSYNC_NODE_ID', 'node')} %(name)s "
         "%(levelname)s %(message)s",
     )
     from chalicelib.config import ConfigError
+    from chalicelib.observability import logs
     from chalicelib.root import root
+
+    if args.log_file:
+        logs.configure(
+            os.environ.get("TWINSYNC_LOG_LEVEL", "INFO"),
+            stream=open(args.log_file, "a", buffering=1, encoding="utf-8"),  # noqa: SIM115
+        )
 
     try:
         settings = root().settings

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.observability import logs
 from chalicelib.ops import drift_job
 from chalicelib.ops.job_store import (
     Superseded,
@@ -82,6 +83,7 @@ def run_step(
     if loaded is None or not isinstance(step, int):
         return
     job, counter = loaded
+    logs.bind(connection_id=job.connection_id)
     if job.final:
         return
     if step != counter:
@@ -305,6 +307,7 @@ def give_up(message: QueueMessage, exc: BaseException) -> None:
     if loaded is None:
         return
     job, counter = loaded
+    logs.bind(connection_id=job.connection_id)
     if job.final:
         return
     job.fail_job(

@@ -30,6 +30,7 @@ from urllib.parse import quote
 from pynamodb.expressions.update import Action
 
 from chalicelib.net.errors import OutboundError, PeerRefused
+from chalicelib.observability import logs
 from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.rules import mapping_document, merge
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
@@ -90,6 +91,10 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
     if entry is None or entry.state == "applied":
         return
     incoming = from_wire(entry.replica)  # checked when it entered the inbox
+    logs.bind(
+        remote_key=incoming.key,
+        replica_id=logs.replica_id(incoming.key, getattr(incoming, "version", None)),
+    )
     connection = get_connection(connection_id)
     if connection is None:
         return
