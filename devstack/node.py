@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s {os.environ.get('TWINSYNC_NODE_ID', 'node')} %(name)s "
         "%(levelname)s %(message)s",
     )
+    # as in Lambda, the app is imported before its first invocation configures the logs
+    # (Chalice(app_name="twinsync") resets the ``twinsync`` logger when it is created)
+    from app import app
     from chalicelib.config import ConfigError
     from chalicelib.observability import logs
     from chalicelib.root import root
@@ -84,7 +87,6 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
 
-    from app import app
     from devstack.http import AppServer
     from devstack.runner import LocalRunner
 

@@ -129,7 +129,7 @@ def test_every_line_of_a_queue_record_carries_its_keys(log_at) -> None:
     assert result == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
     lines = read()
     first = [line for line in lines if line.get("message_id") == records[0]["messageId"]]
-    assert [line["message"] for line in first][0] == "applying"
+    assert first[0]["message"] == "applying"
     for line in first:
         assert line["connection_id"] == "c-1"
         assert line["remote_key"] == "B-1"
