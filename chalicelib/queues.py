@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from chalicelib.observability import logs
+from chalicelib.observability import logs, metrics
 
 log = logging.getLogger("twinsync.queues")
 
@@ -129,7 +129,12 @@ def process_batch(
     """
     failures: list[dict[str, str]] = []
     failed_groups: dict[str, int] = {}
-    for message in parse_records(records):
+    messages = parse_records(records)
+    sent = [m.sent_at_ms for m in messages if m.sent_at_ms is not None]
+    if sent:
+        age_s = time.time() - min(sent) / 1000
+        metrics.add(metrics.OLDEST_QUEUE_MESSAGE_AGE, max(0.0, round(age_s, 3)))
+    for message in messages:
         with logs.context(
             stage=stage or None, message_id=message.message_id, **logs.keys_of(message.body)
         ):

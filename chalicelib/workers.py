@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from chalicelib.observability import logs
+from chalicelib.observability import logs, metrics
 from chalicelib.queues import (
     QueueMessage,
     process_batch,
@@ -64,7 +64,7 @@ def ingest_batch(records: Records) -> BatchResult:
     from chalicelib.sync.ingest import handle_ingest
 
     node = root()
-    with logs.context(function="ingest"):
+    with logs.context(function="ingest"), metrics.collecting():
         return _run(node, records, handle_ingest, "ingest")
 
 
@@ -72,7 +72,7 @@ def deliver_batch(records: Records) -> BatchResult:
     from chalicelib.sync.deliver import handle_deliver
 
     node = root()
-    with logs.context(function="deliver"):
+    with logs.context(function="deliver"), metrics.collecting():
         return _run(node, records, handle_deliver, "deliver")
 
 
@@ -80,13 +80,13 @@ def apply_batch(records: Records) -> BatchResult:
     from chalicelib.sync.apply import handle_apply
 
     node = root()
-    with logs.context(function="apply"):
+    with logs.context(function="apply"), metrics.collecting():
         return _run(node, records, handle_apply, "apply")
 
 
 def jobs_batch(records: Records) -> BatchResult:
     node = root()
-    with logs.context(function="jobs"):
+    with logs.context(function="jobs"), metrics.collecting():
         return _jobs(node, records)
 
 
@@ -120,7 +120,7 @@ def poll_peers(remaining_ms: Callable[[], int]) -> dict[str, Any]:
     from chalicelib.ops.poll import poll_all_peers
 
     node = root()
-    with logs.context(function="poll_peers"):
+    with logs.context(function="poll_peers"), metrics.collecting():
         return poll_all_peers(remaining_ms=remaining_ms, deps=node.sync)
 
 
@@ -128,5 +128,21 @@ def reconcile() -> dict[str, Any]:
     from chalicelib.sync.reconcile import reconcile_all
 
     node = root()
-    with logs.context(function="reconcile"):
-        return reconcile_all(deps=node.sync)
+    with logs.context(function="reconcile"), metrics.collecting():
+        result = reconcile_all(deps=node.sync)
+        _gauges()
+        return result
+
+
+def _gauges() -> None:
+    """The node's levels as metrics, once a minute (with the reconcile schedule)."""
+    from chalicelib.ops.queue_view import gauges
+
+    try:
+        levels = gauges()
+    except Exception:  # a metric is never worth a failed schedule
+        log.warning("could not read the node's gauges", exc_info=True)
+        return
+    metrics.add(metrics.OPEN_ERROR_RECORDS, levels["open_errors"] or 0.0)
+    if levels["private_peer_lag_s"] is not None:
+        metrics.add(metrics.PRIVATE_PEER_LAG, levels["private_peer_lag_s"])

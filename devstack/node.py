@@ -72,14 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     # (Chalice(app_name="twinsync") resets the ``twinsync`` logger when it is created)
     from app import app
     from chalicelib.config import ConfigError
-    from chalicelib.observability import logs
+    from chalicelib.observability import logs, metrics
     from chalicelib.root import root
 
-    if args.log_file:
-        logs.configure(
-            os.environ.get("TWINSYNC_LOG_LEVEL", "INFO"),
-            stream=open(args.log_file, "a", buffering=1, encoding="utf-8"),  # noqa: SIM115
-        )
+    if args.log_file:  # log lines and EMF metrics, as in the function's CloudWatch log group
+        out = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        logs.configure(os.environ.get("TWINSYNC_LOG_LEVEL", "INFO"), stream=out)
+        metrics.configure(os.environ.get("TWINSYNC_NODE_ID", "node"), stream=out)
 
     try:
         settings = root().settings

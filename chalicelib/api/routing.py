@@ -25,7 +25,7 @@ from chalicelib.errors import (
     TwinsyncError,
     UnsupportedMediaType,
 )
-from chalicelib.observability import logs
+from chalicelib.observability import logs, metrics
 from chalicelib.root import Root, root
 
 log = logging.getLogger("twinsync.api")
@@ -196,12 +196,15 @@ def json_route(
         def handler(**params: str) -> Response:
             current = bp.current_request
             request_id = request_id_of(current)
-            with logs.context(
-                request_id=request_id,
-                connection_id=params.get("cid"),
-                issue_key=params.get("key"),
-                job_id=params.get("job_id"),
-                trigger_id=params.get("tid"),
+            with (
+                logs.context(
+                    request_id=request_id,
+                    connection_id=params.get("cid"),
+                    issue_key=params.get("key"),
+                    job_id=params.get("job_id"),
+                    trigger_id=params.get("tid"),
+                ),
+                metrics.collecting(),
             ):
                 return _handle(current, view, params, request_id)
 

@@ -151,11 +151,6 @@ def keys_of(body: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def replica_id(key: str, version: int | None) -> str:
-    """How a replica is named in the logs: the issue key on the sending end and its version."""
-    return key if version is None else f"{key}@v{version}"
-
-
 _CREDENTIALS_IN_URL = re.compile(r"(?<=://)[^/@\s]+@")
 
 

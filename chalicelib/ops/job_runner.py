@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.observability import logs
+from chalicelib.observability import logs, metrics
 from chalicelib.ops import drift_job
 from chalicelib.ops.job_store import (
     Superseded,
@@ -104,6 +104,17 @@ def _run(
         job.restarts += 1  # this step began before and did not finish: it died
     job.running_step = counter
     save(job, counter)  # so that a death from here on is seen by the next attempt
+    settled = job.settled
+    try:
+        _steps(job, counter, deps=deps, clock=clock, sleep=sleep, deadline=deadline)
+    finally:
+        if job.settled > settled:
+            metrics.add(metrics.BULK_JOB_ITEMS, job.settled - settled)
+
+
+def _steps(
+    job: JobState, counter: int, *, deps: SyncDeps, clock: Clock, sleep: Sleep, deadline: float
+) -> None:
     while True:
         try:
             progressed = _iterate(job, deps=deps, now=clock())
@@ -120,7 +131,14 @@ def _run(
     job.sample(clock())
     save(job, counter, next_counter=counter + 1)
     if job.final:
-        log.info("job %s %s: %d done, %d failed", job.id, job.state, job.done, job.failed)
+        log.info(
+            "job %s %s: %d done, %d failed",
+            job.id,
+            job.state,
+            job.done,
+            job.failed,
+            extra={"event": "job.finished", "kind": job.kind, "state": job.state},
+        )
     else:
         enqueue_step(job.id, counter + 1, deps=deps)
 

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.observability import metrics
 from chalicelib.trackers.base import IssueFields
 from tests.stack.conftest import eventually, tracker_as, twin_key
 
@@ -142,13 +143,13 @@ def test_a_synced_issue_leaves_lifecycle_and_transaction_lines_and_no_secret(
     incoming = events(local_stack, "c", "sync.transaction", connection_id=cid, stage="apply")
     assert incoming and all(line["direction"] == "incoming" for line in incoming)
     assert {line["remote_key"] for line in incoming} == {ref.key}
-    assert all(line["replica_id"].startswith(f"{ref.key}@v") for line in incoming)
+    assert all(line["replica_id"] for line in incoming)
     applied = events(local_stack, "c", "twin.transaction", connection_id=cid, outcome="applied")
     assert {line["issue_key"] for line in applied} == {remote}
     # the apply's own lines carry the record's keys, as its transaction line does
     ids = {line["message_id"] for line in incoming}
     assert {line["message_id"] for line in applied} & ids
-    assert all(line["replica_id"].startswith(f"{ref.key}@v") for line in applied)
+    assert {line["replica_id"] for line in applied} & {line["replica_id"] for line in incoming}
 
     # no secret in any line of any node
     secrets = known_secrets(local_stack, stack_info, [code])
@@ -157,3 +158,28 @@ def test_a_synced_issue_leaves_lifecycle_and_transaction_lines_and_no_secret(
         text = local_stack.nodes[name].json_log_path.read_text()
         leaked = [where for where, value in secrets.items() if value in text]
         assert leaked == [], f"node {name}'s log holds {leaked}"
+
+
+def emf(stack: Any, name: str, metric: str) -> list[dict[str, Any]]:
+    """Node ``name``'s EMF documents that carry ``metric``."""
+    return [line for line in lines_of(stack, name) if "_aws" in line and metric in line]
+
+
+def test_the_nodes_emit_metrics_in_emf(local_stack, stack_info, node_a, node_c) -> None:
+    """After the sync above (or any in the run): c counted the changes it applied and how
+    long after the edit, a called its tracker; each metric under the node's dimension."""
+    eventually(lambda: emf(local_stack, "c", metrics.SYNC_LATENCY))
+    for node, metric in (
+        ("c", metrics.CHANGES_SYNCED),
+        ("c", metrics.SYNC_LATENCY),
+        ("a", metrics.TRACKER_CALLS),
+        ("a", metrics.OLDEST_QUEUE_MESSAGE_AGE),
+    ):
+        documents = emf(local_stack, node, metric)
+        assert documents, f"no {metric} from {node}"
+        document = documents[-1]
+        directive = document["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == metrics.NAMESPACE
+        assert directive["Dimensions"] == [[metrics.DIMENSION_NODE]]
+        assert {"Name": metric, "Unit": metrics.UNITS[metric]} in directive["Metrics"]
+        assert document[metrics.DIMENSION_NODE] == stack_info["nodes"][node]["node_id"]
