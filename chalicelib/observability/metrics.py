@@ -7,8 +7,8 @@ one only together with them. Every metric is in namespace ``Twinsync`` with one 
 =========================  ============  ===================================================
 name                       unit          what, when
 =========================  ============  ===================================================
-``ChangesSynced``          Count         a replica applied to this node's tracker (apply,
-                                         outcome ``applied``), 1 per change
+``ChangesSynced``          Count         a replica that changed this node's tracker (apply,
+                                         outcome ``applied``, something written)
 ``SyncLatency``            Milliseconds  tracker edit → twin updated: the source issue's
                                          ``updated`` time to the end of its apply here
 ``TrackerCalls``           Count         requests to this node's tracker

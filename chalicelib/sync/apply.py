@@ -562,8 +562,8 @@ def _apply_attachments(
 
 
 def _count_applied(replica: Replica, *, measure: bool) -> None:
-    """A change synced; with ``measure``, how long since it was made in the other tracker
-    (an issue's first sync or a link carries no fresh edit: its age is not a latency)."""
+    """A change synced into this tracker; with ``measure``, how long since it was made in
+    the other one (an issue's first sync carries no fresh edit: its age is no latency)."""
     metrics.add(metrics.CHANGES_SYNCED)
     edited = utc_time(replica.updated or "") if measure else None
     if edited:
@@ -621,8 +621,8 @@ def _finish(
             issue = None  # the next ingest of this issue sends it
         if issue is not None:
             send_replica(issue, twin, deps=deps, force=True)
-    if not problems:
-        _count_applied(replica, measure=not first_sync and bool(plan.changes()))
+    if not problems and plan.changes():
+        _count_applied(replica, measure=not first_sync)
     record_transaction(
         connection.id,
         twin.local_key,
