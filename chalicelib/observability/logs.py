@@ -81,8 +81,9 @@ def _powertools_logger(stream: IO[str] | None) -> Any:
     from aws_lambda_powertools.logging import Logger
 
     app_logger = logging.getLogger(SERVICE)
-    for handler in list(app_logger.handlers):  # Chalice's plain-text stdout handler
-        app_logger.removeHandler(handler)
+    for handler in list(app_logger.handlers):
+        if type(handler) is logging.StreamHandler:  # Chalice's plain-text one (not a listener)
+            app_logger.removeHandler(handler)
     logger = Logger(
         service=SERVICE,
         logger_handler=logging.StreamHandler(stream) if stream is not None else _Stdout(),

@@ -14,6 +14,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.observability import logs
 from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import EventModel, new_id, utcnow
 from chalicelib.store.namespaces import ERRORS_PK, history_pk
@@ -79,7 +80,7 @@ def record_error(
     log.warning(
         "error record %s: %s",
         eid,
-        what,
+        logs.redact(what),
         extra={
             "event": "error.recorded",
             "error_id": eid,
