@@ -214,8 +214,9 @@ def json_route(
                 request = _parse(current, max_body, auth, parse_json=not raw)
                 result = view(request, **params)
             except TwinsyncError as exc:
-                if exc.status >= 500:
-                    log.error("%s %s failed: %s", current.method, path, exc.message)
+                if exc.status >= 500:  # a remote's failure (502) is not this node's error
+                    level = logging.ERROR if exc.status == 500 else logging.WARNING
+                    log.log(level, "%s %s failed: %s", current.method, path, exc.message)
                 return error_response(exc, request_id=request_id)
             except Exception:
                 log.exception("unhandled error on %s %s", current.method, path)

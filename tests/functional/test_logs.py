@@ -183,6 +183,12 @@ def _crashing_app() -> Chalice:
     def gateway(request):
         raise TwinsyncError("upstream broke")
 
+    @json_route(bp, "/api/v1/peer", ["GET"], auth=None)
+    def peer(request):
+        from chalicelib.errors import BadGateway
+
+        raise BadGateway("the other node did not answer")
+
     @json_route(bp, "/api/v1/refused", ["GET"], auth=None)
     def refused(request):
         from chalicelib.errors import Conflict
@@ -216,11 +222,16 @@ def test_a_twinsync_5xx_is_logged_with_its_request_id_and_a_4xx_has_none(log_at)
     read = log_at("INFO")
     with Client(_crashing_app()) as client:
         gateway = client.http.get("/api/v1/gateway")
+        peer = client.http.get("/api/v1/peer")
         refused = client.http.get("/api/v1/refused")
-    request_id = json.loads(gateway.body)["error"]["request_id"]
-    assert [line["message"] for line in read() if line.get("request_id") == request_id] == [
-        "GET /api/v1/gateway failed: upstream broke"
-    ]
+    lines = read()
+    for response, message, level in (
+        (gateway, "GET /api/v1/gateway failed: upstream broke", "ERROR"),
+        (peer, "GET /api/v1/peer failed: the other node did not answer", "WARNING"),
+    ):
+        request_id = json.loads(response.body)["error"]["request_id"]
+        found = [line for line in lines if line.get("request_id") == request_id]
+        assert [(line["message"], line["level"]) for line in found] == [(message, level)]
     assert refused.status_code == 409
     assert "request_id" not in json.loads(refused.body)["error"]
 
