@@ -151,13 +151,14 @@ def test_a_synced_issue_leaves_lifecycle_and_transaction_lines_and_no_secret(
     assert {line["message_id"] for line in applied} & ids
     assert {line["replica_id"] for line in applied} & {line["replica_id"] for line in incoming}
 
-    # no secret in any line of any node
+    # no secret in any line of any node, nor in what the node processes printed
     secrets = known_secrets(local_stack, stack_info, [code])
     assert any(where.startswith("connection key") for where in secrets)
-    for name in local_stack.nodes:
-        text = local_stack.nodes[name].json_log_path.read_text()
-        leaked = [where for where, value in secrets.items() if value in text]
-        assert leaked == [], f"node {name}'s log holds {leaked}"
+    for node in local_stack.nodes.values():
+        for path in (node.json_log_path, node.log_path):  # the app's lines; the process's
+            text = path.read_text()
+            leaked = [where for where, value in secrets.items() if value in text]
+            assert leaked == [], f"{path.name} holds {leaked}"
 
 
 def emf(stack: Any, name: str, metric: str) -> list[dict[str, Any]]:
