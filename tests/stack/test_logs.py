@@ -184,3 +184,11 @@ def test_the_nodes_emit_metrics_in_emf(local_stack, stack_info, node_a, node_c) 
         assert directive["Dimensions"] == [[metrics.DIMENSION_NODE]]
         assert {"Name": metric, "Unit": metrics.UNITS[metric]} in directive["Metrics"]
         assert document[metrics.DIMENSION_NODE] == stack_info["nodes"][node]["node_id"]
+
+
+def test_make_run_says_where_the_node_logs_are(local_stack, stack_info) -> None:
+    from devstack.__main__ import quickstart
+
+    assert f"{local_stack.workdir / 'logs'}/<node>.jsonl" in quickstart(local_stack)
+    for name, node in stack_info["nodes"].items():
+        assert node["json_log"] == str(local_stack.workdir / "logs" / f"{name}.jsonl")
