@@ -23,8 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "11"))
 BASELINE = ("chalice", "boto3")
-# root().settings binds the PynamoDB models on the first call of every function.
-READY = ("chalicelib.store.models",)
+# root().settings binds the PynamoDB models and configures the JSON logs on the first call
+# of every function; the first unit of work's end writes its metrics (EMF).
+READY = (
+    "chalicelib.store.models",
+    "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch",
+)
 # What each function imports on its first invocation, after ``import app``.
 FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
     "api_handler": READY,

@@ -18,10 +18,13 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from chalicelib.observability import logs, metrics
 
 log = logging.getLogger("twinsync.queues")
 
@@ -50,6 +53,7 @@ class QueueMessage:
     group_id: str | None
     receive_count: int
     queue_arn: str
+    sent_at_ms: int | None = None
 
     @property
     def queue_name(self) -> str:
@@ -73,9 +77,17 @@ def parse_records(records: Iterable[Mapping[str, Any]]) -> list[QueueMessage]:
                 group_id=attributes.get("MessageGroupId"),
                 receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
                 queue_arn=record.get("eventSourceARN", ""),
+                sent_at_ms=_int_or_none(attributes.get("SentTimestamp")),
             )
         )
     return messages
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 900.0, floor: int = 1) -> int:
@@ -104,47 +116,92 @@ def process_batch(
     give_up: GiveUp,
     delay: Delay,
     policy: BatchPolicy = BatchPolicy(),
+    stage: str = "",
+    direction: str | None = None,
 ) -> dict[str, list[dict[str, str]]]:
-    """Run ``handle`` over a batch; return Lambda's partial batch response."""
+    """Run ``handle`` over a batch; return Lambda's partial batch response.
+
+    Each record is a unit of work: its lines carry the message id and the ids its body
+    names (connection, issue, job), and it ends with one ``sync.transaction`` line:
+    ``stage``, ``direction`` (``outgoing``, ``incoming``), ``outcome`` (``done``,
+    ``retry``, ``gave_up``, ``waiting``: behind its group's failed head), ``attempt`` and
+    ``duration_ms``.
+    """
     failures: list[dict[str, str]] = []
     failed_groups: dict[str, int] = {}
-    for message in parse_records(records):
-        if message.group_id is not None and message.group_id in failed_groups:
-            # FIFO: the rest of the group waits behind its failed head, and comes back
-            # with it (an invisible follower would keep the whole group locked).
-            delay(message, failed_groups[message.group_id])
-            failures.append({"itemIdentifier": message.message_id})
-            continue
-        try:
-            handle(message)
-        except Exception as exc:
-            if message.receive_count >= policy.max_attempts or isinstance(exc, PermanentFailure):
-                log.warning(
-                    "giving up on message %s after %d attempts: %s",
-                    message.message_id,
-                    message.receive_count,
-                    exc,
-                )
-                give_up(message, exc)
-                continue
-            wait = exc.delay if isinstance(exc, RetryLater) and exc.delay else None
-            if wait is None:
-                wait = backoff_seconds(
-                    message.receive_count,
-                    base=policy.backoff_base,
-                    cap=policy.backoff_cap,
-                    floor=policy.backoff_floor,
-                )
-            if not isinstance(exc, RetryLater):
-                log.exception("message %s failed, retry in %ss", message.message_id, wait)
-            else:
-                log.info("message %s: %s; retry in %ss", message.message_id, exc, wait)
-            seconds = min(MAX_VISIBILITY, int(wait))
-            delay(message, seconds)
-            failures.append({"itemIdentifier": message.message_id})
-            if message.group_id is not None:
-                failed_groups[message.group_id] = seconds
+    messages = parse_records(records)
+    sent = [m.sent_at_ms for m in messages if m.sent_at_ms is not None]
+    if sent:
+        age_s = time.time() - min(sent) / 1000
+        metrics.add(metrics.OLDEST_QUEUE_MESSAGE_AGE, max(0.0, round(age_s, 3)))
+    for message in messages:
+        with logs.context(
+            stage=stage or None, message_id=message.message_id, **logs.keys_of(message.body)
+        ):
+            started = time.perf_counter()
+            outcome = _process_one(message, handle, give_up, delay, policy, failed_groups)
+            log.info(
+                "%s %s: %s",
+                stage or "queue",
+                message.message_id,
+                outcome,
+                extra={
+                    "event": "sync.transaction",
+                    "direction": direction,
+                    "outcome": outcome,
+                    "attempt": message.receive_count,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            if outcome in ("retry", "waiting"):
+                failures.append({"itemIdentifier": message.message_id})
     return {"batchItemFailures": failures}
+
+
+def _process_one(
+    message: QueueMessage,
+    handle: Handler,
+    give_up: GiveUp,
+    delay: Delay,
+    policy: BatchPolicy,
+    failed_groups: dict[str, int],
+) -> str:
+    """Handle one record; what became of it: ``done``, ``retry``, ``gave_up`` or ``waiting``."""
+    if message.group_id is not None and message.group_id in failed_groups:
+        # FIFO: the rest of the group waits behind its failed head, and comes back
+        # with it (an invisible follower would keep the whole group locked).
+        delay(message, failed_groups[message.group_id])
+        return "waiting"
+    try:
+        handle(message)
+    except Exception as exc:
+        if message.receive_count >= policy.max_attempts or isinstance(exc, PermanentFailure):
+            log.warning(
+                "giving up on message %s after %d attempts: %s",
+                message.message_id,
+                message.receive_count,
+                exc,
+            )
+            give_up(message, exc)
+            return "gave_up"
+        wait = exc.delay if isinstance(exc, RetryLater) and exc.delay else None
+        if wait is None:
+            wait = backoff_seconds(
+                message.receive_count,
+                base=policy.backoff_base,
+                cap=policy.backoff_cap,
+                floor=policy.backoff_floor,
+            )
+        if not isinstance(exc, RetryLater):
+            log.exception("message %s failed, retry in %ss", message.message_id, wait)
+        else:
+            log.info("message %s: %s; retry in %ss", message.message_id, exc, wait)
+        seconds = min(MAX_VISIBILITY, int(wait))
+        delay(message, seconds)
+        if message.group_id is not None:
+            failed_groups[message.group_id] = seconds
+        return "retry"
+    return "done"
 
 
 # --- sending and visibility (boto3) -----------------------------------------------------

@@ -3,6 +3,8 @@
 Built once per container (a Lambda execution environment) on its first invocation, never
 at import, so ``chalice package`` and cold starts import ``app.py`` without an environment:
 
+- the logs: JSON lines at the stage's level (:mod:`chalicelib.observability.logs`), and
+  the node named on every metric (:mod:`chalicelib.observability.metrics`);
 - the settings: one typed object from the environment (:mod:`chalicelib.config`); a
   misconfigured stage fails on its first invocation with one message naming every problem;
 - the tables, bound to the stage's names (:func:`chalicelib.store.models.bind`), and with
@@ -31,6 +33,7 @@ from chalicelib.connections import sealing
 from chalicelib.net.outbound import Fetcher, GuardedFetcher
 from chalicelib.net.peer import PeerClient
 from chalicelib.net.ssrf import OutboundPolicy
+from chalicelib.observability import logs, metrics
 from chalicelib.store.models import bind
 from chalicelib.sync.blobs import BlobStore, s3_client
 from chalicelib.sync.services import SyncDeps
@@ -136,6 +139,8 @@ def root() -> Root:
     key = (id(settings), id(_current))
     built = _built.get(key)
     if built is None:
+        logs.configure(settings.log_level, node_id=settings.node_id)
+        metrics.configure(settings.node_id)
         quiet_wire_loggers()
         bind(settings)
         sealing.bind(sealing.KeySealer(kms_client(settings.region), settings.resources.kms_key_arn))

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from chalicelib.observability import logs, metrics
 from chalicelib.queues import (
     QueueMessage,
     process_batch,
@@ -37,6 +38,9 @@ Stage = Callable[..., None]
 
 STEP_VISIBILITY_S = 30
 
+# Which way a stage moves a change: to the other end (ingest, deliver) or from it (apply).
+DIRECTIONS = {"ingest": "outgoing", "deliver": "outgoing", "apply": "incoming"}
+
 
 def _run(node: Root, records: Records, handle: Stage, stage: str) -> BatchResult:
     from chalicelib.sync.events import record_give_up
@@ -51,31 +55,44 @@ def _run(node: Root, records: Records, handle: Stage, stage: str) -> BatchResult
             [names.ingest_queue_url, names.deliver_queue_url, names.apply_queue_url],
             node.settings.region,
         ),
+        stage=stage,
+        direction=DIRECTIONS.get(stage),
     )
 
 
 def ingest_batch(records: Records) -> BatchResult:
     from chalicelib.sync.ingest import handle_ingest
 
-    return _run(root(), records, handle_ingest, "ingest")
+    node = root()
+    with logs.context(function="ingest"), metrics.collecting():
+        return _run(node, records, handle_ingest, "ingest")
 
 
 def deliver_batch(records: Records) -> BatchResult:
     from chalicelib.sync.deliver import handle_deliver
 
-    return _run(root(), records, handle_deliver, "deliver")
+    node = root()
+    with logs.context(function="deliver"), metrics.collecting():
+        return _run(node, records, handle_deliver, "deliver")
 
 
 def apply_batch(records: Records) -> BatchResult:
     from chalicelib.sync.apply import handle_apply
 
-    return _run(root(), records, handle_apply, "apply")
+    node = root()
+    with logs.context(function="apply"), metrics.collecting():
+        return _run(node, records, handle_apply, "apply")
 
 
 def jobs_batch(records: Records) -> BatchResult:
+    node = root()
+    with logs.context(function="jobs"), metrics.collecting():
+        return _jobs(node, records)
+
+
+def _jobs(node: Root, records: Records) -> BatchResult:
     from chalicelib.ops.job_runner import give_up, run_step
 
-    node = root()
     url = node.settings.resources.jobs_queue_url
     region = node.settings.region
 
@@ -83,7 +100,9 @@ def jobs_batch(records: Records) -> BatchResult:
         _hold(message, url, region)
         run_step(message, deps=node.sync)
 
-    return process_batch(records, handle, give_up=give_up, delay=visibility_delayer([url], region))
+    return process_batch(
+        records, handle, give_up=give_up, delay=visibility_delayer([url], region), stage="jobs"
+    )
 
 
 def _hold(message: QueueMessage, url: str, region: str) -> None:
@@ -100,10 +119,30 @@ def _hold(message: QueueMessage, url: str, region: str) -> None:
 def poll_peers(remaining_ms: Callable[[], int]) -> dict[str, Any]:
     from chalicelib.ops.poll import poll_all_peers
 
-    return poll_all_peers(remaining_ms=remaining_ms, deps=root().sync)
+    node = root()
+    with logs.context(function="poll_peers"), metrics.collecting():
+        return poll_all_peers(remaining_ms=remaining_ms, deps=node.sync)
 
 
 def reconcile() -> dict[str, Any]:
     from chalicelib.sync.reconcile import reconcile_all
 
-    return reconcile_all(deps=root().sync)
+    node = root()
+    with logs.context(function="reconcile"), metrics.collecting():
+        result = reconcile_all(deps=node.sync)
+        _gauges()
+        return result
+
+
+def _gauges() -> None:
+    """The node's levels as metrics, once a minute (with the reconcile schedule)."""
+    from chalicelib.ops.queue_view import gauges
+
+    try:
+        levels = gauges()
+    except Exception:  # a metric is never worth a failed schedule
+        log.warning("could not read the node's gauges", exc_info=True)
+        return
+    metrics.add(metrics.OPEN_ERROR_RECORDS, levels["open_errors"] or 0.0)
+    if levels["private_peer_lag_s"] is not None:
+        metrics.add(metrics.PRIVATE_PEER_LAG, levels["private_peer_lag_s"])

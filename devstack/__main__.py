@@ -26,6 +26,7 @@ def quickstart(stack: LocalStack) -> str:
     lines += [
         "",
         f"Everything a client needs (tokens included): {stack.workdir / 'stack.json'}",
+        f"Node logs (one JSON object a line): {stack.workdir / 'logs'}/<node>.jsonl",
         "Try:",
         f"  curl -H 'Authorization: Bearer {first['admin_token']}' {first['url']}/api/v1/node",
         "",

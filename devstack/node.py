@@ -57,14 +57,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stats", default=None, help="file to which the runner's invocation counts are written"
     )
+    parser.add_argument(
+        "--log-file",
+        default=None,
+        help="file to which the app's JSON log lines go (default: stdout, as in Lambda)",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(
+    logging.basicConfig(  # the local stack's own loggers (devstack.*); the app's are JSON
         level=os.environ.get("TWINSYNC_LOG_LEVEL", "INFO"),
         format=f"%(asctime)s {os.environ.get('TWINSYNC_NODE_ID', 'node')} %(name)s "
         "%(levelname)s %(message)s",
     )
+    # as in Lambda, the app is imported before its first invocation configures the logs
+    # (Chalice(app_name="twinsync") resets the ``twinsync`` logger when it is created)
+    from app import app
     from chalicelib.config import ConfigError
+    from chalicelib.observability import logs, metrics
     from chalicelib.root import root
+
+    if args.log_file:  # log lines and EMF metrics, as in the function's CloudWatch log group
+        out = open(args.log_file, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        logs.configure(os.environ.get("TWINSYNC_LOG_LEVEL", "INFO"), stream=out)
+        metrics.configure(os.environ.get("TWINSYNC_NODE_ID", "node"), stream=out)
 
     try:
         settings = root().settings
@@ -72,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
 
-    from app import app
     from devstack.http import AppServer
     from devstack.runner import LocalRunner
 

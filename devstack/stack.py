@@ -64,7 +64,8 @@ class NodeHandle:
     webhook_secret: str
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
+    log_path: Path | None = None  # the process's own output (READY, crashes)
+    json_log_path: Path | None = None  # the app's JSON log lines
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class NodeHandle:
             "tracker": self.spec.tracker,
             "node_id": self.env["TWINSYNC_NODE_ID"],
             "log": str(self.log_path) if self.log_path else None,
+            "json_log": str(self.json_log_path) if self.json_log_path else None,
         }
 
 
@@ -231,6 +233,7 @@ class LocalStack:
         if handle is None:
             handle = self._node_env(spec, spec.port or free_port())
             handle.log_path = self.workdir / "logs" / f"node-{spec.name}.log"
+            handle.json_log_path = self.workdir / "logs" / f"{spec.name}.jsonl"
         port = int(handle.url.rsplit(":", 1)[1])
         assert handle.log_path is not None
         log_file = handle.log_path.open("ab")
@@ -250,6 +253,7 @@ class LocalStack:
                 str(self.spec.reconcile_every),
                 "--stats",
                 str(self.workdir / f"stats-{spec.name}.json"),
+                *(["--log-file", str(handle.json_log_path)] if handle.json_log_path else []),
             ],
             cwd=REPO,
             env={**base, **handle.env},

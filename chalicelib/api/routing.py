@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,6 +25,7 @@ from chalicelib.errors import (
     TwinsyncError,
     UnsupportedMediaType,
 )
+from chalicelib.observability import logs, metrics
 from chalicelib.root import Root, root
 
 log = logging.getLogger("twinsync.api")
@@ -72,10 +74,17 @@ Authenticator = Callable[[ApiRequest], Any]
 View = Callable[..., Any]
 
 
-def error_response(error: TwinsyncError) -> Response:
-    """The contract's error body for ``error``: the only place errors become HTTP."""
+def error_response(error: TwinsyncError, *, request_id: str | None = None) -> Response:
+    """The contract's error body for ``error``: the only place errors become HTTP.
+
+    A 5xx names the request (``error.request_id``): the id its log lines carry, so an
+    operator finds what happened from what the client saw.
+    """
+    body = error.body()
+    if error.status >= 500 and request_id:
+        body["error"]["request_id"] = request_id
     return Response(
-        body=json.dumps(error.body()),
+        body=json.dumps(body),
         status_code=error.status,
         headers={"Content-Type": JSON_TYPE},
     )
@@ -147,6 +156,13 @@ def _check_text(values: Mapping[str, Any], kind: str) -> None:
                 raise BadRequest(str(exc), code=exc.code, field=kind) from exc
 
 
+def request_id_of(current: Any) -> str:
+    """API Gateway's id of the request (what its access log and ``x-amzn-RequestId``
+    show), or a fresh one where there is no gateway (the local server, tests)."""
+    given = (getattr(current, "context", None) or {}).get("requestId")
+    return str(given) if given else uuid.uuid4().hex
+
+
 def node_max_body(node: Root) -> int:
     """The body cap the node's settings name."""
     return node.settings.max_body_bytes
@@ -179,15 +195,35 @@ def json_route(
     def decorator(view: View) -> View:
         def handler(**params: str) -> Response:
             current = bp.current_request
+            request_id = request_id_of(current)
+            with (
+                logs.context(
+                    request_id=request_id,
+                    connection_id=params.get("cid"),
+                    issue_key=params.get("key"),
+                    job_id=params.get("job_id"),
+                    trigger_id=params.get("tid"),
+                ),
+                metrics.collecting(),
+            ):
+                return _handle(current, view, params, request_id)
+
+        def _handle(current: Any, view: View, params: dict[str, str], request_id: str) -> Response:
             try:
                 _check_text(params, "path parameter")
                 request = _parse(current, max_body, auth, parse_json=not raw)
                 result = view(request, **params)
             except TwinsyncError as exc:
-                return error_response(exc)
+                if exc.status >= 500:  # a remote's failure (502) is not this node's error
+                    level = logging.ERROR if exc.status == 500 else logging.WARNING
+                    log.log(level, "%s %s failed: %s", current.method, path, exc.message)
+                return error_response(exc, request_id=request_id)
             except Exception:
                 log.exception("unhandled error on %s %s", current.method, path)
-                return error_response(TwinsyncError("An internal error occurred; it is logged."))
+                return error_response(
+                    TwinsyncError("An internal error occurred; it is logged."),
+                    request_id=request_id,
+                )
             reply = result if isinstance(result, Reply) else Reply(body=result)
             return _json_response(reply)
 

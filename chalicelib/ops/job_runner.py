@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.observability import logs, metrics
 from chalicelib.ops import drift_job
 from chalicelib.ops.job_store import (
     Superseded,
@@ -82,6 +83,7 @@ def run_step(
     if loaded is None or not isinstance(step, int):
         return
     job, counter = loaded
+    logs.bind(connection_id=job.connection_id)
     if job.final:
         return
     if step != counter:
@@ -102,6 +104,17 @@ def _run(
         job.restarts += 1  # this step began before and did not finish: it died
     job.running_step = counter
     save(job, counter)  # so that a death from here on is seen by the next attempt
+    settled = job.settled
+    try:
+        _steps(job, counter, deps=deps, clock=clock, sleep=sleep, deadline=deadline)
+    finally:
+        if job.settled > settled:
+            metrics.add(metrics.BULK_JOB_ITEMS, job.settled - settled)
+
+
+def _steps(
+    job: JobState, counter: int, *, deps: SyncDeps, clock: Clock, sleep: Sleep, deadline: float
+) -> None:
     while True:
         try:
             progressed = _iterate(job, deps=deps, now=clock())
@@ -118,7 +131,14 @@ def _run(
     job.sample(clock())
     save(job, counter, next_counter=counter + 1)
     if job.final:
-        log.info("job %s %s: %d done, %d failed", job.id, job.state, job.done, job.failed)
+        log.info(
+            "job %s %s: %d done, %d failed",
+            job.id,
+            job.state,
+            job.done,
+            job.failed,
+            extra={"event": "job.finished", "kind": job.kind, "state": job.state},
+        )
     else:
         enqueue_step(job.id, counter + 1, deps=deps)
 
@@ -305,6 +325,7 @@ def give_up(message: QueueMessage, exc: BaseException) -> None:
     if loaded is None:
         return
     job, counter = loaded
+    logs.bind(connection_id=job.connection_id)
     if job.final:
         return
     job.fail_job(

@@ -6,6 +6,9 @@
 - peer: for a private peer, when it last pulled and how much it has not pulled yet
   (:func:`chalicelib.sync.outbox_api.lag`, which this reuses);
 - jobs: the connection's recent bulk jobs with their progress; errors: open error records.
+
+:func:`gauges` is the node-wide part of the same figures, which the ``reconcile`` schedule
+turns into metrics (:mod:`chalicelib.observability.metrics`).
 """
 
 from __future__ import annotations
@@ -33,11 +36,30 @@ def incoming(connection: ConnectionModel) -> dict[str, Any]:
     return {**counts, "oldest_age_s": _age(oldest)}
 
 
+def has_private_peer(connection: ConnectionModel) -> bool:
+    """The other end is private: it pulls this end's outbox."""
+    return not connection.remote_public and not connection.local_peer_id
+
+
+def gauges() -> dict[str, float | None]:
+    """The node's levels: open error records, and the age of the oldest change an active
+    private peer has not pulled yet (``None`` without such a peer; 0 when it is current)."""
+    lags = [
+        lag(c)["oldest_pending_age_s"] or 0.0
+        for c in ConnectionModel.scan()
+        if c.status == "active" and has_private_peer(c)
+    ]
+    return {
+        "open_errors": float(len(list_errors())),
+        "private_peer_lag_s": max(lags) if lags else None,
+    }
+
+
 def queue_view(connection: ConnectionModel) -> dict[str, Any]:
     from chalicelib.ops.jobs import jobs_of
 
     out = lag(connection)
-    private_peer = not connection.remote_public and not connection.local_peer_id
+    private_peer = has_private_peer(connection)
     return {
         "connection_id": connection.id,
         "status": connection.status,

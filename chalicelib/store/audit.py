@@ -7,6 +7,11 @@ token's SHA-256, which the stage already holds; never the token), ``node:<id>`` 
 other end of a connection, ``system`` for what the node decides itself.
 
 Recording never breaks the change it records: a failure is logged loudly instead.
+
+Each entry is also one log line (``event`` = the action, ``connection.created`` logged as
+``connection.initiated``), so the lifecycle of every connection (initiated, accepted,
+activated, deactivated, deleted, scripts changed…) is in the node's logs with its
+connection id, beside the sync lines of the same connection.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ log = logging.getLogger("twinsync.audit")
 
 SYSTEM = "system"
 MAX_LIMIT = 1000
+
+# An audit action's name in the logs where the operator's word differs.
+LOG_EVENTS = {"connection.created": "connection.initiated"}
 
 
 def admin_actor() -> str:
@@ -60,6 +68,18 @@ def record(
     except Exception:
         log.exception("AUDIT ENTRY LOST: %s on %s", action, connection_id)
         return None
+    event = LOG_EVENTS.get(action, action)
+    log.info(
+        "%s%s",
+        event,
+        f" ({connection_id})" if connection_id else "",
+        extra={
+            "event": event,
+            "actor": who,
+            "connection_id": connection_id,
+            "details": entry["details"],
+        },
+    )
     return entry
 
 

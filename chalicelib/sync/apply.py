@@ -31,6 +31,7 @@ from urllib.parse import quote
 from pynamodb.expressions.update import Action
 
 from chalicelib.net.errors import OutboundError, PeerRefused
+from chalicelib.observability import logs, metrics
 from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.rules import mapping_document, merge
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
@@ -85,6 +86,7 @@ from chalicelib.trackers.base import (
     NotFound,
     TooLarge,
     TrackerError,
+    utc_time,
 )
 from chalicelib.trackers.retry import retrying_later
 
@@ -101,6 +103,7 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
     if entry is None or entry.state == "applied":
         return
     incoming = from_wire(entry.replica)  # checked when it entered the inbox
+    logs.bind(remote_key=incoming.key, replica_id=entry.replica_id)
     connection = get_connection(connection_id)
     if connection is None:
         return
@@ -612,6 +615,16 @@ def _apply_attachments(
     return problems
 
 
+def _count_applied(replica: Replica, *, measure: bool) -> None:
+    """A change synced into this tracker; with ``measure``, how long since it was made in
+    the other one (an issue's first sync carries no fresh edit: its age is no latency)."""
+    metrics.add(metrics.CHANGES_SYNCED)
+    edited = utc_time(replica.updated or "") if measure else None
+    if edited:
+        elapsed = (utcnow() - datetime.fromisoformat(edited)).total_seconds()
+        metrics.add(metrics.SYNC_LATENCY, max(0.0, elapsed) * 1000)
+
+
 def _too_large(op: AttachmentOp, limit: int | None) -> str:
     shown = f"{limit} bytes" if limit else "its limit"
     return (
@@ -662,6 +675,8 @@ def _finish(
             issue = None  # the next ingest of this issue sends it
         if issue is not None:
             send_replica(issue, twin, deps=deps, force=True)
+    if not problems and plan.changes():
+        _count_applied(replica, measure=not first_sync)
     record_transaction(
         connection.id,
         twin.local_key,

@@ -12,6 +12,7 @@ import logging
 from urllib.parse import quote
 
 from chalicelib.net.errors import OutboundError, PeerRefused
+from chalicelib.observability import logs
 from chalicelib.queues import QueueMessage, RetryLater
 from chalicelib.store.models import ConnectionModel, EntryModel
 from chalicelib.store.namespaces import outbox_pk
@@ -41,6 +42,7 @@ def handle_deliver(message: QueueMessage, *, deps: SyncDeps) -> None:
     entry = get_entry(outbox_pk(connection_id), job.seq)
     if entry is None or entry.state != "pending":
         return
+    logs.bind(replica_id=entry.replica_id)
     connection = get_connection(connection_id)
     if connection is None:
         return

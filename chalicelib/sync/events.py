@@ -8,15 +8,19 @@ it on purpose. Nothing fails silently.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.observability import logs
 from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import EventModel, new_id, utcnow
 from chalicelib.store.namespaces import ERRORS_PK, history_pk
 from chalicelib.trackers.base import InvalidRequest, TrackerError
+
+log = logging.getLogger("twinsync.sync.events")
 
 HISTORY_TTL = timedelta(days=90)
 
@@ -73,6 +77,19 @@ def record_error(
         "body": body,
     }
     EventModel(pk=ERRORS_PK, sk=eid, data=data).save()
+    log.warning(
+        "error record %s: %s",
+        eid,
+        logs.redact(what),
+        extra={
+            "event": "error.recorded",
+            "error_id": eid,
+            "stage": stage,
+            "connection_id": connection_id,
+            "issue_key": issue_key,
+            "attempts": attempts,
+        },
+    )
     return data
 
 
@@ -141,6 +158,22 @@ def record_transaction(
     conflicts: list[dict[str, Any]] | None = None,
 ) -> None:
     extra = {"conflicts": conflicts} if conflicts else {}
+    log.info(
+        "%s %s %s: %s",
+        direction,
+        connection_id,
+        local_key,
+        outcome,
+        extra={
+            "event": "twin.transaction",
+            "direction": direction,
+            "connection_id": connection_id,
+            "issue_key": local_key,
+            "outcome": outcome,
+            "changes": len(changes),
+            "version": version,
+        },
+    )
     EventModel(
         pk=history_pk(connection_id, local_key),
         sk=new_id(),

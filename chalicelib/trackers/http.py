@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
+from chalicelib.observability import metrics
 from chalicelib.trackers.base import (
     InvalidRequest,
     NotFound,
@@ -199,6 +200,7 @@ class JiraHttp:
         if files is not None:
             kwargs["files"] = files
         started = self._clock()
+        metrics.add(metrics.TRACKER_CALLS)
         try:
             response = self.session.request(method, url, **kwargs)
         except requests.Timeout as exc:
@@ -215,6 +217,8 @@ class JiraHttp:
             self._clock() - started,
         )
         if response.status_code >= 400:
+            if response.status_code == 429:
+                metrics.add(metrics.TRACKER_THROTTLED)
             raise error_for_response(response, now=self._clock())
         return response
 

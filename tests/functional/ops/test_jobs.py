@@ -248,3 +248,15 @@ def test_job_progress_in_the_audit_log_and_the_queue_view(ops):
     started = [e for e in entries if e["action"] == "job.started"]
     assert started and started[0]["details"]["job_id"] == job_id
     assert json.loads(json.dumps(started[0]))["details"]["jql"] == "project = OPS"
+
+
+def test_a_bulk_job_counts_the_issues_it_finished_in_its_metrics(ops):
+    from chalicelib.observability import metrics
+
+    for n in range(3):
+        ops.tracker.add_issue("OPS", f"counted {n}")
+    start(ops, {"jql": "project = OPS"})
+    with metrics.collecting() as buffer:
+        ops.pump.drain()
+    assert buffer[metrics.BULK_JOB_ITEMS] == [3.0]
+    assert buffer[metrics.CHANGES_SYNCED] == [3.0]  # the first syncs, applied on the SUP end
