@@ -66,8 +66,7 @@ def app_functions(resources: dict[str, Any], root: Path = ROOT) -> list[Function
 def merge_template(stage: str, root: Path = ROOT) -> tuple[dict[str, Any], list[FunctionSpec]]:
     resources = load_resources()
     specs = app_functions(resources, root)
-    secret_id = stage_variable(stage, "TWINSYNC_SECRETS_ID", root)
-    return build_merge_template(resources, specs, secret_id=secret_id), specs
+    return build_merge_template(resources, specs), specs
 
 
 def _split_requirements(text: str, bundle_botocore: bool) -> tuple[str, list[str]]:

@@ -60,10 +60,14 @@ def secret_arn(secret_id: str) -> dict[str, str]:
 def function_policy(
     resources: Mapping[str, Any],
     *,
-    secret_id: str | None,
+    secret: Any = None,
     invoke: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Policy document for the functions that do Twinsync's work."""
+    """Policy document for the functions that do Twinsync's work.
+
+    ``secret`` is the secret's ARN (an intrinsic such as ``{"Ref": "SecretArn"}``, or
+    :func:`secret_arn` of a name); ``None`` grants no secret.
+    """
     tables = _of_type(resources, "AWS::DynamoDB::Table")
     table_arns: list[Any] = []
     for table in tables:
@@ -96,13 +100,13 @@ def function_policy(
             ],
         },
     ]
-    if secret_id:
+    if secret:
         statements.append(
             {
                 "Sid": "Secrets",
                 "Effect": "Allow",
                 "Action": ["secretsmanager:GetSecretValue"],
-                "Resource": secret_arn(secret_id),
+                "Resource": secret,
             }
         )
     if invoke:
