@@ -49,6 +49,15 @@ def work_queues(resources: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def dead_letter_queues(resources: Mapping[str, Any]) -> list[str]:
+    return sorted(
+        {
+            resources[q]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            for q in work_queues(resources)
+        }
+    )
+
+
 def secret_arn(secret_id: str) -> dict[str, str]:
     """ARN pattern of a secret by name: Secrets Manager appends ``-`` and six characters."""
     return {
@@ -90,6 +99,13 @@ def function_policy(
             "Effect": "Allow",
             "Action": SQS_ACTIONS,
             "Resource": [{"Fn::GetAtt": [q, "Arn"]} for q in work_queues(resources)],
+        },
+        {
+            # the health report reads how many messages wait in each dead-letter queue
+            "Sid": "DeadLetterDepth",
+            "Effect": "Allow",
+            "Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            "Resource": [{"Fn::GetAtt": [q, "Arn"]} for q in dead_letter_queues(resources)],
         },
         {
             "Sid": "Blobs",

@@ -190,3 +190,11 @@ def audit_log(request: ApiRequest) -> Any:
             "Content-Disposition": 'attachment; filename="twinsync-audit.jsonl"',
         },
     )
+
+
+@json_route(ops_api, "/api/v1/health", ["GET"], auth=require_admin)
+def node_health(request: ApiRequest) -> dict[str, Any]:
+    """Tables, queues, open errors, each connection's peer, the last reconcile."""
+    from chalicelib.ops.health import health
+
+    return health(request.root.settings)

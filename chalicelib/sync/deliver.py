@@ -18,6 +18,7 @@ from chalicelib.store.namespaces import outbox_pk
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.links import get_connection, is_live, is_local, peer_end
 from chalicelib.sync.messages import DeliverMessage, Replica, from_wire
+from chalicelib.sync.peer_contact import note_reached, note_unreachable
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_entry, set_entry_state
 
@@ -85,15 +86,18 @@ def push(
                 upload_attachments(connection, entry, deps=deps)
         answer = deps.peer.call(end, "POST", path, {"items": [e.replica for e in entries]})
     except PeerRefused as exc:
+        note_reached(connection.id)  # it answered, if only to refuse
         if exc.status in CONNECTION_GONE:
             pause(connection, f"The other end refused the connection: {exc}", exc.code)
             return
         raise
     except OutboundError as exc:
+        note_unreachable(connection.id, exc)
         if attempt >= PAUSE_AFTER_ATTEMPTS:
             pause(connection, f"The other end does not answer ({exc}); changes are kept.")
             return
         raise RetryLater(f"peer {end.url} unreachable: {exc}") from exc
+    note_reached(connection.id)
     accepted = set(answer.get("accepted", [])) if isinstance(answer, dict) else set()
     for entry in entries:
         if entry.replica_id in accepted:
