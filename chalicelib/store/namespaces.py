@@ -22,7 +22,8 @@ key                                        TTL                    owner
 ``reconcile#cursor``                       none                   sync.reconcile
 ``reconcile#status``                       none                   sync.reconcile
 ``peer#<connection>``                      none                   sync.peer_contact
-``notify#<event>#<subject>``               notification quiet     ops.notify
+``notify-hooks``                           none                   sync.notify
+``notify#<event>#<subject>``               10 minutes             sync.notify
 ``budget#use#<window>``                    1 hour                 trackers.budget
 ``budget#jobs#<window>``                   1 hour                 trackers.budget
 ``budget#pause``                           1 hour after the end   trackers.budget
@@ -126,6 +127,10 @@ RECONCILE_STATUS = "reconcile#status"
 def peer_contact_key(connection_id: str) -> str:
     """When this end last reached the connection's peer, and its last failure to."""
     return f"peer#{connection_id}"
+
+
+NOTIFY_WEBHOOKS = "notify-hooks"
+"""The admin's outgoing notification webhooks (a JSON list)."""
 
 
 def notify_key(event: str, subject: str) -> str:

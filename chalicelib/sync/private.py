@@ -106,7 +106,12 @@ def follow(
         except PeerRefused as exc:
             note_reached(connection.id)  # it answered, if only to refuse
             if exc.status in CONNECTION_GONE:
-                pause(connection, f"The public side refused the connection: {exc}", exc.code)
+                pause(
+                    connection,
+                    f"The public side refused the connection: {exc}",
+                    exc.code,
+                    deps=deps,
+                )
                 break
             log.warning("pull on %s refused: %s", connection.id, exc)
             break
