@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from chalice.utils import to_cfn_resource_name
@@ -165,3 +166,12 @@ def test_node_metrics_named_in_alarms_are_the_shared_names(template: dict[str, A
     for alarm in _alarms(template).values():
         if alarm.get("Namespace") == metrics.NAMESPACE:
             assert alarm["MetricName"] in metrics.NODE_METRICS
+
+
+def test_the_operations_guide_explains_every_alarm_and_parameter(merged: dict[str, Any]) -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations-guide.md").read_text()
+    for name in merged["Parameters"]:
+        assert f"`{name}`" in guide, f"docs/operations-guide.md: Parameter {name}"
+    for name in _alarms(merged):
+        generic = re.sub(r"^(Ingest|Deliver|Apply|Jobs)", "<Stage>", name)
+        assert f"`{generic}`" in guide, f"docs/operations-guide.md: alarm {name}"
