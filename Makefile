@@ -4,16 +4,18 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The security scanner's own venv: checkov's pins clash with ours (infra/scan.py).
+SCAN_VENV := .venv-scan
 STACK ?= devstack/stack.toml
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-all test-stack lint format package bench clean
+.PHONY: help venv scan-venv run test test-all test-stack lint format package scan bench clean
 
 help:
 	@echo "make run      start the local stack (embedded AWS, sandbox Jiras, two nodes)"
 	@echo "make test     lint and run the default test suite (unit, functional, stack)"
 	@echo "make test-all also run the suites marked slow"
-	@echo "make package  build the deployable CloudFormation template into out/ and lint it"
+	@echo "make package  build the deployable CloudFormation template into out/, lint and scan it"
 	@echo "make bench    run the benchmarks in bench/"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -23,6 +25,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install -q --disable-pip-version-check "pip<26.3"
+	$(SCAN_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-scan.txt
+	touch $@
+
+scan-venv: $(SCAN_VENV)/.installed
 
 run: venv
 	$(PY) -m devstack --stack $(STACK)
@@ -37,20 +47,23 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint
+test: lint scan-venv
 	$(PY) -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
 
-test-all: lint
+test-all: lint scan-venv
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-stack: venv
 	$(PY) -m pytest -m stack $(PYTEST_ARGS)
 
-package: venv
+package: venv scan-venv
 	$(PY) -m infra.package
+
+scan: venv scan-venv
+	$(PY) -m infra.scan
 
 bench: venv
 	$(PY) -m bench
 
 clean:
-	rm -rf out .devstack .pytest_cache .ruff_cache
+	rm -rf out .devstack .pytest_cache .ruff_cache .venv-scan

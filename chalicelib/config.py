@@ -13,7 +13,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -295,12 +294,33 @@ def load_settings(
     )
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once (a Lambda container serves one stage)."""
-    secret_id = os.environ.get("TWINSYNC_SECRETS_ID", "").strip()
-    if not secret_id:
-        return load_settings()
-    from chalicelib.secrets import secret_environment
+class _SettingsCache:
+    """The process-wide settings: the environment is read once (a Lambda container serves
+    one stage), the secret's values as often as :mod:`chalicelib.secrets` refreshes them.
 
-    return load_settings(secrets=secret_environment(secret_id))
+    A rotated secret therefore reaches a warm container within the secrets cache's TTL:
+    the values differ, so new settings are built (and the composition root, which keys on
+    them, rebuilds the tracker client with the new token). Same values, same object.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[tuple[str, str], ...] | None = None
+        self._settings: Settings | None = None
+
+    def __call__(self) -> Settings:
+        secret_id = os.environ.get("TWINSYNC_SECRETS_ID", "").strip()
+        key: tuple[tuple[str, str], ...] = ()
+        if secret_id:
+            from chalicelib.secrets import secret_environment
+
+            key = tuple(sorted(secret_environment(secret_id).items()))
+        if self._settings is None or key != self._key:
+            self._settings = load_settings(secrets=dict(key) if secret_id else None)
+            self._key = key
+        return self._settings
+
+    def cache_clear(self) -> None:
+        self._key, self._settings = None, None
+
+
+get_settings = _SettingsCache()

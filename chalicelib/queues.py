@@ -255,3 +255,51 @@ def visibility_delayer(urls: Iterable[str], region: str) -> Delay:
             log.warning("could not set visibility of %s", message.message_id, exc_info=True)
 
     return delay
+
+
+# --- how a queue is doing (the health report) -------------------------------------------
+
+DEPTH_ATTRIBUTES = [
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+    "RedrivePolicy",
+]
+
+
+def queue_state(url: str, region: str) -> dict[str, Any]:
+    """Depth of a queue and of its dead-letter queue; ``reachable: False`` with the error
+    code when SQS refuses or does not answer (never raises)."""
+    client = sqs_client(region)
+    try:
+        attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=DEPTH_ATTRIBUTES)[
+            "Attributes"
+        ]
+    except Exception as exc:
+        return {"reachable": False, "error": _aws_code(exc)}
+    state: dict[str, Any] = {
+        "reachable": True,
+        "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+        "dead_letter": None,
+    }
+    redrive = json.loads(attrs["RedrivePolicy"]) if attrs.get("RedrivePolicy") else {}
+    dlq_name = str(redrive.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1]
+    if dlq_name:
+        try:
+            dlq_url = client.get_queue_url(QueueName=dlq_name)["QueueUrl"]
+            dlq = client.get_queue_attributes(
+                QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            state["dead_letter"] = int(dlq.get("ApproximateNumberOfMessages", 0))
+        except Exception as exc:
+            state["dead_letter_error"] = _aws_code(exc)
+    return state
+
+
+def _aws_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", type(exc).__name__))
+    return type(exc).__name__

@@ -50,7 +50,9 @@ def _run(node: Root, records: Records, handle: Stage, stage: str) -> BatchResult
     return process_batch(
         records,
         lambda message: handle(message, deps=deps),
-        give_up=lambda message, exc: record_give_up(stage, message, exc),
+        give_up=lambda message, exc: record_give_up(
+            stage, message, exc, node_id=node.settings.node_id, fetch=deps.fetch
+        ),
         delay=visibility_delayer(
             [names.ingest_queue_url, names.deliver_queue_url, names.apply_queue_url],
             node.settings.region,

@@ -54,6 +54,18 @@ def create_node_resources(stack_name: str, *, endpoint_url: str | None = None) -
 
 
 COUNTS_PATH = "/_twinsync/counts"
+READY = "READY"
+
+
+class PortInUse(OSError):
+    """The embedded AWS cannot listen on its port: another program has it."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(
+            f"port {port} (aws.port) is already in use on 127.0.0.1 by a program this stack "
+            "did not start; stop it or choose another port (0 picks a free one)"
+        )
+        self.port = port
 
 
 class RequestCounter:
@@ -106,16 +118,25 @@ def start_moto_server(port: int = 0) -> Any:
     counter = RequestCounter(DomainDispatcherApplication(create_backend_app))
 
     class CountingMotoServer(ThreadedMotoServer):
+        bind_error: BaseException | None = None
+
         def _server_entry(self) -> None:
-            self._server = make_server(
-                self._ip_address, self._port, counter, True, request_handler=MotoRequestHandler
-            )
+            try:
+                self._server = make_server(
+                    self._ip_address, self._port, counter, True, request_handler=MotoRequestHandler
+                )
+            except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
+                self.bind_error = exc
+                self._server_ready_event.set()
+                return
             self._server_ready_event.set()
             self._server.serve_forever()
 
     server = CountingMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.counter = counter  # type: ignore[attr-defined]
     server.start()
+    if server.bind_error is not None:
+        raise PortInUse(port) from server.bind_error
     return server
 
 
@@ -134,12 +155,18 @@ class MotoProcess:
     moto keeps its state in module globals, so a server inside the test process would be
     wiped by any in-process ``mock_aws`` test running meanwhile; a process of its own is
     isolated, like real AWS. Its request counts are read over HTTP.
+
+    The process says ``READY <port>`` on its standard output once *it* listens; nothing
+    is sent to the port before that, so a server that already answered there (another
+    moto, another program) is never mistaken for ours. When the port is taken the process
+    exits and :class:`PortInUse` names the port.
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, timeout: float = 30.0) -> None:
         import socket
         import subprocess
         import sys
+        import tempfile
 
         if not port:
             with socket.socket() as sock:
@@ -147,22 +174,44 @@ class MotoProcess:
                 port = sock.getsockname()[1]
         self.port = port
         self.endpoint = f"http://127.0.0.1:{port}"
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devstack.aws", "--port", str(port)],
             cwd=TEMPLATE.parent.parent,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
         )
         self.counter = self
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.snapshot()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the embedded AWS did not start on port {port}") from None
-                time.sleep(0.05)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        import selectors
+        import subprocess
+
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if selector.select(timeout=0.1):
+                    line = self.process.stdout.readline().decode(errors="replace")
+                    if line.startswith(f"{READY} "):
+                        return
+                    if not line:  # the process closed its output: it ended
+                        break
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None  # alive but silent past the deadline (stop() ends it)
+        if code == PORT_IN_USE_EXIT:
+            raise PortInUse(self.port)
+        self._stderr.seek(0)
+        detail = self._stderr.read().decode(errors="replace")[-2000:]
+        raise RuntimeError(f"the embedded AWS did not start on port {self.port}:\n{detail}")
 
     def snapshot(self) -> Counter[str]:
         import urllib.request
@@ -177,6 +226,13 @@ class MotoProcess:
                 self.process.wait(timeout=10)
             except Exception:
                 self.process.kill()
+                self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._stderr.close()
+
+
+PORT_IN_USE_EXIT = 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,12 +240,18 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import logging
     import signal
+    import sys
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = start_moto_server(args.port)
+    try:
+        server = start_moto_server(args.port)
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return PORT_IN_USE_EXIT
+    print(f"{READY} {moto_endpoint(server)}", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

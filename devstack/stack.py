@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack import aws
+from devstack.ports import ensure_free
 from devstack.stackfile import NodeSpec, StackSpec, TrackerSpec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,6 +92,8 @@ class LocalStack:
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> LocalStack:
+        # Before anything starts: a taken port is named, never silently shared.
+        ensure_free(self.spec)
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
         try:

@@ -19,6 +19,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from infra import tenant
+from infra.alarms import observability
 from infra.functions import FunctionSpec
 from infra.policy import function_policy
 
@@ -77,51 +79,12 @@ def resource_environment(resources_template: Mapping[str, Any]) -> dict[str, Any
     }
 
 
-def dlq_alarms(resources: Mapping[str, Any]) -> dict[str, Any]:
-    """A topic and one alarm per dead-letter queue: any message there needs an operator."""
-    dlqs = sorted(
-        {
-            q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            for q in resources.values()
-            if q.get("Type") == "AWS::SQS::Queue" and "RedrivePolicy" in q.get("Properties", {})
-        }
-    )
-    alarms: dict[str, Any] = {
-        "AlarmTopic": {
-            "Type": "AWS::SNS::Topic",
-            "Properties": {"DisplayName": {"Fn::Sub": "${AWS::StackName} alarms"}},
-        }
-    }
-    for dlq in dlqs:
-        alarms[f"{dlq}Alarm"] = {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": {
-                "AlarmDescription": {
-                    "Fn::Sub": f"${{AWS::StackName}}: messages in ${{{dlq}.QueueName}} "
-                    "gave up after every retry; inspect, fix, redrive."
-                },
-                "Namespace": "AWS/SQS",
-                "MetricName": "ApproximateNumberOfMessagesVisible",
-                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}],
-                "Statistic": "Maximum",
-                "Period": 300,
-                "EvaluationPeriods": 1,
-                "Threshold": 1,
-                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                "TreatMissingData": "notBreaching",
-                "AlarmActions": [{"Ref": "AlarmTopic"}],
-                "OKActions": [{"Ref": "AlarmTopic"}],
-            },
-        }
-    return alarms
-
-
 def _function_override(
     spec: FunctionSpec, env: Mapping[str, Any], sandbox_ids: list[str]
 ) -> dict[str, Any]:
-    props: dict[str, Any] = {"Timeout": spec.timeout}
+    props: dict[str, Any] = {"Timeout": spec.timeout, **tenant.function_properties(spec)}
     if not spec.sandboxed:
-        variables = dict(env)
+        variables = {**tenant.settings_environment(), **env}
         if sandbox_ids:
             variables[SANDBOX_FUNCTION_VAR] = {"Ref": sandbox_ids[0]}
         props["Environment"] = {"Variables": variables}
@@ -135,40 +98,51 @@ def _function_override(
                 }
             }
         }
-    return {"Properties": props}
+    # The log group exists (with its retention) before Lambda could create one itself.
+    return {"DependsOn": [tenant.log_group_id(spec)], "Properties": props}
 
 
 def build_merge_template(
-    resources_template: Mapping[str, Any],
-    specs: Iterable[FunctionSpec],
-    *,
-    secret_id: str | None,
+    resources_template: Mapping[str, Any], specs: Iterable[FunctionSpec]
 ) -> dict[str, Any]:
-    """The merge template: ``infra/resources.json`` plus everything the functions need."""
+    """The merge template: ``infra/resources.json`` plus everything the functions need.
+
+    Tenant settings are Parameters (:mod:`infra.tenant`); alarms, their topic and the
+    dashboard come from :mod:`infra.alarms`.
+    """
     specs = list(specs)
     merged = copy.deepcopy(dict(resources_template))
+    merged["Parameters"] = {**merged.get("Parameters", {}), **tenant.parameters_section()}
+    merged["Conditions"] = {**merged.get("Conditions", {}), **tenant.CONDITIONS}
+    merged["Metadata"] = {**merged.get("Metadata", {}), **tenant.interface_metadata()}
     resources: dict[str, Any] = merged["Resources"]
     env = resource_environment(resources_template)
     sandbox_ids = [s.logical_id for s in specs if s.sandboxed]
-    policy = function_policy(resources, secret_id=secret_id, invoke=sandbox_ids)
-    resources.update(dlq_alarms(resources))
+    policy = function_policy(resources, secret=tenant.SECRET, invoke=sandbox_ids)
+    resources.update(observability(resources, specs))
+    resources.update(tenant.log_groups(specs))
     for spec in specs:
         resources[spec.logical_id] = _function_override(spec, env, sandbox_ids)
         policies: list[Any] = []
         if not spec.sandboxed:
             policies = [{"PolicyName": f"{spec.role_id}Policy", "PolicyDocument": policy}]
-        resources[spec.role_id] = {"Properties": {"Policies": policies}}
+        resources[spec.role_id] = {"Properties": {"Policies": policies, **tenant.role_properties()}}
     if any(s.logical_id == "APIHandler" for s in specs):
         resources["RestAPI"] = {
             "Properties": {
-                "DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()}
+                **tenant.api_properties(),
+                "DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()},
             }
         }
     merged["Outputs"] = {
         **merged.get("Outputs", {}),
         "AlarmTopicArn": {
-            "Description": "SNS topic of the dead-letter alarms: subscribe the operator",
+            "Description": "SNS topic of the alarms: subscribe the operator",
             "Value": {"Ref": "AlarmTopic"},
+        },
+        "DashboardName": {
+            "Description": "CloudWatch dashboard of this tenant",
+            "Value": {"Ref": "Dashboard"},
         },
     }
     return merged

@@ -4,9 +4,10 @@ Steps: read the functions from the Chalice app, build the merge template from
 ``infra/resources.json``, stage a copy of the project with the chosen dependency
 strategy (ADR 0001: PynamoDB vendored without botocore, the Lambda runtime provides
 boto3/botocore), run ``chalice package --merge-template``, harden sandboxed functions,
-then run cfn-lint on ``out/sam.json``.
+then run cfn-lint and the security scan (checkov, :mod:`infra.scan`) on ``out/sam.json``.
 
     python -m infra.package [--stage prod] [--out out] [--bundle-botocore] [--no-lint]
+                            [--no-scan]
 """
 
 from __future__ import annotations
@@ -66,8 +67,7 @@ def app_functions(resources: dict[str, Any], root: Path = ROOT) -> list[Function
 def merge_template(stage: str, root: Path = ROOT) -> tuple[dict[str, Any], list[FunctionSpec]]:
     resources = load_resources()
     specs = app_functions(resources, root)
-    secret_id = stage_variable(stage, "TWINSYNC_SECRETS_ID", root)
-    return build_merge_template(resources, specs, secret_id=secret_id), specs
+    return build_merge_template(resources, specs), specs
 
 
 def _split_requirements(text: str, bundle_botocore: bool) -> tuple[str, list[str]]:
@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         help="install PynamoDB with its dependencies (botocore in the zip); for comparison",
     )
     parser.add_argument("--no-lint", action="store_true")
+    parser.add_argument("--no-scan", action="store_true", help="skip checkov (infra/scan.py)")
     args = parser.parse_args(argv)
     package = build(args.stage, args.out, bundle_botocore=args.bundle_botocore)
     print(f"functions: {', '.join(s.logical_id for s in package.functions)}")
@@ -185,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cfn-lint failed on {package.template}", file=sys.stderr)
         return 1
     print("cfn-lint: clean")
+    if not args.no_scan:
+        from infra.scan import main as scan_main
+
+        if scan_main([str(package.template)]) != 0:
+            print(f"security scan failed on {package.template} (infra/scan.py)", file=sys.stderr)
+            return 1
     print(
         "deploy: aws cloudformation package --template-file out/sam.json "
         "--s3-bucket <bucket> --output-template-file out/packaged.json  (see docs/deploy.md)"

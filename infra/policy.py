@@ -52,6 +52,15 @@ def work_queues(resources: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def dead_letter_queues(resources: Mapping[str, Any]) -> list[str]:
+    return sorted(
+        {
+            resources[q]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            for q in work_queues(resources)
+        }
+    )
+
+
 def secret_arn(secret_id: str) -> dict[str, str]:
     """ARN pattern of a secret by name: Secrets Manager appends ``-`` and six characters."""
     return {
@@ -63,10 +72,14 @@ def secret_arn(secret_id: str) -> dict[str, str]:
 def function_policy(
     resources: Mapping[str, Any],
     *,
-    secret_id: str | None,
+    secret: Any = None,
     invoke: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Policy document for the functions that do Twinsync's work."""
+    """Policy document for the functions that do Twinsync's work.
+
+    ``secret`` is the secret's ARN (an intrinsic such as ``{"Ref": "SecretArn"}``, or
+    :func:`secret_arn` of a name); ``None`` grants no secret.
+    """
     tables = _of_type(resources, "AWS::DynamoDB::Table")
     table_arns: list[Any] = []
     for table in tables:
@@ -91,6 +104,13 @@ def function_policy(
             "Resource": [{"Fn::GetAtt": [q, "Arn"]} for q in work_queues(resources)],
         },
         {
+            # the health report reads how many messages wait in each dead-letter queue
+            "Sid": "DeadLetterDepth",
+            "Effect": "Allow",
+            "Action": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            "Resource": [{"Fn::GetAtt": [q, "Arn"]} for q in dead_letter_queues(resources)],
+        },
+        {
             "Sid": "Blobs",
             "Effect": "Allow",
             "Action": S3_OBJECT_ACTIONS,
@@ -105,13 +125,13 @@ def function_policy(
             "Resource": [{"Fn::GetAtt": [k, "Arn"]} for k in _of_type(resources, "AWS::KMS::Key")],
         },
     ]
-    if secret_id:
+    if secret:
         statements.append(
             {
                 "Sid": "Secrets",
                 "Effect": "Allow",
                 "Action": ["secretsmanager:GetSecretValue"],
-                "Resource": secret_arn(secret_id),
+                "Resource": secret,
             }
         )
     if invoke:

@@ -190,3 +190,46 @@ def audit_log(request: ApiRequest) -> Any:
             "Content-Disposition": 'attachment; filename="twinsync-audit.jsonl"',
         },
     )
+
+
+@json_route(ops_api, "/api/v1/health", ["GET"], auth=require_admin)
+def node_health(request: ApiRequest) -> dict[str, Any]:
+    """Tables, queues, open errors, each connection's peer, the last reconcile."""
+    from chalicelib.ops.health import health
+
+    return health(request.root.settings)
+
+
+# --- notifications --------------------------------------------------------------------------
+
+HOOKS = "/api/v1/notifications/webhooks"
+
+
+@json_route(ops_api, HOOKS, ["GET", "POST"], auth=require_admin)
+def notification_webhooks(request: ApiRequest) -> Any:
+    """``GET``: the webhooks; ``POST {url, events?}``: a new one (Slack, Teams, any JSON)."""
+    from chalicelib.ops import notifications
+
+    if request.method == "GET":
+        return notifications.listing()
+    return Reply(
+        notifications.register(request.json_object(), settings=request.root.settings), status=201
+    )
+
+
+@json_route(ops_api, HOOKS + "/{hook_id}", ["DELETE"], auth=require_admin)
+def notification_webhook(request: ApiRequest, hook_id: str) -> Reply:
+    from chalicelib.ops import notifications
+
+    notifications.remove(hook_id)
+    return Reply(status=204)
+
+
+@json_route(ops_api, HOOKS + "/{hook_id}/test", ["POST"], auth=require_admin)
+def test_notification_webhook(request: ApiRequest, hook_id: str) -> dict[str, Any]:
+    """Send a test message now: ``{delivered, status, error}``."""
+    from chalicelib.ops import notifications
+
+    return notifications.send_test(
+        hook_id, settings=request.root.settings, fetch=request.root.fetch
+    )

@@ -20,6 +20,10 @@ key                                        TTL                    owner
 ``refused#<connection>#<remote key>``      none                   sync.refusals
 ``tstat-pull#<connection>``                none                   sync.twin_status
 ``reconcile#cursor``                       none                   sync.reconcile
+``reconcile#status``                       none                   sync.reconcile
+``peer#<connection>``                      none                   sync.peer_contact
+``notify-hooks``                           none                   sync.notify
+``notify#<event>#<subject>``               10 minutes             sync.notify
 ``budget#use#<window>``                    1 hour                 trackers.budget
 ``budget#jobs#<window>``                   1 hour                 trackers.budget
 ``budget#pause``                           1 hour after the end   trackers.budget
@@ -115,6 +119,24 @@ def status_pull_cursor_key(connection_id: str) -> str:
 
 RECONCILE_CURSOR = "reconcile#cursor"
 """Where the reconcile sweep stopped."""
+
+RECONCILE_STATUS = "reconcile#status"
+"""How the last reconcile run went (and the open error record of a failing streak)."""
+
+
+def peer_contact_key(connection_id: str) -> str:
+    """When this end last reached the connection's peer, and its last failure to."""
+    return f"peer#{connection_id}"
+
+
+NOTIFY_WEBHOOKS = "notify-hooks"
+"""The admin's outgoing notification webhooks (a JSON list)."""
+
+
+def notify_key(event: str, subject: str) -> str:
+    """A notification already sent for this event and subject (quiet period)."""
+    return f"notify#{event}#{subject}"
+
 
 BUDGET_PAUSE = "budget#pause"
 """Until when the tracker asked us to wait."""

@@ -19,6 +19,8 @@ from chalicelib.store.namespaces import outbox_pk
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.links import get_connection, is_live, is_local, peer_end
 from chalicelib.sync.messages import DeliverMessage, Replica, from_wire
+from chalicelib.sync.notify import CONNECTION_PAUSED, notify
+from chalicelib.sync.peer_contact import note_reached, note_unreachable
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_entry, set_entry_state
 
@@ -87,15 +89,20 @@ def push(
                 upload_attachments(connection, entry, deps=deps)
         answer = deps.peer.call(end, "POST", path, {"items": [e.replica for e in entries]})
     except PeerRefused as exc:
+        note_reached(connection.id)  # it answered, if only to refuse
         if exc.status in CONNECTION_GONE:
-            pause(connection, f"The other end refused the connection: {exc}", exc.code)
+            pause(connection, f"The other end refused the connection: {exc}", exc.code, deps=deps)
             return
         raise
     except OutboundError as exc:
+        note_unreachable(connection.id, exc)
         if attempt >= PAUSE_AFTER_ATTEMPTS:
-            pause(connection, f"The other end does not answer ({exc}); changes are kept.")
+            pause(
+                connection, f"The other end does not answer ({exc}); changes are kept.", deps=deps
+            )
             return
         raise RetryLater(f"peer {end.url} unreachable: {exc}") from exc
+    note_reached(connection.id)
     accepted = set(answer.get("accepted", [])) if isinstance(answer, dict) else set()
     for entry in entries:
         if entry.replica_id in accepted:
@@ -129,7 +136,13 @@ def upload_attachments(connection: ConnectionModel, entry: EntryModel, *, deps: 
                 raise RetryLater(f"upload of attachment {aid} failed ({response.status})")
 
 
-def pause(connection: ConnectionModel, reason: str, code: str | None = None) -> None:
+def pause(
+    connection: ConnectionModel,
+    reason: str,
+    code: str | None = None,
+    *,
+    deps: SyncDeps | None = None,
+) -> None:
     """A connection-wide fault: keep every change, show why.
 
     A peer that says its end is deleted or deactivated is recorded as such (the lifecycle
@@ -156,3 +169,17 @@ def pause(connection: ConnectionModel, reason: str, code: str | None = None) -> 
         ]
     )
     log.warning("connection %s paused: %s", connection.id, reason)
+    if deps is not None:
+        notify(
+            CONNECTION_PAUSED,
+            subject=connection.id,
+            text=f"connection {connection.name!r} ({connection.id}) is {connection.status}: "
+            f"{connection.status_reason or reason}",
+            node_id=deps.settings.node_id,
+            details={
+                "connection_id": connection.id,
+                "status": connection.status,
+                "reason": connection.status_reason or reason,
+            },
+            fetch=deps.fetch,
+        )

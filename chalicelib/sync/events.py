@@ -14,10 +14,12 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.net.outbound import Fetcher
 from chalicelib.observability import logs
 from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import EventModel, new_id, utcnow
 from chalicelib.store.namespaces import ERRORS_PK, history_pk
+from chalicelib.sync.notify import ISSUE_ERROR, notify
 from chalicelib.trackers.base import InvalidRequest, TrackerError
 
 log = logging.getLogger("twinsync.sync.events")
@@ -93,13 +95,21 @@ def record_error(
     return data
 
 
-def record_give_up(stage: str, message: QueueMessage, exc: BaseException) -> None:
-    """The queue layer's last word on a message: an error record, and the twin marked."""
+def record_give_up(
+    stage: str,
+    message: QueueMessage,
+    exc: BaseException,
+    *,
+    node_id: str = "",
+    fetch: Fetcher | None = None,
+) -> None:
+    """The queue layer's last word on a message: an error record, the twin marked, and the
+    admin's notification webhooks told (``fetch``: the node's guarded fetcher)."""
     body = dict(message.body)
     connection_id = body.get("connection_id") or getattr(exc, "connection_id", None)
     issue_key = getattr(exc, "issue_key", None) or body.get("issue_key") or body.get("remote_key")
     local_key = body.get("local_key") or getattr(exc, "local_key", None)
-    record_error(
+    record = record_error(
         stage=stage,
         connection_id=connection_id,
         issue_key=issue_key,
@@ -107,6 +117,20 @@ def record_give_up(stage: str, message: QueueMessage, exc: BaseException) -> Non
         attempts=message.receive_count,
         queue=stage,
         body=body,
+    )
+    notify(
+        ISSUE_ERROR,
+        subject=str(connection_id or "node"),
+        text=f"issue {issue_key or '(unknown)'} is in error: {record['message']} "
+        "(GET /api/v1/errors lists every open error).",
+        node_id=node_id,
+        details={
+            "connection_id": connection_id,
+            "issue_key": issue_key,
+            "error_id": record["id"],
+            "message": record["message"],
+        },
+        fetch=fetch,
     )
     from chalicelib.sync.twins import mark_error
 

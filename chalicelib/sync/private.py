@@ -26,6 +26,7 @@ from chalicelib.sync.deliver import CONNECTION_GONE, pause
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.links import peer_end
 from chalicelib.sync.messages import from_wire
+from chalicelib.sync.peer_contact import note_reached, note_unreachable
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
 
@@ -103,14 +104,22 @@ def follow(
         try:
             received += pull_once(connection, wait=max(0, wait), deps=deps)
         except PeerRefused as exc:
+            note_reached(connection.id)  # it answered, if only to refuse
             if exc.status in CONNECTION_GONE:
-                pause(connection, f"The public side refused the connection: {exc}", exc.code)
+                pause(
+                    connection,
+                    f"The public side refused the connection: {exc}",
+                    exc.code,
+                    deps=deps,
+                )
                 break
             log.warning("pull on %s refused: %s", connection.id, exc)
             break
         except OutboundError as exc:
+            note_unreachable(connection.id, exc)
             log.info("public side of %s unreachable (%s); next run retries", connection.id, exc)
             break
+        note_reached(connection.id)
         pulls += 1
         if quiet:
             break

@@ -29,7 +29,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.store.models import utcnow
-from chalicelib.store.namespaces import RECONCILE_CURSOR, reconcile_dedup
+from chalicelib.store.namespaces import RECONCILE_CURSOR, RECONCILE_STATUS, reconcile_dedup
+from chalicelib.sync.events import close_error, get_error, record_error
 from chalicelib.sync.ingest import enqueue_ingest
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.services import SyncDeps
@@ -221,8 +222,10 @@ def reconcile_all(
     except TrackerError as exc:
         log.warning("reconcile stopped early: %s (the next run continues)", exc)
         _save(cursor, sweep.after, now, finished=False)
+        note_failed_run(exc, now)
         return {**_counts(sweep), "error": str(exc)}
     _save(cursor, sweep.after, now, finished=finished)
+    note_good_run(now)
     from chalicelib.sync.resume import resume_all
 
     result = {**_counts(sweep), "resumed": resume_all(deps=deps)}
@@ -247,3 +250,63 @@ def _save(cursor: Cursor, after: Position | None, now: datetime, *, finished: bo
     else:
         stopped = Cursor(last_run=cursor.last_run, position=after, saved_at=now, pending=True)
         set_key(RECONCILE_CURSOR, stopped.dump())
+
+
+# --- the operator's view of the runs --------------------------------------------------------
+
+
+def run_status() -> dict[str, Any]:
+    """How the last run went: ``{at, ok, error, failing_since, error_id}`` (empty: none yet),
+    plus ``last_sweep_at``, when a sweep last read to the end."""
+    saved = get_key(RECONCILE_STATUS)
+    status = json.loads(saved.value) if saved and saved.value else {}
+    cursor_item = get_key(RECONCILE_CURSOR)
+    cursor = Cursor.load(cursor_item.value if cursor_item else None)
+    status["last_sweep_at"] = cursor.last_run.isoformat() if cursor.last_run else None
+    return status
+
+
+def note_failed_run(exc: TrackerError, now: datetime) -> None:
+    """A run the tracker stopped: one open error record per failing streak, not per run.
+
+    The sweep continues at the next run on its own, but while the tracker keeps failing no
+    change without a webhook reaches the other side: the operator must see it (the open
+    errors alarm counts the record; the health report shows the streak).
+    """
+    previous = _status()
+    error_id = previous.get("error_id")
+    item = get_error(error_id) if error_id else None
+    if item is None or item.data.get("status") != "open":
+        error_id = record_error(stage="reconcile", connection_id=None, issue_key=None, exc=exc)[
+            "id"
+        ]
+        log.error("reconcile cannot read the tracker: %s (error record %s)", exc, error_id)
+    set_key(
+        RECONCILE_STATUS,
+        json.dumps(
+            {
+                "at": now.isoformat(),
+                "ok": False,
+                "error": str(exc)[:500],
+                "failing_since": previous.get("failing_since") or now.isoformat(),
+                "error_id": error_id,
+            }
+        ),
+    )
+
+
+def note_good_run(now: datetime) -> None:
+    """A run that read what it set out to: a failing streak's error record is closed."""
+    previous = _status()
+    error_id = previous.get("error_id")
+    if error_id:
+        item = get_error(error_id)
+        if item is not None and item.data.get("status") == "open":
+            close_error(item, "resolved")
+            log.info("reconcile reads the tracker again; error %s resolved", error_id)
+    set_key(RECONCILE_STATUS, json.dumps({"at": now.isoformat(), "ok": True}))
+
+
+def _status() -> dict[str, Any]:
+    saved = get_key(RECONCILE_STATUS)
+    return json.loads(saved.value) if saved and saved.value else {}

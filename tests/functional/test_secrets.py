@@ -124,3 +124,74 @@ def test_parse_secret_maps_keys_to_setting_variables() -> None:
         "TWINSYNC_TRACKER_TOKEN": TRACKER_TOKEN,
         "TWINSYNC_WEBHOOK_SECRET": WEBHOOK,
     }
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_rotation_reaches_a_warm_container_after_the_ttl(
+    deployed_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(secrets, "cache", secrets.SecretCache(ttl_s=300, clock=clock))
+    _store(SECRET)
+    first = config.get_settings()
+    assert first.tracker.token == TRACKER_TOKEN
+    _store({**SECRET, "tracker_token": "rotated-token"})
+    clock.now += 299
+    assert config.get_settings() is first  # within the TTL: no second read, same settings
+    clock.now += 2
+    rotated = config.get_settings()
+    assert rotated.tracker.token == "rotated-token"
+    assert config.get_settings() is rotated
+
+
+def test_the_composition_root_follows_a_rotation(
+    deployed_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.root import reset as root_reset
+    from chalicelib.root import root
+
+    clock = Clock()
+    monkeypatch.setattr(secrets, "cache", secrets.SecretCache(ttl_s=60, clock=clock))
+    _store(SECRET)
+    root_reset()
+    before = root()
+    _store({**SECRET, "tracker_token": "rotated-token"})
+    clock.now += 61
+    after = root()
+    assert after is not before and after.settings.tracker.token == "rotated-token"
+    root_reset()
+
+
+def test_a_failed_re_read_keeps_the_last_good_secret() -> None:
+    clock = Clock()
+    answers: list[object] = [
+        {"TWINSYNC_TRACKER_TOKEN": "good"},
+        SecretsError("x", "cannot be read (ThrottlingException)"),
+    ]
+
+    def fetch(secret_id: str) -> dict[str, str]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    cache = secrets.SecretCache(ttl_s=10, fetch=fetch, clock=clock)
+    assert cache.get("x") == {"TWINSYNC_TRACKER_TOKEN": "good"}
+    clock.now += 11
+    assert cache.get("x") == {"TWINSYNC_TRACKER_TOKEN": "good"}
+    assert answers == []  # it did try again
+
+
+def test_a_secret_that_was_never_read_fails_loudly() -> None:
+    def fetch(secret_id: str) -> dict[str, str]:
+        raise SecretsError(secret_id, "cannot be read (AccessDeniedException)")
+
+    with pytest.raises(SecretsError, match="AccessDenied"):
+        secrets.SecretCache(fetch=fetch).get("twinsync/x")

@@ -68,7 +68,7 @@ def test_a_handler_on_an_unknown_queue_stops_packaging(resources: dict[str, Any]
 
 def test_sandboxed_function_gets_no_policy_and_no_settings(resources: dict[str, Any]) -> None:
     specs = discover(_app_with_script_runner(), resources["Resources"])
-    merged = build_merge_template(resources, specs, secret_id="twinsync/x")
+    merged = build_merge_template(resources, specs)
     res = merged["Resources"]
     assert res["ScriptRunnerRole"]["Properties"]["Policies"] == []
     assert "Environment" not in res["ScriptRunner"]["Properties"]
