@@ -167,8 +167,9 @@ def node_alarms() -> dict[str, Any]:
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         ),
         "PeerUnreachableAlarm": _alarm(
-            "a peer node has not been reached for ${PeerUnreachableMinutes} minutes; "
-            "GET /api/v1/health names it.",
+            "a private peer has left changes unpulled for ${PeerUnreachableMinutes} minutes; "
+            "GET /api/v1/health names it (a public peer that does not answer shows as the "
+            "deliver queue's age and open errors).",
             Namespace=metrics.NAMESPACE,
             MetricName=metrics.PEER_LAG,
             Dimensions=NODE,

@@ -12,18 +12,20 @@ template names nothing by hand.
 
 from __future__ import annotations
 
-NAMESPACE = "Twinsync"
-DIMENSION = "Node"
+from chalicelib.observability import metrics as node
 
-# --- emitted by the node (EMF), unit in the comment ----------------------------------------
-CHANGES_SYNCED = "ChangesSynced"  # Count: changes applied to a twin
-SYNC_LATENCY = "SyncLatency"  # Milliseconds: tracker change -> applied on the other side
-TRACKER_CALLS = "TrackerCalls"  # Count: REST calls to this node's tracker
-TRACKER_THROTTLED = "TrackerThrottled"  # Count: 429 answers from the tracker
-OPEN_ERRORS = "OpenErrors"  # Count (gauge): unresolved error records, sampled by reconcile
-OLDEST_MESSAGE_AGE = "OldestMessageAge"  # Seconds (gauge): oldest pending sync entry
-PEER_LAG = "PeerLag"  # Seconds (gauge): since the last successful exchange with a peer (max)
-JOB_ISSUES_PER_MINUTE = "JobIssuesPerMinute"  # Count/minute: bulk job throughput
+NAMESPACE = node.NAMESPACE
+DIMENSION = node.DIMENSION_NODE
+
+# --- emitted by the node (EMF): the names come from the code that emits them ----------------
+CHANGES_SYNCED = node.CHANGES_SYNCED  # Count: changes applied to a twin
+SYNC_LATENCY = node.SYNC_LATENCY  # Milliseconds: tracker change -> applied on the other side
+TRACKER_CALLS = node.TRACKER_CALLS  # Count: REST calls to this node's tracker
+TRACKER_THROTTLED = node.TRACKER_THROTTLED  # Count: 429 answers from the tracker
+OPEN_ERRORS = node.OPEN_ERROR_RECORDS  # Count (gauge): unresolved error records, by reconcile
+OLDEST_MESSAGE_AGE = node.OLDEST_QUEUE_MESSAGE_AGE  # Seconds: oldest record in a batch
+PEER_LAG = node.PRIVATE_PEER_LAG  # Seconds (gauge): since a private peer last pulled
+JOB_ISSUES_PER_MINUTE = node.BULK_JOB_ITEMS  # Count: bulk job issues (Sum per minute = rate)
 
 NODE_METRICS = (
     CHANGES_SYNCED,
