@@ -437,10 +437,17 @@ def _merge_field(
         return _Outcome(theirs, write=True)
     if mine is None:
         return _Outcome(theirs, write=not baseline)
+    # a join keeps the later stamp, so the same stamp can carry more members: the other
+    # end's concurrent adds, which this end must still learn
+    if (
+        name in SETS
+        and mine.members is not None
+        and theirs.members is not None
+        and (theirs.stamp != mine.stamp or theirs.members != mine.members)
+    ):
+        return _join_sets(name, mine, mine.members, theirs, theirs.members, baseline=baseline)
     if theirs.stamp == mine.stamp:
         return _Outcome(mine)  # our own register (an echo), or one we already have
-    if name in SETS and mine.members is not None and theirs.members is not None:
-        return _join_sets(name, mine, mine.members, theirs, theirs.members, baseline=baseline)
     if theirs.stamp < mine.stamp:  # older: ours stays, unless the rule keeps theirs
         lost = theirs.value != mine.value and not baseline and _concurrent(mine, theirs)
         if lost and prefer == "remote":  # their value is kept: their end sends it again

@@ -375,3 +375,24 @@ def test_a_field_is_stamped_with_its_own_change_time_not_the_issues():
     )
     assert times["summary"] == "2026-12-02T12:00:01.000Z"  # our later comment moved `updated`
     assert times["description"] == "2026-12-02T12:00:09.000Z"
+
+
+def test_an_add_made_on_both_ends_is_learnt_even_when_the_stamps_match():
+    """Found by hypothesis: both ends add the same label; b joins a's add and keeps a's
+    (later) stamp, so b's replica carries a's stamp with both adds. a must still learn b's
+    add (its register has the same stamp but fewer members), else a's later remove takes
+    out only its own add and the ends disagree for ever."""
+    steps = [
+        ("edit", "a", "summary", "one"),
+        ("edit", "a", "labels", ["x"]),
+        ("edit", "b", "labels", ["x"]),
+        ("ingest", "a", None, None),
+        ("ingest", "b", None, None),
+        ("deliver", "b", 0, None),
+        ("edit", "b", "summary", "two"),
+        ("ingest", "b", None, None),
+        ("edit", "a", "labels", []),
+        ("deliver", "a", 1, None),
+    ]
+    a, b, _ = run(steps, 0.0)
+    assert a.values == b.values == {"summary": "two", "labels": []}
