@@ -115,6 +115,10 @@ def start_moto_server(port: int = 0) -> Any:
     )
     from werkzeug.serving import make_server
 
+    from devstack import moto_sqs_clock
+
+    moto_sqs_clock.install()  # one clock read per queue scan (the soak's backlog)
+
     counter = RequestCounter(DomainDispatcherApplication(create_backend_app))
 
     class CountingMotoServer(ThreadedMotoServer):
