@@ -75,7 +75,8 @@ MAX_VALUES = 99  # per metric in one EMF document (at 100 Powertools prints one 
 
 Buffer = dict[str, list[float]]
 _buffer: ContextVar[Buffer | None] = ContextVar("twinsync_metrics", default=None)
-_state: dict[str, Any] = {"node": "unknown", "stream": None}
+# ``node`` stays None outside a node (a benchmark driving trackers, a CLI): no EMF then
+_state: dict[str, Any] = {"node": None, "stream": None}
 
 
 def configure(node_id: str, *, stream: IO[str] | None = None) -> None:
@@ -119,6 +120,8 @@ def collecting() -> Iterator[Buffer]:
 
 def _write(buffer: Buffer) -> None:
     """One EMF document per 100 values of any metric, one JSON line each."""
+    if _state["node"] is None:
+        return  # not a node: nobody reads these lines
     try:
         for document in documents(buffer, node=_state["node"]):
             stream = _state["stream"] or sys.stdout

@@ -118,3 +118,14 @@ def test_tracker_calls_and_429s_are_counted(written) -> None:
     check_emf(document)
     assert document["TrackerCalls"] == [2.0]
     assert document["TrackerThrottled"] == [1.0]
+
+
+def test_outside_a_node_nothing_is_written(monkeypatch) -> None:
+    """A process that only drives trackers (a benchmark, a CLI) has no node: no EMF lines."""
+    out = io.StringIO()
+    monkeypatch.setitem(metrics._state, "stream", out)
+    monkeypatch.setitem(metrics._state, "node", None)
+    metrics.add(metrics.TRACKER_CALLS)
+    with metrics.collecting():
+        metrics.add(metrics.CHANGES_SYNCED)
+    assert out.getvalue() == ""
