@@ -6,8 +6,8 @@ of the same code); this module starts its own stack, runs it at the benchmark's 
 prints the table. ``BENCH_SOAK_CHANGES`` (default 150), ``BENCH_SOAK_TWINS`` (20),
 ``BENCH_SEED`` (1: the same changes and fault plan on every run), ``BENCH_SOAK_RATE``
 (changes per second, at most; 6), ``BENCH_SOAK_QUIET_S`` (longest wait for the pipeline
-to go quiet; 900). The issue's size, ``BENCH_SOAK_CHANGES=2000 BENCH_SOAK_TWINS=200``, did
-not finish on 2 shared cores (bench/README.md), hence the small default.
+to go quiet; 900). The issue's size, ``BENCH_SOAK_CHANGES=2000 BENCH_SOAK_TWINS=200``, takes
+about 18 minutes on 2 cores (result in bench/README.md), hence the small default.
 """
 
 from __future__ import annotations
