@@ -33,6 +33,7 @@ from chalicelib.rules.defaults import default_scripts
 from chalicelib.store import audit
 from chalicelib.store.keys import condition_failed
 from chalicelib.store.models import ConnectionModel
+from chalicelib.sync.links import is_local, reachable_end
 from chalicelib.sync.resume import resume_by_id
 from chalicelib.sync.services import SyncDeps
 from chalicelib.trackers import base as trackers
@@ -68,10 +69,6 @@ def ends_of(conn: ConnectionModel) -> list[ConnectionModel]:
         if other is not None:
             ends.append(other)
     return ends
-
-
-def is_local(conn: ConnectionModel) -> bool:
-    return conn.local_peer_id is not None
 
 
 # --- reads --------------------------------------------------------------------------------
@@ -304,18 +301,8 @@ def _resume(connection_id: str, sync: SyncDeps) -> None:
 
 
 def peer_end(conn: ConnectionModel) -> PeerEnd | None:
-    """How to call the other end of ``conn``, if it can be called (it is public)."""
-    if not conn.remote_url or not conn.remote_node_id or not conn.key or is_local(conn):
-        return None
-    key = store.open_key(conn)
-    if key is None:
-        return None
-    return PeerEnd(
-        url=conn.remote_url,
-        connection_id=conn.id,
-        remote_node_id=conn.remote_node_id,
-        key=key,
-    )
+    """How to call the other end of ``conn``, if it can be called (another node, public)."""
+    return None if is_local(conn) else reachable_end(conn)
 
 
 def _notify(conn: ConnectionModel, peer: Any) -> bool:

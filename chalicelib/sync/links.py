@@ -35,16 +35,28 @@ def is_local(connection: ConnectionModel) -> bool:
     return bool(connection.local_peer_id)
 
 
-def peer_end(connection: ConnectionModel) -> PeerEnd:
-    key = open_key(connection) if connection.remote_url and connection.remote_node_id else None
-    if not connection.remote_url or key is None or not connection.remote_node_id:
-        raise ValueError(f"connection {connection.id} has no reachable other end")
+def reachable_end(connection: ConnectionModel) -> PeerEnd | None:
+    """How to call the other end of ``connection``; None while it has no URL, node id or
+    key (a pending end, a private peer's end that was never given a URL)."""
+    if not connection.remote_url or not connection.remote_node_id:
+        return None
+    key = open_key(connection)
+    if key is None:
+        return None
     return PeerEnd(
         url=connection.remote_url,
         connection_id=connection.id,
         remote_node_id=connection.remote_node_id,
         key=key,
     )
+
+
+def peer_end(connection: ConnectionModel) -> PeerEnd:
+    """:func:`reachable_end`, for callers that only run when the other end can be called."""
+    end = reachable_end(connection)
+    if end is None:
+        raise ValueError(f"connection {connection.id} has no reachable other end")
+    return end
 
 
 def end_origin(connection: ConnectionModel, node_id: str) -> str:
