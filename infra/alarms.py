@@ -256,6 +256,14 @@ def _node(name: str) -> list[Any]:
     return [metrics.NAMESPACE, name, metrics.DIMENSION, "${NodeId}"]
 
 
+def _per_queue(name: str, queues: list[str]) -> list[list[Any]]:
+    return [[metrics.SQS, name, "QueueName", f"${{{q}.QueueName}}"] for q in queues]
+
+
+def _per_function(name: str, fns: list[str]) -> list[list[Any]]:
+    return [[metrics.LAMBDA, name, "FunctionName", f"${{{f}}}"] for f in fns]
+
+
 def dashboard_body(resources: Mapping[str, Any], specs: list[FunctionSpec]) -> str:
     """The dashboard as a ``Fn::Sub`` string (``${...}`` are the stack's names)."""
     queues = work_queues(resources)
@@ -271,39 +279,13 @@ def dashboard_body(resources: Mapping[str, Any], specs: list[FunctionSpec]) -> s
             [_node(metrics.TRACKER_CALLS), _node(metrics.TRACKER_THROTTLED)],
             "Sum",
         ),
-        (
-            "Pending sync entries: oldest (s); bulk jobs (issues/min)",
-            [_node(metrics.OLDEST_MESSAGE_AGE), _node(metrics.JOB_ISSUES_PER_MINUTE)],
-            "Maximum",
-        ),
-        (
-            "Queue: oldest message (s)",
-            [
-                [metrics.SQS, metrics.SQS_OLDEST_AGE, "QueueName", f"${{{q}.QueueName}}"]
-                for q in queues
-            ],
-            "Maximum",
-        ),
-        (
-            "Dead-letter queues: messages",
-            [[metrics.SQS, metrics.SQS_VISIBLE, "QueueName", f"${{{q}.QueueName}}"] for q in dlqs],
-            "Maximum",
-        ),
-        (
-            "Function errors",
-            [[metrics.LAMBDA, metrics.LAMBDA_ERRORS, "FunctionName", f"${{{f}}}"] for f in fns],
-            "Sum",
-        ),
-        (
-            "Function throttles",
-            [[metrics.LAMBDA, metrics.LAMBDA_THROTTLES, "FunctionName", f"${{{f}}}"] for f in fns],
-            "Sum",
-        ),
-        (
-            "Function duration (p90, ms)",
-            [[metrics.LAMBDA, metrics.LAMBDA_DURATION, "FunctionName", f"${{{f}}}"] for f in fns],
-            "p90",
-        ),
+        ("Queue records: oldest when taken (s)", [_node(metrics.OLDEST_MESSAGE_AGE)], "Maximum"),
+        ("Bulk jobs: issues per minute", [_node(metrics.JOB_ISSUES_PER_MINUTE)], "Sum"),
+        ("Queue: oldest message (s)", _per_queue(metrics.SQS_OLDEST_AGE, queues), "Maximum"),
+        ("Dead-letter queues: messages", _per_queue(metrics.SQS_VISIBLE, dlqs), "Maximum"),
+        ("Function errors", _per_function(metrics.LAMBDA_ERRORS, fns), "Sum"),
+        ("Function throttles", _per_function(metrics.LAMBDA_THROTTLES, fns), "Sum"),
+        ("Function duration (p90, ms)", _per_function(metrics.LAMBDA_DURATION, fns), "p90"),
         (
             "API: requests, 4xx, 5xx",
             [
