@@ -222,3 +222,39 @@ def three_nodes(
         with use_providers(cluster.providers()):
             yield cluster
     root_reset()
+
+
+def connect_a_to_b(cluster: Cluster, name: str = "A_to_B") -> str:
+    """Node A initiates a Basic connection to B's URL (incoming project SUP); B accepts it
+    into TEST. Returns A's connection id."""
+    created = cluster.admin(
+        "node-a",
+        "POST",
+        "/api/v1/connections",
+        {
+            "destination_url": B_URL,
+            "mode": "basic",
+            "local_short_name": "A",
+            "remote_short_name": "B",
+            "name": name,
+            "incoming_project": "SUP",
+        },
+    )
+    assert created.status == 201, created.body
+    accepted = cluster.admin(
+        "node-b",
+        "POST",
+        "/api/v1/invitations/accept",
+        {"invitation_code": created.body["invitation_code"], "incoming_project": "TEST"},
+    )
+    assert accepted.status == 201, accepted.body
+    return str(created.body["connection"]["id"])
+
+
+def key_of(cluster: Cluster, cid: str, node: str = "node-a") -> bytes | None:
+    """The connection key of ``cid`` on ``node``, opened as the node opens it."""
+    from chalicelib.connections.store import open_key
+    from chalicelib.store.models import ConnectionModel
+
+    with cluster.active(cluster[node]):
+        return open_key(ConnectionModel.get(cid))

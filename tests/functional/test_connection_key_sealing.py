@@ -18,7 +18,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.connections import sealing, tokens
 from chalicelib.connections.keys import encode_key
-from tests.factories.cluster import B_URL, three_nodes
+from tests.factories.cluster import B_URL, key_of, three_nodes
+from tests.factories.cluster import connect_a_to_b as connect
 from tests.factories.connections import KEY, saved_connection
 
 MISSING_KEY = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
@@ -28,39 +29,6 @@ MISSING_KEY = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-00
 def cluster(aws, monkeypatch):
     with three_nodes(aws, monkeypatch) as nodes:
         yield nodes
-
-
-def connect(cluster, name="A_to_B"):
-    created = cluster.admin(
-        "node-a",
-        "POST",
-        "/api/v1/connections",
-        {
-            "destination_url": B_URL,
-            "mode": "basic",
-            "local_short_name": "A",
-            "remote_short_name": "B",
-            "name": name,
-            "incoming_project": "SUP",
-        },
-    )
-    assert created.status == 201, created.body
-    accepted = cluster.admin(
-        "node-b",
-        "POST",
-        "/api/v1/invitations/accept",
-        {"invitation_code": created.body["invitation_code"], "incoming_project": "TEST"},
-    )
-    assert accepted.status == 201, accepted.body
-    return created.body["connection"]["id"]
-
-
-def key_of(cluster, cid, node="node-a"):
-    from chalicelib.connections.store import open_key
-    from chalicelib.store.models import ConnectionModel
-
-    with cluster.active(cluster[node]):
-        return open_key(ConnectionModel.get(cid))
 
 
 def raw_item(env, table_var, **key):

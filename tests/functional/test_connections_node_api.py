@@ -8,44 +8,14 @@ import pytest
 
 from chalicelib.connections import tokens
 from chalicelib.errors import Forbidden
-from tests.factories.cluster import B_URL, three_nodes
+from tests.factories.cluster import connect_a_to_b as connect
+from tests.factories.cluster import key_of, three_nodes
 
 
 @pytest.fixture
 def cluster(aws, monkeypatch):
     with three_nodes(aws, monkeypatch) as nodes:
         yield nodes
-
-
-def connect(cluster, name="A_to_B"):
-    created = cluster.admin(
-        "node-a",
-        "POST",
-        "/api/v1/connections",
-        {
-            "destination_url": B_URL,
-            "mode": "basic",
-            "local_short_name": "A",
-            "remote_short_name": "B",
-            "name": name,
-            "incoming_project": "SUP",
-        },
-    ).body
-    cluster.admin(
-        "node-b",
-        "POST",
-        "/api/v1/invitations/accept",
-        {"invitation_code": created["invitation_code"], "incoming_project": "TEST"},
-    )
-    return created["connection"]["id"]
-
-
-def key_of(cluster, cid, node="node-a"):
-    from chalicelib.connections.store import open_key
-    from chalicelib.store.models import ConnectionModel
-
-    with cluster.active(cluster[node]):
-        return open_key(ConnectionModel.get(cid))
 
 
 def trace(cluster, cid):
