@@ -41,6 +41,7 @@ ENV_PROFILE = "TWINSYNC_PROFILE"
 ENV_URL = "TWINSYNC_URL"
 ENV_TOKEN = "TWINSYNC_TOKEN"
 ENV_CONFIG = "TWINSYNC_CONFIG"
+ENV_DEBUG = "TWINSYNC_DEBUG"
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TOKEN_CHARS = re.compile(r"^[\x21-\x7e]{8,4096}$")  # visible ASCII, as a header value allows
@@ -54,6 +55,11 @@ class Profile:
     url: str
     token: str = field(repr=False)
     source: str = "config"  # "config" or "environment"
+
+
+def debugging() -> bool:
+    """``TWINSYNC_DEBUG=1``: show the traceback of an unexpected error (a bug)."""
+    return os.environ.get(ENV_DEBUG, "") not in ("", "0")
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -194,7 +200,7 @@ def resolve(name: str | None, environ: Mapping[str, str] | None = None) -> Profi
     env = os.environ if environ is None else environ
     path = config_path(env)
     if name:
-        return _from_file(path, check_name(name), explicit=True)
+        return _from_file(path, read_config(path), check_name(name))
     if env.get(ENV_URL):
         token = env.get(ENV_TOKEN)
         if not token:
@@ -215,11 +221,11 @@ def resolve(name: str | None, environ: Mapping[str, str] | None = None) -> Profi
             f"{', '.join(sorted(profiles)) or 'none'}), or set {ENV_URL} and {ENV_TOKEN}. "
             "Add a profile with: twinsync profile add NAME --url URL"
         )
-    return _from_file(path, str(chosen), explicit=False)
+    return _from_file(path, data, str(chosen))
 
 
-def _from_file(path: Path, name: str, *, explicit: bool) -> Profile:
-    profiles = read_config(path).get("profiles", {})
+def _from_file(path: Path, data: Mapping[str, Any], name: str) -> Profile:
+    profiles = data.get("profiles", {})
     entry = profiles.get(name)
     if entry is None:
         known = ", ".join(sorted(profiles)) or "none"

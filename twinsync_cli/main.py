@@ -10,7 +10,7 @@ import click
 
 from twinsync_cli import __version__, config
 from twinsync_cli.client import DEFAULT_TIMEOUT
-from twinsync_cli.errors import EXIT_CODES, CliError, scrub
+from twinsync_cli.errors import EXIT_CODES, INTERNAL, CliError, scrub
 from twinsync_cli.state import State
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(
@@ -25,10 +25,24 @@ class TwinsyncGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CliError as error:
-            state = ctx.find_object(State)
-            token = state.token if state else None
-            click.echo(scrub(error.describe(), token), err=True)
-            ctx.exit(error.exit_code)
+            self._fail(ctx, error.describe(), error.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as bug:
+            if config.debugging():
+                raise
+            self._fail(
+                ctx,
+                f"error: internal: {type(bug).__name__}: {bug} (a bug in the CLI; "
+                f"{config.ENV_DEBUG}=1 shows the traceback)",
+                INTERNAL,
+            )
+
+    @staticmethod
+    def _fail(ctx: click.Context, message: str, code: int) -> None:
+        state = ctx.find_object(State)
+        click.echo(scrub(message, state.token if state else None), err=True)
+        ctx.exit(code)
 
 
 @click.group(cls=TwinsyncGroup, epilog=EPILOG, context_settings={"max_content_width": 100})

@@ -23,6 +23,11 @@ class State:
             self._client = Client(config.resolve(self.profile_name), timeout=self.timeout)
         return self._client
 
+    def client_for(self, profile: config.Profile) -> Client:
+        """A client for ``profile`` (one being added), whose token messages then mask."""
+        self._client = Client(profile, timeout=self.timeout)
+        return self._client
+
     @property
     def token(self) -> str | None:
         """The token in use, to mask it in messages (``None`` before the first call)."""

@@ -330,3 +330,29 @@ def test_audit_export_writes_every_page_of_json_lines(run, fake_node, tmp_path: 
     to_file = run("audit", "export", "--output", str(target))
     assert to_file.exit_code == 0 and to_file.stdout == ""
     assert target.read_text().splitlines() == ['{"id":"1"}', '{"id":"2"}', '{"id":"3"}']
+
+
+def test_an_answer_the_cli_does_not_expect_is_a_short_message_not_a_traceback(
+    run, fake_node
+) -> None:
+    fake_node.on("POST", "/api/v1/connections", Answer(201, {"unexpected": True}))
+    args = ("connections", "initiate", "--no-url", "--local-name", "A", "--remote-name", "B",
+            "--name", "n", "--project", "P")  # fmt: skip
+    result = run(*args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: internal: KeyError")
+    assert "TWINSYNC_DEBUG=1" in result.stderr and "Traceback" not in result.output
+    debug = run(*args, env={"TWINSYNC_DEBUG": "1"})
+    assert isinstance(debug.exception, KeyError)
+
+
+def test_a_config_file_others_can_read_is_pointed_out(config_file: Path, fake_node) -> None:
+    added = CliRunner().invoke(
+        cli, ["profile", "add", "a", "--url", fake_node.url, "--no-check"], input=TOKEN
+    )
+    assert added.exit_code == 0
+    config_file.chmod(0o644)
+    fake_node.on("GET", "/api/v1/connections", Answer(body=[]))
+    result = CliRunner().invoke(cli, ["connections", "list"])
+    assert result.exit_code == 0
+    assert f"chmod 600 {config_file}" in result.stderr and TOKEN not in result.output

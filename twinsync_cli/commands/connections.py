@@ -165,6 +165,42 @@ def initiate(
         output.say("A local connection: both ends are active.")
 
 
+@connections.command("deactivate")
+@click.argument("connection_id", metavar="ID")
+@click.option("--reason", default=None, help="Shown to the other end's admin.")
+@output_option
+def deactivate(connection_id: str, reason: str | None, output_format: str) -> None:
+    """Stop syncing (changes wait until activated again); the other end is told."""
+    body = {"reason": reason} if reason else {}
+    item = client().post(f"/api/v1/connections/{segment(connection_id)}/deactivate", body)
+    _shown(item, output_format, "Connection deactivated")
+
+
+@connections.command("activate")
+@click.argument("connection_id", metavar="ID")
+@output_option
+def activate(connection_id: str, output_format: str) -> None:
+    """Resume syncing; the other end is told."""
+    item = client().post(f"/api/v1/connections/{segment(connection_id)}/activate")
+    _shown(item, output_format, "Connection activated")
+
+
+@connections.command("delete")
+@click.argument("connection_id", metavar="ID")
+@click.confirmation_option(prompt="Delete this connection end (a pending one's code is revoked)?")
+def delete(connection_id: str) -> None:
+    """Delete this node's end (--yes skips the question); the other end is told."""
+    client().call("DELETE", f"/api/v1/connections/{segment(connection_id)}")
+    output.note(f"Connection {connection_id} deleted.")
+
+
+def _shown(item: Mapping[str, Any], output_format: str, title: str) -> None:
+    if output_format == "json":
+        output.emit_json(item)
+    else:
+        show_connection(item, title=title)
+
+
 @click.group("invitations")
 def invitations() -> None:
     """Accept an invitation code from the initiating node."""

@@ -236,6 +236,30 @@ def jobs() -> None:
     """Bulk jobs: show, watch, cancel."""
 
 
+@jobs.command("list")
+@limit_option
+@output_option
+def list_jobs(limit: int | None, output_format: str) -> None:
+    """This node's bulk jobs, newest first (all pages; a node with list paging)."""
+    items = client().items("/api/v1/jobs", {"limit": limit})
+    if output_format == "json":
+        output.emit_json(items)
+        return
+    output.table(
+        items,
+        [
+            ("ID", output.field("id")),
+            ("KIND", output.field("kind")),
+            ("CONNECTION", output.field("connection_id")),
+            ("STATE", output.field("state")),
+            ("DONE", lambda j: f"{settled_count(j)}/{j.get('total')}"),
+            ("FAILED", output.field("failed")),
+            ("CREATED", output.field("created_at")),
+        ],
+        title="Jobs",
+    )
+
+
 @jobs.command("show")
 @click.argument("job_id", metavar="ID")
 @output_option

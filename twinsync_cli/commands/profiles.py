@@ -11,7 +11,6 @@ import sys
 import click
 
 from twinsync_cli import config, output
-from twinsync_cli.client import Client
 from twinsync_cli.commands import output_option
 from twinsync_cli.errors import ConfigError
 from twinsync_cli.state import current
@@ -48,9 +47,7 @@ def add(name: str, url: str, make_default: bool, check: bool) -> None:
     url = config.check_url(url)
     token = _read_token()
     if check:
-        node = Client(config.Profile(name, url, token), timeout=current().timeout).get(
-            "/api/v1/node"
-        )
+        node = current().client_for(config.Profile(name, url, token)).get("/api/v1/node")
         output.note(f"{url}: node {node.get('name')!r} ({node.get('node_id')}) took the token.")
     path = config.config_path()
     config.add_profile(path, name, url, token, make_default=make_default)

@@ -108,6 +108,29 @@ def show_twin(key: str, connection_id: str, output_format: str) -> None:
     report_twin(twin, output_format, title=f"Twin of {key}")
 
 
+@twins.command("list")
+@connection_option
+@limit_option
+@output_option
+def list_twins(connection_id: str, limit: int | None, output_format: str) -> None:
+    """The connection's twins, newest first (all pages; a node with list paging)."""
+    items = client().items(f"/api/v1/connections/{segment(connection_id)}/twins", {"limit": limit})
+    if output_format == "json":
+        output.emit_json(items)
+        return
+    output.table(
+        items,
+        [
+            ("LOCAL", output.nested("local", "key")),
+            ("REMOTE", output.nested("remote", "key")),
+            ("STATUS", output.field("status")),
+            ("LAST SYNCED", output.field("last_synced_at")),
+            ("ERROR", output.field("error")),
+        ],
+        title="Twins",
+    )
+
+
 @twins.command("history")
 @click.argument("key")
 @connection_option
