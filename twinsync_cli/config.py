@@ -192,6 +192,14 @@ def remove_profile(path: Path, name: str) -> None:
     write_config(path, data)
 
 
+def set_default(path: Path, name: str) -> None:
+    data = dict(read_config(path))
+    if name not in data.get("profiles", {}):
+        raise ConfigError(f"No profile {name!r} in {path}.")
+    data["default_profile"] = name
+    write_config(path, data)
+
+
 # --- choosing one ------------------------------------------------------------------------
 
 

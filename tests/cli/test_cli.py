@@ -88,6 +88,13 @@ def test_two_profiles_each_get_their_own_node(fake_node: FakeNode, config_file: 
             assert [c["id"] for c in json.loads(result.stdout)] == [f"on-{name}"]
         missing = CliRunner().invoke(cli, ["--profile", "zz", "connections", "list"])
         assert missing.exit_code == 2 and "No profile 'zz'" in missing.stderr
+        # the first profile added is the default until another is chosen
+        assert CliRunner().invoke(cli, ["profile", "use", "b"]).exit_code == 0
+        chosen = CliRunner().invoke(cli, ["connections", "list", "-o", "json"])
+        assert [c["id"] for c in json.loads(chosen.stdout)] == ["on-b"]
+        assert CliRunner().invoke(cli, ["profile", "remove", "b"]).exit_code == 0
+        alone = CliRunner().invoke(cli, ["connections", "list", "-o", "json"])
+        assert [c["id"] for c in json.loads(alone.stdout)] == ["on-a"]  # the only one left
     finally:
         other.server.shutdown()
         other.server.server_close()

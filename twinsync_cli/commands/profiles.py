@@ -12,7 +12,6 @@ import click
 
 from twinsync_cli import config, output
 from twinsync_cli.commands import output_option
-from twinsync_cli.errors import ConfigError
 from twinsync_cli.state import current
 
 
@@ -86,12 +85,7 @@ def remove(name: str) -> None:
 @click.argument("name")
 def use(name: str) -> None:
     """Make NAME the default profile."""
-    path = config.config_path()
-    data = dict(config.read_config(path))
-    if name not in data.get("profiles", {}):
-        raise ConfigError(f"No profile {name!r} in {path}.")
-    data["default_profile"] = name
-    config.write_config(path, data)
+    config.set_default(config.config_path(), name)
     output.note(f"Default profile: {name}.")
 
 
