@@ -182,3 +182,41 @@ def test_the_url_path_through_the_cli(cli: Cli) -> None:
         "--remote-name", "A", "--name", unique("cli-private"), "--project", "OPS",
     )  # fmt: skip
     assert refused.returncode == 4 and "private_node_cannot_initiate" in refused.stderr
+
+
+def test_triggers_bulk_sync_and_audit_through_the_cli(
+    cli: Cli, stack_info: dict[str, Any], tmp_path: Path
+) -> None:
+    created = cli.json(
+        "--profile", "acme", "connections", "initiate", "--no-url", "--local-name", "Acme",
+        "--remote-name", "Globex", "--name", unique("cli-ops"), "--project", "ALPHA",
+    )  # fmt: skip
+    cid = created["connection"]["id"]
+    cli.ok("--profile", "globex", "invitations", "accept", created["invitation_code"],
+           "--project", "OPS")  # fmt: skip
+    tag = uuid.uuid4().hex[:8]
+    alice_a = tracker_as(stack_info, "a")
+    keys = {
+        alice_a.create_issue("BETA", IssueFields(summary=f"bulk {tag} {n}", issue_type="Task")).key
+        for n in range(3)
+    }
+    jql = f'project = BETA AND summary ~ "{tag}"'
+
+    preview = cli.json("--profile", "acme", "triggers", "preview", jql, "--connection", cid)
+    assert preview["count"] == 3 and set(preview["sample_keys"]) == keys
+    trigger = cli.json("--profile", "acme", "triggers", "add", jql, "-c", cid, "--note", tag)
+    listed = cli.json("--profile", "acme", "triggers", "list", "-c", cid)
+    assert [t["id"] for t in listed] == [trigger["id"]]
+
+    # the bar goes to stderr; stdout is the finished job
+    job = cli.json("--profile", "acme", "bulk-sync", jql, "-c", cid, "--poll-interval", "0.2")
+    assert job["state"] == "done" and (job["total"], job["done"], job["failed"]) == (3, 3, 0)
+    for key in keys:
+        assert twin_synced(cli, "acme", cid, key)
+    assert cli.json("--profile", "acme", "errors", "list", "--connection", cid) == []
+
+    target = tmp_path / "audit.jsonl"
+    cli.ok("--profile", "acme", "audit", "export", "--connection", cid, "--output", str(target))
+    actions = [json.loads(line)["action"] for line in target.read_text().splitlines()]
+    assert actions[0] == "connection.created"  # oldest first
+    assert {"connection.accepted", "trigger.created", "job.started"} <= set(actions)
