@@ -46,11 +46,6 @@ def next_link(header: str | None) -> str | None:
     return None
 
 
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
 class Client:
     """A node's admin API with one profile's URL and token."""
 
@@ -162,12 +157,14 @@ class Client:
             url = self._follow(response.url, target) if target else None
 
     def _follow(self, current: str, target: str) -> str:
-        resolved = urljoin(current, target)
-        if _origin(resolved) == _origin(self.profile.url):
-            return resolved
-        parts = urlsplit(resolved)
+        """The next page's URL on the profile's origin (and under its path prefix, say an
+        API Gateway stage, which a path-absolute link from behind the gateway may lack)."""
+        resolved = urlsplit(urljoin(current, target))
         base = urlsplit(self.profile.url)
-        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+        path, prefix = resolved.path, base.path.rstrip("/")
+        if prefix and path != prefix and not path.startswith(prefix + "/"):
+            path = prefix + path
+        return urlunsplit((base.scheme, base.netloc, path, resolved.query, ""))
 
     # --- translation ---------------------------------------------------------------------
 

@@ -363,3 +363,24 @@ def test_a_config_file_others_can_read_is_pointed_out(config_file: Path, fake_no
     result = CliRunner().invoke(cli, ["connections", "list"])
     assert result.exit_code == 0
     assert f"chmod 600 {config_file}" in result.stderr and TOKEN not in result.output
+
+
+def test_next_links_stay_on_the_profiles_origin_and_path_prefix() -> None:
+    from twinsync_cli.client import Client
+    from twinsync_cli.config import Profile
+
+    staged = Client(Profile("p", "https://api.example/prod", TOKEN))
+    here = "https://api.example/prod/api/v1/errors?limit=2"
+    assert staged._follow(here, "/api/v1/errors?cursor=x") == (
+        "https://api.example/prod/api/v1/errors?cursor=x"
+    )
+    assert staged._follow(here, "/prod/api/v1/errors?cursor=x") == (
+        "https://api.example/prod/api/v1/errors?cursor=x"
+    )
+    assert staged._follow(here, "https://evil.example/prod/api/v1/errors?cursor=x") == (
+        "https://api.example/prod/api/v1/errors?cursor=x"
+    )
+    plain = Client(Profile("p", "http://127.0.0.1:8401", TOKEN))
+    assert plain._follow("http://127.0.0.1:8401/api/v1/audit", "?cursor=y") == (
+        "http://127.0.0.1:8401/api/v1/audit?cursor=y"
+    )
