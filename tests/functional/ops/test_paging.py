@@ -454,3 +454,18 @@ def test_the_json_lines_export_holds_everything_beyond_1000_oldest_first(ops):
     assert len(pages) == 3
     assert [json.loads(line)["id"] for p in pages for line in p.body.splitlines()] == ids
     assert path_of(pages[0].link).startswith("/api/v1/audit?format=jsonl&limit=500&cursor=")
+
+
+@pytest.mark.parametrize("listed", LISTS, ids=[item.name for item in LISTS])
+def test_every_list_refuses_a_cursor_made_for_another_list(ops, listed):
+    if listed.prepare:
+        listed.prepare(ops)
+    add_audit(ops, 2)
+    add_errors(ops, 2)
+    foreign = "/api/v1/errors?limit=1" if listed.name == "audit" else "/api/v1/audit?limit=1"
+    cursor = cursor_of(first_link(ops, foreign))
+    before = whole(ops, listed)
+    status, body = ops.api("GET", with_query(listed.path(ops), f"cursor={quote(cursor)}"))
+    assert status == 400, body
+    assert (body["error"]["code"], body["error"]["field"]) == ("invalid_field", "cursor")
+    assert whole(ops, listed) == before
