@@ -20,7 +20,9 @@ ops_api = Blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
 JSON_LINES = "application/x-ndjson; charset=utf-8"
-EXPORT_MAX_BYTES = 5_000_000  # a Lambda answer is at most 6 MB: the rest is behind the Link
+# a Lambda answer is at most 6 MB, JSON-escaped on its way out: the rest is behind the Link
+EXPORT_MAX_BYTES = 4_000_000
+EXPORT_PAGE = MAX_LIMIT  # entries read at a time
 
 
 def _connection(cid: str, *, active: bool = False) -> ConnectionModel:
@@ -185,7 +187,7 @@ def sync_queue(request: ApiRequest, cid: str) -> dict[str, Any]:
 @json_route(ops_api, "/api/v1/audit", ["GET"], auth=require_admin)
 def audit_log(request: ApiRequest) -> Reply:
     """Configuration changes, newest first, a page at a time; ``?format=jsonl`` exports JSON
-    lines, oldest first: everything (up to 5 MB an answer, the rest behind the ``Link``),
+    lines, oldest first: everything (up to 4 MB an answer, the rest behind the ``Link``),
     or one page of ``limit``."""
     from chalicelib.store import audit
 
@@ -205,7 +207,7 @@ def audit_log(request: ApiRequest) -> Reply:
     while True:
         page = audit.entries_page(
             connection_id=connection_id,
-            limit=wanted.limit if wanted.explicit_limit else MAX_LIMIT,
+            limit=wanted.limit if wanted.explicit_limit else EXPORT_PAGE,
             after=after,
             newest_first=False,
         )

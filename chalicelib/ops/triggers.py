@@ -51,13 +51,6 @@ def resource(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_triggers(connection_id: str) -> list[dict[str, Any]]:
-    items = EventModel.query(
-        TRIGGERS_PK, EventModel.sk.startswith(triggers_of_prefix(connection_id))
-    )
-    return [resource(item.data) for item in items]
-
-
 def triggers_page(
     connection_id: str, *, limit: int, after: dict[str, str] | None = None
 ) -> Page[dict[str, Any]]:

@@ -469,3 +469,18 @@ def test_every_list_refuses_a_cursor_made_for_another_list(ops, listed):
     assert status == 400, body
     assert (body["error"]["code"], body["error"]["field"]) == ("invalid_field", "cursor")
     assert whole(ops, listed) == before
+
+
+def test_an_export_larger_than_one_answer_continues_behind_the_link(ops, monkeypatch):
+    from chalicelib.api import ops as ops_routes
+
+    add_audit(ops, 30)
+    everything = fetch_of(ops)("/api/v1/audit?format=jsonl")[1].splitlines()
+    monkeypatch.setattr(ops_routes, "EXPORT_PAGE", 4)  # read 4 entries at a time
+    monkeypatch.setattr(ops_routes, "EXPORT_MAX_BYTES", 1500)  # a few reads an answer
+
+    pages = walk(fetch_of(ops), "/api/v1/audit?format=jsonl")
+
+    assert len(pages) >= 3
+    assert all("limit" not in p.query for p in pages[:-1])  # each answer as much as fits
+    assert [line for p in pages for line in p.body.splitlines()] == everything
