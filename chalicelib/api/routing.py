@@ -45,6 +45,7 @@ class ApiRequest:
     raw_body: bytes
     root: Root
     principal: Any = None
+    params: Mapping[str, str] = field(default_factory=dict)  # the path's {parameters}
     _json: Any = field(default=None, repr=False)
 
     def json(self) -> Any:
@@ -113,6 +114,7 @@ def _parse(
     principal_of: Authenticator | None,
     *,
     parse_json: bool,
+    params: Mapping[str, str] | None = None,
 ) -> ApiRequest:
     node = _root()
     raw = current.raw_body or b""
@@ -139,6 +141,7 @@ def _parse(
         query=query,
         raw_body=raw,
         root=node,
+        params=dict(params or {}),
         _json=parsed,
     )
     if principal_of is None:
@@ -211,7 +214,7 @@ def json_route(
         def _handle(current: Any, view: View, params: dict[str, str], request_id: str) -> Response:
             try:
                 _check_text(params, "path parameter")
-                request = _parse(current, max_body, auth, parse_json=not raw)
+                request = _parse(current, max_body, auth, parse_json=not raw, params=params)
                 result = view(request, **params)
             except TwinsyncError as exc:
                 if exc.status >= 500:  # a remote's failure (502) is not this node's error
