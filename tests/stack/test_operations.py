@@ -119,12 +119,16 @@ def run_bulk_sync(local_stack, node_a, cid, alice_a, alice_c, count: int) -> dic
         )
         assert started.status_code == 202, started.text
         job_id = started.json()["job_id"]
-        # the tracker fails while the step walks the pages: the step dies mid-way
-        sandbox.faults(fail_next=2, error_status=503)
+        # the tracker fails every search while the step walks the pages: the step dies and
+        # is run again (a count of failures could be spent by the reconcile sweep's own
+        # searches instead, and the step not die at all); back once a restart is seen
+        sandbox.faults(error_rate=1.0, error_status=503)
 
         def progress():
             return node_a.get(f"/api/v1/jobs/{job_id}").json()
 
+        eventually(lambda: progress()["restarted_steps"] >= 1, timeout=180)
+        sandbox.faults(error_rate=0.0)
         listed = eventually(lambda: (p := progress())["total_known"] and p, timeout=180)
     finally:
         sandbox.clear_faults()
