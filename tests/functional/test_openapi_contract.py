@@ -147,3 +147,17 @@ def test_the_node_api_checks_the_token_before_the_body(client):
     )
     assert response.status_code == 401
     assert response.json_body["error"]["code"] == "missing_token"
+
+
+def test_importing_the_app_reads_no_yaml_and_compiles_no_validator():
+    """Cold start: the document is parsed when a request first needs it, not at import."""
+    import subprocess
+    import sys
+
+    from infra.package import ROOT
+
+    code = "import sys, app; print(sorted({'yaml', 'fastjsonschema'} & set(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -83,7 +83,21 @@ def test_an_empty_body_reads_as_an_empty_object():
             "private_comment_visibility.value",
         ),
         ({"mappings": "x"}, "invalid_field", "mappings"),
-        ({"mappings": [{"side": "local"}, 7]}, "mappings_invalid", "mappings[1]"),
+        ({"mappings": [{"direction": "outgoing"}, 7]}, "mappings_invalid", "mappings[1]"),
+        (
+            {
+                "mappings": [
+                    {"direction": "incoming", "fields": [{"field": "custom", "local": "C"}]}
+                ]
+            },
+            "mappings_invalid",
+            "mappings[0].fields[0].remote",
+        ),
+        (
+            {"mappings": [{"direction": "outgoing", "fields": [{"field": "summary", "x": 1}]}]},
+            "mappings_invalid",
+            "mappings[0].fields[0].x",
+        ),
         ({"conflict_rules": {"summary": "mine"}}, "invalid_field", "conflict_rules.summary"),
     ],
 )
