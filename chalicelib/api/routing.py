@@ -46,8 +46,8 @@ class ApiRequest:
     query: Mapping[str, str]
     raw_body: bytes
     root: Root
-    params: Mapping[str, str] = field(default_factory=dict)
     principal: Any = None
+    params: Mapping[str, str] = field(default_factory=dict)  # the path's {parameters}
     _json: Any = field(default=None, repr=False)
 
     def json(self) -> Any:
@@ -116,7 +116,7 @@ def _parse(
     principal_of: Authenticator | None,
     *,
     parse_json: bool,
-    params: Mapping[str, str],
+    params: Mapping[str, str] | None = None,
 ) -> ApiRequest:
     node = _root()
     raw = current.raw_body or b""
@@ -143,7 +143,7 @@ def _parse(
         query=query,
         raw_body=raw,
         root=node,
-        params=params,
+        params=dict(params or {}),
         _json=parsed,
     )
     if principal_of is None:

@@ -14,16 +14,6 @@ import yaml
 from chalicelib.api import openapi
 from tests.conftest import admin_headers
 
-# Routes the document describes that the app does not have yet: the two paged lists the
-# `paging` branch adds (issue 16). REMOVE THIS SET when that branch is merged; the parity
-# test then holds the document and the app to exactly the same operations.
-EXPECTED_MISSING_UNTIL_PAGING_MERGE = frozenset(
-    {
-        ("/api/v1/connections/{cid}/twins", "GET"),
-        ("/api/v1/jobs", "GET"),
-    }
-)
-
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 # Lists that are not paged: the tracker's projects (a handful, read from the tracker).
@@ -58,10 +48,8 @@ def test_every_route_of_the_app_is_in_the_document_and_nothing_else():
     in_app, in_document = app_operations(), document_operations()
     undocumented = in_app - in_document
     assert not undocumented, f"routes the document does not describe: {sorted(undocumented)}"
-    missing = in_document - in_app - EXPECTED_MISSING_UNTIL_PAGING_MERGE
+    missing = in_document - in_app
     assert not missing, f"operations the app does not have: {sorted(missing)}"
-    merged = EXPECTED_MISSING_UNTIL_PAGING_MERGE & in_app
-    assert not merged, f"now in the app, remove from EXPECTED_MISSING_UNTIL_PAGING_MERGE: {merged}"
 
 
 def test_every_operation_has_an_id_a_summary_and_its_errors_in_the_contract_shape():
