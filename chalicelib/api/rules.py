@@ -13,15 +13,16 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.auth import bearer_token, require_admin
+from chalicelib.api.auth import require_admin
 from chalicelib.api.paging import page_request, paged
+from chalicelib.api.peer_auth import require_peer_any_state
 from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.connections import store
-from chalicelib.connections.node_auth import authenticate
 from chalicelib.errors import BadGateway
 from chalicelib.ops import rule_edits
 from chalicelib.rules import testrun
 from chalicelib.rules.script.runner import RunnerUnavailable
+from chalicelib.store.models import ConnectionModel
 from chalicelib.store.pages import Page
 
 rules_api = Blueprint(__name__)
@@ -54,10 +55,13 @@ def rules_history(request: ApiRequest, cid: str) -> Reply:
 
 
 @json_route(
-    rules_api, "/node/v1/connections/{cid}/mappings", ["PUT"], auth=None, max_body=node_max_body
+    rules_api,
+    "/node/v1/connections/{cid}/mappings",
+    ["PUT"],
+    auth=require_peer_any_state,
+    max_body=node_max_body,
 )
 def receive_mappings(request: ApiRequest, cid: str) -> dict[str, Any]:
     """The other end's admin configured both sides: keep our view, record who did it."""
-    settings = request.root.settings
-    call = authenticate(bearer_token(request), cid, settings=settings, allow_deactivated=True)
-    return rule_edits.receive_mappings(call.connection, request.json_object())
+    connection: ConnectionModel = request.principal
+    return rule_edits.receive_mappings(connection, request.json_object())

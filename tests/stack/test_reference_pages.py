@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from chalicelib.trackers.base import IssueFields
+from tests.contract_check import checked_session
 from tests.factories.link_pages import items, walk
 from tests.stack.conftest import eventually, tracker_as
 
@@ -51,7 +52,7 @@ def general_settings_url(node) -> str:
 
 def modes_offered(url: str) -> list[str]:
     """ "Exalate suggests available connection types based on the destination"."""
-    info = requests.get(url + "/node/v1/info", timeout=10).json()
+    info = checked_session().get(url + "/node/v1/info", timeout=10).json()
     return info["modes"]
 
 
