@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -177,6 +178,8 @@ def fuzz(contract: Any, target: Target, examples: int) -> None:
         operation = result.ok()
         if operation.path == "/api/v1/openapi.json":  # TEMP: served on the openapi branch
             continue
+        if os.environ.get("FUZZ_ONLY", "") not in operation.label:  # to chase one finding
+            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode))
@@ -205,6 +208,7 @@ def test_every_operation_answers_as_documented(contract: Any, target: Target) ->
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # about ten minutes on two cores; the suite's 300 s is too short
 def test_every_operation_answers_as_documented_long(contract: Any, target: Target) -> None:
     """The long run (``make test-all``): many more requests per operation."""
     fuzz(contract, target, LONG)
