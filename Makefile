@@ -18,10 +18,12 @@ help:
 	@echo "make package  build the deployable CloudFormation template into out/, lint and scan it"
 	@echo "make bench    run the benchmarks in bench/"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-cli.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check "pip<26.3"
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	# the `twinsync` command line (twinsync_cli/), editable: .venv/bin/twinsync
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(VENV)/.installed

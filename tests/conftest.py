@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -77,3 +78,51 @@ def client(node: dict[str, str]):
 
 def admin_headers(token: str = ADMIN_TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+# --- every answer held to the contract (tests/contract_check.py) --------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _answers_checked_against_the_contract() -> Iterator[None]:
+    """Chalice's test client reports each answer it receives to ``tests/contract_check``."""
+    from chalice.test import TestHTTPClient
+
+    from tests import contract_check
+
+    original = TestHTTPClient.request
+
+    def request(self: Any, method: str, path: str, headers: Any = None, body: bytes = b"") -> Any:
+        response = original(self, method, path, headers=headers, body=body)
+        contract_check.record(method, path, response.status_code, response.headers, response.body)
+        return response
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TestHTTPClient, "request", request)
+        yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    from tests import contract_check
+
+    contract_check.take()  # what an earlier test left is that test's business
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """A test fails when a node answered it something the OpenAPI document does not allow."""
+    from tests import contract_check
+
+    result = yield
+    exempt = {
+        (m.args[0].upper(), m.args[1], m.args[2]) for m in item.iter_markers("contract_exempt")
+    }
+    problems = [p for p in contract_check.take() if (p.method, p.template, p.status) not in exempt]
+    if problems:
+        listed = "\n".join(f"- {p}" for p in problems[:20])
+        raise AssertionError(
+            f"{len(problems)} answer(s) do not fit chalicelib/api/openapi.yaml:\n{listed}"
+        )
+    return result

@@ -1,4 +1,4 @@
-"""The admin API: what this node's administrator calls (bearer token)."""
+"""The admin API: what this node's administrator calls (bearer token), and the contract."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.api import openapi
 from chalicelib.api.auth import require_admin
-from chalicelib.api.routing import ApiRequest, json_route, node_max_body
+from chalicelib.api.routing import JSON_TYPE, ApiRequest, Reply, json_route, node_max_body
 from chalicelib.node_identity import node_resource
 
 admin_api = Blueprint(__name__)
@@ -17,3 +18,9 @@ admin_api = Blueprint(__name__)
 def get_node(request: ApiRequest) -> dict[str, Any]:
     """The reference product's "Exalate URL from the General Settings tab"."""
     return node_resource(request.root.settings)
+
+
+@json_route(admin_api, "/api/v1/openapi.json", ["GET"], auth=None)
+def openapi_document(request: ApiRequest) -> Reply:
+    """Open, like ``/node/v1/info``: the OpenAPI document of this node's wire contract."""
+    return Reply(openapi.document_json(), headers={"Content-Type": JSON_TYPE})

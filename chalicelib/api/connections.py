@@ -11,6 +11,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.auth import require_admin
+from chalicelib.api.paging import page_request, paged
 from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.connections import store
 from chalicelib.ops import accept, initiate, manage
@@ -35,9 +36,11 @@ def list_projects(request: ApiRequest) -> list[dict[str, Any]]:
     max_body=node_max_body,
 )
 def connections(request: ApiRequest) -> Any:
-    """``GET``: every connection end of this node; ``POST``: initiate a connection."""
+    """``GET``: this node's connection ends, a page at a time; ``POST``: initiate one."""
     if request.method == "GET":
-        return [to_resource(c) for c in store.list_connections()]
+        wanted = page_request(request, "connections")
+        page = store.connections_page(limit=wanted.limit, after=wanted.after)
+        return paged(request, wanted, page, [to_resource(c) for c in page.items])
     node = request.root
     result = initiate.initiate(
         request.json_object(), settings=node.settings, tracker=node.tracker, peer=node.peer

@@ -57,12 +57,12 @@ def start_repair(request: ApiRequest, cid: str, job_id: str) -> Reply:
     return Reply({"job_id": job.id}, status=202)
 
 
-@json_route(drift_api, NODE + "/drift", ["POST"], auth=None)
+@json_route(drift_api, NODE + "/drift", ["POST"], auth=require_peer)
 def describe_twins(request: ApiRequest, cid: str) -> dict[str, Any]:
     """The other end's views of some twins → ours of the same twins, in the same order."""
     from chalicelib.ops.drift_ends import answer_views
 
-    connection = require_peer(request, cid)
+    connection: ConnectionModel = request.principal
     try:
         items = parse_batch(request.json_object().get("items"))
     except InvalidView as exc:
@@ -71,12 +71,12 @@ def describe_twins(request: ApiRequest, cid: str) -> dict[str, Any]:
     return {"items": [view.to_json() for view in views]}
 
 
-@json_route(drift_api, NODE + "/drift/repair", ["POST"], auth=None)
+@json_route(drift_api, NODE + "/drift/repair", ["POST"], auth=require_peer)
 def repair_twins(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Forget lost mirrors, take fresh registers for the named fields, resend."""
     from chalicelib.ops.drift_ends import answer_repairs, parse_repairs
 
-    connection = require_peer(request, cid)
+    connection: ConnectionModel = request.principal
     try:
         items = parse_repairs(request.json_object().get("items"))
     except InvalidView as exc:

@@ -16,11 +16,11 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.auth import bearer_token
+from chalicelib.api.peer_auth import require_peer_any_state
 from chalicelib.api.routing import ApiRequest, json_route
-from chalicelib.connections.node_auth import authenticate
 from chalicelib.ops import manage
 from chalicelib.ops.handshake import handshake as record_handshake
+from chalicelib.store.models import ConnectionModel
 
 node_connections_api = Blueprint(__name__)
 
@@ -31,11 +31,15 @@ def handshake(request: ApiRequest) -> dict[str, Any]:
     return record_handshake(request.json_object(), settings=request.root.settings)
 
 
-@json_route(node_connections_api, "/node/v1/connections/{cid}/status", ["GET", "POST"], auth=None)
+@json_route(
+    node_connections_api,
+    "/node/v1/connections/{cid}/status",
+    ["GET", "POST"],
+    auth=require_peer_any_state,
+)
 def status(request: ApiRequest, cid: str) -> dict[str, Any]:
     """The other end reports (POST) or asks (GET) the state of the connection."""
-    settings = request.root.settings
-    call = authenticate(bearer_token(request), cid, settings=settings, allow_deactivated=True)
+    connection: ConnectionModel = request.principal
     if request.method == "GET":
-        return manage.status_answer(call.connection, settings)
-    return manage.receive_status(call.connection, request.json_object(), sync=request.root.sync)
+        return manage.status_answer(connection, request.root.settings)
+    return manage.receive_status(connection, request.json_object(), sync=request.root.sync)

@@ -10,6 +10,7 @@ from chalice import Blueprint
 from chalicelib.api.peer_auth import require_peer
 from chalicelib.api.routing import ApiRequest, json_route, node_max_body
 from chalicelib.errors import NotFound
+from chalicelib.store.models import ConnectionModel
 from chalicelib.sync import outbox_api, twin_status
 from chalicelib.sync.blobs import incoming_key, outgoing_key
 from chalicelib.sync.inbox import accept, validate_items
@@ -19,18 +20,18 @@ node_sync_api = Blueprint(__name__)
 CID = "/node/v1/connections/{cid}"
 
 
-@json_route(node_sync_api, CID + "/replicas", ["POST"], auth=None, max_body=node_max_body)
+@json_route(node_sync_api, CID + "/replicas", ["POST"], auth=require_peer, max_body=node_max_body)
 def receive_replicas(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Store each replica once and queue it for apply; answers which ids it holds."""
-    connection = require_peer(request, cid)
+    connection: ConnectionModel = request.principal
     items = validate_items(request.json_object().get("items"))
     return {"accepted": accept(connection, items, deps=request.root.sync)}
 
 
-@json_route(node_sync_api, CID + "/attachments/{aid}", ["GET"], auth=None)
+@json_route(node_sync_api, CID + "/attachments/{aid}", ["GET"], auth=require_peer)
 def offer_attachment(request: ApiRequest, cid: str, aid: str) -> dict[str, Any]:
     """A presigned URL for the bytes of one of our attachments (valid for minutes)."""
-    connection = require_peer(request, cid)
+    connection: ConnectionModel = request.principal
     blobs = request.root.sync.blobs
     key = outgoing_key(connection.id, aid)
     if not blobs.exists(key):
@@ -38,10 +39,10 @@ def offer_attachment(request: ApiRequest, cid: str, aid: str) -> dict[str, Any]:
     return {"url": blobs.presign_get(key)}
 
 
-@json_route(node_sync_api, CID + "/attachments/{aid}", ["PUT"], auth=None)
+@json_route(node_sync_api, CID + "/attachments/{aid}", ["PUT"], auth=require_peer)
 def request_upload(request: ApiRequest, cid: str, aid: str) -> dict[str, Any]:
     """A private peer asks where to upload bytes we need; null when we already have them."""
-    connection = require_peer(request, cid)
+    connection: ConnectionModel = request.principal
     blobs = request.root.sync.blobs
     key = incoming_key(connection.id, aid)
     if blobs.exists(key):
@@ -49,28 +50,28 @@ def request_upload(request: ApiRequest, cid: str, aid: str) -> dict[str, Any]:
     return {"url": blobs.presign_put(key), "have": False}
 
 
-@json_route(node_sync_api, CID + "/outbox", ["GET"], auth=None)
+@json_route(node_sync_api, CID + "/outbox", ["GET"], auth=require_peer)
 def pull_outbox(request: ApiRequest, cid: str) -> dict[str, Any]:
     """A private peer pulls what we queued for it (long poll up to ``wait`` seconds)."""
-    connection = require_peer(request, cid)
+    connection: ConnectionModel = request.principal
     return outbox_api.pull(connection, dict(request.query))
 
 
-@json_route(node_sync_api, CID + "/outbox/ack", ["POST"], auth=None)
+@json_route(node_sync_api, CID + "/outbox/ack", ["POST"], auth=require_peer)
 def ack_outbox(request: ApiRequest, cid: str) -> dict[str, Any]:
-    connection = require_peer(request, cid)
+    connection: ConnectionModel = request.principal
     return outbox_api.ack(connection, request.json_object())
 
 
-@json_route(node_sync_api, CID + "/twin-status", ["POST"], auth=None)
+@json_route(node_sync_api, CID + "/twin-status", ["POST"], auth=require_peer)
 def receive_twin_status(request: ApiRequest, cid: str) -> dict[str, Any]:
     """The other end tells us how it fared with a replica of ours (refused, or applied)."""
-    connection = require_peer(request, cid)
+    connection: ConnectionModel = request.principal
     return twin_status.receive(connection, request.json_object())
 
 
-@json_route(node_sync_api, CID + "/twin-status", ["GET"], auth=None)
+@json_route(node_sync_api, CID + "/twin-status", ["GET"], auth=require_peer)
 def pull_twin_status(request: ApiRequest, cid: str) -> dict[str, Any]:
     """A private peer reads the notices we keep for it (it cannot be called)."""
-    connection = require_peer(request, cid)
+    connection: ConnectionModel = request.principal
     return twin_status.pull(connection, dict(request.query))

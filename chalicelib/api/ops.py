@@ -10,14 +10,19 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.auth import require_admin
+from chalicelib.api.paging import MAX_LIMIT, page_request, paged
 from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.errors import BadRequest, Conflict
 from chalicelib.store.models import ConnectionModel
+from chalicelib.store.pages import Page
 
 ops_api = Blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
 JSON_LINES = "application/x-ndjson; charset=utf-8"
+# a Lambda answer is at most 6 MB, JSON-escaped on its way out: the rest is behind the Link
+EXPORT_MAX_BYTES = 4_000_000
+EXPORT_PAGE = MAX_LIMIT  # entries read at a time
 
 
 def _connection(cid: str, *, active: bool = False) -> ConnectionModel:
@@ -38,12 +43,14 @@ def _connection(cid: str, *, active: bool = False) -> ConnectionModel:
 
 @json_route(ops_api, CONN + "/triggers", ["GET", "POST"], auth=require_admin)
 def triggers_of_connection(request: ApiRequest, cid: str) -> Any:
-    """``GET``: the connection's triggers; ``POST {jql, active?, note?}``: a new one."""
+    """``GET``: the connection's triggers (paged); ``POST {jql, active?, note?}``: a new one."""
     from chalicelib.ops import triggers
 
     connection = _connection(cid)
     if request.method == "GET":
-        return triggers.list_triggers(connection.id)
+        wanted = page_request(request, "triggers")
+        page = triggers.triggers_page(connection.id, limit=wanted.limit, after=wanted.after)
+        return paged(request, wanted, page, page.items)
     return Reply(
         triggers.create(connection, request.json_object(), deps=request.root.sync), status=201
     )
@@ -103,6 +110,16 @@ def bulk_connect(request: ApiRequest, cid: str) -> Reply:
     connection = _connection(cid, active=True)
     job = jobs.start_bulk_connect(connection, request.json_object(), deps=request.root.sync)
     return Reply({"job_id": job.id}, status=202)
+
+
+@json_route(ops_api, "/api/v1/jobs", ["GET"], auth=require_admin)
+def list_jobs(request: ApiRequest) -> Reply:
+    """This node's jobs, newest first, each as ``GET /api/v1/jobs/{job_id}`` shows it."""
+    from chalicelib.ops import jobs
+
+    wanted = page_request(request, "jobs")
+    page = jobs.jobs_page(limit=wanted.limit, after=wanted.after)
+    return paged(request, wanted, page, page.items)
 
 
 @json_route(ops_api, "/api/v1/jobs/{job_id}", ["GET"], auth=require_admin)
@@ -168,27 +185,48 @@ def sync_queue(request: ApiRequest, cid: str) -> dict[str, Any]:
 
 
 @json_route(ops_api, "/api/v1/audit", ["GET"], auth=require_admin)
-def audit_log(request: ApiRequest) -> Any:
-    """Configuration changes, newest first; ``?format=jsonl`` exports JSON lines."""
+def audit_log(request: ApiRequest) -> Reply:
+    """Configuration changes, newest first, a page at a time; ``?format=jsonl`` exports JSON
+    lines, oldest first: everything (up to 4 MB an answer, the rest behind the ``Link``),
+    or one page of ``limit``."""
     from chalicelib.store import audit
 
-    query = request.query
-    fmt = query.get("format", "json")
+    fmt = request.query.get("format", "json")
     if fmt not in ("json", "jsonl"):
-        raise BadRequest("format must be json or jsonl.", field="format")
-    try:
-        limit = int(query.get("limit", audit.MAX_LIMIT if fmt == "jsonl" else 200))
-    except ValueError as exc:
-        raise BadRequest("limit must be a whole number.", field="limit") from exc
-    items = audit.entries(connection_id=query.get("connection_id"), limit=limit)
+        raise BadRequest("format must be json or jsonl.", code="invalid_field", field="format")
+    connection_id = request.query.get("connection_id") or None
     if fmt == "json":
-        return items
-    return Reply(
-        audit.as_json_lines(reversed(items)),
+        wanted = page_request(request, "audit")
+        page = audit.entries_page(
+            connection_id=connection_id, limit=wanted.limit, after=wanted.after
+        )
+        return paged(request, wanted, page, page.items)
+    wanted = page_request(request, "audit.jsonl")  # oldest first: its cursors are its own
+    chunks: list[str] = []
+    size, after = 0, wanted.after
+    while True:
+        page = audit.entries_page(
+            connection_id=connection_id,
+            limit=wanted.limit if wanted.explicit_limit else EXPORT_PAGE,
+            after=after,
+            newest_first=False,
+        )
+        chunk = audit.as_json_lines(page.items)
+        chunks.append(chunk)
+        size += len(chunk.encode())
+        after = page.after
+        if after is None or wanted.explicit_limit or size >= EXPORT_MAX_BYTES:
+            break
+    return paged(
+        request,
+        wanted,
+        Page([], after),
+        "".join(chunks),
         headers={
             "Content-Type": JSON_LINES,
             "Content-Disposition": 'attachment; filename="twinsync-audit.jsonl"',
         },
+        limit_in_link=wanted.explicit_limit,
     )
 
 
@@ -207,11 +245,14 @@ HOOKS = "/api/v1/notifications/webhooks"
 
 @json_route(ops_api, HOOKS, ["GET", "POST"], auth=require_admin)
 def notification_webhooks(request: ApiRequest) -> Any:
-    """``GET``: the webhooks; ``POST {url, events?}``: a new one (Slack, Teams, any JSON)."""
+    """``GET``: the webhooks (paged); ``POST {url, events?}``: a new one (Slack, Teams, any
+    JSON)."""
     from chalicelib.ops import notifications
 
     if request.method == "GET":
-        return notifications.listing()
+        wanted = page_request(request, "notification_webhooks")
+        body, page = notifications.listing_page(limit=wanted.limit, after=wanted.after)
+        return paged(request, wanted, page, body)
     return Reply(
         notifications.register(request.json_object(), settings=request.root.settings), status=201
     )

@@ -1,8 +1,9 @@
-"""The node-API authenticator for routes outside the lifecycle: one rule for every route.
+"""The node-API authenticators: one rule for every route the other end calls.
 
-A thin edge over :func:`chalicelib.connections.node_auth.authenticate` (token verified,
-end's state checked, ``jti`` recorded last), so sync routes refuse exactly what the
-lifecycle routes refuse, with the same codes.
+Thin edges over :func:`chalicelib.connections.node_auth.authenticate` (token verified,
+end's state checked, ``jti`` recorded last), used as ``json_route(..., auth=...)`` so every
+node route refuses exactly what the lifecycle refuses, with the same codes, before its
+body is looked at. The principal is the connection end (``request.principal``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ from chalicelib.connections.node_auth import authenticate
 from chalicelib.store.models import ConnectionModel
 
 
-def require_peer(request: ApiRequest, connection_id: str) -> ConnectionModel:
+def require_peer(request: ApiRequest) -> ConnectionModel:
+    """The other end of the live connection ``{cid}`` (a deactivated end refuses)."""
     return authenticate(
-        bearer_token(request), connection_id, settings=request.root.settings
+        bearer_token(request), request.params.get("cid", ""), settings=request.root.settings
+    ).connection
+
+
+def require_peer_any_state(request: ApiRequest) -> ConnectionModel:
+    """The other end of ``{cid}``, also while this end is deactivated (status, mappings)."""
+    return authenticate(
+        bearer_token(request),
+        request.params.get("cid", ""),
+        settings=request.root.settings,
+        allow_deactivated=True,
     ).connection

@@ -1,8 +1,9 @@
 """The HTTP edge: parse a Chalice request once, authenticate it, map errors to the contract.
 
 Every route of every blueprint is registered through :func:`json_route`, so the body size
-cap, JSON parsing, authentication and the ``TwinsyncError`` → response mapping live here
-and nowhere else. Views receive an :class:`ApiRequest` and return plain data or a
+cap, JSON parsing, authentication, the request body's check against the OpenAPI document
+(:mod:`chalicelib.api.openapi`) and the ``TwinsyncError`` → response mapping live here and
+nowhere else. Views receive an :class:`ApiRequest` and return plain data or a
 :class:`Reply`; they never see Chalice objects.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import json_input
+from chalicelib.api import openapi
 from chalicelib.config import ConfigError
 from chalicelib.errors import (
     BadRequest,
@@ -45,6 +47,7 @@ class ApiRequest:
     raw_body: bytes
     root: Root
     principal: Any = None
+    params: Mapping[str, str] = field(default_factory=dict)  # the path's {parameters}
     _json: Any = field(default=None, repr=False)
 
     def json(self) -> Any:
@@ -113,6 +116,7 @@ def _parse(
     principal_of: Authenticator | None,
     *,
     parse_json: bool,
+    params: Mapping[str, str] | None = None,
 ) -> ApiRequest:
     node = _root()
     raw = current.raw_body or b""
@@ -139,6 +143,7 @@ def _parse(
         query=query,
         raw_body=raw,
         root=node,
+        params=dict(params or {}),
         _json=parsed,
     )
     if principal_of is None:
@@ -211,7 +216,9 @@ def json_route(
         def _handle(current: Any, view: View, params: dict[str, str], request_id: str) -> Response:
             try:
                 _check_text(params, "path parameter")
-                request = _parse(current, max_body, auth, parse_json=not raw)
+                request = _parse(current, max_body, auth, parse_json=not raw, params=params)
+                if not raw:  # after authentication: a stranger learns nothing from a 400
+                    openapi.check_body(path, request.method, request.json())
                 result = view(request, **params)
             except TwinsyncError as exc:
                 if exc.status >= 500:  # a remote's failure (502) is not this node's error

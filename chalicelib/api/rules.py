@@ -1,7 +1,8 @@
 """Routes of the sync rules: the test run, the versions kept, and mappings from the other end.
 
 POST /api/v1/connections/{cid}/test-run        {issue_key, replica?} → {replica, changes, …}
-GET  /api/v1/connections/{cid}/rules/history   → {scripts: [...], mappings: [...]}
+GET  /api/v1/connections/{cid}/rules/history   → {scripts: [...], mappings: [...]} (paged:
+                                               ``limit`` bounds each list)
 PUT  /node/v1/connections/{cid}/mappings       the other end's admin changed the Visual
                                                mappings (JWT of the connection)
 """
@@ -12,14 +13,17 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.auth import bearer_token, require_admin
-from chalicelib.api.routing import ApiRequest, json_route, node_max_body
+from chalicelib.api.auth import require_admin
+from chalicelib.api.paging import page_request, paged
+from chalicelib.api.peer_auth import require_peer_any_state
+from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.connections import store
-from chalicelib.connections.node_auth import authenticate
 from chalicelib.errors import BadGateway
 from chalicelib.ops import rule_edits
 from chalicelib.rules import testrun
 from chalicelib.rules.script.runner import RunnerUnavailable
+from chalicelib.store.models import ConnectionModel
+from chalicelib.store.pages import Page
 
 rules_api = Blueprint(__name__)
 
@@ -41,16 +45,23 @@ def test_run(request: ApiRequest, cid: str) -> dict[str, Any]:
 
 
 @json_route(rules_api, CONN + "/rules/history", ["GET"], auth=require_admin)
-def rules_history(request: ApiRequest, cid: str) -> dict[str, Any]:
+def rules_history(request: ApiRequest, cid: str) -> Reply:
     """The kept versions of the scripts and mappings: who changed them, when, from where."""
-    return rule_edits.history(store.get_connection(cid))
+    wanted = page_request(request, "rules_history")
+    body, after = rule_edits.history(
+        store.get_connection(cid), limit=wanted.limit, after=wanted.after
+    )
+    return paged(request, wanted, Page([], after), body)
 
 
 @json_route(
-    rules_api, "/node/v1/connections/{cid}/mappings", ["PUT"], auth=None, max_body=node_max_body
+    rules_api,
+    "/node/v1/connections/{cid}/mappings",
+    ["PUT"],
+    auth=require_peer_any_state,
+    max_body=node_max_body,
 )
 def receive_mappings(request: ApiRequest, cid: str) -> dict[str, Any]:
     """The other end's admin configured both sides: keep our view, record who did it."""
-    settings = request.root.settings
-    call = authenticate(bearer_token(request), cid, settings=settings, allow_deactivated=True)
-    return rule_edits.receive_mappings(call.connection, request.json_object())
+    connection: ConnectionModel = request.principal
+    return rule_edits.receive_mappings(connection, request.json_object())

@@ -7,9 +7,12 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.auth import require_admin
+from chalicelib.api.paging import page_request, paged
 from chalicelib.api.routing import ApiRequest, Reply, json_route
+from chalicelib.errors import BadRequest
 from chalicelib.sync import control
-from chalicelib.sync.events import history, list_errors
+from chalicelib.sync.events import ERROR_STATUSES, errors_page, history_page
+from chalicelib.sync.store import twins_page
 from chalicelib.sync.twins import twin_resource
 
 sync_api = Blueprint(__name__)
@@ -23,20 +26,48 @@ def sync_issue(request: ApiRequest, cid: str) -> Reply:
     return Reply(twin_resource(twin), status=202)
 
 
+@json_route(sync_api, CONN + "/twins", ["GET"], auth=require_admin)
+def list_twins(request: ApiRequest, cid: str) -> Reply:
+    """The connection's twins, newest first, a page at a time."""
+    connection = control.live_connection(cid)
+    wanted = page_request(request, "twins")
+    page = twins_page(connection.id, limit=wanted.limit, after=wanted.after)
+    return paged(request, wanted, page, [twin_resource(t) for t in page.items])
+
+
 @json_route(sync_api, CONN + "/twins/{key}", ["GET"], auth=require_admin)
 def get_twin(request: ApiRequest, cid: str, key: str) -> dict[str, Any]:
     return twin_resource(control.find_twin(cid, key))
 
 
 @json_route(sync_api, CONN + "/twins/{key}/history", ["GET"], auth=require_admin)
-def twin_history(request: ApiRequest, cid: str, key: str) -> list[dict[str, Any]]:
+def twin_history(request: ApiRequest, cid: str, key: str) -> Reply:
+    """What happened to the twin, newest first, a page at a time."""
     twin = control.find_twin(cid, key)
-    return history(cid, twin.local_key)
+    wanted = page_request(request, "history")
+    page = history_page(cid, twin.local_key, limit=wanted.limit, after=wanted.after)
+    return paged(request, wanted, page, page.items)
 
 
 @json_route(sync_api, "/api/v1/errors", ["GET"], auth=require_admin)
-def errors(request: ApiRequest) -> list[dict[str, Any]]:
-    return list_errors(request.query.get("connection_id"))
+def errors(request: ApiRequest) -> Reply:
+    """Error records, newest first: ``?connection_id=``, ``?status=open`` (the default),
+    ``retried``, ``resolved`` or ``all``."""
+    status = request.query.get("status", "open")
+    if status not in (*ERROR_STATUSES, "all"):
+        raise BadRequest(
+            f"status must be one of {', '.join(ERROR_STATUSES)} or all.",
+            code="invalid_field",
+            field="status",
+        )
+    wanted = page_request(request, "errors")
+    page = errors_page(
+        connection_id=request.query.get("connection_id") or None,
+        status=None if status == "all" else status,
+        limit=wanted.limit,
+        after=wanted.after,
+    )
+    return paged(request, wanted, page, page.items)
 
 
 @json_route(sync_api, "/api/v1/errors/{eid}/retry", ["POST"], auth=require_admin)

@@ -43,6 +43,7 @@ from chalicelib.store.models import (
     utcnow,
 )
 from chalicelib.store.namespaces import connection_name_key, connection_tomb_key
+from chalicelib.store.pages import TEXT, KeyShape, Page, scan_page
 
 TOMBSTONE_DAYS = 30
 
@@ -182,6 +183,16 @@ def get_connection(connection_id: str) -> ConnectionModel:
 def list_connections() -> list[ConnectionModel]:
     """Every end on this node, oldest first (a node holds tens of connections, not millions)."""
     return sorted(ConnectionModel.scan(), key=lambda c: (c.created_at, c.id))
+
+
+CONNECTION_POSITIONS = KeyShape(fixed={}, patterns={"id": TEXT})
+
+
+def connections_page(*, limit: int, after: dict[str, str] | None = None) -> Page[ConnectionModel]:
+    """One page of this node's connection ends, in the table's own stable order (a Scan
+    resumed after the last id: ``list_connections`` sorts, a page cannot)."""
+    start = CONNECTION_POSITIONS.check(after) if after is not None else None
+    return scan_page(ConnectionModel, limit=limit, after=start)
 
 
 def find_invitation(invitation_id: str) -> InvitationModel | None:

@@ -3,7 +3,8 @@
 ``job#<id>`` holds the state (:class:`~chalicelib.ops.jobstate.JobState` as JSON) with the
 step number in ``counter``; ``job#<id>#c#<n>`` the n-th chunk of listed keys (or pairs);
 ``job#<id>#cancel`` a cancel request. ``jobs#<connection>`` in the events table lists a
-connection's jobs. A save is conditional on the step number, so a step that outlived its
+connection's jobs, ``jobs`` every job of the node (jobs made before it existed are only
+in their connection's list). A save is conditional on the step number, so a step that outlived its
 visibility cannot overwrite what a newer step saved (:class:`Superseded`).
 """
 
@@ -16,8 +17,17 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.ops.jobstate import CHUNK, JobState
 from chalicelib.store.keys import condition_failed, get_key, set_key
-from chalicelib.store.models import EventModel, KeyModel
-from chalicelib.store.namespaces import job_cancel_key, job_chunk_key, job_key, jobs_pk
+from chalicelib.store.models import EventModel, KeyModel, key_is_live
+from chalicelib.store.namespaces import (
+    JOBS_PK,
+    job_cancel_key,
+    job_chunk_key,
+    job_key,
+    jobs_pk,
+)
+from chalicelib.store.pages import ID, KeyShape, Page, query_page
+
+JOB_POSITIONS = KeyShape(fixed={"pk": JOBS_PK}, patterns={"sk": "job-" + ID})
 
 
 class Superseded(Exception):
@@ -67,11 +77,9 @@ def create(job: JobState, items: list[Any]) -> None:
     KeyModel(
         key=job_key(job.id), value=json.dumps(job.to_dict(), separators=(",", ":")), counter=0
     ).save(condition=KeyModel.key.does_not_exist())
-    EventModel(
-        pk=jobs_pk(job.connection_id),
-        sk=job.id,
-        data={"id": job.id, "kind": job.kind, "created_at": job.created_at},
-    ).save()
+    listed = {"id": job.id, "kind": job.kind, "created_at": job.created_at}
+    EventModel(pk=jobs_pk(job.connection_id), sk=job.id, data=listed).save()
+    EventModel(pk=JOBS_PK, sk=job.id, data={**listed, "connection_id": job.connection_id}).save()
 
 
 def request_cancel(job_id: str) -> None:
@@ -84,3 +92,28 @@ def recent_job_ids(connection_id: str, limit: int = 20) -> list[str]:
         item.sk
         for item in EventModel.query(jobs_pk(connection_id), scan_index_forward=False, limit=limit)
     ]
+
+
+def job_ids_page(*, limit: int, after: dict[str, str] | None = None) -> Page[str]:
+    """One page of the node's job ids, newest first."""
+    start = JOB_POSITIONS.check(after) if after is not None else None
+    found = query_page(EventModel, JOBS_PK, forward=False, limit=limit, after=start)
+    return Page([item.sk for item in found.items], found.after)
+
+
+def load_many(job_ids: list[str]) -> dict[str, tuple[JobState, bool]]:
+    """Each job found: its state and whether a cancel was asked (two batch reads)."""
+    names = [job_key(j) for j in job_ids] + [job_cancel_key(j) for j in job_ids]
+    items = {}
+    for start in range(0, len(names), 100):
+        batch = KeyModel.batch_get(names[start : start + 100], consistent_read=True)
+        items.update({item.key: item for item in batch})
+    found = {}
+    for job_id in job_ids:
+        item = items.get(job_key(job_id))
+        if item is None:
+            continue
+        cancel = items.get(job_cancel_key(job_id))
+        state = JobState.from_dict(json.loads(item.value or "{}"))
+        found[job_id] = (state, cancel is not None and key_is_live(cancel))
+    return found

@@ -20,6 +20,7 @@ from chalicelib.ops.job_store import cancel_requested, load
 from chalicelib.ops.jobstate import CHUNK, JobState, view
 from chalicelib.store import audit
 from chalicelib.store.models import ConnectionModel, new_id
+from chalicelib.store.pages import Page
 from chalicelib.sync.services import SyncDeps
 from chalicelib.trackers import jql
 
@@ -255,6 +256,23 @@ def cancel(job_id: str, *, clock: Clock = time.time) -> dict[str, Any]:
     audit.record("job.cancelled", connection_id=job.connection_id, details={"job_id": job_id})
     job.cancel_requested = True
     return view(job, clock())
+
+
+def jobs_page(
+    *, limit: int, after: dict[str, str] | None = None, clock: Clock = time.time
+) -> Page[dict[str, Any]]:
+    """``GET /api/v1/jobs``: one page of the node's jobs, newest first, each as ``show``."""
+    ids = job_store.job_ids_page(limit=limit, after=after)
+    loaded = job_store.load_many(ids.items)
+    now = clock()
+    views = []
+    for job_id in ids.items:
+        if job_id not in loaded:
+            continue
+        job, cancel = loaded[job_id]
+        job.cancel_requested = job.cancel_requested or (not job.final and cancel)
+        views.append(view(job, now))
+    return Page(views, ids.after)
 
 
 def jobs_of(connection_id: str, *, clock: Clock = time.time) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from chalicelib.net.errors import Unreachable, UrlNotAllowed
 from chalicelib.net.outbound import Fetcher
 from chalicelib.net.ssrf import MAX_URL_LENGTH, OutboundPolicy, check_url
 from chalicelib.store import audit
+from chalicelib.store.pages import ID, KeyShape, Page, list_page
 from chalicelib.sync import notify
 
 FIELDS = {"url", "events"}
@@ -73,8 +74,23 @@ def register(body: dict[str, Any], *, settings: Settings) -> dict[str, Any]:
     return hook.resource()
 
 
-def listing() -> dict[str, Any]:
-    return {"webhooks": [h.resource() for h in notify.webhooks()], "events": list(notify.EVENTS)}
+POSITIONS = KeyShape(fixed={}, patterns={"id": ID})
+
+
+def listing_page(
+    *, limit: int, after: dict[str, str] | None = None
+) -> tuple[dict[str, Any], Page[notify.Webhook]]:
+    """``{webhooks: [one page, oldest first], events}`` and the page it holds."""
+    start = POSITIONS.check(after) if after is not None else None
+    page = list_page(
+        notify.webhooks(),
+        position=lambda hook: {"id": hook.id},
+        order=lambda position: (position["id"],),
+        limit=limit,
+        after=start,
+    )
+    body = {"webhooks": [h.resource() for h in page.items], "events": list(notify.EVENTS)}
+    return body, page
 
 
 def _find(hook_id: str) -> notify.Webhook:

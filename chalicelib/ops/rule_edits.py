@@ -27,6 +27,7 @@ from chalicelib.net.peer import PeerClient
 from chalicelib.rules import mapping_document
 from chalicelib.rules.script.errors import ScriptError
 from chalicelib.store.models import ConnectionModel
+from chalicelib.store.pages import KeyShape, Position
 
 log = logging.getLogger("twinsync.rules")
 
@@ -231,7 +232,50 @@ def receive_mappings(conn: ConnectionModel, body: Mapping[str, Any]) -> dict[str
     return {"connection_id": conn.id, "mappings": conn.mappings}
 
 
-def history(conn: ConnectionModel) -> dict[str, Any]:
-    """The kept versions of this end's scripts and mappings, newest last."""
-    scripts = [h for h in conn.script_history or [] if isinstance(h, dict) and "script" in h]
-    return {"scripts": scripts, "mappings": list(conn.mappings_history or [])}
+HISTORY_POSITIONS = KeyShape(
+    fixed={},
+    patterns={
+        "script": r"(|incoming_script|outgoing_script)",
+        "script_version": r"[0-9]{0,9}",
+        "mappings_version": r"[0-9]{0,9}",
+    },
+)
+
+
+def history(
+    conn: ConnectionModel, *, limit: int = 1000, after: dict[str, str] | None = None
+) -> tuple[dict[str, Any], Position | None]:
+    """A page of the kept versions of this end's scripts and mappings, oldest first:
+    ``{scripts, mappings}`` (scripts by name, then version) with up to ``limit`` of each,
+    and where the next page starts (``None``: none left)."""
+    start = HISTORY_POSITIONS.check(after) if after is not None else None
+    scripts = sorted(
+        (h for h in conn.script_history or [] if isinstance(h, dict) and "script" in h),
+        key=lambda h: (str(h["script"]), int(h.get("version") or 0)),
+    )
+    mappings = sorted(
+        (h for h in conn.mappings_history or [] if isinstance(h, dict)),
+        key=lambda h: int(h.get("version") or 0),
+    )
+    if start is not None:
+        script_from = (start["script"], int(start["script_version"] or 0))
+        scripts = [
+            h for h in scripts if (str(h["script"]), int(h.get("version") or 0)) > script_from
+        ]
+        mappings_from = int(start["mappings_version"] or 0)
+        mappings = [h for h in mappings if int(h.get("version") or 0) > mappings_from]
+    body = {"scripts": scripts[:limit], "mappings": mappings[:limit]}
+    if len(scripts) <= limit and len(mappings) <= limit:
+        return body, None
+    last_script = body["scripts"][-1] if body["scripts"] else None
+    last_mappings = body["mappings"][-1] if body["mappings"] else None
+    position = {
+        "script": str(last_script["script"]) if last_script else (start or {}).get("script", ""),
+        "script_version": str(last_script.get("version") or 0)
+        if last_script
+        else (start or {}).get("script_version", ""),
+        "mappings_version": str(last_mappings.get("version") or 0)
+        if last_mappings
+        else (start or {}).get("mappings_version", ""),
+    }
+    return body, position

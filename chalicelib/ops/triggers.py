@@ -11,6 +11,7 @@ Matching happens in ingest, after an issue was re-read: :mod:`chalicelib.sync.tr
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from chalicelib.errors import BadGateway, BadRequest, NotFound
 from chalicelib.store import audit
 from chalicelib.store.models import ConnectionModel, EventModel, utcnow
 from chalicelib.store.namespaces import TRIGGERS_PK, trigger_sk, triggers_of_prefix
+from chalicelib.store.pages import KeyShape, Page, query_page
 from chalicelib.sync.services import SyncDeps
 from chalicelib.trackers import jql
 from chalicelib.trackers.base import (
@@ -49,11 +51,21 @@ def resource(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_triggers(connection_id: str) -> list[dict[str, Any]]:
-    items = EventModel.query(
-        TRIGGERS_PK, EventModel.sk.startswith(triggers_of_prefix(connection_id))
+def triggers_page(
+    connection_id: str, *, limit: int, after: dict[str, str] | None = None
+) -> Page[dict[str, Any]]:
+    """One page of the connection's triggers, in trigger-id order."""
+    prefix = triggers_of_prefix(connection_id)
+    shape = KeyShape(fixed={"pk": TRIGGERS_PK}, patterns={"sk": re.escape(prefix) + r"[!-~]{1,64}"})
+    start = shape.check(after) if after is not None else None
+    found = query_page(
+        EventModel,
+        TRIGGERS_PK,
+        range_key_condition=EventModel.sk.startswith(prefix),
+        limit=limit,
+        after=start,
     )
-    return [resource(item.data) for item in items]
+    return Page([resource(item.data) for item in found.items], found.after)
 
 
 def _get(connection_id: str, trigger_id: str) -> EventModel:

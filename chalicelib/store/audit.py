@@ -25,11 +25,12 @@ from typing import Any
 from chalicelib.config import get_settings
 from chalicelib.store.models import ConnectionModel, EventModel, new_id, utcnow
 from chalicelib.store.namespaces import AUDIT_PK
+from chalicelib.store.pages import ID, KeyShape, Page, query_page
 
 log = logging.getLogger("twinsync.audit")
 
 SYSTEM = "system"
-MAX_LIMIT = 1000
+POSITIONS = KeyShape(fixed={"pk": AUDIT_PK}, patterns={"sk": ID})
 
 # An audit action's name in the logs where the operator's word differs.
 LOG_EVENTS = {"connection.created": "connection.initiated"}
@@ -126,19 +127,28 @@ def connection_edited(conn: ConnectionModel, changes: Mapping[str, Any]) -> None
 # --- reading -------------------------------------------------------------------------------
 
 
-def entries(
-    *, connection_id: str | None = None, limit: int = 200, newest_first: bool = True
-) -> list[dict[str, Any]]:
-    limit = max(1, min(limit, MAX_LIMIT))
-    found: list[dict[str, Any]] = []
-    for item in EventModel.query(AUDIT_PK, scan_index_forward=not newest_first):
-        data = item.data
-        if connection_id and data.get("connection_id") != connection_id:
-            continue
-        found.append(data)
-        if len(found) >= limit:
-            break
-    return found
+def entries_page(
+    *,
+    connection_id: str | None = None,
+    limit: int,
+    after: dict[str, str] | None = None,
+    newest_first: bool = True,
+) -> Page[dict[str, Any]]:
+    """One page of entries (of one connection when ``connection_id`` is given)."""
+    start = POSITIONS.check(after) if after is not None else None
+
+    def of_connection(item: EventModel) -> bool:
+        return item.data.get("connection_id") == connection_id
+
+    found = query_page(
+        EventModel,
+        AUDIT_PK,
+        forward=not newest_first,
+        limit=limit,
+        after=start,
+        keep=of_connection if connection_id else None,
+    )
+    return Page([item.data for item in found.items], found.after)
 
 
 def as_json_lines(items: Iterable[Mapping[str, Any]]) -> str:

@@ -10,9 +10,10 @@ Keys:
 - connections:  id
 - invitations:  id
 - twins:        connection_id + local_key; GSI ``by_local_key`` (local_key) finds every
-                connection holding an issue; GSI ``by_remote_key`` (connection_id + remote_key)
+                connection holding an issue; GSI ``by_remote_key`` (connection_id + remote_key);
+                GSI ``by_created`` (connection_id + created_at, keys only) lists them
 - entries:      pk = "<connection id>#out" | "<connection id>#in" + seq (outbox and inbox)
-- events:       pk = "err" | "hist#<connection id>#<issue key>" | "audit" | … + sk
+- events:       pk = "err" | "hist#<connection id>#<issue key>" | "audit" | "jobs" | … + sk
                 (time-ordered)
 - keys:         key (idempotency, replay, uniqueness); ``expires_at`` TTL, filtered on read
 
@@ -37,7 +38,7 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.config import Settings
@@ -123,6 +124,18 @@ class TwinsByRemoteKey(GlobalSecondaryIndex["TwinModel"]):
     remote_key = UnicodeAttribute(range_key=True)
 
 
+class TwinsByCreated(GlobalSecondaryIndex["TwinModel"]):
+    """A connection's twins in the order they were made (keys only: the list reads the
+    page's twins by key, so updates of a twin, which are many, never write this index)."""
+
+    class Meta:
+        index_name = "by_created"
+        projection = KeysOnlyProjection()
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
 class TwinModel(Model):
     class Meta:
         table_name = "unbound"
@@ -155,6 +168,7 @@ class TwinModel(Model):
     created_at = UTCDateTimeAttribute(default=utcnow)
     by_local_key = TwinsByLocalKey()
     by_remote_key = TwinsByRemoteKey()
+    by_created = TwinsByCreated()
     # no VersionAttribute: ingest and apply each SET their own attributes of the same twin
     # concurrently (different queues); a whole-item version would make them fail each other
 

@@ -48,6 +48,7 @@ partition key (sort key)                   TTL                    owner
 ``trig`` (``<connection>#<trigger id>``)   none                   sync.trigger_match,
                                                                   ops.triggers
 ``jobs#<connection>`` (job id)             none                   ops.job_store
+``jobs`` (job id)                          none                   ops.job_store
 ``tstat#<connection>`` (id)                outbox retention       sync.twin_status
 =========================================  =====================  ========================
 
@@ -197,6 +198,8 @@ def job_findings_key(job_id: str, index: int) -> str:
 ERRORS_PK = "err"
 AUDIT_PK = "audit"
 TRIGGERS_PK = "trig"
+JOBS_PK = "jobs"
+"""Every job of the node, newest last (``GET /api/v1/jobs``)."""
 
 
 def history_pk(connection_id: str, local_key: str) -> str:

@@ -19,6 +19,7 @@ from chalicelib.observability import logs
 from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import EventModel, new_id, utcnow
 from chalicelib.store.namespaces import ERRORS_PK, history_pk
+from chalicelib.store.pages import ID, KeyShape, Page, query_page
 from chalicelib.sync.notify import ISSUE_ERROR, notify
 from chalicelib.trackers.base import InvalidRequest, TrackerError
 
@@ -152,6 +153,34 @@ def list_errors(connection_id: str | None = None, *, include_closed: bool = Fals
     return [{k: v for k, v in e.items() if k != "body"} for e in items]
 
 
+ERROR_STATUSES = ("open", "retried", "resolved")
+ERROR_POSITIONS = KeyShape(fixed={"pk": ERRORS_PK}, patterns={"sk": ID})
+
+
+def _without_body(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "body"}
+
+
+def errors_page(
+    *,
+    connection_id: str | None = None,
+    status: str | None = "open",
+    limit: int,
+    after: dict[str, str] | None = None,
+) -> Page[dict[str, Any]]:
+    """One page of error records, newest first; ``status=None``: every status."""
+    start = ERROR_POSITIONS.check(after) if after is not None else None
+
+    def wanted(item: EventModel) -> bool:
+        data = item.data
+        return (not connection_id or data.get("connection_id") == connection_id) and (
+            status is None or data.get("status") == status
+        )
+
+    found = query_page(EventModel, ERRORS_PK, forward=False, limit=limit, after=start, keep=wanted)
+    return Page([_without_body(e.data) for e in found.items], found.after)
+
+
 def get_error(eid: str) -> EventModel | None:
     try:
         return EventModel.get(ERRORS_PK, eid)
@@ -221,6 +250,18 @@ def history(connection_id: str, local_key: str, *, limit: int = 200) -> list[dic
             history_pk(connection_id, local_key), scan_index_forward=False, limit=limit
         )
     ]
+
+
+def history_page(
+    connection_id: str, local_key: str, *, limit: int, after: dict[str, str] | None = None
+) -> Page[dict[str, Any]]:
+    """One page of a twin's history, newest first."""
+    pk = history_pk(connection_id, local_key)
+    start = (
+        KeyShape(fixed={"pk": pk}, patterns={"sk": ID}).check(after) if after is not None else None
+    )
+    found = query_page(EventModel, pk, forward=False, limit=limit, after=start)
+    return Page([e.data for e in found.items], found.after)
 
 
 def dumps(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 Each is a frozen dataclass, parsed once at the edge and serialised once:
 
-- from the other end (protocol 1, ``../shared/DESIGN.md``): :func:`parse_incoming` checks a
+- from the other end (protocol 1, ``docs/contract.md``): :func:`parse_incoming` checks a
   replica object at the HTTP edge (a bad one is :class:`InvalidReplica`, the inbox's
   ``invalid_replica`` 400) and :func:`from_wire` reads one that is already checked (an
   inbox or outbox entry, a private node's pull) without re-checking its content. Either

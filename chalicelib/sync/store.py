@@ -17,6 +17,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from chalicelib.queues import RetryLater
 from chalicelib.store.keys import claim, condition_failed, get_key, next_seq, set_key
 from chalicelib.store.models import EntryModel, TwinModel, utcnow
+from chalicelib.store.pages import TEXT, KeyShape, Page, query_page
 
 # --- outbox and inbox -----------------------------------------------------------------
 
@@ -65,6 +66,30 @@ def get_twin(connection_id: str, local_key: str) -> TwinModel | None:
         return TwinModel.get(connection_id, local_key, consistent_read=True)
     except DoesNotExist:
         return None
+
+
+CREATED_AT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+0000"
+
+
+def twins_page(
+    connection_id: str, *, limit: int, after: dict[str, str] | None = None
+) -> Page[TwinModel]:
+    """One page of the connection's twins, newest first (index ``by_created``; the twins
+    themselves are read by key, so a twin deleted meanwhile is left out)."""
+    shape = KeyShape(
+        fixed={"connection_id": connection_id},
+        patterns={"local_key": TEXT, "created_at": CREATED_AT},
+    )
+    start = shape.check(after) if after is not None else None
+    keys = query_page(
+        TwinModel, connection_id, index="by_created", forward=False, limit=limit, after=start
+    )
+    wanted = [(connection_id, k.local_key) for k in keys.items]
+    found = {}
+    if wanted:
+        found = {t.local_key: t for t in TwinModel.batch_get(wanted, consistent_read=True)}
+    twins = [found[key] for _, key in wanted if key in found]
+    return Page(twins, keys.after)
 
 
 def create_twin(twin: TwinModel) -> bool:

@@ -149,4 +149,4 @@ def test_handshake_refuses_malformed_bodies(cluster):
             body=body,
         )
         assert answer.status == 400, body
-        assert answer.error in ("unsupported_protocol", "invalid_field")
+        assert answer.error in ("unsupported_protocol", "missing_field")

@@ -81,13 +81,17 @@ def _register(client, body: Any) -> Any:
 @pytest.mark.parametrize(
     ("body", "code", "field"),
     [
-        ({}, "invalid_request", "url"),
-        ({"url": 42}, "invalid_request", "url"),
+        ({}, "missing_field", "url"),
+        ({"url": 42}, "invalid_field", "url"),
         ({"url": "ftp://hooks.example/x"}, "notification_url_not_allowed", "url"),
         ({"url": "http://169.254.169.254/latest"}, "notification_url_not_allowed", "url"),
-        ({"url": "https://hooks.example/x", "events": []}, "invalid_request", "events"),
-        ({"url": "https://hooks.example/x", "events": ["everything"]}, "invalid_request", "events"),
-        ({"url": "http://127.0.0.1:9/x", "secret": "s"}, "invalid_request", "secret"),
+        ({"url": "https://hooks.example/x", "events": []}, "invalid_field", "events"),
+        (
+            {"url": "https://hooks.example/x", "events": ["everything"]},
+            "invalid_field",
+            "events[0]",
+        ),
+        ({"url": "http://127.0.0.1:9/x", "secret": "s"}, "unknown_field", "secret"),
     ],
 )
 def test_bad_registrations_are_refused_with_a_clear_400(client, body, code, field):

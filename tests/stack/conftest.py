@@ -15,15 +15,17 @@ import requests
 
 from devstack.stack import REPO, LocalStack
 from devstack.stackfile import NodeSpec, StackSpec, load, with_free_ports
+from tests.contract_check import checked_session
 
 
 class NodeClient:
-    """An administrator's view of one node: its admin API with its token."""
+    """An administrator's view of one node: its admin API with its token. Every answer is
+    checked against the OpenAPI document (``tests/contract_check.py``)."""
 
     def __init__(self, info: dict[str, Any]) -> None:
         self.info = info
         self.url = info["url"]
-        self.session = requests.Session()
+        self.session = checked_session()
         self.session.headers["Authorization"] = f"Bearer {info['admin_token']}"
 
     def get(self, path: str, **kw: Any) -> requests.Response:

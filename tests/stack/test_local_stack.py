@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import requests
+
+from tests.contract_check import checked_session
 
 pytestmark = pytest.mark.stack
 
@@ -30,7 +31,7 @@ def test_both_admins_read_their_node(node_a, node_b):
 
 
 def test_a_private_node_says_so_in_its_info(node_b):
-    info = requests.get(node_b.url + "/node/v1/info", timeout=10).json()
+    info = checked_session().get(node_b.url + "/node/v1/info", timeout=10).json()
     assert info["public"] is False
 
 
@@ -41,7 +42,7 @@ def test_unknown_routes_answer_a_contract_404(node_a):
 
 
 def test_wrong_token_is_refused_over_http(node_a):
-    response = requests.get(
+    response = checked_session().get(
         node_a.url + "/api/v1/node", headers={"Authorization": "Bearer wrong"}, timeout=10
     )
     assert response.status_code == 401

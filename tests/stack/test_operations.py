@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from chalicelib.trackers.base import IssueFields
+from tests.factories.link_pages import items, walk
 from tests.stack.conftest import (
     connect,
     eventually,
@@ -262,3 +263,17 @@ def test_the_queue_view_and_the_audit_export(node_a, cid):
     assert any(e["action"] == "connection.created" for e in entries)
     assert any(e["action"] == "job.started" and e["details"]["job_id"] == job_id for e in entries)
     assert entries == sorted(entries, key=lambda e: e["id"])  # oldest first
+
+    # the lists page over real HTTP too: each Link leads to the next page until none
+    def fetch(path):
+        answer = node_a.get(path)
+        return answer.status_code, answer.json(), answer.headers
+
+    pages = walk(fetch, f"/api/v1/audit?connection_id={cid}&limit=1")
+    assert len(pages) >= 2 and pages[0].link.startswith("http")
+    walked = [e["id"] for e in items(pages)]
+    assert len(walked) == len(set(walked))
+    assert set(walked) <= {e["id"] for e in entries if e["connection_id"] == cid} | {
+        e["id"] for e in node_a.get(f"/api/v1/audit?connection_id={cid}&limit=500").json()
+    }
+    assert job_id in {j["id"] for j in items(walk(fetch, "/api/v1/jobs?limit=2"))}

@@ -14,6 +14,8 @@ import pytest
 import requests
 
 from chalicelib.trackers.base import IssueFields
+from tests.contract_check import checked_session
+from tests.factories.link_pages import items, walk
 from tests.stack.conftest import eventually, tracker_as
 
 pytestmark = pytest.mark.stack
@@ -24,10 +26,13 @@ def unique(prefix: str) -> str:
 
 
 def connections_tab(node) -> list[dict]:
-    """Step 1, "Navigate to the Connections tab"."""
-    answer = node.get("/api/v1/connections")
-    assert answer.status_code == 200, answer.text
-    return answer.json()
+    """Step 1, "Navigate to the Connections tab": every page of the list (Link headers)."""
+
+    def fetch(path: str):
+        answer = node.get(path)
+        return answer.status_code, answer.json(), answer.headers
+
+    return items(walk(fetch, "/api/v1/connections?limit=500"))
 
 
 def select_project(node, key: str) -> dict:
@@ -47,7 +52,7 @@ def general_settings_url(node) -> str:
 
 def modes_offered(url: str) -> list[str]:
     """ "Exalate suggests available connection types based on the destination"."""
-    info = requests.get(url + "/node/v1/info", timeout=10).json()
+    info = checked_session().get(url + "/node/v1/info", timeout=10).json()
     return info["modes"]
 
 

@@ -46,6 +46,7 @@ EXAMPLES = [
     (ns.ERRORS_PK, "err"),
     (ns.AUDIT_PK, "audit"),
     (ns.TRIGGERS_PK, "trig"),
+    (ns.JOBS_PK, "jobs"),
     (ns.history_pk("c1", "A-1"), "hist#c1#A-1"),
     (ns.trigger_sk("c1", "t1"), "c1#t1"),
     (ns.triggers_of_prefix("c1"), "c1#"),
