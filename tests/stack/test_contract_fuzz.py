@@ -46,7 +46,7 @@ from devstack.stackfile import NodeSpec, load, with_free_ports
 
 pytestmark = pytest.mark.stack
 
-SHORT = 8  # examples per operation in `make test`
+SHORT = 20  # examples per operation in `make test`
 LONG = 150  # and in `make test-all`
 
 
