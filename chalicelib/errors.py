@@ -29,6 +29,7 @@ class TwinsyncError(Exception):
 
     status = 500
     default_code = "internal_error"
+    retry_after: int | None = None  # seconds, sent as ``Retry-After`` when set
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
         super().__init__(message)

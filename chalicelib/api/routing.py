@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -22,13 +23,17 @@ from chalicelib import json_input
 from chalicelib.api import openapi
 from chalicelib.config import ConfigError
 from chalicelib.errors import (
+    BadGateway,
     BadRequest,
+    Conflict,
     PayloadTooLarge,
     TwinsyncError,
     UnsupportedMediaType,
 )
 from chalicelib.observability import logs, metrics
+from chalicelib.queues import RetryLater
 from chalicelib.root import Root, root
+from chalicelib.sync.store import TwinBusy
 
 log = logging.getLogger("twinsync.api")
 
@@ -86,11 +91,27 @@ def error_response(error: TwinsyncError, *, request_id: str | None = None) -> Re
     body = error.body()
     if error.status >= 500 and request_id:
         body["error"]["request_id"] = request_id
-    return Response(
-        body=json.dumps(body),
-        status_code=error.status,
-        headers={"Content-Type": JSON_TYPE},
-    )
+    headers: dict[str, str | list[str]] = {"Content-Type": JSON_TYPE}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return Response(body=json.dumps(body), status_code=error.status, headers=headers)
+
+
+def _try_again(exc: RetryLater) -> TwinsyncError:
+    """Work that a queue would retry, met inside a request: the caller retries instead.
+
+    The twin is held by a sync under way (409 ``twin_busy``), or a remote is in trouble
+    (502 ``try_again_later``); either way nothing was changed and ``Retry-After`` says when.
+    """
+    wait = max(1, math.ceil(exc.delay)) if exc.delay else 5
+    if isinstance(exc, TwinBusy):
+        error: TwinsyncError = Conflict(
+            "The issue is being synced right now; try again in a few seconds.", code="twin_busy"
+        )
+    else:
+        error = BadGateway(f"Try again shortly: {exc}", code="try_again_later")
+    error.retry_after = wait
+    return error
 
 
 def _headers(given: Mapping[str, str]) -> dict[str, str | list[str]]:
@@ -220,6 +241,9 @@ def json_route(
                 if not raw:  # after authentication: a stranger learns nothing from a 400
                     openapi.check_body(path, request.method, request.json())
                 result = view(request, **params)
+            except RetryLater as exc:
+                log.warning("%s %s must be tried again: %s", current.method, path, exc)
+                return error_response(_try_again(exc), request_id=request_id)
             except TwinsyncError as exc:
                 if exc.status >= 500:  # a remote's failure (502) is not this node's error
                     level = logging.ERROR if exc.status == 500 else logging.WARNING

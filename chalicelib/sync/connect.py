@@ -85,8 +85,10 @@ def connect_issue(
     """Record the link here and send the connect request; idempotent for the same pair."""
     existing = check_pair(connection, issue.key, remote_key)
     if existing is not None and existing.status != "stopped":
-        if existing.status == "queued" and not existing.last_sent_version:
-            send_replica(issue, existing, deps=deps, force=True)  # a retry after a crash
+        if existing.status == "queued" and not existing.last_sent_hash:
+            # a retry after a crash, or after a send that found the twin busy (a reopened
+            # twin has sent before, but its connect request is not out yet)
+            send_replica(issue, existing, deps=deps, force=True)
         return existing  # this pair is already connected (or connecting)
     if existing is not None and existing.remote_key == remote_key:
         twin = reopen(existing)

@@ -189,6 +189,8 @@ def parse_webhook(headers: Mapping[str, str], raw_body: bytes | str) -> ChangeEv
         raise BadWebhook(f"the webhook body is not JSON ({exc})") from exc
     if not isinstance(payload, Mapping) or not payload.get("webhookEvent"):
         raise BadWebhook("the webhook body has no webhookEvent")
+    if not isinstance(payload["webhookEvent"], str):
+        raise BadWebhook("the webhook's webhookEvent must be text", field="webhookEvent")
     delivery_id = _header(headers, DELIVERY_HEADER)
     if delivery_id is not None and not _REF_RE.match(delivery_id):
         raise BadWebhook(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from chalicelib.trackers.base import Body, IssueFields
+from tests.conftest import admin_headers
 from tests.factories import ALICE, comment
 
 
@@ -241,3 +243,34 @@ def test_history_records_both_directions_and_operations(ops):
     directions = {h["direction"] for h in history}
     assert directions == {"incoming", "outgoing"}
     assert any("summary" in h["changes"] for h in history if h["direction"] == "incoming")
+
+
+def test_a_connect_that_meets_a_twin_being_synced_is_told_to_try_again_and_a_retry_works(ops):
+    """Another worker holds the twin (its lease) when a connect would send the connect
+    request: the answer is 409 ``twin_busy`` with ``Retry-After``, not a 500; the same
+    request once the lease is gone links the pair."""
+    from chalicelib.store.models import TwinModel, utcnow
+    from chalicelib.sync.store import LEASE
+
+    mine = ops.tracker.add_issue("OPS", "Printer on fire (ops)")
+    theirs = ops.tracker.add_issue("SUP", "Printer on fire (support)")
+    pair = {"local_key": mine.key, "remote_key": theirs.key}
+    assert ops.api("POST", ops.conn("/connect"), pair)[0] == 201
+    ops.pump.drain()
+    assert ops.api("DELETE", ops.conn(f"/twins/{mine.key}"))[0] == 204
+    ops.pump.drain()
+    ops.twin(mine.key).update(actions=[TwinModel.lease_until.set(utcnow() + LEASE)])
+
+    response = ops.client.http.post(
+        ops.conn("/connect"), body=json.dumps(pair), headers=admin_headers()
+    )
+    assert response.status_code == 409, response.body
+    assert json.loads(response.body)["error"]["code"] == "twin_busy"
+    assert int(response.headers["Retry-After"]) >= 1
+
+    ops.twin(mine.key).update(actions=[TwinModel.lease_until.remove()])
+    status, twin = ops.api("POST", ops.conn("/connect"), pair)
+    assert status == 201, twin
+    ops.pump.drain()
+    assert ops.twin(mine.key).status == "synced"
+    assert ops.twin(mine.key).remote_key == theirs.key

@@ -384,3 +384,11 @@ def test_a_deletion_without_user_is_credited_to_nobody():
         }
     )
     assert parse_webhook({}, body).author_id is None
+
+
+@pytest.mark.parametrize("event", [{"x": 1}, ["jira:issue_updated"], 5, True])
+def test_a_webhook_event_name_that_is_not_text_is_refused(event):
+    body = {"webhookEvent": event, "timestamp": 5, "issue": {"key": "PROJ-1"}}
+    with pytest.raises(BadWebhook) as caught:
+        parse_webhook({}, json.dumps(body).encode())
+    assert caught.value.field == "webhookEvent"
