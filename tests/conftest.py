@@ -77,3 +77,12 @@ def client(node: dict[str, str]):
 
 def admin_headers(token: str = ADMIN_TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where the browser tests left their screenshots (tests/stack/test_console.py)."""
+    from pathlib import Path
+
+    shots = Path(__file__).resolve().parents[1] / ".devstack" / "screenshots"
+    if shots.is_dir() and any(shots.rglob("*.png")):
+        terminalreporter.write_line(f"browser screenshots: {shots}")

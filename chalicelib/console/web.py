@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, quote
 
 from chalice import Blueprint, Response
 
+from chalicelib import json_input
 from chalicelib.console import session as sessions
 from chalicelib.observability import logs, metrics
 from chalicelib.root import root
@@ -114,6 +115,8 @@ def base_path(context: Mapping[str, Any], params: Mapping[str, str]) -> str:
     resource = str(context.get("resourcePath") or "")
     actual = re.sub(r"\{(\w+)\+?\}", lambda m: params.get(m.group(1), m.group(0)), resource)
     path = str(context.get("path") or actual)
+    if path != "/" and path.endswith("/"):
+        path = path[:-1]  # API Gateway routes "/prod/console/" to "/console"
     if actual and path.endswith(actual):
         return path[: len(path) - len(actual)].rstrip("/")
     return ""
@@ -137,11 +140,25 @@ def _form(raw: bytes, content_type: str) -> dict[str, str]:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
     except (UnicodeDecodeError, ValueError) as exc:
         raise Refused(400, "The form could not be read.") from exc
-    return dict(pairs)
+    form = dict(pairs)
+    _check_texts(form)
+    return form
+
+
+def _check_texts(*groups: Mapping[str, Any]) -> None:
+    """Path, query, header and form values must be Unicode (a lone surrogate is a 400)."""
+    for group in groups:
+        for name, value in group.items():
+            for text in (name, value) if isinstance(value, str) else (name,):
+                try:
+                    json_input.check_text(text)
+                except json_input.UnsafeJson as exc:
+                    raise Refused(400, "The request holds text that is not valid Unicode.") from exc
 
 
 def parse(current: Any, params: Mapping[str, str]) -> Page:
     headers = {k.lower(): v for k, v in (current.headers or {}).items()}
+    _check_texts(params, headers, dict(current.query_params or {}))
     context = current.context or {}
     cookies = _cookies(headers.get("cookie", ""))
     settings = root().settings
