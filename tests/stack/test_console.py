@@ -225,3 +225,15 @@ def test_every_console_answer_has_a_strict_content_security_policy(node_a: NodeC
         assert "default-src 'none'" in csp and "script-src 'self'" in csp, csp
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, csp
         assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+def test_make_run_prints_each_nodes_console(local_stack: Any, stack_info: Any) -> None:
+    from devstack.__main__ import quickstart
+
+    printed = quickstart(local_stack)
+    for node in stack_info["nodes"].values():
+        url = f"{node['url']}/console/"
+        assert url in printed
+        answer = requests.get(url, timeout=10, allow_redirects=False)
+        assert answer.status_code == 303
+        assert answer.headers["Location"] == "/console/connections"
