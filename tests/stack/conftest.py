@@ -241,6 +241,41 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
+class Watched:
+    """A browser tab that records every CSP violation and script error it sees."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.page = context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+
+    def _console(self, message: Any) -> None:
+        text = message.text
+        if message.type == "error" or "Content Security Policy" in text:
+            self.problems.append(text)
+
+
+@pytest.fixture
+def tabs(browser: Any) -> Iterator[Any]:
+    """``tabs(node)``: a new headless page in a browser context of its own (one per
+    administrator: its own cookies), allowed to use the clipboard on ``node``'s origin;
+    ``.page`` is the Playwright page, ``.problems`` what it logged as errors. Closed after
+    the test."""
+    opened: list[Any] = []
+
+    def open_tab(node: NodeClient) -> Watched:
+        context = browser.new_context(viewport={"width": 1100, "height": 800})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=node.url)
+        opened.append(context)
+        return Watched(context)
+
+    yield open_tab
+    for context in opened:
+        context.close()
+
+
 class Screens:
     """Numbered screenshots of one test's steps, under ``.devstack/screenshots/<test>/``."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,38 +23,6 @@ from tests.stack.conftest import NodeClient, Screens, tracker_as
 pytestmark = pytest.mark.stack
 
 SYNC_TIMEOUT_MS = 45_000
-
-
-class Watched:
-    """A browser tab that records every CSP violation and script error it sees."""
-
-    def __init__(self, context: Any) -> None:
-        self.context = context
-        self.page = context.new_page()
-        self.problems: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-
-    def _console(self, message: Any) -> None:
-        text = message.text
-        if message.type == "error" or "Content Security Policy" in text:
-            self.problems.append(text)
-
-
-@pytest.fixture
-def tabs(browser: Any) -> Iterator[Any]:
-    """New browser contexts (one per administrator), closed after the test."""
-    opened: list[Any] = []
-
-    def open_tab(node: NodeClient) -> Watched:
-        context = browser.new_context(viewport={"width": 1100, "height": 800})
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=node.url)
-        opened.append(context)
-        return Watched(context)
-
-    yield open_tab
-    for context in opened:
-        context.close()
 
 
 def sign_in(page: Any, node: NodeClient, screens: Screens, name: str) -> None:
