@@ -9,7 +9,7 @@ SCAN_VENV := .venv-scan
 STACK ?= devstack/stack.toml
 PYTEST_ARGS ?=
 
-.PHONY: help venv scan-venv run test test-all test-stack lint format package scan bench clean
+.PHONY: help venv scan-venv browser run test test-all test-stack lint format package scan bench clean
 
 help:
 	@echo "make run      start the local stack (embedded AWS, sandbox Jiras, two nodes)"
@@ -36,6 +36,14 @@ $(SCAN_VENV)/.installed: requirements-scan.txt
 
 scan-venv: $(SCAN_VENV)/.installed
 
+# The browser tests (tests/stack/test_console.py) drive Debian's chromium through Playwright
+# (pinned in requirements-dev.txt, launched with executable_path: Playwright's own browser
+# download is never used). Installed here when missing; needs root, as on CI.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
 run: venv
 	$(PY) -m devstack --stack $(STACK)
 
@@ -49,13 +57,13 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint scan-venv
+test: lint scan-venv browser
 	$(PY) -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
 
-test-all: lint scan-venv
+test-all: lint scan-venv browser
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-test-stack: venv
+test-stack: venv browser
 	$(PY) -m pytest -m stack $(PYTEST_ARGS)
 
 package: venv scan-venv

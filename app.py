@@ -14,6 +14,7 @@ from chalicelib.api.routing import contract_errors
 from chalicelib.api.rules import rules_api
 from chalicelib.api.sync import sync_api
 from chalicelib.api.webhooks import webhooks_api
+from chalicelib.console.views import console_api
 
 app = Chalice(app_name="twinsync")
 app.register_middleware(contract_errors, "http")
@@ -27,6 +28,7 @@ app.register_blueprint(webhooks_api)
 app.register_blueprint(ops_api)
 app.register_blueprint(rules_api)
 app.register_blueprint(drift_api)
+app.register_blueprint(console_api)  # HTML, all under /console: not the JSON contract
 
 # Queue names here are placeholders: the deployed template (infra/) and the local stack
 # bind each handler to its stage's queue.

@@ -22,6 +22,9 @@ def quickstart(stack: LocalStack) -> str:
             f"public at {node['public_url']}" if node["public_url"] else "private (no public URL)"
         )
         lines.append(f"  node {name:<10} {node['url']}  {kind}, tracker {node['tracker']}")
+    lines.append("Admin console (sign in with the node's admin token from stack.json):")
+    for name, node in info["nodes"].items():
+        lines.append(f"  node {name:<10} {node['url']}/console/")
     first = next(iter(info["nodes"].values()))
     lines += [
         "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+_STARTED = time.time()  # screenshots newer than this were taken by this run
 ADMIN_TOKEN = "test-admin-token-Q7vN3xK9pL2mR8sT4wY6zB1cD5fG0hJ3"  # >= 256 bits (config.py)
 WEBHOOK_SECRET = "test-webhook-secret-0123456789"
 
@@ -126,3 +128,10 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
             f"{len(problems)} answer(s) do not fit chalicelib/api/openapi.yaml:\n{listed}"
         )
     return result
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where the browser tests left their screenshots (tests/stack/test_console.py)."""
+    from pathlib import Path
+
+    shots = Path(__file__).resolve().parents[1] / ".devstack" / "screenshots"
+    if shots.is_dir() and any(p.stat().st_mtime >= _STARTED for p in shots.rglob("*.png")):
+        terminalreporter.write_line(f"browser screenshots: {shots}")

@@ -261,6 +261,8 @@ def send(client: Any, call: dict[str, Any]) -> None:
     status = response.status_code
     shown = f"{call['method']} {call['path'][:200]!r} → {status}: {response.body[:500]!r}"
     assert status < 500, shown
+    if call["path"].startswith("/console"):
+        return  # the console's HTML pages (chalicelib/console/) are not the JSON contract
     if status >= 400:
         error = json.loads(response.body)["error"]
         assert isinstance(error["code"], str) and re.fullmatch(r"[a-z0-9_]+", error["code"]), shown

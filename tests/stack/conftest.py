@@ -206,3 +206,96 @@ def synced_issue(node_a: NodeClient, cid: str, alice_a: Any, summary: str) -> tu
     assert node_a.post(f"/api/v1/connections/{cid}/sync", {"issue_key": ref.key}).ok
     remote = eventually(lambda: twin_key(node_a, cid, ref.key))
     return ref.key, remote
+
+
+# --- the browser (tests/stack/test_console.py) ---------------------------------------------
+
+SCREENSHOTS = REPO / ".devstack" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # root, as on CI
+    "--disable-gpu",
+    "--no-first-run",
+    # this machine's network is closed: no background calls to Google's hosts
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium driven by Playwright (never Playwright's own browser)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed: `make browser` installs it")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class Watched:
+    """A browser tab that records every CSP violation and script error it sees."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.page = context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+
+    def _console(self, message: Any) -> None:
+        text = message.text
+        if message.type == "error" or "Content Security Policy" in text:
+            self.problems.append(text)
+
+
+@pytest.fixture
+def tabs(browser: Any) -> Iterator[Any]:
+    """``tabs(node)``: a new headless page in a browser context of its own (one per
+    administrator: its own cookies), allowed to use the clipboard on ``node``'s origin;
+    ``.page`` is the Playwright page, ``.problems`` what it logged as errors. Closed after
+    the test."""
+    opened: list[Any] = []
+
+    def open_tab(node: NodeClient) -> Watched:
+        context = browser.new_context(viewport={"width": 1100, "height": 800})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=node.url)
+        opened.append(context)
+        return Watched(context)
+
+    yield open_tab
+    for context in opened:
+        context.close()
+
+
+class Screens:
+    """Numbered screenshots of one test's steps, under ``.devstack/screenshots/<test>/``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.count = 0
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.png"):
+            old.unlink()
+
+    def shot(self, page: Any, step: str) -> Path:
+        self.count += 1
+        path = self.directory / f"{self.count:02d}-{step}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def screens(request: pytest.FixtureRequest) -> Screens:
+    name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
+    return Screens(SCREENSHOTS / name)

@@ -1,0 +1,157 @@
+"""The console's one way to act: the admin API, called in-process.
+
+:class:`AdminClient` turns a call (method, path, JSON body) into the API Gateway event a
+real client's request would become and hands it to the same Chalice app, so it goes
+through the same routing, middleware and ``json_route`` views as a curl call: the same
+authentication (the administrator's own token, from the session), the same validation,
+the same refusals and the same audit entries. Nothing the console does bypasses the
+contract; the console only turns answers into pages.
+
+The outer (console) request stays what the app serves: the app's ``current_request`` and
+``lambda_context`` are put back after each call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, unquote
+
+from chalice import Chalice
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    """What the admin API answered: status, parsed JSON body (or ``None``)."""
+
+    status: int
+    body: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def code(self) -> str | None:
+        """The contract's error code of a refusal."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
+            return str(self.body["error"].get("code"))
+        return None
+
+    @property
+    def field(self) -> str | None:
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
+            value = self.body["error"].get("field")
+            return str(value) if value else None
+        return None
+
+    @property
+    def message(self) -> str:
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
+            return str(self.body["error"].get("message") or "")
+        return ""
+
+
+@dataclass(frozen=True)
+class _Route:
+    template: str
+    pattern: re.Pattern[str]
+    names: tuple[str, ...]
+
+
+@lru_cache(maxsize=8)
+def _routes(app_id: int, templates: tuple[str, ...]) -> tuple[_Route, ...]:
+    compiled = []
+    for template in templates:
+        names = tuple(re.findall(r"\{(\w+)\}", template))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+        compiled.append(_Route(template, re.compile(f"^{regex}$"), names))
+    # literal routes before templated ones (/connections/x before /connections/{cid})
+    return tuple(sorted(compiled, key=lambda r: (len(r.names), -len(r.template))))
+
+
+@dataclass
+class AdminClient:
+    """The admin API of ``app``, called as the holder of ``token``."""
+
+    app: Chalice
+    token: str = field(repr=False)
+    request_id: str = "console"
+
+    def get(self, path: str, **query: str) -> ApiAnswer:
+        return self.call("GET", path, query=query)
+
+    def post(self, path: str, body: Any = None) -> ApiAnswer:
+        return self.call("POST", path, body=body if body is not None else {})
+
+    def call(
+        self, method: str, path: str, *, body: Any = None, query: dict[str, str] | None = None
+    ) -> ApiAnswer:
+        if not path.startswith("/api/"):
+            raise ValueError(f"the console calls only the admin API, not {path}")
+        route, params = self._match(path)
+        if route is None:
+            return ApiAnswer(404, {"error": {"code": "not_found", "message": "No such endpoint."}})
+        event = self._event(method, path, route.template, params, body, query or {})
+        saved_request = getattr(self.app, "current_request", None)
+        saved_context = getattr(self.app, "lambda_context", None)
+        try:
+            answer = self.app(event, saved_context)
+        finally:
+            self.app.current_request = saved_request
+            self.app.lambda_context = saved_context  # type: ignore[assignment]
+        text = answer.get("body") or ""
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        return ApiAnswer(int(answer.get("statusCode", 500)), parsed)
+
+    def _match(self, path: str) -> tuple[_Route | None, dict[str, str]]:
+        for route in _routes(id(self.app), tuple(self.app.routes)):
+            found = route.pattern.match(path)
+            if found:
+                return route, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None, {}
+
+    def _event(
+        self,
+        method: str,
+        path: str,
+        template: str,
+        params: dict[str, str],
+        body: Any,
+        query: dict[str, str],
+    ) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {self.token}", "accept": "application/json"}
+        raw = None
+        if body is not None:
+            raw = json.dumps(body)
+            headers["content-type"] = "application/json"
+        return {
+            "resource": template,
+            "path": path,
+            "httpMethod": method,
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": template,
+                "httpMethod": method,
+                "path": path,
+                "requestId": self.request_id,
+            },
+            "body": raw,
+            "isBase64Encoded": False,
+        }
+
+
+def api_path(*parts: str) -> str:
+    """``/api/v1/`` joined with path segments, each quoted (a key or id is one segment)."""
+    return "/api/v1/" + "/".join(quote(p, safe="") for p in parts)

@@ -1,0 +1,550 @@
+"""The admin console over Chalice's test client: sessions, CSRF, CSP, base paths, the
+in-process admin API client, and the screens of reference page 000 (no browser; the
+browser walk is ``tests/stack/test_console.py``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+from tests.factories.cluster import three_nodes
+
+CONSOLE = Path(__file__).resolve().parents[2] / "chalicelib" / "console"
+
+
+@pytest.fixture
+def cluster(aws, monkeypatch):
+    with three_nodes(aws, monkeypatch) as nodes:
+        yield nodes
+
+
+class Visitor:
+    """A browser without JavaScript: a cookie jar and requests to one node of the cluster."""
+
+    def __init__(self, cluster: Any, node: str, *, https: bool = False) -> None:
+        self.cluster = cluster
+        self.node = node
+        self.https = https
+        self.cookies: dict[str, str] = {}
+        self.set_cookies: list[str] = []
+
+    def request(
+        self, method: str, path: str, form: dict[str, str] | None = None, **headers: str
+    ) -> Any:
+        sent = dict(headers)
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if self.https:
+            sent["X-Forwarded-Proto"] = "https"
+        body = b""
+        if form is not None:
+            body = urlencode(form).encode()
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        with self.cluster.active(self.cluster[self.node]):
+            response = self.cluster.client.http.request(method, path, headers=sent, body=body)
+        self._keep(response)
+        return response
+
+    def _keep(self, response: Any) -> None:
+        given = response.headers.get("Set-Cookie") or response.headers.get("set-cookie")
+        values = given if isinstance(given, list) else ([given] if given else [])
+        self.set_cookies = list(values)
+        for value in values:
+            name, _, rest = value.partition("=")
+            cookie_value = rest.split(";", 1)[0]
+            if "Max-Age=0" in value:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = cookie_value
+
+    def get(self, path: str, **headers: str) -> Any:
+        return self.request("GET", path, **headers)
+
+    def post(self, path: str, form: dict[str, str], **headers: str) -> Any:
+        return self.request("POST", path, form, **headers)
+
+    def sign_in(self, token: str = ADMIN_TOKEN) -> Any:
+        page = self.get("/console/signin")
+        return self.post(
+            "/console/signin", {"csrf_token": hidden(page, "csrf_token"), "token": token}
+        )
+
+    def csrf(self, path: str = "/console/connections") -> str:
+        return hidden(self.get(path), "csrf_token")
+
+
+def text(response: Any) -> str:
+    body = response.body
+    return body.decode() if isinstance(body, bytes) else body
+
+
+def hidden(response: Any, name: str, *, form: str = "") -> str:
+    """A hidden field's value, in the form whose action ends with ``form`` if given."""
+    html = text(response)
+    if form:
+        html = html[html.index(f'{form}" class=') :]
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden {name} in {text(response)[:2000]}"
+    return found.group(1)
+
+
+def header(response: Any, name: str) -> str:
+    for key, value in response.headers.items():
+        if key.lower() == name.lower():
+            return value
+    return ""
+
+
+# --- sign in, sessions, CSRF -------------------------------------------------------------
+
+
+def test_a_page_without_a_session_sends_to_sign_in_and_back(cluster):
+    visitor = Visitor(cluster, "node-a")
+    response = visitor.get("/console/connections")
+    assert response.status_code == 303
+    assert header(response, "Location") == "/console/signin?next=%2Fconsole%2Fconnections"
+
+    page = visitor.get(header(response, "Location"))
+    assert page.status_code == 200
+    assert 'value="/console/connections"' in text(page)
+    signed = visitor.post(
+        "/console/signin",
+        {
+            "csrf_token": hidden(page, "csrf_token"),
+            "token": ADMIN_TOKEN,
+            "next": "/console/connections",
+        },
+    )
+    assert signed.status_code == 303
+    assert header(signed, "Location") == "/console/connections"
+    assert visitor.get("/console/connections").status_code == 200
+
+
+def test_a_wrong_token_is_refused_with_a_clear_message(cluster):
+    visitor = Visitor(cluster, "node-a")
+    response = visitor.sign_in("not-the-token")
+    assert response.status_code == 401
+    assert "That is not this node&#39;s admin token" in text(response)
+    assert "twinsync_console=" not in " ".join(visitor.set_cookies)
+    assert visitor.get("/console/connections").status_code == 303
+
+
+def test_sign_in_needs_the_form_of_this_console(cluster):
+    visitor = Visitor(cluster, "node-a")
+    visitor.get("/console/signin")
+    forged = visitor.post("/console/signin", {"csrf_token": "forged", "token": ADMIN_TOKEN})
+    assert forged.status_code == 403
+    assert "twinsync_console" not in visitor.cookies
+
+
+def test_the_session_cookie_is_sealed_httponly_strict_and_expiring(cluster):
+    visitor = Visitor(cluster, "node-a")
+    visitor.sign_in()
+    session = next(c for c in visitor.set_cookies if c.startswith("twinsync_console="))
+    flags = [part.strip() for part in session.split(";")]
+    assert "HttpOnly" in flags
+    assert "SameSite=Strict" in flags
+    assert "Path=/console" in flags
+    assert any(re.fullmatch(r"Max-Age=\d+", f) and int(f[8:]) > 0 for f in flags)
+    assert "Secure" not in flags  # plain http (the local node)
+    value = visitor.cookies["twinsync_console"]
+    assert ADMIN_TOKEN not in value
+    assert ADMIN_TOKEN[:12] not in value
+
+    secure = Visitor(cluster, "node-a", https=True)
+    secure.sign_in()
+    assert any(c.startswith("twinsync_console=") and "; Secure" in c for c in secure.set_cookies)
+
+
+def test_an_altered_or_foreign_cookie_is_no_session(cluster):
+    visitor = Visitor(cluster, "node-a")
+    visitor.sign_in()
+    value = visitor.cookies["twinsync_console"]
+    visitor.cookies["twinsync_console"] = value[:-4] + ("AAAA" if value[-4:] != "AAAA" else "BBBB")
+    assert visitor.get("/console/connections").status_code == 303
+
+
+def test_a_cookie_sealed_by_another_node_or_expired_opens_nothing():
+    from types import SimpleNamespace
+
+    from chalicelib.console import session as sessions
+
+    settings = SimpleNamespace(admin_token_sha256="ab" * 32, webhook_secret="one-secret")
+    other = SimpleNamespace(admin_token_sha256="ab" * 32, webhook_secret="another-secret")
+    sealed = sessions.seal(sessions.new_session("token", now=1000), sessions.session_key(settings))
+    assert sessions.unseal(sealed, sessions.session_key(settings), now=1001).token == "token"
+    assert sessions.unseal(sealed, sessions.session_key(other), now=1001) is None
+    late = 1000 + sessions.SESSION_SECONDS + 1
+    assert sessions.unseal(sealed, sessions.session_key(settings), now=late) is None
+    assert sessions.unseal("garbage", sessions.session_key(settings)) is None
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(cluster):
+    visitor = Visitor(cluster, "node-a")
+    visitor.sign_in()
+    form = {
+        "mode": "basic",
+        "no_url": "on",
+        "local_short_name": "A",
+        "remote_short_name": "B",
+        "name": "no-csrf",
+        "incoming_project": "SUP",
+    }
+    refused = visitor.post("/console/initiate", form)
+    assert refused.status_code == 403
+    wrong = visitor.post("/console/initiate", {**form, "csrf_token": "x" * 43})
+    assert wrong.status_code == 403
+    assert cluster.admin("node-a", "GET", "/api/v1/connections").body == []
+
+    accepted = visitor.post("/console/initiate", {**form, "csrf_token": visitor.csrf()})
+    assert accepted.status_code == 201
+    assert [c["name"] for c in cluster.admin("node-a", "GET", "/api/v1/connections").body] == [
+        "no-csrf"
+    ]
+
+
+def test_the_csrf_header_of_htmx_requests_is_accepted(cluster):
+    visitor = Visitor(cluster, "node-a")
+    visitor.sign_in()
+    token = visitor.csrf()
+    response = visitor.request("POST", "/console/signout", {}, **{"X-CSRF-Token": token})
+    assert response.status_code == 303
+    assert "twinsync_console" not in visitor.cookies
+    assert visitor.get("/console/connections").status_code == 303
+
+
+def test_a_post_without_a_session_is_refused(cluster):
+    response = Visitor(cluster, "node-a").post("/console/accept", {"invitation_code": "x"})
+    assert response.status_code == 401
+
+
+def test_no_secret_reaches_a_page_or_a_log_line(cluster, caplog):
+    visitor = Visitor(cluster, "node-a")
+    with caplog.at_level("DEBUG"):
+        visitor.sign_in()
+        pages = [
+            visitor.get(p) for p in ("/console/connections", "/console/initiate", "/console/accept")
+        ]
+    for page in pages:
+        assert ADMIN_TOKEN not in text(page)
+    assert ADMIN_TOKEN not in caplog.text
+
+
+# --- headers, assets, accessibility ------------------------------------------------------
+
+
+def test_every_page_has_a_strict_content_security_policy(cluster):
+    visitor = Visitor(cluster, "node-a")
+    for response in (visitor.get("/console/signin"), visitor.get("/console/static/console.js")):
+        csp = header(response, "Content-Security-Policy")
+        assert "default-src 'none'" in csp
+        assert "script-src 'self'" in csp
+        assert "style-src 'self'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert header(response, "X-Content-Type-Options") == "nosniff"
+
+
+def test_no_inline_script_or_style_in_any_template():
+    for template in (CONSOLE / "templates").glob("*.html"):
+        source = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", source), template.name
+        assert "<style" not in source, template.name
+        assert not re.search(r"\sstyle=", source), template.name
+        assert not re.search(r"\son[a-z]+=", source), template.name
+        assert "hx-on" not in source, template.name
+
+
+def test_console_assets_stay_under_150_kb():
+    total = sum(p.stat().st_size for p in (CONSOLE / "static").iterdir())
+    assert total < 150 * 1024, total
+
+
+def test_static_files_are_a_fixed_list(cluster):
+    visitor = Visitor(cluster, "node-a")
+    assert visitor.get("/console/static/htmx.min.js").status_code == 200
+    assert header(visitor.get("/console/static/console.css"), "Content-Type").startswith("text/css")
+    for name in ("views.py", "..%2Fviews.py", "nothing.js"):
+        assert visitor.get(f"/console/static/{name}").status_code == 404
+
+
+class Inputs(HTMLParser):
+    """Form controls and the labels that name them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag in ("input", "select", "textarea") and found.get("type") not in (
+            "hidden",
+            "submit",
+        ):
+            self.controls.append(found)
+        if tag == "label" and found.get("for"):
+            self.labelled.add(str(found["for"]))
+
+
+def unlabelled(html: str) -> list[dict[str, str | None]]:
+    parser = Inputs()
+    parser.feed(html)
+    return [c for c in parser.controls if c.get("id") not in parser.labelled]
+
+
+def test_every_input_has_a_label(cluster):
+    visitor = Visitor(cluster, "node-a")
+    assert not unlabelled(text(visitor.get("/console/signin")))
+    visitor.sign_in()
+    wizard = "destination_url=&no_url=on&mode=basic&local_short_name=A&remote_short_name=B"
+    for path in (
+        "/console/connections",
+        "/console/initiate",
+        f"/console/initiate/type?{wizard}",
+        f"/console/initiate/information?{wizard}",
+        f"/console/initiate/project?{wizard}",
+        "/console/initiate/project?destination_url=https%3A%2F%2Fb.twinsync.test&mode=basic",
+        "/console/accept",
+    ):
+        page = visitor.get(path)
+        assert page.status_code == 200, (path, text(page)[:500])
+        assert not unlabelled(text(page)), path
+
+
+# --- the base path: the local node's root and an API Gateway stage -----------------------
+
+
+def gateway_event(method: str, path: str, *, stage: str, cookie: str = "") -> dict[str, Any]:
+    """What API Gateway (REST, proxy integration) hands the function for ``/{stage}{path}``."""
+    from app import app
+
+    resource, params = path, {}
+    for template in app.routes:
+        pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
+        found = re.match(pattern, path.split("?")[0])
+        if found and template.startswith("/console"):
+            resource, params = template, found.groupdict()
+            break
+    headers = {"Host": "abc.execute-api.us-east-1.amazonaws.com", "X-Forwarded-Proto": "https"}
+    if cookie:
+        headers["Cookie"] = cookie
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": "gateway-request",
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+def test_behind_an_api_gateway_stage_every_url_carries_the_stage(cluster):
+    from app import app
+
+    with cluster.active(cluster["node-a"]):
+        to_signin = app(gateway_event("GET", "/console/connections", stage="prod"), None)
+        assert to_signin["statusCode"] == 303
+        location = to_signin["headers"]["Location"]
+        assert location == "/prod/console/signin?next=%2Fprod%2Fconsole%2Fconnections"
+
+        page = app(gateway_event("GET", "/console/signin", stage="prod"), None)
+        html = page["body"]
+        links = re.findall(r'(?:href|src|action)="(/[^"]*)"', html)
+        assert links and all(link.startswith("/prod/console/") for link in links), links
+        cookies = page["multiValueHeaders"]["Set-Cookie"]
+        assert all("Path=/prod/console" in c and "Secure" in c for c in cookies)
+
+        slash_event = gateway_event("GET", "/console", stage="prod")
+        slash_event["requestContext"]["path"] = "/prod/console/"
+        slash = app(slash_event, None)
+        assert slash["headers"]["Location"] == "/prod/console/connections"
+
+    visitor = Visitor(cluster, "node-a")  # the local node: no prefix
+    links = re.findall(r'(?:href|src|action)="(/[^"]*)"', text(visitor.get("/console/signin")))
+    assert links and all(link.startswith("/console/") for link in links), links
+
+
+def test_the_next_page_after_sign_in_stays_on_this_console(cluster):
+    visitor = Visitor(cluster, "node-a")
+    for evil in ("https://evil.example/", "//evil.example/console", "/api/v1/node"):
+        page = visitor.get("/console/signin?next=" + quote(evil, safe=""))
+        response = visitor.post(
+            "/console/signin",
+            {
+                "csrf_token": hidden(page, "csrf_token", form="/signin"),
+                "token": ADMIN_TOKEN,
+                "next": evil,
+            },
+        )
+        assert header(response, "Location") == "/console/connections", evil
+
+
+# --- the in-process admin API client -----------------------------------------------------
+
+
+def test_the_console_acts_through_the_admin_api_with_its_audit(cluster):
+    visitor = Visitor(cluster, "node-a")
+    visitor.sign_in()
+    page = visitor.post(
+        "/console/initiate",
+        {
+            "csrf_token": visitor.csrf(),
+            "no_url": "on",
+            "mode": "basic",
+            "local_short_name": "Acme",
+            "remote_short_name": "Globex",
+            "name": "Acme-Globex",
+            "incoming_project": "SUP",
+        },
+    )
+    assert page.status_code == 201
+    assert "Copy invitation code" in text(page)
+    assert "destination side &#34;unknown&#34;" in text(
+        page
+    ) or 'destination side "unknown"' in text(page)
+    audit = cluster.admin("node-a", "GET", "/api/v1/audit").body
+    assert any("Acme-Globex" in json.dumps(entry) for entry in audit), audit
+
+
+def test_a_refusal_is_shown_as_a_sentence(cluster):
+    visitor = Visitor(cluster, "node-a")
+    visitor.sign_in()
+    form = {
+        "csrf_token": visitor.csrf(),
+        "no_url": "on",
+        "mode": "basic",
+        "local_short_name": "Acme",
+        "remote_short_name": "Globex",
+        "name": "taken",
+        "incoming_project": "SUP",
+    }
+    assert visitor.post("/console/initiate", form).status_code == 201
+    again = visitor.post("/console/initiate", form)
+    assert again.status_code == 409
+    assert "A connection with this name already exists. Choose another name." in text(again)
+
+    bad = visitor.post(
+        "/console/accept",
+        {
+            "csrf_token": visitor.csrf(),
+            "invitation_code": "TS1.garbage.x",
+            "incoming_project": "SUP",
+        },
+    )
+    assert bad.status_code == 400
+    assert 'role="alert"' in text(bad)
+    assert "TS1.garbage.x" in text(bad)  # the pasted code stays in the field
+
+
+def test_the_client_refuses_what_is_not_the_admin_api(cluster):
+    from app import app
+    from chalicelib.console.client import AdminClient
+
+    with pytest.raises(ValueError):
+        AdminClient(app, ADMIN_TOKEN).get("/node/v1/info")
+
+
+def test_the_client_answers_like_the_api_and_keeps_the_outer_request(cluster):
+    from app import app
+    from chalicelib.console.client import AdminClient
+
+    with cluster.active(cluster["node-a"]):
+        outer = object()
+        app.current_request = outer  # type: ignore[assignment]
+        wrong = AdminClient(app, "wrong").get("/api/v1/node")
+        right = AdminClient(app, ADMIN_TOKEN).get("/api/v1/connections/unknown-id")
+        assert app.current_request is outer
+    assert (wrong.status, wrong.code) == (401, "invalid_token")
+    assert (right.status, right.code) == (404, "connection_not_found")
+
+
+# --- reference page 000 through the screens (both nodes) ---------------------------------
+
+
+def test_reference_page_000_through_the_screens(cluster):
+    a = Visitor(cluster, "node-a")
+    a.sign_in()
+    listed = a.get("/console/connections")
+    assert "Initiate connection" in text(listed) and "Accept invitation" in text(listed)
+
+    step = a.get("/console/initiate")
+    assert "Destination instance URL" in text(step) and "I don't have a URL" in text(step)
+    types = a.get("/console/initiate/type?destination_url=&no_url=on")
+    assert "Choose the configuration type" in text(types)
+    assert "Basic" in text(types) and "Script" in text(types)
+    assert 'value="visual"' not in text(types)  # never Visual without a URL
+    with_url = a.get("/console/initiate/type?destination_url=https%3A%2F%2Fb.twinsync.test")
+    assert 'value="visual"' in text(with_url)
+
+    info = a.get("/console/initiate/information?no_url=on&mode=basic")
+    for words in (
+        "Connection information",
+        "Local instance short name",
+        "Remote instance short name",
+        "Connection name",
+        "Description",
+    ):
+        assert words in text(info)
+    project = a.get(
+        "/console/initiate/project?no_url=on&mode=basic&local_short_name=Acme"
+        "&remote_short_name=Globex&name=Acme-Globex"
+    )
+    assert "Select a project for the incoming sync" in text(project)
+    assert "admin access" not in text(project)  # only with a destination URL
+    done = a.post(
+        "/console/initiate",
+        {
+            "csrf_token": hidden(project, "csrf_token"),
+            "no_url": "on",
+            "mode": "basic",
+            "local_short_name": "Acme",
+            "remote_short_name": "Globex",
+            "name": "Acme-Globex",
+            "incoming_project": "SUP",
+        },
+    )
+    code = re.search(r'id="invitation_code"[^>]*>([^<]+)<', text(done)).group(1).strip()
+    assert code.startswith("TS1.")
+
+    b = Visitor(cluster, "node-b")
+    b.sign_in()
+    prefilled = b.get("/console/accept?code=" + quote(code, safe=""))
+    assert code in text(prefilled)
+    accepted = b.post(
+        "/console/accept",
+        {
+            "csrf_token": hidden(prefilled, "csrf_token"),
+            "invitation_code": code,
+            "incoming_project": "TEST",
+        },
+    )
+    assert accepted.status_code == 303
+    connection_page = b.get(header(accepted, "Location"))
+    assert "Active" in text(connection_page) and "Sync your first issue" in text(connection_page)
+
+    row = re.search(
+        r"<tr>\s*<td><a[^>]*>Acme-Globex</a></td>(.*?)</tr>",
+        text(a.get("/console/connections")),
+        re.S,
+    )
+    assert row and "Globex" in row.group(1) and "Active" in row.group(1) and "Basic" in row.group(1)
