@@ -128,6 +128,8 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
             f"{len(problems)} answer(s) do not fit chalicelib/api/openapi.yaml:\n{listed}"
         )
     return result
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Where the browser tests left their screenshots (tests/stack/test_console.py)."""
     from pathlib import Path
