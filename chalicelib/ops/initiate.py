@@ -103,6 +103,14 @@ def initiate(
             code="invalid_field",
             field="admin_access",
         )
+    if req.mode == "visual" and not req.destination_url:
+        raise Conflict(
+            "Visual mode configures both sides of a connection from one place, so both "
+            "nodes must be reachable; without the destination's URL (a partner in a private "
+            "network) choose Script or Basic instead.",
+            code="visual_needs_public_nodes",
+            field="mode",
+        )
     require_project(deps.tracker(), req.incoming_project, "incoming_project")
     _require_free_name(req.name)
     if req.destination_url and same_url(req.destination_url, deps.settings.public_url):

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from chalicelib.trackers.base import Unavailable
-from tests.factories.cluster import A_URL, three_nodes
+from tests.factories.cluster import A_URL, B_URL, three_nodes
 
 CONTRACT_FIELDS = {
     "id",
@@ -219,9 +219,23 @@ def test_script_mode_ends_carry_their_scripts_and_basic_ones_do_not(cluster):
     ]
     assert "outgoing_script" not in basic
     visual = cluster.admin(
-        "node-a", "POST", "/api/v1/connections", initiate_body(mode="visual", name="v")
+        "node-a",
+        "POST",
+        "/api/v1/connections",
+        initiate_body(mode="visual", name="v", destination_url=B_URL),
     ).body["connection"]
     assert visual["mappings"] == []
+
+
+def test_visual_without_the_destination_url_is_refused_at_initiate_and_nothing_is_stored(cluster):
+    """ "I don't have a URL" is a partner in a private network: Visual mode needs both nodes
+    reachable, so it is refused at once rather than when the partner accepts."""
+    refused = cluster.admin(
+        "node-a", "POST", "/api/v1/connections", initiate_body(mode="visual", name="v")
+    )
+    assert (refused.status, refused.error) == (409, "visual_needs_public_nodes")
+    assert refused.body["error"]["field"] == "mode"
+    assert stored(cluster) == ([], [])
 
 
 def test_list_and_show(cluster):
@@ -397,9 +411,10 @@ def test_upgrade_basic_to_script_then_edit_rules(cluster):
     ],
 )
 def test_any_other_mode_change_is_refused(cluster, start, target):
-    conn = cluster.admin("node-a", "POST", "/api/v1/connections", initiate_body(mode=start)).body[
-        "connection"
-    ]
+    url = B_URL if start == "visual" else None  # Visual needs the destination's URL
+    conn = cluster.admin(
+        "node-a", "POST", "/api/v1/connections", initiate_body(mode=start, destination_url=url)
+    ).body["connection"]
     answer = cluster.admin(
         "node-a", "POST", f"/api/v1/connections/{conn['id']}/upgrade", {"mode": target}
     )

@@ -286,12 +286,14 @@ def test_visual_mappings_are_checked_and_nothing_changes_when_the_other_end_is_d
 
 
 def test_visual_is_not_offered_to_a_private_node_and_a_pending_end_configures_itself(cluster):
+    """A Visual code (initiated with a URL) that a private node tries to accept is refused
+    there too: the initiator named a destination, the code reached another node."""
     created = cluster.admin(
         "node-a",
         "POST",
         "/api/v1/connections",
         {
-            "destination_url": None,
+            "destination_url": B_URL,
             "mode": "visual",
             "local_short_name": "A",
             "remote_short_name": "P",
