@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from chalice import Chalice
 
@@ -29,10 +30,22 @@ class ApiAnswer:
 
     status: int
     body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def next_cursor(self) -> str | None:
+        """The ``cursor`` of the next page, from ``Link: <…>; rel="next"`` (or ``None``)."""
+        link = next((v for k, v in self.headers.items() if k.lower() == "link"), "")
+        for part in link.split(","):
+            found = re.match(r'\s*<([^>]*)>\s*;\s*rel="?next"?', part)
+            if found:
+                cursor = parse_qs(urlsplit(found.group(1)).query).get("cursor")
+                return cursor[0] if cursor else None
+        return None
 
     @property
     def code(self) -> str | None:
@@ -108,7 +121,8 @@ class AdminClient:
             parsed = json.loads(text) if text else None
         except ValueError:
             parsed = text
-        return ApiAnswer(int(answer.get("statusCode", 500)), parsed)
+        headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
+        return ApiAnswer(int(answer.get("statusCode", 500)), parsed, headers)
 
     def _match(self, path: str) -> tuple[_Route | None, dict[str, str]]:
         for route in _routes(id(self.app), tuple(self.app.routes)):

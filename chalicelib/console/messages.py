@@ -73,6 +73,12 @@ SENTENCES: dict[str, str] = {
     "connection_deactivated": "The connection is deactivated. Activate it to sync.",
     "connection_not_found": "This connection does not exist (any more).",
     "twin_not_found": "That issue is not synced by this connection.",
+    # errors of a connection
+    "error_not_found": "This error no longer exists. Reload the page.",
+    "error_closed": "This error was already retried or resolved. Reload the page.",
+    "error_not_retryable": (
+        "This error cannot be retried: its work cannot be sent again. Resolve it instead."
+    ),
     "tracker_unavailable": "The tracker did not answer. Try again in a moment.",
     "remote_refused": "The other instance refused the request.",
     "other_side_unreachable": "The other instance could not be reached. Try again later.",

@@ -341,6 +341,57 @@ def accept(page: Page) -> Html | Redirect:
 # --- a connection, and "Sync your first issue" -------------------------------------------
 
 
+PAGE_SIZE = "25"
+DONE = {
+    "retried": "The error was retried: its work is back in the sync queue.",
+    "resolved": "The error was resolved: its work was dropped on purpose.",
+}
+DIRECTIONS = {"outgoing": "Outgoing", "incoming": "Incoming"}
+
+
+def age_label(seconds: Any) -> str:
+    """``12 s``, ``4 min``, ``3 h``, ``2 d``; ``—`` when there is nothing to age."""
+    if not isinstance(seconds, int | float):
+        return "\u2014"
+    value = max(0, int(seconds))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if value >= size:
+            return f"{value // size} {unit}"
+    return f"{value} s"
+
+
+def _paged(client: AdminClient, path: str, cursor: str | None, **query: str) -> dict[str, Any]:
+    """One page of a list: its items, the next page's cursor, or a refusal as a sentence."""
+    if cursor:
+        query["cursor"] = cursor
+    answer = client.get(path, limit=PAGE_SIZE, **query)
+    if not answer.ok:
+        return {"rows": [], "next": None, "error": sentence(answer)}
+    return {"rows": list(answer.body), "next": answer.next_cursor, "error": None}
+
+
+def _queue(client: AdminClient, cid: str) -> dict[str, Any]:
+    answer = client.get(api_path("connections", cid, "queue"))
+    if not answer.ok:
+        return {"error": sentence(answer)}
+    q = answer.body
+    peer = q.get("peer") or {}
+    return {
+        "error": None,
+        "outgoing": q["outgoing"]["pending"],
+        "outgoing_age": age_label(q["outgoing"].get("oldest_age_s")),
+        "incoming": q["incoming"]["pending"],
+        "held": q["incoming"].get("held", 0),
+        "incoming_age": age_label(q["incoming"].get("oldest_age_s")),
+        "peer_local": bool(peer.get("local")),
+        "peer_public": bool(peer.get("public")),
+        "behind": peer.get("behind"),
+        "behind_age": age_label(peer.get("behind_age_s")),
+        "last_pull_at": peer.get("last_pull_at"),
+        "open_errors": q.get("open_errors", 0),
+    }
+
+
 def _connection_page(
     page: Page, cid: str, *, key: str | None, error: str | None = None, status: int = 200
 ) -> Html:
@@ -371,6 +422,19 @@ def _connection_page(
             "key": key,
             "twin": twin,
             "error": error,
+            "done": DONE.get(page.query.get("done", "")),
+            "twins": _paged(
+                client,
+                api_path("connections", cid, "twins"),
+                page.query.get("twins_cursor") or None,
+            ),
+            "errors": _paged(
+                client,
+                "/api/v1/errors",
+                page.query.get("errors_cursor") or None,
+                connection_id=cid,
+            ),
+            "queue": _queue(client, cid),
         },
         status=status,
     )
@@ -398,3 +462,46 @@ def twin(page: Page, cid: str, key: str) -> Html:
     if not answer.ok:
         return Html("twin_error.html", {"error": sentence(answer)}, status=answer.status)
     return Html("twin_fragment.html", {"twin": answer.body, "cid": cid})
+
+
+@html_route(console_api, "/connections/{cid}/twins/{key}/history", ["GET"])
+def twin_history(page: Page, cid: str, key: str) -> Html:
+    """A twin's history as a timeline: time, direction, changes, outcome (newest first)."""
+    client = api(page)
+    found = client.get(api_path("connections", cid, "twins", key))
+    if not found.ok:
+        return _connection_page(page, cid, key=None, error=sentence(found), status=found.status)
+    history = _paged(
+        client,
+        api_path("connections", cid, "twins", key, "history"),
+        page.query.get("cursor") or None,
+    )
+    return Html(
+        "twin_history.html",
+        {
+            "tab": "connections",
+            "cid": cid,
+            "twin": found.body,
+            "history": history,
+            "directions": DIRECTIONS,
+            "error": history["error"],
+        },
+    )
+
+
+def _error_action(page: Page, cid: str, eid: str, action: str) -> Html | Redirect:
+    """Retry or resolve an error record: ``POST /api/v1/errors/{eid}/{action}``."""
+    answer = api(page).post(api_path("errors", eid, action))
+    if not answer.ok:
+        return _connection_page(page, cid, key=None, error=sentence(answer), status=answer.status)
+    return Redirect(page.url("/connections/" + cid, done=answer.body["status"]) + "#errors")
+
+
+@html_route(console_api, "/connections/{cid}/errors/{eid}/retry", ["POST"])
+def retry_error(page: Page, cid: str, eid: str) -> Html | Redirect:
+    return _error_action(page, cid, eid, "retry")
+
+
+@html_route(console_api, "/connections/{cid}/errors/{eid}/resolve", ["POST"])
+def resolve_error(page: Page, cid: str, eid: str) -> Html | Redirect:
+    return _error_action(page, cid, eid, "resolve")

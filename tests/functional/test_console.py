@@ -548,3 +548,204 @@ def test_reference_page_000_through_the_screens(cluster):
         re.S,
     )
     assert row and "Globex" in row.group(1) and "Active" in row.group(1) and "Basic" in row.group(1)
+
+
+# --- a connection's page: twins and their history, errors, the sync queue ----------------
+
+
+def _connected(cluster: Any) -> tuple[Visitor, str]:
+    from tests.factories.cluster import connect_a_to_b
+
+    cid = connect_a_to_b(cluster)
+    visitor = Visitor(cluster, "node-a")
+    visitor.sign_in()
+    return visitor, cid
+
+
+def _section(html: str, name: str) -> str:
+    found = re.search(rf'<section id="{name}".*?</section>', html, re.S)
+    assert found, f"no {name} section in {html[:2000]}"
+    return found.group(0)
+
+
+def test_the_twins_section_lists_twins_pages_on_and_links_to_a_history(cluster):
+    from chalicelib.store.models import TwinModel
+
+    visitor, cid = _connected(cluster)
+    empty = _section(text(visitor.get(f"/console/connections/{cid}")), "twins")
+    assert "No issue is synced by this connection yet." in empty
+
+    issue = cluster["node-a"].tracker.add_issue("SUP", "Printer on fire")
+    synced = visitor.post(
+        f"/console/connections/{cid}/sync",
+        {"csrf_token": visitor.csrf(f"/console/connections/{cid}"), "issue_key": issue.key},
+    )
+    assert synced.status_code == 303
+    with cluster.active(cluster["node-a"]):
+        for n in range(30):  # more than one page (25)
+            TwinModel(
+                connection_id=cid,
+                local_key=f"SUP-{100 + n}",
+                local_url=f"https://a.tracker.test/browse/SUP-{100 + n}",
+                remote_key=f"TEST-{100 + n}",
+                remote_url=f"https://b.tracker.test/browse/TEST-{100 + n}",
+                status="synced",
+            ).save()
+
+    page = visitor.get(f"/console/connections/{cid}")
+    assert page.status_code == 200
+    twins = _section(text(page), "twins")
+    first_rows = re.findall(r'data-twin-row="([^"]+)"', twins)
+    assert len(first_rows) == 25
+    assert "https://b.tracker.test/browse/TEST-1" in twins and "Last synced" in twins
+    more = re.search(r'href="([^"]*twins_cursor=[^"]*)" rel="next">More twins<', twins)
+    assert more, twins[-1500:]
+    second = _section(text(visitor.get(more.group(1).replace("&amp;", "&"))), "twins")
+    rest = re.findall(r'data-twin-row="([^"]+)"', second)
+    assert len(rest) == 6 and not set(rest) & set(first_rows)
+    assert issue.key in first_rows + rest
+    assert "More twins" not in second
+    ours = re.search(rf'<tr data-twin-row="{issue.key}">.*?</tr>', twins + second, re.S).group(0)
+    assert "&mdash;" in ours or "queued" in ours or "synced" in ours
+
+    from chalicelib.sync.events import record_transaction
+
+    with cluster.active(cluster["node-a"]):  # what the workers write (they do not run here)
+        record_transaction(
+            cid, issue.key, direction="outgoing", changes=["summary"], outcome="applied"
+        )
+        record_transaction(
+            cid, issue.key, direction="incoming", changes=["comments"], outcome="error", error="no"
+        )
+    history = visitor.get(f"/console/connections/{cid}/twins/{issue.key}/history")
+    assert history.status_code == 200
+    assert f"History of {issue.key}" in text(history)
+    entries = re.findall(r"<li data-history-entry>(.*?)</li>", text(history), re.S)
+    assert len(entries) == 2, text(history)[-2000:]
+    assert all("<time datetime=" in e for e in entries)
+    # newest first; two entries in the same millisecond may come in either order
+    assert any("Incoming" in e and "comments" in e and ">error<" in e for e in entries)
+    assert any("Outgoing" in e and "summary" in e and ">applied<" in e for e in entries)
+    assert not unlabelled(text(page)) and not unlabelled(text(history))
+
+    unknown = visitor.get(f"/console/connections/{cid}/twins/NOPE-1/history")
+    assert unknown.status_code == 404
+    assert "That issue is not synced by this connection." in text(unknown)
+
+
+def _errors(cluster: Any, cid: str, n: int = 2) -> list[str]:
+    from chalicelib.sync.events import record_error
+
+    with cluster.active(cluster["node-a"]):
+        return [
+            record_error(
+                stage="apply",
+                connection_id=cid,
+                issue_key=f"SUP-{k}",
+                exc=ValueError(f"field rejected {k}"),
+                queue="apply",
+                body={"connection_id": cid, "issue_key": f"SUP-{k}"},
+            )["id"]
+            for k in range(1, n + 1)
+        ]
+
+
+def _error_status(cluster: Any, eid: str) -> str:
+    listed = cluster.admin("node-a", "GET", "/api/v1/errors?status=all").body
+    return next(e["status"] for e in listed if e["id"] == eid)
+
+
+def test_the_errors_section_retries_and_resolves_through_the_api(cluster):
+    visitor, cid = _connected(cluster)
+    first, second = _errors(cluster, cid)
+    page = visitor.get(f"/console/connections/{cid}")
+    errors = _section(text(page), "errors")
+    assert "field rejected 1" in errors and "field rejected 2" in errors
+    assert ">Retry<" in errors and ">Resolve<" in errors
+    csrf = hidden(page, "csrf_token")
+
+    retried = visitor.post(f"/console/connections/{cid}/errors/{first}/retry", {"csrf_token": csrf})
+    assert retried.status_code == 303, text(retried)
+    assert header(retried, "Location") == f"/console/connections/{cid}?done=retried#errors"
+    assert _error_status(cluster, first) == "retried"
+    after = visitor.get(f"/console/connections/{cid}?done=retried")
+    assert "The error was retried" in text(after)
+    assert "field rejected 1" not in _section(text(after), "errors")  # only open ones
+
+    resolved = visitor.post(
+        f"/console/connections/{cid}/errors/{second}/resolve", {"csrf_token": csrf}
+    )
+    assert resolved.status_code == 303
+    assert _error_status(cluster, second) == "resolved"
+    assert "No open errors." in _section(text(visitor.get(f"/console/connections/{cid}")), "errors")
+
+    again = visitor.post(f"/console/connections/{cid}/errors/{second}/retry", {"csrf_token": csrf})
+    assert again.status_code == 409
+    assert "This error was already retried or resolved. Reload the page." in text(again)
+    gone = visitor.post(f"/console/connections/{cid}/errors/nope/resolve", {"csrf_token": csrf})
+    assert gone.status_code == 404
+    assert "This error no longer exists." in text(gone)
+
+
+def test_retry_and_resolve_without_the_csrf_token_change_nothing(cluster):
+    visitor, cid = _connected(cluster)
+    (eid,) = _errors(cluster, cid, 1)
+    for action in ("retry", "resolve"):
+        path = f"/console/connections/{cid}/errors/{eid}/{action}"
+        assert visitor.post(path, {}).status_code == 403
+        assert visitor.post(path, {"csrf_token": "x" * 43}).status_code == 403
+    assert (
+        Visitor(cluster, "node-a")
+        .post(f"/console/connections/{cid}/errors/{eid}/resolve", {"csrf_token": "x"})
+        .status_code
+        == 401
+    )
+    assert _error_status(cluster, eid) == "open"
+
+
+def test_the_errors_section_pages_on(cluster):
+    visitor, cid = _connected(cluster)
+    _errors(cluster, cid, 27)
+    errors = _section(text(visitor.get(f"/console/connections/{cid}")), "errors")
+    assert len(re.findall(r"data-error-row=", errors)) == 25
+    more = re.search(r'href="([^"]*errors_cursor=[^"]*)" rel="next">More errors<', errors)
+    assert more
+    rest = _section(text(visitor.get(more.group(1).replace("&amp;", "&"))), "errors")
+    assert len(re.findall(r"data-error-row=", rest)) == 2
+
+
+def test_the_sync_queue_section_shows_counts_ages_and_peer_lag(cluster):
+    visitor, cid = _connected(cluster)
+    queue = cluster.admin("node-a", "GET", f"/api/v1/connections/{cid}/queue").body
+    section = _section(text(visitor.get(f"/console/connections/{cid}")), "queue")
+    assert "Sync queue" in section
+    outgoing = re.search(r"data-queue-outgoing>([^<]*)<", section).group(1)
+    incoming = re.search(r"data-queue-incoming>([^<]*)<", section).group(1)
+    assert outgoing.startswith(f"{queue['outgoing']['pending']} waiting")
+    assert incoming.startswith(f"{queue['incoming']['pending']} waiting")
+    assert "Peer lag" in section and "Open errors" in section
+    _errors(cluster, cid, 1)
+    again = _section(text(visitor.get(f"/console/connections/{cid}")), "queue")
+    assert re.search(r"<dt>Open errors</dt><dd>1</dd>", again)
+
+
+def test_age_labels():
+    from chalicelib.console.views import age_label
+
+    assert age_label(None) == "\u2014"
+    assert [age_label(s) for s in (0, 59.9, 60, 3_599, 3_600, 86_400 * 2)] == [
+        "0 s",
+        "59 s",
+        "1 min",
+        "59 min",
+        "1 h",
+        "2 d",
+    ]
+
+
+def test_the_client_reads_the_next_cursor_from_the_link_header():
+    from chalicelib.console.client import ApiAnswer
+
+    link = '<https://a.test/api/v1/errors?limit=2&cursor=abc%3D%3D>; rel="next"'
+    assert ApiAnswer(200, [], {"Link": link}).next_cursor == "abc=="
+    assert ApiAnswer(200, [], {}).next_cursor is None
