@@ -4,7 +4,8 @@ Each view reads a :class:`~chalicelib.console.web.Page`, acts only through the a
 (:class:`~chalicelib.console.client.AdminClient`, with the signed-in administrator's token)
 and answers with a template, a redirect or a static file. Screens built so far: sign in and
 out, Connections, the Initiate connection wizard, Accept invitation, and a connection's page
-with "Sync your first issue" (see ``docs/console.md``).
+with "Sync your first issue", its twins (each with its history), errors (Retry, Resolve) and
+sync queue (see ``docs/console.md``).
 """
 
 from __future__ import annotations
