@@ -199,13 +199,28 @@ def environment() -> Any:
     """Jinja2, imported on the first console page only (no cost to other functions)."""
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["when"] = when
+    return env
+
+
+def when(timestamp: Any) -> str:
+    """An API timestamp as people read it: ``2026-12-03 09:59:59 UTC`` (else as given)."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(str(timestamp))
+    except ValueError:
+        return str(timestamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def cookie(page: Page, name: str, value: str, *, max_age: int, path: str | None = None) -> str:

@@ -749,3 +749,11 @@ def test_the_client_reads_the_next_cursor_from_the_link_header():
     link = '<https://a.test/api/v1/errors?limit=2&cursor=abc%3D%3D>; rel="next"'
     assert ApiAnswer(200, [], {"Link": link}).next_cursor == "abc=="
     assert ApiAnswer(200, [], {}).next_cursor is None
+
+
+def test_times_are_shown_as_people_read_them():
+    from chalicelib.console.web import when
+
+    assert when("2026-12-03T09:59:59.789771+00:00") == "2026-12-03 09:59:59 UTC"
+    assert when("2026-12-03T10:59:59+01:00") == "2026-12-03 09:59:59 UTC"
+    assert when("not a time") == "not a time"

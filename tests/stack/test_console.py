@@ -119,6 +119,18 @@ def test_reference_page_000_in_the_browser(
     expect(page.locator("[data-twin-remote]")).to_have_text(re.compile(r"^OPS-\d+$"))
     screens.shot(page, "a-first-issue-synced")
 
+    # Twins: the connection page lists the synced twin; its History is a timeline
+    page.reload()
+    twin_row = page.locator(f'[data-twin-row="{issue.key}"]')
+    expect(twin_row).to_contain_text("synced")
+    expect(twin_row).to_contain_text(re.compile(r"OPS-\d+"))
+    screens.shot(page, "a-twins")
+    twin_row.get_by_role("link", name=f"History of {issue.key}").click()
+    expect(page.get_by_role("heading", name=f"History of {issue.key}")).to_be_visible()
+    expect(page.locator("[data-history-entry]").first).to_be_visible()
+    expect(page.locator(".timeline")).to_contain_text("Outgoing")
+    screens.shot(page, "a-twin-history")
+
     assert not a.problems, a.problems  # no CSP violation, no script error
     assert not b.problems, b.problems
 
