@@ -224,22 +224,22 @@ def three_nodes(
     root_reset()
 
 
+def initiate_to_b(name: str = "A_to_B") -> dict[str, Any]:
+    """The body with which node A initiates a Basic connection to B's URL (incoming SUP)."""
+    return {
+        "destination_url": B_URL,
+        "mode": "basic",
+        "local_short_name": "A",
+        "remote_short_name": "B",
+        "name": name,
+        "incoming_project": "SUP",
+    }
+
+
 def connect_a_to_b(cluster: Cluster, name: str = "A_to_B") -> str:
     """Node A initiates a Basic connection to B's URL (incoming project SUP); B accepts it
     into TEST. Returns A's connection id."""
-    created = cluster.admin(
-        "node-a",
-        "POST",
-        "/api/v1/connections",
-        {
-            "destination_url": B_URL,
-            "mode": "basic",
-            "local_short_name": "A",
-            "remote_short_name": "B",
-            "name": name,
-            "incoming_project": "SUP",
-        },
-    )
+    created = cluster.admin("node-a", "POST", "/api/v1/connections", initiate_to_b(name))
     assert created.status == 201, created.body
     accepted = cluster.admin(
         "node-b",

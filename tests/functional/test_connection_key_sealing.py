@@ -18,8 +18,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.connections import sealing, tokens
 from chalicelib.connections.keys import encode_key
-from tests.factories.cluster import B_URL, key_of, three_nodes
 from tests.factories.cluster import connect_a_to_b as connect
+from tests.factories.cluster import initiate_to_b, key_of, three_nodes
 from tests.factories.connections import KEY, saved_connection
 
 MISSING_KEY = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
@@ -236,14 +236,7 @@ def test_without_kms_nothing_is_stored_and_the_admin_is_told_why(cluster):
         "node-a",
         "POST",
         "/api/v1/connections",
-        {
-            "destination_url": B_URL,
-            "mode": "basic",
-            "local_short_name": "A",
-            "remote_short_name": "B",
-            "name": "A_to_B",
-            "incoming_project": "SUP",
-        },
+        initiate_to_b(),
     )
     assert (answer.status, answer.error) == (502, "key_service_failed")
     message = answer.body["error"]["message"]
@@ -261,14 +254,7 @@ def test_an_acceptor_without_kms_leaves_the_invitation_open_for_a_retry(cluster)
         "node-a",
         "POST",
         "/api/v1/connections",
-        {
-            "destination_url": B_URL,
-            "mode": "basic",
-            "local_short_name": "A",
-            "remote_short_name": "B",
-            "name": "A_to_B",
-            "incoming_project": "SUP",
-        },
+        initiate_to_b(),
     ).body
     cid = created["connection"]["id"]
     with cluster.active(cluster["node-b"]):
