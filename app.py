@@ -14,7 +14,7 @@ from chalicelib.api.routing import contract_errors
 from chalicelib.api.rules import rules_api
 from chalicelib.api.sync import sync_api
 from chalicelib.api.webhooks import webhooks_api
-from chalicelib.console.views import console_api
+from chalicelib.console.routes import console_api
 
 app = Chalice(app_name="twinsync")
 app.register_middleware(contract_errors, "http")

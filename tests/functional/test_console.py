@@ -730,7 +730,7 @@ def test_the_sync_queue_section_shows_counts_ages_and_peer_lag(cluster):
 
 
 def test_age_labels():
-    from chalicelib.console.views import age_label
+    from chalicelib.console.common import age_label
 
     assert age_label(None) == "\u2014"
     assert [age_label(s) for s in (0, 59.9, 60, 3_599, 3_600, 86_400 * 2)] == [

@@ -1,0 +1,93 @@
+"""What the console's screens share: the blueprint, the admin API as the signed-in
+administrator, a connection in the screens' words, one page of a list, ages.
+
+Every screen module (``signin_views``, ``wizard_views``, ``connection_views``, …) registers
+its routes on :data:`console_api`; ``routes`` imports them all, and ``app.py`` registers
+the blueprint from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.console.client import AdminClient
+from chalicelib.console.messages import sentence
+from chalicelib.console.web import Page
+
+console_api = Blueprint("chalicelib.console")
+
+MODES = {
+    "basic": (
+        "Basic",
+        "A fixed set of sync rules: summary, description, comments, attachments and issue types.",
+    ),
+    "visual": ("Visual", "Map fields and values of both sides from one place."),
+    "script": ("Script", "Sync rules you write, for each side."),
+}
+STATUS_LABELS = {
+    "pending": "Pending",
+    "active": "Active",
+    "deactivated": "Deactivated",
+    "error": "Error",
+}
+PAGE_SIZE = "25"
+
+
+def api(page: Page) -> AdminClient:
+    """The admin API as the signed-in administrator."""
+    assert page.session is not None
+    return AdminClient(console_api.current_app, page.session.token, request_id=page.request_id)
+
+
+def connection_view(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection resource with the words the screens show."""
+    remote = resource.get("remote")
+    known = bool(remote and (remote.get("node_id") or remote.get("url")))
+    return {
+        **resource,
+        "remote_label": resource.get("remote_short_name") if known else "unknown",
+        "mode_label": MODES.get(resource.get("mode", ""), (resource.get("mode"), ""))[0],
+        "status_label": STATUS_LABELS.get(resource.get("status", ""), "Error"),
+    }
+
+
+def age_label(seconds: Any) -> str:
+    """``12 s``, ``4 min``, ``3 h``, ``2 d``; ``—`` when there is nothing to age."""
+    if not isinstance(seconds, int | float):
+        return "\u2014"
+    value = max(0, int(seconds))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if value >= size:
+            return f"{value // size} {unit}"
+    return f"{value} s"
+
+
+def paged(client: AdminClient, path: str, cursor: str | None, **query: str) -> dict[str, Any]:
+    """One page of a list: its items, the next page's cursor, or a refusal as a sentence."""
+    if cursor:
+        query["cursor"] = cursor
+    answer = client.get(path, limit=PAGE_SIZE, **query)
+    if not answer.ok:
+        return {"rows": [], "next": None, "error": sentence(answer)}
+    return {"rows": list(answer.body), "next": answer.next_cursor, "error": None}
+
+
+# A connection's pages, as tabs under its name: (slug, label, path after /connections/{id}).
+# A new screen of a connection adds its tab here and renders ``_connection_nav.html``.
+CONNECTION_TABS: tuple[tuple[str, str, str], ...] = (("overview", "Overview", ""),)
+
+
+def connection_tabs(cid: str, current: str) -> list[dict[str, Any]]:
+    """The connection's tabs for ``_connection_nav.html``, the current one marked."""
+    return [
+        {
+            "slug": slug,
+            "label": label,
+            "path": f"/connections/{cid}{suffix}",
+            "current": slug == current,
+        }
+        for slug, label, suffix in CONNECTION_TABS
+    ]

@@ -1,0 +1,13 @@
+"""Every console screen, registered on one blueprint (``app.py`` registers it).
+
+Importing a screen module registers its routes; add a new screen's module here.
+"""
+
+from chalicelib.console import (  # noqa: F401  (imported for their routes)
+    connection_views,
+    signin_views,
+    wizard_views,
+)
+from chalicelib.console.common import console_api
+
+__all__ = ["console_api"]
