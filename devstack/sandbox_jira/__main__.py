@@ -20,7 +20,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--flavour", choices=FLAVOURS, default="cloud")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--state", help="JSON file to load on start and save on every change")
+    parser.add_argument("--state", help="JSON state: loaded on start, saved 0.5 s after changes")
     parser.add_argument("--config", help="JSON file: users, projects, webhooks to create")
     parser.add_argument("--admin-secret", help="require X-Sandbox-Admin on /_sandbox/ calls")
     return parser.parse_args(argv)

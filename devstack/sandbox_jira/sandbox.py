@@ -36,13 +36,15 @@ from .webhooks import WebhookPublisher
 
 log = logging.getLogger(__name__)
 FLAVOURS = ("cloud", "server")
+FLUSH_SECONDS = 0.5  # the state file is written at most this often while the site changes
 
 
 class SandboxJira:
     """A stateful fake Jira site (``flavour`` ``"cloud"`` or ``"server"``) on ``host:port``.
 
     ``port=0`` picks a free port; ``url`` is known after :meth:`start`. ``persist_path``
-    names a JSON file loaded on start and rewritten (atomically) after every change.
+    names a JSON file loaded on start and rewritten (atomically) at most every
+    FLUSH_SECONDS while the site changes, and on stop.
     ``config`` (a dict or a JSON file path) lists users, projects and webhooks to create on
     start and on reset. ``admin_secret``, when set, is required on ``/_sandbox/`` calls as
     the ``X-Sandbox-Admin`` header.
@@ -81,6 +83,9 @@ class SandboxJira:
         self.thread: threading.Thread | None = None
         self._dirty = False
         self._save_lock = threading.Lock()
+        self._changed = threading.Event()
+        self._stopping = threading.Event()
+        self._flusher: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
@@ -108,6 +113,12 @@ class SandboxJira:
         )
         self.thread.start()
         self.save()
+        if self.persist_path:
+            self._stopping.clear()
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name=f"sandbox-jira-{self.flavour}-state", daemon=True
+            )
+            self._flusher.start()
         return self
 
     def stop(self) -> None:
@@ -124,6 +135,11 @@ class SandboxJira:
             self.thread.join(timeout=5)
             self.thread = None
         self.publisher.stop()
+        if self._flusher is not None:
+            self._stopping.set()
+            self._changed.set()
+            self._flusher.join(timeout=5)
+            self._flusher = None
         self.save()
 
     def __enter__(self) -> SandboxJira:
@@ -266,6 +282,22 @@ class SandboxJira:
 
     def _mark_dirty(self) -> None:
         self._dirty = True
+        self._changed.set()
+
+    def _flush_loop(self) -> None:
+        """Write the state file at most every FLUSH_SECONDS while the site changes.
+
+        Writing the whole state on every request made a site with a few hundred issues slow
+        for every caller (each write serialised everything); a real Jira's writes do not
+        grow with its size. ``stop()`` writes whatever is left.
+        """
+        while not self._stopping.is_set():
+            self._changed.wait()
+            self._changed.clear()
+            if self._stopping.is_set():
+                return
+            self.save()
+            self._stopping.wait(FLUSH_SECONDS)
 
     def save(self) -> None:
         """Write the state file atomically (temp file + rename) if anything changed."""
@@ -326,7 +358,6 @@ class SandboxJira:
             response = Response(500, {"errorMessages": ["Internal server error"], "errors": {}})
         user_id = req.user.id if req.user else None
         self.log.record(user_id, req.method, route_name, req.path, response.status)
-        self.save()
         return response
 
     def _dispatch_admin(self, req: Request) -> Response:
@@ -341,7 +372,6 @@ class SandboxJira:
             response = Response(exc.status, exc.body())
         except JiraError as exc:
             response = Response(exc.status, {"error": "; ".join(exc.messages) or str(exc)})
-        self.save()
         return response
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,21 @@ def test_persistence_round_trip(tmp_path: Path, flavour: str) -> None:
         assert SandboxAdmin(site.url).webhooks()[0]["enabled"] is False
         # numbering carries on where it stopped
         assert bot.create_issue()["key"] == "ABC-2"
+
+
+def test_a_running_site_writes_its_state_soon_after_a_change_not_in_each_request(
+    tmp_path: Path, flavour: str
+) -> None:
+    state = tmp_path / "jira.json"
+    with SandboxJira(flavour, persist_path=state) as site:
+        _, bot_user, _ = setup_site(site)
+        bot = JiraClient(site, bot_user)
+        with site._save_lock:  # a request that wrote the state file would wait here
+            keys = [bot.create_issue(f"Issue {n}")["key"] for n in range(5)]
+        deadline = time.monotonic() + 10
+        while keys[-1] not in (state.read_text() if state.exists() else ""):
+            assert time.monotonic() < deadline, "the state file never caught up"
+            site._changed.wait(0.1)  # the flusher runs on its own; nothing else to wait on
 
 
 def test_config_is_applied_once_over_persisted_state(tmp_path: Path) -> None:
