@@ -142,6 +142,7 @@ class IssueRec:
     comments: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)
     history: list[HistoryRec] = field(default_factory=list)
+    remote_links: list[dict[str, Any]] = field(default_factory=list)  # remotelinks.py
 
 
 @dataclass

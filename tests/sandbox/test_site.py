@@ -82,6 +82,8 @@ def test_persistence_round_trip(tmp_path: Path, flavour: str) -> None:
         bot.comment(key, "Still here")
         [att] = bot.attach(key, "bytes.bin", b"\x00\x01\xff").json()
         bot.put(f"issue/{key}/properties/twin", json={"remote": "R-1"})
+        link = {"globalId": "g-1", "object": {"url": "https://x.io/R-1", "title": "R-1"}}
+        assert bot.post(f"issue/{key}/remotelink", json=link).status_code == 201
         admin.add_webhook("http://127.0.0.1:9/hook", secret="s", enabled=False)
         before = bot.get(f"issue/{key}").json()
     assert state.exists()
@@ -99,6 +101,7 @@ def test_persistence_round_trip(tmp_path: Path, flavour: str) -> None:
         assert content.content == b"\x00\x01\xff"
         assert after["fields"]["attachment"][0]["id"] == att["id"]
         assert bot.get(f"issue/{key}/properties/twin").json()["value"] == {"remote": "R-1"}
+        assert [x["globalId"] for x in bot.get(f"issue/{key}/remotelink").json()] == ["g-1"]
         assert SandboxAdmin(site.url).webhooks()[0]["enabled"] is False
         # numbering carries on where it stopped
         assert bot.create_issue()["key"] == "ABC-2"
