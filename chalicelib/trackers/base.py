@@ -198,6 +198,21 @@ class IssueFields:
 
 
 @dataclass(frozen=True)
+class RemoteLink:
+    """A remote issue link: a link on an issue to an item elsewhere (Jira's ``remotelink``).
+
+    ``global_id`` names it for updates and removal (one link per ``global_id`` and issue).
+    """
+
+    global_id: str
+    url: str
+    title: str
+    summary: str = ""
+    relationship: str = ""
+    application: str = ""
+
+
+@dataclass(frozen=True)
 class Project:
     key: str
     name: str
@@ -309,6 +324,16 @@ class Tracker(Protocol):
     def set_issue_property(self, key: str, name: str, value: Any) -> None: ...
 
     def get_issue_property(self, key: str, name: str) -> Any | None: ...
+
+    def put_remote_link(self, key: str, link: RemoteLink) -> None:
+        """Create the remote link, or update the one with the same ``global_id``."""
+        ...
+
+    def delete_remote_link(self, key: str, global_id: str) -> bool:
+        """Remove the issue's remote link named ``global_id``; False when there is none."""
+        ...
+
+    def remote_links(self, key: str) -> list[RemoteLink]: ...
 
     def find_issues_with_property(
         self, project: str, name: str, value: Any, *, created_within_hours: int = 24

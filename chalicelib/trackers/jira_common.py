@@ -27,6 +27,7 @@ from chalicelib.trackers.base import (
     IssueRef,
     NotFound,
     Project,
+    RemoteLink,
     SearchPage,
     TooLarge,
     TrackerError,
@@ -57,6 +58,7 @@ INTERNAL_COMMENT_PROPERTY = "sd.public.comment"
 COMMENT_PAGE = 100
 MAX_COMMENTS = 5000
 CUSTOM_FIELD_ID = re.compile(r"^customfield_\d+$")
+APPLICATION_TYPE = "io.twinsync"  # a remote link's application type (no rendering app)
 
 
 # --- parsing ----------------------------------------------------------------------------
@@ -512,6 +514,43 @@ class JiraTracker:
             # Jira answers 404 both for "no such property" and "no such issue": tell them apart.
             self.http.json("GET", self._issue_path(key), params={"fields": "key"})
             return None
+
+    def put_remote_link(self, key: str, link: RemoteLink) -> None:
+        remote: dict[str, Any] = {"url": link.url, "title": link.title}
+        if link.summary:
+            remote["summary"] = link.summary
+        body: dict[str, Any] = {"globalId": link.global_id, "object": remote}
+        if link.relationship:
+            body["relationship"] = link.relationship
+        if link.application:
+            body["application"] = {"type": APPLICATION_TYPE, "name": link.application}
+        self.http.json("POST", self._issue_path(key, "remotelink"), json=body)
+
+    def delete_remote_link(self, key: str, global_id: str) -> bool:
+        try:
+            self.http.json(
+                "DELETE", self._issue_path(key, "remotelink"), params={"globalId": global_id}
+            )
+        except NotFound:
+            return False
+        return True
+
+    def remote_links(self, key: str) -> list[RemoteLink]:
+        data = self.http.json("GET", self._issue_path(key, "remotelink"))
+        links = []
+        for item in data if isinstance(data, list) else []:
+            remote = item.get("object") or {}
+            links.append(
+                RemoteLink(
+                    global_id=str(item.get("globalId") or ""),
+                    url=str(remote.get("url") or ""),
+                    title=str(remote.get("title") or ""),
+                    summary=str(remote.get("summary") or ""),
+                    relationship=str(item.get("relationship") or ""),
+                    application=str((item.get("application") or {}).get("name") or ""),
+                )
+            )
+        return links
 
     def _read_property(self, key: str, name: str) -> Any | None:
         data = self.http.json("GET", self._issue_path(key, "properties", name))

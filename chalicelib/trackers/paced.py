@@ -30,6 +30,7 @@ from chalicelib.trackers.base import (
     IssueRef,
     Project,
     RateLimited,
+    RemoteLink,
     SearchPage,
     Tracker,
     User,
@@ -208,6 +209,15 @@ class PacedTracker:
 
     def get_issue_property(self, key: str, name: str) -> Any | None:
         return self._call(self.inner.get_issue_property, key, name)
+
+    def put_remote_link(self, key: str, link: RemoteLink) -> None:
+        return self._call(self.inner.put_remote_link, key, link, issue=key)
+
+    def delete_remote_link(self, key: str, global_id: str) -> bool:
+        return self._call(self.inner.delete_remote_link, key, global_id, issue=key)
+
+    def remote_links(self, key: str) -> list[RemoteLink]:
+        return self._call(self.inner.remote_links, key)
 
     def find_issues_with_property(
         self, project: str, name: str, value: Any, *, created_within_hours: int = 24

@@ -24,6 +24,7 @@ from chalicelib.trackers.base import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    RemoteLink,
     TooLarge,
     Tracker,
     Unavailable,
@@ -260,6 +261,34 @@ def test_issue_properties(jira: Jira):
     assert jira.bot.get_issue_property(key, TWIN) == "replaced"
     with pytest.raises(NotFound):
         jira.bot.get_issue_property(f"{PROJECT}-999", TWIN)
+
+
+def test_remote_links_are_put_by_global_id_listed_and_deleted(jira: Jira):
+    key = new_issue(jira)
+    before = jira.bot.get_issue(key).updated
+    first = RemoteLink(
+        global_id="twinsync:c1",
+        url="https://globex.example/browse/OPS-12",
+        title="Synced with OPS-12 by Twinsync",
+        summary="Acme-Globex",
+        relationship="synced with",
+        application="Twinsync",
+    )
+    jira.bot.put_remote_link(key, first)
+    moved = RemoteLink("twinsync:c1", "https://globex.example/browse/OPS-13", "Synced with OPS-13")
+    jira.bot.put_remote_link(key, moved)  # the same global id: updated, not a second link
+    other = RemoteLink("twinsync:c2", "https://initech.example/browse/X-1", "Synced with X-1")
+    jira.bot.put_remote_link(key, other)
+    assert [(x.global_id, x.url, x.title) for x in jira.bot.remote_links(key)] == [
+        ("twinsync:c1", "https://globex.example/browse/OPS-13", "Synced with OPS-13"),
+        ("twinsync:c2", "https://initech.example/browse/X-1", "Synced with X-1"),
+    ]
+    assert jira.bot.get_issue(key).updated == before  # a remote link is no edit
+    assert jira.bot.delete_remote_link(key, "twinsync:c1") is True
+    assert jira.bot.delete_remote_link(key, "twinsync:c1") is False
+    assert [x.global_id for x in jira.bot.remote_links(key)] == ["twinsync:c2"]
+    with pytest.raises(NotFound):
+        jira.bot.put_remote_link(f"{PROJECT}-999", other)
 
 
 def test_find_issues_with_property_finds_only_own_recent_matches(jira: Jira):

@@ -83,6 +83,7 @@ class MemoryTracker:
         self.projects: dict[str, Project] = {p.key: p for p in projects}
         self.issues: dict[str, Issue] = {}
         self.properties: dict[tuple[str, str], Any] = {}
+        self.links: dict[str, dict[str, base.RemoteLink]] = {}  # issue key -> global id -> link
         self.blobs: dict[str, bytes] = {}
         self.workflow: dict[str, tuple[str, ...]] | None = None
         self.fail_with: base.TrackerError | None = None
@@ -345,6 +346,21 @@ class MemoryTracker:
         self._call("get_issue_property")
         self._issue(key)
         return self.properties.get((key, name))
+
+    def put_remote_link(self, key: str, link: base.RemoteLink) -> None:
+        self._call("put_remote_link")
+        self._issue(key)
+        self.links.setdefault(key, {})[link.global_id] = link
+
+    def delete_remote_link(self, key: str, global_id: str) -> bool:
+        self._call("delete_remote_link")
+        self._issue(key)
+        return self.links.get(key, {}).pop(global_id, None) is not None
+
+    def remote_links(self, key: str) -> list[base.RemoteLink]:
+        self._call("remote_links")
+        self._issue(key)
+        return list(self.links.get(key, {}).values())
 
     def find_issues_with_property(
         self, project: str, name: str, value: Any, *, created_within_hours: int = 24
