@@ -162,6 +162,7 @@ class TwinModel(Model):
     sent_hashes = JSONAttribute(default=dict)  # replica field -> hash, last sent
     seen_updated = UnicodeAttribute(null=True)  # the issue's `updated` when last read
     sent_attachments = JSONAttribute(default=dict)  # local attachment id -> sha256
+    linked_back = UnicodeAttribute(null=True)  # the remote key our issue's remote link names
     # held by the one ingest or apply working on this twin (chalicelib.sync.store.holding):
     # both read and write the merge registers, so they take turns
     lease_until = UTCDateTimeAttribute(null=True)

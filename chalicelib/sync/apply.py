@@ -46,7 +46,7 @@ from chalicelib.store.models import (
     utcnow,
 )
 from chalicelib.store.namespaces import claim_key, inbox_pk
-from chalicelib.sync import arrival, connect, refusals
+from chalicelib.sync import arrival, connect, link_back, refusals
 from chalicelib.sync.arrival import Arrival
 from chalicelib.sync.blobs import incoming_key, outgoing_key
 from chalicelib.sync.events import dumps, record_transaction
@@ -666,6 +666,10 @@ def _finish(
         actions.append(
             TwinModel.conflicts.set([*(twin.conflicts or []), *decided][-CONFLICTS_KEPT:])
         )
+    if link_back.wanted(twin, replica.key, replica.url) and link_back.place(
+        connection, twin, replica.key, replica.url or "", deps=deps
+    ):
+        actions.append(TwinModel.linked_back.set(replica.key))
     twin.update(actions=actions)
     if first_sync:
         # tell the other end which issue is its twin (and what it looks like here)

@@ -116,6 +116,7 @@ def receive_removal(
                 by="remote",
                 reason=f"The other side refused to connect {twin.local_key} with "
                 f"{removal.key}: {reason or 'no reason given'}",
+                deps=deps,
             )
         done = "connect refused"
     else:

@@ -89,6 +89,7 @@ def issue_gone(hint: IngestMessage, *, deps: SyncDeps) -> int:
             kind="deleted",
             by="local",
             reason=f"{key} was deleted in this tracker on {when}; the other side was told.",
+            deps=deps,
         )
         removal.send(connection, twin, "deleted", f"{key} was deleted on {when}", deps=deps)
         ended += 1
@@ -137,7 +138,14 @@ def on_twin_deleted(
             deps.tracker.add_comment(twin.local_key, notice_body(text, deps.tracker.body_format))
     except NotFound:
         done = f"{chosen}: the issue was already gone here"
-    mark_stopped(twin, kind="twin_deleted", by="remote", reason=text, boundary=removal.version)
+    mark_stopped(
+        twin,
+        kind="twin_deleted",
+        by="remote",
+        reason=text,
+        boundary=removal.version,
+        deps=deps,
+    )
     record_transaction(
         connection.id,
         twin.local_key,

@@ -27,7 +27,7 @@ from chalicelib.store import audit
 from chalicelib.store.keys import get_key, set_key
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel, utcnow
 from chalicelib.store.namespaces import tomb_key
-from chalicelib.sync import removal
+from chalicelib.sync import link_back, removal
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.services import SyncDeps
 
@@ -46,9 +46,16 @@ def _put_tombstone(twin: TwinModel, data: dict[str, Any]) -> None:
 
 
 def mark_stopped(
-    twin: TwinModel, *, kind: str, by: str, reason: str, boundary: int | None = None
+    twin: TwinModel,
+    *,
+    kind: str,
+    by: str,
+    reason: str,
+    deps: SyncDeps,
+    boundary: int | None = None,
 ) -> None:
-    """The twin stops here: status, the admin-visible reason, and its tombstone."""
+    """The twin stops here: status, the admin-visible reason, its tombstone; its issue's
+    link back to the other issue goes."""
     _put_tombstone(
         twin,
         {
@@ -60,6 +67,7 @@ def mark_stopped(
         },
     )
     twin.update(actions=[TwinModel.status.set("stopped"), TwinModel.error.set(reason)])
+    link_back.take_down(twin, deps=deps)
 
 
 def set_boundary(twin: TwinModel, version: int) -> None:
@@ -121,7 +129,7 @@ def stop_sync(
         f"Sync it again with POST /api/v1/connections/{connection.id}/sync."
     )
     told = bool(twin.remote_key or twin.last_sent_version)
-    mark_stopped(twin, kind="stopped", by="local", reason=reason)
+    mark_stopped(twin, kind="stopped", by="local", reason=reason, deps=deps)
     if told:
         removal.send(
             connection,
@@ -173,6 +181,7 @@ def on_stop(
         reason=f"Sync stopped by the other side ({other}): {reason or 'no reason given'}. "
         "Both issues were kept.",
         boundary=version,
+        deps=deps,
     )
     removal.send(connection, twin, "stop_ack", None, deps=deps)
     return "stopped"
