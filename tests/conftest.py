@@ -85,6 +85,18 @@ def admin_headers(token: str = ADMIN_TOKEN) -> dict[str, str]:
 # --- every answer held to the contract (tests/contract_check.py) --------------------------
 
 
+@pytest.fixture(autouse=True)
+def _log_keys_of_this_test_only() -> Iterator[None]:
+    """Each test starts with no correlation keys: code a test calls outside a queue handler's
+    ``logs.context`` (``handle_apply`` directly, say) binds keys that would otherwise stay
+    on the worker's thread and show up in a later test's log lines."""
+    from chalicelib.observability import logs
+
+    token = logs._KEYS.set({})
+    yield
+    logs._KEYS.reset(token)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _answers_checked_against_the_contract() -> Iterator[None]:
     """Chalice's test client reports each answer it receives to ``tests/contract_check``."""
