@@ -130,6 +130,7 @@ def job_view(job: Mapping[str, Any]) -> dict[str, Any]:
     done = int(job.get("done") or 0)
     handled = done + int(job.get("failed") or 0) + int(job.get("skipped") or 0)
     waiting = job.get("waiting") or None
+    until = (waiting or {}).get("until")
     state = str(job.get("state") or "")
     return {
         **job,
@@ -140,6 +141,13 @@ def job_view(job: Mapping[str, Any]) -> dict[str, Any]:
         "percent": int(handled * 100 / total) if total else (100 if state == "done" else 0),
         "per_minute": per_minute(job.get("rate_per_hour")),
         "eta_label": duration(job.get("eta_seconds")),
+        "waiting_until": until,
+        # the measured rate says "soon" while the job waits longer: for a pause that ends
+        # after the ETA, or for its own pace (the API's ETA does not know max_per_hour)
+        "eta_after_wait": bool(
+            (until and job.get("eta") and str(until) > str(job["eta"]))
+            or (waiting and waiting.get("reason") == "job_rate")
+        ),
         "waiting_label": (
             WAITING.get(str(waiting.get("reason")), str(waiting.get("reason"))) if waiting else None
         ),

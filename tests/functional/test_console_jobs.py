@@ -530,3 +530,14 @@ def test_rates_and_times_left_as_people_read_them():
     )
     assert (view["handled"], view["percent"], view["final"]) == (4, 50, False)
     assert view["waiting_label"] == "this job's most issues an hour"
+    assert view["eta_after_wait"] is True  # its own pace: the measured rate is no ETA
+    running = job_view({"state": "running", "eta": "2026-12-03T10:00:04+00:00", "waiting": None})
+    assert running["eta_after_wait"] is False
+    paced = job_view(
+        {
+            "state": "running",
+            "eta": "2026-12-03T10:00:04+00:00",
+            "waiting": {"reason": "job_rate", "until": "2026-12-03T11:00:00+00:00"},
+        }
+    )
+    assert paced["eta_after_wait"] is True and paced["waiting_until"].startswith("2026-12-03T11")
