@@ -82,6 +82,16 @@ SENTENCES: dict[str, str] = {
     "tracker_unavailable": "The tracker did not answer. Try again in a moment.",
     "remote_refused": "The other instance refused the request.",
     "other_side_unreachable": "The other instance could not be reached. Try again later.",
+    # triggers, bulk jobs, drift scans
+    "trigger_not_found": "This trigger no longer exists. Reload the page.",
+    "job_not_found": "This job does not exist on this node (any more).",
+    "job_finished": "This job has already finished: there is nothing to cancel.",
+    "peer_is_private": (
+        "The other end of this connection is a private node, which this node cannot call: "
+        "start the drift scan on the private node."
+    ),
+    "scan_not_finished": "The drift scan has not finished yet: repair once it is done.",
+    "nothing_to_repair": "The drift scan found no drifted twin: there is nothing to repair.",
 }
 
 # The words the console's forms use for the API's fields.
@@ -96,6 +106,11 @@ FIELD_LABELS: dict[str, str] = {
     "admin_access": "admin access",
     "invitation_code": "Invitation code",
     "issue_key": "Issue key",
+    "jql": "JQL query",
+    "note": "Note",
+    "pairs": "Pairs",
+    "csv": "Pairs",
+    "max_per_hour": "Most issues an hour",
 }
 
 
