@@ -82,6 +82,24 @@ SENTENCES: dict[str, str] = {
     "tracker_unavailable": "The tracker did not answer. Try again in a moment.",
     "remote_refused": "The other instance refused the request.",
     "other_side_unreachable": "The other instance could not be reached. Try again later.",
+    # a connection's settings
+    "remote_deleted": (
+        "The other side deleted its end of this connection, so it cannot be activated. "
+        "Delete it and initiate a new connection."
+    ),
+    "concurrent_change": "The connection changed meanwhile. Reload the page and try again.",
+    "key_service_failed": "This node could not open the connection's key. Try again later.",
+    # notifications
+    "notification_url_not_allowed": (
+        "This node may not call that URL: a notification webhook must be an https URL on the "
+        "internet (not a private or local address)."
+    ),
+    "notification_url_unreachable": (
+        "That webhook URL could not be found (its host name does not resolve). Check it."
+    ),
+    "webhook_exists": "This URL is already a notification webhook.",
+    "too_many_webhooks": "A node has at most 5 notification webhooks. Delete one first.",
+    "webhook_not_found": "This notification webhook no longer exists. Reload the page.",
 }
 
 # The words the console's forms use for the API's fields.
@@ -96,6 +114,10 @@ FIELD_LABELS: dict[str, str] = {
     "admin_access": "admin access",
     "invitation_code": "Invitation code",
     "issue_key": "Issue key",
+    "url": "Webhook URL",
+    "events": "Tell me when",
+    "on_twin_deleted": "Deletion policy",
+    "reason": "Reason",
 }
 
 

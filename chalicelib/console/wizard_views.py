@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.console.client import ApiAnswer
-from chalicelib.console.common import MODES, api, connection_view, console_api
+from chalicelib.console.common import MODES, age_label, api, connection_view, console_api
 from chalicelib.console.messages import sentence
 from chalicelib.console.web import Html, Page, Redirect, html_route
 
@@ -28,17 +29,59 @@ WIZARD_FIELDS = (
 # --- Connections -------------------------------------------------------------------------
 
 
-@html_route(console_api, "/connections", ["GET"])
-def connections(page: Page) -> Html:
+def _listed(page: Page) -> tuple[list[dict[str, Any]], ApiAnswer]:
+    """The connections in the screens' words, each with its private peer's lag (if any)."""
     answer = api(page).get("/api/v1/connections")
     listed = [connection_view(c) for c in answer.body] if answer.ok else []
+    for c in listed:
+        c["peer_lag_label"] = peer_lag_label(c.get("peer_lag"))
+    return listed, answer
+
+
+def peer_lag_label(lag: Mapping[str, Any] | None, now: datetime | None = None) -> str | None:
+    """A private peer's lag: ``3 waiting, oldest 12 s; last pull 4 s ago`` (``None``: no lag
+    to show, the other end is public or this is a local connection)."""
+    if not lag:
+        return None
+    pending = int(lag.get("pending") or 0)
+    text = f"{pending} waiting" + (
+        f", oldest {age_label(lag.get('oldest_pending_age_s'))}" if pending else ""
+    )
+    pulled = lag.get("last_pull_at")
+    if not pulled:
+        return text + "; never pulled yet"
+    try:
+        moment = datetime.fromisoformat(str(pulled))
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    ago = ((now or datetime.now(UTC)) - moment).total_seconds()
+    return f"{text}; last pull {age_label(ago)} ago"
+
+
+@html_route(console_api, "/connections", ["GET"])
+def connections(page: Page) -> Html:
+    listed, answer = _listed(page)
     return Html(
         "connections.html",
         {
             "tab": "connections",
             "connections": listed,
+            "deleted": page.query.get("deleted") or None,
             "error": None if answer.ok else sentence(answer),
         },
+        status=200 if answer.ok else answer.status,
+    )
+
+
+@html_route(console_api, "/live/connections", ["GET"])
+def connections_table(page: Page) -> Html:
+    """The Connections table alone: htmx polls it, so a new status shows without a reload."""
+    listed, answer = _listed(page)
+    return Html(
+        "_connections_table.html",
+        {"connections": listed, "table_error": None if answer.ok else sentence(answer)},
         status=200 if answer.ok else answer.status,
     )
 
