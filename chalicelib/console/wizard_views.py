@@ -49,7 +49,7 @@ def peer_lag_label(lag: Mapping[str, Any] | None, now: datetime | None = None) -
     )
     pulled = lag.get("last_pull_at")
     if not pulled:
-        return text + "; never pulled yet"
+        return text + "; no pull yet"
     try:
         moment = datetime.fromisoformat(str(pulled))
     except ValueError:

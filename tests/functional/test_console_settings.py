@@ -308,7 +308,7 @@ def test_the_connections_list_shows_a_private_peers_lag_and_refreshes_itself(clu
     assert "peer_lag" in next(c for c in listed if c["id"] == cid)
     html = text(visitor.get("/console/connections"))
     lag = re.search(rf'data-peer-lag-of="{cid}">(.*?)</td>', html, re.S).group(1)
-    assert re.fullmatch(r"\d+ waiting(, oldest \S+ \S+)?; (never pulled yet|last pull .* ago)", lag)
+    assert re.fullmatch(r"\d+ waiting(, oldest \S+ \S+)?; (no pull yet|last pull .* ago)", lag)
     assert re.search(rf'data-peer-lag-of="{public}">&mdash;</td>', html)
     # htmx polls the table alone; the Refresh button stays for a browser without script
     assert 'hx-get="/console/live/connections" hx-trigger="every 3s"' in html
@@ -340,7 +340,7 @@ def test_peer_lag_labels():
     )
     assert (
         peer_lag_label({"pending": 0, "oldest_pending_age_s": None, "last_pull_at": None}, now)
-        == "0 waiting; never pulled yet"
+        == "0 waiting; no pull yet"
     )
 
 
