@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from chalice import Response
+
 from chalicelib.console.client import ApiAnswer
 from chalicelib.console.common import MODES, age_label, api, connection_view, console_api
 from chalicelib.console.messages import sentence
-from chalicelib.console.web import Html, Page, Redirect, html_route
+from chalicelib.console.web import SECURITY_HEADERS, Html, Page, Redirect, html_route
 
 NEED_DESTINATION = "Enter the destination instance URL, or choose \u201cI don't have a URL\u201d."
 WIZARD_FIELDS = (
@@ -75,9 +77,20 @@ def connections(page: Page) -> Html:
     )
 
 
-@html_route(console_api, "/live/connections", ["GET"])
-def connections_table(page: Page) -> Html:
-    """The Connections table alone: htmx polls it, so a new status shows without a reload."""
+@html_route(console_api, "/live/connections", ["GET"], signed_in=False)
+def connections_table(page: Page) -> Html | Redirect | Response:
+    """The Connections table alone: htmx polls it, so a new status shows without a reload.
+
+    When the session has ended meanwhile, htmx is told to load the sign-in page as a page
+    (``HX-Redirect``) instead of putting it inside the table.
+    """
+    if page.session is None:
+        signin = page.url("/signin", next=page.url("/connections"))
+        if page.headers.get("hx-request") == "true":
+            return Response(
+                body="", status_code=200, headers={**SECURITY_HEADERS, "HX-Redirect": signin}
+            )
+        return Redirect(signin)
     listed, answer = _listed(page)
     return Html(
         "_connections_table.html",

@@ -323,7 +323,15 @@ def test_the_connections_list_shows_a_private_peers_lag_and_refreshes_itself(clu
     cluster.admin("node-a", "POST", f"/api/v1/connections/{public}/deactivate", {})
     again = text(visitor.get("/console/live/connections"))
     assert f'data-status-of="{public}">Deactivated</span>' in again
-    assert Visitor(cluster, "node-a").get("/console/live/connections").status_code == 303
+    # the session ended: a browser without script is sent to sign in; htmx loads the sign-in
+    # page as a page instead of swapping it into the table
+    stranger = Visitor(cluster, "node-a")
+    plain = stranger.get("/console/live/connections")
+    assert plain.status_code == 303
+    assert header(plain, "Location") == "/console/signin?next=%2Fconsole%2Fconnections"
+    polled = stranger.get("/console/live/connections", **{"HX-Request": "true"})
+    assert polled.status_code == 200 and text(polled) == ""
+    assert header(polled, "HX-Redirect") == "/console/signin?next=%2Fconsole%2Fconnections"
 
 
 def test_peer_lag_labels():

@@ -188,6 +188,12 @@ def test_delete_and_live_status_on_the_connections_list(
     expect(row.locator("[data-peer-lag-of]")).to_contain_text("waiting", timeout=LIVE_TIMEOUT_MS)
     screens.shot(page, "a-active-without-reload")
 
+    # the session ends (here: its cookie is gone): the next poll loads the sign-in page
+    a.context.clear_cookies()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="Connections")).to_have_count(0)
+    screens.shot(page, "a-session-ended")
+
     assert not a.problems, a.problems
 
 
