@@ -70,7 +70,7 @@ def connections(page: Page) -> Html:
         {
             "tab": "connections",
             "connections": listed,
-            "deleted": page.query.get("deleted") or None,
+            "deleted": page.query.get("deleted", "")[:80] or None,  # a name: 80 at most
             "error": None if answer.ok else sentence(answer),
         },
         status=200 if answer.ok else answer.status,

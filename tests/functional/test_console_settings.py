@@ -405,19 +405,6 @@ def test_the_export_downloads_every_entry_as_json_lines(cluster):
     other = _pending(cluster)
     one = _export_lines(visitor.get(f"/console/audit/export?connection_id={other}"))
     assert [e["action"] for e in one] == ["connection.created"]  # one entry, written back
-    raw = cluster.raw(
-        "node-a",
-        "GET",
-        f"/api/v1/audit?format=jsonl&connection_id={other}",
-        headers={"Authorization": f"Bearer {_token()}"},
-    )
-    assert raw.status == 200
-
-
-def _token() -> str:
-    from tests.conftest import ADMIN_TOKEN
-
-    return ADMIN_TOKEN
 
 
 def test_a_log_longer_than_one_answer_is_offered_in_parts_that_add_up(cluster, monkeypatch):
