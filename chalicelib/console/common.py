@@ -81,6 +81,7 @@ CONNECTION_TABS: tuple[tuple[str, str, str], ...] = (
     ("overview", "Overview", ""),
     ("triggers", "Triggers", "/triggers"),
     ("bulk", "Bulk sync", "/bulk"),
+    ("settings", "Settings", "/settings"),
 )
 
 

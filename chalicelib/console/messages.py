@@ -92,6 +92,24 @@ SENTENCES: dict[str, str] = {
     ),
     "scan_not_finished": "The drift scan has not finished yet: repair once it is done.",
     "nothing_to_repair": "The drift scan found no drifted twin: there is nothing to repair.",
+    # a connection's settings
+    "remote_deleted": (
+        "The other side deleted its end of this connection, so it cannot be activated. "
+        "Delete it and initiate a new connection."
+    ),
+    "concurrent_change": "The connection changed meanwhile. Reload the page and try again.",
+    "key_service_failed": "This node could not open the connection's key. Try again later.",
+    # notifications
+    "notification_url_not_allowed": (
+        "This node may not call that URL: a notification webhook must be an https URL on the "
+        "internet (not a private or local address)."
+    ),
+    "notification_url_unreachable": (
+        "That webhook URL could not be found (its host name does not resolve). Check it."
+    ),
+    "webhook_exists": "This URL is already a notification webhook.",
+    "too_many_webhooks": "A node has at most 5 notification webhooks. Delete one first.",
+    "webhook_not_found": "This notification webhook no longer exists. Reload the page.",
 }
 
 # The words the console's forms use for the API's fields.
@@ -111,6 +129,10 @@ FIELD_LABELS: dict[str, str] = {
     "pairs": "Pairs",
     "csv": "Pairs",
     "max_per_hour": "Most issues an hour",
+    "url": "Webhook URL",
+    "events": "Tell me when",
+    "on_twin_deleted": "Deletion policy",
+    "reason": "Reason",
 }
 
 
