@@ -77,7 +77,10 @@ def paged(client: AdminClient, path: str, cursor: str | None, **query: str) -> d
 
 # A connection's pages, as tabs under its name: (slug, label, path after /connections/{id}).
 # A new screen of a connection adds its tab here and renders ``_connection_nav.html``.
-CONNECTION_TABS: tuple[tuple[str, str, str], ...] = (("overview", "Overview", ""),)
+CONNECTION_TABS: tuple[tuple[str, str, str], ...] = (
+    ("overview", "Overview", ""),
+    ("rules", "Rules", "/rules"),
+)
 
 
 def connection_tabs(cid: str, current: str) -> list[dict[str, Any]]:

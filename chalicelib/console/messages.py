@@ -82,6 +82,26 @@ SENTENCES: dict[str, str] = {
     "tracker_unavailable": "The tracker did not answer. Try again in a moment.",
     "remote_refused": "The other instance refused the request.",
     "other_side_unreachable": "The other instance could not be reached. Try again later.",
+    # a connection's rules (Rules tab)
+    "rules_not_editable_in_basic_mode": (
+        "Basic rules cannot be edited. Upgrade the connection to Script to edit them."
+    ),
+    "rules_not_in_this_mode": "These rules do not belong to this connection's mode.",
+    "mode_change_not_allowed": "Only a Basic connection can be upgraded, and only to Script.",
+    "concurrent_change": (
+        "Someone else changed this connection at the same moment. Reload the page and try again."
+    ),
+    "visual_other_side_unreachable": (
+        "The other side's mappings cannot be set from here: the partner has not accepted "
+        "the invitation yet, or the other side is private. Configure only this side."
+    ),
+    "visual_refused_by_other_side": (
+        "The other side refused these mappings, so nothing changed on either side."
+    ),
+    "script_runner_unavailable": "The scripts could not be run just now. Try again in a moment.",
+    "invalid_replica": (
+        "The replica is not one the other side could send. Check its fields, or leave it empty."
+    ),
 }
 
 # The words the console's forms use for the API's fields.

@@ -5,6 +5,7 @@ Importing a screen module registers its routes; add a new screen's module here.
 
 from chalicelib.console import (  # noqa: F401  (imported for their routes)
     connection_views,
+    rules_views,
     signin_views,
     wizard_views,
 )
