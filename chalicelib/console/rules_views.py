@@ -164,8 +164,7 @@ def _editors(
                 "lines": lines,
                 "rows": max(8, len(lines) + 1),
                 "bad_line": bad_line,
-                "bad_text": lines[bad_line - 1] if bad_line and bad_line <= len(lines) else None,
-                "error": problem[3] if problem and problem[0] == name else None,
+                "error": problem[2] if problem and problem[0] == name else None,
             }
         )
     return editors
