@@ -132,3 +132,46 @@ def test_upgrade_a_basic_connection_to_script_in_the_browser(
     screens.shot(page, "a-rules-upgraded")
     assert node_a.get(f"/api/v1/connections/{cid}").json()["mode"] == "script"
     assert not tab.problems, tab.problems
+
+
+def test_edit_visual_mappings_in_the_browser(
+    tabs: Any, node_a: NodeClient, node_c: NodeClient, screens: Screens
+) -> None:
+    """Two public nodes (Visual needs both reachable): one block edited on a reaches c."""
+    cid = connect(
+        node_a,
+        node_c,
+        initiator_project="ALPHA",
+        acceptor_project="SUP",
+        mode="visual",
+        destination_url=node_c.url,
+    )
+    tab = tabs(node_a)
+    page = tab.page
+    sign_in(page, node_a, screens, "a")
+    open_rules(page, node_a, cid)
+    expect(page.locator("[data-rules-mode]")).to_have_text("Visual")
+    block = page.locator('[data-block="local-outgoing"]')
+    expect(block).to_contain_text("No mappings: Basic's fields")
+    screens.shot(page, "a-rules-visual")
+    block.get_by_role("link", name=re.compile("^Edit")).click()
+    expect(page.get_by_role("heading", name=re.compile("^Mappings: This side"))).to_be_visible()
+    page.get_by_label("Use these mappings for this direction").check()
+    page.get_by_label("Issue types").fill("Bug, Task")
+    page.get_by_label("Value map of Issue type").fill("Bug = Problem")
+    page.get_by_label("Remove Description").check()
+    page.get_by_label("Field", exact=True).select_option("labels")
+    page.get_by_label("Value map (issue type, labels, priority, status, custom field)").fill(
+        "urgent = p1"
+    )
+    screens.shot(page, "a-rules-visual-edit")
+    page.get_by_role("button", name="Save mappings").click()
+    expect(page.get_by_role("status")).to_contain_text("The mappings were saved on both sides.")
+    expect(block).to_contain_text("Bug \u2192 Problem")
+    expect(block).to_contain_text("urgent \u2192 p1")
+    expect(block).not_to_contain_text("Description")
+    screens.shot(page, "a-rules-visual-saved")
+    (theirs,) = node_c.get(f"/api/v1/connections/{cid}").json()["mappings"]
+    assert (theirs["side"], theirs["direction"]) == ("remote", "outgoing")
+    assert {"field": "labels", "values": {"urgent": "p1"}} in theirs["fields"]
+    assert not tab.problems, tab.problems
