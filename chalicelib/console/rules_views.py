@@ -139,6 +139,7 @@ def _script_sentence(answer: ApiAnswer, problem: tuple[str, int | None, str]) ->
     name, line, reason = problem
     where = f" on line {line}" if line else ""
     label = SCRIPT_LABELS[name].lower()
+    reason = reason if reason.endswith((".", "!", "?")) else reason + "."
     if answer.code == "script_invalid":
         return (
             f"The {label} was not saved: there is a problem{where}: {reason} "

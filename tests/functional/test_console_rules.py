@@ -489,3 +489,24 @@ def test_mapping_refusals_are_sentences_and_keep_what_was_typed(cluster):
 
     nowhere = visitor.get(f"/console/connections/{cid}/rules/mappings/both/outgoing")
     assert nowhere.status_code == 404 and "There is no such block of mappings." in text(nowhere)
+
+
+def test_every_input_of_the_rules_screens_has_a_label(cluster):
+    visitor, script = signed_in(cluster, "script")
+    basic, visual = connect(cluster, "basic"), connect(cluster, "visual")
+    paths = [
+        f"/console/connections/{script}/rules",
+        f"/console/connections/{script}/rules/versions",
+        f"/console/connections/{basic}/rules",
+        f"/console/connections/{basic}/rules/upgrade",
+        f"/console/connections/{visual}/rules",
+    ] + [
+        f"/console/connections/{visual}/rules/mappings/{side}/{direction}"
+        for side in ("local", "remote")
+        for direction in ("outgoing", "incoming")
+    ]
+    for path in paths:
+        page = visitor.get(path)
+        assert page.status_code == 200, (path, text(page)[:500])
+        assert not unlabelled(text(page)), path
+        assert 'aria-current="page">Rules</a>' in text(page), path
