@@ -510,3 +510,17 @@ def test_every_input_of_the_rules_screens_has_a_label(cluster):
         assert page.status_code == 200, (path, text(page)[:500])
         assert not unlabelled(text(page)), path
         assert 'aria-current="page">Rules</a>' in text(page), path
+
+
+def test_scripts_sent_to_a_basic_connection_are_refused_with_a_sentence(cluster):
+    visitor, cid = signed_in(cluster, "basic")
+    refused = visitor.post(
+        f"/console/connections/{cid}/rules/scripts",
+        {
+            "csrf_token": visitor.csrf(f"/console/connections/{cid}/rules"),
+            "outgoing_script": "replica.summary = 'x'",
+        },
+    )
+    assert refused.status_code == 409
+    assert "Basic rules cannot be edited. Upgrade the connection to Script" in text(refused)
+    assert stored(cluster, cid)["mode"] == "basic" and "outgoing_script" not in stored(cluster, cid)
