@@ -79,6 +79,7 @@ def paged(client: AdminClient, path: str, cursor: str | None, **query: str) -> d
 # A new screen of a connection adds its tab here and renders ``_connection_nav.html``.
 CONNECTION_TABS: tuple[tuple[str, str, str], ...] = (
     ("overview", "Overview", ""),
+    ("rules", "Rules", "/rules"),
     ("triggers", "Triggers", "/triggers"),
     ("bulk", "Bulk sync", "/bulk"),
     ("settings", "Settings", "/settings"),

@@ -110,6 +110,23 @@ SENTENCES: dict[str, str] = {
     "webhook_exists": "This URL is already a notification webhook.",
     "too_many_webhooks": "A node has at most 5 notification webhooks. Delete one first.",
     "webhook_not_found": "This notification webhook no longer exists. Reload the page.",
+    # a connection's rules (Rules tab)
+    "rules_not_editable_in_basic_mode": (
+        "Basic rules cannot be edited. Upgrade the connection to Script to edit them."
+    ),
+    "rules_not_in_this_mode": "These rules do not belong to this connection's mode.",
+    "mode_change_not_allowed": "Only a Basic connection can be upgraded, and only to Script.",
+    "visual_other_side_unreachable": (
+        "The other side's mappings cannot be set from here: the partner has not accepted "
+        "the invitation yet, or the other side is private. Configure only this side."
+    ),
+    "visual_refused_by_other_side": (
+        "The other side refused these mappings, so nothing changed on either side."
+    ),
+    "script_runner_unavailable": "The scripts could not be run just now. Try again in a moment.",
+    "invalid_replica": (
+        "The replica is not one the other side could send. Check its fields, or leave it empty."
+    ),
 }
 
 # The words the console's forms use for the API's fields.
