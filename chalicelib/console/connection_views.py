@@ -11,6 +11,7 @@ from chalicelib.console.common import (
     api,
     connection_tabs,
     connection_view,
+    connections_page,
     console_api,
     paged,
 )
@@ -52,16 +53,7 @@ def _connection_page(
     client = api(page)
     answer = client.get(api_path("connections", cid))
     if not answer.ok:
-        listed = client.get("/api/v1/connections")
-        return Html(
-            "connections.html",
-            {
-                "tab": "connections",
-                "connections": [connection_view(c) for c in listed.body] if listed.ok else [],
-                "error": sentence(answer),
-            },
-            status=answer.status,
-        )
+        return connections_page(client, refusal=answer)
     twin = None
     if key and not error:
         found = client.get(api_path("connections", cid, "twins", key))

@@ -19,6 +19,7 @@ from chalicelib.console.common import (
     api,
     connection_tabs,
     connection_view,
+    connections_page,
     console_api,
     paged,
 )
@@ -72,16 +73,7 @@ def _connection(client: AdminClient, cid: str) -> tuple[dict[str, Any] | None, A
 
 def _missing(client: AdminClient, answer: ApiAnswer) -> Html:
     """The connection could not be read: the Connections list with the sentence."""
-    listed = client.get("/api/v1/connections")
-    return Html(
-        "connections.html",
-        {
-            "tab": "connections",
-            "connections": [connection_view(c) for c in listed.body] if listed.ok else [],
-            "error": sentence(answer),
-        },
-        status=answer.status,
-    )
+    return connections_page(client, refusal=answer)
 
 
 def _int_field(form: Mapping[str, str], name: str) -> int | str | None:

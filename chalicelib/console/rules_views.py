@@ -22,12 +22,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.console.client import AdminClient, ApiAnswer, api_path
+from chalicelib.console.client import ApiAnswer, api_path
 from chalicelib.console.common import (
     PAGE_SIZE,
     api,
     connection_tabs,
     connection_view,
+    connections_page,
     console_api,
 )
 from chalicelib.console.messages import sentence
@@ -108,19 +109,6 @@ class FormProblem(ValueError):
 # --- shared -------------------------------------------------------------------------------
 
 
-def _missing_connection(client: AdminClient, answer: ApiAnswer) -> Html:
-    listed = client.get("/api/v1/connections")
-    return Html(
-        "connections.html",
-        {
-            "tab": "connections",
-            "connections": [connection_view(c) for c in listed.body] if listed.ok else [],
-            "error": sentence(answer),
-        },
-        status=answer.status,
-    )
-
-
 def _script_problem(answer: ApiAnswer) -> tuple[str, int | None, str] | None:
     """A refusal about one script's line (``script_invalid``, ``script_failed``): the
     script's name, the line (or ``None``) and the reason, else ``None``."""
@@ -185,7 +173,7 @@ def _rules_page(
     client = api(page)
     answer = client.get(api_path("connections", cid))
     if not answer.ok:
-        return _missing_connection(client, answer)
+        return connections_page(client, refusal=answer)
     c = connection_view(answer.body)
     stored_conflicts = c.get("conflict_rules") or {}
     return Html(
@@ -239,7 +227,7 @@ def save_scripts(page: Page, cid: str) -> Html | Redirect:
     client = api(page)
     current = client.get(api_path("connections", cid))
     if not current.ok:
-        return _missing_connection(client, current)
+        return connections_page(client, refusal=current)
     stored = current.body
     edited = {name: _normalized(page.form[name]) for name, _, _ in SCRIPTS if name in page.form}
     conflicts = _conflicts_from(page.form)
@@ -401,7 +389,7 @@ def versions(page: Page, cid: str) -> Html:
     client = api(page)
     found = client.get(api_path("connections", cid))
     if not found.ok:
-        return _missing_connection(client, found)
+        return connections_page(client, refusal=found)
     query = {"limit": PAGE_SIZE}
     if page.query.get("cursor"):
         query["cursor"] = page.query["cursor"]
@@ -432,7 +420,7 @@ def _upgrade_page(page: Page, cid: str, *, error: str | None = None, status: int
     client = api(page)
     found = client.get(api_path("connections", cid))
     if not found.ok:
-        return _missing_connection(client, found)
+        return connections_page(client, refusal=found)
     return Html(
         "rules_upgrade.html",
         {
@@ -586,7 +574,7 @@ def _block_page(
     client = api(page)
     found = client.get(api_path("connections", cid))
     if not found.ok:
-        return _missing_connection(client, found)
+        return connections_page(client, refusal=found)
     c = connection_view(found.body)
     if form_block is None:
         stored = _stored_block(c, side, direction)
@@ -814,7 +802,7 @@ def save_block(page: Page, cid: str, side: str, direction: str) -> Html | Redire
     client = api(page)
     found = client.get(api_path("connections", cid))
     if not found.ok:
-        return _missing_connection(client, found)
+        return connections_page(client, refusal=found)
     c = connection_view(found.body)
     stored = _stored_block(c, side, direction)
     form_block = _block_from_form(page.form, direction, stored)

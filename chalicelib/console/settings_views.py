@@ -6,7 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.console.client import AdminClient, ApiAnswer, api_path
-from chalicelib.console.common import api, connection_tabs, connection_view, console_api
+from chalicelib.console.common import (
+    api,
+    connection_tabs,
+    connection_view,
+    connections_page,
+    console_api,
+)
 from chalicelib.console.messages import sentence
 from chalicelib.console.web import Html, Page, Redirect, html_route
 
@@ -70,17 +76,7 @@ def _settings_page(
 
 def _gone(page: Page, answer: ApiAnswer) -> Redirect | Html:
     """The connection could not be read: its refusal as a sentence on the Connections tab."""
-    listed = api(page).get("/api/v1/connections")
-    return Html(
-        "connections.html",
-        {
-            "tab": "connections",
-            "connections": [connection_view(c) for c in listed.body] if listed.ok else [],
-            "deleted": None,
-            "error": sentence(answer),
-        },
-        status=answer.status,
-    )
+    return connections_page(api(page), refusal=answer)
 
 
 def _back(page: Page, cid: str, done: str) -> Redirect:

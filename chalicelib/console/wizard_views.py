@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Response
 
 from chalicelib.console.client import ApiAnswer
-from chalicelib.console.common import MODES, age_label, api, connection_view, console_api
+from chalicelib.console.common import (
+    MODES,
+    api,
+    connection_view,
+    connections_page,
+    console_api,
+    listed_connections,
+)
 from chalicelib.console.messages import sentence
 from chalicelib.console.web import SECURITY_HEADERS, Html, Page, Redirect, html_route
 
@@ -31,50 +37,10 @@ WIZARD_FIELDS = (
 # --- Connections -------------------------------------------------------------------------
 
 
-def _listed(page: Page) -> tuple[list[dict[str, Any]], ApiAnswer]:
-    """The connections in the screens' words, each with its private peer's lag (if any)."""
-    answer = api(page).get("/api/v1/connections")
-    listed = [connection_view(c) for c in answer.body] if answer.ok else []
-    for c in listed:
-        c["peer_lag_label"] = peer_lag_label(c.get("peer_lag"))
-    return listed, answer
-
-
-def peer_lag_label(lag: Mapping[str, Any] | None, now: datetime | None = None) -> str | None:
-    """A private peer's lag: ``3 waiting, oldest 12 s; last pull 4 s ago`` (``None``: no lag
-    to show, the other end is public or this is a local connection)."""
-    if not lag:
-        return None
-    pending = int(lag.get("pending") or 0)
-    text = f"{pending} waiting" + (
-        f", oldest {age_label(lag.get('oldest_pending_age_s'))}" if pending else ""
-    )
-    pulled = lag.get("last_pull_at")
-    if not pulled:
-        return text + "; no pull yet"
-    try:
-        moment = datetime.fromisoformat(str(pulled))
-    except ValueError:
-        return text
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    ago = ((now or datetime.now(UTC)) - moment).total_seconds()
-    return f"{text}; last pull {age_label(ago)} ago"
-
-
 @html_route(console_api, "/connections", ["GET"])
 def connections(page: Page) -> Html:
-    listed, answer = _listed(page)
-    return Html(
-        "connections.html",
-        {
-            "tab": "connections",
-            "connections": listed,
-            "deleted": page.query.get("deleted", "")[:80] or None,  # a name: 80 at most
-            "error": None if answer.ok else sentence(answer),
-        },
-        status=200 if answer.ok else answer.status,
-    )
+    deleted = page.query.get("deleted", "")[:80] or None  # a connection's name: 80 at most
+    return connections_page(api(page), deleted=deleted)
 
 
 @html_route(console_api, "/live/connections", ["GET"], signed_in=False)
@@ -91,7 +57,7 @@ def connections_table(page: Page) -> Html | Redirect | Response:
                 body="", status_code=200, headers={**SECURITY_HEADERS, "HX-Redirect": signin}
             )
         return Redirect(signin)
-    listed, answer = _listed(page)
+    listed, answer = listed_connections(api(page))
     return Html(
         "_connections_table.html",
         {"connections": listed, "table_error": None if answer.ok else sentence(answer)},

@@ -335,7 +335,7 @@ def test_the_connections_list_shows_a_private_peers_lag_and_refreshes_itself(clu
 
 
 def test_peer_lag_labels():
-    from chalicelib.console.wizard_views import peer_lag_label
+    from chalicelib.console.common import peer_lag_label
 
     now = datetime(2026, 12, 3, 10, 0, 30, tzinfo=UTC)
     assert peer_lag_label(None) is None
