@@ -204,6 +204,7 @@ def initiate(page: Page) -> Html | Redirect:
             "connection": connection,
             "invitation_code": created.get("invitation_code") or "",
             "redirect_url": created.get("redirect_url"),
+            "remote_url": (connection.get("remote") or {}).get("url"),
             "remote": connection_view(connection)["remote_label"],
         },
         status=201,

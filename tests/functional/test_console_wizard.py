@@ -314,3 +314,33 @@ def test_admin_access_answers_go_to_remote_on_the_destinations_accept_screen(clu
     assert done.status_code == 201
     remote = re.search(r'href="([^"]+)"[^>]*>Go to remote<', text(done)).group(1)
     assert remote.startswith(B_URL + "/console/accept#code=TS1.")
+
+
+def test_without_admin_access_the_code_and_go_to_remote_without_it(cluster):
+    a = signed_in(cluster)
+    done = a.post(
+        "/console/initiate",
+        {
+            "csrf_token": a.csrf(),
+            **local_wizard(destination_url=B_URL, name="A-B", incoming_project="SUP"),
+            "admin_access": "no",
+        },
+    )
+    assert done.status_code == 201
+    html = text(done)
+    assert re.search(r'id="invitation_code"[^>]*>TS1\.', html)
+    remote = re.search(r'href="([^"]+)"[^>]*>Go to remote<', html).group(1)
+    assert remote == B_URL + "/console/accept"  # the code is pasted there, never in a URL
+
+
+def test_no_url_has_no_go_to_remote(cluster):
+    a = signed_in(cluster)
+    done = a.post(
+        "/console/initiate",
+        {
+            "csrf_token": a.csrf(),
+            **local_wizard(destination_url="", no_url="on", name="A-P", incoming_project="SUP"),
+        },
+    )
+    assert done.status_code == 201
+    assert "Go to remote" not in text(done)
