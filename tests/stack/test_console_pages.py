@@ -73,9 +73,13 @@ class Walk:
         self.screens.shot(self.page, f"{self.who}-{name}")
         self.violations += [f"{self.who}-{name}: {v}" for v in axe_violations(self.page)]
 
-    def check(self) -> None:
+    def check(self, *, refused: tuple[int, ...] = ()) -> None:
+        """``refused``: statuses of pages the walk was meant to be answered (a refusal is a
+        4xx page, which the browser logs as a failed load)."""
+        expected = tuple(f"responded with a status of {status} " for status in refused)
+        problems = [p for p in self.tab.problems if not any(e in p for e in expected)]
         assert not self.violations, "axe-core:\n" + "\n".join(self.violations)
-        assert not self.tab.problems, self.tab.problems
+        assert not problems, problems
 
     def sign_in(self, *, from_page: str = "/console/", then: str = "Connections") -> None:
         """Sign in (at ``from_page``, or where the browser already is when it is ``""``)."""
@@ -400,7 +404,7 @@ def test_a_local_connection_from_the_wizard(
     a.check()
 
 
-def test_a_destination_that_cannot_be_reached_is_a_sentence(
+def test_a_destination_that_cannot_be_reached_or_called_is_a_sentence(
     tabs: Any, node_a: NodeClient, screens: Screens
 ) -> None:
     a = open_walk(tabs, node_a, screens, "a")
@@ -418,7 +422,15 @@ def test_a_destination_that_cannot_be_reached_is_a_sentence(
     page.get_by_role("link", name="Previous").click()
     expect(page.get_by_label("Destination instance URL")).to_have_value(nowhere)
     a.step("destination-again")
-    a.check()
+    # A URL the outbound guard never calls (the cloud metadata address)
+    page.get_by_label("Destination instance URL").fill("http://169.254.169.254/")
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "This node may not call that destination URL."
+    )
+    expect(page.get_by_role("button", name="Next")).to_have_count(0)
+    a.step("destination-not-allowed")
+    a.check(refused=(422, 400))
 
 
 def test_the_axe_check_fails_on_a_serious_violation(tabs: Any, node_a: NodeClient) -> None:
