@@ -132,6 +132,8 @@ SENTENCES: dict[str, str] = {
 # The words the console's forms use for the API's fields.
 FIELD_LABELS: dict[str, str] = {
     "destination_url": "Destination instance URL",
+    "url": "Destination instance URL",
+    "destination_incoming_project": "project for the destination's incoming sync",
     "mode": "configuration type",
     "local_short_name": "Local instance short name",
     "remote_short_name": "Remote instance short name",
