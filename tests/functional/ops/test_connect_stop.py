@@ -291,3 +291,35 @@ def test_a_connect_that_meets_a_twin_being_synced_is_told_to_try_again_and_a_ret
     ops.pump.drain()
     assert ops.twin(mine.key).status == "synced"
     assert ops.twin(mine.key).remote_key == theirs.key
+
+
+def test_the_twins_list_shows_live_or_stopped_twins_a_page_at_a_time(ops):
+    """``?status=live`` leaves stopped twins out (what the console lists), ``stopped`` shows
+    only them; a filtered page can be short and still go on."""
+    import re
+
+    keys = [ops.sync_pair(f"Printer {n}")[0] for n in range(3)]
+    assert ops.api("DELETE", ops.conn(f"/twins/{keys[1]}"))[0] == 204
+    ops.pump.drain()
+
+    def listed(query):
+        status, body = ops.api("GET", ops.conn(f"/twins?{query}"))
+        assert status == 200, body
+        return [t["local"]["key"] for t in body]
+
+    assert listed("status=live") == [keys[2], keys[0]]
+    assert listed("status=stopped") == [keys[1]]
+    assert set(listed("status=all")) == set(listed("")) and keys[1] in listed("")
+    # a page of one live twin at a time: the stopped one in between is skipped
+    response = ops.client.http.get(ops.conn("/twins?status=live&limit=1"), headers=admin_headers())
+    assert [t["local"]["key"] for t in json.loads(response.body)] == [keys[2]]
+    nxt = re.search(r"<([^>]+)>", response.headers["Link"]).group(1)
+    assert "status=live" in nxt
+    second = json.loads(ops.client.http.get(nxt, headers=admin_headers()).body)
+    assert [t["local"]["key"] for t in second] == [keys[0]]
+    status, body = ops.api("GET", ops.conn("/twins?status=paused"))
+    assert (status, body["error"]["code"], body["error"]["field"]) == (
+        400,
+        "invalid_field",
+        "status",
+    )
