@@ -73,6 +73,24 @@ SENTENCES: dict[str, str] = {
     "connection_deactivated": "The connection is deactivated. Activate it to sync.",
     "connection_not_found": "This connection does not exist (any more).",
     "twin_not_found": "That issue is not synced by this connection.",
+    # connect issues, stop syncing
+    "local_issue_not_found": (
+        "No issue with that local issue key was found in this node's tracker. Check the key."
+    ),
+    "local_issue_not_readable": "The integration user may not read that local issue.",
+    "remote_issue_not_found": (
+        "The other instance has no issue with that remote issue key (or its integration user "
+        "cannot read it). Check the key: it is an issue of the other instance's tracker."
+    ),
+    "remote_issue_already_synced": (
+        "That remote issue is already synced with another issue. Stop syncing it first, or "
+        "choose another remote issue."
+    ),
+    "already_synced": (
+        "One of these issues is already synced with another issue in this connection. Stop "
+        "syncing it first, or choose other issues."
+    ),
+    "twin_busy": "The issue is being synced right now. Try again in a few seconds.",
     # errors of a connection
     "error_not_found": "This error no longer exists. Reload the page.",
     "error_closed": "This error was already retried or resolved. Reload the page.",
@@ -96,6 +114,8 @@ FIELD_LABELS: dict[str, str] = {
     "admin_access": "admin access",
     "invitation_code": "Invitation code",
     "issue_key": "Issue key",
+    "local_key": "Local issue key",
+    "remote_key": "Remote issue key",
 }
 
 
