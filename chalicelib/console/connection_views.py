@@ -23,6 +23,7 @@ DONE = {
     "retried": "The error was retried: its work is back in the sync queue.",
     "resolved": "The error was resolved: its work was dropped on purpose.",
 }
+KEY_FIELDS = {"local_key": "local issue", "remote_key": "remote issue"}
 ALREADY_SYNCED = {
     "already_synced": "Stop syncing it first, or choose other issues.",
     "remote_issue_already_synced": "Stop syncing it first, or choose another remote issue.",
@@ -195,6 +196,8 @@ def connect_sentence(answer: ApiAnswer) -> str:
     """A refusal of Connect issues; which issue a code is about comes from its field."""
     if answer.code in ("issue_not_found", "issue_not_readable") and answer.field == "local_key":
         return SENTENCES["local_" + answer.code]
+    if answer.status == 400 and answer.field in KEY_FIELDS:
+        return f"Enter the {KEY_FIELDS[answer.field]}’s key, such as ABC-12."
     if answer.code in ALREADY_SYNCED and answer.message.endswith("."):
         return f"{answer.message} {ALREADY_SYNCED[answer.code]}"  # it names both issues
     return sentence(answer)

@@ -114,8 +114,8 @@ FIELD_LABELS: dict[str, str] = {
     "admin_access": "admin access",
     "invitation_code": "Invitation code",
     "issue_key": "Issue key",
-    "local_key": "Local issue key",
-    "remote_key": "Remote issue key",
+    "local_key": "Local issue",
+    "remote_key": "Remote issue",
 }
 
 

@@ -58,8 +58,8 @@ def test_the_overview_has_a_labelled_connect_issues_form(ab):
     page = text(visitor.get(f"/console/connections/{cid}"))
     form = section(page, "connect")
     assert "Connect issues" in form and 'name="csrf_token"' in form
-    assert '<label for="local_key">Local issue key</label>' in form
-    assert '<label for="remote_key">Remote issue key</label>' in form
+    assert '<label for="local_key">Local issue</label>' in form
+    assert '<label for="remote_key">Remote issue</label>' in form
     assert f'action="/console/connections/{cid}/connect"' in form
     assert not unlabelled(page)
 
@@ -97,7 +97,7 @@ def test_connect_issues_links_two_existing_issues_and_shows_the_twin(cluster, ab
     [
         ("SUP-404", "TEST-1", 404, "No issue with that local issue key was found"),
         ("{mine}", "TEST-404", 404, "The other instance has no issue with that remote issue key"),
-        ("{mine}", "not a key", 400, "Check \u201cRemote issue key\u201d"),
+        ("{mine}", "not a key", 400, "Enter the remote issue\u2019s key, such as ABC-12."),
     ],
 )
 def test_a_refused_connect_is_a_sentence_in_its_section_and_keeps_the_form(
