@@ -83,8 +83,9 @@ def _connected_notice(twin: dict[str, Any] | None) -> str | None:
     local, remote = twin["local"]["key"], (twin.get("remote") or {}).get("key", "")
     if twin["status"] == "queued":
         return (
-            f"{local} is being connected with {remote}: the other instance links its issue "
-            "when it receives the request (and says so if it cannot)."
+            f"The connect request for {local} and {remote} was sent. The status below turns "
+            "\u201csynced\u201d once the other instance has linked its issue (or says why it "
+            "could not)."
         )
     return f"{local} is connected with {remote}."
 

@@ -75,7 +75,7 @@ def test_connect_issues_links_two_existing_issues_and_shows_the_twin(cluster, ab
 
     page = text(visitor.get(f"/console/connections/{cid}?connected={mine}"))
     shown = section(page, "connect")
-    assert f"{mine} is being connected with {theirs}" in shown
+    assert f"The connect request for {mine} and {theirs} was sent." in shown
     assert 'id="connected-twin"' in shown and "data-twin-status>queued<" in shown
     # htmx refreshes it in the same place until the other end answered
     poll = re.search(r'hx-get="([^"]+)"', shown).group(1).replace("&amp;", "&")
