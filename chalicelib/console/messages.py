@@ -73,6 +73,24 @@ SENTENCES: dict[str, str] = {
     "connection_deactivated": "The connection is deactivated. Activate it to sync.",
     "connection_not_found": "This connection does not exist (any more).",
     "twin_not_found": "That issue is not synced by this connection.",
+    # connect issues, stop syncing
+    "local_issue_not_found": (
+        "No issue with that local issue key was found in this node's tracker. Check the key."
+    ),
+    "local_issue_not_readable": "The integration user may not read that local issue.",
+    "remote_issue_not_found": (
+        "The other instance has no issue with that remote issue key (or its integration user "
+        "cannot read it). Check the key: it is an issue of the other instance's tracker."
+    ),
+    "remote_issue_already_synced": (
+        "That remote issue is already synced with another issue. Stop syncing it first, or "
+        "choose another remote issue."
+    ),
+    "already_synced": (
+        "One of these issues is already synced with another issue in this connection. Stop "
+        "syncing it first, or choose other issues."
+    ),
+    "twin_busy": "The issue is being synced right now. Try again in a few seconds.",
     # errors of a connection
     "error_not_found": "This error no longer exists. Reload the page.",
     "error_closed": "This error was already retried or resolved. Reload the page.",
@@ -132,7 +150,7 @@ SENTENCES: dict[str, str] = {
 # The words the console's forms use for the API's fields.
 FIELD_LABELS: dict[str, str] = {
     "destination_url": "Destination instance URL",
-    "url": "Destination instance URL",
+    "url": "URL",  # the destination's (wizard) or a notification webhook's: one a form
     "destination_incoming_project": "project for the destination's incoming sync",
     "mode": "configuration type",
     "local_short_name": "Local instance short name",
@@ -148,10 +166,11 @@ FIELD_LABELS: dict[str, str] = {
     "pairs": "Pairs",
     "csv": "Pairs",
     "max_per_hour": "Most issues an hour",
-    "url": "Webhook URL",
     "events": "Tell me when",
     "on_twin_deleted": "Deletion policy",
     "reason": "Reason",
+    "local_key": "Local issue",
+    "remote_key": "Remote issue",
 }
 
 
