@@ -14,7 +14,7 @@ from chalicelib.api.auth import require_admin
 from chalicelib.api.paging import page_request, paged
 from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.connections import store
-from chalicelib.ops import accept, initiate, manage
+from chalicelib.ops import accept, destination, initiate, manage
 from chalicelib.ops.connection_resource import to_resource
 
 connections_api = Blueprint(__name__)
@@ -26,6 +26,16 @@ CONN = "/api/v1/connections/{cid}"
 def list_projects(request: ApiRequest) -> list[dict[str, Any]]:
     """The "select a project for the incoming sync" step's choices."""
     return manage.list_projects(tracker=request.root.tracker)
+
+
+@json_route(connections_api, "/api/v1/destinations/info", ["GET"], auth=require_admin)
+def destination_info(request: ApiRequest) -> dict[str, Any]:
+    """Before initiating: the destination at ``?url=`` (node id, public flag, modes)."""
+    node = request.root
+    found = destination.destination_info(
+        request.query.get("url"), settings=node.settings, peer=node.peer
+    )
+    return found.to_resource()
 
 
 @json_route(

@@ -75,3 +75,14 @@ def pull_twin_status(request: ApiRequest, cid: str) -> dict[str, Any]:
     """A private peer reads the notices we keep for it (it cannot be called)."""
     connection: ConnectionModel = request.principal
     return twin_status.pull(connection, dict(request.query))
+
+
+@json_route(node_sync_api, CID + "/connectable", ["POST"], auth=require_peer)
+def connectable_issue(request: ApiRequest, cid: str) -> dict[str, Any]:
+    """Before a connect: may our issue ``key`` be connected with the caller's ``twin_key``?"""
+    from chalicelib.sync.connect import connectable, issue_key
+
+    connection: ConnectionModel = request.principal
+    body = request.json_object()
+    key, twin_key = issue_key(body, "key"), issue_key(body, "twin_key")
+    return {"key": key, **connectable(connection, key, twin_key, deps=request.root.sync).to_json()}

@@ -18,6 +18,11 @@ from chalicelib.sync.twins import twin_resource
 sync_api = Blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
+TWIN_FILTERS: dict[str, frozenset[str] | None] = {
+    "all": None,
+    "live": frozenset({"queued", "synced", "error"}),
+    "stopped": frozenset({"stopped"}),
+}
 
 
 @json_route(sync_api, CONN + "/sync", ["POST"], auth=require_admin)
@@ -28,10 +33,18 @@ def sync_issue(request: ApiRequest, cid: str) -> Reply:
 
 @json_route(sync_api, CONN + "/twins", ["GET"], auth=require_admin)
 def list_twins(request: ApiRequest, cid: str) -> Reply:
-    """The connection's twins, newest first, a page at a time."""
+    """The connection's twins, newest first, a page at a time; ``?status=live`` (queued,
+    synced or in error), ``stopped`` or ``all`` (the default)."""
+    status = request.query.get("status", "all")
+    if status not in TWIN_FILTERS:
+        raise BadRequest(
+            "status must be live, stopped or all.", code="invalid_field", field="status"
+        )
     connection = control.live_connection(cid)
     wanted = page_request(request, "twins")
-    page = twins_page(connection.id, limit=wanted.limit, after=wanted.after)
+    page = twins_page(
+        connection.id, limit=wanted.limit, after=wanted.after, statuses=TWIN_FILTERS[status]
+    )
     return paged(request, wanted, page, [twin_resource(t) for t in page.items])
 
 

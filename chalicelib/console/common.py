@@ -9,13 +9,14 @@ the blueprint from there.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.console.client import AdminClient
+from chalicelib.console.client import AdminClient, ApiAnswer
 from chalicelib.console.messages import sentence
-from chalicelib.console.web import Page
+from chalicelib.console.web import Html, Page
 
 console_api = Blueprint("chalicelib.console")
 
@@ -77,7 +78,13 @@ def paged(client: AdminClient, path: str, cursor: str | None, **query: str) -> d
 
 # A connection's pages, as tabs under its name: (slug, label, path after /connections/{id}).
 # A new screen of a connection adds its tab here and renders ``_connection_nav.html``.
-CONNECTION_TABS: tuple[tuple[str, str, str], ...] = (("overview", "Overview", ""),)
+CONNECTION_TABS: tuple[tuple[str, str, str], ...] = (
+    ("overview", "Overview", ""),
+    ("rules", "Rules", "/rules"),
+    ("triggers", "Triggers", "/triggers"),
+    ("bulk", "Bulk sync", "/bulk"),
+    ("settings", "Settings", "/settings"),
+)
 
 
 def connection_tabs(cid: str, current: str) -> list[dict[str, Any]]:
@@ -91,3 +98,53 @@ def connection_tabs(cid: str, current: str) -> list[dict[str, Any]]:
         }
         for slug, label, suffix in CONNECTION_TABS
     ]
+
+
+def peer_lag_label(lag: Mapping[str, Any] | None, now: datetime | None = None) -> str | None:
+    """A private peer's lag: ``3 waiting, oldest 12 s; last pull 4 s ago`` (``None``: no lag
+    to show, the other end is public or this is a local connection)."""
+    if not lag:
+        return None
+    pending = int(lag.get("pending") or 0)
+    text = f"{pending} waiting" + (
+        f", oldest {age_label(lag.get('oldest_pending_age_s'))}" if pending else ""
+    )
+    pulled = lag.get("last_pull_at")
+    if not pulled:
+        return text + "; no pull yet"
+    try:
+        moment = datetime.fromisoformat(str(pulled))
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    ago = ((now or datetime.now(UTC)) - moment).total_seconds()
+    return f"{text}; last pull {age_label(ago)} ago"
+
+
+def listed_connections(client: AdminClient) -> tuple[list[dict[str, Any]], ApiAnswer]:
+    """The connections in the screens' words, each with its private peer's lag (if any)."""
+    answer = client.get("/api/v1/connections")
+    listed = [connection_view(c) for c in answer.body] if answer.ok else []
+    for c in listed:
+        c["peer_lag_label"] = peer_lag_label(c.get("peer_lag"))
+    return listed, answer
+
+
+def connections_page(
+    client: AdminClient, *, refusal: ApiAnswer | None = None, deleted: str | None = None
+) -> Html:
+    """The Connections tab; with ``refusal`` (a connection that could not be read), its
+    sentence and status."""
+    listed, answer = listed_connections(client)
+    problem = refusal if refusal is not None else (None if answer.ok else answer)
+    return Html(
+        "connections.html",
+        {
+            "tab": "connections",
+            "connections": listed,
+            "deleted": deleted,
+            "error": sentence(problem) if problem is not None else None,
+        },
+        status=problem.status if problem is not None else 200,
+    )

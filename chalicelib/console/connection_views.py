@@ -1,25 +1,33 @@
-"""A connection's page: "Sync your first issue", its twins (each with a history), its
-errors (Retry, Resolve) and its sync queue."""
+"""A connection's page: "Sync your first issue", "Connect issues", its twins (each with a
+history and "Stop syncing" behind a confirmation page), its errors (Retry, Resolve) and its
+sync queue."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from chalicelib.console.client import AdminClient, api_path
+from chalicelib.console.client import AdminClient, ApiAnswer, api_path
 from chalicelib.console.common import (
     age_label,
     api,
     connection_tabs,
     connection_view,
+    connections_page,
     console_api,
     paged,
 )
-from chalicelib.console.messages import sentence
+from chalicelib.console.messages import SENTENCES, sentence
 from chalicelib.console.web import Html, Page, Redirect, html_route
 
 DONE = {
     "retried": "The error was retried: its work is back in the sync queue.",
     "resolved": "The error was resolved: its work was dropped on purpose.",
+}
+KEY_FIELDS = {"local_key": "local issue", "remote_key": "remote issue"}
+ALREADY_SYNCED = {
+    "already_synced": "Stop syncing it first, or choose other issues.",
+    "remote_issue_already_synced": "Stop syncing it first, or choose another remote issue.",
 }
 DIRECTIONS = {"outgoing": "Outgoing", "incoming": "Incoming"}
 
@@ -46,27 +54,65 @@ def _queue(client: AdminClient, cid: str) -> dict[str, Any]:
     }
 
 
+TWIN_SLOTS = ("twin", "connected-twin")  # where a twin's status is shown (and refreshed)
+
+
+def _twin_or_none(client: AdminClient, cid: str, key: str | None) -> dict[str, Any] | None:
+    if not key:
+        return None
+    found = client.get(api_path("connections", cid, "twins", key))
+    return found.body if found.ok else None
+
+
+def _notice(page: Page, client: AdminClient, cid: str) -> str | None:
+    """The notice of the action the page was redirected from (``?done=…``, ``?stopped=…``)."""
+    stopped = page.query.get("stopped")
+    if stopped:
+        twin = _twin_or_none(client, cid, stopped)
+        remote = twin.get("remote") if twin else None
+        pair = f"{stopped} and {remote['key']}" if remote else stopped
+        return (
+            f"Syncing stopped: {pair} stay as they are, and their changes no longer sync. "
+            "Sync the issue (or connect it) again to restart."
+        )
+    return DONE.get(page.query.get("done", ""))
+
+
+def _connected_notice(twin: dict[str, Any] | None) -> str | None:
+    if twin is None:
+        return None
+    local, remote = twin["local"]["key"], (twin.get("remote") or {}).get("key", "")
+    if twin["status"] == "queued":
+        return (
+            f"The connect request for {local} and {remote} was sent. The status below turns "
+            "\u201csynced\u201d once the other instance has linked its issue (or says why it "
+            "could not)."
+        )
+    return f"{local} is connected with {remote}."
+
+
 def _connection_page(
-    page: Page, cid: str, *, key: str | None, error: str | None = None, status: int = 200
+    page: Page,
+    cid: str,
+    *,
+    key: str | None,
+    error: str | None = None,
+    status: int = 200,
+    connect_form: dict[str, str] | None = None,
+    connect_error: str | None = None,
+    connect_field: str | None = None,
 ) -> Html:
     client = api(page)
     answer = client.get(api_path("connections", cid))
     if not answer.ok:
-        listed = client.get("/api/v1/connections")
-        return Html(
-            "connections.html",
-            {
-                "tab": "connections",
-                "connections": [connection_view(c) for c in listed.body] if listed.ok else [],
-                "error": sentence(answer),
-            },
-            status=answer.status,
-        )
+        return connections_page(client, refusal=answer)
     twin = None
     if key and not error:
         found = client.get(api_path("connections", cid, "twins", key))
         twin = found.body if found.ok else None
         error = None if found.ok else sentence(found)
+    connected = None if connect_error else _twin_or_none(client, cid, page.query.get("connected"))
+    shown = "stopped" if page.query.get("twins") == "stopped" else "live"
     return Html(
         "connection.html",
         {
@@ -77,11 +123,18 @@ def _connection_page(
             "key": key,
             "twin": twin,
             "error": error,
-            "done": DONE.get(page.query.get("done", "")),
+            "done": _notice(page, client, cid),
+            "connect": connect_form or {"local_key": "", "remote_key": ""},
+            "connect_error": connect_error,
+            "connect_field": connect_field,
+            "connected": connected,
+            "connected_notice": _connected_notice(connected),
+            "twins_shown": shown,
             "twins": paged(
                 client,
                 api_path("connections", cid, "twins"),
                 page.query.get("twins_cursor") or None,
+                status=shown,
             ),
             "errors": paged(
                 client,
@@ -110,13 +163,96 @@ def sync_issue(page: Page, cid: str) -> Html | Redirect:
     return Redirect(page.url("/connections/" + cid, key=answer.body["local"]["key"]))
 
 
+@html_route(console_api, "/connections/{cid}/connect", ["POST"])
+def connect_issues(page: Page, cid: str) -> Html | Redirect:
+    """Connect issues: ``POST /api/v1/connections/{id}/connect``, then show the twin."""
+    form = {
+        "local_key": page.form.get("local_key", "").strip(),
+        "remote_key": page.form.get("remote_key", "").strip(),
+    }
+    answer = api(page).post(api_path("connections", cid, "connect"), form)
+    if not answer.ok:
+        return _connection_page(
+            page,
+            cid,
+            key=None,
+            status=answer.status,
+            connect_form=form,
+            connect_error=connect_sentence(answer),
+            connect_field=answer.field,
+        )
+    local = answer.body["local"]["key"]
+    return Redirect(page.url("/connections/" + cid, connected=local) + "#connect")
+
+
+def connect_sentence(answer: ApiAnswer) -> str:
+    """A refusal of Connect issues; which issue a code is about comes from its field."""
+    if answer.code in ("issue_not_found", "issue_not_readable") and answer.field == "local_key":
+        return SENTENCES["local_" + answer.code]
+    if answer.status == 400 and answer.field in KEY_FIELDS:
+        return f"Enter the {KEY_FIELDS[answer.field]}’s key, such as ABC-12."
+    if answer.code in ALREADY_SYNCED and answer.message.endswith("."):
+        return f"{answer.message} {ALREADY_SYNCED[answer.code]}"  # it names both issues
+    return sentence(answer)
+
+
 @html_route(console_api, "/connections/{cid}/twins/{key}", ["GET"])
 def twin(page: Page, cid: str, key: str) -> Html:
     """The twin's status as a fragment (htmx polls it while it is queued)."""
     answer = api(page).get(api_path("connections", cid, "twins", key))
     if not answer.ok:
         return Html("twin_error.html", {"error": sentence(answer)}, status=answer.status)
-    return Html("twin_fragment.html", {"twin": answer.body, "cid": cid})
+    slot = page.query.get("slot", "twin")
+    return Html(
+        "twin_fragment.html",
+        {"twin": answer.body, "cid": cid, "slot": slot if slot in TWIN_SLOTS else "twin"},
+    )
+
+
+@html_route(console_api, "/connections/{cid}/twins/{key}/stop", ["GET", "POST"])
+def stop_syncing(page: Page, cid: str, key: str) -> Html | Redirect:
+    """Stop syncing: GET asks for confirmation (a page, no script); the POST of its form
+    calls ``DELETE /api/v1/connections/{id}/twins/{key}`` (both ends stop, both issues
+    stay) and goes back to the connection with a notice."""
+    client = api(page)
+    found = client.get(api_path("connections", cid, "twins", key))
+    if not found.ok:
+        return _connection_page(page, cid, key=None, error=sentence(found), status=found.status)
+    back = "history" if (page.query.get("back") or page.form.get("back")) == "history" else ""
+    if page.method == "POST":
+        answer = client.call("DELETE", api_path("connections", cid, "twins", key))
+        if not answer.ok:
+            return _stop_page(page, cid, found.body, back, sentence(answer), answer.status)
+        return Redirect(page.url("/connections/" + cid, stopped=key) + "#twins")
+    return _stop_page(page, cid, found.body, back)
+
+
+def _stop_page(
+    page: Page,
+    cid: str,
+    twin: dict[str, Any],
+    back: str,
+    error: str | None = None,
+    status: int = 200,
+) -> Html:
+    key = twin["local"]["key"]
+    cancel = (
+        page.url(f"/connections/{cid}/twins/{quote(key, safe='')}/history")
+        if back
+        else page.url("/connections/" + cid) + "#twins"
+    )
+    return Html(
+        "twin_stop.html",
+        {
+            "tab": "connections",
+            "cid": cid,
+            "twin": twin,
+            "back": back,
+            "cancel": cancel,
+            "error": error,
+        },
+        status=status,
+    )
 
 
 @html_route(console_api, "/connections/{cid}/twins/{key}/history", ["GET"])

@@ -73,6 +73,24 @@ SENTENCES: dict[str, str] = {
     "connection_deactivated": "The connection is deactivated. Activate it to sync.",
     "connection_not_found": "This connection does not exist (any more).",
     "twin_not_found": "That issue is not synced by this connection.",
+    # connect issues, stop syncing
+    "local_issue_not_found": (
+        "No issue with that local issue key was found in this node's tracker. Check the key."
+    ),
+    "local_issue_not_readable": "The integration user may not read that local issue.",
+    "remote_issue_not_found": (
+        "The other instance has no issue with that remote issue key (or its integration user "
+        "cannot read it). Check the key: it is an issue of the other instance's tracker."
+    ),
+    "remote_issue_already_synced": (
+        "That remote issue is already synced with another issue. Stop syncing it first, or "
+        "choose another remote issue."
+    ),
+    "already_synced": (
+        "One of these issues is already synced with another issue in this connection. Stop "
+        "syncing it first, or choose other issues."
+    ),
+    "twin_busy": "The issue is being synced right now. Try again in a few seconds.",
     # errors of a connection
     "error_not_found": "This error no longer exists. Reload the page.",
     "error_closed": "This error was already retried or resolved. Reload the page.",
@@ -82,11 +100,58 @@ SENTENCES: dict[str, str] = {
     "tracker_unavailable": "The tracker did not answer. Try again in a moment.",
     "remote_refused": "The other instance refused the request.",
     "other_side_unreachable": "The other instance could not be reached. Try again later.",
+    # triggers, bulk jobs, drift scans
+    "trigger_not_found": "This trigger no longer exists. Reload the page.",
+    "job_not_found": "This job does not exist on this node (any more).",
+    "job_finished": "This job has already finished: there is nothing to cancel.",
+    "peer_is_private": (
+        "The other end of this connection is a private node, which this node cannot call: "
+        "start the drift scan on the private node."
+    ),
+    "scan_not_finished": "The drift scan has not finished yet: repair once it is done.",
+    "nothing_to_repair": "The drift scan found no drifted twin: there is nothing to repair.",
+    # a connection's settings
+    "remote_deleted": (
+        "The other side deleted its end of this connection, so it cannot be activated. "
+        "Delete it and initiate a new connection."
+    ),
+    "concurrent_change": "The connection changed meanwhile. Reload the page and try again.",
+    "key_service_failed": "This node could not open the connection's key. Try again later.",
+    # notifications
+    "notification_url_not_allowed": (
+        "This node may not call that URL: a notification webhook must be an https URL on the "
+        "internet (not a private or local address)."
+    ),
+    "notification_url_unreachable": (
+        "That webhook URL could not be found (its host name does not resolve). Check it."
+    ),
+    "webhook_exists": "This URL is already a notification webhook.",
+    "too_many_webhooks": "A node has at most 5 notification webhooks. Delete one first.",
+    "webhook_not_found": "This notification webhook no longer exists. Reload the page.",
+    # a connection's rules (Rules tab)
+    "rules_not_editable_in_basic_mode": (
+        "Basic rules cannot be edited. Upgrade the connection to Script to edit them."
+    ),
+    "rules_not_in_this_mode": "These rules do not belong to this connection's mode.",
+    "mode_change_not_allowed": "Only a Basic connection can be upgraded, and only to Script.",
+    "visual_other_side_unreachable": (
+        "The other side's mappings cannot be set from here: the partner has not accepted "
+        "the invitation yet, or the other side is private. Configure only this side."
+    ),
+    "visual_refused_by_other_side": (
+        "The other side refused these mappings, so nothing changed on either side."
+    ),
+    "script_runner_unavailable": "The scripts could not be run just now. Try again in a moment.",
+    "invalid_replica": (
+        "The replica is not one the other side could send. Check its fields, or leave it empty."
+    ),
 }
 
 # The words the console's forms use for the API's fields.
 FIELD_LABELS: dict[str, str] = {
     "destination_url": "Destination instance URL",
+    "url": "URL",  # the destination's (wizard) or a notification webhook's: one a form
+    "destination_incoming_project": "project for the destination's incoming sync",
     "mode": "configuration type",
     "local_short_name": "Local instance short name",
     "remote_short_name": "Remote instance short name",
@@ -96,6 +161,16 @@ FIELD_LABELS: dict[str, str] = {
     "admin_access": "admin access",
     "invitation_code": "Invitation code",
     "issue_key": "Issue key",
+    "jql": "JQL query",
+    "note": "Note",
+    "pairs": "Pairs",
+    "csv": "Pairs",
+    "max_per_hour": "Most issues an hour",
+    "events": "Tell me when",
+    "on_twin_deleted": "Deletion policy",
+    "reason": "Reason",
+    "local_key": "Local issue",
+    "remote_key": "Remote issue",
 }
 
 

@@ -5,6 +5,10 @@ Importing a screen module registers its routes; add a new screen's module here.
 
 from chalicelib.console import (  # noqa: F401  (imported for their routes)
     connection_views,
+    job_views,
+    node_views,
+    rules_views,
+    settings_views,
     signin_views,
     wizard_views,
 )

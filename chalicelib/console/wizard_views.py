@@ -6,10 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.console.client import ApiAnswer
-from chalicelib.console.common import MODES, api, connection_view, console_api
+from chalice import Response
+
+from chalicelib.console.common import (
+    MODES,
+    api,
+    connection_view,
+    connections_page,
+    console_api,
+    listed_connections,
+)
 from chalicelib.console.messages import sentence
-from chalicelib.console.web import Html, Page, Redirect, html_route
+from chalicelib.console.web import SECURITY_HEADERS, Html, Page, Redirect, html_route
 
 NEED_DESTINATION = "Enter the destination instance URL, or choose \u201cI don't have a URL\u201d."
 WIZARD_FIELDS = (
@@ -21,7 +29,12 @@ WIZARD_FIELDS = (
     "name",
     "description",
     "incoming_project",
+    "destination_incoming_project",
     "admin_access",
+)
+NO_COMMON_MODE = (
+    "The destination instance offers none of this node's configuration types ({offered}). "
+    "Check the URL, or choose \u201cI don't have a URL\u201d."
 )
 
 
@@ -30,15 +43,28 @@ WIZARD_FIELDS = (
 
 @html_route(console_api, "/connections", ["GET"])
 def connections(page: Page) -> Html:
-    answer = api(page).get("/api/v1/connections")
-    listed = [connection_view(c) for c in answer.body] if answer.ok else []
+    deleted = page.query.get("deleted", "")[:80] or None  # a connection's name: 80 at most
+    return connections_page(api(page), deleted=deleted)
+
+
+@html_route(console_api, "/live/connections", ["GET"], signed_in=False)
+def connections_table(page: Page) -> Html | Redirect | Response:
+    """The Connections table alone: htmx polls it, so a new status shows without a reload.
+
+    When the session has ended meanwhile, htmx is told to load the sign-in page as a page
+    (``HX-Redirect``) instead of putting it inside the table.
+    """
+    if page.session is None:
+        signin = page.url("/signin", next=page.url("/connections"))
+        if page.headers.get("hx-request") == "true":
+            return Response(
+                body="", status_code=200, headers={**SECURITY_HEADERS, "HX-Redirect": signin}
+            )
+        return Redirect(signin)
+    listed, answer = listed_connections(api(page))
     return Html(
-        "connections.html",
-        {
-            "tab": "connections",
-            "connections": listed,
-            "error": None if answer.ok else sentence(answer),
-        },
+        "_connections_table.html",
+        {"connections": listed, "table_error": None if answer.ok else sentence(answer)},
         status=200 if answer.ok else answer.status,
     )
 
@@ -63,15 +89,43 @@ def initiate_destination(page: Page) -> Html:
     return Html("initiate_destination.html", {"tab": "connections", "w": wizard(page)})
 
 
-def _modes(page: Page, w: Mapping[str, str]) -> tuple[list[dict[str, str]], ApiAnswer]:
-    """The configuration types to offer: this node's modes; never Visual without a URL."""
-    answer = api(page).get("/api/v1/node")
-    offered = list(answer.body.get("modes", [])) if answer.ok else []
+def _cards(offered: list[str]) -> list[dict[str, str]]:
+    return [{"value": m, "label": MODES[m][0], "text": MODES[m][1]} for m in MODES if m in offered]
+
+
+def _modes(page: Page, w: Mapping[str, str]) -> dict[str, Any]:
+    """The configuration types to offer, and what is known of the destination.
+
+    Without a URL: this node's modes, never Visual. With a URL: the modes both this node and
+    the destination offer (``GET /api/v1/destinations/info``); a destination that cannot
+    be asked is a sentence and no card (Previous lets the administrator fix the URL).
+    """
+    client = api(page)
+    node = client.get("/api/v1/node")
+    if not node.ok:
+        return {"modes": [], "destination": None, "error": sentence(node), "status": node.status}
+    offered = list(node.body.get("modes", []))
     if not w["destination_url"]:
-        offered = [m for m in offered if m != "visual"]
-    return [
-        {"value": m, "label": MODES[m][0], "text": MODES[m][1]} for m in MODES if m in offered
-    ], answer
+        return {
+            "modes": _cards([m for m in offered if m != "visual"]),
+            "destination": None,
+            "error": None,
+            "status": 200,
+        }
+    found = client.get("/api/v1/destinations/info", url=w["destination_url"])
+    if not found.ok:
+        return {"modes": [], "destination": None, "error": sentence(found), "status": found.status}
+    theirs = list(found.body.get("modes", []))
+    common = [m for m in offered if m in theirs]
+    error = None
+    if not common:
+        error = NO_COMMON_MODE.format(offered=", ".join(MODES[m][0] for m in theirs if m in MODES))
+    return {
+        "modes": _cards(common),
+        "destination": found.body,
+        "error": error,
+        "status": 200 if common else 422,
+    }
 
 
 @html_route(console_api, "/initiate/type", ["GET"])
@@ -87,10 +141,17 @@ def initiate_type(page: Page) -> Html:
             },
             status=400,
         )
-    modes, answer = _modes(page, w)
-    error = None if answer.ok else sentence(answer)
+    offer = _modes(page, w)
     return Html(
-        "initiate_type.html", {"tab": "connections", "w": w, "modes": modes, "error": error}
+        "initiate_type.html",
+        {
+            "tab": "connections",
+            "w": w,
+            "modes": offer["modes"],
+            "destination": offer["destination"],
+            "error": offer["error"],
+        },
+        status=offer["status"],
     )
 
 
@@ -99,6 +160,14 @@ def initiate_information(page: Page) -> Html:
     w = wizard(page)
     back = _step_url(page, "/initiate/type", w, WIZARD_FIELDS)
     return Html("initiate_information.html", {"tab": "connections", "w": w, "back": back})
+
+
+def _is_local(page: Page, w: Mapping[str, str]) -> bool:
+    """Whether the destination URL is this node's own (a local connection)."""
+    if not w["destination_url"]:
+        return False
+    found = api(page).get("/api/v1/destinations/info", url=w["destination_url"])
+    return bool(found.ok and found.body.get("local"))
 
 
 def _project_step(
@@ -112,6 +181,7 @@ def _project_step(
         {
             "tab": "connections",
             "w": w,
+            "local": _is_local(page, w),
             "projects": projects,
             "back": back,
             "error": error or (None if answer.ok else sentence(answer)),
@@ -138,7 +208,9 @@ def initiate(page: Page) -> Html | Redirect:
         "description": w["description"],
         "incoming_project": w["incoming_project"],
     }
-    if w["destination_url"]:
+    if w["destination_incoming_project"]:
+        body["destination_incoming_project"] = w["destination_incoming_project"]  # local
+    elif w["destination_url"]:
         body["admin_access"] = w["admin_access"] == "yes"
     answer = api(page).post("/api/v1/connections", body)
     if not answer.ok:
@@ -154,6 +226,7 @@ def initiate(page: Page) -> Html | Redirect:
             "connection": connection,
             "invitation_code": created.get("invitation_code") or "",
             "redirect_url": created.get("redirect_url"),
+            "remote_url": (connection.get("remote") or {}).get("url"),
             "remote": connection_view(connection)["remote_label"],
         },
         status=201,

@@ -33,8 +33,8 @@ from chalicelib.config import Settings
 from chalicelib.connections import invitation as codec
 from chalicelib.connections import keys, store, validation
 from chalicelib.errors import BadRequest, Conflict, Unprocessable
-from chalicelib.net.errors import PeerRefused, Unreachable, UrlNotAllowed
 from chalicelib.net.peer import NodeInfo, PeerClient
+from chalicelib.ops import destination
 from chalicelib.ops.collaborators import Deps, resolve
 from chalicelib.ops.connection_setup import new_end, require_mode_offered, require_project, same_url
 from chalicelib.store import audit
@@ -131,25 +131,7 @@ def initiate(
 
 
 def _ask_destination(peer: PeerClient, url: str, mode: str) -> NodeInfo:
-    hint = (
-        " Check the URL (the partner's admin reads it from GET /api/v1/node, field "
-        'public_url). If the destination has no public URL, choose "I don\'t have a URL" '
-        "(send destination_url: null) and give its admin the invitation code."
-    )
-    try:
-        info = peer.info(url)
-    except UrlNotAllowed as exc:
-        raise BadRequest(
-            f"This node may not call {url}: {exc.message}{hint}",
-            code="destination_url_not_allowed",
-            field="destination_url",
-        ) from exc
-    except (Unreachable, PeerRefused) as exc:
-        raise Unprocessable(
-            f"{url} could not be reached as a Twinsync node ({exc.message}).{hint}",
-            code="destination_unreachable",
-            field="destination_url",
-        ) from exc
+    info = destination.ask(peer, url)
     if mode not in info.modes:
         offered = ", ".join(info.modes) or "none"
         raise Unprocessable(

@@ -11,25 +11,40 @@ not a twin already; if so it records the twin, applies the replica as a link (fi
 not overwritten; comments and attachments are merged) and answers with its own replica,
 which this end applies as a link too. If not, it answers with a ``refused`` removal and
 this end's twin stops with the reason. Later changes then sync as usual, either way.
+
+Asked at once (:func:`ask_other_end`): before a new link is recorded, this end asks the
+other end whether its issue can be connected, whenever the other end can be called: the
+other connection in process for a local connection, ``POST
+/node/v1/connections/{cid}/connectable`` for a public peer (from a public node and from a
+private one alike: a private node can call out to its public peer). A missing issue, or
+one already synced there, is refused there and then (``remote_issue_not_found``,
+``remote_issue_already_synced``) and nothing is recorded. A private peer cannot be called,
+and a peer that does not answer (or is too old to know the route) cannot be asked: then
+the connect request goes out as before and the twin is ``queued`` until the other end
+answers it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.net.errors import OutboundError
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel
 from chalicelib.store.namespaces import tomb_key
 from chalicelib.sync import removal
 from chalicelib.sync.events import record_transaction
+from chalicelib.sync.links import get_connection, is_local, reachable_end
 from chalicelib.sync.messages import ConnectRequest
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.stop import reopen
 from chalicelib.sync.store import create_twin, get_twin, twin_by_remote
-from chalicelib.trackers.base import Issue, PermissionDenied
+from chalicelib.trackers.base import Issue, PermissionDenied, TrackerError
 from chalicelib.trackers.base import NotFound as IssueNotFound
 from chalicelib.trackers.jql import KEY_RE
 
@@ -125,9 +140,112 @@ def connect(connection: ConnectionModel, body: Mapping[str, Any], *, deps: SyncD
     local_key, remote_key = issue_key(body, "local_key"), issue_key(body, "remote_key")
     issue = read_local(local_key, deps=deps)
     try:
+        existing = check_pair(connection, issue.key, remote_key)
+        if existing is None or existing.status == "stopped":  # a new link: ask the other end
+            refuse_at_once(ask_other_end(connection, issue.key, remote_key, deps=deps))
         return connect_issue(connection, issue, remote_key, deps=deps)
     except CannotConnect as exc:
         raise Conflict(str(exc), code="already_synced") from exc
+
+
+# --- asking the other end at once --------------------------------------------------------------
+
+CONNECTABLE = "connectable"
+NOT_FOUND = "not_found"
+ALREADY_SYNCED = "already_synced"
+UNKNOWN = "unknown"  # the other end could not tell (its tracker did not answer)
+VERDICTS = (CONNECTABLE, NOT_FOUND, ALREADY_SYNCED, UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The other end's answer about one of its issues: can it be connected with ours?"""
+
+    verdict: str
+    message: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "message": self.message}
+
+
+def connectable(connection: ConnectionModel, key: str, twin_key: str, *, deps: SyncDeps) -> Verdict:
+    """This end's answer: may our issue ``key`` be connected with the other end's
+    ``twin_key``? What :func:`receive_request` would find, asked before the request is
+    sent, and one thing more: ``key`` already synced with another issue (or being synced
+    for the first time) in this connection."""
+    try:
+        issue = deps.tracker.get_issue(key)
+    except (IssueNotFound, PermissionDenied):
+        return Verdict(
+            NOT_FOUND,
+            f"{key} does not exist in the other instance's tracker (or its integration user "
+            "cannot read it).",
+        )
+    except TrackerError as exc:
+        log.info("connectable %s: tracker did not answer: %s", key, exc)
+        return Verdict(UNKNOWN)
+    mine = get_twin(connection.id, issue.key)
+    if mine is not None and mine.status != "stopped" and mine.remote_key != twin_key:
+        other = f" with {mine.remote_key}" if mine.remote_key else ""
+        return Verdict(
+            ALREADY_SYNCED,
+            f"{issue.key} is already synced{other} in the other instance.",
+        )
+    holder = twin_by_remote(connection.id, twin_key)
+    if holder is not None and holder.status != "stopped" and holder.local_key != issue.key:
+        return Verdict(
+            ALREADY_SYNCED,
+            f"{twin_key} is already synced with {holder.local_key} in the other instance.",
+        )
+    return Verdict(CONNECTABLE)
+
+
+def parse_verdict(answer: Any) -> Verdict | None:
+    if not isinstance(answer, Mapping) or answer.get("verdict") not in VERDICTS:
+        return None
+    message = answer.get("message")
+    return Verdict(str(answer["verdict"]), message if isinstance(message, str) else None)
+
+
+def ask_other_end(
+    connection: ConnectionModel, local_key: str, remote_key: str, *, deps: SyncDeps
+) -> Verdict | None:
+    """The other end's verdict on ``remote_key``; None when it cannot be asked (a private
+    peer, a peer that does not answer or does not know the route)."""
+    if is_local(connection):
+        other = get_connection(str(connection.local_peer_id))
+        if other is None:
+            return None
+        return connectable(other, remote_key, local_key, deps=deps)
+    if not connection.remote_public:
+        return None  # a private peer is only ever called by itself: it pulls
+    end = reachable_end(connection)
+    if end is None:
+        return None
+    path = f"/node/v1/connections/{quote(connection.id, safe='')}/connectable"
+    try:
+        answer = deps.peer.call(end, "POST", path, {"key": remote_key, "twin_key": local_key})
+    except OutboundError as exc:  # down, refused, or a node without the route
+        log.info("connect %s -> %s: other end not asked (%s); queued", local_key, remote_key, exc)
+        return None
+    return parse_verdict(answer)
+
+
+def refuse_at_once(verdict: Verdict | None) -> None:
+    """Raise the admin API's refusal for a verdict that says no."""
+    if verdict is None or verdict.verdict in (CONNECTABLE, UNKNOWN):
+        return
+    if verdict.verdict == NOT_FOUND:
+        raise NotFound(
+            verdict.message or "The remote issue was not found in the other instance.",
+            code="remote_issue_not_found",
+            field="remote_key",
+        )
+    raise Conflict(
+        verdict.message or "The remote issue is already synced in the other instance.",
+        code="remote_issue_already_synced",
+        field="remote_key",
+    )
 
 
 # --- the receiving end ---------------------------------------------------------------------

@@ -71,25 +71,51 @@ def get_twin(connection_id: str, local_key: str) -> TwinModel | None:
 CREATED_AT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+0000"
 
 
+TWINS_FILTER_BUDGET = 2_000  # twins read at most for one filtered page
+
+
 def twins_page(
-    connection_id: str, *, limit: int, after: dict[str, str] | None = None
+    connection_id: str,
+    *,
+    limit: int,
+    after: dict[str, str] | None = None,
+    statuses: frozenset[str] | None = None,
 ) -> Page[TwinModel]:
     """One page of the connection's twins, newest first (index ``by_created``; the twins
-    themselves are read by key, so a twin deleted meanwhile is left out)."""
+    themselves are read by key, so a twin deleted meanwhile is left out).
+
+    ``statuses``: only twins in one of these (the index holds keys only, so the twins are
+    read and filtered: a page reads at most 2,000 of them and can then hold fewer than
+    ``limit``, even none, and still have a next page)."""
     shape = KeyShape(
         fixed={"connection_id": connection_id},
         patterns={"local_key": TEXT, "created_at": CREATED_AT},
     )
-    start = shape.check(after) if after is not None else None
-    keys = query_page(
-        TwinModel, connection_id, index="by_created", forward=False, limit=limit, after=start
-    )
-    wanted = [(connection_id, k.local_key) for k in keys.items]
-    found = {}
-    if wanted:
-        found = {t.local_key: t for t in TwinModel.batch_get(wanted, consistent_read=True)}
-    twins = [found[key] for _, key in wanted if key in found]
-    return Page(twins, keys.after)
+    position = shape.check(after) if after is not None else None
+    twins: list[TwinModel] = []
+    read = 0
+    while True:
+        keys = query_page(
+            TwinModel,
+            connection_id,
+            index="by_created",
+            forward=False,
+            limit=limit - len(twins),  # never more than the page still has room for
+            after=position,
+        )
+        wanted = [(connection_id, k.local_key) for k in keys.items]
+        found = {}
+        if wanted:
+            found = {t.local_key: t for t in TwinModel.batch_get(wanted, consistent_read=True)}
+        twins += [
+            found[key]
+            for _, key in wanted
+            if key in found and (statuses is None or found[key].status in statuses)
+        ]
+        read += len(wanted)
+        position = keys.after
+        if position is None or len(twins) >= limit or read >= TWINS_FILTER_BUDGET:
+            return Page(twins, position)
 
 
 def create_twin(twin: TwinModel) -> bool:

@@ -45,21 +45,38 @@ def test_connect_links_two_existing_issues_and_later_changes_sync_without_a_thir
     assert f"connect requested with {theirs.key}" in outcomes
 
 
-def test_connect_to_an_issue_that_does_not_exist_is_refused_by_the_other_end(ops):
+def test_connect_to_an_issue_that_does_not_exist_is_refused_at_once_and_records_nothing(ops):
+    """A local connection's other end is asked in process before anything is recorded (the
+    queued path, when the other end cannot be asked: tests/functional/test_connect_at_once.py)."""
     mine = ops.tracker.add_issue("OPS", "lonely")
-    status, _ = ops.api(
+    status, body = ops.api(
         "POST", ops.conn("/connect"), {"local_key": mine.key, "remote_key": "SUP-9"}
     )
-    assert status == 201
+    assert status == 404, body
+    assert body["error"]["code"] == "remote_issue_not_found"
+    assert body["error"]["field"] == "remote_key" and "SUP-9" in body["error"]["message"]
+    assert ops.api("GET", ops.conn(f"/twins/{mine.key}"))[0] == 404
     ops.pump.drain()
-    twin = ops.twin(mine.key)
-    assert twin.status == "stopped" and "refused" in twin.error and "SUP-9" in twin.error
     assert len(ops.tracker.issues) == 1
     # its later changes do not create anything over there
     ops.tracker.update_issue(mine.key, IssueFields(summary="still lonely"))
     ops.webhook(mine.key)
     ops.pump.drain()
     assert len(ops.tracker.issues) == 1
+
+
+def test_connect_to_an_issue_the_other_end_is_syncing_already_is_refused_at_once(ops):
+    """Only the other end knows: its first sync of that issue is not answered yet."""
+    mine = ops.tracker.add_issue("OPS", "ours")
+    theirs = ops.tracker.add_issue("SUP", "theirs")
+    other_conn = f"/api/v1/connections/{ops.other_id}"
+    assert ops.api("POST", other_conn + "/sync", {"issue_key": theirs.key})[0] == 202
+    status, body = ops.api(
+        "POST", ops.conn("/connect"), {"local_key": mine.key, "remote_key": theirs.key}
+    )
+    assert (status, body["error"]["code"]) == (409, "remote_issue_already_synced"), body
+    assert theirs.key in body["error"]["message"]
+    assert ops.api("GET", ops.conn(f"/twins/{mine.key}"))[0] == 404
 
 
 def test_connect_refuses_what_is_already_synced(ops):
@@ -274,3 +291,35 @@ def test_a_connect_that_meets_a_twin_being_synced_is_told_to_try_again_and_a_ret
     ops.pump.drain()
     assert ops.twin(mine.key).status == "synced"
     assert ops.twin(mine.key).remote_key == theirs.key
+
+
+def test_the_twins_list_shows_live_or_stopped_twins_a_page_at_a_time(ops):
+    """``?status=live`` leaves stopped twins out (what the console lists), ``stopped`` shows
+    only them; a filtered page can be short and still go on."""
+    import re
+
+    keys = [ops.sync_pair(f"Printer {n}")[0] for n in range(3)]
+    assert ops.api("DELETE", ops.conn(f"/twins/{keys[1]}"))[0] == 204
+    ops.pump.drain()
+
+    def listed(query):
+        status, body = ops.api("GET", ops.conn(f"/twins?{query}"))
+        assert status == 200, body
+        return [t["local"]["key"] for t in body]
+
+    assert listed("status=live") == [keys[2], keys[0]]
+    assert listed("status=stopped") == [keys[1]]
+    assert set(listed("status=all")) == set(listed("")) and keys[1] in listed("")
+    # a page of one live twin at a time: the stopped one in between is skipped
+    response = ops.client.http.get(ops.conn("/twins?status=live&limit=1"), headers=admin_headers())
+    assert [t["local"]["key"] for t in json.loads(response.body)] == [keys[2]]
+    nxt = re.search(r"<([^>]+)>", response.headers["Link"]).group(1)
+    assert "status=live" in nxt
+    second = json.loads(ops.client.http.get(nxt, headers=admin_headers()).body)
+    assert [t["local"]["key"] for t in second] == [keys[0]]
+    status, body = ops.api("GET", ops.conn("/twins?status=paused"))
+    assert (status, body["error"]["code"], body["error"]["field"]) == (
+        400,
+        "invalid_field",
+        "status",
+    )
