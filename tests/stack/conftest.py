@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -289,10 +290,37 @@ class Screens:
             old.unlink()
 
     def shot(self, page: Any, step: str) -> Path:
+        """Save the screen and check it with axe-core: every screen a browser test shows is
+        one an administrator meets, so a serious or critical violation fails the test."""
         self.count += 1
         path = self.directory / f"{self.count:02d}-{step}.png"
         page.screenshot(path=str(path), full_page=True)
+        found = axe_violations(page)
+        assert not found, f"axe-core on {path.name}:\n" + "\n".join(found)
         return path
+
+
+AXE_BLOCKING = ("serious", "critical")
+
+
+@cache
+def _axe() -> Any:
+    from axe_playwright_python.sync_playwright import Axe  # bundles axe-core's JS
+
+    return Axe()
+
+
+def axe_violations(page: Any, impacts: tuple[str, ...] = AXE_BLOCKING) -> list[str]:
+    """axe-core's violations on ``page`` as it is now, of the given impacts, one line each:
+    ``rule (impact): what: the elements``. Empty when the page passes."""
+    results = _axe().run(page).response
+    found = []
+    for violation in results["violations"]:
+        if violation.get("impact") not in impacts:
+            continue
+        targets = ", ".join(str(n.get("target")) for n in violation.get("nodes", [])[:5])
+        found.append(f"{violation['id']} ({violation['impact']}): {violation['help']}: {targets}")
+    return found
 
 
 @pytest.fixture

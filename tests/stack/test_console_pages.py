@@ -9,57 +9,32 @@ destination that cannot be reached. Every screen the walks visit is a screenshot
 Nodes (``tests/stack/conftest.py``): ``a`` public (tracker ``a``: ALPHA, BETA), ``b``
 private (tracker ``b``: OPS, SUP), ``c`` public (tracker ``b`` too).
 
-Other modules may use :func:`axe_violations` and :class:`Walk` (``from
-tests.stack.test_console_pages import Walk``). Waiting is always for what the page shows
-(Playwright's ``expect`` polls), never a sleep.
+Every screenshot (``Screens.shot`` in ``tests/stack/conftest.py``) runs axe-core; other
+modules may use :class:`Walk` (``from tests.stack.test_console_pages import Walk``).
+Waiting is always for what the page shows (Playwright's ``expect`` polls), never a sleep.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from functools import cache
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from chalicelib.trackers.base import IssueFields
-from tests.stack.conftest import NodeClient, Screens, tracker_as
+from tests.stack.conftest import NodeClient, Screens, axe_violations, tracker_as
 
 pytestmark = pytest.mark.stack
 
 SYNC_TIMEOUT_MS = 45_000
-AXE_BLOCKING = ("serious", "critical")
-
-
-# --- axe-core -------------------------------------------------------------------------
-
-
-@cache
-def _axe() -> Any:
-    from axe_playwright_python.sync_playwright import Axe  # bundles axe-core's JS
-
-    return Axe()
-
-
-def axe_violations(page: Any, impacts: tuple[str, ...] = AXE_BLOCKING) -> list[str]:
-    """axe-core's violations on ``page`` as it is now, of the given impacts, one line each:
-    ``rule (impact): what: the elements``. Empty when the page passes."""
-    results = _axe().run(page).response
-    found = []
-    for violation in results["violations"]:
-        if violation.get("impact") not in impacts:
-            continue
-        targets = ", ".join(str(n.get("target")) for n in violation.get("nodes", [])[:5])
-        found.append(f"{violation['id']} ({violation['impact']}): {violation['help']}: {targets}")
-    return found
 
 
 class Walk:
     """One administrator's browser tab on one node: ``step(name)`` saves a screenshot and
-    runs axe-core on the screen; ``check()`` fails on every serious or critical violation
-    (with the step it was met on) and on any CSP violation or script error the tab saw."""
+    runs axe-core on the screen (a serious or critical violation fails at that step);
+    ``check()`` fails on any CSP violation or script error the tab saw."""
 
     def __init__(self, tab: Any, node: NodeClient, screens: Screens, who: str) -> None:
         self.tab = tab
@@ -67,18 +42,15 @@ class Walk:
         self.node = node
         self.screens = screens
         self.who = who
-        self.violations: list[str] = []
 
     def step(self, name: str) -> None:
-        self.screens.shot(self.page, f"{self.who}-{name}")
-        self.violations += [f"{self.who}-{name}: {v}" for v in axe_violations(self.page)]
+        self.screens.shot(self.page, f"{self.who}-{name}")  # checks the screen with axe-core
 
     def check(self, *, refused: tuple[int, ...] = ()) -> None:
         """``refused``: statuses of pages the walk was meant to be answered (a refusal is a
         4xx page, which the browser logs as a failed load)."""
         expected = tuple(f"responded with a status of {status} " for status in refused)
         problems = [p for p in self.tab.problems if not any(e in p for e in expected)]
-        assert not self.violations, "axe-core:\n" + "\n".join(self.violations)
         assert not problems, problems
 
     def sign_in(self, *, from_page: str = "/console/", then: str = "Connections") -> None:
