@@ -151,6 +151,27 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class LinkType:
+    """A kind of issue link: ``Blocks`` reads "blocks" outward, "is blocked by" inward."""
+
+    id: str
+    name: str
+    inward: str
+    outward: str
+
+
+@dataclass(frozen=True)
+class IssueLink:
+    """A link as one issue sees it: ``direction`` "outward" means this issue is the link's
+    source (this issue <type.outward> ``issue_key``), "inward" its destination."""
+
+    id: str
+    type: str  # the link type's name
+    direction: Literal["inward", "outward"]
+    issue_key: str
+
+
+@dataclass(frozen=True)
 class Issue:
     id: str
     key: str
@@ -170,6 +191,8 @@ class Issue:
     # field (as the changelog names it: summary, description, issuetype, …) -> when it last
     # changed, from the issue's changelog; empty when the tracker did not say
     changed_at: Mapping[str, str] = field(default_factory=dict)
+    # issue 18: relations, parsed from the issue's fields
+    links: tuple[IssueLink, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -315,6 +338,22 @@ class Tracker(Protocol):
     ) -> list[str]: ...
 
     def check_jql(self, jql: str) -> None: ...
+
+
+@runtime_checkable
+class TrackerRelations(Protocol):
+    """Issue 18: what an issue hangs together with (links, parents, worklogs, components,
+    versions, users). Separate from :class:`Tracker` so that trackers and wrappers without
+    these operations still satisfy the core protocol."""
+
+    def list_link_types(self) -> list[LinkType]: ...
+
+    def add_issue_link(self, link_type: str, inward_key: str, outward_key: str) -> None:
+        """Link two issues as Jira's ``POST issueLink`` names them: ``inward_key`` becomes
+        the link's source (it <outward description> ``outward_key``)."""
+        ...
+
+    def delete_issue_link(self, link_id: str) -> None: ...
 
 
 def utc_time(text: str) -> str | None:

@@ -34,6 +34,7 @@ from chalicelib.trackers.base import (
     utc_time,
 )
 from chalicelib.trackers.http import JiraHttp
+from chalicelib.trackers.jira_relations import JiraRelations, parse_links
 
 # Fields that ``Issue`` carries in its own attributes; the rest go to ``Issue.fields``.
 STANDARD_FIELDS = frozenset(
@@ -164,6 +165,7 @@ def parse_issue(
         attachments=tuple(parse_attachment(a) for a in fields.get("attachment") or ()),
         fields=_other_fields(fields, data.get("names")),
         changed_at=_changed_at(data.get("changelog")),
+        links=parse_links(fields.get("issuelinks")),
     )
 
 
@@ -236,7 +238,7 @@ def project_from(data: Mapping[str, Any], types: list[str], default: str | None)
 # --- the shared adapter -----------------------------------------------------------------
 
 
-class JiraTracker:
+class JiraTracker(JiraRelations):
     """The operations Jira Cloud and Jira Server do alike; subclasses set the differences.
 
     ``api`` is the REST prefix (``/rest/api/3`` or ``/rest/api/2``), ``body_format`` the

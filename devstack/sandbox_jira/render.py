@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from . import adf
+from . import render_relations as rel
 from .screens import RESOLUTIONS
 from .store import (
     PRIORITIES,
@@ -492,7 +493,7 @@ class Renderer:
             "resolution": lambda: self.resolution(issue.resolution),
             "resolutiondate": lambda: jira_time(issue.resolved) if issue.resolved else None,
             "duedate": lambda: None,
-            "issuelinks": lambda: [],
+            "issuelinks": lambda: rel.issue_links_field(self, issue, version),
             "subtasks": lambda: [],
             "components": lambda: [],
             "fixVersions": lambda: [],

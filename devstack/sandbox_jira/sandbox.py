@@ -25,7 +25,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from . import admin_api, rest
+from . import (
+    admin_api,
+    rest,
+    rest_relations,  # noqa: F401  (its routes join rest.router on import)
+)
 from .errors import JiraError, unauthorized
 from .faults import Faults, RequestLog
 from .http import Request, Response, parse_query, read_body

@@ -19,6 +19,7 @@ from typing import Any
 from . import adf
 from .index import SearchIndex
 from .jql_eval import Catalog, FieldChange, IssueDoc
+from .relations import Relations
 from .screens import RESOLUTIONS, parse_screens, resolution_id
 from .timefmt import Clock, MonotonicClock, system_clock
 from .workflow import CATEGORIES, initial_status, parse_workflow
@@ -167,6 +168,9 @@ class Change:
     history: HistoryRec | None = None
     comment: CommentRec | None = None
     attachment: AttachmentRec | None = None
+    # issue 18: links and worklogs (relations.py)
+    link: Any = None
+    worklog: Any = None
 
 
 Listener = Callable[[list[Change]], None]
@@ -176,7 +180,7 @@ def body_text(body: Any) -> str:
     return adf.to_text(body) if isinstance(body, dict) else str(body or "")
 
 
-class Store:
+class Store(Relations):
     """All state of one sandbox site, guarded by one re-entrant lock."""
 
     def __init__(self, flavour: str, clock: Clock = system_clock) -> None:
@@ -205,6 +209,7 @@ class Store:
             self.fields: dict[str, FieldRec] = {}
             self.indexed_properties: list[str] | None = None
             self.index = SearchIndex()  # what JQL sees; may lag behind (index.py)
+            self.clear_relations()  # issue 18 (relations.py)
 
     def next_id(self, kind: str) -> str:
         value = self.seq.get(kind, FIRST_ID)
@@ -442,6 +447,7 @@ class Store:
                 self.comments.pop(cid, None)
             for aid in issue.attachments:
                 self.attachments.pop(aid, None)
+            self.forget_relations(issue)  # issue 18 (relations.py)
             self.on_change()
 
     def set_property(self, issue: IssueRec, key: str, value: Any) -> bool:
@@ -783,6 +789,7 @@ class Store:
                     {**asdict(w), "secret": w.secret if include_secrets else None}
                     for w in self.webhooks.values()
                 ],
+                **self.dump_relations(),  # issue 18 (relations.py)
             }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -807,3 +814,4 @@ class Store:
                 raw["data"] = base64.b64decode(raw.get("data") or "")
                 self.attachments[raw["id"]] = AttachmentRec(**raw)
             self.webhooks = {w["id"]: WebhookRec(**w) for w in data.get("webhooks", [])}
+            self.load_relations(data)  # issue 18 (relations.py)

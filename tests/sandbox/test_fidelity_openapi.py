@@ -273,3 +273,39 @@ def test_renamed_search_token_fails(cloud: Env) -> None:
     validator = response_validator("/rest/api/3/search/jql", "get")
     assert not errors(validator, page)
     assert errors(validator, renamed(page, ["nextPageToken"], "nextToken"))
+
+
+# --- issue 18: links, hierarchy, worklogs, components, versions, users -----------------
+
+
+def linked_pair(env: Env) -> tuple[str, str, str]:
+    a, b = env.bot.create_issue("A")["key"], env.bot.create_issue("B")["key"]
+    body = {"type": {"name": "Blocks"}, "inwardIssue": {"key": a}, "outwardIssue": {"key": b}}
+    check(request_validator("/rest/api/3/issueLink", "post"), body)
+    assert env.bot.post("issueLink", json=body).status_code == 201
+    fields = env.bot.get(f"issue/{a}", params={"fields": "issuelinks"}).json()["fields"]
+    return a, b, fields["issuelinks"][0]["id"]
+
+
+def test_issue_links(env: Env) -> None:
+    types = env.bot.get("issueLinkType").json()
+    check(response_validator("/rest/api/3/issueLinkType", "get"), types)
+    a, b, link_id = linked_pair(env)
+    for key in (a, b):
+        issue = env.bot.get(f"issue/{key}").json()
+        check(response_validator(ISSUE, "get"), issue)
+        for item in issue["fields"]["issuelinks"]:
+            ends = ("inwardIssue", "outwardIssue")
+            check(schema_validator("IssueLink", required=("id",), optional=ends), item)
+            assert len([end for end in ends if end in item]) == 1
+    link = env.bot.get(f"issueLink/{link_id}").json()
+    check(response_validator("/rest/api/3/issueLink/{linkId}", "get"), link)
+
+
+def test_renamed_link_field_fails(cloud: Env) -> None:
+    _, _, link_id = linked_pair(cloud)
+    link = cloud.bot.get(f"issueLink/{link_id}").json()
+    validator = response_validator("/rest/api/3/issueLink/{linkId}", "get")
+    assert not errors(validator, link)
+    assert errors(validator, renamed(link, ["outwardIssue"], "outwardIssues"))
+    assert errors(validator, renamed(link, ["type", "inward"], "inwardName"))

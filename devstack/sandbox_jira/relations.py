@@ -1,0 +1,157 @@
+"""The sandbox state issue 18 adds beside issues: issue links and their types.
+
+Kept apart from ``store.py`` so the store's own code stays as it was: :class:`Relations` is
+a mixin of :class:`~devstack.sandbox_jira.store.Store` and uses its lock, ids, clock and
+change reporting. Links follow Jira's model: a link goes from a *source* issue to a
+*destination* issue; ``POST issueLink`` names the source ``inwardIssue`` and the
+destination ``outwardIssue`` (Atlassian's example: HSP-1 "duplicates" MKY-1), the source
+lists the link with ``outwardIssue`` (the destination) and the destination with
+``inwardIssue`` (the source). Creating or deleting a link writes a ``Link`` changelog item
+on both issues, as Jira does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store import IssueRec, UserRec
+
+# id, name, inward, outward: Jira's default issue link types
+DEFAULT_LINK_TYPES = (
+    ("10000", "Blocks", "is blocked by", "blocks"),
+    ("10001", "Cloners", "is cloned by", "clones"),
+    ("10002", "Duplicate", "is duplicated by", "duplicates"),
+    ("10003", "Relates", "relates to", "relates to"),
+)
+
+
+@dataclass
+class LinkTypeRec:
+    id: str
+    name: str
+    inward: str
+    outward: str
+
+
+@dataclass
+class IssueLinkRec:
+    id: str
+    type_id: str
+    source: str  # issue id (POST's inwardIssue)
+    destination: str  # issue id (POST's outwardIssue)
+    created: int
+
+
+class Relations:
+    """Links between issues (a mixin of ``Store``: its lock, ids, clock, ``_emit``)."""
+
+    # provided by Store
+    lock: Any
+    clock: Any
+    issues: dict[str, IssueRec]
+    flavour: str
+
+    def clear_relations(self) -> None:
+        self.link_types: dict[str, LinkTypeRec] = {
+            tid: LinkTypeRec(tid, name, inward, outward)
+            for tid, name, inward, outward in DEFAULT_LINK_TYPES
+        }
+        self.links: dict[str, IssueLinkRec] = {}
+
+    # --- link types ---------------------------------------------------------------------
+
+    def find_link_type(self, ref: Any) -> LinkTypeRec | None:
+        """A link type by ``{"id": ...}`` or ``{"name": ...}`` (names compared as Jira does,
+        ignoring case)."""
+        if not isinstance(ref, dict):
+            return None
+        if ref.get("id") is not None:
+            return self.link_types.get(str(ref["id"]))
+        name = str(ref.get("name") or "").lower()
+        return next((t for t in self.link_types.values() if t.name.lower() == name), None)
+
+    # --- links --------------------------------------------------------------------------
+
+    def issue_links(self, issue: IssueRec) -> list[IssueLinkRec]:
+        return [link for link in self.links.values() if issue.id in (link.source, link.destination)]
+
+    def add_link(
+        self, actor: UserRec, link_type: LinkTypeRec, source: IssueRec, destination: IssueRec
+    ) -> IssueLinkRec:
+        """Link ``source`` to ``destination``; the same link again is no new link (Jira
+        answers 201 and changes nothing)."""
+        with self.lock:
+            for link in self.links.values():
+                if (link.type_id, link.source, link.destination) == (
+                    link_type.id,
+                    source.id,
+                    destination.id,
+                ):
+                    return link
+            now = self.clock()
+            link = IssueLinkRec(
+                self.next_id("issuelink"), link_type.id, source.id, destination.id, now
+            )
+            self.links[link.id] = link
+            self._link_history(actor, link, now, created=True)
+            return link
+
+    def delete_link(self, actor: UserRec, link: IssueLinkRec) -> None:
+        with self.lock:
+            now = self.clock()
+            self.links.pop(link.id, None)
+            self._link_history(actor, link, now, created=False)
+
+    def forget_relations(self, issue: IssueRec) -> None:
+        """Drop what hangs off a deleted issue: its links (Jira deletes them with it)."""
+        for link in self.issue_links(issue):
+            self.links.pop(link.id, None)
+
+    def _link_history(self, actor: UserRec, link: IssueLinkRec, now: int, *, created: bool) -> None:
+        from .store import Change, HistoryRec
+
+        link_type = self.link_types[link.type_id]
+        source, destination = self.issues[link.source], self.issues[link.destination]
+        event = "issuelink_created" if created else "issuelink_deleted"
+        changes = [Change(event, None, actor, source, now, link=link)]
+        for issue, other, phrase in (
+            (source, destination, link_type.outward),
+            (destination, source, link_type.inward),
+        ):
+            text = f"This issue {phrase} {other.key}"
+            item: dict[str, Any] = {
+                "field": "Link",
+                "fieldtype": "jira",
+                "from": None if created else other.key,
+                "fromString": None if created else text,
+                "to": other.key if created else None,
+                "toString": text if created else None,
+            }
+            history = HistoryRec(self.next_id("changelog"), actor.id, now, [item])
+            issue.history.append(history)
+            issue.updated = now
+            changes.append(
+                Change("jira:issue_updated", "issue_updated", actor, issue, now, history=history)
+            )
+        self._emit(*changes)
+
+    # --- persistence --------------------------------------------------------------------
+
+    def dump_relations(self) -> dict[str, Any]:
+        return {
+            "link_types": [asdict(t) for t in self.link_types.values()],
+            "links": [asdict(link) for link in self.links.values()],
+        }
+
+    def load_relations(self, data: dict[str, Any]) -> None:
+        if data.get("link_types"):
+            self.link_types = {t["id"]: LinkTypeRec(**t) for t in data["link_types"]}
+        self.links = {item["id"]: IssueLinkRec(**item) for item in data.get("links", [])}
+
+    if TYPE_CHECKING:  # the Store's own
+
+        def next_id(self, kind: str) -> str: ...
+
+        def _emit(self, *changes: Any) -> None: ...

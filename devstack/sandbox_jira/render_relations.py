@@ -1,0 +1,90 @@
+"""JSON of issue 18's relations (links, link types) in Jira's REST and webhook shapes.
+
+Functions over a :class:`~devstack.sandbox_jira.render.Renderer`, so ``render.py`` only
+calls them from the issue's fields. Shapes follow Atlassian's OpenAPI document
+(``IssueLinkType``, ``IssueLink``, ``LinkedIssue``) and, for webhooks, the captured
+``issuelink_created``/``issuelink_deleted`` bodies (ids as numbers there).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .relations import IssueLinkRec, LinkTypeRec
+
+if TYPE_CHECKING:
+    from .render import Renderer
+    from .store import IssueRec
+
+
+def link_type(r: Renderer, rec: LinkTypeRec, version: int) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "name": rec.name,
+        "inward": rec.inward,
+        "outward": rec.outward,
+        "self": f"{r.api(version)}/issueLinkType/{rec.id}",
+    }
+
+
+def linked_issue(r: Renderer, issue: IssueRec, version: int) -> dict[str, Any]:
+    """The other issue of a link: id, key, self and a few key fields."""
+    return {
+        "id": issue.id,
+        "key": issue.key,
+        "self": f"{r.api(version)}/issue/{issue.id}",
+        "fields": {
+            "summary": issue.summary,
+            "status": r.status(issue.status, version),
+            "priority": r.priority(issue.priority, version),
+            "issuetype": r.issue_type(issue.issue_type, version),
+        },
+    }
+
+
+def issue_link(r: Renderer, link: IssueLinkRec, version: int) -> dict[str, Any]:
+    """``GET issueLink/{id}``: both ends, as ``POST issueLink`` named them."""
+    issues = r.store.issues
+    return {
+        "id": link.id,
+        "self": f"{r.api(version)}/issueLink/{link.id}",
+        "type": link_type(r, r.store.link_types[link.type_id], version),
+        "inwardIssue": linked_issue(r, issues[link.source], version),
+        "outwardIssue": linked_issue(r, issues[link.destination], version),
+    }
+
+
+def issue_links_field(r: Renderer, issue: IssueRec, version: int) -> list[dict[str, Any]]:
+    """The ``issuelinks`` field: each link seen from ``issue``, with the other end only."""
+    out = []
+    for link in r.store.issue_links(issue):
+        outward = link.source == issue.id  # this issue is the source: the other is outward
+        other = r.store.issues[link.destination if outward else link.source]
+        out.append(
+            {
+                "id": link.id,
+                "self": f"{r.api(version)}/issueLink/{link.id}",
+                "type": link_type(r, r.store.link_types[link.type_id], version),
+                ("outwardIssue" if outward else "inwardIssue"): linked_issue(r, other, version),
+            }
+        )
+    return out
+
+
+def webhook_link(r: Renderer, link: IssueLinkRec) -> dict[str, Any]:
+    """``issueLink`` of an ``issuelink_created``/``_deleted`` webhook (captured shape)."""
+    rec = r.store.link_types[link.type_id]
+    return {
+        "id": int(link.id),
+        "sourceIssueId": int(link.source),
+        "destinationIssueId": int(link.destination),
+        "issueLinkType": {
+            "id": int(rec.id),
+            "name": rec.name,
+            "outwardName": rec.outward,
+            "inwardName": rec.inward,
+            "isSubTaskLinkType": False,
+            "isSystemLinkType": False,
+        },
+        "systemLink": False,
+    }

@@ -1,0 +1,85 @@
+"""REST endpoints of issue 18's relations: issue link types and issue links.
+
+Registered on ``rest.router`` (imported by ``sandbox.py``), so the paths, versions and
+auth are the same as every other endpoint. Answers and refusals follow Atlassian's
+OpenAPI document and Jira's wording.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import render_relations as rel
+from .errors import JiraError, issue_not_found, not_found
+from .http import Request, Response
+from .rest import NO_CONTENT, actor, body_json, router, v
+
+if TYPE_CHECKING:
+    from .sandbox import SandboxJira
+    from .store import IssueRec
+
+
+def _linked(site: SandboxJira, ref: Any) -> IssueRec:
+    key = (ref.get("key") or ref.get("id")) if isinstance(ref, dict) else None
+    issue = site.store.issue(str(key)) if key else None
+    if issue is None:
+        raise issue_not_found()
+    return issue
+
+
+@router.add("GET", "/rest/api/{v}/issueLinkType")
+def list_link_types(site: SandboxJira, req: Request) -> Response:
+    with site.store.lock:
+        types = [rel.link_type(site.renderer, t, v(req)) for t in site.store.link_types.values()]
+        return Response(body={"issueLinkTypes": types})
+
+
+@router.add("GET", "/rest/api/{v}/issueLinkType/{tid}")
+def get_link_type(site: SandboxJira, req: Request) -> Response:
+    rec = site.store.link_types.get(req.params["tid"])
+    if rec is None:
+        raise not_found(f"No issue link type with id '{req.params['tid']}' exists.")
+    return Response(body=rel.link_type(site.renderer, rec, v(req)))
+
+
+@router.add("POST", "/rest/api/{v}/issueLink")
+def create_link(site: SandboxJira, req: Request) -> Response:
+    """201 with no body, as Jira: the new link's id is read from the issues' ``issuelinks``."""
+    raw = body_json(req)
+    if not isinstance(raw, dict) or not all(
+        isinstance(raw.get(k), dict) for k in ("type", "inwardIssue", "outwardIssue")
+    ):
+        raise JiraError(400, ["Issue link type, inward and outward issues are required."])
+    with site.store.lock:
+        link_type = site.store.find_link_type(raw["type"])
+        if link_type is None:
+            ref = raw["type"].get("name") or raw["type"].get("id")
+            raise not_found(f"No issue link type with name '{ref}' found.")
+        source = _linked(site, raw["inwardIssue"])
+        destination = _linked(site, raw["outwardIssue"])
+        if source.id == destination.id:
+            raise JiraError(400, ["You cannot link an issue to itself."])
+        site.store.add_link(actor(req), link_type, source, destination)
+        return Response(201)
+
+
+def _find_link(site: SandboxJira, link_id: str) -> Any:
+    link = site.store.links.get(link_id)
+    if link is None:
+        raise not_found(f"No issue link with id '{link_id}' exists.")
+    return link
+
+
+@router.add("GET", "/rest/api/{v}/issueLink/{lid}")
+def get_link(site: SandboxJira, req: Request) -> Response:
+    with site.store.lock:
+        link = _find_link(site, req.params["lid"])
+        return Response(body=rel.issue_link(site.renderer, link, v(req)))
+
+
+@router.add("DELETE", "/rest/api/{v}/issueLink/{lid}")
+def delete_link(site: SandboxJira, req: Request) -> Response:
+    with site.store.lock:
+        link = _find_link(site, req.params["lid"])
+        site.store.delete_link(actor(req), link)
+        return Response(NO_CONTENT)
