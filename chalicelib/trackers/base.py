@@ -172,6 +172,17 @@ class IssueLink:
 
 
 @dataclass(frozen=True)
+class IssueType:
+    """An issue type of a project; a ``subtask`` type needs a parent. ``hierarchy_level``
+    is Cloud's (-1 sub-task, 0 standard, 1 epic); Server says none (``None``)."""
+
+    id: str
+    name: str
+    subtask: bool = False
+    hierarchy_level: int | None = None
+
+
+@dataclass(frozen=True)
 class Issue:
     id: str
     key: str
@@ -193,6 +204,9 @@ class Issue:
     changed_at: Mapping[str, str] = field(default_factory=dict)
     # issue 18: relations, parsed from the issue's fields
     links: tuple[IssueLink, ...] = ()
+    # the parent's key: Cloud's ``parent`` (sub-task or epic child), Server's sub-task
+    # ``parent`` or its ``Epic Link``
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,9 @@ class IssueFields:
     priority: str | None = None
     custom: Mapping[str, Any] = field(default_factory=dict)
     properties: Mapping[str, Any] = field(default_factory=dict)  # set on create
+    # issue 18: the parent issue's key (a sub-task's parent, an epic); the adapter writes
+    # it the way its flavour does (see ``TrackerRelations.set_parent``)
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -354,6 +371,16 @@ class TrackerRelations(Protocol):
         ...
 
     def delete_issue_link(self, link_id: str) -> None: ...
+
+    def list_issue_types(self, project: str) -> list[IssueType]:
+        """Every issue type of a project, sub-task types included (``subtask``)."""
+        ...
+
+    def set_parent(self, key: str, parent_key: str | None) -> None:
+        """Make ``parent_key`` the issue's parent (``None``: none). Cloud sets ``parent``
+        for sub-tasks and epic children alike; Server sets a sub-task's ``parent`` and any
+        other issue's ``Epic Link``."""
+        ...
 
 
 def utc_time(text: str) -> str | None:

@@ -34,7 +34,7 @@ from chalicelib.trackers.base import (
     utc_time,
 )
 from chalicelib.trackers.http import JiraHttp
-from chalicelib.trackers.jira_relations import JiraRelations, parse_links
+from chalicelib.trackers.jira_relations import JiraRelations, parse_links, parse_parent
 
 # Fields that ``Issue`` carries in its own attributes; the rest go to ``Issue.fields``.
 STANDARD_FIELDS = frozenset(
@@ -166,6 +166,7 @@ def parse_issue(
         fields=_other_fields(fields, data.get("names")),
         changed_at=_changed_at(data.get("changelog")),
         links=parse_links(fields.get("issuelinks")),
+        parent=parse_parent(fields, data.get("names")),
     )
 
 
@@ -405,6 +406,11 @@ class JiraTracker(JiraRelations):
         payload: dict[str, Any] = {
             "fields": {"project": {"key": project}, **self.fields_payload(fields)}
         }
+        if fields.parent is not None:  # issue 18: per flavour (jira_relations.py)
+            payload["fields"].update(
+                self.parent_fields(fields.parent, project=project, issue_type=fields.issue_type)
+            )
+        payload["fields"].update(self.create_extras(project, fields))
         if fields.properties:
             # Set atomically with the issue, so a crash right after create still leaves it
             # findable by its property (see find_issues_with_property).
@@ -415,6 +421,8 @@ class JiraTracker(JiraRelations):
 
     def update_issue(self, key: str, fields: IssueFields) -> None:
         payload = self.fields_payload(fields)
+        if fields.parent is not None:  # issue 18: per flavour (jira_relations.py)
+            payload.update(self.parent_fields(fields.parent, key=key, issue_type=fields.issue_type))
         if payload:
             self.http.json("PUT", self._issue_path(key), json={"fields": payload})
         for name, value in fields.properties.items():

@@ -1,4 +1,5 @@
-"""Issue 18's Jira operations, common to Cloud and Server: links between issues.
+"""Issue 18's Jira operations, common to Cloud and Server: links between issues, the
+hierarchy (parents, sub-task types).
 
 A mixin of :class:`~chalicelib.trackers.jira_common.JiraTracker` (its request chokepoint,
 REST prefix and paths); where the flavours differ the adapters override a small hook.
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import quote
 
-from chalicelib.trackers.base import IssueLink, LinkType
+from chalicelib.trackers.base import IssueFields, IssueLink, IssueType, LinkType
 
 if TYPE_CHECKING:
     from chalicelib.trackers.http import JiraHttp
@@ -54,6 +55,34 @@ def parse_links(raw: Any) -> tuple[IssueLink, ...]:
     return tuple(out)
 
 
+def parse_issue_type(data: Mapping[str, Any]) -> IssueType:
+    level = data.get("hierarchyLevel")
+    return IssueType(
+        id=str(data.get("id") or ""),
+        name=str(data.get("name") or ""),
+        subtask=bool(data.get("subtask")),
+        hierarchy_level=int(level) if isinstance(level, int) else None,
+    )
+
+
+EPIC_LINK = "Epic Link"  # Jira Software's custom field on Server (and old Cloud sites)
+EPIC_NAME = "Epic Name"
+
+
+def parse_parent(fields: Mapping[str, Any], names: Any) -> str | None:
+    """The parent's key: ``parent`` (Cloud: any child; Server: a sub-task), else the value
+    of the field ``names`` calls ``Epic Link`` (Server's epic children)."""
+    parent = fields.get("parent")
+    if isinstance(parent, Mapping) and parent.get("key"):
+        return str(parent["key"])
+    if isinstance(names, Mapping):
+        for field_id, name in names.items():
+            value = fields.get(field_id)
+            if name == EPIC_LINK and isinstance(value, str) and value:
+                return value
+    return None
+
+
 # --- operations -------------------------------------------------------------------------
 
 
@@ -62,6 +91,14 @@ class JiraRelations:
 
     api: ClassVar[str]
     http: JiraHttp
+
+    if TYPE_CHECKING:  # JiraTracker's
+
+        def _issue_path(self, key: str, *rest: str) -> str: ...
+
+        def field_id(self, name: str) -> str: ...
+
+        def field_ids(self, *, refresh: bool = False) -> dict[str, str]: ...
 
     def list_link_types(self) -> list[LinkType]:
         data = self.http.json("GET", f"{self.api}/issueLinkType") or {}
@@ -83,3 +120,28 @@ class JiraRelations:
 
     def delete_issue_link(self, link_id: str) -> None:
         self.http.json("DELETE", f"{self.api}/issueLink/{quote(str(link_id), safe='')}")
+
+    # hierarchy ------------------------------------------------------------------------
+
+    def list_issue_types(self, project: str) -> list[IssueType]:
+        raise NotImplementedError
+
+    def set_parent(self, key: str, parent_key: str | None) -> None:
+        payload = self.parent_fields(parent_key, key=key)
+        self.http.json("PUT", self._issue_path(key), json={"fields": payload})
+
+    def parent_fields(
+        self,
+        parent_key: str | None,
+        *,
+        key: str | None = None,
+        project: str | None = None,
+        issue_type: str | None = None,
+    ) -> dict[str, Any]:
+        """The ``fields`` that make ``parent_key`` the parent (Cloud: ``parent``, for any
+        child); the issue is ``key``, or a new one of ``issue_type`` in ``project``."""
+        return {"parent": {"key": parent_key} if parent_key else None}
+
+    def create_extras(self, project: str, fields: IssueFields) -> dict[str, Any]:
+        """Fields a flavour needs on create beyond what ``fields`` says (none on Cloud)."""
+        return {}

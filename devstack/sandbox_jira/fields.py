@@ -15,6 +15,7 @@ from typing import Any
 
 from . import adf
 from .errors import JiraError, bad_request, field_errors
+from .fields_relations import HierarchyChecks
 from .screens import NOT_ON_DEFAULT_SCREENS, SYSTEM_NAMES, find_resolution
 from .store import PRIORITIES, IssueRec, ProjectRec, Store
 
@@ -25,7 +26,7 @@ NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Docu
 NOT_SETTABLE = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 
 
-class FieldReader:
+class FieldReader(HierarchyChecks):
     """Turns a request's fields into store values for one site and API version."""
 
     def __init__(self, store: Store, version: int) -> None:
@@ -62,6 +63,7 @@ class FieldReader:
             self.screen.add("summary")  # Jira keeps the summary on every create screen
         values.update(self.values(fields, body.get("update")))
         self.require(screens.get("required") or [], values)
+        self.check_hierarchy(values, None, project)  # issue 18 (fields_relations.py)
         properties = self.properties(body.get("properties"))
         self.fail_if_errors()
         assert project is not None
@@ -123,6 +125,7 @@ class FieldReader:
             name = self.issue_type(fields.pop("issuetype"), project)
             values = {"issuetype": name} if name else {}
         values.update(self.values(fields, body.get("update"), issue))
+        self.check_hierarchy(values, issue)  # issue 18 (fields_relations.py)
         self.fail_if_errors()
         return values
 
@@ -227,6 +230,9 @@ class FieldReader:
         refused an id the site does not define)."""
         rec = self.store.fields.get(name)
         kind = rec.type if rec else "any"
+        if kind.startswith("epic_"):
+            self.epic_value(name, kind, value, out)  # issue 18 (fields_relations.py)
+            return
         number = isinstance(value, int | float) and not isinstance(value, bool)
         strings = isinstance(value, list) and all(isinstance(x, str) for x in value)
         ok = (

@@ -1,4 +1,4 @@
-"""The sandbox state issue 18 adds beside issues: issue links and their types.
+"""The sandbox state issue 18 adds beside issues: issue links and their types, hierarchy.
 
 Kept apart from ``store.py`` so the store's own code stays as it was: :class:`Relations` is
 a mixin of :class:`~devstack.sandbox_jira.store.Store` and uses its lock, ids, clock and
@@ -8,6 +8,13 @@ destination ``outwardIssue`` (Atlassian's example: HSP-1 "duplicates" MKY-1), th
 lists the link with ``outwardIssue`` (the destination) and the destination with
 ``inwardIssue`` (the source). Creating or deleting a link writes a ``Link`` changelog item
 on both issues, as Jira does.
+
+Hierarchy: a sub-task type (``Sub-task``, or Cloud's newer ``Subtask``) is level -1, an
+``Epic`` level 1 on Cloud, every other type level 0; on Cloud a ``parent`` must be exactly
+one level up (a sub-task under a standard issue, a standard issue under an epic). Server
+has no epic level: a sub-task's ``parent`` is a standard issue (epics included), and an
+epic's children name it in Jira Software's ``Epic Link`` custom field instead; a Server
+site gets ``Epic Link`` and ``Epic Name`` when a project with the ``Epic`` type is created.
 """
 
 from __future__ import annotations
@@ -18,6 +25,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .store import IssueRec, UserRec
 
+SUBTASK_TYPES = ("Sub-task", "Subtask")
+EPIC = "Epic"
+EPIC_LINK, EPIC_NAME = "Epic Link", "Epic Name"
+# Jira Software's custom fields on Server: name -> (sandbox type, preferred id)
+EPIC_FIELDS = {
+    EPIC_LINK: ("epic_link", "customfield_10100"),
+    EPIC_NAME: ("epic_name", "customfield_10101"),
+}
 # id, name, inward, outward: Jira's default issue link types
 DEFAULT_LINK_TYPES = (
     ("10000", "Blocks", "is blocked by", "blocks"),
@@ -137,6 +152,32 @@ class Relations:
             )
         self._emit(*changes)
 
+    # --- hierarchy ----------------------------------------------------------------------
+
+    def hierarchy_level(self, type_name: str) -> int:
+        if type_name in SUBTASK_TYPES:
+            return -1
+        return 1 if type_name == EPIC and self.flavour == "cloud" else 0
+
+    def children(self, issue: IssueRec, *, subtasks_only: bool = True) -> list[IssueRec]:
+        return [
+            i
+            for i in self.issues.values()
+            if i.parent == issue.id and (not subtasks_only or i.issue_type in SUBTASK_TYPES)
+        ]
+
+    def ensure_epic_fields(self) -> None:
+        """Server: Jira Software's ``Epic Link`` and ``Epic Name`` (when a project has epics)."""
+        if self.flavour != "server":
+            return
+        for name, (kind, preferred) in EPIC_FIELDS.items():
+            if self.field_by_name(name) is None:
+                free = preferred if preferred not in self.fields else None
+                self.add_field(name=name, field_type=kind, field_id=free)
+
+    def field_by_name(self, name: str) -> Any:
+        return next((f for f in self.fields.values() if f.name.lower() == name.lower()), None)
+
     # --- persistence --------------------------------------------------------------------
 
     def dump_relations(self) -> dict[str, Any]:
@@ -151,6 +192,11 @@ class Relations:
         self.links = {item["id"]: IssueLinkRec(**item) for item in data.get("links", [])}
 
     if TYPE_CHECKING:  # the Store's own
+        fields: dict[str, Any]
+
+        def add_field(
+            self, *, name: str, field_type: str = "string", field_id: str | None = None
+        ) -> Any: ...
 
         def next_id(self, kind: str) -> str: ...
 

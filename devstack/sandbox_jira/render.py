@@ -89,6 +89,9 @@ CUSTOM_FIELD_SCHEMAS = {  # sandbox field type -> (schema type, Jira's custom fi
     "number": ("number", _PLUGIN + "float"),
     "array": ("array", _PLUGIN + "labels"),
     "any": ("any", _PLUGIN + "textarea"),
+    # issue 18: Jira Software's epic fields on Server
+    "epic_link": ("any", "com.pyxis.greenhopper.jira:gh-epic-link"),
+    "epic_name": ("string", "com.pyxis.greenhopper.jira:gh-epic-label"),
 }
 TYPE_DESCRIPTIONS = {
     "Bug": "A problem or error.",
@@ -206,11 +209,11 @@ class Renderer:
             "iconUrl": f"{self.base}/secure/viewavatar?size=xsmall&avatarId=10318"
             "&avatarType=issuetype",
             "name": name,
-            "subtask": name == "Sub-task",
+            "subtask": self.store.hierarchy_level(name) == -1,
             "avatarId": 10318,
         }
         if self.cloud:
-            data["hierarchyLevel"] = {"Sub-task": -1, "Epic": 1}.get(name, 0)
+            data["hierarchyLevel"] = self.store.hierarchy_level(name)
         return data
 
     def project_ref(self, project: ProjectRec, version: int) -> dict[str, Any]:
@@ -494,7 +497,9 @@ class Renderer:
             "resolutiondate": lambda: jira_time(issue.resolved) if issue.resolved else None,
             "duedate": lambda: None,
             "issuelinks": lambda: rel.issue_links_field(self, issue, version),
-            "subtasks": lambda: [],
+            "subtasks": lambda: [
+                rel.linked_issue(self, child, version) for child in self.store.children(issue)
+            ],
             "components": lambda: [],
             "fixVersions": lambda: [],
             "versions": lambda: [],

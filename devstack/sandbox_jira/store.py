@@ -44,6 +44,8 @@ DEFAULT_PRIORITY = "Medium"
 ATTRS = {"issuetype": "issue_type"}  # REST field id -> IssueRec attribute
 DEFAULT_STATUS = "To Do"
 FIELD_TYPES = ("string", "number", "array", "any")  # custom field value types the sandbox checks
+FIELD_TYPES += ("epic_link", "epic_name")  # issue 18: Jira Software's on Server (relations.py)
+JQL_KINDS = {"epic_link": "array", "epic_name": "string"}  # searched like labels / text
 
 
 @dataclass
@@ -295,6 +297,8 @@ class Store(Relations):
             types = list(issue_types or ["Task", "Bug", "Story"])
             for type_name in types:
                 self.issue_type_id(type_name)
+            if "Epic" in types:
+                self.ensure_epic_fields()  # issue 18 (relations.py)
             if default_issue_type and default_issue_type not in types:
                 raise ValueError(f"default issue type {default_issue_type} is not in {types}")
             project = ProjectRec(
@@ -707,7 +711,9 @@ class Store(Relations):
                 indexed_properties=(
                     set(self.indexed_properties) if self.indexed_properties is not None else None
                 ),
-                custom_fields=[(f.id, f.name, f.type) for f in self.fields.values()],
+                custom_fields=[
+                    (f.id, f.name, JQL_KINDS.get(f.type, f.type)) for f in self.fields.values()
+                ],
                 status_categories={n.lower(): c for n, (_, c) in self.statuses.items()},
                 resolutions=[(rid, name) for rid, name, _ in RESOLUTIONS],
             )

@@ -7,7 +7,13 @@ from typing import Any, cast
 
 import pytest
 
-from chalicelib.trackers.base import IssueFields, IssueLink, NotFound, TrackerRelations
+from chalicelib.trackers.base import (
+    InvalidRequest,
+    IssueFields,
+    IssueLink,
+    NotFound,
+    TrackerRelations,
+)
 from tests.contract.conftest import PROJECT, Jira
 
 
@@ -48,3 +54,60 @@ def test_unknown_link_type_is_not_found(jira: Jira):
     with pytest.raises(NotFound) as caught:
         rel(jira).add_issue_link("Frobnicates", a, b)
     assert "Frobnicates" in caught.value.message
+
+
+# --- hierarchy ---------------------------------------------------------------------------
+
+HIE = "HIE"
+
+
+@pytest.fixture
+def hie(jira: Jira) -> Jira:
+    jira.admin.create_project(HIE, "Hierarchy", issue_types=["Epic", "Story", "Sub-task"])
+    return jira
+
+
+def create(jira: Jira, kind: str, summary: str = "x", parent: str | None = None) -> str:
+    return jira.bot.create_issue(
+        HIE, IssueFields(summary=summary, issue_type=kind, parent=parent)
+    ).key
+
+
+def test_issue_types_with_the_subtask_flag(hie: Jira):
+    types = {t.name: t for t in rel(hie).list_issue_types(HIE)}
+    assert [types[n].subtask for n in ("Epic", "Story", "Sub-task")] == [False, False, True]
+    levels = [types[n].hierarchy_level for n in ("Epic", "Story", "Sub-task")]
+    assert levels == ([1, 0, -1] if hie.flavour == "cloud" else [None, None, None])
+    assert "Sub-task" not in hie.bot.get_project(HIE).issue_types  # top-level types only
+
+
+def test_sub_task_parent_is_read_and_written_alike(hie: Jira):
+    story = create(hie, "Story")
+    child = create(hie, "Sub-task", parent=story)
+    assert hie.alice.get_issue(child).parent == story
+    other = create(hie, "Story")
+    rel(hie).set_parent(child, other)
+    assert hie.bot.get_issue(child).parent == other
+    assert hie.bot.get_issue(story).parent is None
+
+
+def test_epic_child_hides_the_flavour(hie: Jira):
+    """Cloud's ``parent`` and Server's ``Epic Link`` through the same calls."""
+    epic = create(hie, "Epic", "The epic")  # Server: Epic Name filled from the summary
+    story = create(hie, "Story", parent=epic)
+    assert hie.bot.get_issue(story).parent == epic
+    loose = create(hie, "Story")
+    rel(hie).set_parent(loose, epic)
+    assert hie.bot.get_issue(loose).parent == epic
+    rel(hie).set_parent(loose, None)
+    assert hie.bot.get_issue(loose).parent is None
+    if hie.flavour == "server":
+        assert hie.bot.get_issue(epic).fields["Epic Name"] == "The epic"
+
+
+def test_sub_task_without_parent_is_refused_with_jiras_message(hie: Jira):
+    with pytest.raises(InvalidRequest) as caught:
+        create(hie, "Sub-task")
+    assert caught.value.field_errors == {
+        "issuetype": "Issue type is a sub-task but parent issue key or id not specified."
+    }

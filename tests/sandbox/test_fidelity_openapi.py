@@ -309,3 +309,22 @@ def test_renamed_link_field_fails(cloud: Env) -> None:
     assert not errors(validator, link)
     assert errors(validator, renamed(link, ["outwardIssue"], "outwardIssues"))
     assert errors(validator, renamed(link, ["type", "inward"], "inwardName"))
+
+
+def test_hierarchy(env: Env) -> None:
+    parent = env.bot.create_issue("Parent")["key"]
+    child = env.bot.create_issue("Child", issuetype={"name": "Sub-task"}, parent={"key": parent})
+    for key in (parent, child["key"]):
+        issue = env.bot.get(f"issue/{key}").json()
+        check(response_validator(ISSUE, "get"), issue)
+        for item in issue["fields"]["subtasks"]:
+            check(schema_validator("LinkedIssue", required=("id", "key", "fields")), item)
+        if "parent" in issue["fields"]:
+            check(
+                schema_validator("LinkedIssue", required=("id", "key", "fields")),
+                issue["fields"]["parent"],
+            )
+    project = env.bot.get(f"project/{PROJECT}").json()
+    check(response_validator("/rest/api/3/project/{projectIdOrKey}", "get"), project)
+    for item in project["issueTypes"]:
+        check(schema_validator("IssueTypeDetails", required=("subtask",)), item)

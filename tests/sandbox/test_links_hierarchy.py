@@ -1,11 +1,17 @@
 """Issue 18 in the sandbox: issue links (types, create, read, delete, the ``issuelinks``
-field, changelog and webhooks), as Jira has them on both flavours."""
+field, changelog and webhooks) and the hierarchy (sub-tasks, Cloud's ``parent`` on any
+child, Server's ``Epic Link``), as Jira has them on both flavours."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+import requests
+
 from .conftest import Env, Receiver
+
+HIERARCHY = "HIE"
 
 
 def link(env: Env, source: str, destination: str, kind: str = "Blocks") -> Any:
@@ -104,3 +110,104 @@ def test_link_webhooks(env: Env, receiver: Receiver) -> None:
     assert body["issueLinkType"]["outwardName"] == "blocks"
     assert set(body) == {"id", "sourceIssueId", "destinationIssueId", "issueLinkType", "systemLink"}
     assert receiver.events("issuelink_deleted")[0]["json"]["issueLink"]["id"] == int(item["id"])
+
+
+# --- hierarchy ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hie(env: Env) -> Env:
+    env.admin.create_project(HIERARCHY, "Hierarchy", issue_types=["Epic", "Story", "Sub-task"])
+    return env
+
+
+def make(env: Env, kind: str, summary: str = "x", **fields: Any) -> requests.Response:
+    values = {"project": {"key": HIERARCHY}, "issuetype": {"name": kind}, "summary": summary}
+    return env.bot.post("issue", json={"fields": {**values, **fields}})
+
+
+def epic_fields(env: Env) -> dict[str, str]:
+    return {f["name"]: f["id"] for f in env.bot.get("field").json() if f["custom"]}
+
+
+def new_epic(env: Env) -> str:
+    extra = {} if env.bot.cloud else {epic_fields(env)["Epic Name"]: "The epic"}
+    answer = make(env, "Epic", "Epic", **extra)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["key"]
+
+
+def test_issue_types_say_subtask_and_level(hie: Env) -> None:
+    meta = hie.bot.get(f"issue/createmeta/{HIERARCHY}/issuetypes").json()
+    types = {t["name"]: t for t in meta["issueTypes" if hie.bot.cloud else "values"]}
+    assert [types[n]["subtask"] for n in ("Epic", "Story", "Sub-task")] == [False, False, True]
+    if hie.bot.cloud:
+        assert [types[n]["hierarchyLevel"] for n in ("Epic", "Story", "Sub-task")] == [1, 0, -1]
+    else:
+        assert "hierarchyLevel" not in types["Epic"]
+
+
+def test_sub_task_needs_a_parent(hie: Env) -> None:
+    answer = make(hie, "Sub-task")
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "errorMessages": [],
+        "errors": {
+            "issuetype": "Issue type is a sub-task but parent issue key or id not specified."
+        },
+    }
+    missing = make(hie, "Sub-task", parent={"key": "HIE-99"})
+    assert missing.json()["errors"] == {"parent": "Could not find issue by id or key."}
+
+
+def test_sub_task_under_its_parent(hie: Env) -> None:
+    story = make(hie, "Story", "Story").json()["key"]
+    child = make(hie, "Sub-task", "Child", parent={"key": story})
+    assert child.status_code == 201, child.text
+    fields = hie.bot.get(f"issue/{child.json()['key']}").json()["fields"]
+    assert fields["parent"]["key"] == story
+    assert fields["parent"]["fields"]["issuetype"]["name"] == "Story"
+    subtasks = hie.bot.get(f"issue/{story}").json()["fields"]["subtasks"]
+    assert [s["key"] for s in subtasks] == [child.json()["key"]]
+    assert "parent" not in hie.bot.get(f"issue/{story}").json()["fields"]
+
+
+def test_cloud_parent_is_one_level_up(cloud: Env) -> None:
+    cloud.admin.create_project(HIERARCHY, "Hierarchy", issue_types=["Epic", "Story", "Sub-task"])
+    epic = new_epic(cloud)
+    story = make(cloud, "Story", parent={"key": epic})
+    assert story.status_code == 201, story.text
+    assert cloud.bot.get(f"issue/{story.json()['key']}").json()["fields"]["parent"]["key"] == epic
+    assert (
+        cloud.bot.get(f"issue/{epic}").json()["fields"]["subtasks"] == []
+    )  # children, not subtasks
+    wrong = {"parentId": "Given parent work item does not belong to appropriate hierarchy."}
+    assert make(cloud, "Sub-task", parent={"key": epic}).json()["errors"] == wrong
+    other = make(cloud, "Story").json()["key"]
+    assert make(cloud, "Story", parent={"key": other}).json()["errors"] == wrong
+    moved = cloud.bot.put(f"issue/{other}", json={"fields": {"parent": {"key": epic}}})
+    assert moved.status_code == 204
+    assert cloud.bot.get(f"issue/{other}").json()["fields"]["parent"]["key"] == epic
+
+
+def test_server_epic_link_and_epic_name(server: Env) -> None:
+    server.admin.create_project(HIERARCHY, "Hierarchy", issue_types=["Epic", "Story", "Sub-task"])
+    ids = epic_fields(server)
+    assert set(ids) >= {"Epic Link", "Epic Name"}
+    schema = next(f for f in server.bot.get("field").json() if f["name"] == "Epic Link")["schema"]
+    assert schema["custom"] == "com.pyxis.greenhopper.jira:gh-epic-link"
+    unnamed = make(server, "Epic")
+    assert unnamed.json()["errors"] == {ids["Epic Name"]: "Epic Name is required."}
+    epic = new_epic(server)
+    story = make(server, "Story", **{ids["Epic Link"]: epic})
+    assert story.status_code == 201, story.text
+    fields = server.bot.get(f"issue/{story.json()['key']}").json()["fields"]
+    assert fields[ids["Epic Link"]] == epic and "parent" not in fields
+    no_parent = make(server, "Story", parent={"key": epic})
+    assert list(no_parent.json()["errors"]) == ["parent"]
+    bad = make(server, "Story", **{ids["Epic Link"]: story.json()["key"]})
+    assert bad.json()["errors"] == {
+        ids["Epic Link"]: f"The issue key '{story.json()['key']}' for field 'Epic Link' is invalid."
+    }
+    found = server.bot.get("search", params={"jql": f'"Epic Link" = {epic}', "fields": "key"})
+    assert [i["key"] for i in found.json()["issues"]] == [story.json()["key"]]
