@@ -183,6 +183,19 @@ class IssueType:
 
 
 @dataclass(frozen=True)
+class Worklog:
+    """Time logged on an issue: ``started`` in Jira's format, ``seconds`` spent."""
+
+    id: str
+    started: str
+    seconds: int
+    author: User | None = None
+    comment: Body | None = None
+    created: str = ""
+    updated: str = ""
+
+
+@dataclass(frozen=True)
 class Issue:
     id: str
     key: str
@@ -375,6 +388,26 @@ class TrackerRelations(Protocol):
     def list_issue_types(self, project: str) -> list[IssueType]:
         """Every issue type of a project, sub-task types included (``subtask``)."""
         ...
+
+    def list_worklogs(self, key: str) -> list[Worklog]: ...
+
+    def add_worklog(
+        self, key: str, *, started: str, seconds: int, comment: Body | None = None
+    ) -> Worklog:
+        """``started``: any ISO 8601 time (sent in Jira's ``2026-12-01T09:30:00.000+0000``)."""
+        ...
+
+    def update_worklog(
+        self,
+        key: str,
+        worklog_id: str,
+        *,
+        started: str | None = None,
+        seconds: int | None = None,
+        comment: Body | None = None,
+    ) -> Worklog: ...
+
+    def delete_worklog(self, key: str, worklog_id: str) -> None: ...
 
     def set_parent(self, key: str, parent_key: str | None) -> None:
         """Make ``parent_key`` the issue's parent (``None``: none). Cloud sets ``parent``

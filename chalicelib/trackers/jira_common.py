@@ -301,6 +301,10 @@ class JiraTracker(JiraRelations):
             out[self.field_id(name)] = value
         return out
 
+    def parse_author(self, data: Any) -> User | None:
+        """A user from Jira's JSON (for ``jira_relations``, which cannot import this module)."""
+        return parse_user(data)
+
     # fields by name -----------------------------------------------------------------------
 
     def field_ids(self, *, refresh: bool = False) -> dict[str, str]:

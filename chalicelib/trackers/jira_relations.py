@@ -1,5 +1,5 @@
 """Issue 18's Jira operations, common to Cloud and Server: links between issues, the
-hierarchy (parents, sub-task types).
+hierarchy (parents, sub-task types), worklogs.
 
 A mixin of :class:`~chalicelib.trackers.jira_common.JiraTracker` (its request chokepoint,
 REST prefix and paths); where the flavours differ the adapters override a small hook.
@@ -9,10 +9,21 @@ The parsers read both flavours' JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import quote
 
-from chalicelib.trackers.base import IssueFields, IssueLink, IssueType, LinkType
+from chalicelib.trackers.base import (
+    Body,
+    BodyFormat,
+    IssueFields,
+    IssueLink,
+    IssueType,
+    LinkType,
+    TrackerError,
+    User,
+    Worklog,
+)
 
 if TYPE_CHECKING:
     from chalicelib.trackers.http import JiraHttp
@@ -65,6 +76,7 @@ def parse_issue_type(data: Mapping[str, Any]) -> IssueType:
     )
 
 
+WORKLOG_PAGE = 1000
 EPIC_LINK = "Epic Link"  # Jira Software's custom field on Server (and old Cloud sites)
 EPIC_NAME = "Epic Name"
 
@@ -83,6 +95,37 @@ def parse_parent(fields: Mapping[str, Any], names: Any) -> str | None:
     return None
 
 
+def parse_worklog(
+    data: Mapping[str, Any], body_format: BodyFormat, author: User | None = None
+) -> Worklog:
+    comment = data.get("comment")
+    return Worklog(
+        id=str(data["id"]),
+        started=str(data.get("started") or ""),
+        seconds=int(data.get("timeSpentSeconds") or 0),
+        author=author,
+        comment=Body(body_format, comment) if comment not in (None, "") else None,
+        created=str(data.get("created") or ""),
+        updated=str(data.get("updated") or ""),
+    )
+
+
+def jira_started(text: str) -> str:
+    """An ISO 8601 time as Jira's worklog ``started`` (``2026-12-01T09:30:00.000+0000``,
+    UTC); a time without offset is taken as UTC."""
+    value = text.strip().replace("Z", "+00:00")
+    if len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
+        value = value[:-2] + ":" + value[-2:]  # Jira's own +0100
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise TrackerError(f"not a time: {text!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+
+
 # --- operations -------------------------------------------------------------------------
 
 
@@ -99,6 +142,12 @@ class JiraRelations:
         def field_id(self, name: str) -> str: ...
 
         def field_ids(self, *, refresh: bool = False) -> dict[str, str]: ...
+
+        def own_body(self, body: Body) -> Any: ...
+
+        def parse_author(self, data: Any) -> User | None: ...
+
+        body_format: BodyFormat
 
     def list_link_types(self) -> list[LinkType]:
         data = self.http.json("GET", f"{self.api}/issueLinkType") or {}
@@ -145,3 +194,57 @@ class JiraRelations:
     def create_extras(self, project: str, fields: IssueFields) -> dict[str, Any]:
         """Fields a flavour needs on create beyond what ``fields`` says (none on Cloud)."""
         return {}
+
+    # worklogs -------------------------------------------------------------------------
+
+    def list_worklogs(self, key: str) -> list[Worklog]:
+        out: list[Worklog] = []
+        while True:
+            page = self.http.json(
+                "GET",
+                self._issue_path(key, "worklog"),
+                params={"startAt": len(out), "maxResults": WORKLOG_PAGE},
+            )
+            batch = [w for w in (page or {}).get("worklogs") or () if isinstance(w, Mapping)]
+            out.extend(self._worklog(w) for w in batch)
+            if not batch or len(out) >= int((page or {}).get("total") or 0):
+                return out
+
+    def add_worklog(
+        self, key: str, *, started: str, seconds: int, comment: Body | None = None
+    ) -> Worklog:
+        payload = self._worklog_payload(started, seconds, comment)
+        return self._worklog(self.http.json("POST", self._issue_path(key, "worklog"), json=payload))
+
+    def update_worklog(
+        self,
+        key: str,
+        worklog_id: str,
+        *,
+        started: str | None = None,
+        seconds: int | None = None,
+        comment: Body | None = None,
+    ) -> Worklog:
+        payload = self._worklog_payload(started, seconds, comment)
+        path = self._issue_path(key, "worklog", worklog_id)
+        return self._worklog(self.http.json("PUT", path, json=payload))
+
+    def delete_worklog(self, key: str, worklog_id: str) -> None:
+        self.http.json("DELETE", self._issue_path(key, "worklog", worklog_id))
+
+    def _worklog_payload(
+        self, started: str | None, seconds: int | None, comment: Body | None
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {}
+        if started is not None:
+            payload["started"] = jira_started(started)
+        if seconds is not None:
+            payload["timeSpentSeconds"] = int(seconds)
+        if comment is not None:
+            payload["comment"] = self.own_body(comment)
+        return payload
+
+    def _worklog(self, data: Any) -> Worklog:
+        if not isinstance(data, Mapping) or "id" not in data:
+            raise TrackerError("Jira did not describe the worklog")
+        return parse_worklog(data, self.body_format, self.parse_author(data.get("author")))

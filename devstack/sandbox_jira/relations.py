@@ -1,4 +1,5 @@
-"""The sandbox state issue 18 adds beside issues: issue links and their types, hierarchy.
+"""The sandbox state issue 18 adds beside issues: issue links and their types, hierarchy,
+worklogs.
 
 Kept apart from ``store.py`` so the store's own code stays as it was: :class:`Relations` is
 a mixin of :class:`~devstack.sandbox_jira.store.Store` and uses its lock, ids, clock and
@@ -51,6 +52,20 @@ class LinkTypeRec:
 
 
 @dataclass
+class WorklogRec:
+    id: str
+    issue_id: str
+    author: str
+    update_author: str
+    started: int  # epoch ms
+    seconds: int
+    created: int
+    updated: int
+    comment: Any = None  # ADF on Cloud, wiki markup on Server
+    visibility: dict[str, Any] | None = None
+
+
+@dataclass
 class IssueLinkRec:
     id: str
     type_id: str
@@ -74,6 +89,7 @@ class Relations:
             for tid, name, inward, outward in DEFAULT_LINK_TYPES
         }
         self.links: dict[str, IssueLinkRec] = {}
+        self.worklogs: dict[str, WorklogRec] = {}
 
     # --- link types ---------------------------------------------------------------------
 
@@ -123,6 +139,8 @@ class Relations:
         """Drop what hangs off a deleted issue: its links (Jira deletes them with it)."""
         for link in self.issue_links(issue):
             self.links.pop(link.id, None)
+        for worklog in self.issue_worklogs(issue):
+            self.worklogs.pop(worklog.id, None)
 
     def _link_history(self, actor: UserRec, link: IssueLinkRec, now: int, *, created: bool) -> None:
         from .store import Change, HistoryRec
@@ -151,6 +169,104 @@ class Relations:
                 Change("jira:issue_updated", "issue_updated", actor, issue, now, history=history)
             )
         self._emit(*changes)
+
+    # --- worklogs -----------------------------------------------------------------------
+
+    def issue_worklogs(self, issue: IssueRec) -> list[WorklogRec]:
+        return [w for w in self.worklogs.values() if w.issue_id == issue.id]
+
+    def time_spent(self, issue: IssueRec) -> int | None:
+        total = sum(w.seconds for w in self.issue_worklogs(issue))
+        return total or None
+
+    def add_worklog(self, actor: UserRec, issue: IssueRec, values: dict[str, Any]) -> WorklogRec:
+        with self.lock:
+            now = self.clock()
+            before = self.time_spent(issue)
+            worklog = WorklogRec(
+                id=self.next_id("worklog"),
+                issue_id=issue.id,
+                author=actor.id,
+                update_author=actor.id,
+                started=values["started"],
+                seconds=values["seconds"],
+                created=now,
+                updated=now,
+                comment=values.get("comment"),
+                visibility=values.get("visibility"),
+            )
+            self.worklogs[worklog.id] = worklog
+            self._worklog_changed(actor, issue, worklog, "created", before, now)
+            return worklog
+
+    def edit_worklog(
+        self, actor: UserRec, issue: IssueRec, worklog: WorklogRec, values: dict[str, Any]
+    ) -> None:
+        with self.lock:
+            now = self.clock()
+            before = self.time_spent(issue)
+            for name in ("started", "seconds", "comment", "visibility"):
+                if name in values:
+                    setattr(worklog, name, values[name])
+            worklog.update_author, worklog.updated = actor.id, now
+            self._worklog_changed(actor, issue, worklog, "updated", before, now)
+
+    def delete_worklog(self, actor: UserRec, issue: IssueRec, worklog: WorklogRec) -> None:
+        with self.lock:
+            now = self.clock()
+            before = self.time_spent(issue)
+            self.worklogs.pop(worklog.id, None)
+            self._worklog_changed(actor, issue, worklog, "deleted", before, now)
+
+    def _worklog_changed(
+        self,
+        actor: UserRec,
+        issue: IssueRec,
+        worklog: WorklogRec,
+        what: str,
+        before: int | None,
+        now: int,
+    ) -> None:
+        """``worklog_<what>`` and Jira's ``jira:issue_updated`` with ``timespent`` and
+        ``WorklogId`` changelog items (the issue's total time spent, in seconds)."""
+        from .store import Change, HistoryRec
+
+        after = self.time_spent(issue)
+        items = []
+        if before != after:
+            items.append(self._plain_item("timespent", before, after))
+        gone = what == "deleted"
+        items.append(
+            self._plain_item(
+                "WorklogId", worklog.id if gone else None, None if gone else worklog.id
+            )
+        )
+        history = HistoryRec(self.next_id("changelog"), actor.id, now, items)
+        issue.history.append(history)
+        issue.updated = now
+        type_name = {
+            "created": "issue_work_logged",
+            "updated": "issue_worklog_updated",
+            "deleted": "issue_worklog_deleted",
+        }[what]
+        self._emit(
+            Change(f"worklog_{what}", None, actor, issue, now, worklog=worklog),
+            Change("jira:issue_updated", type_name, actor, issue, now, history=history),
+        )
+
+    def _plain_item(self, name: str, old: Any, new: Any) -> dict[str, Any]:
+        item: dict[str, Any] = {"field": name, "fieldtype": "jira", "fieldId": name}
+        item.update(
+            {
+                "from": None if old is None else str(old),
+                "fromString": None if old is None else str(old),
+                "to": None if new is None else str(new),
+                "toString": None if new is None else str(new),
+            }
+        )
+        if self.flavour == "server":
+            del item["fieldId"]
+        return item
 
     # --- hierarchy ----------------------------------------------------------------------
 
@@ -184,12 +300,14 @@ class Relations:
         return {
             "link_types": [asdict(t) for t in self.link_types.values()],
             "links": [asdict(link) for link in self.links.values()],
+            "worklogs": [asdict(w) for w in self.worklogs.values()],
         }
 
     def load_relations(self, data: dict[str, Any]) -> None:
         if data.get("link_types"):
             self.link_types = {t["id"]: LinkTypeRec(**t) for t in data["link_types"]}
         self.links = {item["id"]: IssueLinkRec(**item) for item in data.get("links", [])}
+        self.worklogs = {w["id"]: WorklogRec(**w) for w in data.get("worklogs", [])}
 
     if TYPE_CHECKING:  # the Store's own
         fields: dict[str, Any]

@@ -497,6 +497,8 @@ class Renderer:
             "resolutiondate": lambda: jira_time(issue.resolved) if issue.resolved else None,
             "duedate": lambda: None,
             "issuelinks": lambda: rel.issue_links_field(self, issue, version),
+            "worklog": lambda: rel.worklog_page(self, issue, version, limit=20),
+            "timespent": lambda: self.store.time_spent(issue),
             "subtasks": lambda: [
                 rel.linked_issue(self, child, version) for child in self.store.children(issue)
             ],

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .relations import IssueLinkRec, LinkTypeRec
+from .relations import IssueLinkRec, LinkTypeRec, WorklogRec
+from .timefmt import jira_time
+from .worklogs import format_duration
 
 if TYPE_CHECKING:
     from .render import Renderer
@@ -87,4 +89,41 @@ def webhook_link(r: Renderer, link: IssueLinkRec) -> dict[str, Any]:
             "isSystemLinkType": False,
         },
         "systemLink": False,
+    }
+
+
+def worklog(r: Renderer, rec: WorklogRec, version: int) -> dict[str, Any]:
+    """A worklog (``Worklog``): its comment ADF in REST v3, a string in v2."""
+    data: dict[str, Any] = {
+        "self": f"{r.api(version)}/issue/{rec.issue_id}/worklog/{rec.id}",
+        "author": r.user_id(rec.author, version),
+        "updateAuthor": r.user_id(rec.update_author, version),
+    }
+    if rec.comment is not None:
+        data["comment"] = r.body(rec.comment, version)
+    data.update(
+        created=jira_time(rec.created),
+        updated=jira_time(rec.updated),
+        started=jira_time(rec.started),
+        timeSpent=format_duration(rec.seconds),
+        timeSpentSeconds=rec.seconds,
+        id=rec.id,
+        issueId=rec.issue_id,
+    )
+    if rec.visibility:
+        data["visibility"] = dict(rec.visibility)
+    return data
+
+
+def worklog_page(
+    r: Renderer, issue: IssueRec, version: int, start: int = 0, limit: int = 5000
+) -> dict[str, Any]:
+    """``PageOfWorklogs`` (also the issue's ``worklog`` field, first 20 there)."""
+    items = sorted(r.store.issue_worklogs(issue), key=lambda w: (w.started, int(w.id)))
+    page = items[start : start + limit]
+    return {
+        "startAt": start,
+        "maxResults": limit,
+        "total": len(items),
+        "worklogs": [worklog(r, w, version) for w in page],
     }

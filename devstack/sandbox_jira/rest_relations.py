@@ -1,4 +1,4 @@
-"""REST endpoints of issue 18's relations: issue link types and issue links.
+"""REST endpoints of issue 18's relations: issue link types and issue links, worklogs.
 
 Registered on ``rest.router`` (imported by ``sandbox.py``), so the paths, versions and
 auth are the same as every other endpoint. Answers and refusals follow Atlassian's
@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 from . import render_relations as rel
 from .errors import JiraError, issue_not_found, not_found
 from .http import Request, Response
-from .rest import NO_CONTENT, actor, body_json, router, v
+from .rest import NO_CONTENT, actor, body_json, find_issue, router, v
+from .worklogs import read_worklog
 
 if TYPE_CHECKING:
+    from .relations import WorklogRec
     from .sandbox import SandboxJira
     from .store import IssueRec
 
@@ -82,4 +84,69 @@ def delete_link(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
         link = _find_link(site, req.params["lid"])
         site.store.delete_link(actor(req), link)
+        return Response(NO_CONTENT)
+
+
+# --- worklogs -----------------------------------------------------------------------------
+
+
+def _find_worklog(site: SandboxJira, issue: IssueRec, worklog_id: str) -> WorklogRec:
+    found = site.store.worklogs.get(worklog_id)
+    if found is None or found.issue_id != issue.id:
+        raise not_found(f"Cannot find worklog with id: '{worklog_id}'.")
+    return found
+
+
+def _worklog_values(site: SandboxJira, req: Request, *, creating: bool) -> dict[str, Any]:
+    return read_worklog(
+        body_json(req),
+        version=v(req),
+        cloud=site.renderer.cloud,
+        now=site.store.clock.clock(),
+        creating=creating,
+    )
+
+
+@router.add("GET", "/rest/api/{v}/issue/{ref}/worklog")
+def list_worklogs(site: SandboxJira, req: Request) -> Response:
+    with site.store.lock:
+        issue = find_issue(site, req.params["ref"])
+        start = req.int_arg("startAt", 0)
+        limit = max(1, min(req.int_arg("maxResults", 5000), 5000))
+        return Response(body=rel.worklog_page(site.renderer, issue, v(req), start, limit))
+
+
+@router.add("POST", "/rest/api/{v}/issue/{ref}/worklog")
+def add_worklog(site: SandboxJira, req: Request) -> Response:
+    with site.store.lock:
+        issue = find_issue(site, req.params["ref"])
+        values = _worklog_values(site, req, creating=True)
+        rec = site.store.add_worklog(actor(req), issue, values)
+        return Response(201, rel.worklog(site.renderer, rec, v(req)))
+
+
+@router.add("GET", "/rest/api/{v}/issue/{ref}/worklog/{wid}")
+def get_worklog(site: SandboxJira, req: Request) -> Response:
+    with site.store.lock:
+        issue = find_issue(site, req.params["ref"])
+        rec = _find_worklog(site, issue, req.params["wid"])
+        return Response(body=rel.worklog(site.renderer, rec, v(req)))
+
+
+@router.add("PUT", "/rest/api/{v}/issue/{ref}/worklog/{wid}")
+def edit_worklog(site: SandboxJira, req: Request) -> Response:
+    with site.store.lock:
+        issue = find_issue(site, req.params["ref"])
+        rec = _find_worklog(site, issue, req.params["wid"])
+        values = _worklog_values(site, req, creating=False)
+        site.store.edit_worklog(actor(req), issue, rec, values)
+        return Response(body=rel.worklog(site.renderer, rec, v(req)))
+
+
+@router.add("DELETE", "/rest/api/{v}/issue/{ref}/worklog/{wid}")
+def delete_worklog(site: SandboxJira, req: Request) -> Response:
+    with site.store.lock:
+        issue = find_issue(site, req.params["ref"])
+        rec = _find_worklog(site, issue, req.params["wid"])
+        site.store.delete_worklog(actor(req), issue, rec)
         return Response(NO_CONTENT)

@@ -28,7 +28,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .errors import JiraError
 from .render import Renderer
-from .render_relations import webhook_link
+from .render_relations import webhook_link, worklog
 from .search import compile_jql
 from .store import Change, Store, WebhookRec
 
@@ -44,6 +44,9 @@ EVENTS = (
     # issue 18
     "issuelink_created",
     "issuelink_deleted",
+    "worklog_created",
+    "worklog_updated",
+    "worklog_deleted",
 )
 NO_ISSUE_EVENTS = ("attachment_", "issuelink_")  # bodies without an issue: no JQL filter
 
@@ -198,6 +201,9 @@ class WebhookPublisher:
             return data
         if change.event.startswith("issuelink_"):
             data["issueLink"] = webhook_link(r, change.link)
+            return data
+        if change.event.startswith("worklog_"):
+            data["worklog"] = worklog(r, change.worklog, 2)
             return data
         if change.event.startswith("attachment_"):
             assert change.attachment is not None

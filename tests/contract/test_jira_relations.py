@@ -8,13 +8,14 @@ from typing import Any, cast
 import pytest
 
 from chalicelib.trackers.base import (
+    Body,
     InvalidRequest,
     IssueFields,
     IssueLink,
     NotFound,
     TrackerRelations,
 )
-from tests.contract.conftest import PROJECT, Jira
+from tests.contract.conftest import PROJECT, Jira, adf
 
 
 def new_issue(jira: Jira, summary: str = "Printer on fire", **changes: Any) -> str:
@@ -111,3 +112,37 @@ def test_sub_task_without_parent_is_refused_with_jiras_message(hie: Jira):
     assert caught.value.field_errors == {
         "issuetype": "Issue type is a sub-task but parent issue key or id not specified."
     }
+
+
+# --- worklogs ----------------------------------------------------------------------------
+
+
+def test_worklogs_round_trip(jira: Jira):
+    key = new_issue(jira)
+    made = rel(jira).add_worklog(
+        key, started="2026-12-01T10:30:00+01:00", seconds=5400, comment=jira.body("Fixed")
+    )
+    assert (made.started, made.seconds) == ("2026-12-01T09:30:00.000+0000", 5400)
+    assert made.author is not None and made.author.id == jira.bot_user["id"]
+    assert made.comment == jira.body("Fixed")
+    changed = rel(jira).update_worklog(key, made.id, seconds=60)
+    assert (changed.seconds, changed.comment) == (60, jira.body("Fixed"))
+    assert [w.id for w in rel(jira).list_worklogs(key)] == [made.id]
+    rel(jira).delete_worklog(key, made.id)
+    assert rel(jira).list_worklogs(key) == []
+    with pytest.raises(NotFound):
+        rel(jira).delete_worklog(key, made.id)
+
+
+def test_worklog_comment_of_the_other_format_is_converted(jira: Jira):
+    key = new_issue(jira)
+    other = Body("wiki", "*done*") if jira.flavour == "cloud" else Body("adf", adf("done"))
+    made = rel(jira).add_worklog(key, started="2026-12-01T09:30:00Z", seconds=60, comment=other)
+    assert made.comment is not None and made.comment.format == jira.bot.body_format
+
+
+def test_worklog_refusal_is_invalid_request(jira: Jira):
+    key = new_issue(jira)
+    with pytest.raises(InvalidRequest) as caught:
+        rel(jira).add_worklog(key, started="2026-12-01T09:30:00Z", seconds=0)
+    assert caught.value.field_errors == {"timeLogged": "Invalid time duration entered."}

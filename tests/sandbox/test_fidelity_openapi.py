@@ -328,3 +328,31 @@ def test_hierarchy(env: Env) -> None:
     check(response_validator("/rest/api/3/project/{projectIdOrKey}", "get"), project)
     for item in project["issueTypes"]:
         check(schema_validator("IssueTypeDetails", required=("subtask",)), item)
+
+
+WORKLOGS = "/rest/api/3/issue/{issueIdOrKey}/worklog"
+WORKLOG = "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}"
+REQUIRED["Worklog"] = ("id", "issueId", "author", "started", "timeSpent", "timeSpentSeconds")
+
+
+def test_worklogs(env: Env) -> None:
+    key = env.bot.create_issue()["key"]
+    body = {"timeSpent": "1h", "started": "2026-12-01T09:30:00.000+0000"}
+    body["comment"] = env.bot.body("done")
+    if env.bot.cloud:
+        check(request_validator(WORKLOGS, "post"), body)
+    made = env.bot.post(f"issue/{key}/worklog", json=body).json()
+    worklog = schema_validator("Worklog", required=REQUIRED["Worklog"])
+    check(response_validator(WORKLOGS, "post", 201), made)
+    check(worklog, made)
+    check(schema_validator("UserDetails"), made["author"])
+    one = env.bot.get(f"issue/{key}/worklog/{made['id']}").json()
+    check(response_validator(WORKLOG, "get"), one)
+    edited = env.bot.put(f"issue/{key}/worklog/{made['id']}", json={"timeSpentSeconds": 60})
+    check(response_validator(WORKLOG, "put"), edited.json())
+    page = env.bot.get(f"issue/{key}/worklog").json()
+    check(response_validator(WORKLOGS, "get"), page)
+    check(schema_validator("PageOfWorklogs", required=("total", "worklogs")), page)
+    for item in page["worklogs"]:
+        check(worklog, item)
+    assert errors(worklog, renamed(made, ["timeSpentSeconds"], "timeSpentSecs"))

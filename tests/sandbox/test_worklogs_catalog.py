@@ -1,0 +1,118 @@
+"""Issue 18 in the sandbox: worklogs (REST, durations, changelog, webhooks), on both
+flavours: ADF comments on Cloud's v3, strings on Server."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstack.sandbox_jira.worklogs import format_duration, parse_duration
+
+from .conftest import Env, Receiver
+
+STARTED = "2026-12-01T09:30:00.000+0000"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds", "again"),
+    [
+        ("1h 30m", 5400, "1h 30m"),
+        ("90", 5400, "1h 30m"),
+        ("1d", 8 * 3600, "1d"),
+        ("1w 2d", 7 * 8 * 3600, "1w 2d"),
+        ("2.5h", 9000, "2h 30m"),
+    ],
+)
+def test_durations_as_jira_reads_and_writes_them(text: str, seconds: int, again: str) -> None:
+    assert parse_duration(text) == seconds
+    assert format_duration(seconds) == again
+
+
+@pytest.mark.parametrize("text", ["", "soon", "1x", "h1"])
+def test_not_durations(text: str) -> None:
+    assert parse_duration(text) is None
+
+
+def test_worklog_lifecycle(env: Env) -> None:
+    key = env.bot.create_issue()["key"]
+    made = env.bot.post(
+        f"issue/{key}/worklog",
+        json={"timeSpent": "1h 30m", "started": STARTED, "comment": env.bot.body("Fixed it")},
+    )
+    assert made.status_code == 201, made.text
+    log = made.json()
+    assert (log["timeSpent"], log["timeSpentSeconds"], log["started"]) == ("1h 30m", 5400, STARTED)
+    assert log["comment"] == env.bot.body("Fixed it")
+    assert log["author"]["displayName"] == "Sync Bot"
+    edited = env.alice.put(f"issue/{key}/worklog/{log['id']}", json={"timeSpentSeconds": 600})
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["timeSpent"], edited.json()["updateAuthor"]["displayName"]) == (
+        "10m",
+        "Alice",
+    )
+    assert edited.json()["comment"] == env.bot.body("Fixed it")
+    page = env.bot.get(f"issue/{key}/worklog").json()
+    assert (page["total"], [w["id"] for w in page["worklogs"]]) == (1, [log["id"]])
+    fields = env.bot.get(f"issue/{key}").json()["fields"]
+    assert fields["timespent"] == 600 and fields["worklog"]["total"] == 1
+    assert env.bot.delete(f"issue/{key}/worklog/{log['id']}").status_code == 204
+    assert env.bot.get(f"issue/{key}/worklog/{log['id']}").status_code == 404
+    assert env.bot.get(f"issue/{key}").json()["fields"]["timespent"] is None
+
+
+def test_worklog_on_v2_of_cloud_takes_a_string(cloud: Env) -> None:
+    key = cloud.bot.create_issue()["key"]
+    url = f"{cloud.site.url}/rest/api/2/issue/{key}/worklog"
+    made = cloud.bot.session.post(url, json={"timeSpent": "5m", "comment": "plain"}, timeout=10)
+    assert made.status_code == 201 and made.json()["comment"] == "plain"
+    log = cloud.bot.get(f"issue/{key}/worklog/{made.json()['id']}").json()
+    assert log["comment"]["type"] == "doc"
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"started": STARTED}, {"timeLogged": "You must indicate the time spent working."}),
+        ({"timeSpent": "soon"}, {"timeLogged": "Invalid time duration entered."}),
+        ({"timeSpentSeconds": 0}, {"timeLogged": "Invalid time duration entered."}),
+        (
+            {"timeSpent": "1h", "started": "yesterday"},
+            {"started": "Could not parse the started date."},
+        ),
+    ],
+)
+def test_worklog_refusals(env: Env, body: dict, errors: dict) -> None:
+    key = env.bot.create_issue()["key"]
+    answer = env.bot.post(f"issue/{key}/worklog", json=body)
+    assert answer.status_code == 400
+    assert answer.json() == {"errorMessages": [], "errors": errors}
+
+
+def test_worklog_comment_must_match_the_version(cloud: Env) -> None:
+    key = cloud.bot.create_issue()["key"]
+    answer = cloud.bot.post(f"issue/{key}/worklog", json={"timeSpent": "1h", "comment": "x"})
+    assert answer.status_code == 400
+
+
+def test_worklog_changelog_and_webhooks(env: Env, receiver: Receiver) -> None:
+    env.admin.add_webhook(
+        receiver.url,
+        events=["worklog_created", "worklog_updated", "worklog_deleted", "jira:issue_updated"],
+    )
+    issue = env.bot.create_issue()
+    key = issue["key"]
+    log = env.bot.post(f"issue/{key}/worklog", json={"timeSpent": "1h"}).json()
+    env.bot.put(f"issue/{key}/worklog/{log['id']}", json={"timeSpent": "2h"})
+    env.bot.delete(f"issue/{key}/worklog/{log['id']}")
+    assert env.site.publisher.wait_idle()
+    for event in ("worklog_created", "worklog_updated", "worklog_deleted"):
+        [body] = [r["json"] for r in receiver.events(event)]
+        assert set(body) == {"timestamp", "webhookEvent", "worklog"}
+        assert (body["worklog"]["id"], body["worklog"]["issueId"]) == (log["id"], issue["id"])
+    updates = [r["json"] for r in receiver.events("jira:issue_updated")]
+    assert [u["issue_event_type_name"] for u in updates] == [
+        "issue_work_logged",
+        "issue_worklog_updated",
+        "issue_worklog_deleted",
+    ]
+    first = {i["field"]: i for i in updates[0]["changelog"]["items"]}
+    assert (first["timespent"]["to"], first["WorklogId"]["to"]) == ("3600", log["id"])
