@@ -183,6 +183,25 @@ class IssueType:
 
 
 @dataclass(frozen=True)
+class Component:
+    id: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ProjectVersion:
+    """A project's version (Jira's fix and affects versions); ``release_date`` YYYY-MM-DD."""
+
+    id: str
+    name: str
+    description: str = ""
+    released: bool = False
+    archived: bool = False
+    release_date: str | None = None
+
+
+@dataclass(frozen=True)
 class Worklog:
     """Time logged on an issue: ``started`` in Jira's format, ``seconds`` spent."""
 
@@ -220,6 +239,11 @@ class Issue:
     # the parent's key: Cloud's ``parent`` (sub-task or epic child), Server's sub-task
     # ``parent`` or its ``Epic Link``
     parent: str | None = None
+    components: tuple[str, ...] = ()  # names
+    fix_versions: tuple[str, ...] = ()  # names
+    versions: tuple[str, ...] = ()  # affects versions, names
+    due_date: str | None = None  # YYYY-MM-DD
+    environment: Body | None = None
 
 
 @dataclass(frozen=True)
@@ -248,6 +272,13 @@ class IssueFields:
     # issue 18: the parent issue's key (a sub-task's parent, an epic); the adapter writes
     # it the way its flavour does (see ``TrackerRelations.set_parent``)
     parent: str | None = None
+    # by name, as the project has them (Jira refuses an unknown name: InvalidRequest);
+    # an empty tuple clears, as ``due_date=""`` does
+    components: tuple[str, ...] | None = None
+    fix_versions: tuple[str, ...] | None = None
+    versions: tuple[str, ...] | None = None
+    due_date: str | None = None
+    environment: Body | None = None
 
 
 @dataclass(frozen=True)
@@ -408,6 +439,22 @@ class TrackerRelations(Protocol):
     ) -> Worklog: ...
 
     def delete_worklog(self, key: str, worklog_id: str) -> None: ...
+
+    def list_components(self, project: str) -> list[Component]: ...
+
+    def create_component(self, project: str, name: str, description: str = "") -> Component: ...
+
+    def list_versions(self, project: str) -> list[ProjectVersion]: ...
+
+    def create_version(
+        self,
+        project: str,
+        name: str,
+        *,
+        description: str = "",
+        released: bool = False,
+        release_date: str | None = None,
+    ) -> ProjectVersion: ...
 
     def set_parent(self, key: str, parent_key: str | None) -> None:
         """Make ``parent_key`` the issue's parent (``None``: none). Cloud sets ``parent``

@@ -34,7 +34,12 @@ from chalicelib.trackers.base import (
     utc_time,
 )
 from chalicelib.trackers.http import JiraHttp
-from chalicelib.trackers.jira_relations import JiraRelations, parse_links, parse_parent
+from chalicelib.trackers.jira_relations import (
+    JiraRelations,
+    parse_catalog,
+    parse_links,
+    parse_parent,
+)
 
 # Fields that ``Issue`` carries in its own attributes; the rest go to ``Issue.fields``.
 STANDARD_FIELDS = frozenset(
@@ -167,6 +172,7 @@ def parse_issue(
         changed_at=_changed_at(data.get("changelog")),
         links=parse_links(fields.get("issuelinks")),
         parent=parse_parent(fields, data.get("names")),
+        **parse_catalog(fields, body_format),
     )
 
 
@@ -299,6 +305,7 @@ class JiraTracker(JiraRelations):
             out["priority"] = {"name": fields.priority}
         for name, value in fields.custom.items():
             out[self.field_id(name)] = value
+        out.update(self.catalog_payload(fields))  # issue 18 (jira_relations.py)
         return out
 
     def parse_author(self, data: Any) -> User | None:

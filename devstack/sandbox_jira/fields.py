@@ -15,7 +15,7 @@ from typing import Any
 
 from . import adf
 from .errors import JiraError, bad_request, field_errors
-from .fields_relations import HierarchyChecks
+from .fields_relations import CATALOG_FIELDS, HierarchyChecks
 from .screens import NOT_ON_DEFAULT_SCREENS, SYSTEM_NAMES, find_resolution
 from .store import PRIORITIES, IssueRec, ProjectRec, Store
 
@@ -35,6 +35,7 @@ class FieldReader(HierarchyChecks):
         self.cloud = store.flavour == "cloud"
         self.errors: dict[str, str] = {}
         self.screen: set[str] | None = None  # field ids settable now (None: default screen)
+        self.project_id: str | None = None  # issue 18: whose components and versions
 
     def fail_if_errors(self) -> None:
         if self.errors:
@@ -47,6 +48,7 @@ class FieldReader(HierarchyChecks):
             raise bad_request("Can not deserialize instance of issue fields.")
         fields = dict(body.get("fields") or {})
         project = self.project(fields.pop("project", None))
+        self.project_id = project.id if project else None
         values: dict[str, Any] = {}
         type_ref = fields.pop("issuetype", None)
         if type_ref is None:
@@ -116,6 +118,7 @@ class FieldReader(HierarchyChecks):
             self.errors["project"] = NOT_SETTABLE.format("project")
             fields.pop("project")
         project = self.store.projects[issue.project_id]
+        self.project_id = project.id
         self.screen = self.screen_ids((project.screens or {}).get("edit"))
         values: dict[str, Any] = {}
         if "issuetype" in fields and not self.allowed("issuetype"):
@@ -138,6 +141,7 @@ class FieldReader(HierarchyChecks):
         if not isinstance(fields, dict):
             raise bad_request("Can not deserialize instance of issue fields.")
         self.screen = self.screen_ids(chosen.get("screen") or [])
+        self.project_id = issue.project_id
         values = self.values(dict(fields), body.get("update"), issue)
         self.require(chosen.get("required") or [], values)
         self.fail_if_errors()
@@ -204,6 +208,8 @@ class FieldReader(HierarchyChecks):
             self.parent(value, out)
         elif CUSTOM_RE.match(name):
             self.custom(name, value, out)
+        elif name in CATALOG_FIELDS:
+            self.catalog_field(name, value, out)  # issue 18 (fields_relations.py)
         else:
             self.errors[name] = NOT_SETTABLE.format(name)
 

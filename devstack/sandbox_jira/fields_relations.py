@@ -1,5 +1,6 @@
 """Issue 18's checks on create and edit requests: the hierarchy (``parent``, sub-tasks,
-Server's ``Epic Link``/``Epic Name``), as Jira refuses them.
+Server's ``Epic Link``/``Epic Name``), components, versions and the due date, as Jira
+refuses them.
 
 A mixin of :class:`~devstack.sandbox_jira.fields.FieldReader`: it adds to the reader's
 ``errors`` (answered together, as Jira does) and to the values it returns. Messages are
@@ -10,6 +11,7 @@ parent issue key or id not specified."}``; on Cloud a parent not exactly one lev
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
 from .relations import EPIC, EPIC_NAME
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 SUBTASK_NEEDS_PARENT = "Issue type is a sub-task but parent issue key or id not specified."
 WRONG_LEVEL = "Given parent work item does not belong to appropriate hierarchy."
 NOT_SETTABLE = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
+CATALOG_FIELDS = ("components", "fixVersions", "versions", "duedate")
 
 
 class HierarchyChecks:
@@ -28,6 +31,54 @@ class HierarchyChecks:
     store: Store
     cloud: bool
     errors: dict[str, str]
+    project_id: str | None
+
+    def catalog_field(self, name: str, value: Any, out: dict[str, Any]) -> None:
+        """``components``/``fixVersions``/``versions`` (``[{"name"}]`` or ``[{"id"}]`` of the
+        project's) and ``duedate`` (``YYYY-MM-DD``)."""
+        if name == "duedate":
+            self._due_date(value, out)
+            return
+        if value is None:
+            value = []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.errors[name] = "Operation value must be a list of objects"
+            return
+        kind = "Component" if name == "components" else "Version"
+        known = (
+            self.store.project_components(self.project_id or "")
+            if name == "components"
+            else self.store.project_versions(self.project_id or "")
+        )
+        ids = []
+        for ref in value:
+            if "id" in ref:
+                found = next((k for k in known if k.id == str(ref["id"])), None)
+                problem = (
+                    f"Component with id '{ref['id']}' does not exist."
+                    if name == "components"
+                    else f"Version id '{ref['id']}' is not valid"
+                )
+            else:
+                wanted = str(ref.get("name") or "")
+                found = next((k for k in known if k.name.lower() == wanted.lower()), None)
+                problem = f"{kind} name '{wanted}' is not valid"
+            if found is None:
+                self.errors[name] = problem
+                return
+            ids.append(found.id)
+        out[name] = list(dict.fromkeys(ids))
+
+    def _due_date(self, value: Any, out: dict[str, Any]) -> None:
+        if value is None or value == "":
+            out["duedate"] = None
+            return
+        try:
+            datetime.date.fromisoformat(str(value))
+        except ValueError:
+            self.errors["duedate"] = f"Error parsing date string: {value}"
+            return
+        out["duedate"] = str(value)
 
     def check_hierarchy(
         self, values: dict[str, Any], issue: IssueRec | None, project: ProjectRec | None = None

@@ -1,5 +1,5 @@
 """The sandbox state issue 18 adds beside issues: issue links and their types, hierarchy,
-worklogs.
+worklogs, project components and versions.
 
 Kept apart from ``store.py`` so the store's own code stays as it was: :class:`Relations` is
 a mixin of :class:`~devstack.sandbox_jira.store.Store` and uses its lock, ids, clock and
@@ -52,6 +52,33 @@ class LinkTypeRec:
 
 
 @dataclass
+class ComponentRec:
+    id: str
+    project_id: str
+    name: str
+    description: str = ""
+
+
+@dataclass
+class VersionRec:
+    id: str
+    project_id: str
+    name: str
+    description: str = ""
+    released: bool = False
+    archived: bool = False
+    release_date: str | None = None  # YYYY-MM-DD
+
+
+# issue fields holding component / version ids -> (kind, changelog label)
+REF_FIELDS = {
+    "components": ("component", "Component"),
+    "fixVersions": ("version", "Fix Version"),
+    "versions": ("version", "Version"),
+}
+
+
+@dataclass
 class WorklogRec:
     id: str
     issue_id: str
@@ -90,6 +117,8 @@ class Relations:
         }
         self.links: dict[str, IssueLinkRec] = {}
         self.worklogs: dict[str, WorklogRec] = {}
+        self.components: dict[str, ComponentRec] = {}
+        self.versions: dict[str, VersionRec] = {}
 
     # --- link types ---------------------------------------------------------------------
 
@@ -169,6 +198,59 @@ class Relations:
                 Change("jira:issue_updated", "issue_updated", actor, issue, now, history=history)
             )
         self._emit(*changes)
+
+    # --- components and versions ------------------------------------------------------
+
+    def project_components(self, project_id: str) -> list[ComponentRec]:
+        return [c for c in self.components.values() if c.project_id == project_id]
+
+    def project_versions(self, project_id: str) -> list[VersionRec]:
+        return [v for v in self.versions.values() if v.project_id == project_id]
+
+    def add_component(self, project_id: str, name: str, description: str = "") -> ComponentRec:
+        with self.lock:
+            rec = ComponentRec(self.next_id("component"), project_id, name, description)
+            self.components[rec.id] = rec
+            self.on_change()
+            return rec
+
+    def add_version(self, project_id: str, **values: Any) -> VersionRec:
+        with self.lock:
+            rec = VersionRec(self.next_id("version"), project_id, **values)
+            self.versions[rec.id] = rec
+            self.on_change()
+            return rec
+
+    def ref_name(self, field_name: str, ref_id: str) -> str:
+        kind = REF_FIELDS[field_name][0]
+        table: dict[str, Any] = self.components if kind == "component" else self.versions
+        rec = table.get(ref_id)
+        return rec.name if rec else ref_id
+
+    def ref_items(self, name: str, old: Any, new: Any) -> list[dict[str, Any]]:
+        """Changelog items of a components/versions change, as Jira writes them: one per
+        id (``Fix Version`` from ``10000``/``v1`` to ``10001``/``v2``), a removal and an
+        addition paired into one item."""
+        label = REF_FIELDS[name][1]
+        removed = [i for i in old or [] if i not in (new or [])]
+        added = [i for i in new or [] if i not in (old or [])]
+        items = []
+        for index in range(max(len(removed), len(added))):
+            gone = removed[index] if index < len(removed) else None
+            came = added[index] if index < len(added) else None
+            item: dict[str, Any] = {
+                "field": label,
+                "fieldtype": "jira",
+                "fieldId": name,
+                "from": gone,
+                "fromString": self.ref_name(name, gone) if gone else None,
+                "to": came,
+                "toString": self.ref_name(name, came) if came else None,
+            }
+            if self.flavour == "server":
+                del item["fieldId"]
+            items.append(item)
+        return items
 
     # --- worklogs -----------------------------------------------------------------------
 
@@ -301,6 +383,8 @@ class Relations:
             "link_types": [asdict(t) for t in self.link_types.values()],
             "links": [asdict(link) for link in self.links.values()],
             "worklogs": [asdict(w) for w in self.worklogs.values()],
+            "components": [asdict(c) for c in self.components.values()],
+            "versions": [asdict(ver) for ver in self.versions.values()],
         }
 
     def load_relations(self, data: dict[str, Any]) -> None:
@@ -308,9 +392,13 @@ class Relations:
             self.link_types = {t["id"]: LinkTypeRec(**t) for t in data["link_types"]}
         self.links = {item["id"]: IssueLinkRec(**item) for item in data.get("links", [])}
         self.worklogs = {w["id"]: WorklogRec(**w) for w in data.get("worklogs", [])}
+        self.components = {c["id"]: ComponentRec(**c) for c in data.get("components", [])}
+        self.versions = {x["id"]: VersionRec(**x) for x in data.get("versions", [])}
 
     if TYPE_CHECKING:  # the Store's own
         fields: dict[str, Any]
+
+        def on_change(self) -> None: ...
 
         def add_field(
             self, *, name: str, field_type: str = "string", field_id: str | None = None

@@ -495,16 +495,16 @@ class Renderer:
             "comment": lambda: self.comment_page(issue, version, viewer=viewer),
             "resolution": lambda: self.resolution(issue.resolution),
             "resolutiondate": lambda: jira_time(issue.resolved) if issue.resolved else None,
-            "duedate": lambda: None,
+            "duedate": lambda: issue.duedate,
             "issuelinks": lambda: rel.issue_links_field(self, issue, version),
             "worklog": lambda: rel.worklog_page(self, issue, version, limit=20),
             "timespent": lambda: self.store.time_spent(issue),
             "subtasks": lambda: [
                 rel.linked_issue(self, child, version) for child in self.store.children(issue)
             ],
-            "components": lambda: [],
-            "fixVersions": lambda: [],
-            "versions": lambda: [],
+            "components": lambda: rel.refs_field(self, "components", issue.components, version),
+            "fixVersions": lambda: rel.refs_field(self, "fixVersions", issue.fix_versions, version),
+            "versions": lambda: rel.refs_field(self, "versions", issue.versions, version),
         }
         parent = self.store.issues.get(issue.parent or "")
         if parent is not None:  # Jira leaves the field out when there is no parent

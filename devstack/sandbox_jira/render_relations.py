@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .relations import IssueLinkRec, LinkTypeRec, WorklogRec
+from .relations import ComponentRec, IssueLinkRec, LinkTypeRec, VersionRec, WorklogRec
 from .timefmt import jira_time
 from .worklogs import format_duration
 
@@ -127,3 +127,55 @@ def worklog_page(
         "total": len(items),
         "worklogs": [worklog(r, w, version) for w in page],
     }
+
+
+def component(
+    r: Renderer, rec: ComponentRec, version: int, *, detail: bool = False
+) -> dict[str, Any]:
+    """A component: in an issue's ``components`` (as the captured webhooks show it), or
+    with ``detail`` as ``ProjectComponent`` (project resources, ``POST component``)."""
+    data: dict[str, Any] = {
+        "self": f"{r.api(version)}/component/{rec.id}",
+        "id": rec.id,
+        "name": rec.name,
+    }
+    if rec.description:
+        data["description"] = rec.description
+    if detail:
+        project = r.store.projects[rec.project_id]
+        data.update(
+            assigneeType="PROJECT_DEFAULT",
+            realAssigneeType="PROJECT_DEFAULT",
+            isAssigneeTypeValid=False,
+            project=project.key,
+            projectId=int(project.id),
+        )
+    return data
+
+
+def version_of(
+    r: Renderer, rec: VersionRec, version: int, *, detail: bool = False
+) -> dict[str, Any]:
+    """A version: in an issue's ``fixVersions``/``versions``, or with ``detail`` as the
+    project's (``projectId``)."""
+    data: dict[str, Any] = {
+        "self": f"{r.api(version)}/version/{rec.id}",
+        "id": rec.id,
+        "description": rec.description,
+        "name": rec.name,
+        "archived": rec.archived,
+        "released": rec.released,
+    }
+    if rec.release_date:
+        data["releaseDate"] = rec.release_date
+    if detail:
+        data["projectId"] = int(rec.project_id)
+    return data
+
+
+def refs_field(r: Renderer, name: str, ids: list[str], version: int) -> list[dict[str, Any]]:
+    if name == "components":
+        return [
+            component(r, r.store.components[i], version) for i in ids if i in r.store.components
+        ]
+    return [version_of(r, r.store.versions[i], version) for i in ids if i in r.store.versions]

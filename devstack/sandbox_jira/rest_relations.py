@@ -1,4 +1,5 @@
-"""REST endpoints of issue 18's relations: issue link types and issue links, worklogs.
+"""REST endpoints of issue 18's relations: issue link types and issue links, worklogs,
+project components and versions.
 
 Registered on ``rest.router`` (imported by ``sandbox.py``), so the paths, versions and
 auth are the same as every other endpoint. Answers and refusals follow Atlassian's
@@ -10,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import render_relations as rel
-from .errors import JiraError, issue_not_found, not_found
+from .errors import JiraError, field_errors, issue_not_found, not_found
 from .http import Request, Response
-from .rest import NO_CONTENT, actor, body_json, find_issue, router, v
+from .rest import NO_CONTENT, _project, actor, body_json, find_issue, router, v
 from .worklogs import read_worklog
 
 if TYPE_CHECKING:
@@ -150,3 +151,103 @@ def delete_worklog(site: SandboxJira, req: Request) -> Response:
         rec = _find_worklog(site, issue, req.params["wid"])
         site.store.delete_worklog(actor(req), issue, rec)
         return Response(NO_CONTENT)
+
+
+# --- components and versions ------------------------------------------------------------
+
+
+@router.add("GET", "/rest/api/{v}/project/{ref}/components")
+def project_components(site: SandboxJira, req: Request) -> Response:
+    with site.store.lock:
+        project = _project(site, req.params["ref"])
+        items = site.store.project_components(project.id)
+        body = [rel.component(site.renderer, c, v(req), detail=True) for c in items]
+        return Response(body=body)
+
+
+@router.add("GET", "/rest/api/{v}/project/{ref}/versions")
+def project_versions(site: SandboxJira, req: Request) -> Response:
+    with site.store.lock:
+        project = _project(site, req.params["ref"])
+        items = site.store.project_versions(project.id)
+        body = [rel.version_of(site.renderer, x, v(req), detail=True) for x in items]
+        return Response(body=body)
+
+
+def _owner(site: SandboxJira, raw: dict[str, Any]) -> Any:
+    """The project a new component or version names (``project`` key, or ``projectId``)."""
+    ref = raw.get("projectId") or raw.get("project")
+    project = site.store.project(str(ref)) if ref is not None else None
+    if project is None:
+        raise field_errors(
+            {
+                "project": "The project is required."
+                if ref is None
+                else f"No project could be found with key '{ref}'."
+            }
+        )
+    return project
+
+
+def _new_name(raw: dict[str, Any], taken: list[Any], what: str) -> str:
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise field_errors({"name": f"The {what} name must not be empty."})
+    if len(name) > 255:
+        raise field_errors({"name": f"The {what} name must not be longer than 255 characters."})
+    if any(t.name.lower() == name.strip().lower() for t in taken):
+        article = "A component" if what == "component" else "A version"
+        suffix = (
+            f" the name {name} already exists in this project."
+            if what == "component"
+            else " this name already exists in this project."
+        )
+        raise field_errors({"name": f"{article} with{suffix}"})
+    return name.strip()
+
+
+@router.add("POST", "/rest/api/{v}/component")
+def create_component(site: SandboxJira, req: Request) -> Response:
+    raw = body_json(req)
+    if not isinstance(raw, dict):
+        raise JiraError(400, ["Can not deserialize instance of component."])
+    with site.store.lock:
+        project = _owner(site, raw)
+        name = _new_name(raw, site.store.project_components(project.id), "component")
+        rec = site.store.add_component(project.id, name, str(raw.get("description") or ""))
+        return Response(201, rel.component(site.renderer, rec, v(req), detail=True))
+
+
+@router.add("GET", "/rest/api/{v}/component/{cid}")
+def get_component(site: SandboxJira, req: Request) -> Response:
+    rec = site.store.components.get(req.params["cid"])
+    if rec is None:
+        raise not_found(f"The component with id {req.params['cid']} does not exist.")
+    return Response(body=rel.component(site.renderer, rec, v(req), detail=True))
+
+
+@router.add("POST", "/rest/api/{v}/version")
+def create_version(site: SandboxJira, req: Request) -> Response:
+    raw = body_json(req)
+    if not isinstance(raw, dict):
+        raise JiraError(400, ["Can not deserialize instance of version."])
+    with site.store.lock:
+        project = _owner(site, raw)
+        name = _new_name(raw, site.store.project_versions(project.id), "version")
+        rec = site.store.add_version(
+            project.id,
+            name=name,
+            description=str(raw.get("description") or ""),
+            released=bool(raw.get("released", False)),
+            archived=bool(raw.get("archived", False)),
+            release_date=raw.get("releaseDate"),
+        )
+        return Response(201, rel.version_of(site.renderer, rec, v(req), detail=True))
+
+
+@router.add("GET", "/rest/api/{v}/version/{vid}")
+def get_version(site: SandboxJira, req: Request) -> Response:
+    rec = site.store.versions.get(req.params["vid"])
+    if rec is None:
+        raise not_found(f"Could not find version for id '{req.params['vid']}'")
+    return Response(body=rel.version_of(site.renderer, rec, v(req), detail=True))

@@ -19,7 +19,7 @@ from typing import Any
 from . import adf
 from .index import SearchIndex
 from .jql_eval import Catalog, FieldChange, IssueDoc
-from .relations import Relations
+from .relations import REF_FIELDS, Relations
 from .screens import RESOLUTIONS, parse_screens, resolution_id
 from .timefmt import Clock, MonotonicClock, system_clock
 from .workflow import CATEGORIES, initial_status, parse_workflow
@@ -42,6 +42,7 @@ STATUSES = [
 PRIORITIES = [("1", "Highest"), ("2", "High"), ("3", "Medium"), ("4", "Low"), ("5", "Lowest")]
 DEFAULT_PRIORITY = "Medium"
 ATTRS = {"issuetype": "issue_type"}  # REST field id -> IssueRec attribute
+ATTRS["fixVersions"] = "fix_versions"  # issue 18
 DEFAULT_STATUS = "To Do"
 FIELD_TYPES = ("string", "number", "array", "any")  # custom field value types the sandbox checks
 FIELD_TYPES += ("epic_link", "epic_name")  # issue 18: Jira Software's on Server (relations.py)
@@ -142,6 +143,11 @@ class IssueRec:
     parent: str | None = None  # the parent issue's id
     custom: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
+    # issue 18: component and version ids, the due date (YYYY-MM-DD)
+    components: list[str] = field(default_factory=list)
+    fix_versions: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+    duedate: str | None = None
     comments: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)
     history: list[HistoryRec] = field(default_factory=list)
@@ -412,7 +418,11 @@ class Store(Relations):
             issue.properties.update(copy.deepcopy(properties or {}))
             self.issues[issue_id] = issue
             self.keys[issue.key] = issue_id
-            items = [self._item(n, None, self._field_value(issue, n)) for n in sorted(values)]
+            items = [
+                item
+                for n in sorted(values)
+                for item in self._items(n, None, self._field_value(issue, n))
+            ]
             items.append(self._item("status", None, issue.status, created=True))
             history = HistoryRec(self.next_id("changelog"), actor.id, now, items)
             self._emit(
@@ -428,7 +438,7 @@ class Store(Relations):
                 self._set_field(issue, name, value)
                 new = self._field_value(issue, name)
                 if old != new:
-                    items.append(self._item(name, old, new))
+                    items.extend(self._items(name, old, new))
             if not items:
                 return
             now = self.clock()
@@ -630,6 +640,12 @@ class Store(Relations):
         if name.startswith("customfield_"):
             return issue.custom.get(name)
         return copy.deepcopy(getattr(issue, ATTRS.get(name, name)))
+
+    def _items(self, name: str, old: Any, new: Any) -> list[dict[str, Any]]:
+        """The changelog items of one field's change (components/versions: one per id)."""
+        if name in REF_FIELDS:
+            return self.ref_items(name, old, new)  # issue 18 (relations.py)
+        return [self._item(name, old, new)]
 
     def _item(
         self,

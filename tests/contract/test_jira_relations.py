@@ -146,3 +146,40 @@ def test_worklog_refusal_is_invalid_request(jira: Jira):
     with pytest.raises(InvalidRequest) as caught:
         rel(jira).add_worklog(key, started="2026-12-01T09:30:00Z", seconds=0)
     assert caught.value.field_errors == {"timeLogged": "Invalid time duration entered."}
+
+
+# --- components, versions, due date, environment -----------------------------------------
+
+
+def test_components_and_versions_by_name(jira: Jira):
+    made = rel(jira).create_component(PROJECT, "Backend", "APIs")
+    assert (made.name, made.description) == ("Backend", "APIs") and made.id
+    assert rel(jira).list_components(PROJECT) == [made]
+    first = rel(jira).create_version(PROJECT, "1.0", release_date="2026-12-24")
+    second = rel(jira).create_version(PROJECT, "2.0", released=True)
+    assert first.release_date == "2026-12-24" and second.released
+    assert [v.name for v in rel(jira).list_versions(PROJECT)] == ["1.0", "2.0"]
+    key = new_issue(
+        jira,
+        components=("Backend",),
+        fix_versions=("2.0",),
+        versions=("1.0",),
+        due_date="2026-12-31",
+        environment=jira.body("Linux"),
+    )
+    issue = jira.alice.get_issue(key)
+    assert (issue.components, issue.fix_versions, issue.versions) == (
+        ("Backend",),
+        ("2.0",),
+        ("1.0",),
+    )
+    assert (issue.due_date, issue.environment) == ("2026-12-31", jira.body("Linux"))
+    jira.bot.update_issue(key, IssueFields(components=(), due_date=""))
+    issue = jira.bot.get_issue(key)
+    assert (issue.components, issue.due_date, issue.fix_versions) == ((), None, ("2.0",))
+
+
+def test_unknown_component_name_is_refused_with_jiras_message(jira: Jira):
+    with pytest.raises(InvalidRequest) as caught:
+        new_issue(jira, components=("Nope",))
+    assert caught.value.field_errors == {"components": "Component name 'Nope' is not valid"}

@@ -356,3 +356,36 @@ def test_worklogs(env: Env) -> None:
     for item in page["worklogs"]:
         check(worklog, item)
     assert errors(worklog, renamed(made, ["timeSpentSeconds"], "timeSpentSecs"))
+
+
+def test_components_and_versions(env: Env) -> None:
+    component_body = {"project": PROJECT, "name": "Backend", "description": "APIs"}
+    version_body = {"projectId": int(env.bot.get(f"project/{PROJECT}").json()["id"]), "name": "1.0"}
+    if env.bot.cloud:
+        check(request_validator("/rest/api/3/component", "post"), component_body)
+        check(request_validator("/rest/api/3/version", "post"), version_body)
+    component = env.bot.post("component", json=component_body).json()
+    check(response_validator("/rest/api/3/component", "post", 201), component)
+    version = env.bot.post("version", json=version_body).json()
+    check(response_validator("/rest/api/3/version", "post", 201), version)
+    components = env.bot.get(f"project/{PROJECT}/components").json()
+    check(response_validator("/rest/api/3/project/{projectIdOrKey}/components", "get"), components)
+    versions = env.bot.get(f"project/{PROJECT}/versions").json()
+    check(response_validator("/rest/api/3/project/{projectIdOrKey}/versions", "get"), versions)
+    check(
+        response_validator("/rest/api/3/component/{id}", "get"),
+        env.bot.get(f"component/{component['id']}").json(),
+    )
+    check(
+        response_validator("/rest/api/3/version/{id}", "get"),
+        env.bot.get(f"version/{version['id']}").json(),
+    )
+    key = env.bot.create_issue(
+        components=[{"name": "Backend"}], fixVersions=[{"name": "1.0"}], duedate="2026-12-24"
+    )["key"]
+    fields = env.bot.get(f"issue/{key}").json()["fields"]
+    for item in fields["components"]:
+        check(schema_validator("ProjectComponent", required=("id", "name")), item)
+    for item in fields["fixVersions"]:
+        check(schema_validator("Version", required=("id", "name")), item)
+    assert errors(schema_validator("Version"), renamed(version, ["name"], "versionName"))

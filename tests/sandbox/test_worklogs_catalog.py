@@ -116,3 +116,102 @@ def test_worklog_changelog_and_webhooks(env: Env, receiver: Receiver) -> None:
     ]
     first = {i["field"]: i for i in updates[0]["changelog"]["items"]}
     assert (first["timespent"]["to"], first["WorklogId"]["to"]) == ("3600", log["id"])
+
+
+# --- components, versions, due date ------------------------------------------------------
+
+
+def catalog(env: Env) -> tuple[dict, dict]:
+    component = env.bot.post(
+        "component", json={"project": "ABC", "name": "Backend", "description": "APIs"}
+    )
+    assert component.status_code == 201, component.text
+    project_id = env.bot.get("project/ABC").json()["id"]
+    version = env.bot.post("version", json={"projectId": int(project_id), "name": "1.0"})
+    assert version.status_code == 201, version.text
+    return component.json(), version.json()
+
+
+def test_components_and_versions_of_a_project(env: Env) -> None:
+    component, version = catalog(env)
+    assert (component["name"], component["project"]) == ("Backend", "ABC")
+    listed = env.bot.get("project/ABC/components").json()
+    assert [c["id"] for c in listed] == [component["id"]]
+    versions = env.bot.get("project/ABC/versions").json()
+    assert [(x["id"], x["name"], x["released"]) for x in versions] == [
+        (version["id"], "1.0", False)
+    ]
+    assert env.bot.get(f"component/{component['id']}").json()["name"] == "Backend"
+    assert env.bot.get(f"version/{version['id']}").json()["name"] == "1.0"
+    again = env.bot.post("component", json={"project": "ABC", "name": "backend"})
+    assert again.status_code == 400 and "already exists" in again.json()["errors"]["name"]
+    twice = env.bot.post("version", json={"project": "ABC", "name": "1.0"})
+    assert twice.json()["errors"] == {
+        "name": "A version with this name already exists in this project."
+    }
+    assert env.bot.get("project/NOPE/versions").status_code == 404
+
+
+def test_issue_fields_by_name_or_id(env: Env) -> None:
+    _, version = catalog(env)
+    key = env.bot.create_issue(
+        components=[{"name": "backend"}],
+        fixVersions=[{"id": version["id"]}],
+        versions=[{"name": "1.0"}],
+        duedate="2026-12-24",
+        environment=env.bot.body("Linux"),
+    )["key"]
+    fields = env.bot.get(f"issue/{key}").json()["fields"]
+    assert [c["name"] for c in fields["components"]] == ["Backend"]
+    assert (
+        [x["name"] for x in fields["fixVersions"]]
+        == ["1.0"]
+        == [x["name"] for x in fields["versions"]]
+    )
+    assert set(fields["components"][0]) == {"self", "id", "name", "description"}
+    assert (fields["duedate"], fields["environment"]) == ("2026-12-24", env.bot.body("Linux"))
+    cleared = env.bot.put(f"issue/{key}", json={"fields": {"components": [], "duedate": None}})
+    assert cleared.status_code == 204
+    fields = env.bot.get(f"issue/{key}").json()["fields"]
+    assert (fields["components"], fields["duedate"]) == ([], None)
+
+
+def test_unknown_names_are_refused_like_jira(env: Env) -> None:
+    catalog(env)
+    for field, value, message in [
+        ("components", [{"name": "Frontend"}], "Component name 'Frontend' is not valid"),
+        ("fixVersions", [{"name": "9.9"}], "Version name '9.9' is not valid"),
+        ("versions", [{"id": "99999"}], "Version id '99999' is not valid"),
+        ("duedate", "24/12/2026", "Error parsing date string: 24/12/2026"),
+    ]:
+        answer = env.bot.post(
+            "issue",
+            json={
+                "fields": {
+                    "project": {"key": "ABC"},
+                    "issuetype": {"name": "Task"},
+                    "summary": "x",
+                    field: value,
+                }
+            },
+        )
+        assert answer.status_code == 400
+        assert answer.json() == {"errorMessages": [], "errors": {field: message}}
+
+
+def test_version_changes_are_logged_per_version(env: Env) -> None:
+    _, first = catalog(env)
+    second = env.bot.post("version", json={"project": "ABC", "name": "2.0"}).json()
+    key = env.bot.create_issue(fixVersions=[{"name": "1.0"}])["key"]
+    env.bot.put(f"issue/{key}", json={"fields": {"fixVersions": [{"name": "2.0"}]}})
+    histories = env.bot.get(f"issue/{key}", params={"expand": "changelog"}).json()["changelog"][
+        "histories"
+    ]
+    [item] = histories[0 if env.bot.cloud else -1]["items"]
+    assert (item["field"], item["from"], item["fromString"], item["to"], item["toString"]) == (
+        "Fix Version",
+        first["id"],
+        "1.0",
+        second["id"],
+        "2.0",
+    )
