@@ -105,6 +105,7 @@ class User:
 
     id: str
     name: str
+    email: str | None = None  # issue 18: filled by user lookups, when Jira shows it
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,8 @@ class Issue:
     versions: tuple[str, ...] = ()  # affects versions, names
     due_date: str | None = None  # YYYY-MM-DD
     environment: Body | None = None
+    assignee: User | None = None
+    reporter: User | None = None
 
 
 @dataclass(frozen=True)
@@ -455,6 +458,20 @@ class TrackerRelations(Protocol):
         released: bool = False,
         release_date: str | None = None,
     ) -> ProjectVersion: ...
+
+    def find_user_by_email(self, email: str) -> User | None:
+        """The active user with this address (Cloud finds a hidden address only whole)."""
+        ...
+
+    def get_user(self, user_id: str) -> User:
+        """A user by ``User.id`` (accountId on Cloud, key on Server); ``NotFound``."""
+        ...
+
+    def set_assignee(self, key: str, user_id: str | None) -> None:
+        """Assign to ``User.id`` (``None``: unassign)."""
+        ...
+
+    def set_reporter(self, key: str, user_id: str) -> None: ...
 
     def set_parent(self, key: str, parent_key: str | None) -> None:
         """Make ``parent_key`` the issue's parent (``None``: none). Cloud sets ``parent``

@@ -173,6 +173,8 @@ def parse_issue(
         links=parse_links(fields.get("issuelinks")),
         parent=parse_parent(fields, data.get("names")),
         **parse_catalog(fields, body_format),
+        assignee=parse_user(fields.get("assignee")),
+        reporter=parse_user(fields.get("reporter")),
     )
 
 

@@ -169,6 +169,22 @@ class JiraServer(JiraTracker):
             )
         return {self.field_id(EPIC_LINK): parent_key or None}
 
+    # users (issue 18) ----------------------------------------------------------------------
+
+    def user_search_params(self, text: str) -> dict[str, Any]:
+        return {"username": text, "maxResults": 50}
+
+    def user_params(self, user_id: str) -> dict[str, Any]:
+        return {"key": user_id}
+
+    def user_ref(self, user_id: str) -> dict[str, Any]:
+        """Server writes name users by ``name``; ``User.id`` is the key: read the name."""
+        data = self.http.json("GET", f"{self.api}/user", params={"key": user_id})
+        return {"name": str(data.get("name") or user_id)}
+
+    def nobody_ref(self) -> dict[str, Any]:
+        return {"name": None}
+
     def create_extras(self, project: str, fields: IssueFields) -> dict[str, Any]:
         """An epic on Server needs its ``Epic Name``: the summary, unless the caller set it."""
         if fields.issue_type != "Epic" or EPIC_NAME.lower() not in self.field_ids():

@@ -108,10 +108,13 @@ class SandboxAdmin:
         password: str | None = None,
         account_id: str | None = None,
         groups: list[str] | None = None,
+        email_visible: bool | None = None,
     ) -> dict[str, Any]:
         """Cloud: ``email`` + API ``token``; Server: ``name`` + personal access ``token``.
-        ``groups`` (None: the default groups) decide which restricted comments it sees."""
+        ``groups`` (None: the default groups) decide which restricted comments it sees;
+        ``email_visible=False``: a Cloud profile that hides its e-mail address."""
         body = {
+            "email_visible": email_visible,
             "display_name": display_name,
             "email": email,
             "name": name,

@@ -175,6 +175,8 @@ class Renderer:
                 "active": user.active,
                 "timeZone": user.time_zone,
             }
+            if not user.email_visible:  # issue 18: the profile hides it
+                del data["emailAddress"]
         else:
             data = {
                 "self": f"{self.api(2)}/user?username={quote(user.name or '')}",

@@ -1,5 +1,5 @@
 """REST endpoints of issue 18's relations: issue link types and issue links, worklogs,
-project components and versions.
+project components and versions, user search and assignment.
 
 Registered on ``rest.router`` (imported by ``sandbox.py``), so the paths, versions and
 auth are the same as every other endpoint. Answers and refusals follow Atlassian's
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import render_relations as rel
 from .errors import JiraError, field_errors, issue_not_found, not_found
+from .fields import FieldReader
 from .http import Request, Response
 from .rest import NO_CONTENT, _project, actor, body_json, find_issue, router, v
 from .worklogs import read_worklog
@@ -19,7 +20,7 @@ from .worklogs import read_worklog
 if TYPE_CHECKING:
     from .relations import WorklogRec
     from .sandbox import SandboxJira
-    from .store import IssueRec
+    from .store import IssueRec, UserRec
 
 
 def _linked(site: SandboxJira, ref: Any) -> IssueRec:
@@ -251,3 +252,64 @@ def get_version(site: SandboxJira, req: Request) -> Response:
     if rec is None:
         raise not_found(f"Could not find version for id '{req.params['vid']}'")
     return Response(body=rel.version_of(site.renderer, rec, v(req), detail=True))
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+def _matches(user: UserRec, text: str, cloud: bool) -> bool:
+    """Cloud's ``query``: a display name word or e-mail address starting with it (a hidden
+    address only as a whole); Server's ``username``: username, display name or e-mail."""
+    low = text.lower()
+    words = user.display_name.lower().split()
+    if any(w.startswith(low) for w in [user.display_name.lower(), *words]):
+        return True
+    email = user.email.lower()
+    if cloud:
+        return email == low or (user.email_visible and email.startswith(low))
+    return (user.name or "").lower().startswith(low) or email.startswith(low)
+
+
+@router.add("GET", "/rest/api/{v}/user/search")
+def search_users(site: SandboxJira, req: Request) -> Response:
+    cloud = site.renderer.cloud
+    start = req.int_arg("startAt", 0)
+    limit = max(1, min(req.int_arg("maxResults", 50), 1000))
+    users = [u for u in site.store.users.values() if u.active]
+    if cloud:
+        text, account = req.arg("query"), req.arg("accountId")
+        if not text and not account:
+            raise JiraError(400, ["One of 'query' or 'accountId' must be provided."])
+        found = [
+            u
+            for u in users
+            if (not account or u.id == account) and (not text or _matches(u, text, True))
+        ]
+    else:
+        text = req.arg("username")
+        if not text:
+            raise JiraError(400, ["The username query parameter was not provided"])
+        found = [u for u in users if text == "." or _matches(u, text, False)]
+    found.sort(key=lambda u: u.display_name.lower())
+    body = [site.renderer.user(u, v(req)) for u in found[start : start + limit]]
+    return Response(body=body)
+
+
+@router.add("PUT", "/rest/api/{v}/issue/{ref}/assignee")
+def assign(site: SandboxJira, req: Request) -> Response:
+    """``{"accountId"}`` on Cloud, ``{"name"}`` on Server; ``null`` (or ``"-1"``: the
+    project's default assignee, none here) unassigns."""
+    raw = body_json(req)
+    with site.store.lock:
+        issue = find_issue(site, req.params["ref"])
+        values: dict[str, Any] = {}
+        ref = (
+            raw.get("accountId" if site.renderer.cloud else "name")
+            if isinstance(raw, dict)
+            else None
+        )
+        reader = FieldReader(site.store, v(req))
+        reader.user("assignee", None if ref in (None, "-1") else raw, values)
+        reader.fail_if_errors()
+        site.store.edit_issue(actor(req), issue, values)
+        return Response(NO_CONTENT)

@@ -186,7 +186,7 @@ class SandboxJira:
             isinstance(groups, list) and all(isinstance(g, str) and g for g in groups)
         ):
             raise admin_api.AdminError(400, "groups must be a list of group names")
-        return self.store.add_user(
+        user = self.store.add_user(
             display_name=display or name or (email or "").split("@")[0],
             email=email,
             name=name,
@@ -195,6 +195,9 @@ class SandboxJira:
             user_id=user_id,
             groups=groups,
         )
+        if data.get("email_visible") is False:
+            user.email_visible = False  # issue 18: a Cloud profile hiding its address
+        return user
 
     def add_project(self, data: dict[str, Any]) -> ProjectRec:
         if not data.get("key") or not str(data["key"]).replace("_", "").isalnum():

@@ -62,6 +62,7 @@ class UserRec:
     active: bool = True
     time_zone: str = "UTC"
     groups: list[str] | None = None  # None: the default groups (see visibility.py)
+    email_visible: bool = True  # issue 18: Cloud leaves out a hidden emailAddress
 
 
 @dataclass

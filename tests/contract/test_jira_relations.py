@@ -183,3 +183,37 @@ def test_unknown_component_name_is_refused_with_jiras_message(jira: Jira):
     with pytest.raises(InvalidRequest) as caught:
         new_issue(jira, components=("Nope",))
     assert caught.value.field_errors == {"components": "Component name 'Nope' is not valid"}
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+def test_find_users_and_assign(jira: Jira):
+    alice = rel(jira).find_user_by_email(jira.alice_user["email"])
+    assert alice is not None and alice.id == jira.alice_user["id"] and alice.name == "Alice"
+    assert alice.email == jira.alice_user["email"]
+    assert rel(jira).find_user_by_email("nobody@example.com") is None
+    assert rel(jira).get_user(alice.id) == alice
+    key = new_issue(jira)
+    rel(jira).set_assignee(key, alice.id)
+    rel(jira).set_reporter(key, alice.id)
+    issue = jira.bot.get_issue(key)
+    assert issue.assignee is not None and issue.assignee.id == alice.id
+    assert issue.reporter is not None and issue.reporter.id == alice.id
+    rel(jira).set_assignee(key, None)
+    assert jira.bot.get_issue(key).assignee is None
+
+
+def test_cloud_hidden_address_is_found_whole(jira: Jira):
+    if jira.flavour != "cloud":
+        pytest.skip("Cloud's profile privacy")
+    carol = jira.admin.create_user(
+        display_name="Carol", email="carol@example.com", email_visible=False
+    )
+    found = rel(jira).find_user_by_email("carol@example.com")
+    assert found is not None and (found.id, found.email) == (carol["id"], None)
+
+
+def test_unknown_user_is_not_found(jira: Jira):
+    with pytest.raises(NotFound):
+        rel(jira).get_user("no-such-user")

@@ -389,3 +389,21 @@ def test_components_and_versions(env: Env) -> None:
     for item in fields["fixVersions"]:
         check(schema_validator("Version", required=("id", "name")), item)
     assert errors(schema_validator("Version"), renamed(version, ["name"], "versionName"))
+
+
+def test_user_search(env: Env) -> None:
+    params = {"query": "a"} if env.bot.cloud else {"username": "a"}
+    found = env.bot.get("user/search", params=params).json()
+    assert found
+    check(response_validator("/rest/api/3/user/search", "get"), found)
+    validator = schema_validator("User", required=("displayName", "active"))
+    for user in found:
+        check(validator, user)
+    assert errors(validator, renamed(found[0], ["displayName"], "name_shown"))
+
+
+def test_assignee_request_matches_the_document(cloud: Env) -> None:
+    key = cloud.bot.create_issue()["key"]
+    body = {"accountId": cloud.alice_user["id"]}
+    check(request_validator("/rest/api/3/issue/{issueIdOrKey}/assignee", "put"), body)
+    assert cloud.bot.put(f"issue/{key}/assignee", json=body).status_code == 204
