@@ -7,6 +7,10 @@ A mixin of :class:`~devstack.sandbox_jira.fields.FieldReader`: it adds to the re
 Jira's: a sub-task type without a parent is ``{"issuetype": "Issue type is a sub-task but
 parent issue key or id not specified."}``; on Cloud a parent not exactly one level up is
 ``{"parentId": "Given parent work item does not belong to appropriate hierarchy."}``.
+Wording no public capture confirmed (kept plausible, change it when one does): Server's
+``The issue key 'X' for field 'Epic Link' is invalid.``, Server's refusal of ``parent`` on
+a standard issue (answered as a field off the screen), ``Error parsing date string: X``,
+the component/version id messages.
 """
 
 from __future__ import annotations

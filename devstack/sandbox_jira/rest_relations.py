@@ -3,7 +3,10 @@ project components and versions, user search and assignment.
 
 Registered on ``rest.router`` (imported by ``sandbox.py``), so the paths, versions and
 auth are the same as every other endpoint. Answers and refusals follow Atlassian's
-OpenAPI document and Jira's wording.
+OpenAPI document and Jira's wording. Unconfirmed wording (no public capture found): the
+duplicate component/version name errors, user search without its parameter, a link of an
+issue to itself, an incomplete ``POST issueLink``, the not-found texts of link, component
+and version ids.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Jira reads ``"1w 2d 3h 30m"`` with its default time tracking settings: a day is 8 hours, a
 week 5 days, a bare number is minutes; it writes durations back the same way, largest unit
 first (``5400`` seconds is ``"1h 30m"``). Errors are Jira's: 400 ``{"errors":
-{"timeLogged": ...}}``.
+{"timeLogged": ...}}``. Unconfirmed wording: the ``started`` parse error and the
+"not both" refusal; Cloud's document says ``started`` is required on create, the sandbox
+takes now instead.
 """
 
 from __future__ import annotations

@@ -4,12 +4,17 @@ child, Server's ``Epic Link``), as Jira has them on both flavours."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from .conftest import Env, Receiver
+from devstack.sandbox_jira import SandboxJira
+
+from .conftest import Env, JiraClient, Receiver, setup_site
 
 HIERARCHY = "HIE"
 
@@ -211,3 +216,39 @@ def test_server_epic_link_and_epic_name(server: Env) -> None:
     }
     found = server.bot.get("search", params={"jql": f'"Epic Link" = {epic}', "fields": "key"})
     assert [i["key"] for i in found.json()["issues"]] == [story.json()["key"]]
+
+
+# --- persistence -------------------------------------------------------------------------
+
+
+def test_relations_survive_a_restart(tmp_path: Path, flavour: str) -> None:
+    state = tmp_path / "jira.json"
+    with SandboxJira(flavour, persist_path=state) as site:
+        _, bot_user, _ = setup_site(site)
+        bot = JiraClient(site, bot_user)
+        a, b = bot.create_issue("A")["key"], bot.create_issue("B")["key"]
+        body = {"type": {"name": "Blocks"}, "inwardIssue": {"key": a}, "outwardIssue": {"key": b}}
+        assert bot.post("issueLink", json=body).status_code == 201
+        assert bot.post(f"issue/{a}/worklog", json={"timeSpent": "1h"}).status_code == 201
+        assert bot.post("component", json={"project": "ABC", "name": "Backend"}).status_code == 201
+        assert bot.post("version", json={"project": "ABC", "name": "1.0"}).status_code == 201
+        bot.put(f"issue/{a}", json={"fields": {"components": [{"name": "Backend"}]}})
+        before = bot.get(f"issue/{a}").json()["fields"]
+    with SandboxJira(flavour, persist_path=state) as site:
+        bot = JiraClient(site, bot_user)
+        after = bot.get(f"issue/{a}").json()["fields"]
+        for name in ("issuelinks", "worklog", "timespent", "components"):
+            assert after[name] == _rebased(before[name], after), name
+        assert [v["name"] for v in bot.get("project/ABC/versions").json()] == ["1.0"]
+        assert (
+            bot.post("component", json={"project": "ABC", "name": "Other"}).json()["id"]
+            != (after["components"][0]["id"])
+        )
+
+
+def _rebased(value: Any, after: dict[str, Any]) -> Any:
+    """``value`` with the first site's base URL as the second's (ports differ)."""
+    text = json.dumps(value)
+    old = re.search(r"http://127\.0\.0\.1:\d+", text)
+    new = re.search(r"http://127\.0\.0\.1:\d+", json.dumps(after))
+    return json.loads(text.replace(old.group(0), new.group(0))) if old and new else value
