@@ -57,11 +57,18 @@ class SandboxAdmin:
         lead: str | None = None,
         workflow: dict[str, Any] | None = None,
         screens: dict[str, Any] | None = None,
+        components: list[str] | None = None,
+        versions: list[str] | None = None,
     ) -> dict[str, Any]:
         """``workflow``: ``{"statuses": [...], "transitions": [...]}`` (see workflow.py);
         without it the project gets To Do ⇄ In Progress ⇄ Done. ``screens``:
-        ``{"create": [...], "edit": [...], "required": [...]}`` (see screens.py)."""
+        ``{"create": [...], "edit": [...], "required": [...]}`` (see screens.py).
+        ``components``/``versions``: names the project starts with (issue 18)."""
         body: dict[str, Any] = {"key": key, "name": name or key}
+        if components is not None:
+            body["components"] = components
+        if versions is not None:
+            body["versions"] = versions
         if issue_types is not None:
             body["issue_types"] = issue_types
         if default_issue_type is not None:

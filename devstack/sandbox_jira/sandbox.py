@@ -209,8 +209,9 @@ class SandboxJira:
             lead = self.user_ref(str(data["lead"]))
             if lead is None:
                 raise admin_api.AdminError(400, f"lead {data['lead']} is not a user")
+        catalog = self._catalog_names(data)
         try:
-            return self.store.add_project(
+            project = self.store.add_project(
                 key=str(data["key"]),
                 name=str(data.get("name") or data["key"]),
                 issue_types=data.get("issue_types") or data.get("issueTypes"),
@@ -222,6 +223,22 @@ class SandboxJira:
             )
         except ValueError as exc:  # WorkflowError and ScreenError are ones
             raise admin_api.AdminError(400, str(exc)) from exc
+        for name in catalog["components"]:
+            self.store.add_component(project.id, name)
+        for name in catalog["versions"]:
+            self.store.add_version(project.id, name=name)
+        return project
+
+    @staticmethod
+    def _catalog_names(data: dict[str, Any]) -> dict[str, list[str]]:
+        """Issue 18: a new project's ``components`` and ``versions`` (names), checked."""
+        out = {}
+        for kind in ("components", "versions"):
+            names = data.get(kind) or []
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                raise admin_api.AdminError(400, f"{kind} must be a list of names")
+            out[kind] = list(dict.fromkeys(names))
+        return out
 
     def add_field(self, data: dict[str, Any]) -> FieldRec:
         if not isinstance(data.get("name"), str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from devstack.sandbox_jira.admin import SandboxAdminError
 from devstack.sandbox_jira.worklogs import format_duration, parse_duration
 
 from .conftest import Env, Receiver
@@ -215,3 +216,13 @@ def test_version_changes_are_logged_per_version(env: Env) -> None:
         second["id"],
         "2.0",
     )
+
+
+def test_a_project_may_start_with_components_and_versions(env: Env) -> None:
+    env.admin.create_project("CAT", "Catalogue", components=["Web", "API"], versions=["1.0"])
+    assert [c["name"] for c in env.bot.get("project/CAT/components").json()] == ["Web", "API"]
+    assert [v["name"] for v in env.bot.get("project/CAT/versions").json()] == ["1.0"]
+    with pytest.raises(SandboxAdminError) as refused:
+        env.admin.create_project("BAD", "Bad", components=[""])
+    assert refused.value.status == 400
+    assert env.bot.get("project/BAD").status_code == 404  # refused whole
