@@ -165,11 +165,15 @@ class Relations:
             self._link_history(actor, link, now, created=False)
 
     def forget_relations(self, issue: IssueRec) -> None:
-        """Drop what hangs off a deleted issue: its links (Jira deletes them with it)."""
+        """Drop what hangs off a deleted issue: its links and worklogs (Jira deletes them
+        with it); its children (an epic's on Cloud) are left without a parent."""
         for link in self.issue_links(issue):
             self.links.pop(link.id, None)
         for worklog in self.issue_worklogs(issue):
             self.worklogs.pop(worklog.id, None)
+        for child in self.children(issue, subtasks_only=False):
+            child.parent = None
+            self._reindex(child)
 
     def _link_history(self, actor: UserRec, link: IssueLinkRec, now: int, *, created: bool) -> None:
         from .store import Change, HistoryRec
@@ -407,3 +411,5 @@ class Relations:
         def next_id(self, kind: str) -> str: ...
 
         def _emit(self, *changes: Any) -> None: ...
+
+        def _reindex(self, issue: IssueRec) -> None: ...

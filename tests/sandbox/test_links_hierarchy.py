@@ -252,3 +252,30 @@ def _rebased(value: Any, after: dict[str, Any]) -> Any:
     old = re.search(r"http://127\.0\.0\.1:\d+", text)
     new = re.search(r"http://127\.0\.0\.1:\d+", json.dumps(after))
     return json.loads(text.replace(old.group(0), new.group(0))) if old and new else value
+
+
+def test_deleting_a_parent_needs_delete_subtasks(hie: Env) -> None:
+    story = make(hie, "Story", "Story").json()["key"]
+    child = make(hie, "Sub-task", "Child", parent={"key": story}).json()["key"]
+    refused = hie.bot.delete(f"issue/{story}")
+    assert refused.status_code == 400
+    assert refused.json()["errorMessages"] == [
+        f"The issue '{story}' has subtasks.  You must specify the 'deleteSubtasks' parameter "
+        "to delete this issue and all its subtasks."
+    ]
+    assert hie.bot.delete(f"issue/{story}", params={"deleteSubtasks": "true"}).status_code == 204
+    assert hie.bot.get(f"issue/{child}").status_code == 404
+
+
+def test_deleting_an_epic_leaves_its_children_without_parent(cloud: Env) -> None:
+    cloud.admin.create_project(HIERARCHY, "Hierarchy", issue_types=["Epic", "Story", "Sub-task"])
+    epic = new_epic(cloud)
+    story = make(cloud, "Story", parent={"key": epic}).json()["key"]
+    assert cloud.bot.delete(f"issue/{epic}").status_code == 204
+    assert "parent" not in cloud.bot.get(f"issue/{story}").json()["fields"]
+    found = cloud.bot.get(
+        "search/jql", params={"jql": f"project = {HIERARCHY} AND parent IS EMPTY"}
+    )
+    assert [i["id"] for i in found.json()["issues"]] == [
+        cloud.bot.get(f"issue/{story}").json()["id"]
+    ]
