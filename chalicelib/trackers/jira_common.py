@@ -34,12 +34,8 @@ from chalicelib.trackers.base import (
     utc_time,
 )
 from chalicelib.trackers.http import JiraHttp
-from chalicelib.trackers.jira_relations import (
-    JiraRelations,
-    parse_catalog,
-    parse_links,
-    parse_parent,
-)
+from chalicelib.trackers.jira_catalog import parse_catalog
+from chalicelib.trackers.jira_relations import JiraRelations, parse_links, parse_parent
 
 # Fields that ``Issue`` carries in its own attributes; the rest go to ``Issue.fields``.
 STANDARD_FIELDS = frozenset(

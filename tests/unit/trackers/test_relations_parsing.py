@@ -7,7 +7,8 @@ import pytest
 
 from chalicelib.trackers.base import Body, IssueLink, TrackerError, User
 from chalicelib.trackers.jira_common import parse_issue
-from chalicelib.trackers.jira_relations import jira_started, parse_links, parse_worklog
+from chalicelib.trackers.jira_relations import parse_links
+from chalicelib.trackers.jira_worklogs import jira_started, parse_worklog
 from tests.unit.trackers import jira_json
 
 BLOCKS = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"}
