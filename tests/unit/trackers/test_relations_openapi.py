@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-import pytest
 import responses
 
 from chalicelib.trackers.base import Body, IssueFields
