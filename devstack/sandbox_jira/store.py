@@ -304,10 +304,10 @@ class Store(Relations):
             types = list(issue_types or ["Task", "Bug", "Story"])
             for type_name in types:
                 self.issue_type_id(type_name)
-            if "Epic" in types:
-                self.ensure_epic_fields()  # issue 18 (relations.py)
             if default_issue_type and default_issue_type not in types:
                 raise ValueError(f"default issue type {default_issue_type} is not in {types}")
+            if "Epic" in types:
+                self.ensure_epic_fields()  # issue 18 (relations.py)
             project = ProjectRec(
                 id=project_id or self.next_id("project"),
                 key=key,
