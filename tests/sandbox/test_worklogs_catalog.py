@@ -226,3 +226,13 @@ def test_a_project_may_start_with_components_and_versions(env: Env) -> None:
         env.admin.create_project("BAD", "Bad", components=[""])
     assert refused.value.status == 400
     assert env.bot.get("project/BAD").status_code == 404  # refused whole
+
+
+def test_worklog_webhooks_follow_the_hooks_jql(env: Env, receiver: Receiver) -> None:
+    env.admin.add_webhook(receiver.url, events=["worklog_created"], jql="labels = hot")
+    hot = env.bot.create_issue(labels=["hot"])
+    cold = env.bot.create_issue()
+    for issue in (hot, cold):
+        env.bot.post(f"issue/{issue['key']}/worklog", json={"timeSpent": "1h"})
+    assert env.site.publisher.wait_idle()
+    assert [r["json"]["worklog"]["issueId"] for r in receiver.events()] == [hot["id"]]
