@@ -105,6 +105,7 @@ class User:
 
     id: str
     name: str
+    email: str | None = None  # issue 18: filled by user lookups, when Jira shows it
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,70 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class LinkType:
+    """A kind of issue link: ``Blocks`` reads "blocks" outward, "is blocked by" inward."""
+
+    id: str
+    name: str
+    inward: str
+    outward: str
+
+
+@dataclass(frozen=True)
+class IssueLink:
+    """A link as one issue sees it: ``direction`` "outward" means this issue is the link's
+    source (this issue <type.outward> ``issue_key``), "inward" its destination."""
+
+    id: str
+    type: str  # the link type's name
+    direction: Literal["inward", "outward"]
+    issue_key: str
+
+
+@dataclass(frozen=True)
+class IssueType:
+    """An issue type of a project; a ``subtask`` type needs a parent. ``hierarchy_level``
+    is Cloud's (-1 sub-task, 0 standard, 1 epic); Server says none (``None``)."""
+
+    id: str
+    name: str
+    subtask: bool = False
+    hierarchy_level: int | None = None
+
+
+@dataclass(frozen=True)
+class Component:
+    id: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ProjectVersion:
+    """A project's version (Jira's fix and affects versions); ``release_date`` YYYY-MM-DD."""
+
+    id: str
+    name: str
+    description: str = ""
+    released: bool = False
+    archived: bool = False
+    release_date: str | None = None
+
+
+@dataclass(frozen=True)
+class Worklog:
+    """Time logged on an issue: ``started`` in Jira's format, ``seconds`` spent."""
+
+    id: str
+    started: str
+    seconds: int
+    author: User | None = None
+    comment: Body | None = None
+    created: str = ""
+    updated: str = ""
+
+
+@dataclass(frozen=True)
 class Issue:
     id: str
     key: str
@@ -170,6 +235,18 @@ class Issue:
     # field (as the changelog names it: summary, description, issuetype, …) -> when it last
     # changed, from the issue's changelog; empty when the tracker did not say
     changed_at: Mapping[str, str] = field(default_factory=dict)
+    # issue 18: relations, parsed from the issue's fields
+    links: tuple[IssueLink, ...] = ()
+    # the parent's key: Cloud's ``parent`` (sub-task or epic child), Server's sub-task
+    # ``parent`` or its ``Epic Link``
+    parent: str | None = None
+    components: tuple[str, ...] = ()  # names
+    fix_versions: tuple[str, ...] = ()  # names
+    versions: tuple[str, ...] = ()  # affects versions, names
+    due_date: str | None = None  # YYYY-MM-DD
+    environment: Body | None = None
+    assignee: User | None = None
+    reporter: User | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +272,16 @@ class IssueFields:
     priority: str | None = None
     custom: Mapping[str, Any] = field(default_factory=dict)
     properties: Mapping[str, Any] = field(default_factory=dict)  # set on create
+    # issue 18: the parent issue's key (a sub-task's parent, an epic); the adapter writes
+    # it the way its flavour does (see ``TrackerRelations.set_parent``)
+    parent: str | None = None
+    # by name, as the project has them (Jira refuses an unknown name: InvalidRequest);
+    # an empty tuple clears, as ``due_date=""`` does
+    components: tuple[str, ...] | None = None
+    fix_versions: tuple[str, ...] | None = None
+    versions: tuple[str, ...] | None = None
+    due_date: str | None = None
+    environment: Body | None = None
 
 
 @dataclass(frozen=True)
@@ -340,6 +427,82 @@ class Tracker(Protocol):
     ) -> list[str]: ...
 
     def check_jql(self, jql: str) -> None: ...
+
+
+@runtime_checkable
+class TrackerRelations(Protocol):
+    """Issue 18: what an issue hangs together with (links, parents, worklogs, components,
+    versions, users). Separate from :class:`Tracker` so that trackers and wrappers without
+    these operations still satisfy the core protocol."""
+
+    def list_link_types(self) -> list[LinkType]: ...
+
+    def add_issue_link(self, link_type: str, inward_key: str, outward_key: str) -> None:
+        """Link two issues as Jira's ``POST issueLink`` names them: ``inward_key`` becomes
+        the link's source (it <outward description> ``outward_key``)."""
+        ...
+
+    def delete_issue_link(self, link_id: str) -> None: ...
+
+    def list_issue_types(self, project: str) -> list[IssueType]:
+        """Every issue type of a project, sub-task types included (``subtask``)."""
+        ...
+
+    def list_worklogs(self, key: str) -> list[Worklog]: ...
+
+    def add_worklog(
+        self, key: str, *, started: str, seconds: int, comment: Body | None = None
+    ) -> Worklog:
+        """``started``: any ISO 8601 time (sent in Jira's ``2026-12-01T09:30:00.000+0000``)."""
+        ...
+
+    def update_worklog(
+        self,
+        key: str,
+        worklog_id: str,
+        *,
+        started: str | None = None,
+        seconds: int | None = None,
+        comment: Body | None = None,
+    ) -> Worklog: ...
+
+    def delete_worklog(self, key: str, worklog_id: str) -> None: ...
+
+    def list_components(self, project: str) -> list[Component]: ...
+
+    def create_component(self, project: str, name: str, description: str = "") -> Component: ...
+
+    def list_versions(self, project: str) -> list[ProjectVersion]: ...
+
+    def create_version(
+        self,
+        project: str,
+        name: str,
+        *,
+        description: str = "",
+        released: bool = False,
+        release_date: str | None = None,
+    ) -> ProjectVersion: ...
+
+    def find_user_by_email(self, email: str) -> User | None:
+        """The active user with this address (Cloud finds a hidden address only whole)."""
+        ...
+
+    def get_user(self, user_id: str) -> User:
+        """A user by ``User.id`` (accountId on Cloud, key on Server); ``NotFound``."""
+        ...
+
+    def set_assignee(self, key: str, user_id: str | None) -> None:
+        """Assign to ``User.id`` (``None``: unassign)."""
+        ...
+
+    def set_reporter(self, key: str, user_id: str) -> None: ...
+
+    def set_parent(self, key: str, parent_key: str | None) -> None:
+        """Make ``parent_key`` the issue's parent (``None``: none). Cloud sets ``parent``
+        for sub-tasks and epic children alike; Server sets a sub-task's ``parent`` and any
+        other issue's ``Epic Link``."""
+        ...
 
 
 def utc_time(text: str) -> str | None:

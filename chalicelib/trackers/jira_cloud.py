@@ -25,6 +25,7 @@ import requests
 from chalicelib.trackers.base import (
     Body,
     BodyFormat,
+    IssueType,
     NotFound,
     PermissionDenied,
     Project,
@@ -32,6 +33,7 @@ from chalicelib.trackers.base import (
 )
 from chalicelib.trackers.http import CONNECT_TIMEOUT, READ_TIMEOUT, JiraHttp, cloud_auth
 from chalicelib.trackers.jira_common import JiraTracker, issue_types, project_from
+from chalicelib.trackers.jira_relations import parse_issue_type
 
 PAGE = 50
 
@@ -115,6 +117,10 @@ class JiraCloud(JiraTracker):
         return project_from(
             data, [str(t["name"]) for t in issue_types(creatable)], _type_name(known, default_id)
         )
+
+    def list_issue_types(self, project: str) -> list[IssueType]:
+        """All the types one may create in ``project``, sub-task types included."""
+        return [parse_issue_type(t) for t in self._createmeta_types(project)]
 
     def _createmeta_types(self, key: str) -> list[Mapping[str, Any]]:
         out: list[Mapping[str, Any]] = []

@@ -35,6 +35,8 @@ from chalicelib.trackers.base import (
     utc_time,
 )
 from chalicelib.trackers.http import JiraHttp
+from chalicelib.trackers.jira_catalog import parse_catalog
+from chalicelib.trackers.jira_relations import JiraRelations, parse_links, parse_parent
 
 # Fields that ``Issue`` carries in its own attributes; the rest go to ``Issue.fields``.
 STANDARD_FIELDS = frozenset(
@@ -166,6 +168,11 @@ def parse_issue(
         attachments=tuple(parse_attachment(a) for a in fields.get("attachment") or ()),
         fields=_other_fields(fields, data.get("names")),
         changed_at=_changed_at(data.get("changelog")),
+        links=parse_links(fields.get("issuelinks")),
+        parent=parse_parent(fields, data.get("names")),
+        **parse_catalog(fields, body_format),
+        assignee=parse_user(fields.get("assignee")),
+        reporter=parse_user(fields.get("reporter")),
     )
 
 
@@ -238,7 +245,7 @@ def project_from(data: Mapping[str, Any], types: list[str], default: str | None)
 # --- the shared adapter -----------------------------------------------------------------
 
 
-class JiraTracker:
+class JiraTracker(JiraRelations):
     """The operations Jira Cloud and Jira Server do alike; subclasses set the differences.
 
     ``api`` is the REST prefix (``/rest/api/3`` or ``/rest/api/2``), ``body_format`` the
@@ -298,7 +305,12 @@ class JiraTracker:
             out["priority"] = {"name": fields.priority}
         for name, value in fields.custom.items():
             out[self.field_id(name)] = value
+        out.update(self.catalog_payload(fields))  # issue 18 (jira_relations.py)
         return out
+
+    def parse_author(self, data: Any) -> User | None:
+        """A user from Jira's JSON (for ``jira_relations``, which cannot import this module)."""
+        return parse_user(data)
 
     # fields by name -----------------------------------------------------------------------
 
@@ -405,6 +417,11 @@ class JiraTracker:
         payload: dict[str, Any] = {
             "fields": {"project": {"key": project}, **self.fields_payload(fields)}
         }
+        if fields.parent is not None:  # issue 18: per flavour (jira_relations.py)
+            payload["fields"].update(
+                self.parent_fields(fields.parent, project=project, issue_type=fields.issue_type)
+            )
+        payload["fields"].update(self.create_extras(project, fields))
         if fields.properties:
             # Set atomically with the issue, so a crash right after create still leaves it
             # findable by its property (see find_issues_with_property).
@@ -415,6 +432,8 @@ class JiraTracker:
 
     def update_issue(self, key: str, fields: IssueFields) -> None:
         payload = self.fields_payload(fields)
+        if fields.parent is not None:  # issue 18: per flavour (jira_relations.py)
+            payload.update(self.parent_fields(fields.parent, key=key, issue_type=fields.issue_type))
         if payload:
             self.http.json("PUT", self._issue_path(key), json={"fields": payload})
         for name, value in fields.properties.items():

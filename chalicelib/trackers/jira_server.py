@@ -22,9 +22,18 @@ from urllib.parse import quote
 
 import requests
 
-from chalicelib.trackers.base import BodyFormat, Project, SearchPage, TrackerError
+from chalicelib.trackers.base import (
+    BodyFormat,
+    InvalidRequest,
+    IssueFields,
+    IssueType,
+    Project,
+    SearchPage,
+    TrackerError,
+)
 from chalicelib.trackers.http import CONNECT_TIMEOUT, READ_TIMEOUT, JiraHttp, server_auth
 from chalicelib.trackers.jira_common import JiraTracker, issue_types, project_from
+from chalicelib.trackers.jira_relations import EPIC_LINK, EPIC_NAME, parse_issue_type
 
 OVERLAP = 50  # positions re-read before a page to find where the last page ended
 
@@ -125,6 +134,65 @@ class JiraServer(JiraTracker):
 
     def get_project(self, key: str) -> Project:
         return _project(self.http.json("GET", f"{self.api}/project/{quote(key, safe='')}"))
+
+    # hierarchy (issue 18) ------------------------------------------------------------------
+
+    def list_issue_types(self, project: str) -> list[IssueType]:
+        data = self.http.json("GET", f"{self.api}/project/{quote(project, safe='')}")
+        return [parse_issue_type(t) for t in data.get("issueTypes") or () if isinstance(t, Mapping)]
+
+    def parent_fields(
+        self,
+        parent_key: str | None,
+        *,
+        key: str | None = None,
+        project: str | None = None,
+        issue_type: str | None = None,
+    ) -> dict[str, Any]:
+        """A sub-task's ``parent``; any other issue's ``Epic Link`` (Server has no parent
+        above a standard issue). A sub-task's parent cannot be removed, only changed."""
+        if key is not None and (project is None or issue_type is None):
+            current = self.http.json(
+                "GET", self._issue_path(key), params={"fields": "issuetype,project"}
+            )
+            project = project or str(current["fields"]["project"]["key"])
+            issue_type = issue_type or str(current["fields"]["issuetype"]["name"])
+        assert project is not None
+        subtask = any(t.subtask and t.name == issue_type for t in self.list_issue_types(project))
+        if subtask and parent_key:
+            return {"parent": {"key": parent_key}}
+        if subtask:
+            raise InvalidRequest(
+                "A Jira Server sub-task always has a parent: it cannot be removed",
+                field_errors={"parent": "a sub-task needs a parent"},
+                status=None,
+            )
+        return {self.field_id(EPIC_LINK): parent_key or None}
+
+    # users (issue 18) ----------------------------------------------------------------------
+
+    def user_search_params(self, text: str) -> dict[str, Any]:
+        return {"username": text, "maxResults": 50}
+
+    def user_params(self, user_id: str) -> dict[str, Any]:
+        return {"key": user_id}
+
+    def user_ref(self, user_id: str) -> dict[str, Any]:
+        """Server writes name users by ``name``; ``User.id`` is the key: read the name."""
+        data = self.http.json("GET", f"{self.api}/user", params={"key": user_id})
+        return {"name": str(data.get("name") or user_id)}
+
+    def nobody_ref(self) -> dict[str, Any]:
+        return {"name": None}
+
+    def create_extras(self, project: str, fields: IssueFields) -> dict[str, Any]:
+        """An epic on Server needs its ``Epic Name``: the summary, unless the caller set it."""
+        if fields.issue_type != "Epic" or EPIC_NAME.lower() not in self.field_ids():
+            return {}
+        named = {EPIC_NAME.lower(), self.field_id(EPIC_NAME)}
+        if any(name.lower() in named for name in fields.custom):
+            return {}
+        return {self.field_id(EPIC_NAME): fields.summary}
 
 
 def _project(data: Mapping[str, Any]) -> Project:

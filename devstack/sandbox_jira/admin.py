@@ -57,11 +57,18 @@ class SandboxAdmin:
         lead: str | None = None,
         workflow: dict[str, Any] | None = None,
         screens: dict[str, Any] | None = None,
+        components: list[str] | None = None,
+        versions: list[str] | None = None,
     ) -> dict[str, Any]:
         """``workflow``: ``{"statuses": [...], "transitions": [...]}`` (see workflow.py);
         without it the project gets To Do ⇄ In Progress ⇄ Done. ``screens``:
-        ``{"create": [...], "edit": [...], "required": [...]}`` (see screens.py)."""
+        ``{"create": [...], "edit": [...], "required": [...]}`` (see screens.py).
+        ``components``/``versions``: names the project starts with (issue 18)."""
         body: dict[str, Any] = {"key": key, "name": name or key}
+        if components is not None:
+            body["components"] = components
+        if versions is not None:
+            body["versions"] = versions
         if issue_types is not None:
             body["issue_types"] = issue_types
         if default_issue_type is not None:
@@ -108,10 +115,13 @@ class SandboxAdmin:
         password: str | None = None,
         account_id: str | None = None,
         groups: list[str] | None = None,
+        email_visible: bool | None = None,
     ) -> dict[str, Any]:
         """Cloud: ``email`` + API ``token``; Server: ``name`` + personal access ``token``.
-        ``groups`` (None: the default groups) decide which restricted comments it sees."""
+        ``groups`` (None: the default groups) decide which restricted comments it sees;
+        ``email_visible=False``: a Cloud profile that hides its e-mail address."""
         body = {
+            "email_visible": email_visible,
             "display_name": display_name,
             "email": email,
             "name": name,

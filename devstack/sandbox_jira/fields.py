@@ -15,6 +15,7 @@ from typing import Any
 
 from . import adf
 from .errors import JiraError, bad_request, field_errors
+from .fields_relations import CATALOG_FIELDS, HierarchyChecks
 from .screens import NOT_ON_DEFAULT_SCREENS, SYSTEM_NAMES, find_resolution
 from .store import PRIORITIES, IssueRec, ProjectRec, Store
 
@@ -25,7 +26,7 @@ NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Docu
 NOT_SETTABLE = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 
 
-class FieldReader:
+class FieldReader(HierarchyChecks):
     """Turns a request's fields into store values for one site and API version."""
 
     def __init__(self, store: Store, version: int) -> None:
@@ -34,6 +35,7 @@ class FieldReader:
         self.cloud = store.flavour == "cloud"
         self.errors: dict[str, str] = {}
         self.screen: set[str] | None = None  # field ids settable now (None: default screen)
+        self.project_id: str | None = None  # issue 18: whose components and versions
 
     def fail_if_errors(self) -> None:
         if self.errors:
@@ -46,6 +48,7 @@ class FieldReader:
             raise bad_request("Can not deserialize instance of issue fields.")
         fields = dict(body.get("fields") or {})
         project = self.project(fields.pop("project", None))
+        self.project_id = project.id if project else None
         values: dict[str, Any] = {}
         type_ref = fields.pop("issuetype", None)
         if type_ref is None:
@@ -62,6 +65,7 @@ class FieldReader:
             self.screen.add("summary")  # Jira keeps the summary on every create screen
         values.update(self.values(fields, body.get("update")))
         self.require(screens.get("required") or [], values)
+        self.check_hierarchy(values, None, project)  # issue 18 (fields_relations.py)
         properties = self.properties(body.get("properties"))
         self.fail_if_errors()
         assert project is not None
@@ -114,6 +118,7 @@ class FieldReader:
             self.errors["project"] = NOT_SETTABLE.format("project")
             fields.pop("project")
         project = self.store.projects[issue.project_id]
+        self.project_id = project.id
         self.screen = self.screen_ids((project.screens or {}).get("edit"))
         values: dict[str, Any] = {}
         if "issuetype" in fields and not self.allowed("issuetype"):
@@ -123,6 +128,7 @@ class FieldReader:
             name = self.issue_type(fields.pop("issuetype"), project)
             values = {"issuetype": name} if name else {}
         values.update(self.values(fields, body.get("update"), issue))
+        self.check_hierarchy(values, issue)  # issue 18 (fields_relations.py)
         self.fail_if_errors()
         return values
 
@@ -135,6 +141,7 @@ class FieldReader:
         if not isinstance(fields, dict):
             raise bad_request("Can not deserialize instance of issue fields.")
         self.screen = self.screen_ids(chosen.get("screen") or [])
+        self.project_id = issue.project_id
         values = self.values(dict(fields), body.get("update"), issue)
         self.require(chosen.get("required") or [], values)
         self.fail_if_errors()
@@ -201,6 +208,8 @@ class FieldReader:
             self.parent(value, out)
         elif CUSTOM_RE.match(name):
             self.custom(name, value, out)
+        elif name in CATALOG_FIELDS:
+            self.catalog_field(name, value, out)  # issue 18 (fields_relations.py)
         else:
             self.errors[name] = NOT_SETTABLE.format(name)
 
@@ -227,6 +236,9 @@ class FieldReader:
         refused an id the site does not define)."""
         rec = self.store.fields.get(name)
         kind = rec.type if rec else "any"
+        if kind.startswith("epic_"):
+            self.epic_value(name, kind, value, out)  # issue 18 (fields_relations.py)
+            return
         number = isinstance(value, int | float) and not isinstance(value, bool)
         strings = isinstance(value, list) and all(isinstance(x, str) for x in value)
         ok = (

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from . import adf
+from . import render_relations as rel
 from .screens import RESOLUTIONS
 from .store import (
     PRIORITIES,
@@ -88,6 +89,9 @@ CUSTOM_FIELD_SCHEMAS = {  # sandbox field type -> (schema type, Jira's custom fi
     "number": ("number", _PLUGIN + "float"),
     "array": ("array", _PLUGIN + "labels"),
     "any": ("any", _PLUGIN + "textarea"),
+    # issue 18: Jira Software's epic fields on Server
+    "epic_link": ("any", "com.pyxis.greenhopper.jira:gh-epic-link"),
+    "epic_name": ("string", "com.pyxis.greenhopper.jira:gh-epic-label"),
 }
 TYPE_DESCRIPTIONS = {
     "Bug": "A problem or error.",
@@ -171,6 +175,8 @@ class Renderer:
                 "active": user.active,
                 "timeZone": user.time_zone,
             }
+            if not user.email_visible:  # issue 18: the profile hides it
+                del data["emailAddress"]
         else:
             data = {
                 "self": f"{self.api(2)}/user?username={quote(user.name or '')}",
@@ -205,11 +211,11 @@ class Renderer:
             "iconUrl": f"{self.base}/secure/viewavatar?size=xsmall&avatarId=10318"
             "&avatarType=issuetype",
             "name": name,
-            "subtask": name == "Sub-task",
+            "subtask": self.store.hierarchy_level(name) == -1,
             "avatarId": 10318,
         }
         if self.cloud:
-            data["hierarchyLevel"] = {"Sub-task": -1, "Epic": 1}.get(name, 0)
+            data["hierarchyLevel"] = self.store.hierarchy_level(name)
         return data
 
     def project_ref(self, project: ProjectRec, version: int) -> dict[str, Any]:
@@ -491,12 +497,16 @@ class Renderer:
             "comment": lambda: self.comment_page(issue, version, viewer=viewer),
             "resolution": lambda: self.resolution(issue.resolution),
             "resolutiondate": lambda: jira_time(issue.resolved) if issue.resolved else None,
-            "duedate": lambda: None,
-            "issuelinks": lambda: [],
-            "subtasks": lambda: [],
-            "components": lambda: [],
-            "fixVersions": lambda: [],
-            "versions": lambda: [],
+            "duedate": lambda: issue.duedate,
+            "issuelinks": lambda: rel.issue_links_field(self, issue, version),
+            "worklog": lambda: rel.worklog_page(self, issue, version, limit=20),
+            "timespent": lambda: self.store.time_spent(issue),
+            "subtasks": lambda: [
+                rel.linked_issue(self, child, version) for child in self.store.children(issue)
+            ],
+            "components": lambda: rel.refs_field(self, "components", issue.components, version),
+            "fixVersions": lambda: rel.refs_field(self, "fixVersions", issue.fix_versions, version),
+            "versions": lambda: rel.refs_field(self, "versions", issue.versions, version),
         }
         parent = self.store.issues.get(issue.parent or "")
         if parent is not None:  # Jira leaves the field out when there is no parent

@@ -273,10 +273,21 @@ def edit_issue(site: SandboxJira, req: Request) -> Response:
         return Response(NO_CONTENT)
 
 
+SUBTASKS_LEFT = (
+    "The issue '{}' has subtasks.  You must specify the 'deleteSubtasks' parameter to delete "
+    "this issue and all its subtasks."
+)
+
+
 @router.add("DELETE", "/rest/api/{v}/issue/{ref}")
 def delete_issue(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
         issue = find_issue(site, req.params["ref"])
+        subtasks = site.store.children(issue)  # issue 18: Jira's deleteSubtasks rule
+        if subtasks and req.arg("deleteSubtasks") != "true":
+            raise JiraError(400, [SUBTASKS_LEFT.format(issue.key)])
+        for subtask in subtasks:
+            site.store.delete_issue(actor(req), subtask)
         site.store.delete_issue(actor(req), issue)
         return Response(NO_CONTENT)
 

@@ -29,6 +29,7 @@ from . import (
     admin_api,
     remotelinks,  # noqa: F401  (its routes join rest.router)
     rest,
+    rest_relations,  # noqa: F401  (its routes join rest.router on import)
 )
 from .errors import JiraError, unauthorized
 from .faults import Faults, RequestLog
@@ -186,7 +187,7 @@ class SandboxJira:
             isinstance(groups, list) and all(isinstance(g, str) and g for g in groups)
         ):
             raise admin_api.AdminError(400, "groups must be a list of group names")
-        return self.store.add_user(
+        user = self.store.add_user(
             display_name=display or name or (email or "").split("@")[0],
             email=email,
             name=name,
@@ -195,6 +196,9 @@ class SandboxJira:
             user_id=user_id,
             groups=groups,
         )
+        if data.get("email_visible") is False:
+            user.email_visible = False  # issue 18: a Cloud profile hiding its address
+        return user
 
     def add_project(self, data: dict[str, Any]) -> ProjectRec:
         if not data.get("key") or not str(data["key"]).replace("_", "").isalnum():
@@ -206,8 +210,9 @@ class SandboxJira:
             lead = self.user_ref(str(data["lead"]))
             if lead is None:
                 raise admin_api.AdminError(400, f"lead {data['lead']} is not a user")
+        catalog = self._catalog_names(data)
         try:
-            return self.store.add_project(
+            project = self.store.add_project(
                 key=str(data["key"]),
                 name=str(data.get("name") or data["key"]),
                 issue_types=data.get("issue_types") or data.get("issueTypes"),
@@ -219,6 +224,22 @@ class SandboxJira:
             )
         except ValueError as exc:  # WorkflowError and ScreenError are ones
             raise admin_api.AdminError(400, str(exc)) from exc
+        for name in catalog["components"]:
+            self.store.add_component(project.id, name)
+        for name in catalog["versions"]:
+            self.store.add_version(project.id, name=name)
+        return project
+
+    @staticmethod
+    def _catalog_names(data: dict[str, Any]) -> dict[str, list[str]]:
+        """Issue 18: a new project's ``components`` and ``versions`` (names), checked."""
+        out = {}
+        for kind in ("components", "versions"):
+            names = data.get(kind) or []
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                raise admin_api.AdminError(400, f"{kind} must be a list of names")
+            out[kind] = list(dict.fromkeys(names))
+        return out
 
     def add_field(self, data: dict[str, Any]) -> FieldRec:
         if not isinstance(data.get("name"), str):

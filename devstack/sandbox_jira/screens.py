@@ -39,6 +39,11 @@ SYSTEM_NAMES = {
     "assignee": "Assignee",
     "resolution": "Resolution",
     "parent": "Parent",
+    # issue 18
+    "components": "Component/s",
+    "fixVersions": "Fix Version/s",
+    "versions": "Affects Version/s",
+    "duedate": "Due Date",
 }
 NOT_ON_DEFAULT_SCREENS = {"resolution"}
 SCREEN_KINDS = ("create", "edit", "required")

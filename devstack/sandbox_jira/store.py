@@ -19,6 +19,7 @@ from typing import Any
 from . import adf
 from .index import SearchIndex
 from .jql_eval import Catalog, FieldChange, IssueDoc
+from .relations import REF_FIELDS, Relations
 from .screens import RESOLUTIONS, parse_screens, resolution_id
 from .timefmt import Clock, MonotonicClock, system_clock
 from .workflow import CATEGORIES, initial_status, parse_workflow
@@ -41,8 +42,11 @@ STATUSES = [
 PRIORITIES = [("1", "Highest"), ("2", "High"), ("3", "Medium"), ("4", "Low"), ("5", "Lowest")]
 DEFAULT_PRIORITY = "Medium"
 ATTRS = {"issuetype": "issue_type"}  # REST field id -> IssueRec attribute
+ATTRS["fixVersions"] = "fix_versions"  # issue 18
 DEFAULT_STATUS = "To Do"
 FIELD_TYPES = ("string", "number", "array", "any")  # custom field value types the sandbox checks
+FIELD_TYPES += ("epic_link", "epic_name")  # issue 18: Jira Software's on Server (relations.py)
+JQL_KINDS = {"epic_link": "array", "epic_name": "string"}  # searched like labels / text
 
 
 @dataclass
@@ -58,6 +62,7 @@ class UserRec:
     active: bool = True
     time_zone: str = "UTC"
     groups: list[str] | None = None  # None: the default groups (see visibility.py)
+    email_visible: bool = True  # issue 18: Cloud leaves out a hidden emailAddress
 
 
 @dataclass
@@ -139,6 +144,11 @@ class IssueRec:
     parent: str | None = None  # the parent issue's id
     custom: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
+    # issue 18: component and version ids, the due date (YYYY-MM-DD)
+    components: list[str] = field(default_factory=list)
+    fix_versions: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+    duedate: str | None = None
     comments: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)
     history: list[HistoryRec] = field(default_factory=list)
@@ -168,6 +178,9 @@ class Change:
     history: HistoryRec | None = None
     comment: CommentRec | None = None
     attachment: AttachmentRec | None = None
+    # issue 18: links and worklogs (relations.py)
+    link: Any = None
+    worklog: Any = None
 
 
 Listener = Callable[[list[Change]], None]
@@ -177,7 +190,7 @@ def body_text(body: Any) -> str:
     return adf.to_text(body) if isinstance(body, dict) else str(body or "")
 
 
-class Store:
+class Store(Relations):
     """All state of one sandbox site, guarded by one re-entrant lock."""
 
     def __init__(self, flavour: str, clock: Clock = system_clock) -> None:
@@ -206,6 +219,7 @@ class Store:
             self.fields: dict[str, FieldRec] = {}
             self.indexed_properties: list[str] | None = None
             self.index = SearchIndex()  # what JQL sees; may lag behind (index.py)
+            self.clear_relations()  # issue 18 (relations.py)
 
     def next_id(self, kind: str) -> str:
         value = self.seq.get(kind, FIRST_ID)
@@ -293,6 +307,8 @@ class Store:
                 self.issue_type_id(type_name)
             if default_issue_type and default_issue_type not in types:
                 raise ValueError(f"default issue type {default_issue_type} is not in {types}")
+            if "Epic" in types:
+                self.ensure_epic_fields()  # issue 18 (relations.py)
             project = ProjectRec(
                 id=project_id or self.next_id("project"),
                 key=key,
@@ -404,7 +420,11 @@ class Store:
             issue.properties.update(copy.deepcopy(properties or {}))
             self.issues[issue_id] = issue
             self.keys[issue.key] = issue_id
-            items = [self._item(n, None, self._field_value(issue, n)) for n in sorted(values)]
+            items = [
+                item
+                for n in sorted(values)
+                for item in self._items(n, None, self._field_value(issue, n))
+            ]
             items.append(self._item("status", None, issue.status, created=True))
             history = HistoryRec(self.next_id("changelog"), actor.id, now, items)
             self._emit(
@@ -420,7 +440,7 @@ class Store:
                 self._set_field(issue, name, value)
                 new = self._field_value(issue, name)
                 if old != new:
-                    items.append(self._item(name, old, new))
+                    items.extend(self._items(name, old, new))
             if not items:
                 return
             now = self.clock()
@@ -443,6 +463,7 @@ class Store:
                 self.comments.pop(cid, None)
             for aid in issue.attachments:
                 self.attachments.pop(aid, None)
+            self.forget_relations(issue)  # issue 18 (relations.py)
             self.on_change()
 
     def set_property(self, issue: IssueRec, key: str, value: Any) -> bool:
@@ -622,6 +643,12 @@ class Store:
             return issue.custom.get(name)
         return copy.deepcopy(getattr(issue, ATTRS.get(name, name)))
 
+    def _items(self, name: str, old: Any, new: Any) -> list[dict[str, Any]]:
+        """The changelog items of one field's change (components/versions: one per id)."""
+        if name in REF_FIELDS:
+            return self.ref_items(name, old, new)  # issue 18 (relations.py)
+        return [self._item(name, old, new)]
+
     def _item(
         self,
         name: str,
@@ -702,7 +729,9 @@ class Store:
                 indexed_properties=(
                     set(self.indexed_properties) if self.indexed_properties is not None else None
                 ),
-                custom_fields=[(f.id, f.name, f.type) for f in self.fields.values()],
+                custom_fields=[
+                    (f.id, f.name, JQL_KINDS.get(f.type, f.type)) for f in self.fields.values()
+                ],
                 status_categories={n.lower(): c for n, (_, c) in self.statuses.items()},
                 resolutions=[(rid, name) for rid, name, _ in RESOLUTIONS],
             )
@@ -784,6 +813,7 @@ class Store:
                     {**asdict(w), "secret": w.secret if include_secrets else None}
                     for w in self.webhooks.values()
                 ],
+                **self.dump_relations(),  # issue 18 (relations.py)
             }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -808,3 +838,4 @@ class Store:
                 raw["data"] = base64.b64decode(raw.get("data") or "")
                 self.attachments[raw["id"]] = AttachmentRec(**raw)
             self.webhooks = {w["id"]: WebhookRec(**w) for w in data.get("webhooks", [])}
+            self.load_relations(data)  # issue 18 (relations.py)

@@ -28,6 +28,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .errors import JiraError
 from .render import Renderer
+from .render_relations import webhook_link, worklog
 from .search import compile_jql
 from .store import Change, Store, WebhookRec
 
@@ -40,7 +41,14 @@ EVENTS = (
     "comment_deleted",
     "attachment_created",
     "attachment_deleted",
+    # issue 18
+    "issuelink_created",
+    "issuelink_deleted",
+    "worklog_created",
+    "worklog_updated",
+    "worklog_deleted",
 )
+NO_ISSUE_EVENTS = ("attachment_", "issuelink_")  # bodies without an issue: no JQL filter
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -141,7 +149,7 @@ class WebhookPublisher:
     def _wants(self, hook: WebhookRec, change: Change) -> bool:
         if hook.events and change.event not in hook.events:
             return False
-        if not hook.jql or change.event.startswith("attachment_"):
+        if not hook.jql or change.event.startswith(NO_ISSUE_EVENTS):
             return True
         try:
             compiled = compile_jql(self.store, hook.jql, change.actor.id)
@@ -190,6 +198,12 @@ class WebhookPublisher:
                 if change.event != "comment_created":
                     data["user"] = user
                 data["comment"] = r.comment(change.comment, 2)
+            return data
+        if change.event.startswith("issuelink_"):
+            data["issueLink"] = webhook_link(r, change.link)
+            return data
+        if change.event.startswith("worklog_"):
+            data["worklog"] = worklog(r, change.worklog, 2)
             return data
         if change.event.startswith("attachment_"):
             assert change.attachment is not None

@@ -84,7 +84,10 @@ class JiraClient:
 def setup_site(site: SandboxJira) -> tuple[SandboxAdmin, dict[str, Any], dict[str, Any]]:
     admin = SandboxAdmin(site.url)
     admin.create_project(
-        PROJECT, "Alpha", issue_types=["Task", "Bug", "Story"], default_issue_type="Task"
+        PROJECT,
+        "Alpha",
+        issue_types=["Task", "Bug", "Story", "Sub-task"],  # Sub-task: a parent's children
+        default_issue_type="Task",
     )
     if site.flavour == "cloud":
         bot = admin.create_user(display_name="Sync Bot", email="bot@example.com", token="bot-token")

@@ -19,6 +19,7 @@ by ``jsonschema``:
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import lru_cache
 from typing import Any
@@ -68,9 +69,19 @@ def paths() -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))["paths"]
 
 
-def schema_validator(name: str, *, required: tuple[str, ...] = ()) -> jsonschema.Draft4Validator:
-    """A validator for ``#/components/schemas/<name>`` (plus the keys we insist on)."""
+def schema_validator(
+    name: str, *, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()
+) -> jsonschema.Draft4Validator:
+    """A validator for ``#/components/schemas/<name>`` (plus the keys we insist on).
+
+    ``optional`` lifts the document's ``required`` for those keys, where Jira documents a
+    shape leaving them out: an issue's ``issuelinks`` carry only the other end of each
+    ``IssueLink`` (Atlassian's issue linking guide), the schema requires both ends.
+    """
     schema: dict[str, Any] = {"$ref": f"#/components/schemas/{name}"}
+    if optional:
+        schema = copy.deepcopy(components()["components"]["schemas"][name])
+        schema["required"] = [k for k in schema.get("required", []) if k not in optional]
     if required:
         schema = {"allOf": [schema, {"required": list(required)}]}
     return jsonschema.Draft4Validator({**components(), **schema})

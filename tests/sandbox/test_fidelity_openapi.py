@@ -273,3 +273,137 @@ def test_renamed_search_token_fails(cloud: Env) -> None:
     validator = response_validator("/rest/api/3/search/jql", "get")
     assert not errors(validator, page)
     assert errors(validator, renamed(page, ["nextPageToken"], "nextToken"))
+
+
+# --- issue 18: links, hierarchy, worklogs, components, versions, users -----------------
+
+
+def linked_pair(env: Env) -> tuple[str, str, str]:
+    a, b = env.bot.create_issue("A")["key"], env.bot.create_issue("B")["key"]
+    body = {"type": {"name": "Blocks"}, "inwardIssue": {"key": a}, "outwardIssue": {"key": b}}
+    check(request_validator("/rest/api/3/issueLink", "post"), body)
+    assert env.bot.post("issueLink", json=body).status_code == 201
+    fields = env.bot.get(f"issue/{a}", params={"fields": "issuelinks"}).json()["fields"]
+    return a, b, fields["issuelinks"][0]["id"]
+
+
+def test_issue_links(env: Env) -> None:
+    types = env.bot.get("issueLinkType").json()
+    check(response_validator("/rest/api/3/issueLinkType", "get"), types)
+    a, b, link_id = linked_pair(env)
+    for key in (a, b):
+        issue = env.bot.get(f"issue/{key}").json()
+        check(response_validator(ISSUE, "get"), issue)
+        for item in issue["fields"]["issuelinks"]:
+            ends = ("inwardIssue", "outwardIssue")
+            check(schema_validator("IssueLink", required=("id",), optional=ends), item)
+            assert len([end for end in ends if end in item]) == 1
+    link = env.bot.get(f"issueLink/{link_id}").json()
+    check(response_validator("/rest/api/3/issueLink/{linkId}", "get"), link)
+
+
+def test_renamed_link_field_fails(cloud: Env) -> None:
+    _, _, link_id = linked_pair(cloud)
+    link = cloud.bot.get(f"issueLink/{link_id}").json()
+    validator = response_validator("/rest/api/3/issueLink/{linkId}", "get")
+    assert not errors(validator, link)
+    assert errors(validator, renamed(link, ["outwardIssue"], "outwardIssues"))
+    assert errors(validator, renamed(link, ["type", "inward"], "inwardName"))
+
+
+def test_hierarchy(env: Env) -> None:
+    parent = env.bot.create_issue("Parent")["key"]
+    child = env.bot.create_issue("Child", issuetype={"name": "Sub-task"}, parent={"key": parent})
+    for key in (parent, child["key"]):
+        issue = env.bot.get(f"issue/{key}").json()
+        check(response_validator(ISSUE, "get"), issue)
+        for item in issue["fields"]["subtasks"]:
+            check(schema_validator("LinkedIssue", required=("id", "key", "fields")), item)
+        if "parent" in issue["fields"]:
+            check(
+                schema_validator("LinkedIssue", required=("id", "key", "fields")),
+                issue["fields"]["parent"],
+            )
+    project = env.bot.get(f"project/{PROJECT}").json()
+    check(response_validator("/rest/api/3/project/{projectIdOrKey}", "get"), project)
+    for item in project["issueTypes"]:
+        check(schema_validator("IssueTypeDetails", required=("subtask",)), item)
+
+
+WORKLOGS = "/rest/api/3/issue/{issueIdOrKey}/worklog"
+WORKLOG = "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}"
+REQUIRED["Worklog"] = ("id", "issueId", "author", "started", "timeSpent", "timeSpentSeconds")
+
+
+def test_worklogs(env: Env) -> None:
+    key = env.bot.create_issue()["key"]
+    body = {"timeSpent": "1h", "started": "2026-12-01T09:30:00.000+0000"}
+    body["comment"] = env.bot.body("done")
+    if env.bot.cloud:
+        check(request_validator(WORKLOGS, "post"), body)
+    made = env.bot.post(f"issue/{key}/worklog", json=body).json()
+    worklog = schema_validator("Worklog", required=REQUIRED["Worklog"])
+    check(response_validator(WORKLOGS, "post", 201), made)
+    check(worklog, made)
+    check(schema_validator("UserDetails"), made["author"])
+    one = env.bot.get(f"issue/{key}/worklog/{made['id']}").json()
+    check(response_validator(WORKLOG, "get"), one)
+    edited = env.bot.put(f"issue/{key}/worklog/{made['id']}", json={"timeSpentSeconds": 60})
+    check(response_validator(WORKLOG, "put"), edited.json())
+    page = env.bot.get(f"issue/{key}/worklog").json()
+    check(response_validator(WORKLOGS, "get"), page)
+    check(schema_validator("PageOfWorklogs", required=("total", "worklogs")), page)
+    for item in page["worklogs"]:
+        check(worklog, item)
+    assert errors(worklog, renamed(made, ["timeSpentSeconds"], "timeSpentSecs"))
+
+
+def test_components_and_versions(env: Env) -> None:
+    component_body = {"project": PROJECT, "name": "Backend", "description": "APIs"}
+    version_body = {"projectId": int(env.bot.get(f"project/{PROJECT}").json()["id"]), "name": "1.0"}
+    if env.bot.cloud:
+        check(request_validator("/rest/api/3/component", "post"), component_body)
+        check(request_validator("/rest/api/3/version", "post"), version_body)
+    component = env.bot.post("component", json=component_body).json()
+    check(response_validator("/rest/api/3/component", "post", 201), component)
+    version = env.bot.post("version", json=version_body).json()
+    check(response_validator("/rest/api/3/version", "post", 201), version)
+    components = env.bot.get(f"project/{PROJECT}/components").json()
+    check(response_validator("/rest/api/3/project/{projectIdOrKey}/components", "get"), components)
+    versions = env.bot.get(f"project/{PROJECT}/versions").json()
+    check(response_validator("/rest/api/3/project/{projectIdOrKey}/versions", "get"), versions)
+    check(
+        response_validator("/rest/api/3/component/{id}", "get"),
+        env.bot.get(f"component/{component['id']}").json(),
+    )
+    check(
+        response_validator("/rest/api/3/version/{id}", "get"),
+        env.bot.get(f"version/{version['id']}").json(),
+    )
+    key = env.bot.create_issue(
+        components=[{"name": "Backend"}], fixVersions=[{"name": "1.0"}], duedate="2026-12-24"
+    )["key"]
+    fields = env.bot.get(f"issue/{key}").json()["fields"]
+    for item in fields["components"]:
+        check(schema_validator("ProjectComponent", required=("id", "name")), item)
+    for item in fields["fixVersions"]:
+        check(schema_validator("Version", required=("id", "name")), item)
+    assert errors(schema_validator("Version"), renamed(version, ["name"], "versionName"))
+
+
+def test_user_search(env: Env) -> None:
+    params = {"query": "a"} if env.bot.cloud else {"username": "a"}
+    found = env.bot.get("user/search", params=params).json()
+    assert found
+    check(response_validator("/rest/api/3/user/search", "get"), found)
+    validator = schema_validator("User", required=("displayName", "active"))
+    for user in found:
+        check(validator, user)
+    assert errors(validator, renamed(found[0], ["displayName"], "name_shown"))
+
+
+def test_assignee_request_matches_the_document(cloud: Env) -> None:
+    key = cloud.bot.create_issue()["key"]
+    body = {"accountId": cloud.alice_user["id"]}
+    check(request_validator("/rest/api/3/issue/{issueIdOrKey}/assignee", "put"), body)
+    assert cloud.bot.put(f"issue/{key}/assignee", json=body).status_code == 204

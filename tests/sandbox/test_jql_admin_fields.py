@@ -46,7 +46,9 @@ def issues(env: Env) -> dict[str, str]:
     move(env, made["doing"], "11")
     move(env, made["done"], "11", "21")
     move(env, made["reopened"], "11", "21", "41")
-    child = env.bot.create_issue("child", parent={"key": made["todo"]})
+    child = env.bot.create_issue(
+        "child", issuetype={"name": "Sub-task"}, parent={"key": made["todo"]}
+    )
     made["child"] = child["key"]
     return made
 

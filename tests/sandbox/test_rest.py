@@ -89,7 +89,8 @@ def test_projects(env: Env) -> None:
     assert [p["key"] for p in projects] == [PROJECT]
     assert "issueTypes" not in projects[0]
     detail = env.bot.get(f"project/{PROJECT}").json()
-    assert [t["name"] for t in detail["issueTypes"]] == ["Task", "Bug", "Story"]
+    assert [t["name"] for t in detail["issueTypes"]] == ["Task", "Bug", "Story", "Sub-task"]
+    assert [t["subtask"] for t in detail["issueTypes"]] == [False, False, False, True]
     assert env.bot.get(f"project/{detail['id']}").json()["key"] == PROJECT
     missing = env.bot.get("project/NOPE")
     assert missing.status_code == 404
@@ -100,7 +101,7 @@ def test_project_search_and_default_issue_type_on_cloud(cloud: Env) -> None:
     page = cloud.bot.get("project/search", params={"expand": "issueTypes"}).json()
     assert page["total"] == 1 and page["isLast"] is True
     project = page["values"][0]
-    assert [t["name"] for t in project["issueTypes"]] == ["Task", "Bug", "Story"]
+    assert [t["name"] for t in project["issueTypes"]] == ["Task", "Bug", "Story", "Sub-task"]
     schemes = cloud.bot.get("issuetypescheme/project", params={"projectId": project["id"]}).json()
     default_id = schemes["values"][0]["issueTypeScheme"]["defaultIssueTypeId"]
     task = next(t for t in project["issueTypes"] if t["name"] == "Task")
@@ -110,8 +111,8 @@ def test_project_search_and_default_issue_type_on_cloud(cloud: Env) -> None:
 def test_createmeta_issue_types(env: Env) -> None:
     meta = env.bot.get(f"issue/createmeta/{PROJECT}/issuetypes").json()
     items = meta["issueTypes"] if env.bot.cloud else meta["values"]
-    assert [t["name"] for t in items] == ["Task", "Bug", "Story"]
-    assert meta["total"] == 3
+    assert [t["name"] for t in items] == ["Task", "Bug", "Story", "Sub-task"]
+    assert meta["total"] == 4
 
 
 # --- issues -----------------------------------------------------------------------------
