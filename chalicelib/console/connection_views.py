@@ -54,6 +54,8 @@ def _queue(client: AdminClient, cid: str) -> dict[str, Any]:
     }
 
 
+# which error records the Errors section lists (the API's ``status`` filter)
+ERRORS_SHOWN = {"open": "Open", "retried": "Retried", "resolved": "Resolved", "all": "All"}
 TWIN_SLOTS = ("twin", "connected-twin")  # where a twin's status is shown (and refreshed)
 
 
@@ -113,6 +115,8 @@ def _connection_page(
         error = None if found.ok else sentence(found)
     connected = None if connect_error else _twin_or_none(client, cid, page.query.get("connected"))
     shown = "stopped" if page.query.get("twins") == "stopped" else "live"
+    errors_shown = page.query.get("errors", "open")
+    errors_shown = errors_shown if errors_shown in ERRORS_SHOWN else "open"
     return Html(
         "connection.html",
         {
@@ -141,7 +145,10 @@ def _connection_page(
                 "/api/v1/errors",
                 page.query.get("errors_cursor") or None,
                 connection_id=cid,
+                status=errors_shown,
             ),
+            "errors_shown": errors_shown,
+            "errors_choices": ERRORS_SHOWN,
             "queue": _queue(client, cid),
         },
         status=status,

@@ -687,6 +687,29 @@ def test_the_errors_section_retries_and_resolves_through_the_api(cluster):
     assert "This error no longer exists." in text(gone)
 
 
+def test_the_errors_section_shows_retried_resolved_or_all_records_on_asking(cluster):
+    visitor, cid = _connected(cluster)
+    first, second, third = _errors(cluster, cid, 3)
+    csrf = hidden(visitor.get(f"/console/connections/{cid}"), "csrf_token")
+    visitor.post(f"/console/connections/{cid}/errors/{first}/retry", {"csrf_token": csrf})
+    visitor.post(f"/console/connections/{cid}/errors/{second}/resolve", {"csrf_token": csrf})
+
+    def rows(shown: str | None) -> dict[str, str]:
+        query = f"?errors={shown}" if shown else ""
+        section = _section(text(visitor.get(f"/console/connections/{cid}{query}")), "errors")
+        found = re.findall(r'data-error-row="([^"]+)">(.*?)</tr>', section, re.S)
+        return {eid: row for eid, row in found}
+
+    assert set(rows(None)) == {third}
+    assert set(rows("retried")) == {first} and ">Retry<" not in rows("retried")[first]
+    assert set(rows("resolved")) == {second} and ">Resolved<" in rows("resolved")[second]
+    assert set(rows("all")) == {first, second, third}
+    assert ">Retry<" in rows("all")[third]
+    assert set(rows("nonsense")) == {third}  # an unknown choice shows the open ones
+    page = text(visitor.get(f"/console/connections/{cid}?errors=resolved"))
+    assert '<option value="resolved" selected>' in page and not unlabelled(page)
+
+
 def test_retry_and_resolve_without_the_csrf_token_change_nothing(cluster):
     visitor, cid = _connected(cluster)
     (eid,) = _errors(cluster, cid, 1)
