@@ -649,3 +649,52 @@ def test_guard_and_comments_posts_without_the_csrf_token_change_nothing(cluster)
             assert refused.status_code == 403, path
             assert "This form did not come from this console" in text(refused)
     assert stored(cluster, cid) == before
+
+
+def custom_rows(first: int, last: int) -> dict[str, str]:
+    """The editor's fields of custom-field mapping rows ``first``..``last - 1``."""
+    form: dict[str, str] = {}
+    for i in range(first, last):
+        form.update(
+            {
+                f"f{i}_field": "custom",
+                f"f{i}_local": f"Customer {i}",
+                f"f{i}_remote": f"Client {i}",
+                f"f{i}_values": f"gold {i} = premium {i}",
+                f"f{i}_other": "keep",
+                f"f{i}_default": "",
+            }
+        )
+    return form
+
+
+def test_a_visual_block_with_many_custom_field_mappings_is_saved_through_the_form(cluster):
+    """Each mapping row posts six or more fields: the console once read at most 100 fields a
+    form, so a block of some fifteen rows was refused as "The form could not be read"."""
+    visitor, cid = signed_in(cluster, "visual")
+    path = f"/console/connections/{cid}/rules/mappings/local/outgoing"
+    form = {k: v for k, v in block_form(visitor, cid, "local", "outgoing").items() if k[0] != "f"}
+    saved = visitor.post(path, {**form, "enabled": "on", **custom_rows(0, 12)})
+    assert saved.status_code == 303, text(saved)[:2000]
+    (block,) = stored(cluster, cid)["mappings"]
+    assert [(f["field"], f["local"], f["remote"]) for f in block["fields"]] == [
+        ("custom", f"Customer {i}", f"Client {i}") for i in range(12)
+    ]
+    assert block["fields"][5]["values"] == {"gold 5": "premium 5"}
+
+    # the editor's own form of those 12 rows, and 8 rows more: well over 100 fields
+    shown = {**block_form(visitor, cid, "local", "outgoing"), **custom_rows(12, 20)}
+    shown.update({"sync": "manual", "f11_values": "gold 11 = platinum"})
+    assert len(shown) > 120
+    again = visitor.post(path, shown)
+    assert again.status_code == 303, text(again)[:2000]
+    (block,) = stored(cluster, cid)["mappings"]
+    assert block["sync"] == "manual" and len(block["fields"]) == 20
+    assert block["fields"][11]["values"] == {"gold 11": "platinum"}
+    assert block["fields"][19]["local"] == "Customer 19"
+
+    before = stored(cluster, cid)
+    flood = {**shown, **{f"x{i}": "" for i in range(2100)}}  # still under 64 KB
+    refused = visitor.post(path, flood)
+    assert refused.status_code == 400 and "The form could not be read." in text(refused)
+    assert stored(cluster, cid) == before
