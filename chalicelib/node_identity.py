@@ -1,10 +1,11 @@
-"""This node as others see it: identity and protocol version."""
+"""This node as others see it: identity, protocol version, and (to its admin) its version."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chalicelib.config import Settings
+from chalicelib.version import __version__
 
 PROTOCOL_VERSION = 1
 
@@ -17,4 +18,5 @@ def node_resource(settings: Settings) -> dict[str, Any]:
         "public_url": settings.public_url,
         "tracker": {"kind": settings.tracker.kind, "url": settings.tracker.url},
         "modes": list(settings.modes),
+        "version": __version__,
     }

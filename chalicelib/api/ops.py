@@ -114,11 +114,16 @@ def bulk_connect(request: ApiRequest, cid: str) -> Reply:
 
 @json_route(ops_api, "/api/v1/jobs", ["GET"], auth=require_admin)
 def list_jobs(request: ApiRequest) -> Reply:
-    """This node's jobs, newest first, each as ``GET /api/v1/jobs/{job_id}`` shows it."""
+    """This node's jobs (``?connection_id=``: one connection's), newest first, each as
+    ``GET /api/v1/jobs/{job_id}`` shows it."""
     from chalicelib.ops import jobs
 
     wanted = page_request(request, "jobs")
-    page = jobs.jobs_page(limit=wanted.limit, after=wanted.after)
+    page = jobs.jobs_page(
+        connection_id=request.query.get("connection_id") or None,
+        limit=wanted.limit,
+        after=wanted.after,
+    )
     return paged(request, wanted, page, page.items)
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from chalicelib.console.client import AdminClient, ApiAnswer, api_path
 from chalicelib.console.common import (
-    PAGE_SIZE,
     api,
     connection_tabs,
     connection_view,
@@ -58,9 +57,6 @@ TRIGGER_DONE = {
     "deleted": "The trigger was deleted. Issues already synced stay synced.",
 }
 JOB_DONE = {"cancel": "Cancel requested: the job stops once the issues in flight are done."}
-# jobs of the node read to fill one page of this connection's jobs (GET /api/v1/jobs has
-# no connection filter): at most this many pages of the node's list, then "More jobs"
-JOB_SCAN_PAGES = 8
 
 
 # --- shared ----------------------------------------------------------------------------------
@@ -336,24 +332,9 @@ def bulk_sync_trigger(page: Page, cid: str, tid: str) -> Html | Redirect:
 
 
 def connection_jobs(client: AdminClient, cid: str, cursor: str | None) -> dict[str, Any]:
-    """One page of this connection's jobs, newest first, read from the node's job list.
-
-    ``GET /api/v1/jobs`` lists every connection's jobs: pages of it are read until a page
-    of this connection's is full (or :data:`JOB_SCAN_PAGES` were read); ``next`` is the
-    node list's cursor where reading stopped.
-    """
-    rows: list[dict[str, Any]] = []
-    size = int(PAGE_SIZE)
-    for _ in range(JOB_SCAN_PAGES):
-        query = {"limit": PAGE_SIZE, **({"cursor": cursor} if cursor else {})}
-        answer = client.get("/api/v1/jobs", **query)
-        if not answer.ok:
-            return {"rows": rows, "next": None, "error": sentence(answer)}
-        rows += [job_view(j) for j in answer.body if j.get("connection_id") == cid]
-        cursor = answer.next_cursor
-        if not cursor or len(rows) >= size:
-            break
-    return {"rows": rows, "next": cursor, "error": None}
+    """One page of this connection's jobs, newest first (``GET /api/v1/jobs?connection_id=``)."""
+    jobs = paged(client, "/api/v1/jobs", cursor, connection_id=cid)
+    return {**jobs, "rows": [job_view(j) for j in jobs["rows"]]}
 
 
 def _bulk_page(

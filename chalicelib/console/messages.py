@@ -171,6 +171,10 @@ FIELD_LABELS: dict[str, str] = {
     "reason": "Reason",
     "local_key": "Local issue",
     "remote_key": "Remote issue",
+    "incoming_guard_jql": "Incoming guard (JQL)",
+    "private_comment_visibility": "Who may read internal comments",
+    "private_comment_visibility.type": "Who may read internal comments",
+    "private_comment_visibility.value": "Role or group name",
 }
 
 

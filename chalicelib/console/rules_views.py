@@ -12,6 +12,11 @@
   would send it → ``POST …/test-run``: the replica, the planned changes, the plan; nothing
   is written.
 - **Versions**: ``GET …/rules/history``, each kept version with who, when and what changed.
+- **Incoming guard** (Script and Visual mode): the JQL an incoming change's local twin must
+  match (``incoming_guard_jql``; an empty field removes it), and **Internal comments**
+  (every mode): the role or group that may read the comments this end writes as internal
+  (``private_comment_visibility``; an empty name goes back to the default). Each is one
+  ``PATCH``; a refusal is a sentence on its field, with the text kept.
 """
 
 from __future__ import annotations
@@ -63,7 +68,16 @@ DONE = {
         "ready to edit."
     ),
     "mappings": "The mappings were saved on both sides.",
+    "guard": "The incoming guard was saved.",
+    "comments": "Who may read internal comments was saved.",
 }
+GUARD_MODES = frozenset({"script", "visual"})  # where PATCH takes incoming_guard_jql
+# private_comment_visibility when none is set (chalicelib.sync.privacy), as the API shows it
+DEFAULT_VISIBILITY = {"type": "role", "value": "Administrators"}
+VISIBILITY_TYPES: tuple[tuple[str, str], ...] = (
+    ("role", "A project role"),
+    ("group", "A Jira group"),
+)
 
 # --- Visual mode's words ------------------------------------------------------------------
 
@@ -167,6 +181,8 @@ def _rules_page(
     conflicts: Mapping[str, str] | None = None,
     problem: tuple[str, int | None, str, str] | None = None,
     test: Mapping[str, Any] | None = None,
+    guard: Mapping[str, Any] | None = None,
+    visibility: Mapping[str, Any] | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Html:
@@ -176,6 +192,7 @@ def _rules_page(
         return connections_page(client, refusal=answer)
     c = connection_view(answer.body)
     stored_conflicts = c.get("conflict_rules") or {}
+    shown_visibility = c.get("private_comment_visibility") or DEFAULT_VISIBILITY
     return Html(
         "rules.html",
         {
@@ -195,6 +212,18 @@ def _rules_page(
             ],
             "blocks": _block_summaries(c) if c["mode"] == "visual" else [],
             "test": test or {"issue_key": "", "replica_text": "", "result": None},
+            "guard": (
+                {"value": c.get("incoming_guard_jql") or "", "error": None, **(guard or {})}
+                if c["mode"] in GUARD_MODES
+                else None
+            ),
+            "visibility": {
+                "type": shown_visibility.get("type", "role"),
+                "value": shown_visibility.get("value", ""),
+                "error": None,
+                **(visibility or {}),
+            },
+            "visibility_types": VISIBILITY_TYPES,
             "error": error,
         },
         status=status,
@@ -249,6 +278,55 @@ def save_scripts(page: Page, cid: str) -> Html | Redirect:
         conflicts=conflicts,
         problem=problem,
         error=problem[3] if problem else sentence(answer),
+        status=answer.status,
+    )
+
+
+# --- the incoming guard and internal comments ------------------------------------------------
+
+
+@html_route(console_api, "/connections/{cid}/rules/guard", ["POST"])
+def save_guard(page: Page, cid: str) -> Html | Redirect:
+    """Save the incoming guard JQL (``PATCH … {incoming_guard_jql}``; empty: ``null``)."""
+    client = api(page)
+    current = client.get(api_path("connections", cid))
+    if not current.ok:
+        return connections_page(client, refusal=current)
+    typed = _normalized(page.form.get("incoming_guard_jql", ""))
+    wanted = typed.strip() or None
+    if wanted == current.body.get("incoming_guard_jql"):
+        return Redirect(page.url(f"/connections/{cid}/rules", done="unchanged"))
+    answer = client.call("PATCH", api_path("connections", cid), body={"incoming_guard_jql": wanted})
+    if answer.ok:
+        return Redirect(page.url(f"/connections/{cid}/rules", done="guard"))
+    return _rules_page(
+        page, cid, guard={"value": typed, "error": sentence(answer)}, status=answer.status
+    )
+
+
+@html_route(console_api, "/connections/{cid}/rules/comments", ["POST"])
+def save_comment_visibility(page: Page, cid: str) -> Html | Redirect:
+    """Save who may read internal comments (``PATCH … {private_comment_visibility}``; an
+    empty name: ``null``, the default)."""
+    client = api(page)
+    current = client.get(api_path("connections", cid))
+    if not current.ok:
+        return connections_page(client, refusal=current)
+    kind = page.form.get("visibility_type", "")
+    name = page.form.get("visibility_value", "")
+    wanted = {"type": kind, "value": name.strip()} if name.strip() else None
+    stored = current.body.get("private_comment_visibility") or DEFAULT_VISIBILITY
+    if (wanted or DEFAULT_VISIBILITY) == stored:
+        return Redirect(page.url(f"/connections/{cid}/rules", done="unchanged"))
+    answer = client.call(
+        "PATCH", api_path("connections", cid), body={"private_comment_visibility": wanted}
+    )
+    if answer.ok:
+        return Redirect(page.url(f"/connections/{cid}/rules", done="comments"))
+    return _rules_page(
+        page,
+        cid,
+        visibility={"type": kind, "value": name, "error": sentence(answer)},
         status=answer.status,
     )
 

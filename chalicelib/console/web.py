@@ -36,6 +36,9 @@ log = logging.getLogger("twinsync.console")
 PREFIX = "/console"
 HTML_TYPE = "text/html; charset=utf-8"
 MAX_FORM_BYTES = 65_536
+# fields in one form: a Visual block posts six or more a mapping row, so 100 refused a block
+# of some fifteen mappings; 2000 is about what 64 KB of short fields can carry
+MAX_FORM_FIELDS = 2000
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -137,7 +140,9 @@ def _form(raw: bytes, content_type: str) -> dict[str, str]:
     if not raw or "application/x-www-form-urlencoded" not in content_type:
         return {}
     try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
+        pairs = parse_qsl(
+            raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise Refused(400, "The form could not be read.") from exc
     form = dict(pairs)

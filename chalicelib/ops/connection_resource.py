@@ -7,6 +7,7 @@ in visual mode ``mappings``. Added by issue 4: ``status_reason`` (``null`` or a 
 saying why the status is what it is, e.g. that the other side deactivated or deleted its
 end). Added by issue 14: ``private_comment_visibility`` (``{type: role|group, value}``, who
 may read the comments this end writes as internal; the Administrators role by default).
+Added by issue 17: ``incoming_guard_jql`` in script and visual mode (``null`` when unset).
 Secrets (the connection key) are never part of it.
 
 Its status is worked out in :mod:`chalicelib.connections.status`.
@@ -52,6 +53,8 @@ def to_resource(conn: ConnectionModel) -> dict[str, Any]:
         "created_at": iso(conn.created_at),
         "updated_at": iso(conn.updated_at),
     }
+    if conn.mode in ("script", "visual"):
+        resource["incoming_guard_jql"] = conn.incoming_guard_jql or None
     if conn.mode == "script":
         resource["outgoing_script"] = conn.outgoing_script or ""
         resource["incoming_script"] = conn.incoming_script or ""

@@ -30,6 +30,11 @@ from chalicelib.store.pages import ID, KeyShape, Page, query_page
 JOB_POSITIONS = KeyShape(fixed={"pk": JOBS_PK}, patterns={"sk": "job-" + ID})
 
 
+def connection_job_positions(connection_id: str) -> KeyShape:
+    """The positions of one connection's list: a cursor of another list is refused."""
+    return KeyShape(fixed={"pk": jobs_pk(connection_id)}, patterns={"sk": "job-" + ID})
+
+
 class Superseded(Exception):
     """Another step saved the job meanwhile: this one stops without writing."""
 
@@ -94,10 +99,17 @@ def recent_job_ids(connection_id: str, limit: int = 20) -> list[str]:
     ]
 
 
-def job_ids_page(*, limit: int, after: dict[str, str] | None = None) -> Page[str]:
-    """One page of the node's job ids, newest first."""
-    start = JOB_POSITIONS.check(after) if after is not None else None
-    found = query_page(EventModel, JOBS_PK, forward=False, limit=limit, after=start)
+def job_ids_page(
+    *, connection_id: str | None = None, limit: int, after: dict[str, str] | None = None
+) -> Page[str]:
+    """One page of the node's job ids (of one connection's when ``connection_id`` is
+    given), newest first."""
+    if connection_id is None:
+        pk, shape = JOBS_PK, JOB_POSITIONS
+    else:
+        pk, shape = jobs_pk(connection_id), connection_job_positions(connection_id)
+    start = shape.check(after) if after is not None else None
+    found = query_page(EventModel, pk, forward=False, limit=limit, after=start)
     return Page([item.sk for item in found.items], found.after)
 
 

@@ -259,10 +259,15 @@ def cancel(job_id: str, *, clock: Clock = time.time) -> dict[str, Any]:
 
 
 def jobs_page(
-    *, limit: int, after: dict[str, str] | None = None, clock: Clock = time.time
+    *,
+    connection_id: str | None = None,
+    limit: int,
+    after: dict[str, str] | None = None,
+    clock: Clock = time.time,
 ) -> Page[dict[str, Any]]:
-    """``GET /api/v1/jobs``: one page of the node's jobs, newest first, each as ``show``."""
-    ids = job_store.job_ids_page(limit=limit, after=after)
+    """``GET /api/v1/jobs``: one page of the node's jobs (or of one connection's), newest
+    first, each as ``show``."""
+    ids = job_store.job_ids_page(connection_id=connection_id, limit=limit, after=after)
     loaded = job_store.load_many(ids.items)
     now = clock()
     views = []

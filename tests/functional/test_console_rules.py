@@ -524,3 +524,177 @@ def test_scripts_sent_to_a_basic_connection_are_refused_with_a_sentence(cluster)
     assert refused.status_code == 409
     assert "Basic rules cannot be edited. Upgrade the connection to Script" in text(refused)
     assert stored(cluster, cid)["mode"] == "basic" and "outgoing_script" not in stored(cluster, cid)
+
+
+# --- the incoming guard and internal comments ------------------------------------------------
+
+
+def rules_post(visitor: Visitor, cid: str, what: str, form: dict[str, str]) -> Any:
+    csrf = visitor.csrf(f"/console/connections/{cid}/rules")
+    return visitor.post(f"/console/connections/{cid}/rules/{what}", {"csrf_token": csrf, **form})
+
+
+@pytest.mark.parametrize("mode", ["script", "visual"])
+def test_the_incoming_guard_round_trip(cluster, mode):
+    visitor, cid = signed_in(cluster, mode)
+    assert stored(cluster, cid)["incoming_guard_jql"] is None
+    html = text(visitor.get(f"/console/connections/{cid}/rules"))
+    assert '<label for="incoming_guard_jql">Incoming guard (JQL)</label>' in html
+    assert textarea(html, "incoming_guard_jql") == ""
+
+    saved = rules_post(visitor, cid, "guard", {"incoming_guard_jql": "labels != frozen\r\n"})
+    assert header(saved, "Location") == f"/console/connections/{cid}/rules?done=guard"
+    assert stored(cluster, cid)["incoming_guard_jql"] == "labels != frozen"
+    shown = text(visitor.get(f"/console/connections/{cid}/rules?done=guard"))
+    assert "The incoming guard was saved." in shown
+    assert textarea(shown, "incoming_guard_jql") == "labels != frozen"
+
+    same = rules_post(visitor, cid, "guard", {"incoming_guard_jql": "labels != frozen"})
+    assert header(same, "Location") == f"/console/connections/{cid}/rules?done=unchanged"
+
+    cleared = rules_post(visitor, cid, "guard", {"incoming_guard_jql": "  "})
+    assert header(cleared, "Location") == f"/console/connections/{cid}/rules?done=guard"
+    assert stored(cluster, cid)["incoming_guard_jql"] is None
+
+
+def test_a_guard_the_tracker_refuses_is_a_sentence_on_its_field_with_the_text_kept(cluster):
+    visitor, cid = signed_in(cluster, "script")
+    rules_post(visitor, cid, "guard", {"incoming_guard_jql": "labels != frozen"})
+    before = stored(cluster, cid)
+
+    refused = rules_post(visitor, cid, "guard", {"incoming_guard_jql": "project = ("})
+    assert refused.status_code == 422
+    html = text(refused)
+    error = re.search(r'id="incoming_guard_jql-error" role="alert"[^>]*>([^<]*)<', html)
+    assert error and error[1].startswith("The tracker refuses this JQL")
+    assert 'aria-describedby="incoming_guard_jql-help incoming_guard_jql-error"' in html
+    assert textarea(html, "incoming_guard_jql") == "project = ("
+    assert stored(cluster, cid) == before
+
+
+def test_a_basic_connection_shows_no_guard_but_its_internal_comments(cluster):
+    visitor, cid = signed_in(cluster, "basic")
+    assert "incoming_guard_jql" not in stored(cluster, cid)
+    html = text(visitor.get(f"/console/connections/{cid}/rules"))
+    assert 'id="incoming_guard_jql"' not in html
+    assert '<label for="visibility_value">Role or group name</label>' in html
+    saved = rules_post(
+        visitor, cid, "comments", {"visibility_type": "group", "visibility_value": "support"}
+    )
+    assert header(saved, "Location") == f"/console/connections/{cid}/rules?done=comments"
+    assert stored(cluster, cid)["private_comment_visibility"] == {
+        "type": "group",
+        "value": "support",
+    }
+
+
+def test_the_internal_comments_visibility_round_trip_and_refusal(cluster):
+    visitor, cid = signed_in(cluster, "script")
+    default = {"type": "role", "value": "Administrators"}
+    assert stored(cluster, cid)["private_comment_visibility"] == default
+    html = text(visitor.get(f"/console/connections/{cid}/rules"))
+    assert re.search(r'id="visibility_value"[^>]*value="Administrators"', html)
+    assert re.search(r'<option value="role" selected>', html)
+
+    same = rules_post(
+        visitor, cid, "comments", {"visibility_type": "role", "visibility_value": "Administrators"}
+    )
+    assert header(same, "Location") == f"/console/connections/{cid}/rules?done=unchanged"
+
+    saved = rules_post(
+        visitor, cid, "comments", {"visibility_type": "group", "visibility_value": " jira-staff "}
+    )
+    assert header(saved, "Location") == f"/console/connections/{cid}/rules?done=comments"
+    assert stored(cluster, cid)["private_comment_visibility"] == {
+        "type": "group",
+        "value": "jira-staff",
+    }
+    shown = text(visitor.get(f"/console/connections/{cid}/rules?done=comments"))
+    assert "Who may read internal comments was saved." in shown
+    assert re.search(r'<option value="group" selected>', shown)
+    assert re.search(r'id="visibility_value"[^>]*value="jira-staff"', shown)
+
+    before = stored(cluster, cid)
+    refused = rules_post(
+        visitor, cid, "comments", {"visibility_type": "team", "visibility_value": "Ops people"}
+    )
+    assert refused.status_code == 400
+    html = text(refused)
+    error = re.search(r'id="visibility-error" role="alert"[^>]*>([^<]*)<', html)
+    assert error and "Who may read internal comments" in error[1]
+    assert re.search(r'id="visibility_value"[^>]*value="Ops people"', html)
+    assert stored(cluster, cid) == before
+
+    back = rules_post(
+        visitor, cid, "comments", {"visibility_type": "group", "visibility_value": ""}
+    )
+    assert header(back, "Location") == f"/console/connections/{cid}/rules?done=comments"
+    assert stored(cluster, cid)["private_comment_visibility"] == default
+
+
+def test_guard_and_comments_posts_without_the_csrf_token_change_nothing(cluster):
+    visitor, cid = signed_in(cluster, "visual")
+    before = stored(cluster, cid)
+    attempts = [
+        (f"/console/connections/{cid}/rules/guard", {"incoming_guard_jql": "labels = x"}),
+        (
+            f"/console/connections/{cid}/rules/comments",
+            {"visibility_type": "group", "visibility_value": "everyone"},
+        ),
+    ]
+    for path, form in attempts:
+        for token in (None, "forged"):
+            sent = form if token is None else {**form, "csrf_token": token}
+            refused = visitor.post(path, sent)
+            assert refused.status_code == 403, path
+            assert "This form did not come from this console" in text(refused)
+    assert stored(cluster, cid) == before
+
+
+def custom_rows(first: int, last: int) -> dict[str, str]:
+    """The editor's fields of custom-field mapping rows ``first``..``last - 1``."""
+    form: dict[str, str] = {}
+    for i in range(first, last):
+        form.update(
+            {
+                f"f{i}_field": "custom",
+                f"f{i}_local": f"Customer {i}",
+                f"f{i}_remote": f"Client {i}",
+                f"f{i}_values": f"gold {i} = premium {i}",
+                f"f{i}_other": "keep",
+                f"f{i}_default": "",
+            }
+        )
+    return form
+
+
+def test_a_visual_block_with_many_custom_field_mappings_is_saved_through_the_form(cluster):
+    """Each mapping row posts six or more fields: the console once read at most 100 fields a
+    form, so a block of some fifteen rows was refused as "The form could not be read"."""
+    visitor, cid = signed_in(cluster, "visual")
+    path = f"/console/connections/{cid}/rules/mappings/local/outgoing"
+    form = {k: v for k, v in block_form(visitor, cid, "local", "outgoing").items() if k[0] != "f"}
+    saved = visitor.post(path, {**form, "enabled": "on", **custom_rows(0, 12)})
+    assert saved.status_code == 303, text(saved)[:2000]
+    (block,) = stored(cluster, cid)["mappings"]
+    assert [(f["field"], f["local"], f["remote"]) for f in block["fields"]] == [
+        ("custom", f"Customer {i}", f"Client {i}") for i in range(12)
+    ]
+    assert block["fields"][5]["values"] == {"gold 5": "premium 5"}
+
+    # the editor's own form of those 12 rows, and 8 rows more: well over 100 fields
+    shown = {**block_form(visitor, cid, "local", "outgoing"), **custom_rows(12, 20)}
+    shown.update({"sync": "manual", "f11_values": "gold 11 = platinum"})
+    assert len(shown) > 120
+    again = visitor.post(path, shown)
+    assert again.status_code == 303, text(again)[:2000]
+    (block,) = stored(cluster, cid)["mappings"]
+    assert block["sync"] == "manual" and len(block["fields"]) == 20
+    assert block["fields"][11]["values"] == {"gold 11": "platinum"}
+    assert block["fields"][19]["local"] == "Customer 19"
+
+    before = stored(cluster, cid)
+    flood = {**shown, **{f"x{i}": "" for i in range(2100)}}  # still under 64 KB
+    refused = visitor.post(path, flood)
+    assert refused.status_code == 400 and "The form could not be read." in text(refused)
+    assert stored(cluster, cid) == before

@@ -502,6 +502,7 @@ def test_the_node_tab_shows_the_node_and_its_health(cluster):
     assert f"data-node-id>{about['node_id']}</dd>" in html
     assert about["public_url"] and f"data-public-url>{about['public_url']}</span>" in html
     assert "Configuration types" in html and "Basic" in html
+    assert about["version"] and f"data-node-version>Twinsync {about['version']}</dd>" in html
     assert re.search(r"data-health-status>(OK|Degraded)</span>", html)
     assert "Tables" in html and "Queues" in html
     assert f'href="/console/connections/{cid}">A_to_B</a>' in html

@@ -32,6 +32,21 @@ def test_admin_reads_the_node_resource_with_its_token(client):
     assert "token" not in json.dumps(data).lower()
 
 
+def test_the_node_resource_says_the_version_pyproject_reads_from_one_place(client):
+    import tomllib
+    from pathlib import Path
+
+    from chalicelib.version import __version__
+
+    data = body(client.http.get("/api/v1/node", headers=admin_headers()))
+    assert data["version"] == __version__
+    assert __version__.count(".") == 2
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    version = project["tool"]["setuptools"]["dynamic"]["version"]
+    assert version == {"attr": "chalicelib.version.__version__"}
+
+
 def test_missing_token_is_a_clear_401(client):
     response = client.http.get("/api/v1/node")
     assert response.status_code == 401

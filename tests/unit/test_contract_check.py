@@ -13,6 +13,7 @@ NODE = {
     "public_url": None,
     "tracker": {"kind": "jira_cloud", "url": "https://a.example"},
     "modes": ["basic"],
+    "version": "0.1.0",
 }
 
 

@@ -143,6 +143,9 @@ LISTS = [
     ),
     Listed("audit", lambda ops: "/api/v1/audit", add_audit),
     Listed("jobs", lambda ops: "/api/v1/jobs", add_jobs),
+    Listed(
+        "connection jobs", lambda ops: f"/api/v1/jobs?connection_id={ops.connection_id}", add_jobs
+    ),
     Listed("triggers", lambda ops: ops.conn("/triggers"), add_triggers),
     Listed(
         "webhooks",
@@ -239,10 +242,52 @@ def test_the_jobs_list_is_newest_first_each_as_the_job_route_shows_it(ops):
     assert jobs[1]["state"] == "cancelling"
 
 
-def whole_jobs(ops):
-    status, jobs = ops.api("GET", "/api/v1/jobs")
+def whole_jobs(ops, connection_id: str | None = None):
+    query = f"?connection_id={connection_id}" if connection_id else ""
+    status, jobs = ops.api("GET", f"/api/v1/jobs{query}")
     assert status == 200, jobs
     return jobs
+
+
+def test_the_jobs_list_of_one_connection_holds_its_jobs_only_and_refuses_other_cursors(ops):
+    add_jobs(ops, 4)
+    for _ in range(3):
+        status, body = ops.api(
+            "POST", f"/api/v1/connections/{ops.other_id}/bulk-sync", {"jql": "project = SUP"}
+        )
+        assert status == 202, body
+    ours = [j["id"] for j in whole_jobs(ops, ops.connection_id)]
+    theirs = [j["id"] for j in whole_jobs(ops, ops.other_id)]
+    assert (len(ours), len(theirs)) == (4, 3)
+    assert [j["id"] for j in whole_jobs(ops) if j["id"] in ours] == ours  # newest first
+    pages = walk(fetch_of(ops), f"/api/v1/jobs?connection_id={ops.connection_id}&limit=3")
+    assert len(pages) == 2
+    assert pages[0].query["connection_id"] == [ops.connection_id]
+    assert [j["id"] for j in items(pages)] == ours
+    assert {j["connection_id"] for j in items(pages)} == {ops.connection_id}
+    assert whole_jobs(ops, "nope") == []
+
+    node_cursor = cursor_of(first_link(ops, "/api/v1/jobs?limit=2"))
+    our_cursor = cursor_of(
+        first_link(ops, f"/api/v1/jobs?connection_id={ops.connection_id}&limit=2")
+    )
+    refused = {
+        "the node's on a connection's": (
+            f"connection_id={ops.connection_id}&cursor={quote(node_cursor)}"
+        ),
+        "a connection's on the node's": f"cursor={quote(our_cursor)}",
+        "a connection's on another's": f"connection_id={ops.other_id}&cursor={quote(our_cursor)}",
+    }
+    for why, query in refused.items():
+        status, body = ops.api("GET", f"/api/v1/jobs?{query}")
+        assert status == 400, (why, body)
+        assert (body["error"]["code"], body["error"]["field"]) == ("invalid_field", "cursor"), why
+    assert (
+        ops.api(
+            "GET", f"/api/v1/jobs?connection_id={ops.connection_id}&cursor={quote(our_cursor)}"
+        )[0]
+        == 200
+    )
 
 
 # --- limits and cursors -------------------------------------------------------------------
