@@ -14,7 +14,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.console.client import AdminClient, ApiAnswer
+from chalicelib.console.client import AdminClient, ApiAnswer, api_path
 from chalicelib.console.messages import sentence
 from chalicelib.console.web import Html, Page
 
@@ -148,3 +148,12 @@ def connections_page(
         },
         status=problem.status if problem is not None else 200,
     )
+
+
+def read_connection(client: AdminClient, cid: str) -> dict[str, Any] | Html:
+    """The connection in the screens' words (:func:`connection_view`), or, when the API
+    refuses it (unknown, deleted), the Connections page saying why: a view returns that."""
+    answer = client.get(api_path("connections", cid))
+    if not answer.ok:
+        return connections_page(client, refusal=answer)
+    return connection_view(answer.body)

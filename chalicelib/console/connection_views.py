@@ -12,10 +12,9 @@ from chalicelib.console.common import (
     age_label,
     api,
     connection_tabs,
-    connection_view,
-    connections_page,
     console_api,
     paged,
+    read_connection,
 )
 from chalicelib.console.messages import SENTENCES, sentence
 from chalicelib.console.web import Html, Page, Redirect, html_route
@@ -105,9 +104,9 @@ def _connection_page(
     connect_field: str | None = None,
 ) -> Html:
     client = api(page)
-    answer = client.get(api_path("connections", cid))
-    if not answer.ok:
-        return connections_page(client, refusal=answer)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     twin = None
     if key and not error:
         found = client.get(api_path("connections", cid, "twins", key))
@@ -121,7 +120,7 @@ def _connection_page(
         "connection.html",
         {
             "tab": "connections",
-            "c": connection_view(answer.body),
+            "c": c,
             "tabs": connection_tabs(cid, "overview"),
             "cid": cid,
             "key": key,

@@ -17,10 +17,9 @@ from chalicelib.console.client import AdminClient, ApiAnswer, api_path
 from chalicelib.console.common import (
     api,
     connection_tabs,
-    connection_view,
-    connections_page,
     console_api,
     paged,
+    read_connection,
 )
 from chalicelib.console.messages import sentence
 from chalicelib.console.web import Html, Page, Redirect, html_route
@@ -60,16 +59,6 @@ JOB_DONE = {"cancel": "Cancel requested: the job stops once the issues in flight
 
 
 # --- shared ----------------------------------------------------------------------------------
-
-
-def _connection(client: AdminClient, cid: str) -> tuple[dict[str, Any] | None, ApiAnswer]:
-    answer = client.get(api_path("connections", cid))
-    return (connection_view(answer.body) if answer.ok else None), answer
-
-
-def _missing(client: AdminClient, answer: ApiAnswer) -> Html:
-    """The connection could not be read: the Connections list with the sentence."""
-    return connections_page(client, refusal=answer)
 
 
 def _int_field(form: Mapping[str, str], name: str) -> int | str | None:
@@ -156,9 +145,9 @@ def _triggers_page(
     status: int = 200,
 ) -> Html:
     client = api(page)
-    c, answer = _connection(client, cid)
-    if c is None:
-        return _missing(client, answer)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     return Html(
         "triggers.html",
         {
@@ -246,9 +235,9 @@ def _edit_page(
     status: int = 200,
 ) -> Html:
     client = api(page)
-    c, answer = _connection(client, cid)
-    if c is None:
-        return _missing(client, answer)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     trigger = _find_trigger(client, cid, tid)
     if trigger is None:
         return _triggers_page(
@@ -347,9 +336,9 @@ def _bulk_page(
     status: int = 200,
 ) -> Html:
     client = api(page)
-    c, answer = _connection(client, cid)
-    if c is None:
-        return _missing(client, answer)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     return Html(
         "bulk.html",
         {
@@ -420,9 +409,9 @@ def _job_page(
     page: Page, cid: str, job_id: str, *, error: str | None = None, status: int = 200
 ) -> Html:
     client = api(page)
-    c, answer = _connection(client, cid)
-    if c is None:
-        return _missing(client, answer)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     job, found = _job(client, cid, job_id)
     if job is None:
         return _bulk_page(page, cid, error=sentence(found), where="jobs", status=found.status)

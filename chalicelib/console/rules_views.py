@@ -32,9 +32,8 @@ from chalicelib.console.common import (
     PAGE_SIZE,
     api,
     connection_tabs,
-    connection_view,
-    connections_page,
     console_api,
+    read_connection,
 )
 from chalicelib.console.messages import sentence
 from chalicelib.console.web import Html, Page, Redirect, html_route
@@ -187,10 +186,9 @@ def _rules_page(
     status: int = 200,
 ) -> Html:
     client = api(page)
-    answer = client.get(api_path("connections", cid))
-    if not answer.ok:
-        return connections_page(client, refusal=answer)
-    c = connection_view(answer.body)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     stored_conflicts = c.get("conflict_rules") or {}
     shown_visibility = c.get("private_comment_visibility") or DEFAULT_VISIBILITY
     return Html(
@@ -254,10 +252,10 @@ def _normalized(text: str) -> str:
 def save_scripts(page: Page, cid: str) -> Html | Redirect:
     """Save the edited scripts and conflict rules (only what changed) with one ``PATCH``."""
     client = api(page)
-    current = client.get(api_path("connections", cid))
-    if not current.ok:
-        return connections_page(client, refusal=current)
-    stored = current.body
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
+    stored = c
     edited = {name: _normalized(page.form[name]) for name, _, _ in SCRIPTS if name in page.form}
     conflicts = _conflicts_from(page.form)
     body: dict[str, Any] = {k: v for k, v in edited.items() if v != stored.get(k)}
@@ -289,12 +287,12 @@ def save_scripts(page: Page, cid: str) -> Html | Redirect:
 def save_guard(page: Page, cid: str) -> Html | Redirect:
     """Save the incoming guard JQL (``PATCH … {incoming_guard_jql}``; empty: ``null``)."""
     client = api(page)
-    current = client.get(api_path("connections", cid))
-    if not current.ok:
-        return connections_page(client, refusal=current)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     typed = _normalized(page.form.get("incoming_guard_jql", ""))
     wanted = typed.strip() or None
-    if wanted == current.body.get("incoming_guard_jql"):
+    if wanted == c.get("incoming_guard_jql"):
         return Redirect(page.url(f"/connections/{cid}/rules", done="unchanged"))
     answer = client.call("PATCH", api_path("connections", cid), body={"incoming_guard_jql": wanted})
     if answer.ok:
@@ -309,13 +307,13 @@ def save_comment_visibility(page: Page, cid: str) -> Html | Redirect:
     """Save who may read internal comments (``PATCH … {private_comment_visibility}``; an
     empty name: ``null``, the default)."""
     client = api(page)
-    current = client.get(api_path("connections", cid))
-    if not current.ok:
-        return connections_page(client, refusal=current)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     kind = page.form.get("visibility_type", "")
     name = page.form.get("visibility_value", "")
     wanted = {"type": kind, "value": name.strip()} if name.strip() else None
-    stored = current.body.get("private_comment_visibility") or DEFAULT_VISIBILITY
+    stored = c.get("private_comment_visibility") or DEFAULT_VISIBILITY
     if (wanted or DEFAULT_VISIBILITY) == stored:
         return Redirect(page.url(f"/connections/{cid}/rules", done="unchanged"))
     answer = client.call(
@@ -465,9 +463,9 @@ def _script_versions(items: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def versions(page: Page, cid: str) -> Html:
     """The kept versions of the scripts and mappings, oldest first (``…/rules/history``)."""
     client = api(page)
-    found = client.get(api_path("connections", cid))
-    if not found.ok:
-        return connections_page(client, refusal=found)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     query = {"limit": PAGE_SIZE}
     if page.query.get("cursor"):
         query["cursor"] = page.query["cursor"]
@@ -477,7 +475,7 @@ def versions(page: Page, cid: str) -> Html:
         "rules_versions.html",
         {
             "tab": "connections",
-            "c": connection_view(found.body),
+            "c": c,
             "cid": cid,
             "tabs": connection_tabs(cid, "rules"),
             "scripts": _script_versions(list(history.get("scripts") or [])),
@@ -496,14 +494,14 @@ def versions(page: Page, cid: str) -> Html:
 
 def _upgrade_page(page: Page, cid: str, *, error: str | None = None, status: int = 200) -> Html:
     client = api(page)
-    found = client.get(api_path("connections", cid))
-    if not found.ok:
-        return connections_page(client, refusal=found)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     return Html(
         "rules_upgrade.html",
         {
             "tab": "connections",
-            "c": connection_view(found.body),
+            "c": c,
             "cid": cid,
             "tabs": connection_tabs(cid, "rules"),
             "error": error,
@@ -650,10 +648,9 @@ def _block_page(
     status: int = 200,
 ) -> Html:
     client = api(page)
-    found = client.get(api_path("connections", cid))
-    if not found.ok:
-        return connections_page(client, refusal=found)
-    c = connection_view(found.body)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     if form_block is None:
         stored = _stored_block(c, side, direction)
         fields = (stored or {}).get("fields")
@@ -878,10 +875,9 @@ def save_block(page: Page, cid: str, side: str, direction: str) -> Html | Redire
     except FormProblem as exc:
         return _rules_page(page, cid, error=str(exc), status=404)
     client = api(page)
-    found = client.get(api_path("connections", cid))
-    if not found.ok:
-        return connections_page(client, refusal=found)
-    c = connection_view(found.body)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     stored = _stored_block(c, side, direction)
     form_block = _block_from_form(page.form, direction, stored)
     try:

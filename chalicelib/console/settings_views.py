@@ -9,9 +9,9 @@ from chalicelib.console.client import AdminClient, ApiAnswer, api_path
 from chalicelib.console.common import (
     api,
     connection_tabs,
-    connection_view,
     connections_page,
     console_api,
+    read_connection,
 )
 from chalicelib.console.messages import sentence
 from chalicelib.console.web import Html, Page, Redirect, html_route
@@ -51,10 +51,9 @@ def _settings_page(
     form: dict[str, str] | None = None,
 ) -> Html | Redirect:
     client = api(page)
-    answer = client.get(api_path("connections", cid))
-    if not answer.ok:
-        return _gone(page, answer)
-    c = connection_view(answer.body)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     policy = client.get(api_path("connections", cid, "deletion-policy"))
     return Html(
         "connection_settings.html",
@@ -92,14 +91,14 @@ def connection_settings(page: Page, cid: str) -> Html | Redirect:
 def save_information(page: Page, cid: str) -> Html | Redirect:
     """Connection name and Description: ``PATCH /api/v1/connections/{id}`` (changed ones)."""
     client = api(page)
-    current = client.get(api_path("connections", cid))
-    if not current.ok:
-        return _gone(page, current)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     form = {
         "name": page.form.get("name", "").strip(),
         "description": page.form.get("description", "").strip(),
     }
-    changes = {k: v for k, v in form.items() if v != (current.body.get(k) or "")}
+    changes = {k: v for k, v in form.items() if v != (c.get(k) or "")}
     if not changes:
         return _back(page, cid, "unchanged")
     answer = client.call("PATCH", api_path("connections", cid), body=changes)
@@ -124,12 +123,12 @@ def save_deletion_policy(page: Page, cid: str) -> Html | Redirect:
 
 
 def _confirm(page: Page, cid: str, action: str) -> Html | Redirect:
-    answer = api(page).get(api_path("connections", cid))
-    if not answer.ok:
-        return _gone(page, answer)
+    c = read_connection(api(page), cid)
+    if isinstance(c, Html):
+        return c
     return Html(
         "connection_confirm.html",
-        {"tab": "connections", "c": connection_view(answer.body), "cid": cid, "action": action},
+        {"tab": "connections", "c": c, "cid": cid, "action": action},
     )
 
 
@@ -154,16 +153,14 @@ def _switch_refused(page: Page, cid: str, answer: ApiAnswer) -> Html | Redirect:
 def deactivate(page: Page, cid: str) -> Html | Redirect:
     """``POST /api/v1/connections/{id}/deactivate`` with the optional reason."""
     client = api(page)
-    before = client.get(api_path("connections", cid))
-    if not before.ok:
-        return _gone(page, before)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     reason = page.form.get("reason", "").strip()
     answer = _switch(client, cid, "deactivate", {"reason": reason} if reason else {})
     if not answer.ok:
         return _switch_refused(page, cid, answer)
-    if before.body.get("status") == "deactivated" and before.body.get("updated_at") == (
-        answer.body.get("updated_at")
-    ):
+    if c.get("status") == "deactivated" and c.get("updated_at") == (answer.body.get("updated_at")):
         return _back(page, cid, "already_deactivated")
     return _back(page, cid, "deactivated")
 
@@ -189,10 +186,10 @@ def confirm_delete(page: Page, cid: str) -> Html | Redirect:
 def delete(page: Page, cid: str) -> Html | Redirect:
     """``DELETE /api/v1/connections/{id}``, then back to Connections with a notice."""
     client = api(page)
-    before = client.get(api_path("connections", cid))
-    if not before.ok:
-        return _gone(page, before)
+    c = read_connection(client, cid)
+    if isinstance(c, Html):
+        return c
     answer = client.call("DELETE", api_path("connections", cid))
     if not answer.ok:
         return _settings_page(page, cid, error=sentence(answer), status=answer.status)
-    return Redirect(page.url("/connections", deleted=before.body["name"]))
+    return Redirect(page.url("/connections", deleted=c["name"]))
