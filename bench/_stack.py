@@ -22,7 +22,8 @@ from tests.stack.conftest import NodeClient, connect, stack_spec_for_tests, trac
 # AWS list prices, us-east-1, as listed on the AWS pricing pages in 2025 (see README.md).
 PRICES = {
     "lambda_request": 0.20 / 1e6,
-    "lambda_gb_second": 0.0000166667,
+    "lambda_gb_second": 0.0000166667,  # x86_64
+    "lambda_gb_second_arm64": 0.0000133334,  # Graviton (arm64)
     "dynamodb_write": 0.625 / 1e6,  # on-demand, per write request unit
     "dynamodb_read": 0.125 / 1e6,  # on-demand, per read request unit
     "sqs_fifo_request": 0.50 / 1e6,
@@ -31,6 +32,25 @@ PRICES = {
     "apigw_request": 3.50 / 1e6,
 }
 LAMBDA_GB = 0.5
+
+
+def deployed_size(function: str, stage: str = "prod") -> tuple[float, str]:
+    """(GB, architecture) a function is deployed with: ``infra.functions.MEMORY`` over the
+    stage's ``lambda_memory_size`` and ``lambda_architecture`` (.chalice/config.json)."""
+    from infra.functions import MEMORY
+    from infra.package import chalice_config
+
+    config = chalice_config()
+    settings = {**config, **config.get("stages", {}).get(stage, {})}
+    memory = MEMORY.get(function) or settings.get("lambda_memory_size", 128)
+    return memory / 1024, settings.get("lambda_architecture", "x86_64")
+
+
+def gb_second_price(architecture: str) -> float:
+    """Lambda's price per GB-second on ``architecture`` (``x86_64`` or ``arm64``)."""
+    return PRICES["lambda_gb_second_arm64" if architecture == "arm64" else "lambda_gb_second"]
+
+
 DYNAMO_READS = ("GetItem", "Query", "Scan", "BatchGetItem")
 DYNAMO_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 

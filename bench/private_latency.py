@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import replace
 
-from bench._stack import LAMBDA_GB, PRICES, BenchStack, quantiles, wait_all
+from bench._stack import PRICES, BenchStack, deployed_size, gb_second_price, quantiles, wait_all
 from chalicelib.trackers.base import IssueFields
 from tests.stack.conftest import twin_key
 
@@ -27,6 +27,10 @@ CHANGES = int(os.environ.get("BENCH_CHANGES", "8"))
 QUIET_CHANGES = int(os.environ.get("BENCH_QUIET_CHANGES", "3"))  # each waits up to a minute
 IDLE_S = float(os.environ.get("BENCH_IDLE_S", "65"))  # > one schedule period
 MONTH_S = 30 * 24 * 3600
+# Memory and architecture as deployed (infra/functions.py, .chalice/config.json, stage prod).
+POLLER_GB, POLLER_ARCH = deployed_size("poll_peers")
+API_GB, API_ARCH = deployed_size("api_handler")
+POLLER_PRICE, API_PRICE = gb_second_price(POLLER_ARCH), gb_second_price(API_ARCH)
 PULL = re.compile(r"access GET /node/v1/connections/[^/]+/outbox ")
 
 
@@ -90,19 +94,12 @@ def run(quiet: bool) -> dict:
         month = {
             # the private node's poll_peers: one invocation a minute, running its whole slot
             "private invocations": 43_200 * PRICES["lambda_request"],
-            "private GB-s": (59 if not quiet else 1)
-            * 43_200
-            * LAMBDA_GB
-            * PRICES["lambda_gb_second"],
+            "private GB-s": (59 if not quiet else 1) * 43_200 * POLLER_GB * POLLER_PRICE,
             # the public side answers each pull, holding a function up to `wait` seconds
             "public API calls": pulls
             * scale
             * (PRICES["apigw_request"] + PRICES["lambda_request"]),
-            "public GB-s": pulls
-            * scale
-            * max(wait / 2, 0.1)
-            * LAMBDA_GB
-            * PRICES["lambda_gb_second"],
+            "public GB-s": pulls * scale * max(wait / 2, 0.1) * API_GB * API_PRICE,
             "DynamoDB": reads * scale * PRICES["dynamodb_read"],
         }
         result["cost"] = month
@@ -134,7 +131,11 @@ def main() -> None:
     for label, latencies in rows:
         median, p95 = quantiles(latencies)
         print(f"{label} | {len(latencies)} | {median:.2f} | {p95:.2f}")
-    print("\nmonthly cost of one private node's polling (USD, list prices)")
+    print(
+        "\nmonthly cost of one private node's polling (USD, list prices; poll_peers "
+        f"{POLLER_GB * 1024:.0f} MB {POLLER_ARCH}, public api_handler {API_GB * 1024:.0f} MB "
+        f"{API_ARCH})"
+    )
     print("mode | pulls/min | " + " | ".join(costs["default"]["cost"]) + " | total")
     for mode, result in costs.items():
         parts = result["cost"]

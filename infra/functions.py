@@ -33,6 +33,11 @@ TIMEOUTS = {
     "script_runner": 10,
 }
 DEFAULT_TIMEOUT = 60
+# MB, where a function differs from the stage's ``lambda_memory_size`` (.chalice/config.json).
+# poll_peers runs all the time on a private node (long polls, waiting on the network): the
+# smallest size keeps that node's polling cheap (issue 19, bench/private_latency.py); its
+# cold process (app, its first-invocation imports, a peer token) holds about 66 MB.
+MEMORY = {"poll_peers": 128}
 
 _QUEUE_NAME = re.compile(r"^twinsync-(?P<kind>[a-z]+)\.fifo$")
 
@@ -50,6 +55,7 @@ class FunctionSpec:
     queue: str | None = None  # logical id of the consumed queue in infra/resources.json
     event_source: str | None = None  # logical id of Chalice's SQS event inside the function
     sandboxed: bool = False
+    memory: int | None = None  # MB; None: the stage's lambda_memory_size
 
     @property
     def logical_id(self) -> str:
@@ -96,6 +102,7 @@ def _spec(name: str, **kwargs: Any) -> FunctionSpec:
     return FunctionSpec(
         name=name,
         timeout=TIMEOUTS.get(name, DEFAULT_TIMEOUT),
+        memory=MEMORY.get(name),
         sandboxed=name in SANDBOXED,
         **kwargs,
     )

@@ -83,6 +83,8 @@ def _function_override(
     spec: FunctionSpec, env: Mapping[str, Any], sandbox_ids: list[str]
 ) -> dict[str, Any]:
     props: dict[str, Any] = {"Timeout": spec.timeout, **tenant.function_properties(spec)}
+    if spec.memory is not None:
+        props["MemorySize"] = spec.memory
     if not spec.sandboxed:
         variables = {**tenant.settings_environment(), **env}
         if sandbox_ids:

@@ -29,9 +29,6 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 SECRET_BYTES = 32
 KEY_BYTES = 32
 _PROOF_LABEL = "twinsync-handshake-v1"
@@ -54,6 +51,10 @@ def derive_connection_key(secret: bytes, connection_id: str) -> bytes:
         raise ValueError(f"the invitation secret must be {SECRET_BYTES} bytes")
     if not connection_id:
         raise ValueError("the connection id is required")
+    # cryptography is large: loaded when a key is derived, not by every function's cold start
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     hkdf = HKDF(
         algorithm=hashes.SHA256(),
         length=KEY_BYTES,

@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from chalicelib.errors import Forbidden, Unauthorized
 
 ALGORITHM = "HS256"
@@ -60,11 +58,15 @@ def issue_token(
         "exp": issued + lifetime,
         "jti": secrets.token_urlsafe(18),
     }
+    import jwt  # PyJWT loads cryptography: only functions that talk to a peer pay for it
+
     return jwt.encode(payload, key, algorithm=ALGORITHM)
 
 
 def unverified_connection_id(token: str) -> str | None:
     """The ``cid`` a token claims, before verification (only to pick the key to verify with)."""
+    import jwt
+
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
@@ -87,6 +89,8 @@ def verify_token(
     ``issuer`` None: any sender holding the key (an end that has not learnt its other end's
     node id yet); ``iss`` is still required.
     """
+    import jwt
+
     current = time.time() if now is None else now
     try:
         claims: dict[str, Any] = jwt.decode(

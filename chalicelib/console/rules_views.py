@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -428,6 +427,8 @@ def test_run(page: Page, cid: str) -> Html:
 
 def _what_changed(before: str | None, after: str | None) -> tuple[str, str]:
     """``+2 −1 lines`` and the unified diff, from the version before (same page)."""
+    import difflib  # only this page needs it; every function imports the console's routes
+
     old, new = (before or "").split("\n"), (after or "").split("\n")
     diff = list(difflib.unified_diff(old, new, "before", "after", lineterm="", n=1))
     added = sum(1 for d in diff if d.startswith("+") and not d.startswith("+++"))

@@ -26,11 +26,6 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from chalicelib.config import Settings
 
 SESSION_COOKIE = "twinsync_console"
@@ -52,6 +47,10 @@ class Session:
 
 def session_key(settings: Settings) -> bytes:
     """The sealing key: HKDF over the stage's secrets, never stored anywhere."""
+    # cryptography is large: the console's requests load it, other functions' cold starts not
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     material = bytes.fromhex(settings.admin_token_sha256) + settings.webhook_secret.encode()
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(material)
 
@@ -63,6 +62,8 @@ def new_session(token: str, *, now: float | None = None) -> Session:
 
 def seal(session: Session, key: bytes) -> str:
     """The cookie's value: base64url(nonce + AES-GCM(JSON)), bound to the version."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     nonce = os.urandom(12)
     plain = json.dumps({"t": session.token, "c": session.csrf, "e": session.expires}).encode()
     sealed = AESGCM(key).encrypt(nonce, plain, _VERSION)
@@ -73,6 +74,9 @@ def unseal(value: str | None, key: bytes, *, now: float | None = None) -> Sessio
     """The session a cookie holds, or ``None`` (absent, altered, sealed by another key, expired)."""
     if not value or len(value) > 4096:
         return None
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         plain = AESGCM(key).decrypt(raw[:12], raw[12:], _VERSION)

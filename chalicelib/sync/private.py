@@ -101,6 +101,11 @@ def follow(
         if budget_s < 1:
             break
         wait = 0 if quiet else int(min(deps.settings.poll_wait_seconds, budget_s - 1))
+        if wait < 1 <= deps.settings.poll_wait_seconds and not quiet:
+            # Less than a second left: a pull now would not wait, and the next would follow
+            # at once, a burst of pulls each answered empty (issue 19: about half of an idle
+            # minute's pulls). The next scheduled run takes over in a moment.
+            break
         try:
             received += pull_once(connection, wait=max(0, wait), deps=deps)
         except PeerRefused as exc:

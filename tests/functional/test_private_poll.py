@@ -39,6 +39,13 @@ def test_default_mode_keeps_pulling_until_the_run_ends(pulls):
     assert len(pulls) > 3 and max(pulls) > 0
 
 
+def test_default_mode_makes_no_pull_that_would_not_wait(pulls):
+    """The end of a run: no burst of zero-wait pulls in its last second (issue 19)."""
+    deps = build_sync(root().settings, fetch=lambda *a, **k: None)
+    private.poll_connections(remaining_ms=clock(30), deps=deps, rescan_s=0.01)
+    assert pulls and min(pulls) >= 1
+
+
 def test_quiet_mode_pulls_once_without_waiting(pulls, monkeypatch):
     monkeypatch.setenv("TWINSYNC_QUIET_POLL", "true")
     from chalicelib.root import reset as root_reset

@@ -195,3 +195,30 @@ def test_zip_relies_on_the_runtime_botocore(package: Package) -> None:
         tops = {n.split("/")[0] for n in archive.namelist()}
     assert {"app.py", "chalicelib", "pynamodb"} <= tops
     assert not tops & {"botocore", "boto3", "s3transfer"}
+
+
+def test_the_private_poller_is_small_and_every_function_runs_on_arm64(
+    packaged: dict[str, Any],
+) -> None:
+    """Issue 19: poll_peers runs all the time on a private node; Graviton is ~20% cheaper."""
+    found = functions(packaged)
+    assert found["PollPeers"]["Properties"]["MemorySize"] == 128
+    assert {n: f["Properties"]["Architectures"] for n, f in found.items()} == {
+        n: ["arm64"] for n in found
+    }
+    assert {f["Properties"]["MemorySize"] for n, f in found.items() if n != "PollPeers"} == {512}
+
+
+def test_the_package_carries_native_wheels_for_arm64(package: Package) -> None:
+    """The stage's lambda_architecture makes Chalice fetch aarch64 wheels (cryptography)."""
+    with zipfile.ZipFile(package.zip) as archive:
+        tags = {
+            name.split("/")[0]: line.split(":", 1)[1].strip()
+            for name in archive.namelist()
+            if name.endswith(".dist-info/WHEEL")
+            for line in archive.read(name).decode().splitlines()
+            if line.startswith("Tag:")
+        }
+    native = {dist: tag for dist, tag in tags.items() if not tag.endswith("-any")}
+    assert any(dist.startswith("cryptography-") for dist in native), tags
+    assert {dist: tag for dist, tag in native.items() if "aarch64" not in tag} == {}
