@@ -157,3 +157,8 @@ def read_connection(client: AdminClient, cid: str) -> dict[str, Any] | Html:
     if not answer.ok:
         return connections_page(client, refusal=answer)
     return connection_view(answer.body)
+
+
+def connection_context(cid: str, c: Mapping[str, Any], tab: str) -> dict[str, Any]:
+    """What every tab of a connection's page shows: the connection, its id, its tabs."""
+    return {"tab": "connections", "c": c, "cid": cid, "tabs": connection_tabs(cid, tab)}

@@ -11,7 +11,7 @@ from chalicelib.console.client import AdminClient, ApiAnswer, api_path
 from chalicelib.console.common import (
     age_label,
     api,
-    connection_tabs,
+    connection_context,
     console_api,
     paged,
     read_connection,
@@ -119,10 +119,7 @@ def _connection_page(
     return Html(
         "connection.html",
         {
-            "tab": "connections",
-            "c": c,
-            "tabs": connection_tabs(cid, "overview"),
-            "cid": cid,
+            **connection_context(cid, c, "overview"),
             "key": key,
             "twin": twin,
             "error": error,

@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.console.client import AdminClient, ApiAnswer, api_path
 from chalicelib.console.common import (
     api,
-    connection_tabs,
+    connection_context,
     console_api,
     paged,
     read_connection,
@@ -151,10 +151,7 @@ def _triggers_page(
     return Html(
         "triggers.html",
         {
-            "tab": "connections",
-            "c": c,
-            "cid": cid,
-            "tabs": connection_tabs(cid, "triggers"),
+            **connection_context(cid, c, "triggers"),
             "triggers": paged(
                 client,
                 api_path("connections", cid, "triggers"),
@@ -252,10 +249,7 @@ def _edit_page(
     return Html(
         "trigger_edit.html",
         {
-            "tab": "connections",
-            "c": c,
-            "cid": cid,
-            "tabs": connection_tabs(cid, "triggers"),
+            **connection_context(cid, c, "triggers"),
             "trigger": trigger,
             "form": dict(form),
             "form_error": error,
@@ -342,10 +336,7 @@ def _bulk_page(
     return Html(
         "bulk.html",
         {
-            "tab": "connections",
-            "c": c,
-            "cid": cid,
-            "tabs": connection_tabs(cid, "bulk"),
+            **connection_context(cid, c, "bulk"),
             "jobs": connection_jobs(client, cid, page.query.get("cursor") or None),
             "form": dict(form or {}),
             # the refusal is shown in the form it belongs to
@@ -418,10 +409,7 @@ def _job_page(
     return Html(
         "job.html",
         {
-            "tab": "connections",
-            "c": c,
-            "cid": cid,
-            "tabs": connection_tabs(cid, "bulk"),
+            **connection_context(cid, c, "bulk"),
             "job": job,
             "error": error,
             "done": JOB_DONE.get(page.query.get("done", "")),

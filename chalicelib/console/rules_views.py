@@ -30,7 +30,7 @@ from chalicelib.console.client import ApiAnswer, api_path
 from chalicelib.console.common import (
     PAGE_SIZE,
     api,
-    connection_tabs,
+    connection_context,
     console_api,
     read_connection,
 )
@@ -193,10 +193,7 @@ def _rules_page(
     return Html(
         "rules.html",
         {
-            "tab": "connections",
-            "c": c,
-            "cid": cid,
-            "tabs": connection_tabs(cid, "rules"),
+            **connection_context(cid, c, "rules"),
             "done": DONE.get(page.query.get("done", "")),
             "editors": _editors(c, edited, problem) if c["mode"] == "script" else [],
             "conflict_fields": [
@@ -475,10 +472,7 @@ def versions(page: Page, cid: str) -> Html:
     return Html(
         "rules_versions.html",
         {
-            "tab": "connections",
-            "c": c,
-            "cid": cid,
-            "tabs": connection_tabs(cid, "rules"),
+            **connection_context(cid, c, "rules"),
             "scripts": _script_versions(list(history.get("scripts") or [])),
             "mappings": [
                 {**m, "json": _pretty(m.get("mappings"))} for m in history.get("mappings") or []
@@ -501,10 +495,7 @@ def _upgrade_page(page: Page, cid: str, *, error: str | None = None, status: int
     return Html(
         "rules_upgrade.html",
         {
-            "tab": "connections",
-            "c": c,
-            "cid": cid,
-            "tabs": connection_tabs(cid, "rules"),
+            **connection_context(cid, c, "rules"),
             "error": error,
         },
         status=status,
@@ -677,10 +668,7 @@ def _block_page(
     return Html(
         "rules_block.html",
         {
-            "tab": "connections",
-            "c": c,
-            "cid": cid,
-            "tabs": connection_tabs(cid, "rules"),
+            **connection_context(cid, c, "rules"),
             "side": side,
             "direction": direction,
             "title": _block_title(c, side, direction),

@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.console.client import AdminClient, ApiAnswer, api_path
 from chalicelib.console.common import (
     api,
-    connection_tabs,
+    connection_context,
     connections_page,
     console_api,
     read_connection,
@@ -58,10 +58,7 @@ def _settings_page(
     return Html(
         "connection_settings.html",
         {
-            "tab": "connections",
-            "c": c,
-            "cid": cid,
-            "tabs": connection_tabs(cid, "settings"),
+            **connection_context(cid, c, "settings"),
             "form": form or {"name": c["name"], "description": c.get("description") or ""},
             "policy": policy.body.get("on_twin_deleted") if policy.ok else None,
             "policy_error": None if policy.ok else sentence(policy),
