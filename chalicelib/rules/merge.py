@@ -33,11 +33,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.rules.orset import ORSet
-from chalicelib.rules.replica import FIELDS, body_hash
+from chalicelib.rules.replica import FIELDS, NAME_LISTS, PEOPLE, body_hash
 from chalicelib.trackers.base import utc_time
 
 SHOWN_MAX = 300  # characters of a value kept for the conflict record (display only)
-SETS = ("labels",)  # observed-remove sets: every add and remove of both ends is kept
+SETS = NAME_LISTS  # observed-remove sets: every add and remove of both ends is kept
 
 
 @dataclass(frozen=True, order=True)
@@ -170,9 +170,13 @@ def _body_text(value: Any) -> Any:
 
 def normal(name: str, value: Any) -> Any:
     """The comparable form of a replica field's value."""
-    if name == "description":
+    if name in ("description", "environment"):
         return _body_text(value)
-    if name == "labels" and isinstance(value, list):
+    if name in PEOPLE and isinstance(value, Mapping):
+        return value.get("id") or None  # the account, whatever its name shows now
+    if name == "parent" and isinstance(value, Mapping):
+        return value.get("key") or None
+    if name in SETS and isinstance(value, list):
         return sorted({str(x) for x in value})
     if name in ("summary",) and isinstance(value, str):
         return value.strip()
@@ -283,6 +287,16 @@ CHANGELOG_NAMES = {
     "labels": "labels",
     "priority": "priority",
     "status": "status",
+    # issue 18: as Jira's changelog names them (``field``)
+    "components": "Component",
+    "fix_versions": "Fix Version",
+    "affects_versions": "Version",
+    "due_date": "duedate",
+    "environment": "environment",
+    "resolution": "resolution",
+    "assignee": "assignee",
+    "reporter": "reporter",
+    "parent": "Parent",
 }
 
 

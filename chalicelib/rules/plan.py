@@ -35,6 +35,50 @@ class AttachmentOp:
 
 
 @dataclass(frozen=True)
+class WorklogOp:
+    """Issue 18: a worklog of the other side, copied here (like :class:`CommentOp`)."""
+
+    action: Literal["create", "update", "delete"]
+    remote_id: str
+    local_id: str | None = None
+    started: str | None = None
+    seconds: int | None = None
+    comment: Body | None = None  # with the attribution line
+    hash: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkOp:
+    """Issue 18: an issue link of the other side. ``remote_key`` is the other side's key of
+    the linked issue; the worker maps it to ours through the twins (and waits while that
+    issue is not synced). ``direction`` as the replica's issue sees the link."""
+
+    action: Literal["add", "remove"]
+    type: str
+    direction: Literal["inward", "outward"]
+    remote_key: str
+
+
+@dataclass(frozen=True)
+class PersonOp:
+    """Issue 18: who is assignee or reporter here: ``person`` is the other side's
+    ``{id, name, email}`` (the worker maps it through the connection's user map; an
+    unmapped person falls back, never fails) or ``None`` (unassigned)."""
+
+    role: Literal["assignee", "reporter"]
+    person: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ParentOp:
+    """Issue 18: the parent here is the twin of the other side's ``remote_key`` (``None``:
+    no parent). A parent not synced yet is brought under sync first, or the child waits
+    (the connection's ``hierarchy`` setting)."""
+
+    remote_key: str | None
+
+
+@dataclass(frozen=True)
 class Plan:
     """Tracker writes for one replica. ``status`` is a status name reached through a
     workflow transition after the fields are written (Jira has no "set status")."""
@@ -43,6 +87,14 @@ class Plan:
     comments: tuple[CommentOp, ...] = ()
     attachments: tuple[AttachmentOp, ...] = ()
     status: str | None = None
+    # issue 18
+    worklogs: tuple[WorklogOp, ...] = ()
+    links: tuple[LinkOp, ...] = ()
+    people: tuple[PersonOp, ...] = ()
+    parent: ParentOp | None = None
+    # components / fix_versions / affects_versions a name of which this project lacks is
+    # created here (else Jira refuses the name and the twin shows it)
+    create_missing: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> bool:
@@ -51,13 +103,29 @@ class Plan:
             and not self.comments
             and not self.attachments
             and self.status is None
+            and not self.worklogs
+            and not self.links
+            and not self.people
+            and self.parent is None
         )
 
     def changes(self) -> list[str]:
         """Names of what the plan changes, for the twin's history."""
         names: list[str] = []
         if self.fields is not None:
-            for name in ("summary", "description", "issue_type", "labels", "priority"):
+            for name in (
+                "summary",
+                "description",
+                "issue_type",
+                "labels",
+                "priority",
+                "components",
+                "fix_versions",
+                "versions",
+                "due_date",
+                "environment",
+                "resolution",
+            ):
                 if getattr(self.fields, name) is not None:
                     names.append(name)
             names.extend(f"field:{k}" for k in self.fields.custom)
@@ -65,6 +133,11 @@ class Plan:
             names.append("status")
         names.extend(f"comment:{op.action}:{op.remote_id}" for op in self.comments)
         names.extend(f"attachment:{op.action}:{op.remote_id}" for op in self.attachments)
+        names.extend(f"worklog:{op.action}:{op.remote_id}" for op in self.worklogs)
+        names.extend(f"link:{op.action}:{op.type}:{op.remote_key}" for op in self.links)
+        names.extend(op.role for op in self.people)
+        if self.parent is not None:
+            names.append("parent")
         return names
 
 
@@ -81,3 +154,4 @@ class IncomingContext:
     previous_hashes: Mapping[str, str] = field(default_factory=dict)
     comment_map: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     attachment_map: Mapping[str, str] = field(default_factory=dict)
+    worklog_map: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # issue 18

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.trackers.base import Attachment, Body, Comment, Issue
 
 PROTOCOL = 1
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _VOLATILE = ("id", "connection_id", "version", "updated", "url", "stamps", "twin_key", "repair")
 
 
@@ -107,7 +109,29 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(canonical(body).encode()).hexdigest()[:32]
 
 
-FIELDS = ("summary", "description", "type", "labels", "priority", "status", "fields")
+FIELDS = (
+    "summary",
+    "description",
+    "type",
+    "labels",
+    "priority",
+    "status",
+    "fields",
+    # issue 18 (Script and Visual mode only; absent from Basic's replicas): registers too
+    "components",
+    "fix_versions",
+    "affects_versions",
+    "due_date",
+    "environment",
+    "resolution",
+    "assignee",
+    "reporter",
+    "parent",
+)
+# issue 18: lists of names (merged as observed-remove sets, like labels)
+NAME_LISTS = ("labels", "components", "fix_versions", "affects_versions")
+# issue 18: people, ``{id, name, email}`` (``email`` null where the tracker hides it)
+PEOPLE = ("assignee", "reporter")
 
 
 def field_hashes(replica: Mapping[str, Any]) -> dict[str, str]:
@@ -158,6 +182,7 @@ def validate(data: Any) -> dict[str, Any]:
     ):
         raise InvalidReplica("replica.type must be {name} or null")
     _validate_items(data)
+    _validate_relations(data)
     if not isinstance(data.get("fields", {}), Mapping):
         raise InvalidReplica("replica.fields must be an object")
     _validate_stamps(data.get("stamps"))
@@ -191,6 +216,62 @@ def _validate_stamps(stamps: Any) -> None:
             isinstance(after, list) and len(after) == 2 and all(isinstance(x, str) for x in after)
         ):
             raise InvalidReplica(f"replica.stamps.{name}.after must be [at, origin] or null")
+
+
+def _validate_relations(data: Mapping[str, Any]) -> None:
+    """Issue 18's optional keys: each absent, ``null`` where a value may be, or its shape."""
+    for name in NAME_LISTS[1:]:
+        value = data.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise InvalidReplica(f"replica.{name} must be a list of names")
+    due = data.get("due_date")
+    if due is not None and not (isinstance(due, str) and _DATE.fullmatch(due)):
+        raise InvalidReplica("replica.due_date must be YYYY-MM-DD or null")
+    body_from_json(data.get("environment"))
+    resolution = data.get("resolution")
+    if resolution is not None and not (
+        isinstance(resolution, Mapping) and isinstance(resolution.get("name"), str)
+    ):
+        raise InvalidReplica("replica.resolution must be {name} or null")
+    for name in PEOPLE:
+        person = data.get(name)
+        if person is not None and not (
+            isinstance(person, Mapping)
+            and isinstance(person.get("id"), str)
+            and isinstance(person.get("name", ""), str)
+            and isinstance(person.get("email") or "", str)
+        ):
+            raise InvalidReplica(f"replica.{name} must be {{id, name, email}} or null")
+    parent = data.get("parent")
+    if parent is not None and not (
+        isinstance(parent, Mapping) and isinstance(parent.get("key"), str) and parent["key"]
+    ):
+        raise InvalidReplica("replica.parent must be {key} or null")
+    for link in data.get("links", []) if isinstance(data.get("links", []), list) else [None]:
+        if not (
+            isinstance(link, Mapping)
+            and isinstance(link.get("type"), str)
+            and link.get("direction") in ("inward", "outward")
+            and isinstance(link.get("key"), str)
+            and link["key"]
+        ):
+            raise InvalidReplica(
+                "every replica.links item must be {type, direction: inward|outward, key}"
+            )
+    worklogs = data.get("worklogs", [])
+    for worklog in worklogs if isinstance(worklogs, list) else [None]:
+        if not (
+            isinstance(worklog, Mapping)
+            and isinstance(worklog.get("id"), str)
+            and isinstance(worklog.get("started"), str)
+            and isinstance(worklog.get("seconds"), int)
+            and not isinstance(worklog.get("seconds"), bool)
+            and worklog["seconds"] > 0
+        ):
+            raise InvalidReplica(
+                "every replica.worklogs item needs a string id, started and seconds (> 0)"
+            )
+        body_from_json(worklog.get("comment"))
 
 
 def _validate_items(data: Mapping[str, Any]) -> None:

@@ -247,6 +247,10 @@ class Issue:
     environment: Body | None = None
     assignee: User | None = None
     reporter: User | None = None
+    resolution: str | None = None  # its name; None while unresolved
+    # the issue's worklogs as the issue shows them (Jira includes up to 20; the adapter
+    # lists the rest when there are more)
+    worklogs: tuple[Worklog, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -282,6 +286,7 @@ class IssueFields:
     versions: tuple[str, ...] | None = None
     due_date: str | None = None
     environment: Body | None = None
+    resolution: str | None = None  # a name; "" clears it (where the edit screen has it)
 
 
 @dataclass(frozen=True)
