@@ -46,7 +46,15 @@ from chalicelib.store.models import (
     utcnow,
 )
 from chalicelib.store.namespaces import claim_key, inbox_pk
-from chalicelib.sync import arrival, connect, link_back, refusals
+from chalicelib.sync import (
+    arrival,
+    connect,
+    fields_apply,
+    hierarchy,
+    link_back,
+    refusals,
+    relations_apply,
+)
 from chalicelib.sync.arrival import Arrival
 from chalicelib.sync.blobs import incoming_key, outgoing_key
 from chalicelib.sync.events import dumps, record_transaction
@@ -245,6 +253,8 @@ def _apply_held(
                 version=replica.version,
             )
         return twin
+    plan = hierarchy.resolve_parent(connection, replica, twin, plan, deps=deps)
+    plan = fields_apply.prepare(connection, plan, deps=deps)
     # a first sync that stopped after creating the issue (a 429, a crash) still answers
     # with the link-back when it is retried, or the other end never learns its twin
     first_sync = twin is None or (not link and not twin.last_applied_version)
@@ -265,6 +275,8 @@ def _apply_held(
     problems += _apply_attachments(
         connection, twin, replica, plan.attachments, deps=deps, heal=retry
     )
+    problems += fields_apply.apply_people(connection, twin, plan, deps=deps)
+    problems += relations_apply.apply(connection, twin, replica, plan, deps=deps, heal=retry)
     _finish(
         connection,
         twin,
@@ -402,6 +414,12 @@ def _create_twin(
                     priority=fields.priority,
                     custom=fields.custom,
                     properties={**fields.properties, PROPERTY: marker},
+                    parent=fields.parent,
+                    components=fields.components,
+                    fix_versions=fields.fix_versions,
+                    versions=fields.versions,
+                    due_date=fields.due_date,
+                    environment=fields.environment,
                 ),
             )
         except TrackerError as exc:
@@ -672,6 +690,7 @@ def _finish(
         actions.append(TwinModel.linked_back.set(replica.key))
     twin.update(actions=actions)
     if first_sync:
+        hierarchy.released(connection, twin, deps=deps)
         # tell the other end which issue is its twin (and what it looks like here)
         try:
             issue = deps.tracker.get_issue(twin.local_key)

@@ -26,6 +26,7 @@ from chalicelib.rules.replica import (
     empty_replica,
     validate,
 )
+from chalicelib.rules.script import fields_api, hierarchy_api, relations_api
 from chalicelib.rules.script.errors import ScriptError, ScriptFailed
 from chalicelib.rules.script.runner import ScriptRunner, default_runner
 from chalicelib.rules.skip import SkipSync
@@ -44,7 +45,7 @@ def issue_view(
     issue: Issue, *, integration_user_id: str | None, attachment_sha: Mapping[str, str]
 ) -> dict[str, Any]:
     """The issue as an outgoing script sees it: replica-shaped, without our own mirrors."""
-    return {
+    view = {
         "id": issue.id,
         "key": issue.key,
         "url": issue.url,
@@ -65,6 +66,13 @@ def issue_view(
         ],
         "fields": dict(issue.fields),
     }
+    for api in API_PARTS:
+        view.update(api.view(issue, integration_user_id=integration_user_id))
+    return view
+
+
+# issue 18: what each part of the script API adds to the views and the plan
+API_PARTS = (fields_api, relations_api, hierarchy_api)
 
 
 def basic_body(body: Body | None) -> dict[str, Any] | None:
@@ -113,6 +121,8 @@ def replica_from_result(result: Any, base: Mapping[str, Any]) -> dict[str, Any]:
     replica["status"] = _named(replica.get("status"), "replica.status", OUTGOING)
     if isinstance(replica.get("description"), str):
         replica["description"] = {"format": "text", "value": replica["description"]}
+    for api in API_PARTS:
+        api.normalise(replica, script=OUTGOING)
     labels = replica["labels"]
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ScriptError("replica.labels must be a list of text", kind="result", script=OUTGOING)
@@ -162,6 +172,7 @@ def incoming_request(
             "previous_hashes": dict(ctx.previous_hashes),
             "comment_map": {k: dict(v) for k, v in ctx.comment_map.items()},
             "attachment_map": dict(ctx.attachment_map),
+            "worklog_map": {k: dict(v) for k, v in ctx.worklog_map.items()},
         },
     }
 
@@ -215,6 +226,9 @@ def _fields(issue: Mapping[str, Any], ctx: IncomingContext) -> IssueFields | Non
     custom = issue.get("fields") or {}
     if not isinstance(custom, Mapping) or not all(isinstance(k, str) for k in custom):
         raise _refuse("issue.fields must be an object of field name -> value")
+    extra: dict[str, Any] = {}
+    for api in API_PARTS:
+        extra.update(api.issue_fields(issue, ctx))
     if (
         summary is None
         and description is None
@@ -222,6 +236,7 @@ def _fields(issue: Mapping[str, Any], ctx: IncomingContext) -> IssueFields | Non
         and labels is None
         and priority is None
         and not custom
+        and all(v is None for v in extra.values())
     ):
         return None
     if ctx.first_sync and not summary:  # creating needs one: the replica's, else a marker
@@ -235,6 +250,7 @@ def _fields(issue: Mapping[str, Any], ctx: IncomingContext) -> IssueFields | Non
         labels=tuple(labels) if labels is not None else None,
         priority=priority["name"] if priority else None,
         custom=dict(custom),
+        **extra,
     )
 
 
@@ -316,11 +332,15 @@ def plan_from_result(result: Any, ctx: IncomingContext) -> Plan:
     if not isinstance(result, Mapping):
         raise _refuse("issue must stay an object")
     status = _named(result.get("status"), "issue.status", INCOMING)
+    parts: dict[str, Any] = {}
+    for api in API_PARTS:
+        parts.update(api.plan_parts(result, ctx))
     return Plan(
         fields=_fields(result, ctx),
         comments=_comment_ops(result.get("comments"), ctx),
         attachments=_attachment_ops(result.get("attachments"), ctx),
         status=(status["name"].strip() or None) if status else None,
+        **parts,
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from chalicelib.rules import basic
 from chalicelib.rules.plan import IncomingContext
 from chalicelib.rules.replica import body_hash
+from chalicelib.rules.script import relations_api
 from chalicelib.rules.script.errors import ScriptError
 from chalicelib.rules.script.guards import (
     LogCollector,
@@ -164,6 +165,7 @@ def incoming_context(inputs: Mapping[str, Any]) -> IncomingContext:
         previous_hashes=dict(inputs.get("previous_hashes") or {}),
         comment_map=dict(inputs.get("comment_map") or {}),
         attachment_map=dict(inputs.get("attachment_map") or {}),
+        worklog_map=dict(inputs.get("worklog_map") or {}),
     )
 
 
@@ -224,6 +226,7 @@ def _incoming(code: CodeType, script: str, inputs: Mapping[str, Any], log: LogCo
         "get_issue_type": helpers.get_issue_type,
         "merge_comments": helpers.merge_comments,
         "merge_attachments": helpers.merge_attachments,
+        **relations_api.helpers(ctx),
     }
     run_code(code, script, names, log)
     try:
@@ -232,6 +235,7 @@ def _incoming(code: CodeType, script: str, inputs: Mapping[str, Any], log: LogCo
         issue["attachments"] = _as_ops(
             issue.get("attachments"), "action", helpers.merge_attachments
         )
+        relations_api.finish(issue, ctx)
     except (TypeError, ValueError) as exc:
         raise ScriptError(str(exc), kind="result", script=script) from None
     return issue
