@@ -85,6 +85,13 @@ class ConnectionModel(Model):
     # who may read the comments this end writes as internal: {type: role|group, value};
     # None: the Administrators project role
     private_comment_visibility = JSONAttribute(null=True)
+    # issue 18: people across the connection: [{"remote": id, "local": id}] (the other
+    # side's account id or username -> this tracker's), and who takes an unmapped person
+    # ({"user": id} or "unassigned"; absent: unassigned)
+    user_map = JSONAttribute(null=True)
+    user_fallback = JSONAttribute(null=True)
+    # issue 18: a child whose parent is not synced: "parent_first" (absent) or "wait"
+    hierarchy = UnicodeAttribute(null=True)
     peer_last_pull_at = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
     updated_at = UTCDateTimeAttribute(default=utcnow)
@@ -151,6 +158,7 @@ class TwinModel(Model):
     error = UnicodeAttribute(null=True)
     last_synced_at = UTCDateTimeAttribute(null=True)
     comment_map = JSONAttribute(default=dict)  # remote comment id -> local comment id
+    worklog_map = JSONAttribute(null=True)  # issue 18: remote worklog id -> {local_id, hash}
     attachment_map = JSONAttribute(default=dict)  # remote attachment id -> local attachment id
     last_applied_version = NumberAttribute(default=0)
     last_applied_hash = UnicodeAttribute(null=True)
