@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.observability import logs, metrics
-from chalicelib.ops import drift_job
+from chalicelib.ops import drift_job, teardown
 from chalicelib.ops.job_store import (
     Superseded,
     cancel_requested,
@@ -76,7 +76,11 @@ def run_step(
     sleep: Sleep = time.sleep,
     step_seconds: float = STEP_SECONDS,
 ) -> None:
-    """The jobs queue's handler for one step message."""
+    """The jobs queue's handler for one step message (or a deleted connection's clean-up
+    page, :mod:`chalicelib.ops.teardown`)."""
+    if teardown.handles(message.body):
+        teardown.run(message.body, deps=deps)
+        return
     job_id = str(message.body.get("job_id", ""))
     step = message.body.get("step")
     loaded = load(job_id) if job_id else None

@@ -261,6 +261,11 @@ def job_group(job_id: str) -> str:
     return f"job#{job_id}"
 
 
+def teardown_group(connection_id: str) -> str:
+    """A deleted connection's clean-up pages run one at a time."""
+    return f"teardown#{connection_id}"
+
+
 # --- queue deduplication ids --------------------------------------------------------------
 
 
@@ -282,6 +287,10 @@ def job_item_dedup(job_id: str, issue_key: str) -> str:
 
 def job_step_dedup(job_id: str, step: int) -> str:
     return f"job#{job_id}#{step}"
+
+
+def teardown_dedup(connection_id: str, after: str | None) -> str:
+    return f"teardown#{connection_id}#{after or ''}"
 
 
 def outbox_dedup(connection_id: str, seq: int) -> str:
