@@ -309,13 +309,25 @@ def put_under_sync(
 def _connect_item(
     connection: ConnectionModel, local_key: str, remote_key: str, *, deps: SyncDeps
 ) -> tuple[str, str, str | None]:
-    from chalicelib.sync.connect import CannotConnect, connect_issue
+    from chalicelib.sync.connect import (
+        CONNECTABLE,
+        UNKNOWN,
+        CannotConnect,
+        ask_other_end,
+        check_pair,
+        connect_issue,
+    )
 
     try:
         issue = deps.tracker.get_issue(local_key)
     except (IssueNotFound, PermissionDenied):
         return "failed", local_key, f"{local_key} was not found in this node's tracker."
     try:
+        existing = check_pair(connection, issue.key, remote_key)
+        if existing is None or existing.status == "stopped":  # a new pair: ask the other end
+            verdict = ask_other_end(connection, issue.key, remote_key, deps=deps)
+            if verdict is not None and verdict.verdict not in (CONNECTABLE, UNKNOWN):
+                return "failed", local_key, verdict.message or f"{remote_key} cannot be connected."
         twin = connect_issue(connection, issue, remote_key, deps=deps)
     except CannotConnect as exc:
         return "failed", local_key, str(exc)
