@@ -67,7 +67,7 @@ def _link(item: Any, what: str, script: str) -> dict[str, str]:
             direction = direction.lower()
         named = isinstance(kind, str) and bool(kind) and isinstance(key, str) and bool(key)
         if named and direction in DIRECTIONS:
-            return {"type": kind, "direction": direction, "key": key}
+            return {"type": str(kind), "direction": direction, "key": str(key)}
     raise ScriptError(
         f"{what} must be {{type, direction: 'inward' or 'outward', key}}",
         kind="result",
