@@ -68,6 +68,25 @@ def _matches(link: IssueLink, kind: str, direction: str, other: str) -> bool:
     )
 
 
+def _to_remove(
+    present: list[IssueLink], name: str, op: LinkOp, other: str, claimed: set[tuple[str, str, str]]
+) -> list[IssueLink]:
+    """The links a "remove" means: those of its type; else (a type the incoming script
+    mapped, the mapping unseen now that the link is gone) the one link to that issue in
+    that direction that no "add" of this plan claims."""
+    exact = [x for x in present if _matches(x, name, op.direction, other)]
+    if exact:
+        return exact
+    rest = [
+        x
+        for x in present
+        if x.issue_key == other
+        and x.direction == op.direction
+        and (x.type.lower(), x.direction, other) not in claimed
+    ]
+    return rest if len(rest) == 1 else []
+
+
 def _apply_links(
     connection: ConnectionModel, twin: TwinModel, ops: tuple[LinkOp, ...], *, deps: SyncDeps
 ) -> list[str]:
@@ -80,10 +99,15 @@ def _apply_links(
     types = {t.name.lower(): t.name for t in tracker.list_link_types()}
     present = list(tracker.get_issue(twin.local_key).links)
     problems: list[str] = []
+    claimed = {
+        (types.get(op.type.lower(), op.type).lower(), op.direction, other)
+        for op, other in resolved
+        if op.action == "add"
+    }
     for op, other in resolved:
         name = types.get(op.type.lower(), op.type)
         if op.action == "remove":
-            for link in [x for x in present if _matches(x, name, op.direction, other)]:
+            for link in _to_remove(present, name, op, other, claimed):
                 if link.id:
                     with contextlib.suppress(NotFound):  # already gone: fine
                         tracker.delete_issue_link(link.id)
