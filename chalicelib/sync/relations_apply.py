@@ -99,7 +99,7 @@ def _apply_links(
     types = {t.name.lower(): t.name for t in tracker.list_link_types()}
     present = list(tracker.get_issue(twin.local_key).links)
     problems: list[str] = []
-    claimed = {
+    claimed: set[tuple[str, str, str]] = {
         (types.get(op.type.lower(), op.type).lower(), op.direction, other)
         for op, other in resolved
         if op.action == "add"
