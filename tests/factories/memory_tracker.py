@@ -210,7 +210,9 @@ class MemoryTracker:
 
     def get_issue(self, key: str) -> Issue:
         self._call("get_issue")
-        return self._issue(key)
+        # like Jira, an issue's id reads it too (webhooks of worklogs and links name ids)
+        by_id = next((i for i in self.issues.values() if i.id == key), None)
+        return by_id if by_id is not None else self._issue(key)
 
     def search(self, jql: str, *, cursor: str | None = None, limit: int = 50) -> SearchPage:
         self.searches.append(jql)

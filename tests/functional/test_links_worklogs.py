@@ -211,3 +211,75 @@ def test_a_retry_after_a_crash_maps_the_worklog_instead_of_doubling_it(env):
     assert problems == [] and env.twin_of(a).worklog_map == {
         logged.id: {"local_id": copy.id, "hash": "h1"}
     }
+
+
+def test_our_own_link_and_worklog_writes_do_not_bounce_back(env):
+    from chalicelib.store.models import EntryModel
+    from chalicelib.store.namespaces import outbox_pk
+
+    a, a2 = env.sync_pair("Printer on fire")
+    b, b2 = env.sync_pair("Toner empty")
+    env.tracker.link_issues("Blocks", a, b)
+    env.tracker.log_work(a, started=WHEN, seconds=3600)
+    changed(env, a, b)
+    assert links_of(env, a2) == {("Blocks", "outward", b2)}
+    written = {k: i.updated for k, i in env.tracker.issues.items()}
+    calls = len(env.tracker.calls)
+    # Jira's webhooks of our writes: issuelink_created names both issues and no user
+    for key in (a2, b2):
+        env.webhook(key, kind="issuelink_created", author=None)
+    env.pump.drain()
+    # the link read back goes out once (links are items), and is a no-op on the other end
+    assert {k: i.updated for k, i in env.tracker.issues.items()} == written
+    writes = {"add_issue_link", "delete_issue_link", "add_worklog", "update_worklog"}
+    assert not writes & set(env.tracker.calls[calls:])
+    # and it stops: the same hints again send nothing new
+    sent = len(list(EntryModel.query(outbox_pk(env.other_id))))
+    assert sent > 0
+    for key in (a2, b2):
+        env.webhook(key, kind="issuelink_created", author=None)
+    env.pump.drain()
+    assert len(list(EntryModel.query(outbox_pk(env.other_id)))) == sent
+
+
+def test_link_and_worklog_webhooks_bring_their_issues_by_id(env):
+    import json
+    import time
+
+    from chalicelib.root import root
+    from chalicelib.sync.intake import take_webhook
+    from chalicelib.trackers.webhook import sign
+    from tests.conftest import WEBHOOK_SECRET
+
+    a, a2 = env.sync_pair("Printer on fire")
+    b, b2 = env.sync_pair("Toner empty")
+
+    def deliver(payload):
+        raw = json.dumps({"timestamp": int(time.time() * 1000), **payload}).encode()
+        headers = {"X-Hub-Signature": sign(WEBHOOK_SECRET, raw)}
+        answer = take_webhook(headers, {}, raw, deps=root().sync)
+        env.pump.drain()
+        return answer["status"]
+
+    link = env.tracker.link_issues("Blocks", a, b)
+    ids = {k: env.tracker.issues[k].id for k in (a, b)}
+    hint = {
+        "webhookEvent": "issuelink_created",
+        "issueLink": {"id": int(link), "sourceIssueId": ids[a], "destinationIssueId": ids[b]},
+    }
+    assert deliver(hint) == "queued"
+    assert links_of(env, a2) == {("Blocks", "outward", b2)}
+    assert links_of(env, b2) == {("Blocks", "inward", a2)}
+    # Jira also says so with an issue update (a "Link" changelog item): harmless
+    update = {
+        "webhookEvent": "jira:issue_updated",
+        "user": {"accountId": "acc-alice"},
+        "issue": {"id": ids[b], "key": b},
+        "changelog": {"items": [{"field": "Link", "toString": f"This issue is blocked by {a}"}]},
+    }
+    assert deliver(update) == "queued"
+    assert env.tracker.calls.count("add_issue_link") == 1
+    logged = env.tracker.log_work(b, started=WHEN, seconds=120)
+    hint = {"webhookEvent": "worklog_created", "worklog": {"id": logged.id, "issueId": ids[b]}}
+    assert deliver(hint) == "queued"
+    assert [w.seconds for w in env.tracker.issues[b2].worklogs] == [120]
