@@ -217,7 +217,11 @@ def _raw_links(value: Any) -> list[dict[str, str]]:
     return out
 
 
-def _link_ops(value: Any, ctx: IncomingContext) -> tuple[LinkOp, ...]:
+def link_ops(value: Any, ctx: IncomingContext) -> tuple[LinkOp, ...]:
+    """``value`` (the links to have, types possibly mapped; ``None``: links not synced) as
+    operations: an "add" for each, a "remove" for each link of ``ctx.previous`` that
+    ``ctx.replica`` no longer has (its type mapped as ``value`` maps the links it kept).
+    Visual mode's ``links`` field compiles to the same operations."""
     if value is None:
         return ()
     try:
@@ -254,7 +258,7 @@ def plan_parts(result: Mapping[str, Any], ctx: IncomingContext) -> dict[str, Any
     worklogs = _worklog_ops(result.get("worklogs"), ctx)
     if worklogs:
         parts["worklogs"] = worklogs
-    links = _link_ops(result.get("links"), ctx)
+    links = link_ops(result.get("links"), ctx)
     if links:
         parts["links"] = links
     return parts
