@@ -283,3 +283,37 @@ def test_link_and_worklog_webhooks_bring_their_issues_by_id(env):
     hint = {"webhookEvent": "worklog_created", "worklog": {"id": logged.id, "issueId": ids[b]}}
     assert deliver(hint) == "queued"
     assert [w.seconds for w in env.tracker.issues[b2].worklogs] == [120]
+
+
+def test_a_link_webhook_queues_an_ingest_for_each_of_its_issues_once(node):
+    import json
+    import time
+
+    from chalicelib.root import build_sync, root
+    from chalicelib.sync.intake import take_webhook
+    from chalicelib.trackers.webhook import sign
+    from tests.conftest import WEBHOOK_SECRET
+
+    sent = []
+    deps = build_sync(
+        root().settings,
+        send=lambda url, body, *, group_id, dedup_id, region: sent.append((body, dedup_id)),
+        fetch=lambda *a, **k: None,
+    )
+    raw = json.dumps(
+        {
+            "timestamp": int(time.time() * 1000),
+            "webhookEvent": "issuelink_deleted",
+            "issueLink": {"id": 7, "sourceIssueId": 10002, "destinationIssueId": 10003},
+        }
+    ).encode()
+    headers = {"X-Hub-Signature": sign(WEBHOOK_SECRET, raw)}
+    assert take_webhook(headers, {}, raw, deps=deps)["status"] == "queued"
+    bodies = [json.loads(b) if isinstance(b, str) else b for b, _ in sent]
+    assert [(b["issue_id"], b["kind"]) for b in bodies] == [
+        ("10002", "issuelink_deleted"),
+        ("10003", "issuelink_deleted"),
+    ]
+    assert len({dedup for _, dedup in sent}) == 2
+    assert take_webhook(headers, {}, raw, deps=deps)["status"] == "duplicate"
+    assert len(sent) == 2
