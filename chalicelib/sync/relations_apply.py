@@ -96,26 +96,26 @@ def _apply_links(
     tracker: Any = deps.tracker
     if not hasattr(tracker, "add_issue_link"):
         return [f"This tracker cannot link issues; links of {twin.local_key} were not synced."]
-    types = {t.name.lower(): t.name for t in tracker.list_link_types()}
     present = list(tracker.get_issue(twin.local_key).links)
     problems: list[str] = []
     claimed: set[tuple[str, str, str]] = {
-        (types.get(op.type.lower(), op.type).lower(), op.direction, other)
-        for op, other in resolved
-        if op.action == "add"
+        (op.type.lower(), op.direction, other) for op, other in resolved if op.action == "add"
     }
+    types: dict[str, str] | None = None  # read only when a link is to be added
     for op, other in resolved:
-        name = types.get(op.type.lower(), op.type)
         if op.action == "remove":
-            for link in _to_remove(present, name, op, other, claimed):
+            for link in _to_remove(present, op.type, op, other, claimed):
                 if link.id:
                     with contextlib.suppress(NotFound):  # already gone: fine
                         tracker.delete_issue_link(link.id)
                 present.remove(link)
             continue
-        if any(_matches(x, name, op.direction, other) for x in present):
+        if any(_matches(x, op.type, op.direction, other) for x in present):
             continue  # already linked (a person, or the other issue's replica)
-        if op.type.lower() not in types:
+        if types is None:
+            types = {t.name.lower(): t.name for t in tracker.list_link_types()}
+        name = types.get(op.type.lower())
+        if name is None:
             problems.append(
                 f"Link type '{op.type}' does not exist in this tracker: {twin.local_key} was "
                 f"not linked to {other} (map the type in the incoming script). "

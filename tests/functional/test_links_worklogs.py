@@ -233,6 +233,7 @@ def test_our_own_link_and_worklog_writes_do_not_bounce_back(env):
     assert {k: i.updated for k, i in env.tracker.issues.items()} == written
     writes = {"add_issue_link", "delete_issue_link", "add_worklog", "update_worklog"}
     assert not writes & set(env.tracker.calls[calls:])
+    assert "list_link_types" not in env.tracker.calls[calls:]  # only read to add a link
     # and it stops: the same hints again send nothing new
     sent = len(list(EntryModel.query(outbox_pk(env.other_id))))
     assert sent > 0
