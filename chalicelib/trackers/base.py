@@ -338,6 +338,12 @@ ChangeKind = Literal[
     "attachment_created",
     "attachment_deleted",
     "other",
+    # issue 18: hints that the issue (or, for a link, both issues) changed
+    "worklog_created",
+    "worklog_updated",
+    "worklog_deleted",
+    "issuelink_created",
+    "issuelink_deleted",
 ]
 
 

@@ -32,11 +32,13 @@ from chalicelib.trackers.base import (
     TooLarge,
     TrackerError,
     User,
+    Worklog,
     utc_time,
 )
 from chalicelib.trackers.http import JiraHttp
 from chalicelib.trackers.jira_catalog import parse_catalog
 from chalicelib.trackers.jira_relations import JiraRelations, parse_links, parse_parent
+from chalicelib.trackers.jira_worklogs import parse_worklog
 
 # Fields that ``Issue`` carries in its own attributes; the rest go to ``Issue.fields``.
 STANDARD_FIELDS = frozenset(
@@ -140,6 +142,7 @@ def parse_issue(
     base_url: str,
     body_format: BodyFormat,
     comments: list[Mapping[str, Any]] | None = None,
+    worklogs: list[Worklog] | None = None,
 ) -> Issue:
     """An ``Issue`` from Jira's issue JSON; ``comments`` overrides the embedded (paged) list.
 
@@ -173,6 +176,18 @@ def parse_issue(
         **parse_catalog(fields, body_format),
         assignee=parse_user(fields.get("assignee")),
         reporter=parse_user(fields.get("reporter")),
+        worklogs=tuple(worklogs) if worklogs is not None else _worklogs(fields, body_format),
+    )
+
+
+def _worklogs(fields: Mapping[str, Any], body_format: BodyFormat) -> tuple[Worklog, ...]:
+    """The worklogs the issue includes (``fields.worklog``: the first 20 at most)."""
+    embedded = fields.get("worklog")
+    listed = embedded.get("worklogs") if isinstance(embedded, Mapping) else None
+    return tuple(
+        parse_worklog(w, body_format, parse_user(w.get("author")))
+        for w in listed or ()
+        if isinstance(w, Mapping) and w.get("id") is not None
     )
 
 
@@ -394,8 +409,18 @@ class JiraTracker(JiraRelations):
         listed = embedded.get("comments") or []
         if int(embedded.get("total") or 0) > len(listed):
             comments = self._all_comments(key)
+        worklog = (data.get("fields") or {}).get("worklog")
+        worklogs = None
+        if isinstance(worklog, Mapping) and int(worklog.get("total") or 0) > len(
+            worklog.get("worklogs") or []
+        ):
+            worklogs = self.list_worklogs(key)  # the issue includes only the first 20
         return parse_issue(
-            data, base_url=self.base_url, body_format=self.body_format, comments=comments
+            data,
+            base_url=self.base_url,
+            body_format=self.body_format,
+            comments=comments,
+            worklogs=worklogs,
         )
 
     def _all_comments(self, key: str) -> list[Mapping[str, Any]]:

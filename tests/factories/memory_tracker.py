@@ -95,6 +95,13 @@ class MemoryTracker:
         self._ids = itertools.count(10_000)
         self._numbers: dict[str, int] = {}
         self._ticks = 0
+        # issue 18: issue link types (Jira's defaults); links live on both issues' ``links``
+        self.link_types: list[base.LinkType] = [
+            base.LinkType("10000", "Blocks", "is blocked by", "blocks"),
+            base.LinkType("10001", "Cloners", "is cloned by", "clones"),
+            base.LinkType("10002", "Duplicate", "is duplicated by", "duplicates"),
+            base.LinkType("10003", "Relates", "relates to", "relates to"),
+        ]
 
     @classmethod
     def with_projects(cls, *keys: str, **options: Any) -> MemoryTracker:
@@ -127,6 +134,23 @@ class MemoryTracker:
             description = Body(self.body_format, value)
         fields = IssueFields(summary=summary, description=description, labels=labels)
         return self._create(project, fields)
+
+    def link_issues(self, link_type: str, source: str, destination: str) -> str:
+        """A person links ``source`` <outward> ``destination``; the link's id."""
+        return self._link(link_type, source, destination)
+
+    def log_work(
+        self,
+        key: str,
+        *,
+        started: str,
+        seconds: int,
+        comment: Body | None = None,
+        author: User | None = None,
+    ) -> base.Worklog:
+        """A person (``author``, by default one who is not the integration user) logs work."""
+        who = author or User(id="person", name="A Person")
+        return self._add_worklog(key, who, started=started, seconds=seconds, comment=comment)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -186,7 +210,9 @@ class MemoryTracker:
 
     def get_issue(self, key: str) -> Issue:
         self._call("get_issue")
-        return self._issue(key)
+        # like Jira, an issue's id reads it too (webhooks of worklogs and links name ids)
+        by_id = next((i for i in self.issues.values() if i.id == key), None)
+        return by_id if by_id is not None else self._issue(key)
 
     def search(self, jql: str, *, cursor: str | None = None, limit: int = 50) -> SearchPage:
         self.searches.append(jql)
@@ -362,6 +388,97 @@ class MemoryTracker:
         self._issue(key)
         return list(self.links.get(key, {}).values())
 
+    # --- issue 18: links and worklogs (``TrackerRelations``) --------------------------------
+
+    def list_link_types(self) -> list[base.LinkType]:
+        self._call("list_link_types")
+        return list(self.link_types)
+
+    def _link(self, link_type: str, source: str, destination: str) -> str:
+        kind = next((t for t in self.link_types if t.name.lower() == link_type.lower()), None)
+        if kind is None:
+            raise base.NotFound(f"No issue link type with name '{link_type}' found.", status=404)
+        self._issue(source)
+        self._issue(destination)
+        link_id = str(next(self._ids))
+        out = base.IssueLink(link_id, kind.name, "outward", destination)
+        self._write(source, links=(*self.issues[source].links, out))
+        back = base.IssueLink(link_id, kind.name, "inward", source)
+        self._write(destination, links=(*self.issues[destination].links, back))
+        return link_id
+
+    def add_issue_link(self, link_type: str, inward_key: str, outward_key: str) -> None:
+        """As Jira's ``POST issueLink``: ``inward_key`` is the link's source."""
+        self._call("add_issue_link")
+        self._link(link_type, inward_key, outward_key)
+
+    def delete_issue_link(self, link_id: str) -> None:
+        self._call("delete_issue_link")
+        holders = [k for k, i in self.issues.items() if any(x.id == link_id for x in i.links)]
+        if not holders:
+            raise base.NotFound(f"issue link {link_id} does not exist", status=404)
+        for key in holders:
+            self._write(key, links=tuple(x for x in self.issues[key].links if x.id != link_id))
+
+    def list_worklogs(self, key: str) -> list[base.Worklog]:
+        self._call("list_worklogs")
+        return list(self._issue(key).worklogs)
+
+    def _add_worklog(
+        self, key: str, author: User, *, started: str, seconds: int, comment: Body | None
+    ) -> base.Worklog:
+        issue = self._issue(key)
+        stamp = self.now()
+        worklog = base.Worklog(
+            id=str(next(self._ids)),
+            started=_worklog_time(started),
+            seconds=int(seconds),
+            author=author,
+            comment=comment,
+            created=stamp,
+            updated=stamp,
+        )
+        self._write(key, worklogs=(*issue.worklogs, worklog))
+        return worklog
+
+    def add_worklog(
+        self, key: str, *, started: str, seconds: int, comment: Body | None = None
+    ) -> base.Worklog:
+        self._call("add_worklog")
+        return self._add_worklog(key, self.user, started=started, seconds=seconds, comment=comment)
+
+    def update_worklog(
+        self,
+        key: str,
+        worklog_id: str,
+        *,
+        started: str | None = None,
+        seconds: int | None = None,
+        comment: Body | None = None,
+    ) -> base.Worklog:
+        self._call("update_worklog")
+        issue = self._issue(key)
+        for w in issue.worklogs:
+            if w.id == worklog_id:
+                changed = replace(
+                    w,
+                    started=_worklog_time(started) if started is not None else w.started,
+                    seconds=int(seconds) if seconds is not None else w.seconds,
+                    comment=comment if comment is not None else w.comment,
+                    updated=self.now(),
+                )
+                kept = tuple(changed if x.id == worklog_id else x for x in issue.worklogs)
+                self._write(key, worklogs=kept)
+                return changed
+        raise base.NotFound(f"worklog {worklog_id} does not exist", status=404)
+
+    def delete_worklog(self, key: str, worklog_id: str) -> None:
+        self._call("delete_worklog")
+        issue = self._issue(key)
+        if all(w.id != worklog_id for w in issue.worklogs):
+            raise base.NotFound(f"worklog {worklog_id} does not exist", status=404)
+        self._write(key, worklogs=tuple(w for w in issue.worklogs if w.id != worklog_id))
+
     def find_issues_with_property(
         self, project: str, name: str, value: Any, *, created_within_hours: int = 24
     ) -> list[str]:
@@ -386,6 +503,13 @@ def _parse_time(stamp: str) -> datetime:
 
 def _jira_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _worklog_time(text: str) -> str:
+    """A worklog's ``started`` as Jira keeps it (UTC, ``+0000``)."""
+    from chalicelib.trackers.jira_worklogs import jira_started
+
+    return jira_started(text)
 
 
 def _key_order(issue: Issue) -> tuple[str, int]:
