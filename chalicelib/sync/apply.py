@@ -239,6 +239,7 @@ def _apply_held(
         ),
         comment_map=dict(twin.comment_map or {}) if twin is not None else {},
         attachment_map=dict(twin.attachment_map or {}) if twin is not None else {},
+        worklog_map=dict(twin.worklog_map or {}) if twin is not None else {},
     )
     try:
         plan = incoming_rule(connection)(ctx)
