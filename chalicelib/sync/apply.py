@@ -121,6 +121,11 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
     try:
         with retrying_later(unavailable_retry_after=False):
             apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
+    except hierarchy.ParentNotSynced as exc:  # not an error: applied once the parent lands
+        hierarchy.wait(
+            connection, entry, exc.remote_key, deps=deps, receive_count=message.receive_count
+        )
+        return
     except InvalidRequest as exc:
         if not refusals.is_permanent(exc):
             raise

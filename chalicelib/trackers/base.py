@@ -310,6 +310,8 @@ class Project:
     name: str
     issue_types: tuple[str, ...]
     default_issue_type: str | None = None
+    # issue 18: the project's sub-task types (a sub-task needs a parent; not in issue_types)
+    subtask_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
