@@ -76,6 +76,12 @@ def resolve_parent(
     op = plan.parent
     if op is None:
         return plan
+    if twin is not None and not twin.last_applied_version:
+        # a baseline (a link, or the answer to our first sync): both issues exist and match
+        # as far as we know; the parent is written when it changes, never waited for here
+        parent = twin_by_remote(connection.id, op.remote_key) if op.remote_key else None
+        if parent is None:
+            return replace(plan, parent=None)
     applied = twin is not None and bool(twin.last_applied_version)
     if applied and twin is not None and op.remote_key == _parent_of(twin.last_applied_replica):
         return replace(plan, parent=None)  # unchanged since the last replica applied
