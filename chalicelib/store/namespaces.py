@@ -65,7 +65,7 @@ deduplication id seen twice within five minutes drops the second message):
   ``rec#<key>#<updated>``, ``sync#<connection>#<key>#<time>``, ``job#<job>#<issue key>``
   (ingest); ``out#<connection>#<seq>``,
   ``resume#out#<connection>#<seq>#<minute>`` (deliver); ``in#<connection>#<replica id>``,
-  ``resume#in#<connection>#<seq>#<minute>``, ``parent#<connection>#<seq>#<remote key>``
+  ``resume#in#<connection>#<seq>#<minute>``, ``parent#<connection>#<seq>#<remote key>#<ns>``
   (apply); ``job#<job>#<step>`` (jobs);
   ``retry#<error id>#<time>`` (any queue, an admin's retry).
 """
@@ -307,9 +307,10 @@ def resume_in_dedup(connection_id: str, seq: int, bucket: int) -> str:
     return f"resume#in#{connection_id}#{seq}#{bucket}"
 
 
-def parent_dedup(connection_id: str, seq: int, remote_key: str) -> str:
-    """An inbox entry that waited for its parent ``remote_key``, queued again."""
-    return f"parent#{connection_id}#{seq}#{remote_key}"
+def parent_dedup(connection_id: str, seq: int, remote_key: str, at_ns: int) -> str:
+    """An inbox entry that waited for its parent ``remote_key``, queued again at ``at_ns``
+    (each time its own: a second apply of an applied entry does nothing)."""
+    return f"parent#{connection_id}#{seq}#{remote_key}#{at_ns}"
 
 
 def retry_dedup(error_id: str, at: float) -> str:

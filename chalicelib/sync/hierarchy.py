@@ -167,7 +167,7 @@ def _list(key: str, token: str) -> None:
 
 def _requeue(connection_id: str, seq: int, child: str, parent: str, *, deps: SyncDeps) -> None:
     # a dedup id of its own (a second apply of an applied entry does nothing)
-    dedup = parent_dedup(connection_id, seq, f"{parent}#{time.time_ns()}")
+    dedup = parent_dedup(connection_id, seq, parent, time.time_ns())
     enqueue_apply(ApplyMessage(connection_id, seq, child), deps=deps, dedup=dedup)
 
 
