@@ -277,7 +277,7 @@ class IssueFields:
     custom: Mapping[str, Any] = field(default_factory=dict)
     properties: Mapping[str, Any] = field(default_factory=dict)  # set on create
     # issue 18: the parent issue's key (a sub-task's parent, an epic); the adapter writes
-    # it the way its flavour does (see ``TrackerRelations.set_parent``)
+    # it the way its flavour does (see ``TrackerRelations.set_parent``); ``""`` removes it
     parent: str | None = None
     # by name, as the project has them (Jira refuses an unknown name: InvalidRequest);
     # an empty tuple clears, as ``due_date=""`` does
