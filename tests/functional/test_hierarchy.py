@@ -254,3 +254,29 @@ def test_a_parent_set_on_the_other_side_comes_back(hier):
     assert hier.tracker.get_issue(made["Sub-task 1"]).parent == made["Story 3"]
     assert hier.tracker.get_issue(made["Story 2"]).parent is None
     assert_clean(hier)
+
+
+def test_a_parent_landing_while_its_child_starts_to_wait_releases_it(hier, monkeypatch):
+    """The child missed the parent's twin, and the parent's release missed the child: the
+    child finds the twin when it looks again after listing itself."""
+    from chalicelib.sync import hierarchy
+
+    set_hierarchy(hier.connection_id, "wait")
+    made = tree(hier.tracker)
+    sync(hier, made["Epic"])
+    hier.pump.drain()
+    real = hierarchy.twin_by_remote
+    missed: list[str] = []
+
+    def late_index(connection_id: str, remote_key: str) -> Any:
+        if remote_key == made["Epic"] and not missed:
+            missed.append(remote_key)
+            return None  # not there yet when the child resolves its parent
+        return real(connection_id, remote_key)
+
+    monkeypatch.setattr(hierarchy, "twin_by_remote", late_index)
+    sync(hier, made["Story 1"])
+    hier.pump.drain()
+    assert missed == [made["Epic"]]
+    assert mirrored(hier, {"Story 1": made["Story 1"]}) == {"Story 1": ("Epic", "Story")}
+    assert_clean(hier)
