@@ -35,7 +35,7 @@ key                                        TTL                    owner
 ``job#<job>#c#<chunk>``                    none                   ops.job_store
 ``job#<job>#cancel``                       none                   ops.job_store
 ``job#<job>#d#<chunk>``                    none                   ops.drift_job
-``wait#<connection>#<remote key>``         none                   sync.hierarchy
+``wait#<connection>#<remote key>``         outbox retention       sync.hierarchy
 =========================================  =====================  ========================
 
 Events table (``EventModel.pk``; TTL is ``purge_at``):

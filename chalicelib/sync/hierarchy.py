@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError
@@ -29,7 +30,7 @@ from pynamodb.exceptions import DeleteError, PutError
 from chalicelib.queues import RetryLater
 from chalicelib.rules.plan import Plan
 from chalicelib.store.keys import condition_failed
-from chalicelib.store.models import ConnectionModel, EntryModel, KeyModel, TwinModel
+from chalicelib.store.models import ConnectionModel, EntryModel, KeyModel, TwinModel, utcnow
 from chalicelib.store.namespaces import parent_dedup, parent_wait_key
 from chalicelib.sync.inbox import enqueue_apply
 from chalicelib.sync.messages import ApplyMessage, Replica
@@ -113,7 +114,8 @@ def wait(
         # released (or found) already, and still missing: the twins' index lags behind
         raise RetryLater(f"parent {remote_key} of {entry.issue_key}: looking again", delay=5)
     set_entry_state(entry, WAITING)  # before it is listed: a release may apply it at once
-    _list(parent_wait_key(connection.id, remote_key), _token(entry))
+    ttl = timedelta(days=deps.settings.outbox_retention_days)  # as long as the entry lives
+    _list(parent_wait_key(connection.id, remote_key), _token(entry), ttl=ttl)
     log.info("%s waits for its parent %s", entry.issue_key, remote_key)
     if twin_by_remote(connection.id, remote_key) is not None:  # it landed meanwhile
         _requeue(connection.id, int(entry.seq), str(entry.issue_key), remote_key, deps=deps)
@@ -144,20 +146,21 @@ def _token(entry: EntryModel) -> str:
     return f"{int(entry.seq)}:{entry.issue_key}"
 
 
-def _list(key: str, token: str) -> None:
+def _list(key: str, token: str, *, ttl: timedelta) -> None:
     """Add ``token`` to the space-separated list in ``key`` (conditional: concurrent
     writers never lose one another's entry)."""
     for _ in range(LIST_ATTEMPTS):
+        now = utcnow()
         item = get_key(key)
         tokens = (item.value or "").split() if item is not None else []
         if token in tokens:
             return
-        value = " ".join([*tokens, token])
+        listed = KeyModel(key=key, value=" ".join([*tokens, token]), expires_at=now + ttl)
         try:
-            if item is None:
-                KeyModel(key=key, value=value).save(condition=KeyModel.key.does_not_exist())
+            if item is None:  # none, or an expired one DynamoDB has not deleted yet
+                listed.save(condition=KeyModel.key.does_not_exist() | (KeyModel.expires_at < now))
             else:
-                KeyModel(key=key, value=value).save(condition=KeyModel.value == item.value)
+                listed.save(condition=KeyModel.value == item.value)
             return
         except PutError as exc:
             if not condition_failed(exc):
