@@ -120,7 +120,12 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         return
     try:
         with retrying_later(unavailable_retry_after=False):
-            apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
+            twin = apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
+    except hierarchy.ParentNotSynced as exc:  # not an error: applied once the parent lands
+        hierarchy.wait(
+            connection, entry, exc.remote_key, deps=deps, receive_count=message.receive_count
+        )
+        return
     except InvalidRequest as exc:
         if not refusals.is_permanent(exc):
             raise
@@ -128,6 +133,8 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         raise refusals.refused(connection, incoming, exc, deps=deps) from exc
     set_entry_state(entry, "applied")
     refusals.applied(connection, incoming, deps=deps)
+    if twin is not None and twin.remote_key:  # a link learns its remote key: children go on
+        hierarchy.released(connection, twin, deps=deps)
 
 
 def apply_replica(

@@ -248,12 +248,23 @@ def issue_types(raw: Any) -> list[Mapping[str, Any]]:
     return [t for t in raw or () if isinstance(t, Mapping) and not t.get("subtask")]
 
 
-def project_from(data: Mapping[str, Any], types: list[str], default: str | None) -> Project:
+def subtask_types(raw: Any) -> list[str]:
+    """The names of the sub-task types among ``raw`` (issue 18)."""
+    return [str(t["name"]) for t in raw or () if isinstance(t, Mapping) and t.get("subtask")]
+
+
+def project_from(
+    data: Mapping[str, Any],
+    types: list[str],
+    default: str | None,
+    subtasks: list[str] | None = None,
+) -> Project:
     return Project(
         key=str(data["key"]),
         name=str(data.get("name") or data["key"]),
         issue_types=tuple(types),
         default_issue_type=default,
+        subtask_types=tuple(subtasks or ()),
     )
 
 

@@ -237,6 +237,8 @@ class MemoryTracker:
             message = "valid project is required"
             raise base.InvalidRequest(message, field_errors={"project": message})
         issue = self._create(project, fields)
+        if fields.parent or issue.issue_type in self.projects[project].subtask_types:
+            issue = self._with_parent(issue, fields.parent)  # issue 18
         return IssueRef(id=issue.id, key=issue.key, url=issue.url)
 
     def update_issue(self, key: str, fields: IssueFields) -> None:
@@ -250,6 +252,8 @@ class MemoryTracker:
         if fields.custom:
             changes["fields"] = {**issue.fields, **fields.custom}
         self._write(key, **changes)
+        if fields.parent is not None:  # issue 18: "" removes it
+            self._with_parent(self._issue(key), fields.parent or None)
 
     def transition_issue(self, key: str, to_status: str) -> bool:
         self._call("transition_issue")
@@ -492,6 +496,34 @@ class MemoryTracker:
     def check_jql(self, jql: str) -> None:
         self._call("check_jql")
         _Query(jql, self.now())
+
+    # --- hierarchy (issue 18) -----------------------------------------------------------------
+
+    def set_parent(self, key: str, parent_key: str | None) -> None:
+        self._call("set_parent")
+        self._with_parent(self._issue(key), parent_key)
+
+    def list_issue_types(self, project: str) -> list[base.IssueType]:
+        self._call("list_issue_types")
+        known = self._project(project)
+        return [
+            *(base.IssueType(id=n, name=n) for n in known.issue_types),
+            *(base.IssueType(id=n, name=n, subtask=True) for n in known.subtask_types),
+        ]
+
+    def _with_parent(self, issue: Issue, parent_key: str | None) -> Issue:
+        """Jira's rules: a sub-task always has a parent, which is no sub-task itself."""
+        subtasks = self._project(issue.project).subtask_types
+        if issue.issue_type in subtasks and not parent_key:
+            raise base.InvalidRequest("a sub-task needs a parent", field_errors={"parent": "x"})
+        if parent_key is not None:
+            parent = self.issues.get(parent_key)
+            if parent is None or parent.issue_type in subtasks or parent_key == issue.key:
+                message = f"issue {parent_key} cannot be the parent of {issue.key}"
+                raise base.InvalidRequest(message, field_errors={"parent": message})
+        if issue.parent == parent_key:
+            return issue
+        return self._write(issue.key, parent=parent_key)
 
 
 # --- times and keys ---------------------------------------------------------------------------

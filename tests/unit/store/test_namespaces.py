@@ -42,6 +42,7 @@ EXAMPLES = [
     (ns.job_chunk_key("j1", 2), "job#j1#c#2"),
     (ns.job_cancel_key("j1"), "job#j1#cancel"),
     (ns.job_findings_key("j1", 0), "job#j1#d#0"),
+    (ns.parent_wait_key("c1", "B-7"), "wait#c1#B-7"),
     # events table
     (ns.ERRORS_PK, "err"),
     (ns.AUDIT_PK, "audit"),
@@ -74,6 +75,7 @@ EXAMPLES = [
     (ns.inbox_dedup("c1", "r-3"), "in#c1#r-3"),
     (ns.resume_out_dedup("c1", 12, 28_571_000), "resume#out#c1#12#28571000"),
     (ns.resume_in_dedup("c1", 12, 28_571_000), "resume#in#c1#12#28571000"),
+    (ns.parent_dedup("c1", 12, "B-7", 5), "parent#c1#12#B-7#5"),
     (ns.retry_dedup("e-1", 1714557600.5), "retry#e-1#1714557600.5"),
 ]
 
