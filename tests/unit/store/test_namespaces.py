@@ -63,6 +63,7 @@ EXAMPLES = [
     (ns.deliver_group("c1", "A-1"), "c1#A-1"),
     (ns.apply_group("c1", "B-7"), "c1#r#B-7"),
     (ns.job_group("j1"), "job#j1"),
+    (ns.teardown_group("c1"), "teardown#c1"),
     (ns.hook_dedup("d-9"), "hook#d-9"),
     (
         ns.reconcile_dedup("A-1", "2024-05-01T10:00:00.000+0000"),
@@ -71,6 +72,8 @@ EXAMPLES = [
     (ns.sync_dedup("c1", "A-1", 1714557600.25), "sync#c1#A-1#1714557600.25"),
     (ns.job_item_dedup("j1", "A-1"), "job#j1#A-1"),
     (ns.job_step_dedup("j1", 3), "job#j1#3"),
+    (ns.teardown_dedup("c1", None), "teardown#c1#"),
+    (ns.teardown_dedup("c1", "OPS-9"), "teardown#c1#OPS-9"),
     (ns.outbox_dedup("c1", 12), "out#c1#12"),
     (ns.inbox_dedup("c1", "r-3"), "in#c1#r-3"),
     (ns.resume_out_dedup("c1", 12, 28_571_000), "resume#out#c1#12#28571000"),
