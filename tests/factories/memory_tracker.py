@@ -56,13 +56,14 @@ from chalicelib.trackers.base import (
     SearchPage,
     User,
 )
+from tests.factories.memory_catalog import MemoryCatalog
 
 INTEGRATION_USER = User(id="bot", name="Twinsync bot")
 START = "2026-01-02T10:00:00.000+0000"  # the tracker's clock before its first write
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 
-class MemoryTracker:
+class MemoryTracker(MemoryCatalog):  # issue 18: components, versions, users
     def __init__(
         self,
         *,
@@ -95,6 +96,7 @@ class MemoryTracker:
         self._ids = itertools.count(10_000)
         self._numbers: dict[str, int] = {}
         self._ticks = 0
+        self._init_catalog()
 
     @classmethod
     def with_projects(cls, *keys: str, **options: Any) -> MemoryTracker:
@@ -155,6 +157,7 @@ class MemoryTracker:
         return issue
 
     def _create(self, project: str, fields: IssueFields) -> Issue:
+        extra = self._catalog_changes(project, fields)  # issue 18 (refused before a key)
         self._numbers[project] = self._numbers.get(project, 0) + 1
         key = f"{project}-{self._numbers[project]}"
         stamp = self._tick()
@@ -173,6 +176,7 @@ class MemoryTracker:
             updated=stamp,
             fields=dict(fields.custom),
         )
+        issue = replace(issue, **extra)
         self.issues[key] = issue
         for name, value in fields.properties.items():
             self.properties[(key, name)] = value
@@ -223,6 +227,7 @@ class MemoryTracker:
                 changes[name] = value
         if fields.custom:
             changes["fields"] = {**issue.fields, **fields.custom}
+        changes.update(self._catalog_changes(issue.project, fields))
         self._write(key, **changes)
 
     def transition_issue(self, key: str, to_status: str) -> bool:
