@@ -373,23 +373,8 @@ def _written(plan: Plan, *, status_set: bool) -> dict[str, Any]:
             written["labels"] = list(fields.labels)
         if fields.priority is not None:
             written["priority"] = {"name": fields.priority}
-        # issue 18: as fields_api's outgoing view shows them (the names prepare kept)
-        for attr, name in (
-            ("components", "components"),
-            ("fix_versions", "fix_versions"),
-            ("versions", "affects_versions"),
-        ):
-            if getattr(fields, attr) is not None:
-                written[name] = list(getattr(fields, attr))
-        if fields.due_date is not None:
-            written["due_date"] = fields.due_date or None
-        if fields.environment is not None:
-            written["environment"] = body_json(fields.environment)
-        if fields.resolution is not None and (not plan.status or status_set):
-            # (Jira's default screens take a resolution on the way into a done status
-            # only: no transition, no resolution either)
-            written["resolution"] = {"name": fields.resolution} if fields.resolution else None
-    written.update(fields_apply.written_people(plan))  # the users here, as mapped
+    # issue 18: components, versions, due date, environment, resolution, people
+    written.update(fields_apply.written(plan, status_set=status_set))
     if plan.status and status_set:
         written["status"] = {"name": plan.status}
     return written

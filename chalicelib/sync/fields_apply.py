@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.rules.plan import Plan
+from chalicelib.rules.replica import body_json
 from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.people import PeopleMapper, Target
@@ -63,9 +64,30 @@ def prepare(connection: ConnectionModel, plan: Plan, *, deps: SyncDeps) -> Plan:
     )
 
 
+def written(plan: Plan, *, status_set: bool) -> dict[str, Any]:
+    """What the plan writes of issue 18's registers, in replica form as this end's
+    outgoing rules (``fields_api.view``) show them: the names :func:`prepare` kept, the
+    users the people were mapped to (``{id}``: people compare by id)."""
+    out: dict[str, Any] = {}
+    fields = plan.fields
+    if fields is not None:
+        for attr, name, _, _ in CATALOG:
+            if getattr(fields, attr) is not None:
+                out[name] = list(getattr(fields, attr))
+        if fields.due_date is not None:
+            out["due_date"] = fields.due_date or None
+        if fields.environment is not None:
+            out["environment"] = body_json(fields.environment)
+        if fields.resolution is not None and (not plan.status or status_set):
+            # Jira's default screens take a resolution on the transition into a done
+            # status only: no transition made, no resolution written either
+            out["resolution"] = {"name": fields.resolution} if fields.resolution else None
+    out.update(written_people(plan))
+    return out
+
+
 def written_people(plan: Plan) -> dict[str, Any]:
-    """The assignee and reporter the plan writes, in replica form as our outgoing rules
-    show them (people compare by id): ``{id}`` of the user here, or ``None``."""
+    """The assignee and reporter the plan writes: ``{id}`` of the user here, or ``None``."""
     out: dict[str, Any] = {}
     for target in getattr(plan, "targets", ()):
         if not target.keep:
