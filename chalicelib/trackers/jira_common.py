@@ -382,9 +382,10 @@ class JiraTracker(JiraRelations):
             target = item.get("to") if isinstance(item, Mapping) else None
             if isinstance(target, Mapping) and str(target.get("name") or "").lower() == wanted:
                 payload: dict[str, Any] = {"transition": {"id": str(item["id"])}}
-                screen = transition_screen_values(
-                    item.get("fields"), self._pending_resolution.pop(key, None)
-                )
+                planned = self._pending_resolution.get(key)
+                screen = transition_screen_values(item.get("fields"), planned)
+                if planned and "resolution" in screen:
+                    del self._pending_resolution[key]  # on this screen: sent
                 if screen:
                     payload["fields"] = screen
                 self.http.json("POST", self._issue_path(key, "transitions"), json=payload)

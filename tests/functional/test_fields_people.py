@@ -238,7 +238,8 @@ def test_an_unmapped_or_refused_assignee_falls_back_to_the_fallback_user(env):
     connection = connect(
         user_map=[{"remote": "acc-carl", "local": "u-carl"}], user_fallback={"user": "u-help"}
     )
-    apply(env, connection, replica(1, assignee=User("acc-zed", "Zed"), reporter=User("acc-zed", "Zed")))  # fmt: skip
+    zed = User("acc-zed", "Zed")
+    apply(env, connection, replica(1, assignee=zed, reporter=zed))
     (key,) = tracker.issues
     local = tracker.issues[key]
     assert local.assignee.id == "u-help"
