@@ -78,10 +78,12 @@ def written(plan: Plan, *, status_set: bool) -> dict[str, Any]:
             out["due_date"] = fields.due_date or None
         if fields.environment is not None:
             out["environment"] = body_json(fields.environment)
-        if fields.resolution is not None and (not plan.status or status_set):
-            # Jira's default screens take a resolution on the transition into a done
-            # status only: no transition made, no resolution written either
-            out["resolution"] = {"name": fields.resolution} if fields.resolution else None
+        # not the resolution: whether it lands is not known here. Jira's default screens
+        # take it on the transition into a done status only (a create never carries it,
+        # and a workflow's post function may choose another), so remembering the planned
+        # one would send the value Jira kept back as an edit, and undo it over there.
+        # Unremembered, the value read back is the agreed one (no edit), or the old one
+        # (no edit either).
     out.update(written_people(plan))
     return out
 
