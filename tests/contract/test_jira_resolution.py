@@ -5,7 +5,7 @@ where an admin put it on the edit screen, the edit sets and clears it."""
 
 from __future__ import annotations
 
-from chalicelib.trackers.base import IssueFields
+from chalicelib.trackers.base import Body, IssueFields
 from tests.contract.conftest import PROJECT, Jira
 from tests.contract.test_transitions_and_fields import RESOLVE_SCREEN
 
@@ -38,3 +38,13 @@ def test_a_resolution_on_the_edit_screen_is_set_and_cleared_by_the_edit(jira: Ji
     assert jira.alice.get_issue(key).resolution == "Duplicate"
     jira.bot.update_issue(key, IssueFields(resolution=""))
     assert jira.alice.get_issue(key).resolution is None
+
+
+def test_an_empty_environment_clears_it(jira: Jira):
+    fields = IssueFields(summary="Env", issue_type="Task", environment=jira.body("Linux"))
+    key = jira.bot.create_issue(PROJECT, fields).key
+    assert jira.bot.get_issue(key).environment == jira.body("Linux")
+    cloud = jira.flavour == "cloud"
+    empty = Body("adf", None) if cloud else Body("wiki", "")
+    jira.bot.update_issue(key, IssueFields(environment=empty))  # as the incoming rules clear it
+    assert jira.alice.get_issue(key).environment is None
