@@ -179,6 +179,9 @@ def _apply_rules(
         conn.conflict_rules = changes["conflict_rules"] or None
     if "private_comment_visibility" in changes:
         conn.private_comment_visibility = changes["private_comment_visibility"]
+    for name in ("user_map", "user_fallback", "hierarchy"):  # issue 18
+        if name in changes:
+            setattr(conn, name, changes[name])
 
 
 def upgrade(connection_id: str, body: Mapping[str, Any], *, settings: Settings) -> ConnectionModel:

@@ -177,6 +177,7 @@ def parse_issue(
         assignee=parse_user(fields.get("assignee")),
         reporter=parse_user(fields.get("reporter")),
         worklogs=tuple(worklogs) if worklogs is not None else _worklogs(fields, body_format),
+        resolution=_name(fields.get("resolution")),
     )
 
 
@@ -219,17 +220,28 @@ def _other_fields(fields: Mapping[str, Any], names: Any) -> dict[str, Any]:
     return out
 
 
-def transition_screen_values(fields: Any) -> dict[str, Any]:
+def transition_screen_values(fields: Any, resolution_wanted: str | None = None) -> dict[str, Any]:
     """Values for the required fields of a transition's screen that Twinsync can choose.
 
     Jira's classic "Resolve Issue" screen requires a resolution on the way to Done: send
     ``Done`` when it is allowed, else the first allowed value. Other required fields are
     left out; Jira then refuses the transition with its field error, which is reported.
+    Issue 18: ``resolution_wanted`` (a resolution the rules planned, see ``update_issue``)
+    is sent instead whenever the screen carries a resolution it allows.
     """
     if not isinstance(fields, Mapping):
         return {}
     out: dict[str, Any] = {}
     resolution = fields.get("resolution")
+    if isinstance(resolution, Mapping) and resolution_wanted:
+        allowed = [v for v in resolution.get("allowedValues") or () if isinstance(v, Mapping)]
+        low = resolution_wanted.lower()
+        planned = next((v for v in allowed if str(v.get("name")).lower() == low), None)
+        if planned is not None:
+            out["resolution"] = (
+                {"id": str(planned["id"])} if planned.get("id") else {"name": planned["name"]}
+            )
+            return out
     if isinstance(resolution, Mapping) and resolution.get("required"):
         allowed = [v for v in resolution.get("allowedValues") or () if isinstance(v, Mapping)]
         chosen = next((v for v in allowed if str(v.get("name")).lower() == "done"), None)
@@ -290,6 +302,9 @@ class JiraTracker(JiraRelations):
         self.attachment_limit = attachment_limit
         self._field_ids: dict[str, str] | None = None  # lower-cased field name -> field id
         self._known_ids: set[str] = set()
+        # issue 18: issue key -> a resolution the edit screen refused, for its next
+        # transition's screen (see ``update_issue``)
+        self._pending_resolution: dict[str, str] = {}
 
     @property
     def base_url(self) -> str:
@@ -393,7 +408,10 @@ class JiraTracker(JiraRelations):
             target = item.get("to") if isinstance(item, Mapping) else None
             if isinstance(target, Mapping) and str(target.get("name") or "").lower() == wanted:
                 payload: dict[str, Any] = {"transition": {"id": str(item["id"])}}
-                screen = transition_screen_values(item.get("fields"))
+                planned = self._pending_resolution.get(key)
+                screen = transition_screen_values(item.get("fields"), planned)
+                if planned and "resolution" in screen:
+                    del self._pending_resolution[key]  # on this screen: sent
                 if screen:
                     payload["fields"] = screen
                 self.http.json("POST", self._issue_path(key, "transitions"), json=payload)
@@ -470,10 +488,34 @@ class JiraTracker(JiraRelations):
         payload = self.fields_payload(fields)
         if fields.parent is not None:  # issue 18: per flavour (jira_relations.py)
             payload.update(self.parent_fields(fields.parent, key=key, issue_type=fields.issue_type))
+        self._pending_resolution.pop(key, None)
+        if fields.resolution is not None:
+            payload = self._edit_resolution(key, payload, fields.resolution)
         if payload:
             self.http.json("PUT", self._issue_path(key), json={"fields": payload})
         for name, value in fields.properties.items():
             self.set_issue_property(key, name, value)
+
+    def _edit_resolution(self, key: str, payload: dict[str, Any], name: str) -> dict[str, Any]:
+        """Issue 18: set the resolution with the edit where the edit screen has it (an
+        admin may put it there); the rest of ``payload`` still to write, else ``{}``.
+
+        Jira's default screens carry the resolution on the transition into a done status
+        only: Jira refuses the whole edit then (``resolution``: "cannot be set. It is not
+        on the appropriate screen"), so the edit is made without it, and the next
+        transition of this issue (the plan's status, written right after the fields)
+        sends it on its screen instead of ``Done``. A transition out of a done status
+        clears it anyway; a change of resolution within a done status waits for one."""
+        with_it = {**payload, "resolution": {"name": name} if name else None}
+        try:
+            self.http.json("PUT", self._issue_path(key), json={"fields": with_it})
+        except InvalidRequest as exc:
+            if "resolution" not in exc.field_errors:
+                raise
+            if name:
+                self._pending_resolution[key] = name
+            return payload
+        return {}
 
     def delete_issue(self, key: str) -> None:
         self.http.json("DELETE", self._issue_path(key))

@@ -56,13 +56,14 @@ from chalicelib.trackers.base import (
     SearchPage,
     User,
 )
+from tests.factories.memory_catalog import MemoryCatalog
 
 INTEGRATION_USER = User(id="bot", name="Twinsync bot")
 START = "2026-01-02T10:00:00.000+0000"  # the tracker's clock before its first write
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 
-class MemoryTracker:
+class MemoryTracker(MemoryCatalog):  # issue 18: components, versions, users
     def __init__(
         self,
         *,
@@ -102,6 +103,7 @@ class MemoryTracker:
             base.LinkType("10002", "Duplicate", "is duplicated by", "duplicates"),
             base.LinkType("10003", "Relates", "relates to", "relates to"),
         ]
+        self._init_catalog()
 
     @classmethod
     def with_projects(cls, *keys: str, **options: Any) -> MemoryTracker:
@@ -179,6 +181,7 @@ class MemoryTracker:
         return issue
 
     def _create(self, project: str, fields: IssueFields) -> Issue:
+        extra = self._catalog_changes(project, fields)  # issue 18 (refused before a key)
         self._numbers[project] = self._numbers.get(project, 0) + 1
         key = f"{project}-{self._numbers[project]}"
         stamp = self._tick()
@@ -197,6 +200,7 @@ class MemoryTracker:
             updated=stamp,
             fields=dict(fields.custom),
         )
+        issue = replace(issue, **extra)
         self.issues[key] = issue
         for name, value in fields.properties.items():
             self.properties[(key, name)] = value
@@ -251,6 +255,7 @@ class MemoryTracker:
                 changes[name] = value
         if fields.custom:
             changes["fields"] = {**issue.fields, **fields.custom}
+        changes.update(self._catalog_changes(issue.project, fields))
         self._write(key, **changes)
         if fields.parent is not None:  # issue 18: "" removes it
             self._with_parent(self._issue(key), fields.parent or None)
