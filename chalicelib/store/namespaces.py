@@ -60,13 +60,14 @@ Queues (FIFO message group and deduplication ids, not stored but just as binding
 deduplication id seen twice within five minutes drops the second message):
 
 - groups: ``issue#<issue key or id>`` (ingest), ``<connection>#<local key>`` (deliver),
-  ``<connection>#r#<remote key>`` (apply), ``job#<job>`` (jobs);
+  ``<connection>#r#<remote key>`` (apply), ``job#<job>`` and ``teardown#<connection>``
+  (jobs);
 - deduplication: ``hook#<sha256 of the body>`` (until issue 13: the delivery id),
   ``rec#<key>#<updated>``, ``sync#<connection>#<key>#<time>``, ``job#<job>#<issue key>``
   (ingest); ``out#<connection>#<seq>``,
   ``resume#out#<connection>#<seq>#<minute>`` (deliver); ``in#<connection>#<replica id>``,
   ``resume#in#<connection>#<seq>#<minute>``, ``parent#<connection>#<seq>#<remote key>#<ns>``
-  (apply); ``job#<job>#<step>`` (jobs);
+  (apply); ``job#<job>#<step>``, ``teardown#<connection>#<after local key>`` (jobs);
   ``retry#<error id>#<time>`` (any queue, an admin's retry).
 """
 

@@ -381,6 +381,8 @@ def _written(plan: Plan, *, status_set: bool) -> dict[str, Any]:
             written["labels"] = list(fields.labels)
         if fields.priority is not None:
             written["priority"] = {"name": fields.priority}
+        if fields.parent is not None:  # our key of the parent ("" removed it)
+            written["parent"] = {"key": fields.parent} if fields.parent else None
     # issue 18: components, versions, due date, environment, resolution, people
     written.update(fields_apply.written(plan, status_set=status_set))
     if plan.status and status_set:
