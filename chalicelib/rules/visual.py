@@ -31,11 +31,11 @@ from chalicelib.rules.plan import (
     ParentOp,
     PersonOp,
     Plan,
-    WorklogOp,
 )
 from chalicelib.rules.replica import body_from_json, body_hash, body_json, empty_replica
 from chalicelib.rules.skip import SkipSync
-from chalicelib.trackers.base import Body, BodyFormat, Issue, IssueFields, User
+from chalicelib.rules.worklogs import merge_worklogs
+from chalicelib.trackers.base import Body, Issue, IssueFields, User
 
 # --- scope --------------------------------------------------------------------------------
 
@@ -245,7 +245,7 @@ def incoming_rule(document: Any) -> IncomingRule:
             comments=_comments(ctx, comments) if comments else (),
             attachments=_attachments(ctx, attachments) if attachments else (),
             status=_incoming_status(block, ctx),
-            worklogs=visual_worklog_ops(ctx) if worklogs and "worklogs" in ctx.replica else (),
+            worklogs=merge_worklogs(ctx) if worklogs and "worklogs" in ctx.replica else (),
             links=_incoming_links(block, ctx),
             people=_incoming_people(block, ctx),
             parent=_incoming_parent(block, ctx),
@@ -414,67 +414,3 @@ def _incoming_links(block: Block, ctx: IncomingContext) -> tuple[LinkOp, ...]:
     before = _link_ops(mapping, (ctx.previous or {}).get("links"))
     removed = [replace(op, action="remove") for k, op in before.items() if k not in now]
     return (*now.values(), *removed)
-
-
-def worklog_attribution(worklog: Mapping[str, Any], remote_short_name: str) -> str:
-    author = (worklog.get("author") or {}).get("name") or "Someone"
-    return f"Logged by {author} on {remote_short_name}"
-
-
-def _worklog_comment(worklog: Mapping[str, Any], remote_short_name: str, to: BodyFormat) -> Body:
-    """The worklog's comment in the local format, led by its attribution line."""
-    line = worklog_attribution(worklog, remote_short_name)
-    body = basic.convert_body(body_from_json(worklog.get("comment")), to)
-    if to == "adf":
-        doc = body.value if body is not None and isinstance(body.value, dict) else {}
-        lead = {"type": "paragraph", "content": [{"type": "text", "text": line}]}
-        return Body(
-            "adf", {"version": 1, "type": "doc", "content": [lead, *doc.get("content", [])]}
-        )
-    text = body.value if body is not None and isinstance(body.value, str) else ""
-    return Body(to, f"{line}\n\n{text}" if text else line)
-
-
-def worklog_hash(worklog: Mapping[str, Any]) -> str:
-    """What a worklog copy depends on: when, how long, what it says and who logged it."""
-    return body_hash(
-        {
-            "started": worklog.get("started"),
-            "seconds": worklog.get("seconds"),
-            "comment": worklog.get("comment"),
-            "author": (worklog.get("author") or {}).get("name"),
-        }
-    )
-
-
-def visual_worklog_ops(ctx: IncomingContext) -> tuple[WorklogOp, ...]:
-    """The other side's worklogs (``ctx.replica["worklogs"]``) against the copies made here
-    (``ctx.worklog_map``: remote id → ``{local_id, hash}``): create the new, update the
-    changed, delete those the other side deleted. Pure. (Visual mode's; to be merged with
-    the script API's ``merge_worklogs`` into one helper.)"""
-    ops: list[WorklogOp] = []
-    seen: set[str] = set()
-    for worklog in ctx.replica.get("worklogs") or []:
-        if not isinstance(worklog, Mapping) or not isinstance(worklog.get("id"), str):
-            continue
-        remote_id = worklog["id"]
-        seen.add(remote_id)
-        digest = worklog_hash(worklog)
-        known = ctx.worklog_map.get(remote_id)
-        if known is not None and known.get("hash") == digest:
-            continue
-        ops.append(
-            WorklogOp(
-                "create" if known is None else "update",
-                remote_id,
-                local_id=None if known is None else known.get("local_id"),
-                started=str(worklog.get("started") or ""),
-                seconds=int(worklog.get("seconds") or 0),
-                comment=_worklog_comment(worklog, ctx.remote_short_name, ctx.body_format),
-                hash=digest,
-            )
-        )
-    for remote_id, known in ctx.worklog_map.items():
-        if remote_id not in seen:
-            ops.append(WorklogOp("delete", remote_id, local_id=known.get("local_id")))
-    return tuple(ops)

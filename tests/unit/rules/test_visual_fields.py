@@ -293,7 +293,7 @@ def test_a_first_sync_plans_every_listed_kind():
         "2026-12-01T09:00:00.000+0000",
         3600,
     )
-    assert op.comment == Body("wiki", "Logged by Alice Smith on Acme\n\nFixed the *fan*")
+    assert op.comment == Body("wiki", "_Logged by Alice Smith on Acme_\n\nFixed the *fan*")
     assert op.hash
     assert "worklog:create:w1" in plan.changes() and "parent" in plan.changes()
 
@@ -415,9 +415,9 @@ def test_worklog_attribution_in_adf_and_without_a_comment():
     document = [block("incoming", [{"field": "worklogs"}])]
     [op] = visual.incoming_rule(document)(context(wire(worklogs=[worklog]), fmt="adf")).worklogs
     assert op.comment.format == "adf"
-    assert op.comment.value["content"][0]["content"][0]["text"] == "Logged by Someone on Acme"
+    assert op.comment.value["content"][0]["content"][0]["text"] == "Logged by someone on Acme"
     [op] = visual.incoming_rule(document)(context(wire(worklogs=[worklog]), fmt="text")).worklogs
-    assert op.comment == Body("text", "Logged by Someone on Acme")
+    assert op.comment == Body("text", "Logged by someone on Acme")
 
 
 def test_round_trip_outgoing_to_incoming():
