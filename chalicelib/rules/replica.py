@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.trackers.base import Attachment, Body, Comment, Issue
+from chalicelib.trackers.base import Attachment, Body, Comment, Issue, User
 
 PROTOCOL = 1
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -45,6 +45,17 @@ def comment_json(comment: Comment) -> dict[str, Any]:
         "body": body_json(comment.body),
         "public": comment.public,
     }
+
+
+def person_json(user: User | None) -> dict[str, Any] | None:
+    """A person in replica form (issue 18): ``{id, name, email}``, and Server's
+    ``username`` beside its key when it has one."""
+    if user is None:
+        return None
+    person: dict[str, Any] = {"id": user.id, "name": user.name, "email": user.email}
+    if user.username and user.username != user.id:
+        person["username"] = user.username
+    return person
 
 
 def attachment_json(attachment: Attachment, sha256: str | None) -> dict[str, Any]:

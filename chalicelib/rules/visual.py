@@ -32,10 +32,16 @@ from chalicelib.rules.plan import (
     PersonOp,
     Plan,
 )
-from chalicelib.rules.replica import body_from_json, body_hash, body_json, empty_replica
+from chalicelib.rules.replica import (
+    body_from_json,
+    body_hash,
+    body_json,
+    empty_replica,
+    person_json,
+)
 from chalicelib.rules.skip import SkipSync
 from chalicelib.rules.worklogs import merge_worklogs
-from chalicelib.trackers.base import Body, Issue, IssueFields, User
+from chalicelib.trackers.base import Body, Issue, IssueFields
 
 # --- scope --------------------------------------------------------------------------------
 
@@ -149,12 +155,6 @@ _ISSUE_LISTS = {"components": "components", "fix_versions": "fix_versions"}
 _ISSUE_LISTS["affects_versions"] = "versions"
 
 
-def _person_json(user: User | None) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {"id": user.id, "name": user.name, "email": user.email}
-
-
 def _outgoing_relations(
     block: Block, issue: Issue, integration_user_id: str | None
 ) -> dict[str, Any]:
@@ -173,7 +173,7 @@ def _outgoing_relations(
         out["resolution"] = _named(mapping.map(issue.resolution))
     for role in ("assignee", "reporter"):
         if block.mapping(role):
-            out[role] = _person_json(getattr(issue, role))
+            out[role] = person_json(getattr(issue, role))
     if block.mapping("parent"):
         out["parent"] = {"key": issue.parent} if issue.parent else None
     mapping = block.mapping("links")

@@ -64,6 +64,7 @@ class PeopleMapper:
         self.table = map_table(connection)
         self.lowered = {k.lower(): v for k, v in self.table.items()}
         self.emails: dict[str, str | None] = {}
+        self.users: dict[str, str | None] = {}
 
     def target(self, op: PersonOp) -> Target:
         person = op.person
@@ -71,10 +72,14 @@ class PeopleMapper:
             if op.role == "reporter":  # a reporter cannot be nobody: left as it is
                 return Target(op.role, None, keep=True)
             return Target(op.role, None)
-        remote = str(person.get("id") or "")
-        local = self.table.get(remote) or self.lowered.get(remote.lower())
+        local = self.in_table(person)
         if local:
-            return Target(op.role, local, person=person)
+            here = self.here(local)
+            if here:
+                return Target(op.role, here, person=person)
+            return self.fallback(
+                op.role, person, f"is mapped to {local}, which is not a user of this tracker"
+            )
         email = person.get("email")
         if isinstance(email, str) and email:
             found = self.by_email(email)
@@ -94,10 +99,39 @@ class PeopleMapper:
             note = f"Reporter {shown} {why}: the reporter was left as it is."
             return Target(role, None, keep=True, note=note, person=person)
         user = fallback_user(self.connection)
+        user = self.here(user) if user else None
         if user:
             note = f"Assignee {shown} {why}: assigned to the fallback user {user}."
             return Target(role, user, note=note, person=person)
         return Target(role, None, note=f"Assignee {shown} {why}: left unassigned.", person=person)
+
+    def in_table(self, person: Mapping[str, Any]) -> str | None:
+        """This tracker's user for ``person`` in the user map: by the other side's id
+        (accountId, Server's key) or, from Server, by its username."""
+        for ref in (person.get("id"), person.get("username")):
+            if isinstance(ref, str) and ref:
+                local = self.table.get(ref) or self.lowered.get(ref.lower())
+                if local:
+                    return local
+        return None
+
+    def here(self, ref: str) -> str | None:
+        """``ref`` (an id, or Server's username, as an admin wrote it) as this tracker's
+        ``User.id``, the form the issue shows (so our write is not read back as an edit);
+        ``None`` when no such user exists here."""
+        if ref in self.users:
+            return self.users[ref]
+        getter = getattr(self.tracker, "get_user", None)
+        found: str | None = ref
+        if getter is not None:
+            try:
+                found = getter(ref).id
+            except (RateLimited, Unavailable):
+                raise
+            except TrackerError:
+                found = None
+        self.users[ref] = found
+        return found
 
     def by_email(self, email: str) -> str | None:
         low = email.strip().lower()

@@ -106,6 +106,8 @@ class User:
     id: str
     name: str
     email: str | None = None  # issue 18: filled by user lookups, when Jira shows it
+    # Server's username (``name``), beside its key in ``id``; Cloud has none
+    username: str | None = None
 
 
 @dataclass(frozen=True)

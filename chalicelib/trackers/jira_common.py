@@ -84,7 +84,14 @@ def parse_user(data: Mapping[str, Any] | None) -> User | None:
     uid = user_id(data)
     if uid is None or data is None:
         return None
-    return User(id=uid, name=str(data.get("displayName") or data.get("name") or uid))
+    email = data.get("emailAddress")
+    username = data.get("name") if not data.get("accountId") else None
+    return User(
+        id=uid,
+        name=str(data.get("displayName") or data.get("name") or uid),
+        email=str(email) if email else None,
+        username=str(username) if username else None,
+    )
 
 
 def parse_body(value: Any, body_format: BodyFormat) -> Body | None:

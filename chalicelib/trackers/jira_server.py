@@ -27,9 +27,11 @@ from chalicelib.trackers.base import (
     InvalidRequest,
     IssueFields,
     IssueType,
+    NotFound,
     Project,
     SearchPage,
     TrackerError,
+    User,
 )
 from chalicelib.trackers.http import CONNECT_TIMEOUT, READ_TIMEOUT, JiraHttp, server_auth
 from chalicelib.trackers.jira_common import (
@@ -39,6 +41,7 @@ from chalicelib.trackers.jira_common import (
     subtask_types,
 )
 from chalicelib.trackers.jira_relations import EPIC_LINK, EPIC_NAME, parse_issue_type
+from chalicelib.trackers.jira_users import account
 
 OVERLAP = 50  # positions re-read before a page to find where the last page ended
 
@@ -181,6 +184,18 @@ class JiraServer(JiraTracker):
 
     def user_params(self, user_id: str) -> dict[str, Any]:
         return {"key": user_id}
+
+    def get_user(self, user_id: str) -> User:
+        """By key (``User.id``), else by username: admins write usernames (a user made since
+        Jira 8 has a key of its own, ``JIRAUSER10100``)."""
+        try:
+            return super().get_user(user_id)
+        except NotFound:
+            data = self.http.json("GET", f"{self.api}/user", params={"username": user_id})
+            user = account(data, self.parse_author)
+            if user is None:
+                raise
+            return user
 
     def user_ref(self, user_id: str) -> dict[str, Any]:
         """Server writes name users by ``name``; ``User.id`` is the key: read the name."""

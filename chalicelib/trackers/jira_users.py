@@ -18,7 +18,7 @@ def account(data: Any, parse: Any) -> User | None:
     email = data.get("emailAddress") if isinstance(data, Mapping) else None
     if user is None or not email:
         return user
-    return User(user.id, user.name, str(email))
+    return User(user.id, user.name, str(email), user.username)
 
 
 class JiraUsers(JiraPart):

@@ -74,8 +74,18 @@ def _expand(req: Request) -> list[str]:
 
 
 def _user_ref(site: SandboxJira, req: Request) -> UserRec:
-    ref = req.arg("accountId") if site.renderer.cloud else req.arg("username") or req.arg("key")
-    user = site.store.find_user(ref) if ref else None
+    """Cloud names a user by ``accountId``; Server by ``username`` or by ``key``, each only
+    as itself (a username given as ``key`` is not found, as in Jira)."""
+    if site.renderer.cloud:
+        ref = req.arg("accountId")
+        user = site.store.find_user(ref) if ref else None
+    elif req.arg("username"):
+        ref = req.arg("username")
+        low = ref.lower()
+        user = next((u for u in site.store.users.values() if (u.name or "").lower() == low), None)
+    else:
+        ref = req.arg("key")
+        user = next((u for u in site.store.users.values() if ref and u.id == ref), None)
     if user is None:
         raise not_found(f"The user with the given identifier does not exist: {ref}")
     return user

@@ -229,6 +229,16 @@ def test_cloud_hidden_address_is_found_whole(jira: Jira):
     assert found is not None and (found.id, found.email) == (carol["id"], None)
 
 
+def test_server_finds_a_user_by_username_as_admins_write_it(jira: Jira):
+    if jira.flavour == "cloud":
+        pytest.skip("Server only: Cloud has no usernames")
+    alice = rel(jira).get_user("alice")
+    assert alice.id == jira.alice_user["id"] and alice.username == "alice"
+    assert rel(jira).get_user(alice.id) == alice
+    issue_user = jira.bot.get_issue(new_issue(jira)).reporter
+    assert issue_user is not None and issue_user.username  # the issue shows it too
+
+
 def test_unknown_user_is_not_found(jira: Jira):
     with pytest.raises(NotFound):
         rel(jira).get_user("no-such-user")

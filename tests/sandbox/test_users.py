@@ -46,3 +46,13 @@ def test_assign_by_account_id_or_name(env: Env) -> None:
     refused = env.bot.put(f"issue/{key}/assignee", json=stranger)
     assert refused.status_code == 400
     assert refused.json()["errors"] == {"assignee": "User 'nope' does not exist."}
+
+
+def test_server_names_a_user_by_username_or_by_key_each_only_as_itself(server: Env) -> None:
+    key = server.alice_user["id"]
+    by_name = server.bot.get("user", params={"username": "alice"})
+    assert by_name.status_code == 200 and by_name.json()["key"] == key
+    assert server.bot.get("user", params={"key": key}).json()["name"] == "alice"
+    if key != "alice":  # a user made since Jira 8: the key is not the username
+        assert server.bot.get("user", params={"key": "alice"}).status_code == 404
+    assert server.bot.get("user", params={"username": key}).status_code == 404

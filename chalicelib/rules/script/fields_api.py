@@ -24,9 +24,9 @@ from typing import Any
 
 from chalicelib.rules import basic
 from chalicelib.rules.plan import IncomingContext, PersonOp
-from chalicelib.rules.replica import InvalidReplica, body_from_json, body_json
+from chalicelib.rules.replica import InvalidReplica, body_from_json, body_json, person_json
 from chalicelib.rules.script.errors import ScriptError
-from chalicelib.trackers.base import Body, Issue, User
+from chalicelib.trackers.base import Body, Issue
 
 INCOMING = "incoming_script"  # as rules.INCOMING (rules imports this module)
 # replica / script name -> IssueFields attribute
@@ -41,12 +41,6 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 def _refuse(message: str, script: str = INCOMING) -> ScriptError:
     return ScriptError(message, kind="result", script=script)
-
-
-def person_json(user: User | None) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {"id": user.id, "name": user.name, "email": user.email}
 
 
 # --- outgoing -------------------------------------------------------------------------------
@@ -130,12 +124,15 @@ def _person(value: Any, what: str, script: str) -> dict[str, Any] | None:
         raise _refuse(
             f"{what} must be a person ({{id, name, email}}, e.g. issue.{role}) or None", script
         )
-    name, email = value.get("name"), value.get("email")
-    return {
+    name, email, username = value.get("name"), value.get("email"), value.get("username")
+    person = {
         "id": value["id"],
         "name": name if isinstance(name, str) and name else value["id"],
         "email": email if isinstance(email, str) and email else None,
     }
+    if isinstance(username, str) and username:
+        person["username"] = username
+    return person
 
 
 # --- incoming -------------------------------------------------------------------------------

@@ -67,3 +67,45 @@ def test_a_refused_lookup_is_unmapped_and_an_outage_is_retried():
     down = PeopleMapper(end(), Directory(error=Unavailable("503")))
     with pytest.raises(Unavailable):
         down.target(PersonOp("assignee", ANNA))
+
+
+class Server(Directory):
+    """Users by key, found by username too (as Jira Server's ``GET user``)."""
+
+    def get_user(self, ref: str) -> User:
+        self.asked.append(f"get_user:{ref}")
+        for user in self.users:
+            if ref in (user.id, user.username):
+                return user
+        from chalicelib.trackers.base import NotFound
+
+        raise NotFound(f"no user {ref}", status=404)
+
+
+def test_server_people_are_mapped_by_username_and_written_by_key():
+    dana = {"id": "JIRAUSER10002", "name": "Dana", "email": None, "username": "dana"}
+    table = [{"remote": "dana", "local": "acc-dana"}]
+    mapper = PeopleMapper(end(user_map=table), Server(User("acc-dana", "Dana")))
+    assert mapper.target(PersonOp("assignee", dana)).user_id == "acc-dana"  # by username
+    # this side is Server: a username in the map or the fallback becomes the key
+    erin = {"id": "acc-erin", "name": "Erin", "email": None}
+    here = Server(
+        User("JIRAUSER10009", "Erin", username="erin"), User("JIRAUSER1", "Help", username="help")
+    )
+    mapper = PeopleMapper(
+        end(user_map=[{"remote": "acc-erin", "local": "erin"}], user_fallback={"user": "help"}),
+        here,
+    )
+    assert mapper.target(PersonOp("assignee", erin)).user_id == "JIRAUSER10009"
+    assert mapper.target(PersonOp("assignee", ZED)).user_id == "JIRAUSER1"
+    assert mapper.target(PersonOp("assignee", erin)).user_id == "JIRAUSER10009"
+    assert here.asked.count("get_user:erin") == 1  # once per apply
+
+
+def test_a_mapped_user_that_does_not_exist_here_falls_back_with_a_note():
+    mapper = PeopleMapper(
+        end(user_map=[{"remote": "acc-zed", "local": "ghost"}]), Server(User("u1", "One"))
+    )
+    target = mapper.target(PersonOp("assignee", ZED))
+    assert target.user_id is None
+    assert "mapped to ghost, which is not a user of this tracker" in (target.note or "")
