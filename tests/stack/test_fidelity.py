@@ -456,6 +456,12 @@ def test_labels_priority_components_versions_and_due_date_follow_edits_both_ways
 # --- c. people ------------------------------------------------------------------------------
 
 
+def history(node, cid: str, key: str) -> list[dict]:
+    shown = node.get(f"/api/v1/connections/{cid}/twins/{key}/history")
+    assert shown.status_code == 200, shown.text
+    return shown.json()
+
+
 def assignee_id(tracker, key: str) -> str | None:
     issue = tracker.get_issue(key)
     return issue.assignee.id if issue.assignee else None
@@ -516,8 +522,13 @@ def test_a_user_map_maps_assignees_and_an_unmapped_one_falls_back(
     eventually(lambda: assignee_id(f.alice_c, twin) in server_ids["dana"])
     f.alice_a.set_assignee(key, erin_a["accountId"])
     eventually(lambda: assignee_id(f.alice_c, twin) in server_ids["triage"])
-    history = node_c.get(f"/api/v1/connections/{f.cid}/twins/{twin}/history").json()
-    assert f"Erin {t}" in json.dumps(history)  # the unmapped person is named, not an error
+    # the unmapped person is named in the twin's history, not an error
+    eventually(lambda: f"Erin {t}" in json.dumps(history(node_c, f.cid, twin)))
+    # the fallback written there is not taken for an edit there: a later change from
+    # there leaves Erin assigned here
+    f.alice_c.update_issue(twin, IssueFields(labels=("seen",)))
+    eventually(lambda: f.alice_a.get_issue(key).labels == ("seen",))
+    assert assignee_id(f.alice_a, key) == erin_a["accountId"]
 
     # Server → Cloud: Dana by the table, Gus (unmapped) leaves it unassigned
     other, other_twin = synced(node_c, f.alice_c, f.server, f.cid, f"Theirs {t}")
@@ -525,6 +536,9 @@ def test_a_user_map_maps_assignees_and_an_unmapped_one_falls_back(
     eventually(lambda: assignee_id(f.alice_a, other_twin) == dana_a["accountId"])
     f.alice_c.set_assignee(other, gus_c["key"])
     eventually(lambda: assignee_id(f.alice_a, other_twin) is None)
+    f.alice_a.update_issue(other_twin, IssueFields(labels=("seen",)))
+    eventually(lambda: f.alice_c.get_issue(other).labels == ("seen",))
+    assert assignee_id(f.alice_c, other) in {gus_c["key"], gus_c["name"]}  # Gus stays there
 
     assert open_errors(node_a, f.cid, {key, other_twin}) == []
     assert open_errors(node_c, f.cid, {twin, other}) == []
