@@ -62,17 +62,24 @@ if changed("description"):
 if changed("type"):
     name = replica.type.name if replica.type else None
     issue.type = SUBTASK.get(name) or get_issue_type(replica.type)
-issue.labels = replica.labels
-if replica.priority:
+if changed("labels"):
+    issue.labels = replica.labels
+if changed("priority") and replica.priority:
     issue.priority = replica.priority.name
 issue.comments = merge_comments(replica.comments)
 issue.create_missing = ["components", "fix_versions", "affects_versions"]
-issue.components = replica.components
-issue.fix_versions = replica.fix_versions
-issue.affects_versions = replica.affects_versions
-issue.due_date = replica.due_date
-issue.assignee = replica.assignee
-issue.parent = replica.parent
+if changed("components"):
+    issue.components = replica.components
+if changed("fix_versions"):
+    issue.fix_versions = replica.fix_versions
+if changed("affects_versions"):
+    issue.affects_versions = replica.affects_versions
+if changed("due_date"):
+    issue.due_date = replica.due_date
+if changed("assignee"):
+    issue.assignee = replica.assignee
+if changed("parent"):
+    issue.parent = replica.parent
 issue.links = replica.links
 issue.worklogs = merge_worklogs()
 """
