@@ -10,8 +10,9 @@
 - worklogs follow (create, edit, delete), each copy with an attribution line;
 - labels, priority, components (created where missing), fix and affects versions and the
   due date follow edits;
-- a user map maps an assignee (Cloud accountId ↔ Server username); an unmapped assignee
-  falls back (a fallback user on one side, unassigned on the other) with no error record;
+- a user map maps an assignee (Cloud accountId ↔ Server username), an address both show
+  maps another; an unmapped assignee falls back (a fallback user on one side, unassigned
+  on the other) with no error record, and is not written back to where it came from;
 - both issues of a twin carry the remote link back, and it goes when syncing stops.
 
 Every scenario uses issues of its own in two projects made for this module (epics and
@@ -496,6 +497,11 @@ def test_a_user_map_maps_assignees_and_an_unmapped_one_falls_back(
     triage_c = server.create_user(
         display_name=f"Triage {t}", name=f"triage{t}", email=f"triage-{t}@server.example"
     )
+    # Frank shows the same address on both: matched by e-mail, no table needed
+    frank_a = cloud.create_user(display_name=f"Frank {t}", email=f"frank-{t}@example.com")
+    frank_c = server.create_user(
+        display_name=f"Frank S {t}", name=f"frank{t}", email=f"frank-{t}@example.com"
+    )
 
     # the admins: a table each (Cloud accountId ↔ Server username); c falls back to a
     # triage user, a to unassigned (the default)
@@ -521,12 +527,15 @@ def test_a_user_map_maps_assignees_and_an_unmapped_one_falls_back(
     server_ids = {
         "dana": {dana_c["key"], dana_c["name"]},
         "triage": {triage_c["key"], triage_c["name"]},
+        "frank": {frank_c["key"], frank_c["name"]},
     }
 
     # Cloud → Server: Dana by the table, Erin (unmapped) to the triage user
     key, twin = synced(node_a, f.alice_a, f.cloud, f.cid, f"Owned {t}")
     f.alice_a.set_assignee(key, dana_a["accountId"])
     eventually(lambda: assignee_id(f.alice_c, twin) in server_ids["dana"])
+    f.alice_a.set_assignee(key, frank_a["accountId"])
+    eventually(lambda: assignee_id(f.alice_c, twin) in server_ids["frank"])
     f.alice_a.set_assignee(key, erin_a["accountId"])
     eventually(lambda: assignee_id(f.alice_c, twin) in server_ids["triage"])
     # the unmapped person is named in the twin's history, not an error
@@ -537,10 +546,13 @@ def test_a_user_map_maps_assignees_and_an_unmapped_one_falls_back(
     eventually(lambda: f.alice_a.get_issue(key).labels == ("seen",))
     assert assignee_id(f.alice_a, key) == erin_a["accountId"]
 
-    # Server → Cloud: Dana by the table, Gus (unmapped) leaves it unassigned
+    # Server → Cloud: Dana by the table, Frank by e-mail, Gus (unmapped) leaves it
+    # unassigned
     other, other_twin = synced(node_c, f.alice_c, f.server, f.cid, f"Theirs {t}")
     f.alice_c.set_assignee(other, dana_c["key"])
     eventually(lambda: assignee_id(f.alice_a, other_twin) == dana_a["accountId"])
+    f.alice_c.set_assignee(other, frank_c["key"])
+    eventually(lambda: assignee_id(f.alice_a, other_twin) == frank_a["accountId"])
     f.alice_c.set_assignee(other, gus_c["key"])
     eventually(lambda: assignee_id(f.alice_a, other_twin) is None)
     f.alice_a.update_issue(other_twin, IssueFields(labels=("seen",)))
