@@ -30,7 +30,7 @@ import pytest
 
 from chalicelib.trackers.base import Body, IssueFields
 from devstack.sandbox_jira.admin import SandboxAdmin
-from tests.stack.conftest import eventually, tracker_as, twin_key
+from tests.stack.conftest import eventually, tracker_as, twin_key, waiting
 
 pytestmark = pytest.mark.stack
 
@@ -306,6 +306,40 @@ def test_an_epic_stories_and_sub_tasks_synced_in_shuffled_order_keep_their_hiera
     # exactly one twin each: parents brought under sync first were not created twice
     found = there.search(f'project = {there_project} AND summary ~ "{t}"').issues
     assert sorted(r.key for r in found) == sorted(twins.values())
+
+
+def test_with_hierarchy_wait_a_child_waits_for_its_parent_to_be_synced(node_a, node_c, fidelity):
+    f, t = fidelity, tag()
+    changed = node_a.patch(f"/api/v1/connections/{f.cid}", {"hierarchy": "wait"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["hierarchy"] == "wait"
+    try:
+        story = f.alice_a.create_issue(
+            f.cloud, IssueFields(summary=f"Story {t}", issue_type="Story")
+        ).key
+        sub = f.alice_a.create_issue(
+            f.cloud, IssueFields(summary=f"Sub-task {t}", issue_type="Subtask", parent=story)
+        ).key
+        sync(node_a, f.cid, sub)
+
+        # the sub-task waits over there; its story is not brought under sync
+        def waiting_there():
+            queue = waiting(node_c, f.cid)["incoming"]
+            return [w["key"] for w in queue.get("waiting_for_parent") or ()]
+
+        eventually(lambda: sub in waiting_there())
+        assert twin_key(node_a, f.cid, sub) is None and twin_key(node_a, f.cid, story) is None
+
+        # once a person syncs the story, the sub-task follows under its twin
+        sync(node_a, f.cid, story)
+        story2, sub2 = twin_of(node_a, f.cid, story), twin_of(node_a, f.cid, sub)
+        eventually(lambda: f.alice_c.get_issue(sub2).parent == story2)
+        assert f.alice_c.get_issue(sub2).issue_type == "Sub-task"
+        assert sub not in waiting_there()
+        assert open_errors(node_a, f.cid, {story, sub}) == []
+        assert open_errors(node_c, f.cid, {story2, sub2}) == []
+    finally:
+        node_a.patch(f"/api/v1/connections/{f.cid}", {"hierarchy": "parent_first"})
 
 
 # --- b. links -------------------------------------------------------------------------------
