@@ -97,7 +97,8 @@ def connection(request: ApiRequest, cid: str) -> Any:
             cid, body, settings=node.settings, tracker=node.tracker, peer=node.peer
         )
         return to_resource(patched)
-    manage.delete(cid, settings=request.root.settings, peer=request.root.peer)
+    node = request.root
+    manage.delete(cid, settings=node.settings, peer=node.peer, sync=node.sync)
     return Reply(status=204)
 
 

@@ -53,13 +53,35 @@ PATCH_FIELDS = frozenset(
         "incoming_guard_jql",
         "conflict_rules",
         "private_comment_visibility",
+        # issue 18: people and hierarchy (any mode)
+        "user_map",
+        "user_fallback",
+        "hierarchy",
     }
 )
 RULE_FIELDS = frozenset(
     {"outgoing_script", "incoming_script", "mappings", "incoming_guard_jql", "conflict_rules"}
 )
 # replica fields whose conflicts a rule may decide (labels keep every add and remove)
-CONFLICT_FIELDS = ("summary", "description", "type", "priority", "status", "fields")
+CONFLICT_FIELDS = (
+    "summary",
+    "description",
+    "type",
+    "priority",
+    "status",
+    "fields",
+    # issue 18 (components and versions keep every add and remove, as labels do)
+    "due_date",
+    "environment",
+    "resolution",
+    "assignee",
+    "reporter",
+    "parent",
+)
+SET_FIELDS = ("labels", "components", "fix_versions", "affects_versions")
+USER_MAP_MAX = 1000
+USER_ID_MAX = 255
+HIERARCHY_CHOICES = ("parent_first", "wait")
 CONFLICT_RULES = ("later", "keep")
 
 
@@ -281,7 +303,95 @@ def patch_request(body: Mapping[str, Any]) -> dict[str, Any]:
         changes["private_comment_visibility"] = private_comment_visibility(
             body["private_comment_visibility"]
         )
+    changes.update(people_settings(body))
     return changes
+
+
+def people_settings(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Issue 18's settings among a PATCH body's fields, checked."""
+    checks = {"user_map": user_map, "user_fallback": user_fallback, "hierarchy": hierarchy}
+    return {name: check(body[name]) for name, check in checks.items() if name in body}
+
+
+def _user_id(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > USER_ID_MAX:
+        raise BadRequest(
+            f"{field} must be a user id (accountId, or a username on Server/Data Center) "
+            f"of 1-{USER_ID_MAX} characters.",
+            code="invalid_field",
+            field=field,
+        )
+    return value.strip()
+
+
+def user_map(value: Any) -> list[dict[str, str]] | None:
+    """``[{"remote": id, "local": id}]``: the other side's account id or username → this
+    tracker's, at most :data:`USER_MAP_MAX`, each remote id once; ``null``/``[]`` clears."""
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list):
+        raise BadRequest(
+            'user_map must be a list such as [{"remote": "5b10ac8d82e05b22cc7d4ef5", '
+            '"local": "jsmith"}], or null.',
+            code="invalid_field",
+            field="user_map",
+        )
+    if len(value) > USER_MAP_MAX:
+        raise BadRequest(
+            f"user_map has {len(value)} entries; at most {USER_MAP_MAX} are allowed.",
+            code="invalid_field",
+            field="user_map",
+        )
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(value):
+        field = f"user_map[{i}]"
+        if not isinstance(entry, Mapping) or set(entry) != {"remote", "local"}:
+            raise BadRequest(
+                f'{field} must be {{"remote": "<the other side\'s user>", '
+                '"local": "<this tracker\'s user>"}.',
+                code="invalid_field",
+                field=field,
+            )
+        remote = _user_id(entry["remote"], f"{field}.remote")
+        local = _user_id(entry["local"], f"{field}.local")
+        if remote in seen:
+            raise BadRequest(
+                f"{field}.remote: {remote!r} is mapped more than once.",
+                code="invalid_field",
+                field=f"{field}.remote",
+            )
+        seen.add(remote)
+        out.append({"remote": remote, "local": local})
+    return out
+
+
+def user_fallback(value: Any) -> dict[str, str] | str | None:
+    """Who takes an unmapped person's place: ``{"user": id}`` or ``"unassigned"`` (also
+    ``null``, the default)."""
+    if value is None or value == "unassigned":
+        return None if value is None else "unassigned"
+    if not isinstance(value, Mapping) or set(value) != {"user"}:
+        raise BadRequest(
+            'user_fallback must be {"user": "<this tracker\'s user id>"} or "unassigned".',
+            code="invalid_field",
+            field="user_fallback",
+        )
+    return {"user": _user_id(value["user"], "user_fallback.user")}
+
+
+def hierarchy(value: Any) -> str | None:
+    """A child whose parent is not synced yet: ``parent_first`` (the default: its parent
+    is brought under sync first) or ``wait`` (until it is); ``null``: the default."""
+    if value is None:
+        return None
+    if value not in HIERARCHY_CHOICES:
+        raise BadRequest(
+            f"hierarchy must be one of {', '.join(HIERARCHY_CHOICES)}.",
+            code="invalid_field",
+            field="hierarchy",
+        )
+    return str(value)
 
 
 VISIBILITY_NAME_MAX = 255  # Jira's longest group or project role name
@@ -330,8 +440,8 @@ def conflict_rules(value: Any) -> dict[str, str]:
     for name, rule in value.items():
         if name not in CONFLICT_FIELDS:
             why = (
-                "labels keep every add and remove of both sides"
-                if name == "labels"
+                f"{name} keep every add and remove of both sides"
+                if name in SET_FIELDS
                 else f"the fields are {', '.join(CONFLICT_FIELDS)}"
             )
             raise BadRequest(

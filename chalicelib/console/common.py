@@ -83,6 +83,7 @@ CONNECTION_TABS: tuple[tuple[str, str, str], ...] = (
     ("rules", "Rules", "/rules"),
     ("triggers", "Triggers", "/triggers"),
     ("bulk", "Bulk sync", "/bulk"),
+    ("people", "People", "/people"),
     ("settings", "Settings", "/settings"),
 )
 

@@ -7,6 +7,7 @@ from chalicelib.console import (  # noqa: F401  (imported for their routes)
     connection_views,
     job_views,
     node_views,
+    people_views,
     rules_views,
     settings_views,
     signin_views,

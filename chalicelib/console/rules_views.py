@@ -102,10 +102,37 @@ FIELD_LABELS: dict[str, str] = {
     "comments": "Comments",
     "attachments": "Attachments",
     "custom": "Custom field",
+    # issue 18
+    "components": "Components",
+    "fix_versions": "Fix versions",
+    "affects_versions": "Affects versions",
+    "due_date": "Due date",
+    "environment": "Environment",
+    "resolution": "Resolution",
+    "assignee": "Assignee",
+    "reporter": "Reporter",
+    "parent": "Parent (sub-tasks, epics)",
+    "links": "Issue links",
+    "worklogs": "Worklogs",
 }
-VALUE_FIELDS = frozenset({"labels", "priority", "status", "issue_type", "custom"})
+# issue 18: lists of names a receiving side may create when its project lacks them
+CREATE_MISSING_FIELDS = frozenset({"components", "fix_versions", "affects_versions"})
+# fields with a value map ("links": of link type names, and without a default)
+VALUE_FIELDS = frozenset(
+    {"labels", "priority", "status", "issue_type", "custom", "resolution", "links"}
+    | CREATE_MISSING_FIELDS
+)
+DEFAULT_FIELDS = VALUE_FIELDS - {"links"}
 CONFLICT_MAPPINGS = frozenset({"summary", "description", "issue_type", "priority", "status"})
-CONFLICT_MAPPINGS_ALL = CONFLICT_MAPPINGS | {"custom"}
+CONFLICT_MAPPINGS_ALL = CONFLICT_MAPPINGS | {
+    "custom",
+    "due_date",
+    "environment",
+    "resolution",
+    "assignee",
+    "reporter",
+    "parent",
+}
 BASIC_FIELDS = ("summary", "description", "issue_type", "comments", "attachments")
 OTHER_VALUES: tuple[tuple[str, str], ...] = (
     ("keep", "stay as they are"),
@@ -554,6 +581,9 @@ def _row_view(item: Mapping[str, Any], index: int, direction: str) -> dict[str, 
         "on_conflict": item.get("on_conflict", "later"),
         "remove": False,
         "has_values": name in VALUE_FIELDS,
+        "has_default": name in DEFAULT_FIELDS,
+        "create_missing": bool(item.get("create_missing", False)),
+        "has_create_missing": direction == "incoming" and name in CREATE_MISSING_FIELDS,
         "has_conflict": direction == "incoming" and name in CONFLICT_MAPPINGS_ALL,
         "stored": dict(item),
     }
@@ -576,7 +606,7 @@ def _describe_row(item: Mapping[str, Any], direction: str) -> str:
                 f"{k} \u2192 {'(dropped)' if v is None else v}" for k, v in item["values"].items()
             )
         )
-    if row["has_values"] and row["other"] != "keep":
+    if row["has_default"] and row["other"] != "keep":
         parts.append(
             "other values are dropped"
             if row["other"] == "drop"
@@ -591,6 +621,8 @@ def _describe_row(item: Mapping[str, Any], direction: str) -> str:
         )
     if row["max_size"]:
         parts.append(f"up to {row['max_size']} bytes")
+    if row["has_create_missing"] and row["create_missing"]:
+        parts.append("names missing here are created")
     if row["on_conflict"] == "keep":
         parts.append("this block's side wins conflicts")
     return "; ".join(parts)
@@ -663,6 +695,7 @@ def _block_page(
                 "default": "",
                 "local": "",
                 "remote": "",
+                "create_missing": False,
             },
         }
     return Html(
@@ -725,6 +758,7 @@ def _row_from_form(
     if checkboxes:
         row["public"] = form.get(f"{prefix}public") == "on"
         row["only_public"] = form.get(f"{prefix}only_public") == "on"
+        row["create_missing"] = form.get(f"{prefix}create_missing") == "on"
     row.update(
         {
             "values_text": _normalized(form.get(f"{prefix}values", row["values_text"])),
@@ -740,19 +774,20 @@ def _row_from_form(
     return row
 
 
-def _row_json(row: Mapping[str, Any], direction: str) -> dict[str, Any]:
-    """A field mapping for the API from the editor's row (what it does not show is kept)."""
-    name = row["field"]
-    item: dict[str, Any] = {
-        k: v
-        for k, v in dict(row.get("stored") or {}).items()
-        if k not in ("values", "default", "public", "only_public", "max_size", "on_conflict")
-    }
-    item["field"] = name
-    if name in VALUE_FIELDS:
+# what the block editor shows of a field mapping (the rest of a stored one is kept)
+_EDITED_KEYS = frozenset(
+    {"values", "default", "public", "only_public", "max_size", "on_conflict", "create_missing"}
+)
+
+
+def _values_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's value map and what values it does not name become."""
+    item: dict[str, Any] = {}
+    if row["field"] in VALUE_FIELDS:
         values = _parse_values(row["values_text"], row["label"])
         if values:
             item["values"] = values
+    if row["field"] in DEFAULT_FIELDS:
         if row["other"] == "drop":
             item["default"] = None
         elif row["other"] == "default":
@@ -762,6 +797,17 @@ def _row_json(row: Mapping[str, Any], direction: str) -> dict[str, Any]:
                     "that values not listed stay as they are."
                 )
             item["default"] = row["default"]
+    return item
+
+
+def _row_json(row: Mapping[str, Any], direction: str) -> dict[str, Any]:
+    """A field mapping for the API from the editor's row (what it does not show is kept)."""
+    name = row["field"]
+    item: dict[str, Any] = {
+        k: v for k, v in dict(row.get("stored") or {}).items() if k not in _EDITED_KEYS
+    }
+    item["field"] = name
+    item.update(_values_json(row))
     if name == "custom":
         item["local"], item["remote"] = row["local"], row["remote"]
     if name == "comments":
@@ -775,6 +821,8 @@ def _row_json(row: Mapping[str, Any], direction: str) -> dict[str, Any]:
         item["max_size"] = int(row["max_size"])
     if row.get("has_conflict") and row.get("on_conflict") == "keep":
         item["on_conflict"] = "keep"
+    if row.get("has_create_missing") and row.get("create_missing"):
+        item["create_missing"] = True
     return item
 
 
@@ -797,6 +845,7 @@ def _block_from_form(
         "default": form.get("new_default", "").strip(),
         "local": form.get("new_local", "").strip(),
         "remote": form.get("new_remote", "").strip(),
+        "create_missing": form.get("new_create_missing") == "on",
     }
     return {
         "enabled": form.get("enabled") == "on",
@@ -825,6 +874,7 @@ def _block_json(form_block: Mapping[str, Any], side: str, direction: str) -> dic
             None,
             checkboxes=False,
         )
+        row["create_missing"] = bool(new.get("create_missing"))
         fields.append(_row_json(row, direction))
     scope = {
         name: [v.strip() for v in text.split(",") if v.strip()]

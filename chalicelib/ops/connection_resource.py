@@ -8,6 +8,9 @@ saying why the status is what it is, e.g. that the other side deactivated or del
 end). Added by issue 14: ``private_comment_visibility`` (``{type: role|group, value}``, who
 may read the comments this end writes as internal; the Administrators role by default).
 Added by issue 17: ``incoming_guard_jql`` in script and visual mode (``null`` when unset).
+Added by issue 18, in every mode: ``user_map`` (``[{remote, local}]``, ``[]`` when unset),
+``user_fallback`` (``{user}`` or ``"unassigned"``, the default) and ``hierarchy``
+(``"parent_first"``, the default, or ``"wait"``).
 Secrets (the connection key) are never part of it.
 
 Its status is worked out in :mod:`chalicelib.connections.status`.
@@ -50,6 +53,9 @@ def to_resource(conn: ConnectionModel) -> dict[str, Any]:
         "remote": remote,
         "incoming_project": conn.incoming_project,
         "private_comment_visibility": private_visibility(conn).as_json(),
+        "user_map": list(conn.user_map or []),
+        "user_fallback": conn.user_fallback or "unassigned",
+        "hierarchy": conn.hierarchy or "parent_first",
         "created_at": iso(conn.created_at),
         "updated_at": iso(conn.updated_at),
     }

@@ -109,6 +109,7 @@ def connection_health(connection: ConnectionModel, open_errors: list[dict]) -> d
         "incoming": {
             "pending": inbox["pending"],
             "held": inbox["held"],
+            "waiting": inbox["waiting"],  # issue 18: for their parent
             "oldest_age_s": inbox["oldest_age_s"],
         },
         "open_errors": sum(1 for e in open_errors if e.get("connection_id") == connection.id),

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.observability import logs, metrics
-from chalicelib.ops import drift_job
+from chalicelib.ops import drift_job, teardown
 from chalicelib.ops.job_store import (
     Superseded,
     cancel_requested,
@@ -76,7 +76,11 @@ def run_step(
     sleep: Sleep = time.sleep,
     step_seconds: float = STEP_SECONDS,
 ) -> None:
-    """The jobs queue's handler for one step message."""
+    """The jobs queue's handler for one step message (or a deleted connection's clean-up
+    page, :mod:`chalicelib.ops.teardown`)."""
+    if teardown.handles(message.body):
+        teardown.run(message.body, deps=deps)
+        return
     job_id = str(message.body.get("job_id", ""))
     step = message.body.get("step")
     loaded = load(job_id) if job_id else None
@@ -305,13 +309,25 @@ def put_under_sync(
 def _connect_item(
     connection: ConnectionModel, local_key: str, remote_key: str, *, deps: SyncDeps
 ) -> tuple[str, str, str | None]:
-    from chalicelib.sync.connect import CannotConnect, connect_issue
+    from chalicelib.sync.connect import (
+        CONNECTABLE,
+        UNKNOWN,
+        CannotConnect,
+        ask_other_end,
+        check_pair,
+        connect_issue,
+    )
 
     try:
         issue = deps.tracker.get_issue(local_key)
     except (IssueNotFound, PermissionDenied):
         return "failed", local_key, f"{local_key} was not found in this node's tracker."
     try:
+        existing = check_pair(connection, issue.key, remote_key)
+        if existing is None or existing.status == "stopped":  # a new pair: ask the other end
+            verdict = ask_other_end(connection, issue.key, remote_key, deps=deps)
+            if verdict is not None and verdict.verdict not in (CONNECTABLE, UNKNOWN):
+                return "failed", local_key, verdict.message or f"{remote_key} cannot be connected."
         twin = connect_issue(connection, issue, remote_key, deps=deps)
     except CannotConnect as exc:
         return "failed", local_key, str(exc)

@@ -248,14 +248,25 @@ def rate_per_hour(job: JobState, now: float) -> float | None:
     return job.settled / elapsed * 3600.0 if elapsed > 0 else None
 
 
+def expected_rate(job: JobState, measured: float | None) -> float | None:
+    """The rate the rest of the job will go at: the measured one, but never above the job's
+    own ``max_per_hour`` (its first issues go at once, from a full bucket), and that cap
+    itself while nothing has been measured yet."""
+    cap = float(job.max_per_hour) if job.max_per_hour else None
+    if measured is None:
+        return cap
+    return min(measured, cap) if cap is not None else measured
+
+
 def view(job: JobState, now: float) -> dict[str, Any]:
     """``GET /api/v1/jobs/{id}``: progress, rate and an ETA."""
     rate = rate_per_hour(job, now)
     listing = job.state == "listing"
     left = None if listing else job.total - job.settled
     eta = None
-    if not job.final and rate and left is not None:
-        eta = left / rate * 3600.0
+    pace = expected_rate(job, rate)
+    if not job.final and pace and left is not None:
+        eta = left / pace * 3600.0
     state = job.state
     if job.cancel_requested and not job.final:
         state = "cancelling"

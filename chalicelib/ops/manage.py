@@ -26,7 +26,7 @@ from chalicelib.connections.status import refresh_status
 from chalicelib.errors import BadRequest, Conflict, Unprocessable
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.net.peer import PeerClient, PeerEnd
-from chalicelib.ops import rule_edits
+from chalicelib.ops import rule_edits, teardown
 from chalicelib.ops.collaborators import resolve
 from chalicelib.ops.connection_setup import require_mode_offered, tracker_unavailable
 from chalicelib.rules.defaults import default_scripts
@@ -179,6 +179,9 @@ def _apply_rules(
         conn.conflict_rules = changes["conflict_rules"] or None
     if "private_comment_visibility" in changes:
         conn.private_comment_visibility = changes["private_comment_visibility"]
+    for name in ("user_map", "user_fallback", "hierarchy"):  # issue 18
+        if name in changes:
+            setattr(conn, name, changes[name])
 
 
 def upgrade(connection_id: str, body: Mapping[str, Any], *, settings: Settings) -> ConnectionModel:
@@ -332,8 +335,11 @@ def deliver_pending_notices(*, settings: Settings, peer: PeerClient) -> int:
     )
 
 
-def delete(connection_id: str, *, settings: Settings, peer: PeerClient) -> None:
-    """``DELETE /api/v1/connections/{id}``: tells the other end, revokes a pending code."""
+def delete(
+    connection_id: str, *, settings: Settings, peer: PeerClient, sync: SyncDeps | None = None
+) -> None:
+    """``DELETE /api/v1/connections/{id}``: tells the other end, revokes a pending code, and
+    (with ``sync``) queues taking the links back off its twins' issues."""
     conn = store.get_connection(connection_id)
     deps = resolve(settings, None, peer)
     ends = ends_of(conn)
@@ -347,6 +353,9 @@ def delete(connection_id: str, *, settings: Settings, peer: PeerClient) -> None:
         conn.pending_notice = {"status": "deleted", "reason": reason}
         _notify(conn, deps.peer)
     store.delete_ends(ends, invitation=invitation, reason=reason)
+    if sync is not None and conn.status != "pending":
+        for end in ends:  # a local connection: both ends' twins
+            teardown.start(end.id, deps=sync)
     log.info("connection %s deleted", conn.id)
     audit.connection_event("deleted", conn)
 

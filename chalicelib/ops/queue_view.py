@@ -2,7 +2,8 @@
 
 - outgoing: outbox entries the other end has not acknowledged yet, and the oldest's age;
 - incoming: inbox entries not applied yet (``held`` ones wait for the connection to be
-  active again), and the oldest's age;
+  active again, ``waiting`` ones for their parent's first sync: issue 18, listed with the
+  parent they wait for), and the oldest's age;
 - peer: for a private peer, when it last pulled and how much it has not pulled yet
   (:func:`chalicelib.sync.outbox_api.lag`, which this reuses);
 - jobs: the connection's recent bulk jobs with their progress; errors: open error records.
@@ -18,6 +19,7 @@ from typing import Any
 from chalicelib.store.models import ConnectionModel, EntryModel, utcnow
 from chalicelib.store.namespaces import inbox_pk
 from chalicelib.sync.events import list_errors
+from chalicelib.sync.hierarchy import waiting_for
 from chalicelib.sync.outbox_api import lag
 
 
@@ -25,15 +27,23 @@ def _age(moment: Any) -> float | None:
     return None if moment is None else round((utcnow() - moment).total_seconds(), 1)
 
 
+WAITING_SHOWN = 20
+
+
 def incoming(connection: ConnectionModel) -> dict[str, Any]:
-    counts = {"pending": 0, "held": 0}
+    counts = {"pending": 0, "held": 0, "waiting": 0}
     oldest = None
-    condition = EntryModel.state.is_in("pending", "held")
+    waiting: list[dict[str, Any]] = []  # issue 18: children whose parent is not synced yet
+    condition = EntryModel.state.is_in("pending", "held", "waiting")
     for entry in EntryModel.query(inbox_pk(connection.id), filter_condition=condition):
         counts[entry.state] = counts.get(entry.state, 0) + 1
+        if entry.state == "waiting":
+            if len(waiting) < WAITING_SHOWN:
+                waiting.append({"key": entry.issue_key, "parent": waiting_for(entry)})
+            continue  # waits for its parent, not for the apply worker
         if oldest is None:
             oldest = entry.created_at
-    return {**counts, "oldest_age_s": _age(oldest)}
+    return {**counts, "oldest_age_s": _age(oldest), "waiting_for_parent": waiting}
 
 
 def has_private_peer(connection: ConnectionModel) -> bool:

@@ -50,7 +50,7 @@ def outgoing(
     return replica
 
 
-def resolve_issue_type(name: str | None, project: Project) -> str:
+def resolve_issue_type(name: str | None, project: Project, *, subtask: bool = False) -> str:
     """Mirror by name; else the project's default type; else its first standard type.
 
     ``project.issue_types`` are the types one can create at top level (the adapters leave
@@ -58,7 +58,17 @@ def resolve_issue_type(name: str | None, project: Project) -> str:
     ``Task`` (Service Management, custom schemes): falling back to a name the project lacks
     makes every create a 400, so the fallback is always a type the project has. Basic, Visual
     and Script's ``get_issue_type`` all resolve through this one function.
+
+    Issue 18: with ``subtask`` (the other side's issue is a sub-task with a parent; Basic
+    never says so) the project's sub-task type of that name ("Sub-task" and "Subtask" are
+    the same name here), else its first sub-task type.
     """
+    if subtask and project.subtask_types:
+        wanted = type_name_key(name or "")
+        for candidate in project.subtask_types:
+            if type_name_key(candidate) == wanted:
+                return candidate
+        return project.subtask_types[0]
     if name:
         for candidate in project.issue_types:
             if candidate.lower() == name.lower():
@@ -67,6 +77,11 @@ def resolve_issue_type(name: str | None, project: Project) -> str:
     if default and (default in project.issue_types or not project.issue_types):
         return default  # a default one cannot create (e.g. a sub-task type) is no fallback
     return project.issue_types[0] if project.issue_types else FALLBACK_TYPE
+
+
+def type_name_key(name: str) -> str:
+    """An issue type name compared loosely: "Sub-task", "Subtask" and "sub task" match."""
+    return "".join(c for c in name.lower() if c.isalnum())
 
 
 def convert_body(body: Body | None, to: BodyFormat) -> Body | None:

@@ -16,7 +16,17 @@ A connection end's ``mappings`` is a list of blocks, one per side and direction:
                 {"field": "attachments", "max_size": 10000000},
                 {"field": "status", "values": {"Closed": "Done"}},     # incoming: by transition
                 {"field": "custom", "local": "Customer", "remote": "Customer"},
-                {"field": "summary", "on_conflict": "keep"}]}   # incoming: see below
+                {"field": "summary", "on_conflict": "keep"},    # incoming: see below
+                # issue 18 (Visual and Script mode only; Basic never syncs them)
+                {"field": "components", "values": {"UI": "Frontend"}, "default": null,
+                 "create_missing": true},                  # incoming: create unknown names
+                {"field": "fix_versions"}, {"field": "affects_versions"},
+                {"field": "due_date"}, {"field": "environment"},
+                {"field": "resolution", "values": {"Fixed": "Done"}, "default": "Done"},
+                {"field": "assignee"}, {"field": "reporter"},   # through the user map
+                {"field": "parent"},                             # sub-tasks, epics
+                {"field": "links", "values": {"Blocks": "Depends"}},  # link type names
+                {"field": "worklogs"}]}
 
 Both ends hold the whole document (each from its own point of view: ``side`` swapped), so
 one admin configures both sides in one place; an end runs its ``local`` blocks.
@@ -41,6 +51,21 @@ one admin configures both sides in one place; an end runs its ``local`` blocks.
   other's change, ``later`` (the default) keeps the later change, ``keep`` keeps the value
   of the side whose incoming block says so. Both ends hold the document, so both decide
   alike; only one side may ``keep`` a field, and labels always keep every add and remove.
+- **components**, **fix_versions**, **affects_versions**: lists of names, each mapped
+  through ``values``/``default`` like labels, merged like labels (every add and remove of
+  both sides is kept, so no ``on_conflict``). Incoming, ``create_missing: true`` creates a
+  name the project lacks; without it a missing name is left out (the twin's history says
+  so; never an error).
+- **due_date**, **environment** (a body, converted like the description): as they are.
+- **resolution**: by name through ``values``/``default``.
+- **assignee**, **reporter**: a person of the other side, mapped here through the
+  connection's user map (an unmapped person falls back, never fails).
+- **parent**: the other side's parent key, mapped to its twin here (sub-tasks, epics).
+- **links**: issue links between synced issues; ``values`` maps the link type's name.
+- **worklogs**: created, updated and deleted with an attribution line ("Logged by NAME on
+  SHORTNAME"); those the integration user logged are never sent back.
+- ``on_conflict`` applies to every register: summary, description, issue type, priority,
+  status, custom fields, due date, environment, resolution, assignee, reporter, parent.
 - A direction without a block syncs like Basic mode.
 
 Pure: validation and mirroring touch no storage or network.
@@ -72,8 +97,27 @@ FIELDS = (
     "comments",
     "attachments",
     "custom",
+    # issue 18
+    "components",
+    "fix_versions",
+    "affects_versions",
+    "due_date",
+    "environment",
+    "resolution",
+    "assignee",
+    "reporter",
+    "parent",
+    "links",
+    "worklogs",
 )
 INCOMING_FIELDS = FIELDS
+# issue 18: what each new kind takes beyond ``field`` (and ``on_conflict``, for registers)
+NAME_LIST_FIELDS = ("components", "fix_versions", "affects_versions")
+VALUE_KINDS = frozenset({*NAME_LIST_FIELDS, "resolution", "links"})  # take ``values``
+DEFAULT_KINDS = frozenset({*NAME_LIST_FIELDS, "resolution"})  # take ``default``
+PLAIN_KINDS = frozenset(
+    {"due_date", "environment", "assignee", "reporter", "parent", "links", "worklogs"}
+)  # issue 18 kinds without ``default`` (links take ``values`` only)
 MAX_BLOCKS = 4
 MAX_FIELDS = 100
 MAX_VALUES = 500
@@ -100,6 +144,7 @@ class FieldMapping:
     only_public: bool = False
     max_size: int | None = None
     on_conflict: str = "later"
+    create_missing: bool = False  # issue 18: components/versions, incoming
 
     def map(self, value: str | None) -> str | None:
         if value is None:
@@ -174,6 +219,7 @@ _FIELD_KEYS = {
     "only_public",
     "max_size",
     "on_conflict",
+    "create_missing",
 }
 CONFLICT_RULES = ("later", "keep")
 # the replica field each mapped field is merged as (rules.merge); labels are a set
@@ -184,6 +230,13 @@ REGISTER_OF = {
     "priority": "priority",
     "status": "status",
     "custom": "fields",
+    # issue 18 (the name lists are sets, like labels: no ``keep``)
+    "due_date": "due_date",
+    "environment": "environment",
+    "resolution": "resolution",
+    "assignee": "assignee",
+    "reporter": "reporter",
+    "parent": "parent",
 }
 
 
@@ -218,6 +271,7 @@ def _field(data: Any, path: str, direction: str) -> FieldMapping:
         if flag in data and not isinstance(data[flag], bool):
             raise MappingError("must be true or false", f"{path}.{flag}")
     on_conflict = _conflict_rule(data, str(name), path, direction)
+    create_missing = _kind_options(data, str(name), path, direction)
     return FieldMapping(
         field=str(name),
         values=_value_map(data.get("values"), f"{path}.values"),
@@ -226,8 +280,29 @@ def _field(data: Any, path: str, direction: str) -> FieldMapping:
         only_public=bool(data.get("only_public", False)),
         max_size=max_size,
         on_conflict=on_conflict,
+        create_missing=create_missing,
         **custom,
     )
+
+
+def _kind_options(data: Mapping[str, Any], name: str, path: str, direction: str) -> bool:
+    """Issue 18's kinds: refuse the options a kind does not take; ``create_missing``."""
+    if name in PLAIN_KINDS:
+        if data.get("values") is not None and name not in VALUE_KINDS:
+            raise MappingError(f"{name} takes no value map", f"{path}.values")
+        if "default" in data:
+            raise MappingError(f"{name} takes no default", f"{path}.default")
+    if "create_missing" not in data:
+        return False
+    flag = data["create_missing"]
+    if not isinstance(flag, bool):
+        raise MappingError("must be true or false", f"{path}.create_missing")
+    if name not in NAME_LIST_FIELDS or (flag and direction != "incoming"):
+        raise MappingError(
+            f"create_missing applies to an incoming {', '.join(NAME_LIST_FIELDS)} mapping",
+            f"{path}.create_missing",
+        )
+    return flag
 
 
 def _conflict_rule(data: Mapping[str, Any], name: str, path: str, direction: str) -> str:
@@ -236,8 +311,8 @@ def _conflict_rule(data: Mapping[str, Any], name: str, path: str, direction: str
         raise MappingError(f"must be one of {', '.join(CONFLICT_RULES)}", f"{path}.on_conflict")
     if rule != "later" and (direction != "incoming" or name not in REGISTER_OF):
         why = (
-            "labels keep every add and remove of both sides"
-            if name == "labels"
+            f"{name} keep every add and remove of both sides"
+            if name in ("labels", *NAME_LIST_FIELDS)
             else f"'keep' applies to an incoming {', '.join(REGISTER_OF)} mapping"
         )
         raise MappingError(why, f"{path}.on_conflict")
@@ -339,6 +414,8 @@ def to_json(blocks: Sequence[Block]) -> list[dict[str, Any]]:
                 item["max_size"] = f.max_size
             if f.on_conflict != "later":
                 item["on_conflict"] = f.on_conflict
+            if f.create_missing:
+                item["create_missing"] = True
             fields.append(item)
         out.append(
             {

@@ -2,6 +2,12 @@
 to rule functions, no user code: the scope of a block, the outgoing rule (which fields
 travel, mapped) and the incoming rule (which fields are written, and how conflicts merge).
 
+Issue 18's kinds (components, versions, due date, environment, resolution, people,
+parent, links, worklogs) travel in the replica's issue-18 keys only when the outgoing block
+lists them (absent = not synced); incoming, a kind is written only when the block lists it
+and the replica carries it, as the same :class:`~chalicelib.rules.plan.Plan` parts the
+script API makes (the worker maps people, parents and linked issues and applies them).
+
 Pure: the compiled rules touch no storage or network.
 """
 
@@ -9,14 +15,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from chalicelib.rules import basic
-from chalicelib.rules.mapping_document import SCOPES, Block, FieldMapping, block_for
-from chalicelib.rules.plan import IncomingContext, Plan
+from chalicelib.rules.mapping_document import (
+    NAME_LIST_FIELDS,
+    SCOPES,
+    Block,
+    FieldMapping,
+    block_for,
+)
+from chalicelib.rules.plan import (
+    IncomingContext,
+    LinkOp,
+    ParentOp,
+    PersonOp,
+    Plan,
+)
 from chalicelib.rules.replica import body_from_json, body_hash, body_json, empty_replica
 from chalicelib.rules.skip import SkipSync
-from chalicelib.trackers.base import Body, Issue, IssueFields
+from chalicelib.rules.worklogs import merge_worklogs
+from chalicelib.trackers.base import Body, Issue, IssueFields, User
 
 # --- scope --------------------------------------------------------------------------------
 
@@ -87,7 +106,9 @@ def outgoing_rule(document: Any) -> OutgoingRule:
             integration_user_id=integration_user_id,
             attachment_sha=attachment_sha,
         )
-        return _outgoing_replica(block, issue, base)
+        replica = _outgoing_replica(block, issue, base)
+        replica.update(_outgoing_relations(block, issue, integration_user_id))
+        return replica
 
     return rule
 
@@ -123,6 +144,74 @@ def _outgoing_replica(block: Block, issue: Issue, base: Mapping[str, Any]) -> di
     return replica
 
 
+# issue 18: the Issue attribute each name list is read from / IssueFields it is written to
+_ISSUE_LISTS = {"components": "components", "fix_versions": "fix_versions"}
+_ISSUE_LISTS["affects_versions"] = "versions"
+
+
+def _person_json(user: User | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.id, "name": user.name, "email": user.email}
+
+
+def _outgoing_relations(
+    block: Block, issue: Issue, integration_user_id: str | None
+) -> dict[str, Any]:
+    """Issue 18's replica keys for the kinds the outgoing block lists (others absent)."""
+    out: dict[str, Any] = {}
+    for name in NAME_LIST_FIELDS:
+        mapping = block.mapping(name)
+        if mapping:
+            out[name] = mapping.map_all(getattr(issue, _ISSUE_LISTS[name]))
+    if block.mapping("due_date"):
+        out["due_date"] = issue.due_date or None
+    if block.mapping("environment"):
+        out["environment"] = body_json(issue.environment)
+    mapping = block.mapping("resolution")
+    if mapping:
+        out["resolution"] = _named(mapping.map(issue.resolution))
+    for role in ("assignee", "reporter"):
+        if block.mapping(role):
+            out[role] = _person_json(getattr(issue, role))
+    if block.mapping("parent"):
+        out["parent"] = {"key": issue.parent} if issue.parent else None
+    mapping = block.mapping("links")
+    if mapping:
+        out["links"] = _outgoing_links(mapping, issue)
+    if block.mapping("worklogs"):
+        out["worklogs"] = _outgoing_worklogs(issue, integration_user_id)
+    return out
+
+
+def _outgoing_links(mapping: FieldMapping, issue: Issue) -> list[dict[str, Any]]:
+    """The issue's links, type mapped (a type mapped to null is not sent)."""
+    links = []
+    for link in issue.links:
+        kind = mapping.map(link.type)
+        if kind:
+            links.append({"type": kind, "direction": link.direction, "key": link.issue_key})
+    return links
+
+
+def _outgoing_worklogs(issue: Issue, integration_user_id: str | None) -> list[dict[str, Any]]:
+    """The issue's worklogs, without those the integration user logged (our copies of the
+    other side's: never sent back)."""
+    return [
+        {
+            "id": w.id,
+            "started": w.started,
+            "seconds": w.seconds,
+            "comment": body_json(w.comment),
+            "author": None if w.author is None else {"id": w.author.id, "name": w.author.name},
+            "updated": w.updated,
+        }
+        for w in issue.worklogs
+        if w.seconds > 0
+        and (w.author is None or integration_user_id is None or w.author.id != integration_user_id)
+    ]
+
+
 def _changed(ctx: IncomingContext, name: str) -> bool:
     if ctx.first_sync:
         return True
@@ -150,11 +239,19 @@ def incoming_rule(document: Any) -> IncomingRule:
             raise SkipSync(f"out of the incoming scope: {reason}")
         comments = block.mapping("comments")
         attachments = block.mapping("attachments")
+        worklogs = block.mapping("worklogs")
         return Plan(
             fields=_incoming_fields(block, ctx),
             comments=_comments(ctx, comments) if comments else (),
             attachments=_attachments(ctx, attachments) if attachments else (),
             status=_incoming_status(block, ctx),
+            worklogs=merge_worklogs(ctx) if worklogs and "worklogs" in ctx.replica else (),
+            links=_incoming_links(block, ctx),
+            people=_incoming_people(block, ctx),
+            parent=_incoming_parent(block, ctx),
+            create_missing=frozenset(
+                name for name in NAME_LIST_FIELDS if (block.mapping(name) or _NO).create_missing
+            ),
         )
 
     return rule
@@ -173,6 +270,7 @@ def _incoming_fields(block: Block, ctx: IncomingContext) -> IssueFields | None:
             description = Body(ctx.body_format, "" if ctx.body_format != "adf" else None)
         values["description"] = description
     values.update(_incoming_names(block, ctx))
+    values.update(_incoming_relation_fields(block, ctx))
     custom: dict[str, Any] = {}
     for item in block.customs():
         if _custom_changed(ctx, item.remote or ""):
@@ -225,3 +323,94 @@ def _attachments(ctx: IncomingContext, mapping: FieldMapping) -> tuple[Any, ...]
     if mapping.max_size is None:
         return ops
     return tuple(op for op in ops if op.size <= mapping.max_size)
+
+
+# --- issue 18 -----------------------------------------------------------------------------
+
+_NO = FieldMapping("none")
+
+
+def _listed(block: Block, ctx: IncomingContext, name: str) -> FieldMapping | None:
+    """The block's mapping of ``name`` when the replica carries it and it changed."""
+    mapping = block.mapping(name)
+    if mapping is None or name not in ctx.replica or not _changed(ctx, name):
+        return None
+    return mapping
+
+
+def _incoming_relation_fields(block: Block, ctx: IncomingContext) -> dict[str, Any]:
+    """Components, versions, due date, environment and resolution as IssueFields values
+    (an empty value clears, except on a first sync where there is nothing to clear)."""
+    replica = ctx.replica
+    values: dict[str, Any] = {}
+    for name in NAME_LIST_FIELDS:
+        mapping = _listed(block, ctx, name)
+        if mapping:
+            names = [x for x in replica.get(name) or [] if isinstance(x, str)]
+            values[_ISSUE_LISTS[name]] = tuple(mapping.map_all(names))
+    if _listed(block, ctx, "due_date"):
+        due = replica.get("due_date")
+        values["due_date"] = due if due else (None if ctx.first_sync else "")
+    if _listed(block, ctx, "environment"):
+        environment = basic.convert_body(
+            body_from_json(replica.get("environment")), ctx.body_format
+        )
+        if environment is None and not ctx.first_sync:
+            environment = Body(ctx.body_format, "" if ctx.body_format != "adf" else None)
+        values["environment"] = environment
+    mapping = _listed(block, ctx, "resolution")
+    if mapping:
+        resolution = next(iter(_name_of(replica.get("resolution"))), None)
+        if resolution is None:
+            values["resolution"] = None if ctx.first_sync else ""  # unresolved: clear
+        else:
+            values["resolution"] = mapping.map(resolution) or None  # mapped to null: as is
+    return values
+
+
+def _incoming_people(block: Block, ctx: IncomingContext) -> tuple[PersonOp, ...]:
+    ops = []
+    for role in ("assignee", "reporter"):
+        if _listed(block, ctx, role):
+            person = ctx.replica.get(role)
+            ops.append(PersonOp(role, dict(person) if isinstance(person, Mapping) else None))
+    return tuple(ops)
+
+
+def _incoming_parent(block: Block, ctx: IncomingContext) -> ParentOp | None:
+    """The replica's parent (``None`` when it went away; nothing on a first sync without)."""
+    if not _listed(block, ctx, "parent"):
+        return None
+    parent = ctx.replica.get("parent")
+    key = parent.get("key") if isinstance(parent, Mapping) else None
+    if not key and ctx.first_sync:
+        return None
+    return ParentOp(str(key) if key else None)
+
+
+def _link_ops(mapping: FieldMapping, links: Any) -> dict[tuple[str, str, str], LinkOp]:
+    ops: dict[tuple[str, str, str], LinkOp] = {}
+    for link in links if isinstance(links, list) else []:
+        if not isinstance(link, Mapping) or link.get("direction") not in ("inward", "outward"):
+            continue
+        kind = mapping.map(str(link.get("type") or ""))
+        key = str(link.get("key") or "")
+        if kind and key:
+            way: Literal["inward", "outward"] = (
+                "inward" if link["direction"] == "inward" else "outward"
+            )
+            ops[(kind, way, key)] = LinkOp("add", kind, way, key)
+    return ops
+
+
+def _incoming_links(block: Block, ctx: IncomingContext) -> tuple[LinkOp, ...]:
+    """An add for every link the replica carries (type mapped; the worker adds each once,
+    and one to an issue not synced yet when it is), a remove for each link the previous
+    replica carried and this one does not."""
+    mapping = block.mapping("links")
+    if mapping is None or "links" not in ctx.replica:
+        return ()
+    now = _link_ops(mapping, ctx.replica.get("links"))
+    before = _link_ops(mapping, (ctx.previous or {}).get("links"))
+    removed = [replace(op, action="remove") for k, op in before.items() if k not in now]
+    return (*now.values(), *removed)

@@ -35,6 +35,7 @@ key                                        TTL                    owner
 ``job#<job>#c#<chunk>``                    none                   ops.job_store
 ``job#<job>#cancel``                       none                   ops.job_store
 ``job#<job>#d#<chunk>``                    none                   ops.drift_job
+``wait#<connection>#<remote key>``         outbox retention       sync.hierarchy
 =========================================  =====================  ========================
 
 Events table (``EventModel.pk``; TTL is ``purge_at``):
@@ -59,12 +60,14 @@ Queues (FIFO message group and deduplication ids, not stored but just as binding
 deduplication id seen twice within five minutes drops the second message):
 
 - groups: ``issue#<issue key or id>`` (ingest), ``<connection>#<local key>`` (deliver),
-  ``<connection>#r#<remote key>`` (apply), ``job#<job>`` (jobs);
+  ``<connection>#r#<remote key>`` (apply), ``job#<job>`` and ``teardown#<connection>``
+  (jobs);
 - deduplication: ``hook#<sha256 of the body>`` (until issue 13: the delivery id),
   ``rec#<key>#<updated>``, ``sync#<connection>#<key>#<time>``, ``job#<job>#<issue key>``
   (ingest); ``out#<connection>#<seq>``,
   ``resume#out#<connection>#<seq>#<minute>`` (deliver); ``in#<connection>#<replica id>``,
-  ``resume#in#<connection>#<seq>#<minute>`` (apply); ``job#<job>#<step>`` (jobs);
+  ``resume#in#<connection>#<seq>#<minute>``, ``parent#<connection>#<seq>#<remote key>#<ns>``
+  (apply); ``job#<job>#<step>``, ``teardown#<connection>#<after local key>`` (jobs);
   ``retry#<error id>#<time>`` (any queue, an admin's retry).
 """
 
@@ -193,6 +196,11 @@ def job_findings_key(job_id: str, index: int) -> str:
     return f"job#{job_id}#d#{index}"
 
 
+def parent_wait_key(connection_id: str, remote_key: str) -> str:
+    """Inbox entries (their seqs) waiting for the twin of their parent ``remote_key``."""
+    return f"wait#{connection_id}#{remote_key}"
+
+
 # --- events table -------------------------------------------------------------------------
 
 ERRORS_PK = "err"
@@ -261,6 +269,11 @@ def job_group(job_id: str) -> str:
     return f"job#{job_id}"
 
 
+def teardown_group(connection_id: str) -> str:
+    """A deleted connection's clean-up pages run one at a time."""
+    return f"teardown#{connection_id}"
+
+
 # --- queue deduplication ids --------------------------------------------------------------
 
 
@@ -284,6 +297,10 @@ def job_step_dedup(job_id: str, step: int) -> str:
     return f"job#{job_id}#{step}"
 
 
+def teardown_dedup(connection_id: str, after: str | None) -> str:
+    return f"teardown#{connection_id}#{after or ''}"
+
+
 def outbox_dedup(connection_id: str, seq: int) -> str:
     return f"out#{connection_id}#{seq}"
 
@@ -298,6 +315,12 @@ def resume_out_dedup(connection_id: str, seq: int, bucket: int) -> str:
 
 def resume_in_dedup(connection_id: str, seq: int, bucket: int) -> str:
     return f"resume#in#{connection_id}#{seq}#{bucket}"
+
+
+def parent_dedup(connection_id: str, seq: int, remote_key: str, at_ns: int) -> str:
+    """An inbox entry that waited for its parent ``remote_key``, queued again at ``at_ns``
+    (each time its own: a second apply of an applied entry does nothing)."""
+    return f"parent#{connection_id}#{seq}#{remote_key}#{at_ns}"
 
 
 def retry_dedup(error_id: str, at: float) -> str:

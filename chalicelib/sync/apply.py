@@ -120,7 +120,12 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         return
     try:
         with retrying_later(unavailable_retry_after=False):
-            apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
+            twin = apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
+    except hierarchy.ParentNotSynced as exc:  # not an error: applied once the parent lands
+        hierarchy.wait(
+            connection, entry, exc.remote_key, deps=deps, receive_count=message.receive_count
+        )
+        return
     except InvalidRequest as exc:
         if not refusals.is_permanent(exc):
             raise
@@ -128,6 +133,8 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         raise refusals.refused(connection, incoming, exc, deps=deps) from exc
     set_entry_state(entry, "applied")
     refusals.applied(connection, incoming, deps=deps)
+    if twin is not None and twin.remote_key:  # a link learns its remote key: children go on
+        hierarchy.released(connection, twin, deps=deps)
 
 
 def apply_replica(
@@ -239,6 +246,7 @@ def _apply_held(
         ),
         comment_map=dict(twin.comment_map or {}) if twin is not None else {},
         attachment_map=dict(twin.attachment_map or {}) if twin is not None else {},
+        worklog_map=dict(twin.worklog_map or {}) if twin is not None else {},
     )
     try:
         plan = incoming_rule(connection)(ctx)
@@ -373,6 +381,10 @@ def _written(plan: Plan, *, status_set: bool) -> dict[str, Any]:
             written["labels"] = list(fields.labels)
         if fields.priority is not None:
             written["priority"] = {"name": fields.priority}
+        if fields.parent is not None:  # our key of the parent ("" removed it)
+            written["parent"] = {"key": fields.parent} if fields.parent else None
+    # issue 18: components, versions, due date, environment, resolution, people
+    written.update(fields_apply.written(plan, status_set=status_set))
     if plan.status and status_set:
         written["status"] = {"name": plan.status}
     return written

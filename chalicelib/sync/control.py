@@ -22,8 +22,8 @@ from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.stop import reopen
 from chalicelib.sync.store import create_twin, get_twin, twin_by_remote
+from chalicelib.trackers.base import Issue, PermissionDenied
 from chalicelib.trackers.base import NotFound as IssueNotFound
-from chalicelib.trackers.base import PermissionDenied
 
 
 def live_connection(connection_id: str) -> ConnectionModel:
@@ -58,6 +58,12 @@ def sync_issue(connection_id: str, issue_key: Any, *, deps: SyncDeps) -> TwinMod
             code="issue_not_readable",
             field="issue_key",
         ) from exc
+    return put_under_sync(connection, issue, deps=deps)
+
+
+def put_under_sync(connection: ConnectionModel, issue: Issue, *, deps: SyncDeps) -> TwinModel:
+    """Put a readable ``issue`` under sync in ``connection`` (idempotent) and queue it: the
+    admin's "sync this issue", and a parent brought first (:mod:`chalicelib.sync.hierarchy`)."""
     twin = get_twin(connection.id, issue.key)
     if twin is not None and twin.status == "stopped":
         twin = reopen(twin)  # syncing a stopped issue again is explicit

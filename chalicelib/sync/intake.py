@@ -29,7 +29,12 @@ from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key
 from chalicelib.trackers.base import ChangeEvent
-from chalicelib.trackers.webhook import BadWebhook, is_signed, parse_webhook, verify_webhook
+from chalicelib.trackers.webhook import (
+    BadWebhook,
+    is_signed,
+    parse_webhook_events,
+    verify_webhook,
+)
 
 SEEN_FOR = timedelta(days=2)  # Jira retries for about 30 minutes
 MAX_AGE = SEEN_FOR  # a signed delivery older than this is a replay
@@ -46,9 +51,10 @@ def take_webhook(
             code="invalid_signature",
         )
     try:
-        event = parse_webhook(headers, raw_body)
+        events = parse_webhook_events(headers, raw_body)
     except BadWebhook as exc:
         raise BadRequest(str(exc), code="invalid_webhook", field=exc.field) from exc
+    event = events[0]
     if not (event.issue_key or event.issue_id):
         return {"status": "ignored"}
     if is_signed(headers):
@@ -61,6 +67,12 @@ def take_webhook(
     enqueue_ingest(
         IngestMessage.from_event(event, source="webhook"), deps=deps, dedup=hook_dedup(body_hash)
     )
+    for other in events[1:]:  # an issue link: the other issue changed too
+        enqueue_ingest(
+            IngestMessage.from_event(other, source="webhook"),
+            deps=deps,
+            dedup=hook_dedup(f"{body_hash}:{other.issue_id}"),
+        )
     set_key(seen_key, "queued", ttl=SEEN_FOR)
     set_key(body_key, "queued", ttl=BODY_SEEN_FOR)
     return {"status": "queued"}

@@ -19,6 +19,7 @@ from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import TwinModel
 from chalicelib.store.namespaces import outbox_dedup, outbox_pk
+from chalicelib.sync import hierarchy
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deliver import enqueue_deliver
 from chalicelib.sync.events import record_transaction
@@ -150,6 +151,7 @@ def _send(
         outcome="queued",
         version=version,
     )
+    hierarchy.bring_parent(connection, replica, deps=deps)  # issue 18: parents first
     return True
 
 

@@ -1,12 +1,37 @@
 """Issue 18: writing the planned issue links and worklogs of a twin (links mapped through
-the twins; worklogs mapped by remote id, like comments)."""
+the twins; worklogs mapped by remote id, like comments).
+
+Links. A :class:`~chalicelib.rules.plan.LinkOp` names the other issue by the other side's
+key; it is mapped to ours through the twins (live ones only). A link to an issue not synced
+here yet is skipped without a word: both issues' replicas carry the link, so the apply of
+the other issue's first replica adds it. "add" looks at the issue's links first (type,
+direction, other issue), so a link is never doubled, whichever replica brings it and
+however often; "remove" deletes the matching link when there is one. A link type this
+tracker lacks is a problem shown on the twin, never a failed sync.
+
+Jira's ``POST issueLink`` calls the link's source ``inwardIssue``
+(:meth:`~chalicelib.trackers.base.TrackerRelations.add_issue_link`): an "outward" link of
+our issue makes our issue the source, an "inward" one the other issue.
+
+Worklogs. Copies are mapped by the other side's worklog id (``TwinModel.worklog_map``:
+remote id -> ``{local_id, hash}``), the map saved after each write; the twin's map is the
+authority (an operation never reaches a worklog that is not this twin's copy). A retry
+first maps copies an earlier attempt wrote without recording them (ours, same start and
+time spent) instead of writing them twice; a copy deleted here meanwhile is written again
+when its worklog changes.
+"""
 
 from __future__ import annotations
 
-from chalicelib.rules.plan import Plan
+import contextlib
+from typing import Any
+
+from chalicelib.rules.plan import LinkOp, Plan, WorklogOp
 from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.sync.messages import Replica
 from chalicelib.sync.services import SyncDeps
+from chalicelib.sync.store import twin_by_remote
+from chalicelib.trackers.base import IssueLink, NotFound, utc_time
 
 
 def apply(
@@ -19,4 +44,167 @@ def apply(
     heal: bool = False,
 ) -> list[str]:
     """Write the plan's link and worklog operations; problems to show on the twin."""
+    problems = _apply_links(connection, twin, plan.links, deps=deps)
+    problems += _apply_worklogs(twin, plan.worklogs, deps=deps, heal=heal)
+    return problems
+
+
+# --- links ------------------------------------------------------------------------------
+
+
+def _other_issue(connection: ConnectionModel, twin: TwinModel, op: LinkOp) -> str | None:
+    """Our key of the link's other issue, when that issue is synced here (else ``None``)."""
+    other = twin_by_remote(connection.id, op.remote_key)
+    if other is None or other.status == "stopped" or other.local_key == twin.local_key:
+        return None
+    return str(other.local_key)
+
+
+def _matches(link: IssueLink, kind: str, direction: str, other: str) -> bool:
+    return (
+        link.type.lower() == kind.lower()
+        and link.direction == direction
+        and link.issue_key == other
+    )
+
+
+def _to_remove(
+    present: list[IssueLink], name: str, op: LinkOp, other: str, claimed: set[tuple[str, str, str]]
+) -> list[IssueLink]:
+    """The links a "remove" means: those of its type; else (a type the incoming script
+    mapped, the mapping unseen now that the link is gone) the one link to that issue in
+    that direction that no "add" of this plan claims."""
+    exact = [x for x in present if _matches(x, name, op.direction, other)]
+    if exact:
+        return exact
+    rest = [
+        x
+        for x in present
+        if x.issue_key == other
+        and x.direction == op.direction
+        and (x.type.lower(), x.direction, other) not in claimed
+    ]
+    return rest if len(rest) == 1 else []
+
+
+def _apply_links(
+    connection: ConnectionModel, twin: TwinModel, ops: tuple[LinkOp, ...], *, deps: SyncDeps
+) -> list[str]:
+    resolved = [(op, other) for op in ops if (other := _other_issue(connection, twin, op))]
+    if not resolved:
+        return []
+    tracker: Any = deps.tracker
+    if not hasattr(tracker, "add_issue_link"):
+        return [f"This tracker cannot link issues; links of {twin.local_key} were not synced."]
+    present = list(tracker.get_issue(twin.local_key).links)
+    problems: list[str] = []
+    claimed: set[tuple[str, str, str]] = {
+        (op.type.lower(), op.direction, other) for op, other in resolved if op.action == "add"
+    }
+    types: dict[str, str] | None = None  # read only when a link is to be added
+    for op, other in resolved:
+        if op.action == "remove":
+            for link in _to_remove(present, op.type, op, other, claimed):
+                if link.id:
+                    with contextlib.suppress(NotFound):  # already gone: fine
+                        tracker.delete_issue_link(link.id)
+                present.remove(link)
+            continue
+        if any(_matches(x, op.type, op.direction, other) for x in present):
+            continue  # already linked (a person, or the other issue's replica)
+        if types is None:
+            types = {t.name.lower(): t.name for t in tracker.list_link_types()}
+        name = types.get(op.type.lower())
+        if name is None:
+            problems.append(
+                f"Link type '{op.type}' does not exist in this tracker: {twin.local_key} was "
+                f"not linked to {other} (map the type in the incoming script). "
+                "Everything else synced."
+            )
+            continue
+        # POST issueLink: the link's source is called ``inwardIssue``
+        source, destination = (
+            (twin.local_key, other) if op.direction == "outward" else (other, twin.local_key)
+        )
+        tracker.add_issue_link(name, source, destination)
+        deps.hook("after_link", key=twin.local_key, other=other)
+        present.append(IssueLink("", name, op.direction, other))
+    return problems
+
+
+# --- worklogs ---------------------------------------------------------------------------
+
+
+def _save_map(twin: TwinModel, mapping: dict[str, Any]) -> None:
+    twin.update(actions=[TwinModel.worklog_map.set(mapping)])
+
+
+def _moment(started: str | None) -> str:
+    return (utc_time(started or "") or started or "")[:19]
+
+
+def _unmapped_own_worklogs(
+    twin: TwinModel, mapping: dict[str, Any], *, deps: SyncDeps
+) -> dict[tuple[str, int], str]:
+    """On a retry: worklogs we wrote whose creation was not recorded (a crash, an answer
+    lost), by start and time spent, so the retry maps them instead of writing them twice."""
+    known = {str(v.get("local_id")) for v in mapping.values() if isinstance(v, dict)}
+    ours = deps.integration_user_id()
+    found: dict[tuple[str, int], str] = {}
+    for worklog in deps.tracker.get_issue(twin.local_key).worklogs:
+        if worklog.author is not None and worklog.author.id == ours and worklog.id not in known:
+            found.setdefault((_moment(worklog.started), int(worklog.seconds)), worklog.id)
+    return found
+
+
+def _apply_worklogs(
+    twin: TwinModel, ops: tuple[WorklogOp, ...], *, deps: SyncDeps, heal: bool = False
+) -> list[str]:
+    if not ops:
+        return []
+    tracker: Any = deps.tracker
+    mapping: dict[str, Any] = dict(twin.worklog_map or {})
+    orphans = (
+        _unmapped_own_worklogs(twin, mapping, deps=deps)
+        if heal and any(op.action != "delete" for op in ops)
+        else {}
+    )
+    for op in ops:
+        known = mapping.get(op.remote_id)
+        local_id = known.get("local_id") if isinstance(known, dict) else None
+        if op.action == "delete":
+            if known is None:
+                continue  # never copied here
+            if local_id:
+                with contextlib.suppress(NotFound):  # already gone here: fine
+                    tracker.delete_worklog(twin.local_key, local_id)
+            mapping.pop(op.remote_id, None)
+            _save_map(twin, mapping)
+            continue
+        if op.started is None or op.seconds is None:
+            continue
+        if isinstance(known, dict) and op.hash and known.get("hash") == op.hash:
+            continue  # this copy is up to date (a replica again, or a retry)
+        if local_id is None:
+            local_id = orphans.pop((_moment(op.started), int(op.seconds)), None)
+            if local_id is None:
+                local_id = tracker.add_worklog(
+                    twin.local_key, started=op.started, seconds=op.seconds, comment=op.comment
+                ).id
+                deps.hook("after_worklog", key=twin.local_key, worklog_id=local_id)
+        else:
+            try:
+                tracker.update_worklog(
+                    twin.local_key,
+                    local_id,
+                    started=op.started,
+                    seconds=op.seconds,
+                    comment=op.comment,
+                )
+            except NotFound:  # deleted here meanwhile: bring it back
+                local_id = tracker.add_worklog(
+                    twin.local_key, started=op.started, seconds=op.seconds, comment=op.comment
+                ).id
+        mapping[op.remote_id] = {"local_id": local_id, "hash": op.hash or ""}
+        _save_map(twin, mapping)
     return []

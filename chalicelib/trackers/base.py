@@ -277,7 +277,7 @@ class IssueFields:
     custom: Mapping[str, Any] = field(default_factory=dict)
     properties: Mapping[str, Any] = field(default_factory=dict)  # set on create
     # issue 18: the parent issue's key (a sub-task's parent, an epic); the adapter writes
-    # it the way its flavour does (see ``TrackerRelations.set_parent``)
+    # it the way its flavour does (see ``TrackerRelations.set_parent``); ``""`` removes it
     parent: str | None = None
     # by name, as the project has them (Jira refuses an unknown name: InvalidRequest);
     # an empty tuple clears, as ``due_date=""`` does
@@ -310,6 +310,8 @@ class Project:
     name: str
     issue_types: tuple[str, ...]
     default_issue_type: str | None = None
+    # issue 18: the project's sub-task types (a sub-task needs a parent; not in issue_types)
+    subtask_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,12 @@ ChangeKind = Literal[
     "attachment_created",
     "attachment_deleted",
     "other",
+    # issue 18: hints that the issue (or, for a link, both issues) changed
+    "worklog_created",
+    "worklog_updated",
+    "worklog_deleted",
+    "issuelink_created",
+    "issuelink_deleted",
 ]
 
 

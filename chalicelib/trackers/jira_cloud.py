@@ -32,7 +32,12 @@ from chalicelib.trackers.base import (
     SearchPage,
 )
 from chalicelib.trackers.http import CONNECT_TIMEOUT, READ_TIMEOUT, JiraHttp, cloud_auth
-from chalicelib.trackers.jira_common import JiraTracker, issue_types, project_from
+from chalicelib.trackers.jira_common import (
+    JiraTracker,
+    issue_types,
+    project_from,
+    subtask_types,
+)
 from chalicelib.trackers.jira_relations import parse_issue_type
 
 PAGE = 50
@@ -105,6 +110,7 @@ class JiraCloud(JiraTracker):
                 p,
                 [str(t["name"]) for t in issue_types(p.get("issueTypes"))],
                 _type_name(p.get("issueTypes"), defaults.get(str(p.get("id")))),
+                subtask_types(p.get("issueTypes")),
             )
             for p in raw
         ]
@@ -115,7 +121,10 @@ class JiraCloud(JiraTracker):
         default_id = self._default_type_ids([str(data["id"])]).get(str(data["id"]))
         known = [*creatable, *(data.get("issueTypes") or [])]
         return project_from(
-            data, [str(t["name"]) for t in issue_types(creatable)], _type_name(known, default_id)
+            data,
+            [str(t["name"]) for t in issue_types(creatable)],
+            _type_name(known, default_id),
+            subtask_types(creatable),
         )
 
     def list_issue_types(self, project: str) -> list[IssueType]:

@@ -32,11 +32,13 @@ from chalicelib.trackers.base import (
     TooLarge,
     TrackerError,
     User,
+    Worklog,
     utc_time,
 )
 from chalicelib.trackers.http import JiraHttp
 from chalicelib.trackers.jira_catalog import parse_catalog
 from chalicelib.trackers.jira_relations import JiraRelations, parse_links, parse_parent
+from chalicelib.trackers.jira_worklogs import parse_worklog
 
 # Fields that ``Issue`` carries in its own attributes; the rest go to ``Issue.fields``.
 STANDARD_FIELDS = frozenset(
@@ -140,6 +142,7 @@ def parse_issue(
     base_url: str,
     body_format: BodyFormat,
     comments: list[Mapping[str, Any]] | None = None,
+    worklogs: list[Worklog] | None = None,
 ) -> Issue:
     """An ``Issue`` from Jira's issue JSON; ``comments`` overrides the embedded (paged) list.
 
@@ -173,6 +176,19 @@ def parse_issue(
         **parse_catalog(fields, body_format),
         assignee=parse_user(fields.get("assignee")),
         reporter=parse_user(fields.get("reporter")),
+        worklogs=tuple(worklogs) if worklogs is not None else _worklogs(fields, body_format),
+        resolution=_name(fields.get("resolution")),
+    )
+
+
+def _worklogs(fields: Mapping[str, Any], body_format: BodyFormat) -> tuple[Worklog, ...]:
+    """The worklogs the issue includes (``fields.worklog``: the first 20 at most)."""
+    embedded = fields.get("worklog")
+    listed = embedded.get("worklogs") if isinstance(embedded, Mapping) else None
+    return tuple(
+        parse_worklog(w, body_format, parse_user(w.get("author")))
+        for w in listed or ()
+        if isinstance(w, Mapping) and w.get("id") is not None
     )
 
 
@@ -204,17 +220,28 @@ def _other_fields(fields: Mapping[str, Any], names: Any) -> dict[str, Any]:
     return out
 
 
-def transition_screen_values(fields: Any) -> dict[str, Any]:
+def transition_screen_values(fields: Any, resolution_wanted: str | None = None) -> dict[str, Any]:
     """Values for the required fields of a transition's screen that Twinsync can choose.
 
     Jira's classic "Resolve Issue" screen requires a resolution on the way to Done: send
     ``Done`` when it is allowed, else the first allowed value. Other required fields are
     left out; Jira then refuses the transition with its field error, which is reported.
+    Issue 18: ``resolution_wanted`` (a resolution the rules planned, see ``update_issue``)
+    is sent instead whenever the screen carries a resolution it allows.
     """
     if not isinstance(fields, Mapping):
         return {}
     out: dict[str, Any] = {}
     resolution = fields.get("resolution")
+    if isinstance(resolution, Mapping) and resolution_wanted:
+        allowed = [v for v in resolution.get("allowedValues") or () if isinstance(v, Mapping)]
+        low = resolution_wanted.lower()
+        planned = next((v for v in allowed if str(v.get("name")).lower() == low), None)
+        if planned is not None:
+            out["resolution"] = (
+                {"id": str(planned["id"])} if planned.get("id") else {"name": planned["name"]}
+            )
+            return out
     if isinstance(resolution, Mapping) and resolution.get("required"):
         allowed = [v for v in resolution.get("allowedValues") or () if isinstance(v, Mapping)]
         chosen = next((v for v in allowed if str(v.get("name")).lower() == "done"), None)
@@ -233,12 +260,23 @@ def issue_types(raw: Any) -> list[Mapping[str, Any]]:
     return [t for t in raw or () if isinstance(t, Mapping) and not t.get("subtask")]
 
 
-def project_from(data: Mapping[str, Any], types: list[str], default: str | None) -> Project:
+def subtask_types(raw: Any) -> list[str]:
+    """The names of the sub-task types among ``raw`` (issue 18)."""
+    return [str(t["name"]) for t in raw or () if isinstance(t, Mapping) and t.get("subtask")]
+
+
+def project_from(
+    data: Mapping[str, Any],
+    types: list[str],
+    default: str | None,
+    subtasks: list[str] | None = None,
+) -> Project:
     return Project(
         key=str(data["key"]),
         name=str(data.get("name") or data["key"]),
         issue_types=tuple(types),
         default_issue_type=default,
+        subtask_types=tuple(subtasks or ()),
     )
 
 
@@ -264,6 +302,9 @@ class JiraTracker(JiraRelations):
         self.attachment_limit = attachment_limit
         self._field_ids: dict[str, str] | None = None  # lower-cased field name -> field id
         self._known_ids: set[str] = set()
+        # issue 18: issue key -> a resolution the edit screen refused, for its next
+        # transition's screen (see ``update_issue``)
+        self._pending_resolution: dict[str, str] = {}
 
     @property
     def base_url(self) -> str:
@@ -367,7 +408,10 @@ class JiraTracker(JiraRelations):
             target = item.get("to") if isinstance(item, Mapping) else None
             if isinstance(target, Mapping) and str(target.get("name") or "").lower() == wanted:
                 payload: dict[str, Any] = {"transition": {"id": str(item["id"])}}
-                screen = transition_screen_values(item.get("fields"))
+                planned = self._pending_resolution.get(key)
+                screen = transition_screen_values(item.get("fields"), planned)
+                if planned and "resolution" in screen:
+                    del self._pending_resolution[key]  # on this screen: sent
                 if screen:
                     payload["fields"] = screen
                 self.http.json("POST", self._issue_path(key, "transitions"), json=payload)
@@ -394,8 +438,18 @@ class JiraTracker(JiraRelations):
         listed = embedded.get("comments") or []
         if int(embedded.get("total") or 0) > len(listed):
             comments = self._all_comments(key)
+        worklog = (data.get("fields") or {}).get("worklog")
+        worklogs = None
+        if isinstance(worklog, Mapping) and int(worklog.get("total") or 0) > len(
+            worklog.get("worklogs") or []
+        ):
+            worklogs = self.list_worklogs(key)  # the issue includes only the first 20
         return parse_issue(
-            data, base_url=self.base_url, body_format=self.body_format, comments=comments
+            data,
+            base_url=self.base_url,
+            body_format=self.body_format,
+            comments=comments,
+            worklogs=worklogs,
         )
 
     def _all_comments(self, key: str) -> list[Mapping[str, Any]]:
@@ -434,10 +488,34 @@ class JiraTracker(JiraRelations):
         payload = self.fields_payload(fields)
         if fields.parent is not None:  # issue 18: per flavour (jira_relations.py)
             payload.update(self.parent_fields(fields.parent, key=key, issue_type=fields.issue_type))
+        self._pending_resolution.pop(key, None)
+        if fields.resolution is not None:
+            payload = self._edit_resolution(key, payload, fields.resolution)
         if payload:
             self.http.json("PUT", self._issue_path(key), json={"fields": payload})
         for name, value in fields.properties.items():
             self.set_issue_property(key, name, value)
+
+    def _edit_resolution(self, key: str, payload: dict[str, Any], name: str) -> dict[str, Any]:
+        """Issue 18: set the resolution with the edit where the edit screen has it (an
+        admin may put it there); the rest of ``payload`` still to write, else ``{}``.
+
+        Jira's default screens carry the resolution on the transition into a done status
+        only: Jira refuses the whole edit then (``resolution``: "cannot be set. It is not
+        on the appropriate screen"), so the edit is made without it, and the next
+        transition of this issue (the plan's status, written right after the fields)
+        sends it on its screen instead of ``Done``. A transition out of a done status
+        clears it anyway; a change of resolution within a done status waits for one."""
+        with_it = {**payload, "resolution": {"name": name} if name else None}
+        try:
+            self.http.json("PUT", self._issue_path(key), json={"fields": with_it})
+        except InvalidRequest as exc:
+            if "resolution" not in exc.field_errors:
+                raise
+            if name:
+                self._pending_resolution[key] = name
+            return payload
+        return {}
 
     def delete_issue(self, key: str) -> None:
         self.http.json("DELETE", self._issue_path(key))

@@ -32,7 +32,12 @@ from chalicelib.trackers.base import (
     TrackerError,
 )
 from chalicelib.trackers.http import CONNECT_TIMEOUT, READ_TIMEOUT, JiraHttp, server_auth
-from chalicelib.trackers.jira_common import JiraTracker, issue_types, project_from
+from chalicelib.trackers.jira_common import (
+    JiraTracker,
+    issue_types,
+    project_from,
+    subtask_types,
+)
 from chalicelib.trackers.jira_relations import EPIC_LINK, EPIC_NAME, parse_issue_type
 
 OVERLAP = 50  # positions re-read before a page to find where the last page ended
@@ -197,4 +202,4 @@ class JiraServer(JiraTracker):
 
 def _project(data: Mapping[str, Any]) -> Project:
     types = [str(t["name"]) for t in issue_types(data.get("issueTypes"))]
-    return project_from(data, types, None)
+    return project_from(data, types, None, subtask_types(data.get("issueTypes")))

@@ -24,6 +24,7 @@ import hmac
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from chalicelib import json_input
@@ -43,6 +44,12 @@ _EVENT_KINDS: dict[str, ChangeKind] = {
     "comment_deleted": "comment_deleted",
     "attachment_created": "attachment_created",
     "attachment_deleted": "attachment_deleted",
+    # issue 18: a worklog names its issue (``worklog.issueId``), a link both of its issues
+    "worklog_created": "worklog_created",
+    "worklog_updated": "worklog_updated",
+    "worklog_deleted": "worklog_deleted",
+    "issuelink_created": "issuelink_created",
+    "issuelink_deleted": "issuelink_deleted",
 }
 # Jira Server reports comment changes as ``jira:issue_updated`` with these type names.
 _ISSUE_EVENT_KINDS: dict[str, ChangeKind] = {
@@ -154,6 +161,13 @@ def _author(payload: Mapping[str, Any], kind: ChangeKind) -> str | None:
         return user_id(comment.get("author"))
     if kind == "attachment_created":
         return user_id(_mapping(payload.get("attachment")).get("author"))
+    # a worklog's author wrote it (our own copies are then skipped as our own change);
+    # not for deletions, as for comments
+    worklog = _mapping(payload.get("worklog"))
+    if kind == "worklog_created":
+        return user_id(worklog.get("author"))
+    if kind == "worklog_updated":
+        return user_id(worklog.get("updateAuthor"))
     return None
 
 
@@ -206,6 +220,10 @@ def parse_webhook(headers: Mapping[str, str], raw_body: bytes | str) -> ChangeEv
     if issue_id is None and kind.startswith("comment_"):
         match = _COMMENT_SELF.search(str(_mapping(payload.get("comment")).get("self") or ""))
         issue_id = match.group(1) if match else None
+    if issue_id is None and kind.startswith("worklog_"):
+        issue_id = _ref(_mapping(payload.get("worklog")).get("issueId"))
+    if issue_id is None and kind.startswith("issuelink_"):
+        issue_id = _ref(_mapping(payload.get("issueLink")).get("sourceIssueId"))
     timestamp = payload.get("timestamp")
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         timestamp = None
@@ -219,3 +237,17 @@ def parse_webhook(headers: Mapping[str, str], raw_body: bytes | str) -> ChangeEv
         timestamp=int(timestamp) if timestamp is not None and math.isfinite(timestamp) else None,
         changed_fields=_changed_fields(payload),
     )
+
+
+def parse_webhook_events(headers: Mapping[str, str], raw_body: bytes | str) -> list[ChangeEvent]:
+    """:func:`parse_webhook`, one event per issue it names: an ``issuelink_*`` event names
+    both of the link's issues (``sourceIssueId`` and ``destinationIssueId``), so both are
+    re-read; any other event names one issue (or none)."""
+    event = parse_webhook(headers, raw_body)
+    events = [event]
+    if event.kind in ("issuelink_created", "issuelink_deleted"):
+        payload = json_input.loads(raw_body)
+        other = _ref(_mapping(_mapping(payload).get("issueLink")).get("destinationIssueId"))
+        if other is not None and other != event.issue_id:
+            events.append(replace(event, issue_key=None, issue_id=other))
+    return events

@@ -80,6 +80,7 @@ def test_issue_types_with_the_subtask_flag(hie: Jira):
     levels = [types[n].hierarchy_level for n in ("Epic", "Story", "Sub-task")]
     assert levels == ([1, 0, -1] if hie.flavour == "cloud" else [None, None, None])
     assert "Sub-task" not in hie.bot.get_project(HIE).issue_types  # top-level types only
+    assert hie.bot.get_project(HIE).subtask_types == ("Sub-task",)  # listed apart
 
 
 def test_sub_task_parent_is_read_and_written_alike(hie: Jira):
@@ -104,6 +105,20 @@ def test_epic_child_hides_the_flavour(hie: Jira):
     assert hie.bot.get_issue(loose).parent is None
     if hie.flavour == "server":
         assert hie.bot.get_issue(epic).fields["Epic Name"] == "The epic"
+
+
+def test_update_issue_sets_and_removes_a_parent_in_either_flavour(hie: Jira):
+    """``IssueFields.parent``: a key sets it (Server: Epic Link or a sub-task's parent),
+    ``""`` removes it."""
+    epic = create(hie, "Epic", "The epic")
+    story = create(hie, "Story")
+    hie.bot.update_issue(story, IssueFields(parent=epic))
+    assert hie.bot.get_issue(story).parent == epic
+    hie.bot.update_issue(story, IssueFields(parent=""))
+    assert hie.bot.get_issue(story).parent is None
+    child = create(hie, "Sub-task", parent=create(hie, "Story"))
+    hie.bot.update_issue(child, IssueFields(parent=story))
+    assert hie.bot.get_issue(child).parent == story
 
 
 def test_sub_task_without_parent_is_refused_with_jiras_message(hie: Jira):

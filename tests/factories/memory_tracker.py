@@ -56,13 +56,14 @@ from chalicelib.trackers.base import (
     SearchPage,
     User,
 )
+from tests.factories.memory_catalog import MemoryCatalog
 
 INTEGRATION_USER = User(id="bot", name="Twinsync bot")
 START = "2026-01-02T10:00:00.000+0000"  # the tracker's clock before its first write
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 
-class MemoryTracker:
+class MemoryTracker(MemoryCatalog):  # issue 18: components, versions, users
     def __init__(
         self,
         *,
@@ -95,6 +96,14 @@ class MemoryTracker:
         self._ids = itertools.count(10_000)
         self._numbers: dict[str, int] = {}
         self._ticks = 0
+        # issue 18: issue link types (Jira's defaults); links live on both issues' ``links``
+        self.link_types: list[base.LinkType] = [
+            base.LinkType("10000", "Blocks", "is blocked by", "blocks"),
+            base.LinkType("10001", "Cloners", "is cloned by", "clones"),
+            base.LinkType("10002", "Duplicate", "is duplicated by", "duplicates"),
+            base.LinkType("10003", "Relates", "relates to", "relates to"),
+        ]
+        self._init_catalog()
 
     @classmethod
     def with_projects(cls, *keys: str, **options: Any) -> MemoryTracker:
@@ -128,6 +137,23 @@ class MemoryTracker:
         fields = IssueFields(summary=summary, description=description, labels=labels)
         return self._create(project, fields)
 
+    def link_issues(self, link_type: str, source: str, destination: str) -> str:
+        """A person links ``source`` <outward> ``destination``; the link's id."""
+        return self._link(link_type, source, destination)
+
+    def log_work(
+        self,
+        key: str,
+        *,
+        started: str,
+        seconds: int,
+        comment: Body | None = None,
+        author: User | None = None,
+    ) -> base.Worklog:
+        """A person (``author``, by default one who is not the integration user) logs work."""
+        who = author or User(id="person", name="A Person")
+        return self._add_worklog(key, who, started=started, seconds=seconds, comment=comment)
+
     # --- internals ----------------------------------------------------------------------------
 
     def _call(self, name: str) -> None:
@@ -155,6 +181,7 @@ class MemoryTracker:
         return issue
 
     def _create(self, project: str, fields: IssueFields) -> Issue:
+        extra = self._catalog_changes(project, fields)  # issue 18 (refused before a key)
         self._numbers[project] = self._numbers.get(project, 0) + 1
         key = f"{project}-{self._numbers[project]}"
         stamp = self._tick()
@@ -173,6 +200,7 @@ class MemoryTracker:
             updated=stamp,
             fields=dict(fields.custom),
         )
+        issue = replace(issue, **extra)
         self.issues[key] = issue
         for name, value in fields.properties.items():
             self.properties[(key, name)] = value
@@ -186,7 +214,9 @@ class MemoryTracker:
 
     def get_issue(self, key: str) -> Issue:
         self._call("get_issue")
-        return self._issue(key)
+        # like Jira, an issue's id reads it too (webhooks of worklogs and links name ids)
+        by_id = next((i for i in self.issues.values() if i.id == key), None)
+        return by_id if by_id is not None else self._issue(key)
 
     def search(self, jql: str, *, cursor: str | None = None, limit: int = 50) -> SearchPage:
         self.searches.append(jql)
@@ -211,6 +241,8 @@ class MemoryTracker:
             message = "valid project is required"
             raise base.InvalidRequest(message, field_errors={"project": message})
         issue = self._create(project, fields)
+        if fields.parent or issue.issue_type in self.projects[project].subtask_types:
+            issue = self._with_parent(issue, fields.parent)  # issue 18
         return IssueRef(id=issue.id, key=issue.key, url=issue.url)
 
     def update_issue(self, key: str, fields: IssueFields) -> None:
@@ -223,7 +255,10 @@ class MemoryTracker:
                 changes[name] = value
         if fields.custom:
             changes["fields"] = {**issue.fields, **fields.custom}
+        changes.update(self._catalog_changes(issue.project, fields))
         self._write(key, **changes)
+        if fields.parent is not None:  # issue 18: "" removes it
+            self._with_parent(self._issue(key), fields.parent or None)
 
     def transition_issue(self, key: str, to_status: str) -> bool:
         self._call("transition_issue")
@@ -362,6 +397,97 @@ class MemoryTracker:
         self._issue(key)
         return list(self.links.get(key, {}).values())
 
+    # --- issue 18: links and worklogs (``TrackerRelations``) --------------------------------
+
+    def list_link_types(self) -> list[base.LinkType]:
+        self._call("list_link_types")
+        return list(self.link_types)
+
+    def _link(self, link_type: str, source: str, destination: str) -> str:
+        kind = next((t for t in self.link_types if t.name.lower() == link_type.lower()), None)
+        if kind is None:
+            raise base.NotFound(f"No issue link type with name '{link_type}' found.", status=404)
+        self._issue(source)
+        self._issue(destination)
+        link_id = str(next(self._ids))
+        out = base.IssueLink(link_id, kind.name, "outward", destination)
+        self._write(source, links=(*self.issues[source].links, out))
+        back = base.IssueLink(link_id, kind.name, "inward", source)
+        self._write(destination, links=(*self.issues[destination].links, back))
+        return link_id
+
+    def add_issue_link(self, link_type: str, inward_key: str, outward_key: str) -> None:
+        """As Jira's ``POST issueLink``: ``inward_key`` is the link's source."""
+        self._call("add_issue_link")
+        self._link(link_type, inward_key, outward_key)
+
+    def delete_issue_link(self, link_id: str) -> None:
+        self._call("delete_issue_link")
+        holders = [k for k, i in self.issues.items() if any(x.id == link_id for x in i.links)]
+        if not holders:
+            raise base.NotFound(f"issue link {link_id} does not exist", status=404)
+        for key in holders:
+            self._write(key, links=tuple(x for x in self.issues[key].links if x.id != link_id))
+
+    def list_worklogs(self, key: str) -> list[base.Worklog]:
+        self._call("list_worklogs")
+        return list(self._issue(key).worklogs)
+
+    def _add_worklog(
+        self, key: str, author: User, *, started: str, seconds: int, comment: Body | None
+    ) -> base.Worklog:
+        issue = self._issue(key)
+        stamp = self.now()
+        worklog = base.Worklog(
+            id=str(next(self._ids)),
+            started=_worklog_time(started),
+            seconds=int(seconds),
+            author=author,
+            comment=comment,
+            created=stamp,
+            updated=stamp,
+        )
+        self._write(key, worklogs=(*issue.worklogs, worklog))
+        return worklog
+
+    def add_worklog(
+        self, key: str, *, started: str, seconds: int, comment: Body | None = None
+    ) -> base.Worklog:
+        self._call("add_worklog")
+        return self._add_worklog(key, self.user, started=started, seconds=seconds, comment=comment)
+
+    def update_worklog(
+        self,
+        key: str,
+        worklog_id: str,
+        *,
+        started: str | None = None,
+        seconds: int | None = None,
+        comment: Body | None = None,
+    ) -> base.Worklog:
+        self._call("update_worklog")
+        issue = self._issue(key)
+        for w in issue.worklogs:
+            if w.id == worklog_id:
+                changed = replace(
+                    w,
+                    started=_worklog_time(started) if started is not None else w.started,
+                    seconds=int(seconds) if seconds is not None else w.seconds,
+                    comment=comment if comment is not None else w.comment,
+                    updated=self.now(),
+                )
+                kept = tuple(changed if x.id == worklog_id else x for x in issue.worklogs)
+                self._write(key, worklogs=kept)
+                return changed
+        raise base.NotFound(f"worklog {worklog_id} does not exist", status=404)
+
+    def delete_worklog(self, key: str, worklog_id: str) -> None:
+        self._call("delete_worklog")
+        issue = self._issue(key)
+        if all(w.id != worklog_id for w in issue.worklogs):
+            raise base.NotFound(f"worklog {worklog_id} does not exist", status=404)
+        self._write(key, worklogs=tuple(w for w in issue.worklogs if w.id != worklog_id))
+
     def find_issues_with_property(
         self, project: str, name: str, value: Any, *, created_within_hours: int = 24
     ) -> list[str]:
@@ -376,6 +502,34 @@ class MemoryTracker:
         self._call("check_jql")
         _Query(jql, self.now())
 
+    # --- hierarchy (issue 18) -----------------------------------------------------------------
+
+    def set_parent(self, key: str, parent_key: str | None) -> None:
+        self._call("set_parent")
+        self._with_parent(self._issue(key), parent_key)
+
+    def list_issue_types(self, project: str) -> list[base.IssueType]:
+        self._call("list_issue_types")
+        known = self._project(project)
+        return [
+            *(base.IssueType(id=n, name=n) for n in known.issue_types),
+            *(base.IssueType(id=n, name=n, subtask=True) for n in known.subtask_types),
+        ]
+
+    def _with_parent(self, issue: Issue, parent_key: str | None) -> Issue:
+        """Jira's rules: a sub-task always has a parent, which is no sub-task itself."""
+        subtasks = self._project(issue.project).subtask_types
+        if issue.issue_type in subtasks and not parent_key:
+            raise base.InvalidRequest("a sub-task needs a parent", field_errors={"parent": "x"})
+        if parent_key is not None:
+            parent = self.issues.get(parent_key)
+            if parent is None or parent.issue_type in subtasks or parent_key == issue.key:
+                message = f"issue {parent_key} cannot be the parent of {issue.key}"
+                raise base.InvalidRequest(message, field_errors={"parent": message})
+        if issue.parent == parent_key:
+            return issue
+        return self._write(issue.key, parent=parent_key)
+
 
 # --- times and keys ---------------------------------------------------------------------------
 
@@ -386,6 +540,13 @@ def _parse_time(stamp: str) -> datetime:
 
 def _jira_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _worklog_time(text: str) -> str:
+    """A worklog's ``started`` as Jira keeps it (UTC, ``+0000``)."""
+    from chalicelib.trackers.jira_worklogs import jira_started
+
+    return jira_started(text)
 
 
 def _key_order(issue: Issue) -> tuple[str, int]:

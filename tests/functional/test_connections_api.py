@@ -27,6 +27,9 @@ CONTRACT_FIELDS = {
     "remote",
     "incoming_project",
     "private_comment_visibility",  # issue 14
+    "user_map",  # issue 18
+    "user_fallback",
+    "hierarchy",
     "created_at",
     "updated_at",
 }

@@ -51,7 +51,7 @@ FIELDS = [
     "description", "incoming_project", "admin_access", "destination_incoming_project",
     "invitation_code", "outgoing_script", "incoming_script", "mappings",
     "incoming_guard_jql", "conflict_rules", "issue_key", "local_key", "remote_key", "jql",
-    "private_comment_visibility",
+    "private_comment_visibility", "user_map", "user_fallback", "hierarchy",
     "pairs", "active", "note", "replica", "items", "upto", "status", "reason", "policy",
     "protocol", "invitation_id", "connection_id", "node_id", "short_name", "proof", "url",
     "id", "key", "twin_key", "version", "summary", "comments", "attachments", "fields",

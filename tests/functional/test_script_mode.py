@@ -103,7 +103,7 @@ def test_conflict_rules_say_which_sides_value_a_conflict_keeps(cluster):
     assert saved.status == 200 and saved.body["conflict_rules"] == {"summary": "keep"}
     for rules, field in (
         ({"labels": "keep"}, "conflict_rules.labels"),
-        ({"assignee": "keep"}, "conflict_rules.assignee"),
+        ({"components": "keep"}, "conflict_rules.components"),  # a set, as labels
         ({"summary": "mine"}, "conflict_rules.summary"),
         (["summary"], "conflict_rules"),
     ):

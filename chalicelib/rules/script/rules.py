@@ -166,6 +166,7 @@ def incoming_request(
                 "name": project.name,
                 "issue_types": list(project.issue_types),
                 "default_issue_type": project.default_issue_type,
+                "subtask_types": list(project.subtask_types),  # issue 18
             },
             "body_format": ctx.body_format,
             "remote_short_name": ctx.remote_short_name,
@@ -185,7 +186,7 @@ def _issue_type(value: Any, project: Project) -> str | None:
     named = _named(value, "issue.type", INCOMING)
     if named is None:
         return None
-    for candidate in project.issue_types:
+    for candidate in (*project.issue_types, *project.subtask_types):  # issue 18: sub-tasks
         if candidate.lower() == named["name"].lower():
             return candidate
     raise _refuse(

@@ -92,10 +92,25 @@ class IncomingHelpers:
 
     def get_issue_type(self, name: Any = None) -> str:
         """This project's issue type for ``name``: Basic's :func:`basic.resolve_issue_type`
-        (same name, else the default, else the project's first standard type)."""
+        (same name, else the default, else the project's first standard type).
+
+        Issue 18: a sub-task of the other side (a replica with a parent whose type is a
+        sub-task type here by name, or says ``{name, subtask: true}``) gets this project's
+        sub-task type of that name, else its first sub-task type."""
+        subtask = False
         if isinstance(name, Mapping):
+            subtask = name.get("subtask") is True
             name = name.get("name")
-        return basic.resolve_issue_type(name if isinstance(name, str) else None, self.ctx.project)
+        name = name if isinstance(name, str) else None
+        project = self.ctx.project
+        if self.ctx.replica.get("parent") and project.subtask_types:
+            wanted = basic.type_name_key(name or "")
+            subtask = subtask or any(
+                basic.type_name_key(t) == wanted for t in project.subtask_types
+            )
+        else:
+            subtask = False
+        return basic.resolve_issue_type(name, project, subtask=subtask)
 
     def merge_comments(self, comments: Any = None, public: Any = True) -> list[Obj]:
         """Operations that make this issue's synced comments follow ``comments`` (the
@@ -159,6 +174,7 @@ def incoming_context(inputs: Mapping[str, Any]) -> IncomingContext:
             name=str(project.get("name", "")),
             issue_types=tuple(project.get("issue_types") or ()),
             default_issue_type=project.get("default_issue_type"),
+            subtask_types=tuple(project.get("subtask_types") or ()),  # issue 18
         ),
         body_format=inputs.get("body_format") or "text",
         remote_short_name=str(inputs.get("remote_short_name") or ""),

@@ -238,6 +238,27 @@ def test_bulk_connect_links_existing_pairs_without_creating_issues(ops, shape):
         assert ops.twin(a).remote_key == b and ops.twin(b, ops.other_id).remote_key == a
 
 
+def test_bulk_connect_asks_the_other_end_first_and_fails_a_pair_it_refuses(ops):
+    """Like a single connect: a remote issue that does not exist, or is synced already,
+    fails its pair at once with the other end's words; nothing is recorded for it."""
+    a = ops.tracker.add_issue("OPS", "ops a")
+    b = ops.tracker.add_issue("OPS", "ops b")
+    c = ops.tracker.add_issue("OPS", "ops c")
+    s1 = ops.tracker.add_issue("SUP", "sup 1")
+    s2 = ops.tracker.add_issue("SUP", "sup 2")
+    pairs = [[a.key, s1.key], [b.key, "SUP-404"], [c.key, s1.key]]
+    job_id = start(ops, {"pairs": pairs}, path="/bulk-connect")
+    ops.pump.drain()
+    body = job(ops, job_id)
+    assert (body["state"], body["done"], body["failed"]) == ("done", 1, 2)
+    why = {f["key"]: f["error"] for f in body["failures"]}
+    assert "does not exist in the other instance" in why[b.key]
+    assert f"{s1.key} is already" in why[c.key] and a.key in why[c.key]
+    assert ops.twin(b.key) is None and ops.twin(c.key) is None
+    assert ops.twin(a.key).remote_key == s1.key
+    assert s2.key  # untouched
+
+
 def test_job_progress_in_the_audit_log_and_the_queue_view(ops):
     ops.tracker.add_issue("OPS", "one")
     job_id = start(ops, {"jql": "project = OPS"})

@@ -57,3 +57,19 @@ def test_a_tracker_that_refuses_remote_links_still_syncs_and_a_later_apply_place
     ops.webhook(key)
     ops.pump.drain()
     assert set(links(ops, other)) == {f"twinsync:{ops.other_id}"}  # its apply placed it
+
+
+def test_deleting_the_connection_takes_the_links_off_every_twin_a_page_at_a_time(ops, monkeypatch):
+    from chalicelib.ops import teardown
+
+    monkeypatch.setattr(teardown, "PAGE", 2)  # five twins: three pages
+    pairs = [ops.sync_pair(f"Printer {n}") for n in range(5)]
+    keys = [key for pair in pairs for key in pair]
+    assert all(links(ops, key) for key in keys)
+    assert ops.api("DELETE", f"/api/v1/connections/{ops.connection_id}")[0] == 204
+    ops.pump.drain()
+    assert {key: links(ops, key) for key in keys} == {key: {} for key in keys}
+    assert set(keys) <= set(ops.tracker.issues)  # the issues stay
+    removed = ops.tracker.calls.count("delete_remote_link")
+    ops.pump.drain()  # nothing is queued twice
+    assert ops.tracker.calls.count("delete_remote_link") == removed == len(keys)

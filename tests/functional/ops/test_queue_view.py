@@ -30,7 +30,9 @@ def test_pending_outgoing_and_incoming_entries_and_their_age(ops):
     assert ops.api("GET", f"/api/v1/connections/{ops.other_id}/queue")[1]["incoming"] == {
         "pending": 0,
         "held": 0,
+        "waiting": 0,
         "oldest_age_s": None,
+        "waiting_for_parent": [],
     }
 
 

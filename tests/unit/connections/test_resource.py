@@ -50,6 +50,9 @@ def test_resource_has_the_contract_shape_and_no_secret():
         "remote": {"node_id": "node-b", "url": "https://b.test", "public": True},
         "incoming_project": "SUP",
         "private_comment_visibility": {"type": "role", "value": "Administrators"},
+        "user_map": [],  # issue 18
+        "user_fallback": "unassigned",
+        "hierarchy": "parent_first",
         "created_at": "2026-01-02T03:04:05.000Z",
         "updated_at": "2026-01-02T03:04:05.000Z",
     }

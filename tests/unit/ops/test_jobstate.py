@@ -79,6 +79,19 @@ def test_view_shows_progress_rate_and_eta():
     assert view(new(), now=1.0)["total_known"] is False
 
 
+def test_the_eta_keeps_to_the_jobs_own_max_per_hour():
+    job = new(state="running", total=100, started_at=0.0, max_per_hour=20)
+    assert view(job, now=10.0)["eta_seconds"] == 5 * 3600  # nothing measured: the cap
+    job.sample(0.0)
+    for n in range(10):  # a full bucket lets the first ten go at once
+        job.admitted(f"OPS-{n}", "done", 60.0)
+    shown = view(job, now=60.0)
+    assert shown["rate_per_hour"] == pytest.approx(600.0)  # what was measured, shown as is
+    assert shown["eta_seconds"] == 90 * 3600 // 20  # the rest goes at 20 an hour
+    uncapped = new(state="running", total=100, started_at=0.0)
+    assert view(uncapped, now=10.0)["eta_seconds"] is None  # no cap, nothing measured
+
+
 def test_rate_uses_recent_samples_when_they_exist():
     job = new(state="running", total=10, started_at=0.0)
     job.sample(0.0)

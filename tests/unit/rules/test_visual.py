@@ -46,7 +46,7 @@ def block(direction, *, side="local", sync="automatic", scope=None, fields=None)
         ([block("outgoing", side="middle")], "mappings[0].side"),
         ([block("outgoing", scope={"colour": ["red"]})], "mappings[0].scope.colour"),
         ([block("outgoing", scope={"labels": "red"})], "mappings[0].scope.labels"),
-        ([block("outgoing", fields=[{"field": "assignee"}])], "mappings[0].fields[0].field"),
+        ([block("outgoing", fields=[{"field": "watchers"}])], "mappings[0].fields[0].field"),
         (
             [block("outgoing", fields=[{"field": "custom", "local": "x"}])],
             "mappings[0].fields[0].remote",

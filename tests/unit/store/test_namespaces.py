@@ -42,6 +42,7 @@ EXAMPLES = [
     (ns.job_chunk_key("j1", 2), "job#j1#c#2"),
     (ns.job_cancel_key("j1"), "job#j1#cancel"),
     (ns.job_findings_key("j1", 0), "job#j1#d#0"),
+    (ns.parent_wait_key("c1", "B-7"), "wait#c1#B-7"),
     # events table
     (ns.ERRORS_PK, "err"),
     (ns.AUDIT_PK, "audit"),
@@ -62,6 +63,7 @@ EXAMPLES = [
     (ns.deliver_group("c1", "A-1"), "c1#A-1"),
     (ns.apply_group("c1", "B-7"), "c1#r#B-7"),
     (ns.job_group("j1"), "job#j1"),
+    (ns.teardown_group("c1"), "teardown#c1"),
     (ns.hook_dedup("d-9"), "hook#d-9"),
     (
         ns.reconcile_dedup("A-1", "2024-05-01T10:00:00.000+0000"),
@@ -70,10 +72,13 @@ EXAMPLES = [
     (ns.sync_dedup("c1", "A-1", 1714557600.25), "sync#c1#A-1#1714557600.25"),
     (ns.job_item_dedup("j1", "A-1"), "job#j1#A-1"),
     (ns.job_step_dedup("j1", 3), "job#j1#3"),
+    (ns.teardown_dedup("c1", None), "teardown#c1#"),
+    (ns.teardown_dedup("c1", "OPS-9"), "teardown#c1#OPS-9"),
     (ns.outbox_dedup("c1", 12), "out#c1#12"),
     (ns.inbox_dedup("c1", "r-3"), "in#c1#r-3"),
     (ns.resume_out_dedup("c1", 12, 28_571_000), "resume#out#c1#12#28571000"),
     (ns.resume_in_dedup("c1", 12, 28_571_000), "resume#in#c1#12#28571000"),
+    (ns.parent_dedup("c1", 12, "B-7", 5), "parent#c1#12#B-7#5"),
     (ns.retry_dedup("e-1", 1714557600.5), "retry#e-1#1714557600.5"),
 ]
 

@@ -364,7 +364,7 @@ def test_attachment_events_carry_no_issue():
 
 
 def test_unknown_events_are_other():
-    event = parse_webhook({}, b'{"webhookEvent": "worklog_created", "timestamp": 5}')
+    event = parse_webhook({}, b'{"webhookEvent": "sprint_started", "timestamp": 5}')
     assert event.kind == "other" and event.issue_key is None
 
 
