@@ -57,6 +57,9 @@ class LinkOp:
     type: str
     direction: Literal["inward", "outward"]
     remote_key: str
+    # the other side added this link as a copy of one of ours: absent here, it is one we
+    # removed since (an echo), not a new link to add
+    copied: bool = False
 
 
 @dataclass(frozen=True)

@@ -399,7 +399,7 @@ def _link_ops(mapping: FieldMapping, links: Any) -> dict[tuple[str, str, str], L
             way: Literal["inward", "outward"] = (
                 "inward" if link["direction"] == "inward" else "outward"
             )
-            ops[(kind, way, key)] = LinkOp("add", kind, way, key)
+            ops[(kind, way, key)] = LinkOp("add", kind, way, key, copied=link.get("copied") is True)
     return ops
 
 

@@ -159,6 +159,9 @@ class TwinModel(Model):
     last_synced_at = UTCDateTimeAttribute(null=True)
     comment_map = JSONAttribute(default=dict)  # remote comment id -> local comment id
     worklog_map = JSONAttribute(null=True)  # issue 18: remote worklog id -> {local_id, hash}
+    # issue 18: links of this issue that this node added as copies of the other side's,
+    # [type (lower case), direction, our key of the other issue]; sent marked ``copied``
+    links_copied = JSONAttribute(null=True)
     attachment_map = JSONAttribute(default=dict)  # remote attachment id -> local attachment id
     last_applied_version = NumberAttribute(default=0)
     last_applied_hash = UnicodeAttribute(null=True)

@@ -19,7 +19,7 @@ from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import TwinModel
 from chalicelib.store.namespaces import outbox_dedup, outbox_pk
-from chalicelib.sync import hierarchy
+from chalicelib.sync import hierarchy, relations_apply
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deliver import enqueue_deliver
 from chalicelib.sync.events import record_transaction
@@ -91,6 +91,7 @@ def _send(
     except SkipSync:  # the rules leave this issue out (scope, direction disabled)
         twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])
         return False
+    relations_apply.mark_copied(twin, replica)  # issue 18: our copies of their links
     state, changed = merge.observe_local(
         merge.load(twin.merge_state),
         replica,

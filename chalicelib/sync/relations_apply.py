@@ -27,10 +27,10 @@ import contextlib
 from typing import Any
 
 from chalicelib.rules.plan import LinkOp, Plan, WorklogOp
-from chalicelib.store.models import ConnectionModel, TwinModel
+from chalicelib.store.models import ConnectionModel, TwinModel, set_or_remove
 from chalicelib.sync.messages import Replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import twin_by_remote
+from chalicelib.sync.store import get_twin, twin_by_remote
 from chalicelib.trackers.base import IssueLink, NotFound, utc_time
 
 
@@ -102,6 +102,7 @@ def _apply_links(
         (op.type.lower(), op.direction, other) for op, other in resolved if op.action == "add"
     }
     types: dict[str, str] | None = None  # read only when a link is to be added
+    copies = LinkCopies(connection.id)
     for op, other in resolved:
         if op.action == "remove":
             for link in _to_remove(present, op.type, op, other, claimed):
@@ -109,9 +110,12 @@ def _apply_links(
                     with contextlib.suppress(NotFound):  # already gone: fine
                         tracker.delete_issue_link(link.id)
                 present.remove(link)
+                copies.forget(twin, link.type, link.direction, other)
             continue
         if any(_matches(x, op.type, op.direction, other) for x in present):
             continue  # already linked (a person, or the other issue's replica)
+        if op.copied:
+            continue  # the other side's copy of a link we had: we removed it since
         if types is None:
             types = {t.name.lower(): t.name for t in tracker.list_link_types()}
         name = types.get(op.type.lower())
@@ -127,9 +131,61 @@ def _apply_links(
             (twin.local_key, other) if op.direction == "outward" else (other, twin.local_key)
         )
         tracker.add_issue_link(name, source, destination)
+        copies.remember(twin, name, op.direction, other)
         deps.hook("after_link", key=twin.local_key, other=other)
         present.append(IssueLink("", name, op.direction, other))
     return problems
+
+
+class LinkCopies:
+    """The links this node added as copies, kept on both issues' twins
+    (``TwinModel.links_copied``): the outgoing replica marks them ``copied``
+    (:func:`mark_copied`), so the other side never takes our copy of its link, read back
+    after it removed the link, for a new link to add."""
+
+    def __init__(self, connection_id: str) -> None:
+        self.connection_id = connection_id
+
+    def remember(self, twin: TwinModel, kind: str, direction: str, other: str) -> None:
+        self._note(twin, kind, direction, other, keep=True)
+
+    def forget(self, twin: TwinModel, kind: str, direction: str, other: str) -> None:
+        self._note(twin, kind, direction, other, keep=False)
+
+    def _note(self, twin: TwinModel, kind: str, direction: str, other: str, *, keep: bool) -> None:
+        _set_copy(twin, [kind.lower(), direction, other], keep=keep)
+        mirror = get_twin(self.connection_id, other)  # the link shows on the other issue too
+        if mirror is not None:
+            back = "inward" if direction == "outward" else "outward"
+            _set_copy(mirror, [kind.lower(), back, twin.local_key], keep=keep)
+
+
+def _set_copy(twin: TwinModel, entry: list[str], *, keep: bool) -> None:
+    copies = [list(x) for x in twin.links_copied or [] if isinstance(x, list)]
+    if (entry in copies) == keep:
+        return
+    copies = [*copies, entry] if keep else [x for x in copies if x != entry]
+    twin.update(actions=[set_or_remove(TwinModel.links_copied, copies or None)])
+
+
+def mark_copied(twin: TwinModel, replica: dict[str, Any]) -> None:
+    """Mark the outgoing replica's links that this node added as copies (``copied``), and
+    forget copies no longer on the issue (a person removed one: added again, it is theirs)."""
+    links = replica.get("links")
+    if not isinstance(links, list) or not twin.links_copied:
+        return
+    shown = {
+        (str(x.get("type", "")).lower(), x.get("direction"), x.get("key")): x
+        for x in links
+        if isinstance(x, dict)
+    }
+    kept = []
+    for entry in twin.links_copied:
+        if isinstance(entry, list) and len(entry) == 3 and tuple(entry) in shown:
+            shown[tuple(entry)]["copied"] = True
+            kept.append(entry)
+    if len(kept) != len(twin.links_copied):
+        twin.update(actions=[set_or_remove(TwinModel.links_copied, kept or None)])
 
 
 # --- worklogs ---------------------------------------------------------------------------

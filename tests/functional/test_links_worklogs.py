@@ -82,6 +82,31 @@ def test_removal_follows_and_stops(env):
     assert env.tracker.calls.count("delete_issue_link") == 2  # the person's, and ours
 
 
+def test_our_copy_of_a_link_read_back_after_its_removal_there_does_not_bring_it_back(env):
+    """The echo of an old value: SUP's replica still lists its copy of the link when OPS
+    has removed the link meanwhile; OPS does not take the copy for a new link."""
+    from chalicelib.trackers.base import IssueFields
+
+    a, a2 = env.sync_pair("Printer on fire")
+    b, b2 = env.sync_pair("Toner empty")
+    link = env.tracker.link_issues("Blocks", a, b)
+    changed(env, a, b)
+    assert links_of(env, a2) == {("Blocks", "outward", b2)}
+    assert env.twin(a2, env.other_id).links_copied == [["blocks", "outward", b2]]
+    env.tracker.delete_issue_link(link)  # removed on OPS; its webhook comes later
+    env.tracker.update_issue(a2, IssueFields(summary="Printer still on fire"))
+    changed(env, a2)  # SUP's replica of a2, with its copy of the link, reaches OPS first
+    assert env.tracker.issues[a].summary == "Printer still on fire"
+    assert links_of(env, a) == set()  # not brought back
+    changed(env, a, b)  # now the removal reaches SUP
+    assert links_of(env, a2) == set() and links_of(env, b2) == set()
+    assert links_of(env, a) == set() and links_of(env, b) == set()
+    # a link a person makes again on SUP is theirs, not a copy: it reaches OPS
+    env.tracker.link_issues("Blocks", a2, b2)
+    changed(env, a2, b2)
+    assert links_of(env, a) == {("Blocks", "outward", b)}
+
+
 def test_a_link_to_an_unsynced_issue_arrives_when_that_issue_syncs(env):
     a, a2 = env.sync_pair("Printer on fire")
     b = env.tracker.add_issue("OPS", "Toner empty").key

@@ -56,7 +56,7 @@ def view(issue: Issue, *, integration_user_id: str | None) -> dict[str, Any]:
 # --- outgoing ---------------------------------------------------------------------------
 
 
-def _link(item: Any, what: str, script: str) -> dict[str, str]:
+def _link(item: Any, what: str, script: str) -> dict[str, Any]:
     if isinstance(item, Mapping):
         kind, direction, key = item.get("type"), item.get("direction"), item.get("key")
         if isinstance(kind, Mapping):
@@ -67,7 +67,10 @@ def _link(item: Any, what: str, script: str) -> dict[str, str]:
             direction = direction.lower()
         named = isinstance(kind, str) and bool(kind) and isinstance(key, str) and bool(key)
         if named and direction in DIRECTIONS:
-            return {"type": str(kind), "direction": direction, "key": str(key)}
+            link = {"type": str(kind), "direction": direction, "key": str(key)}
+            if item.get("copied") is True:  # the sender's own copy of one of ours
+                link["copied"] = True
+            return link
     raise ScriptError(
         f"{what} must be {{type, direction: 'inward' or 'outward', key}}",
         kind="result",
@@ -75,10 +78,10 @@ def _link(item: Any, what: str, script: str) -> dict[str, str]:
     )
 
 
-def _links(value: Any, what: str, script: str) -> list[dict[str, str]]:
+def _links(value: Any, what: str, script: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise ScriptError(f"{what} must be a list of links", kind="result", script=script)
-    out: list[dict[str, str]] = []
+    out: list[dict[str, Any]] = []
     for n, item in enumerate(value):
         link = _link(item, f"{what}[{n}]", script)
         if link not in out:
@@ -206,7 +209,7 @@ def _worklog_ops(value: Any, ctx: IncomingContext) -> tuple[WorklogOp, ...]:
     return tuple(ops)
 
 
-def _raw_links(value: Any) -> list[dict[str, str]]:
+def _raw_links(value: Any) -> list[dict[str, Any]]:
     """A replica's links (already checked on arrival); odd items left out."""
     out = []
     for item in value if isinstance(value, list) else ():
@@ -228,7 +231,10 @@ def link_ops(value: Any, ctx: IncomingContext) -> tuple[LinkOp, ...]:
         now = _links(value, "issue.links", INCOMING)
     except ScriptError as exc:
         raise _refuse(exc.message) from None
-    ops = [LinkOp("add", x["type"], x["direction"], x["key"]) for x in now]  # type: ignore[arg-type]
+    ops = [
+        LinkOp("add", x["type"], x["direction"], x["key"], copied=bool(x.get("copied")))
+        for x in now
+    ]
     # what the other side removed since the last replica applied, its type mapped as the
     # script mapped the links it kept (matched by other issue and direction)
     current = _raw_links(ctx.replica.get("links"))
@@ -245,7 +251,7 @@ def link_ops(value: Any, ctx: IncomingContext) -> tuple[LinkOp, ...]:
         kind = mapped.get(raw["type"], raw["type"])
         if (kind, raw["direction"], raw["key"]) in added:
             continue
-        op = LinkOp("remove", kind, raw["direction"], raw["key"])  # type: ignore[arg-type]
+        op = LinkOp("remove", kind, raw["direction"], raw["key"])
         if op not in ops:
             ops.append(op)
     return tuple(ops)
