@@ -148,7 +148,7 @@ def issue_fields(result: Mapping[str, Any], ctx: IncomingContext) -> dict[str, A
         due = _date(result["due_date"], "issue.due_date", INCOMING)
         out["due_date"] = due if due is not None else (None if ctx.first_sync else "")
     if "environment" in result:
-        out["environment"] = _environment(result["environment"], ctx)
+        out["environment"] = incoming_body(result["environment"], ctx, "issue.environment")
     if "resolution" in result:
         named = _resolution(result["resolution"], "issue.resolution", INCOMING)
         if named is not None:
@@ -158,9 +158,9 @@ def issue_fields(result: Mapping[str, Any], ctx: IncomingContext) -> dict[str, A
     return out
 
 
-def _environment(value: Any, ctx: IncomingContext) -> Body | None:
-    """As the description: text or ``{format, value}`` in this tracker's format; ``None``
-    clears (nothing to clear on a first sync)."""
+def incoming_body(value: Any, ctx: IncomingContext, what: str) -> Body | None:
+    """A body an incoming script set (description, environment): text or ``{format,
+    value}``, in this tracker's format; ``None`` clears (nothing to clear on a first sync)."""
     if value is None:
         if ctx.first_sync:
             return None
@@ -170,7 +170,7 @@ def _environment(value: Any, ctx: IncomingContext) -> Body | None:
     try:
         body = body_from_json(value)
     except InvalidReplica:
-        raise _refuse("issue.environment must be text or {format, value}, or None") from None
+        raise _refuse(f"{what} must be text or {{format, value}}, or None", INCOMING) from None
     return basic.convert_body(body, ctx.body_format)
 
 

@@ -198,18 +198,7 @@ def _issue_type(value: Any, project: Project) -> str | None:
 def _description(issue: Mapping[str, Any], ctx: IncomingContext) -> Body | None:
     if "description" not in issue:
         return None
-    value = issue["description"]
-    if value is None:
-        if ctx.first_sync:
-            return None
-        return Body(ctx.body_format, "" if ctx.body_format != "adf" else None)
-    if isinstance(value, str):
-        value = {"format": "text", "value": value}
-    try:
-        body = body_from_json(value)
-    except InvalidReplica:
-        raise _refuse("issue.description must be text or {format, value}") from None
-    return basic.convert_body(body, ctx.body_format)
+    return fields_api.incoming_body(issue["description"], ctx, "issue.description")
 
 
 def _fields(issue: Mapping[str, Any], ctx: IncomingContext) -> IssueFields | None:
