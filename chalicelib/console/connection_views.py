@@ -43,6 +43,9 @@ def _queue(client: AdminClient, cid: str) -> dict[str, Any]:
         "outgoing_age": age_label(q["outgoing"].get("oldest_age_s")),
         "incoming": q["incoming"]["pending"],
         "held": q["incoming"].get("held", 0),
+        # issue 18: children whose parent is not synced here yet (not errors)
+        "waiting": q["incoming"].get("waiting", 0),
+        "waiting_for_parent": q["incoming"].get("waiting_for_parent") or [],
         "incoming_age": age_label(q["incoming"].get("oldest_age_s")),
         "peer_local": bool(peer.get("local")),
         "peer_public": bool(peer.get("public")),

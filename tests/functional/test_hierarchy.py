@@ -177,6 +177,27 @@ def test_all_at_once_the_hierarchy_arrives_whole(hier):
     assert_clean(hier)
 
 
+def console_queue(hier: Ops, cid: str) -> str:
+    """The Sync queue section of a connection's Overview in the console, signed in."""
+    from contextlib import nullcontext
+
+    from tests.functional.test_console import Visitor, text
+
+    class OneNode:  # the harness's one node, as the console tests' cluster offers it
+        client = hier.client
+
+        def __getitem__(self, name: str) -> None:
+            return None
+
+        def active(self, node: object) -> object:
+            return nullcontext()
+
+    visitor = Visitor(OneNode(), "node")
+    visitor.sign_in()
+    html = text(visitor.get(f"/console/connections/{cid}"))
+    return html[html.index('id="queue"') : html.index("</section>", html.index('id="queue"'))]
+
+
 def test_a_waiting_child_shows_in_the_queue_not_as_an_error(hier):
     from chalicelib.sync.events import list_errors
 
@@ -192,6 +213,9 @@ def test_a_waiting_child_shows_in_the_queue_not_as_an_error(hier):
     shown = [c for c in health["connections"] if c["id"] == hier.other_id]
     assert shown and shown[0]["incoming"]["waiting"] == 1
     assert list_errors() == []
+    queue = console_queue(hier, hier.other_id)  # what an admin sees on the Overview tab
+    assert "Waiting for a parent" in queue
+    assert f"{made['Sub-task 1']} (parent {made['Story 1']})" in queue and "Not an error" in queue
     sync(hier, made["Story 1"])  # its parent, the epic, is not synced either: it waits too
     hier.pump.drain()
     view = hier.api("GET", f"/api/v1/connections/{hier.other_id}/queue")[1]["incoming"]
