@@ -58,7 +58,9 @@ class UnderWay:
 def under_way(connection_id: str) -> UnderWay:
     out = EntryModel.query(outbox_pk(connection_id), filter_condition=EntryModel.state == "pending")
     into = EntryModel.query(
-        inbox_pk(connection_id), filter_condition=EntryModel.state.is_in("pending", "held")
+        inbox_pk(connection_id),
+        # a child waiting for its parent (issue 18) is under way too
+        filter_condition=EntryModel.state.is_in("pending", "held", "waiting"),
     )
     return UnderWay(frozenset(e.issue_key for e in out), frozenset(e.issue_key for e in into))
 

@@ -133,6 +133,18 @@ def test_entries_waiting_in_an_outbox_make_a_twin_pending(ops):
     assert (result["drifted"], result["pending"]) == (0, 1), result
 
 
+def test_a_replica_waiting_for_its_parent_makes_a_twin_pending(ops):
+    """Issue 18: an inbox entry that waits for its parent's first sync is under way."""
+    from chalicelib.store.models import EntryModel
+    from chalicelib.store.namespaces import inbox_pk
+
+    ops.sync_pair("Child")
+    entry = next(iter(EntryModel.query(inbox_pk(ops.other_id))))
+    entry.update(actions=[EntryModel.state.set("waiting")])
+    result = scan(ops)["result"]
+    assert (result["drifted"], result["pending"]) == (0, 1), result
+
+
 def test_bad_input_is_refused_and_starts_nothing(ops):
     from chalicelib.ops.jobs import jobs_of
 
