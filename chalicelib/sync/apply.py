@@ -432,6 +432,7 @@ def _create_twin(
                     versions=fields.versions,
                     due_date=fields.due_date,
                     environment=fields.environment,
+                    resolution=fields.resolution,
                 ),
             )
         except TrackerError as exc:

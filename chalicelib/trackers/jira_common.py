@@ -489,6 +489,10 @@ class JiraTracker(JiraRelations):
             payload["properties"] = [{"key": k, "value": v} for k, v in fields.properties.items()]
         data = self.http.json("POST", f"{self.api}/issue", json=payload)
         key = str(data["key"])
+        if fields.resolution:
+            # no create screen carries it (Jira sets it on the way into a done status): the
+            # issue's first transition sends it, as after an edit that could not
+            self._pending_resolution[key] = fields.resolution
         return IssueRef(id=str(data.get("id") or ""), key=key, url=browse_url(self.base_url, key))
 
     def update_issue(self, key: str, fields: IssueFields) -> None:

@@ -30,6 +30,17 @@ def test_a_resolution_the_edit_screen_refuses_goes_with_the_next_transition(jira
     assert jira.alice.get_issue(key).resolution == "Won't Do"
 
 
+def test_a_resolution_given_on_create_goes_with_the_first_transition(jira: Jira):
+    jira.admin.create_field("Customer")
+    jira.admin.create_project("RSC", "Resolved", issue_types=["Task"], workflow=RESOLVE_SCREEN)
+    fields = IssueFields(summary="Born resolved", issue_type="Task", resolution="Won't Do")
+    key = jira.bot.create_issue("RSC", fields).key  # no create screen has it: not refused
+    assert jira.alice.get_issue(key).resolution is None
+    assert jira.bot.transition_issue(key, "In Progress") is True
+    assert jira.bot.transition_issue(key, "Done") is True
+    assert jira.alice.get_issue(key).resolution == "Won't Do"
+
+
 def test_a_resolution_on_the_edit_screen_is_set_and_cleared_by_the_edit(jira: Jira):
     screens = {"edit": ["summary", "resolution"]}
     jira.admin.create_project("EDR", "Editable", issue_types=["Task"], screens=screens)
