@@ -120,7 +120,7 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         return
     try:
         with retrying_later(unavailable_retry_after=False):
-            twin = apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
+            apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
     except hierarchy.ParentNotSynced as exc:  # not an error: applied once the parent lands
         hierarchy.wait(
             connection, entry, exc.remote_key, deps=deps, receive_count=message.receive_count
@@ -133,8 +133,6 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         raise refusals.refused(connection, incoming, exc, deps=deps) from exc
     set_entry_state(entry, "applied")
     refusals.applied(connection, incoming, deps=deps)
-    if twin is not None and twin.remote_key:  # a link learns its remote key: children go on
-        hierarchy.released(connection, twin, deps=deps)
 
 
 def apply_replica(
@@ -296,6 +294,8 @@ def _apply_held(
         first_sync=first_sync,
         deps=deps,
     )
+    if link and not first_sync:  # a link learns its remote key: its children go on
+        hierarchy.released(connection, twin, deps=deps)
     if merged.send_back and not first_sync:
         # a rule kept our value in a conflict: the other end learns it as a later edit
         try:
