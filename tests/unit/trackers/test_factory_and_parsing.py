@@ -56,8 +56,11 @@ def test_user_ids_prefer_account_id_then_key_then_name():
     assert parse_user({"accountId": "a", "key": "k", "name": "n", "displayName": "D"}) == User(
         "a", "D"
     )
-    assert parse_user({"key": "k", "name": "n"}) == User("k", "n")
-    assert parse_user({"name": "n"}) == User("n", "n")
+    # Server: the key is the id, the username kept beside it
+    assert parse_user({"key": "k", "name": "n"}) == User("k", "n", username="n")
+    assert parse_user({"name": "n"}) == User("n", "n", username="n")
+    shown = {"key": "JIRAUSER1", "name": "jo", "displayName": "Jo", "emailAddress": "jo@x.test"}
+    assert parse_user(shown) == User("JIRAUSER1", "Jo", "jo@x.test", "jo")
     assert parse_user({"displayName": "Former user"}) is None
     assert parse_user(None) is None
 
