@@ -281,7 +281,9 @@ def _apply_held(
     problems += _apply_attachments(
         connection, twin, replica, plan.attachments, deps=deps, heal=retry
     )
-    problems += fields_apply.apply_people(connection, twin, plan, deps=deps)
+    instead = fields_apply.apply_people(connection, twin, plan, deps=deps)
+    if instead:  # the tracker refused a user and the fallback took its place
+        state = merge.after_write(state, instead)
     problems += relations_apply.apply(connection, twin, replica, plan, deps=deps, heal=retry)
     _finish(
         connection,

@@ -179,8 +179,10 @@ def _create(
 
 def apply_people(
     connection: ConnectionModel, twin: TwinModel, plan: Plan, *, deps: SyncDeps
-) -> list[str]:
-    """Assignee and reporter written; problems to show on the twin (none fails the sync).
+) -> dict[str, Any]:
+    """Assignee and reporter written (none fails the sync); what landed instead of what
+    :func:`written` said, when the tracker refused a user and the fallback took its place
+    (in replica form: the registers remember it, so it is not read back as an edit here).
 
     What was left out or fell back is written to the twin's history as a note."""
     notes = list(getattr(plan, "notes", ()))
@@ -190,6 +192,7 @@ def apply_people(
         targets = tuple(mapper.target(op) for op in plan.people)
         notes.extend(t.note for t in targets if t.note)
     writes = [t for t in targets if not t.keep]
+    instead: dict[str, Any] = {}
     if writes:
         current = deps.tracker.get_issue(twin.local_key)
         mapper = PeopleMapper(connection, deps.tracker)
@@ -197,7 +200,12 @@ def apply_people(
             now = getattr(current, target.role)
             if (now.id if now is not None else None) == target.user_id:
                 continue  # already so (a retry, or nothing changed): nothing to write
-            notes.extend(_write(twin.local_key, target, mapper, deps=deps))
+            said, landed = _write(twin.local_key, target, mapper, deps=deps)
+            notes.extend(said)
+            if landed is UNCHANGED:  # refused, and nobody else to write: as it was
+                landed = now.id if now is not None else None
+            if landed != target.user_id:
+                instead[target.role] = {"id": landed} if landed else None
     if notes:
         record_transaction(
             connection.id,
@@ -206,32 +214,36 @@ def apply_people(
             changes=[],
             outcome=NOTE + " ".join(notes),
         )
-    return []
+    return instead
 
 
-def _write(key: str, target: Target, mapper: PeopleMapper, *, deps: SyncDeps) -> list[str]:
+UNCHANGED = "\0unchanged"  # _write wrote nobody: the issue shows who it showed
+
+
+def _write(
+    key: str, target: Target, mapper: PeopleMapper, *, deps: SyncDeps
+) -> tuple[list[str], str | None]:
     """Set the assignee or reporter; a user the tracker refuses (not assignable, gone)
-    falls back like an unmapped person. Notes of what happened instead."""
+    falls back like an unmapped person. Notes of what happened instead, and who landed."""
     try:
         _set(key, target.role, target.user_id, deps=deps)
-        return []
+        return [], target.user_id
     except (RateLimited, Unavailable):
         raise
     except TrackerError as exc:
         refused = f"(user {target.user_id or 'nobody'}) was refused here ({exc.message})"
     instead = mapper.fallback(target.role, target.person, refused)
     if instead.keep or instead.user_id == target.user_id:
-        return [instead.note or ""]
+        return [instead.note or ""], UNCHANGED
     try:
         _set(key, instead.role, instead.user_id, deps=deps)
-        return [instead.note or ""]
+        return [instead.note or ""], instead.user_id
     except (RateLimited, Unavailable):
         raise
     except TrackerError as exc:  # the fallback user refused too: nobody
         _set(key, instead.role, None, deps=deps)
-        return [
-            f"{instead.note} The fallback user was refused too ({exc.message}): left unassigned."
-        ]
+        note = f"{instead.note} The fallback user was refused too ({exc.message}): left unassigned."
+        return [note], None
 
 
 def _set(key: str, role: str, user_id: str | None, *, deps: SyncDeps) -> None:

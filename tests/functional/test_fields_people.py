@@ -250,6 +250,7 @@ def test_an_unmapped_or_refused_assignee_falls_back_to_the_fallback_user(env):
     assert tracker.issues[key].assignee.id == "u-help"  # Carl cannot be assigned issues
     assert "cannot be assigned" in notes(key)[0]
     assert get_twin("conn-1", key).status == "synced"
+    assert not echoed(env, key)  # the fallback that landed is ours, not an edit made here
 
 
 def test_people_are_mapped_and_written_once(env):
