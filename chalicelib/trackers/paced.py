@@ -25,15 +25,20 @@ from chalicelib.trackers.base import (
     Body,
     Comment,
     CommentVisibility,
+    Component,
     Issue,
     IssueFields,
     IssueRef,
+    IssueType,
+    LinkType,
     Project,
+    ProjectVersion,
     RateLimited,
     RemoteLink,
     SearchPage,
     Tracker,
     User,
+    Worklog,
 )
 from chalicelib.trackers.pacing import IssueWriteCaps, budget_for
 
@@ -232,6 +237,98 @@ class PacedTracker:
 
     def check_jql(self, jql: str) -> None:
         return self._call(self.inner.check_jql, jql)
+
+    # --- issue 18: the relations protocol (ADR 0008), counted; writes keep the caps -------
+
+    def _rel(self, name: str, *args: Any, issue: str | None = None, **kw: Any) -> Any:
+        return self._call(getattr(self.inner, name), *args, issue=issue, **kw)
+
+    def list_link_types(self) -> list[LinkType]:
+        return self._rel("list_link_types")
+
+    def add_issue_link(self, link_type: str, inward_key: str, outward_key: str) -> None:
+        # one write that shows on both issues: the cap of the one whose apply writes it
+        return self._rel("add_issue_link", link_type, inward_key, outward_key, issue=inward_key)
+
+    def delete_issue_link(self, link_id: str) -> None:
+        return self._rel("delete_issue_link", link_id)
+
+    def list_issue_types(self, project: str) -> list[IssueType]:
+        return self._rel("list_issue_types", project)
+
+    def list_worklogs(self, key: str) -> list[Worklog]:
+        return self._rel("list_worklogs", key)
+
+    def add_worklog(
+        self, key: str, *, started: str, seconds: int, comment: Body | None = None
+    ) -> Worklog:
+        return self._rel(
+            "add_worklog", key, started=started, seconds=seconds, comment=comment, issue=key
+        )
+
+    def update_worklog(
+        self,
+        key: str,
+        worklog_id: str,
+        *,
+        started: str | None = None,
+        seconds: int | None = None,
+        comment: Body | None = None,
+    ) -> Worklog:
+        return self._rel(
+            "update_worklog",
+            key,
+            worklog_id,
+            started=started,
+            seconds=seconds,
+            comment=comment,
+            issue=key,
+        )
+
+    def delete_worklog(self, key: str, worklog_id: str) -> None:
+        return self._rel("delete_worklog", key, worklog_id, issue=key)
+
+    def list_components(self, project: str) -> list[Component]:
+        return self._rel("list_components", project)
+
+    def create_component(self, project: str, name: str, description: str = "") -> Component:
+        return self._rel("create_component", project, name, description)
+
+    def list_versions(self, project: str) -> list[ProjectVersion]:
+        return self._rel("list_versions", project)
+
+    def create_version(
+        self,
+        project: str,
+        name: str,
+        *,
+        description: str = "",
+        released: bool = False,
+        release_date: str | None = None,
+    ) -> ProjectVersion:
+        return self._rel(
+            "create_version",
+            project,
+            name,
+            description=description,
+            released=released,
+            release_date=release_date,
+        )
+
+    def find_user_by_email(self, email: str) -> User | None:
+        return self._rel("find_user_by_email", email)
+
+    def get_user(self, user_id: str) -> User:
+        return self._rel("get_user", user_id)
+
+    def set_assignee(self, key: str, user_id: str | None) -> None:
+        return self._rel("set_assignee", key, user_id, issue=key)
+
+    def set_reporter(self, key: str, user_id: str) -> None:
+        return self._rel("set_reporter", key, user_id, issue=key)
+
+    def set_parent(self, key: str, parent_key: str | None) -> None:
+        return self._rel("set_parent", key, parent_key, issue=key)
 
 
 def paced(tracker: Tracker) -> Tracker:

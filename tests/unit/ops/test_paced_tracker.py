@@ -84,3 +84,21 @@ def test_server_has_no_per_issue_caps_and_wrapping_is_idempotent():
     assert time.slept == []
     assert paced(tracker) is tracker
     assert tracker.kind == "jira_server" and tracker.body_format == "wiki"
+
+
+def test_relations_calls_are_counted_and_their_writes_keep_the_per_issue_caps():
+    """Issue 18 (ADR 0008): links, worklogs and people writes of one issue count toward the
+    node's budget and Jira Cloud's per-issue write cap like the issue's other writes."""
+    tracker, inner, time, usage, _ = make()
+    inner.create_issue("SUP", IssueFields(summary="y"))
+    for n in range(20):  # Cloud's cap: about 20 writes per issue in 2 s
+        tracker.add_worklog("SUP-1", started="2026-12-01T09:00:00Z", seconds=60 + n)
+    tracker.list_worklogs("SUP-1")
+    assert time.slept == []
+    tracker.set_assignee("SUP-1", None)  # the 21st write of SUP-1 within 2 s: it waits
+    assert time.slept and sum(time.slept) <= 2.0
+    tracker.add_issue_link("Blocks", "SUP-2", "SUP-1")  # SUP-2's first write: no wait
+    assert len(time.slept) == 1
+    tracker.flush()
+    assert sum(usage) == 23
+    assert [w.seconds for w in inner.list_worklogs("SUP-1")][:2] == [60, 61]
