@@ -61,6 +61,14 @@ def script_runner(event, context):
     return handle(event)
 
 
+@app.lambda_function(name="outbox_poll")
+def outbox_poll(event, context):
+    """A private peer's pull, on a function URL of its own (issue 19)."""
+    from chalicelib.api.pull_url import handle
+
+    return handle(app, event, context)
+
+
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def poll_peers(event):
     return workers.poll_peers(remaining_ms=event.context.get_remaining_time_in_millis)

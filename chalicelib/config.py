@@ -120,6 +120,12 @@ class Settings:
     outbox_retention_days: int = 14
     poll_wait_seconds: int = 20
     quiet_poll: bool = False
+    # how long a private node keeps long-polling a connection after its last change (either
+    # way); after that, one short pull per scheduled run until a change comes (issue 19)
+    poll_hot_seconds: int = 900
+    # a public node's function URL answering a private peer's pull (outbox_poll), which it
+    # advertises in the outbox answer; None: peers pull through the API (issue 19)
+    outbox_url: str | None = None
     reconcile_overlap_seconds: int = 120
     reconcile_interval_seconds: int = 300
     log_level: str = "INFO"
@@ -261,6 +267,8 @@ def load_settings(
         "outbox_retention_days": r.integer("TWINSYNC_OUTBOX_RETENTION_DAYS", 14, low=1, high=365),
         "poll_wait_seconds": r.integer("TWINSYNC_POLL_WAIT_SECONDS", 20, low=0, high=60),
         "quiet_poll": r.flag("TWINSYNC_QUIET_POLL"),
+        "poll_hot_seconds": r.integer("TWINSYNC_POLL_HOT_SECONDS", 900, low=0, high=2_678_400),
+        "outbox_url": r.url("TWINSYNC_OUTBOX_URL", required=False),
         "reconcile_interval_seconds": r.integer(
             "TWINSYNC_RECONCILE_INTERVAL_SECONDS",
             300 if r.flag("TWINSYNC_TRACKER_WEBHOOKS", default=True) else 60,

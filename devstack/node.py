@@ -80,6 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         logs.configure(os.environ.get("TWINSYNC_LOG_LEVEL", "INFO"), stream=out)
         metrics.configure(os.environ.get("TWINSYNC_NODE_ID", "node"), stream=out)
 
+    url_server = None
+    if os.environ.get("TWINSYNC_PUBLIC_URL"):
+        # a public node's function URL for its private peers' pulls (outbox_poll), on
+        # loopback as the app's API is; the node advertises it as Lambda's would be
+        from devstack.function_url import FunctionUrlServer
+
+        url_server = FunctionUrlServer(app, "outbox_poll").start()
+        os.environ["TWINSYNC_OUTBOX_URL"] = url_server.url
+
     try:
         settings = root().settings
     except ConfigError as exc:
@@ -102,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         region=settings.region,
         schedule_overrides=overrides,
     )
+    if url_server is not None:
+        url_server.stats = runner.stats
     runner.start()
     stop = threading.Event()
     if args.stats:
@@ -113,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     runner.stop()
     server.stop()
+    if url_server is not None:
+        url_server.stop()
     # A poll_peers invocation may be inside a long poll in a worker thread that Python
     # would join at exit; like a Lambda container being frozen, just stop.
     logging.shutdown()

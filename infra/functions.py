@@ -29,6 +29,7 @@ TIMEOUTS = {
     "deliver": 60,
     "apply": 120,
     "poll_peers": 59,  # long polls until ~2 s before its end: the next run takes over
+    "outbox_poll": 30,  # holds a private peer's long poll up to 25 s (outbox_api.MAX_WAIT)
     "reconcile": 240,
     "script_runner": 10,
 }
@@ -37,7 +38,13 @@ DEFAULT_TIMEOUT = 60
 # poll_peers runs all the time on a private node (long polls, waiting on the network): the
 # smallest size keeps that node's polling cheap (issue 19, bench/private_latency.py); its
 # cold process (app, its first-invocation imports, a peer token) holds about 66 MB.
-MEMORY = {"poll_peers": 128}
+# outbox_poll holds the other half of those long polls on a public node (issue 19): it only
+# waits on DynamoDB between answers.
+MEMORY = {"poll_peers": 128, "outbox_poll": 128}
+# Functions served on a Lambda function URL of their own (AuthType NONE: every call carries
+# the connection's JWT, checked by the app as behind the API), and the variable through
+# which the other functions learn the URL (a public node advertises it to private peers).
+URLS = {"outbox_poll": "TWINSYNC_OUTBOX_URL"}
 
 _QUEUE_NAME = re.compile(r"^twinsync-(?P<kind>[a-z]+)\.fifo$")
 
@@ -56,6 +63,12 @@ class FunctionSpec:
     event_source: str | None = None  # logical id of Chalice's SQS event inside the function
     sandboxed: bool = False
     memory: int | None = None  # MB; None: the stage's lambda_memory_size
+    url_variable: str | None = None  # served on a function URL, named by this variable
+
+    @property
+    def url_id(self) -> str:
+        """Logical id of its ``AWS::Lambda::Url`` (when it has one)."""
+        return f"{self.logical_id}Url"
 
     @property
     def logical_id(self) -> str:
@@ -103,6 +116,7 @@ def _spec(name: str, **kwargs: Any) -> FunctionSpec:
         name=name,
         timeout=TIMEOUTS.get(name, DEFAULT_TIMEOUT),
         memory=MEMORY.get(name),
+        url_variable=URLS.get(name),
         sandboxed=name in SANDBOXED,
         **kwargs,
     )

@@ -79,14 +79,62 @@ def resource_environment(resources_template: Mapping[str, Any]) -> dict[str, Any
     }
 
 
+def function_urls(specs: Iterable[FunctionSpec]) -> dict[str, Any]:
+    """A function URL per function that has one, with the two grants Lambda needs before
+    it answers on a URL of type NONE (since October 2025: ``InvokeFunctionUrl`` and
+    ``InvokeFunction`` through the URL). NONE, not AWS_IAM: the caller is a peer node in
+    another account with no IAM identity here; every call carries the connection's JWT,
+    which the app checks exactly as behind the API (``chalicelib/api/pull_url.py``)."""
+    resources: dict[str, Any] = {}
+    for spec in specs:
+        if not spec.url_variable:
+            continue
+        function = {"Fn::GetAtt": [spec.logical_id, "Arn"]}
+        resources[spec.url_id] = {
+            "Type": "AWS::Lambda::Url",
+            "Properties": {"TargetFunctionArn": function, "AuthType": "NONE"},
+        }
+        resources[f"{spec.url_id}Permission"] = {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunctionUrl",
+                "FunctionName": function,
+                "Principal": "*",
+                "FunctionUrlAuthType": "NONE",
+            },
+        }
+        resources[f"{spec.url_id}InvokePermission"] = {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": function,
+                "Principal": "*",
+                "InvokedViaFunctionUrl": True,
+            },
+        }
+    return resources
+
+
+def url_environment(specs: Iterable[FunctionSpec]) -> dict[str, Any]:
+    """``{variable: the function URL}`` for the functions that advertise the URLs."""
+    return {
+        s.url_variable: {"Fn::GetAtt": [s.url_id, "FunctionUrl"]} for s in specs if s.url_variable
+    }
+
+
 def _function_override(
-    spec: FunctionSpec, env: Mapping[str, Any], sandbox_ids: list[str]
+    spec: FunctionSpec,
+    env: Mapping[str, Any],
+    sandbox_ids: list[str],
+    urls: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     props: dict[str, Any] = {"Timeout": spec.timeout, **tenant.function_properties(spec)}
     if spec.memory is not None:
         props["MemorySize"] = spec.memory
     if not spec.sandboxed:
         variables = {**tenant.settings_environment(), **env}
+        if not spec.url_variable:  # a URL's own function cannot name it (a cycle)
+            variables.update(urls or {})
         if sandbox_ids:
             variables[SANDBOX_FUNCTION_VAR] = {"Ref": sandbox_ids[0]}
         props["Environment"] = {"Variables": variables}
@@ -123,8 +171,10 @@ def build_merge_template(
     policy = function_policy(resources, secret=tenant.SECRET, invoke=sandbox_ids)
     resources.update(observability(resources, specs))
     resources.update(tenant.log_groups(specs))
+    resources.update(function_urls(specs))
+    urls = url_environment(specs)
     for spec in specs:
-        resources[spec.logical_id] = _function_override(spec, env, sandbox_ids)
+        resources[spec.logical_id] = _function_override(spec, env, sandbox_ids, urls)
         policies: list[Any] = []
         if not spec.sandboxed:
             policies = [{"PolicyName": f"{spec.role_id}Policy", "PolicyDocument": policy}]
@@ -141,6 +191,14 @@ def build_merge_template(
         "AlarmTopicArn": {
             "Description": "SNS topic of the alarms: subscribe the operator",
             "Value": {"Ref": "AlarmTopic"},
+        },
+        **{
+            f"{s.logical_id}FunctionUrl": {
+                "Description": f"Function URL of {s.name} (advertised to private peers)",
+                "Value": {"Fn::GetAtt": [s.url_id, "FunctionUrl"]},
+            }
+            for s in specs
+            if s.url_variable
         },
         "DashboardName": {
             "Description": "CloudWatch dashboard of this tenant",

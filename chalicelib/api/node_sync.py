@@ -52,9 +52,15 @@ def request_upload(request: ApiRequest, cid: str, aid: str) -> dict[str, Any]:
 
 @json_route(node_sync_api, CID + "/outbox", ["GET"], auth=require_peer)
 def pull_outbox(request: ApiRequest, cid: str) -> dict[str, Any]:
-    """A private peer pulls what we queued for it (long poll up to ``wait`` seconds)."""
+    """A private peer pulls what we queued for it (long poll up to ``wait`` seconds).
+
+    Where this node has a function URL for pulls (``outbox_poll``), the answer names it:
+    a peer that knows ``outbox_url`` pulls there from then on, off the API (issue 19)."""
     connection: ConnectionModel = request.principal
-    return outbox_api.pull(connection, dict(request.query))
+    answer = outbox_api.pull(connection, dict(request.query))
+    if request.root.settings.outbox_url:
+        answer["outbox_url"] = request.root.settings.outbox_url
+    return answer
 
 
 @json_route(node_sync_api, CID + "/outbox/ack", ["POST"], auth=require_peer)

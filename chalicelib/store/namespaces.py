@@ -14,6 +14,7 @@ key                                        TTL                    owner
 ``tomb#<connection>#<local key>``          none                   sync.stop, sync.connect
 ``policy#<connection>``                    none                   sync.deletion
 ``pull#<connection>``                      none                   sync.private
+``poll#<connection>``                      none                   sync.private
 ``hook#<delivery id>``                     2 days                 sync.intake
 ``hook-body#<sha256 of the body>``         2 days 30 minutes      sync.intake
 ``replica#<connection>#<replica id>``      30 days                sync.inbox
@@ -94,6 +95,12 @@ def policy_key(connection_id: str) -> str:
 def pull_cursor_key(connection_id: str) -> str:
     """How far a private end has read its public peer's outbox."""
     return f"pull#{connection_id}"
+
+
+def poll_state_key(connection_id: str) -> str:
+    """How a private end polls its public peer: where (``outbox_url``), and when the
+    connection last carried a change (issue 19)."""
+    return f"poll#{connection_id}"
 
 
 def hook_key(delivery_id: str) -> str:

@@ -202,11 +202,12 @@ def test_the_private_poller_is_small_and_every_function_runs_on_arm64(
 ) -> None:
     """Issue 19: poll_peers runs all the time on a private node; Graviton is ~20% cheaper."""
     found = functions(packaged)
-    assert found["PollPeers"]["Properties"]["MemorySize"] == 128
+    small = {"PollPeers", "OutboxPoll"}  # the two ends of a private node's long polls
+    assert {found[n]["Properties"]["MemorySize"] for n in small} == {128}
     assert {n: f["Properties"]["Architectures"] for n, f in found.items()} == {
         n: ["arm64"] for n in found
     }
-    assert {f["Properties"]["MemorySize"] for n, f in found.items() if n != "PollPeers"} == {512}
+    assert {f["Properties"]["MemorySize"] for n, f in found.items() if n not in small} == {512}
 
 
 def test_the_package_carries_native_wheels_for_arm64(package: Package) -> None:
@@ -222,3 +223,34 @@ def test_the_package_carries_native_wheels_for_arm64(package: Package) -> None:
     native = {dist: tag for dist, tag in tags.items() if not tag.endswith("-any")}
     assert any(dist.startswith("cryptography-") for dist in native), tags
     assert {dist: tag for dist, tag in native.items() if "aarch64" not in tag} == {}
+
+
+def test_the_outbox_poll_function_answers_on_a_url_the_others_advertise(
+    template: dict[str, Any],
+) -> None:
+    """Issue 19: a private peer's long poll is held by a 128 MB function on a function URL,
+    public (AuthType NONE, the app checks the peer's JWT) through both grants Lambda needs,
+    and every other settings-bearing function knows the URL (the API advertises it)."""
+    resources = template["Resources"]
+    url = resources["OutboxPollUrl"]
+    assert url["Type"] == "AWS::Lambda::Url"
+    assert url["Properties"]["AuthType"] == "NONE"
+    assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": ["OutboxPoll", "Arn"]}
+    grants = {
+        r["Properties"]["Action"]: r["Properties"]
+        for r in of_type(template, "AWS::Lambda::Permission").values()
+        if r["Properties"]["FunctionName"] == {"Fn::GetAtt": ["OutboxPoll", "Arn"]}
+    }
+    assert grants["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+    assert grants["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+    sandboxed = {to_cfn_resource_name(n) for n in SANDBOXED}
+    for name, function in functions(template).items():
+        if name in sandboxed:
+            continue
+        variables = function["Properties"]["Environment"]["Variables"]
+        if name == "OutboxPoll":  # naming its own URL would be a cycle
+            assert "TWINSYNC_OUTBOX_URL" not in variables
+        else:
+            assert variables["TWINSYNC_OUTBOX_URL"] == {
+                "Fn::GetAtt": ["OutboxPollUrl", "FunctionUrl"]
+            }, name

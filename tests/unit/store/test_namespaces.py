@@ -21,6 +21,7 @@ EXAMPLES = [
     (ns.tomb_key("c1", "A-1"), "tomb#c1#A-1"),
     (ns.policy_key("c1"), "policy#c1"),
     (ns.pull_cursor_key("c1"), "pull#c1"),
+    (ns.poll_state_key("c1"), "poll#c1"),
     (ns.hook_key("d-9"), "hook#d-9"),
     (ns.hook_body_key("ab12"), "hook-body#ab12"),
     (ns.replica_seen_key("c1", "r-3"), "replica#c1#r-3"),
