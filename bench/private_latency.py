@@ -249,7 +249,7 @@ def main() -> None:
     print("mode | pulls/min | " + " | ".join(first) + " | total")
     for mode, (per_min, parts) in costs.items():
         print(
-            f"{mode} | {per_min:.1f} | "
+            f"{mode} | {'-' if per_min != per_min else f'{per_min:.1f}'} | "
             + " | ".join(f"{v:.2f}" for v in parts.values())
             + f" | {sum(parts.values()):.2f}"
         )
