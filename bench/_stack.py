@@ -99,7 +99,8 @@ class BenchStack:
 
     def snapshot(self) -> dict[str, Any]:
         tracker_calls = 0
-        for tracker in self.stack.trackers.values():
+        routes: Counter[str] = Counter()
+        for site, tracker in self.stack.trackers.items():
             bots = {
                 str(u.get("id") or u.get("accountId") or u.get("key"))
                 for u in tracker.admin.call("GET", "users")
@@ -108,6 +109,7 @@ class BenchStack:
             for user, per in tracker.admin.request_counts().items():
                 if user in bots:
                     tracker_calls += int(per.get("total", 0))
+                    routes.update({f"{site} {k}": int(v) for k, v in per.items() if k != "total"})
         invocations: Counter[str] = Counter()
         seconds: Counter[str] = Counter()
         for name in self.stack.nodes:
@@ -120,6 +122,7 @@ class BenchStack:
         return {
             "aws": self.stack.moto.counter.snapshot(),
             "tracker_calls": tracker_calls,
+            "tracker_routes": routes,
             "invocations": invocations,
             "seconds": seconds,
         }
@@ -141,6 +144,8 @@ def per_change(before: dict[str, Any], after: dict[str, Any], changes: int) -> d
     if os.environ.get("BENCH_VERBOSE"):
         print({k: round(v / n, 1) for k, v in sorted(aws.items())})
         print({k: round(v / n, 2) for k, v in sorted(invoked.items())})
+        calls = after["tracker_routes"] - before["tracker_routes"]
+        print({k: round(v / n, 2) for k, v in sorted(calls.items())})
     gb_seconds_usd = 0.0
     for function, seconds in spent.items():
         gb, architecture = deployed_size(function)
