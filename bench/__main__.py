@@ -1,7 +1,9 @@
 """``make bench``: run every benchmark module in ``bench/`` (its ``main()``) in turn.
 
 A benchmark that fails is reported and the others still run; the exit status is non-zero
-if any failed. ``python -m bench coldstart`` runs only the named ones.
+if any failed. ``python -m bench coldstart`` runs only the named ones. At the end, one
+table lists issue 19's targets with the figures this run measured beside them
+(:mod:`bench._targets`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def main(argv: list[str]) -> int:
             traceback.print_exc()
             failed.append(name)
         print(f"== bench/{name}.py: {time.perf_counter() - start:.1f} s\n", flush=True)
+    from bench._targets import table
+
+    print("== issue 19's targets, as measured in this run")
+    print(table(), flush=True)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -31,7 +31,6 @@ PRICES = {
     "s3_get": 0.0004 / 1e3,
     "apigw_request": 3.50 / 1e6,
 }
-LAMBDA_GB = 0.5
 
 
 def deployed_size(function: str, stage: str = "prod") -> tuple[float, str]:
@@ -51,7 +50,7 @@ def gb_second_price(architecture: str) -> float:
     return PRICES["lambda_gb_second_arm64" if architecture == "arm64" else "lambda_gb_second"]
 
 
-DYNAMO_READS = ("GetItem", "Query", "Scan", "BatchGetItem")
+DYNAMO_READS = ("GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems")
 DYNAMO_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
@@ -100,7 +99,8 @@ class BenchStack:
 
     def snapshot(self) -> dict[str, Any]:
         tracker_calls = 0
-        for tracker in self.stack.trackers.values():
+        routes: Counter[str] = Counter()
+        for site, tracker in self.stack.trackers.items():
             bots = {
                 str(u.get("id") or u.get("accountId") or u.get("key"))
                 for u in tracker.admin.call("GET", "users")
@@ -109,6 +109,7 @@ class BenchStack:
             for user, per in tracker.admin.request_counts().items():
                 if user in bots:
                     tracker_calls += int(per.get("total", 0))
+                    routes.update({f"{site} {k}": int(v) for k, v in per.items() if k != "total"})
         invocations: Counter[str] = Counter()
         seconds: Counter[str] = Counter()
         for name in self.stack.nodes:
@@ -121,39 +122,53 @@ class BenchStack:
         return {
             "aws": self.stack.moto.counter.snapshot(),
             "tracker_calls": tracker_calls,
+            "tracker_routes": routes,
             "invocations": invocations,
             "seconds": seconds,
         }
 
 
 def per_change(before: dict[str, Any], after: dict[str, Any], changes: int) -> dict[str, float]:
+    """Per change: tracker calls, AWS requests, Lambda invocations (the workers' and
+    ``api_handler``'s for webhooks and peer calls) and the cost at list prices, each
+    function's seconds priced at its deployed memory and architecture; API Gateway's
+    requests and cost are shown apart (``api_requests``, ``apigw_usd_per_million``)."""
     aws = after["aws"] - before["aws"]
     reads = sum(v for k, v in aws.items() if k.split(".")[-1] in DYNAMO_READS)
     writes = sum(v for k, v in aws.items() if k.split(".")[-1] in DYNAMO_WRITES)
     sqs_work = sum(v for k, v in aws.items() if k.startswith("sqs.") and "Receive" not in k)
     s3 = sum(v for k, v in aws.items() if k.startswith("s3."))
-    invocations = sum((after["invocations"] - before["invocations"]).values())
-    seconds = sum((after["seconds"] - before["seconds"]).values())
+    invoked = after["invocations"] - before["invocations"]
+    spent = after["seconds"] - before["seconds"]
     n = max(1, changes)
     if os.environ.get("BENCH_VERBOSE"):
         print({k: round(v / n, 1) for k, v in sorted(aws.items())})
+        print({k: round(v / n, 2) for k, v in sorted(invoked.items())})
+        calls = after["tracker_routes"] - before["tracker_routes"]
+        print({k: round(v / n, 2) for k, v in sorted(calls.items())})
+    gb_seconds_usd = 0.0
+    for function, seconds in spent.items():
+        gb, architecture = deployed_size(function)
+        gb_seconds_usd += seconds * gb * gb_second_price(architecture)
     row = {
         "tracker_calls": (after["tracker_calls"] - before["tracker_calls"]) / n,
         "dynamodb_reads": reads / n,
         "dynamodb_writes": writes / n,
         "sqs_requests": sqs_work / n,
         "s3_requests": s3 / n,
-        "invocations": invocations / n,
-        "function_seconds": seconds / n,
+        "invocations": sum(invoked.values()) / n,
+        "api_requests": invoked.get("api_handler", 0) / n,
+        "function_seconds": sum(spent.values()) / n,
     }
     row["usd_per_million"] = 1e6 * (
         row["invocations"] * PRICES["lambda_request"]
-        + row["function_seconds"] * LAMBDA_GB * PRICES["lambda_gb_second"]
+        + gb_seconds_usd / n
         + row["dynamodb_reads"] * PRICES["dynamodb_read"]
         + row["dynamodb_writes"] * PRICES["dynamodb_write"]
         + row["sqs_requests"] * PRICES["sqs_fifo_request"]
         + row["s3_requests"] * PRICES["s3_get"]
     )
+    row["apigw_usd_per_million"] = 1e6 * row["api_requests"] * PRICES["apigw_request"]
     return row
 
 

@@ -6,7 +6,10 @@ Two phases over the same N issues (each with a comment and an attachment):
 For each: changes per second end to end, median and p95 latency, and per change the
 tracker API calls (integration users, both sides), DynamoDB reads and writes, SQS requests
 (sends, deletes, visibility changes; Lambda's own pollers are not counted), function
-invocations and the cost per million changes at AWS list prices (bench/README.md).
+invocations (the workers' and ``api_handler``'s for webhooks and peer calls) and the cost
+per million changes at AWS list prices (bench/README.md), each function priced at its
+deployed memory and architecture; API Gateway's requests and cost are shown apart.
+At the end, the figures go to issue 19's targets table (:mod:`bench._targets`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 import uuid
 
 from bench._stack import BenchStack, per_change, quantiles, wait_all
+from bench._targets import record
 from chalicelib.trackers.base import Body, IssueFields
 from tests.stack.conftest import twin_key
 
@@ -107,7 +111,9 @@ def main() -> None:
         "sqs",
         "s3",
         "invocations",
+        "of which API",
         "$ per 1M",
+        "+ API GW $ per 1M",
     )
     print(" | ".join(header))
     for name, done, rate, latencies, cost in rows:
@@ -126,10 +132,20 @@ def main() -> None:
                     f"{cost['sqs_requests']:.1f}",
                     f"{cost['s3_requests']:.1f}",
                     f"{cost['invocations']:.1f}",
+                    f"{cost['api_requests']:.1f}",
                     f"{cost['usd_per_million']:.2f}",
+                    f"{cost['apigw_usd_per_million']:.2f}",
                 ]
             )
         )
+    first, field = rows[0][4], rows[1][4]
+    record("first_sync_usd", first["usd_per_million"])
+    record("field_usd", field["usd_per_million"])
+    record("field_tracker_calls", field["tracker_calls"])
+    record("field_ddb_reads", field["dynamodb_reads"])
+    record("field_ddb_writes", field["dynamodb_writes"])
+    record("field_sqs", field["sqs_requests"])
+    record("field_invocations", field["invocations"])
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Resources are created by moto's CloudFormation from the very template that deplo
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -68,8 +69,41 @@ class PortInUse(OSError):
         self.port = port
 
 
+# DynamoDB's batch and transaction calls are billed per item (a transaction's item twice):
+# counted as request units, so batching does not look cheaper than it is.
+_PER_ITEM = {
+    "dynamodb.BatchWriteItem": ("RequestItems", 1),
+    "dynamodb.BatchGetItem": ("RequestItems", 1),
+    "dynamodb.TransactWriteItems": ("TransactItems", 2),
+    "dynamodb.TransactGetItems": ("TransactItems", 2),
+}
+
+
+def _request_units(name: str, environ: dict[str, Any]) -> int:
+    """How many request units a call is billed as: 1, or per item for :data:`_PER_ITEM`."""
+    if name not in _PER_ITEM:
+        return 1
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(size) if size else b""
+    environ["wsgi.input"] = io.BytesIO(raw)  # moto reads the body after us
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return 1
+    key, weight = _PER_ITEM[name]
+    items = body.get(key)
+    if isinstance(items, dict):  # batch: {table: [requests]} or {table: {"Keys": [...]}}
+        count = sum(
+            len(v.get("Keys", ())) if isinstance(v, dict) else len(v) for v in items.values()
+        )
+    else:
+        count = len(items or ())
+    return max(1, count) * weight
+
+
 class RequestCounter:
-    """WSGI middleware counting AWS API calls by operation (for the benchmarks)."""
+    """WSGI middleware counting AWS API calls by operation (for the benchmarks); DynamoDB's
+    batch and transaction calls count their billed request units (:func:`_request_units`)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -92,8 +126,9 @@ class RequestCounter:
             query = parse_qs(environ.get("QUERY_STRING", ""))
             action = query.get("Action", [""])[0]
             name = f"sqs.{action}" if action else f"s3.{environ.get('REQUEST_METHOD', '')}"
+        units = _request_units(name, environ)
         with self.lock:
-            self.counts[name] += 1
+            self.counts[name] += units
         return self.app(environ, start_response)
 
     def snapshot(self) -> Counter[str]:

@@ -28,6 +28,10 @@ def queue_bindings(resources) -> dict[str, str]:
     }
 
 
+# what machines call (tracker webhooks, peer nodes), not people or the benchmarks' polling
+MACHINE_PATHS = ("/webhooks/", "/node/v1/")
+
+
 def _write_stats(runner, path: str, stop: threading.Event) -> None:
     """Benchmarks read what this node's functions did (invocations, records, seconds)."""
     import json
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
 
-    from devstack.http import AppServer
+    from devstack.http import AppServer, ContractRequestHandler
     from devstack.runner import LocalRunner
 
     overrides = {}
@@ -115,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         url_server.stats = runner.stats
     runner.start()
     stop = threading.Event()
-    if args.stats:
+    if args.stats:  # API Gateway's and api_handler's share: webhooks and peer calls
+        ContractRequestHandler.on_request = lambda path, seconds: (
+            runner.stats.count("api_handler", records=1, seconds=seconds)
+            if path.startswith(MACHINE_PATHS)
+            else None
+        )
         threading.Thread(target=_write_stats, args=(runner, args.stats, stop), daemon=True).start()
     print(f"READY {server.url}", flush=True)
 

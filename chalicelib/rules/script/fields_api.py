@@ -26,9 +26,9 @@ from chalicelib.rules import basic
 from chalicelib.rules.plan import IncomingContext, PersonOp
 from chalicelib.rules.replica import InvalidReplica, body_from_json, body_json, person_json
 from chalicelib.rules.script.errors import ScriptError
+from chalicelib.rules.script.op_lists import INCOMING
 from chalicelib.trackers.base import Body, Issue
 
-INCOMING = "incoming_script"  # as rules.INCOMING (rules imports this module)
 # replica / script name -> IssueFields attribute
 NAME_LISTS = {
     "components": "components",

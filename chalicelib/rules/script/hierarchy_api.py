@@ -19,9 +19,8 @@ from typing import Any
 
 from chalicelib.rules.plan import IncomingContext, ParentOp
 from chalicelib.rules.script.errors import ScriptError
+from chalicelib.rules.script.op_lists import INCOMING
 from chalicelib.trackers.base import Issue
-
-INCOMING = "incoming_script"
 
 
 def view(issue: Issue, *, integration_user_id: str | None) -> dict[str, Any]:

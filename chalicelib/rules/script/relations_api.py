@@ -25,9 +25,9 @@ from chalicelib.rules.basic import convert_body
 from chalicelib.rules.plan import IncomingContext, LinkOp, WorklogOp
 from chalicelib.rules.replica import InvalidReplica, body_from_json, body_json
 from chalicelib.rules.script.errors import ScriptError
+from chalicelib.rules.script.op_lists import INCOMING, merged_ops, refused
 from chalicelib.trackers.base import Issue
 
-INCOMING = "incoming_script"
 DIRECTIONS = ("inward", "outward")
 
 
@@ -151,8 +151,7 @@ def normalise(replica: dict[str, Any], *, script: str) -> None:
 # --- incoming ---------------------------------------------------------------------------
 
 
-def _refuse(message: str) -> ScriptError:
-    return ScriptError(message, kind="result", script=INCOMING)
+_refuse = refused
 
 
 def issue_fields(result: Mapping[str, Any], ctx: IncomingContext) -> dict[str, Any]:
@@ -161,25 +160,12 @@ def issue_fields(result: Mapping[str, Any], ctx: IncomingContext) -> dict[str, A
 
 
 def _worklog_ops(value: Any, ctx: IncomingContext) -> tuple[WorklogOp, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise _refuse("issue.worklogs must be what merge_worklogs() returns")
     ops = []
-    for item in value:
-        if not isinstance(item, Mapping) or item.get("action") not in (
-            "create",
-            "update",
-            "delete",
-        ):
-            raise _refuse("issue.worklogs must be what merge_worklogs() returns")
-        remote_id = item.get("remote_id")
-        if not isinstance(remote_id, str) or not remote_id:
-            raise _refuse("a worklog operation needs the remote worklog id")
-        known = ctx.worklog_map.get(remote_id)
-        # only this twin's copies: the worker resolves the local id from the twin's map
-        local_id = known.get("local_id") if known else None
-        if item["action"] == "delete":
+    # only this twin's copies: the worker resolves the local id from the twin's map
+    for item, action, remote_id, local_id in merged_ops(
+        value, noun="worklog", known=ctx.worklog_map, synced_only=False
+    ):
+        if action == "delete":
             ops.append(WorklogOp("delete", remote_id, local_id=local_id))
             continue
         started, seconds = item.get("started"), item.get("seconds")
@@ -197,7 +183,7 @@ def _worklog_ops(value: Any, ctx: IncomingContext) -> tuple[WorklogOp, ...]:
         digest = item.get("hash")
         ops.append(
             WorklogOp(
-                item["action"],
+                action,
                 remote_id,
                 local_id=local_id,
                 started=started,

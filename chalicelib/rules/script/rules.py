@@ -28,12 +28,12 @@ from chalicelib.rules.replica import (
 )
 from chalicelib.rules.script import fields_api, hierarchy_api, relations_api
 from chalicelib.rules.script.errors import ScriptError, ScriptFailed
+from chalicelib.rules.script.op_lists import INCOMING, merged_ops, refused
 from chalicelib.rules.script.runner import ScriptRunner, default_runner
 from chalicelib.rules.skip import SkipSync
 from chalicelib.trackers.base import Body, Issue, IssueFields, Project
 
 OUTGOING = "outgoing_script"
-INCOMING = "incoming_script"
 IDENTITY = ("id", "connection_id", "entity", "key", "url", "version", "updated", "removed")
 BODY_FORMATS = ("adf", "wiki", "text")
 
@@ -178,8 +178,7 @@ def incoming_request(
     }
 
 
-def _refuse(message: str) -> ScriptError:
-    return ScriptError(message, kind="result", script=INCOMING)
+_refuse = refused
 
 
 def _issue_type(value: Any, project: Project) -> str | None:
@@ -245,27 +244,12 @@ def _fields(issue: Mapping[str, Any], ctx: IncomingContext) -> IssueFields | Non
 
 
 def _comment_ops(value: Any, ctx: IncomingContext) -> tuple[CommentOp, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise _refuse("issue.comments must be what merge_comments() returns")
     ops = []
-    for item in value:
-        if not isinstance(item, Mapping) or item.get("action") not in (
-            "create",
-            "update",
-            "delete",
-        ):
-            raise _refuse("issue.comments must be what merge_comments() returns")
-        remote_id = item.get("remote_id")
-        if not isinstance(remote_id, str):
-            raise _refuse("a comment operation needs the remote comment id")
-        known = ctx.comment_map.get(remote_id)
-        local_id = known.get("local_id") if known else None
-        if item["action"] != "create" and local_id is None:
-            raise _refuse(f"comment {remote_id} was never synced here; it cannot be changed")
+    for item, action, remote_id, local_id in merged_ops(
+        value, noun="comment", known=ctx.comment_map, synced_only=True
+    ):
         body = None
-        if item["action"] != "delete":
+        if action != "delete":
             try:
                 body = body_from_json(item.get("body"))
             except InvalidReplica:
@@ -274,7 +258,7 @@ def _comment_ops(value: Any, ctx: IncomingContext) -> tuple[CommentOp, ...]:
         digest = item.get("body_hash")
         ops.append(
             CommentOp(
-                item["action"],
+                action,
                 remote_id,
                 local_id=local_id,
                 body=body,
