@@ -25,6 +25,7 @@ import uuid
 from dataclasses import replace
 
 from bench._stack import PRICES, BenchStack, deployed_size, gb_second_price, quantiles, wait_all
+from bench._targets import record
 from chalicelib.trackers.base import IssueFields
 from tests.stack.conftest import twin_key
 
@@ -254,6 +255,14 @@ def main() -> None:
             + f" | {sum(parts.values()):.2f}"
         )
     if extra:
+        working = f"default {HOT_HOURS:.0f} h hot"
+        record("private_usd_month", sum(costs[working][1].values()))
+        record("private_median_s", quantiles(extra["a -> b"])[0])
+        print(
+            f"\nrecorded for the targets: a month with {HOT_HOURS:.0f} h hot "
+            f"(${sum(costs[working][1].values()):.2f}); hot all month "
+            f"${sum(costs['default hot'][1].values()):.2f}; median a -> b while hot"
+        )
         print(
             f"\nhot, same run: outbox_poll held {extra['hot url seconds/min']:.1f} s a minute; "
             f"the same calls and hold on api_handler behind API Gateway: "
