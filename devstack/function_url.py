@@ -92,7 +92,9 @@ class FunctionUrlServer:
                     log.exception("%s failed", name)
                     answer, failed = {"statusCode": 502, "body": ""}, True
                 if outer.stats is not None:
-                    outer.stats.count(name, failed=failed, seconds=time.monotonic() - started)
+                    outer.stats.count(
+                        name, failed=failed, records=1, seconds=time.monotonic() - started
+                    )
                 self._reply(answer)
 
             def _reply(self, answer: dict[str, Any]) -> None:
