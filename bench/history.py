@@ -1,6 +1,6 @@
 """First syncs beside trackers with history: the local stack started over sandbox state
 left by earlier runs (`BENCH_HISTORY_ISSUES` issues per project, each with a comment and
-an edit, all changed within the last hour), against the same first syncs on fresh state.
+an edit, all changed 20 minutes before), against the same first syncs on fresh state.
 
 Node a (Jira Cloud sandbox) and node c (Jira Server sandbox) with `make run`'s schedules
 (the first reconcile sweep comes 30 s in, while the syncs go on), a trigger on the
@@ -19,10 +19,12 @@ from pathlib import Path
 
 from bench._stack import BenchStack, quantiles
 from chalicelib.trackers.base import IssueFields
+from devstack.sandbox_jira.timefmt import MonotonicClock, system_clock
 from tests.stack.conftest import twin_key
 
 HISTORY = int(os.environ.get("BENCH_HISTORY_ISSUES", "300"))  # issues per project
 SYNCS = int(os.environ.get("BENCH_HISTORY_SYNCS", "12"))
+AGE_MS = 20 * 60 * 1000  # the history was changed 20 minutes before the restart
 SCHEDULE = {"poll_every": 2.0, "reconcile_every": 30.0}  # devstack/stack.toml's
 
 
@@ -33,6 +35,7 @@ def seed(bench: BenchStack, per_project: int) -> int:
     for tracker in bench.stack.trackers.values():
         store = tracker.server.store
         listener, store.listener = store.listener, lambda changes: None
+        clock, store.clock = store.clock, MonotonicClock(lambda: system_clock() - AGE_MS)
         actor = next(u for u in store.users.values() if "alice" in f"{u.email} {u.name}")
         for project in list(store.projects.values()):
             for n in range(per_project):
@@ -41,7 +44,7 @@ def seed(bench: BenchStack, per_project: int) -> int:
                 store.add_comment(actor, issue, f"old comment {n}", None)
                 store.edit_issue(actor, issue, {"summary": f"old {n} edited"})
                 made += 1
-        store.listener = listener
+        store.listener, store.clock = listener, clock
         tracker.admin.add_webhook(url="http://127.0.0.1:9/gone", name="left-by-a-test")
     return made
 
