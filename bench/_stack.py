@@ -57,7 +57,7 @@ DYNAMO_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "Trans
 class BenchStack:
     """The test stack (a public Cloud, b private Server, c public Server) for a benchmark."""
 
-    def __init__(self, **schedule: float) -> None:
+    def __init__(self, workdir: Path | None = None, **schedule: float) -> None:
         import logging
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the embedded AWS's access log
@@ -66,7 +66,7 @@ class BenchStack:
             from dataclasses import replace
 
             spec = replace(spec, **schedule)
-        self.workdir = Path(tempfile.mkdtemp(prefix="twinsync-bench-"))
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="twinsync-bench-"))
         self.stack = LocalStack(spec, workdir=self.workdir)
 
     def __enter__(self) -> BenchStack:

@@ -67,6 +67,7 @@ class NodeHandle:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None  # the process's own output (READY, crashes)
     json_log_path: Path | None = None  # the app's JSON log lines
+    log_offset: int = 0  # where this start's output begins in ``log_path`` (appended to)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -240,6 +241,9 @@ class LocalStack:
         port = int(handle.url.rsplit(":", 1)[1])
         assert handle.log_path is not None
         log_file = handle.log_path.open("ab")
+        # the log is appended to across restarts (and runs over the same workdir): only
+        # this start's READY line counts
+        handle.log_offset = log_file.tell()
         base = {k: v for k, v in os.environ.items() if not k.startswith(("TWINSYNC_", "AWS_"))}
         base["PYTHONPATH"] = str(REPO)
         base["PYTHONUNBUFFERED"] = "1"
@@ -276,16 +280,14 @@ class LocalStack:
     def start_node(self, name: str) -> None:
         """Bring a stopped node back on the same port with the same settings and tables."""
         node = self.nodes[name]
-        assert node.log_path is not None
-        offset = node.log_path.stat().st_size
         restarted = self._start_node(node.spec, handle=node)
-        self._wait_ready(restarted, offset=offset)
+        self._wait_ready(restarted)
 
-    def _wait_ready(self, node: NodeHandle, timeout: float = 30.0, offset: int = 0) -> None:
+    def _wait_ready(self, node: NodeHandle, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         assert node.log_path is not None and node.process is not None
         while time.monotonic() < deadline:
-            text = node.log_path.read_bytes()[offset:].decode(errors="replace")
+            text = node.log_path.read_bytes()[node.log_offset :].decode(errors="replace")
             if "READY " in text:
                 return
             if node.process.poll() is not None:

@@ -128,10 +128,36 @@ class Cursor:
         return cls(last_run=run, position=position, saved_at=at, pending=bool(data.get("pending")))
 
 
-def window_jql(after: Position | None, now: datetime, overlap_seconds: int) -> str:
-    """``updated >= -Nm`` reaching back to ``after`` (plus the overlap for clock skew)."""
+def first_window_minutes(
+    connections_since: datetime | None, now: datetime, overlap_seconds: int
+) -> int:
+    """How far a node's first sweep (no saved position) looks back, in minutes: to when its
+    oldest connection was made (nothing changed before it can have been under sync, and a
+    first sync reads an issue whole), or the overlap alone when it has none; never more
+    than FIRST_WINDOW_MINUTES. A tracker with a long history is not crawled ahead of the
+    live changes of a node that has just started beside it. Relative minutes, so the
+    tracker's own clock bounds the window (no skew between the two clocks)."""
+    since = connections_since if connections_since is not None else now
+    seconds = max(0.0, (now - since).total_seconds()) + overlap_seconds
+    return max(1, min(FIRST_WINDOW_MINUTES, math.ceil(seconds / 60)))
+
+
+def _oldest_connection() -> datetime | None:
+    from chalicelib.store.models import ConnectionModel
+
+    return min((c.created_at for c in ConnectionModel.scan()), default=None)
+
+
+def window_jql(
+    after: Position | None,
+    now: datetime,
+    overlap_seconds: int,
+    first_minutes: int = FIRST_WINDOW_MINUTES,
+) -> str:
+    """``updated >= -Nm`` reaching back to ``after`` (plus the overlap for clock skew);
+    ``first_minutes`` when there is no position yet (see :func:`first_window_minutes`)."""
     if after is None:
-        minutes = FIRST_WINDOW_MINUTES
+        minutes = first_minutes
     else:
         minutes = math.ceil(((now - after.when).total_seconds() + overlap_seconds) / 60)
     return f"updated >= -{max(1, minutes)}m {ORDER}"
@@ -196,7 +222,10 @@ def reconcile_all(
             return {"skipped": True, "next_in_s": round(interval - since)}
     overlap = deps.settings.reconcile_overlap_seconds
     start = cursor.skip_through(overlap)
-    jql = window_jql(start, now, overlap)
+    first = FIRST_WINDOW_MINUTES
+    if start is None:  # the node's first sweep
+        first = first_window_minutes(_oldest_connection(), now, overlap)
+    jql = window_jql(start, now, overlap, first)
     # with active triggers, an issue not under sync may have come to match one: a tracker
     # without webhooks (or a lost webhook) must not keep it from being picked up
     sweep = _Sweep(deps, now, watching=_any_active_trigger(), after=start)

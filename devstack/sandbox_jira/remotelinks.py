@@ -93,7 +93,7 @@ def put_remote_link(site: SandboxJira, req: Request) -> Response:
         else:
             link_id, status = int(store.next_id("remotelink")), 201
             issue.remote_links.append({"id": link_id, **wanted})
-        store.on_change()
+        store.on_change(("issues", issue.id))
         return Response(status, {"id": link_id, "self": _self(site, req, issue, link_id)})
 
 
@@ -113,7 +113,7 @@ def replace_remote_link(site: SandboxJira, req: Request) -> Response:
         link_id = link["id"]
         link.clear()
         link.update({"id": link_id, **wanted})
-        site.store.on_change()
+        site.store.on_change(("issues", issue.id))
         return Response(NO_CONTENT)
 
 
@@ -122,7 +122,7 @@ def delete_remote_link(site: SandboxJira, req: Request) -> Response:
     with site.store.lock:
         issue = find_issue(site, req.params["ref"])
         issue.remote_links.remove(_find(issue, req.params["lid"]))
-        site.store.on_change()
+        site.store.on_change(("issues", issue.id))
         return Response(NO_CONTENT)
 
 
@@ -137,5 +137,5 @@ def delete_remote_link_by_global_id(site: SandboxJira, req: Request) -> Response
         if link is None:
             raise not_found(f"No remote link with global id {global_id} exists.")
         issue.remote_links.remove(link)
-        site.store.on_change()
+        site.store.on_change(("issues", issue.id))
         return Response(NO_CONTENT)

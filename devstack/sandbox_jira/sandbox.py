@@ -16,7 +16,6 @@ import logging
 import os
 import secrets
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from .errors import JiraError, unauthorized
 from .faults import Faults, RequestLog
 from .http import Request, Response, parse_query, read_body
 from .render import Renderer
+from .statefile import StateFile
 from .store import FieldRec, ProjectRec, Store, UserRec, WebhookRec
 from .timefmt import Clock, system_clock
 from .webhooks import WebhookPublisher
@@ -48,8 +48,8 @@ class SandboxJira:
     """A stateful fake Jira site (``flavour`` ``"cloud"`` or ``"server"``) on ``host:port``.
 
     ``port=0`` picks a free port; ``url`` is known after :meth:`start`. ``persist_path``
-    names a JSON file loaded on start and rewritten (atomically) at most every
-    FLUSH_SECONDS while the site changes, and on stop.
+    names a JSON file loaded on start; while the site changes, what changed is appended to
+    its journal at most every FLUSH_SECONDS, and on stop (statefile.py).
     ``config`` (a dict or a JSON file path) lists users, projects and webhooks to create on
     start and on reset. ``admin_secret``, when set, is required on ``/_sandbox/`` calls as
     the ``X-Sandbox-Admin`` header.
@@ -74,6 +74,7 @@ class SandboxJira:
         self.host = host
         self.port = port
         self.persist_path = Path(persist_path) if persist_path else None
+        self.state_file = StateFile(self.persist_path) if self.persist_path else None
         self.config = load_config(config)
         self.admin_secret = admin_secret
         self.media_key = secrets.token_bytes(32)  # signs Cloud's attachment download URLs
@@ -81,7 +82,7 @@ class SandboxJira:
         self.renderer = Renderer(self.store, f"http://{host}:{port}")
         self.publisher = WebhookPublisher(self.store, self.renderer, backoff=webhook_backoff)
         self.store.listener = self.publisher
-        self.store.on_change = self._mark_dirty
+        self.store.on_dirty = self._mark_dirty
         self.faults = Faults(flavour, seed=fault_seed)
         self.log = RequestLog()
         self.httpd: ThreadingHTTPServer | None = None
@@ -101,8 +102,14 @@ class SandboxJira:
         return self.renderer.base
 
     def start(self) -> SandboxJira:
-        if self.persist_path and self.persist_path.exists():
-            self.store.load(json.loads(self.persist_path.read_text()))
+        if self.state_file is not None:
+            data, entries = self.state_file.load()
+            if data is not None:
+                self.store.load(data)
+                for entry in entries:
+                    self.store.apply_changes(entry)
+                self.store.take_changes()  # what was loaded is on disk already
+                self._dirty = False
         self._apply_config()
         self.httpd = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
         self.httpd.daemon_threads = True
@@ -325,18 +332,17 @@ class SandboxJira:
             self._stopping.wait(FLUSH_SECONDS)
 
     def save(self) -> None:
-        """Write the state file atomically (temp file + rename) if anything changed."""
-        if not self.persist_path or not self._dirty:
+        """Append what changed to the journal, or write a whole snapshot when the journal
+        has outgrown it or a change named no records (statefile.py)."""
+        if self.state_file is None or not self._dirty:
             return
         with self._save_lock:
             self._dirty = False
-            data = json.dumps(self.store.dump())
-            folder = self.persist_path.parent
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".sandbox-", suffix=".json", dir=folder)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(data)
-            os.replace(tmp, self.persist_path)
+            entry = self.store.take_changes()
+            if entry is not None and not self.state_file.needs_snapshot():
+                self.state_file.append(entry)
+            else:
+                self.state_file.write_snapshot(self.store.dump())
 
     # --- requests -----------------------------------------------------------------------
 

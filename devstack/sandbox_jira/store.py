@@ -19,7 +19,7 @@ from typing import Any
 from . import adf
 from .index import SearchIndex
 from .jql_eval import Catalog, FieldChange, IssueDoc
-from .relations import REF_FIELDS, Relations
+from .relations import REF_FIELDS, IssueLinkRec, Relations, WorklogRec
 from .screens import RESOLUTIONS, parse_screens, resolution_id
 from .timefmt import Clock, MonotonicClock, system_clock
 from .workflow import CATEGORIES, initial_status, parse_workflow
@@ -184,6 +184,7 @@ class Change:
 
 
 Listener = Callable[[list[Change]], None]
+Record = tuple[str, str]  # (section of the dump, id): what a change touched, for the journal
 
 
 def body_text(body: Any) -> str:
@@ -198,11 +199,63 @@ class Store(Relations):
         self.clock = MonotonicClock(clock)
         self.lock = threading.RLock()
         self.listener: Listener = lambda changes: None
-        self.on_change: Callable[[], None] = lambda: None
+        self.on_dirty: Callable[[], None] = lambda: None  # the site persists (sandbox.py)
+        self._touched: set[Record] = set()
+        self._full = True
         self.clear()
+
+    def on_change(self, *records: Record) -> None:
+        """State changed: ``records`` name what (journalled alone), none: anything may have
+        (the next flush writes a whole snapshot)."""
+        with self.lock:
+            if records:
+                self._touched.update(records)
+            else:
+                self._full = True
+        self.on_dirty()
+
+    def take_changes(self) -> dict[str, Any] | None:
+        """What changed since the last call, as a journal entry; None when only a whole
+        snapshot can tell (see statefile.py). Records read as they are now."""
+        with self.lock:
+            touched, full = self._touched, self._full
+            self._touched, self._full = set(), False
+            if full:
+                return None
+            put: dict[str, list[dict[str, Any]]] = {}
+            drop: dict[str, list[str]] = {}
+            for section, rid in sorted(touched):
+                rec = getattr(self, section).get(rid)
+                if rec is None:
+                    drop.setdefault(section, []).append(rid)
+                else:
+                    put.setdefault(section, []).append(_record_json(section, rec))
+            small = {"seq": dict(self.seq), "issue_types": dict(self.issue_types)}
+            small["statuses"] = {name: list(v) for name, v in self.statuses.items()}
+            return {**small, "put": put, "drop": drop}
+
+    def apply_changes(self, entry: dict[str, Any]) -> None:
+        """Replay one journal entry over the loaded state."""
+        with self.lock:
+            self.seq = dict(entry.get("seq", self.seq))
+            self.issue_types = dict(entry.get("issue_types", self.issue_types))
+            for name, (sid, category) in (entry.get("statuses") or {}).items():
+                self.statuses[name] = (str(sid), str(category))
+            for section, ids in (entry.get("drop") or {}).items():
+                for rid in ids:
+                    gone = getattr(self, section).pop(rid, None)
+                    if section == "issues" and gone is not None:
+                        self.keys.pop(gone.key, None)
+            for section, records in (entry.get("put") or {}).items():
+                for raw in records:
+                    rec = _record_from_json(section, dict(raw))
+                    getattr(self, section)[rec.id] = rec
+                    if section == "issues":
+                        self.keys[rec.key] = rec.id
 
     def clear(self) -> None:
         with self.lock:
+            self._full = True
             self.seq: dict[str, int] = {}
             self.users: dict[str, UserRec] = {}
             self.projects: dict[str, ProjectRec] = {}
@@ -472,7 +525,7 @@ class Store(Relations):
             created = key not in issue.properties
             issue.properties[key] = copy.deepcopy(value)
             self._reindex(issue)
-            self.on_change()
+            self.on_change(("issues", issue.id))
             return created
 
     def delete_property(self, issue: IssueRec, key: str) -> bool:
@@ -480,7 +533,7 @@ class Store(Relations):
             found = key in issue.properties
             issue.properties.pop(key, None)
             self._reindex(issue)
-            self.on_change()
+            self.on_change(("issues", issue.id))
             return found
 
     # --- comments -----------------------------------------------------------------------
@@ -613,10 +666,20 @@ class Store(Relations):
     # --- helpers ------------------------------------------------------------------------
 
     def _emit(self, *changes: Change) -> None:
+        touched: list[Record] = []
         for change in changes:
             self._reindex(change.issue)
+            touched += [("issues", change.issue.id), ("projects", change.issue.project_id)]
+            for section, rec in (
+                ("comments", change.comment),
+                ("attachments", change.attachment),
+                ("links", change.link),
+                ("worklogs", change.worklog),
+            ):
+                if rec is not None:
+                    touched.append((section, rec.id))
         self.listener(list(changes))
-        self.on_change()
+        self.on_change(*touched)
 
     def _reindex(self, issue: IssueRec) -> None:
         if self.index.lag_ms:
@@ -794,8 +857,9 @@ class Store(Relations):
                     user["token"] = user["password"] = None
             attachments = []
             for att in self.attachments.values():
-                item = asdict(att)
-                item["data"] = base64.b64encode(att.data).decode() if include_data else None
+                item = _record_json("attachments", att)
+                if not include_data:
+                    item["data"] = None
                 attachments.append(item)
             return {
                 "flavour": self.flavour,
@@ -828,14 +892,38 @@ class Store(Relations):
             self.users = {u["id"]: UserRec(**u) for u in data.get("users", [])}
             self.projects = {p["id"]: ProjectRec(**p) for p in data.get("projects", [])}
             for raw in data.get("issues", []):
-                history = [HistoryRec(**h) for h in raw.pop("history", [])]
-                issue = IssueRec(**raw, history=history)
+                issue = _record_from_json("issues", dict(raw))
                 self.issues[issue.id] = issue
                 self.keys[issue.key] = issue.id
             self.comments = {c["id"]: CommentRec(**c) for c in data.get("comments", [])}
             for raw in data.get("attachments", []):
-                raw = dict(raw)
-                raw["data"] = base64.b64decode(raw.get("data") or "")
-                self.attachments[raw["id"]] = AttachmentRec(**raw)
+                self.attachments[raw["id"]] = _record_from_json("attachments", dict(raw))
             self.webhooks = {w["id"]: WebhookRec(**w) for w in data.get("webhooks", [])}
             self.load_relations(data)  # issue 18 (relations.py)
+
+
+# --- records as JSON (the dump's and the journal's shapes) ---------------------------------
+
+_RECORD_TYPES: dict[str, type[Any]] = {
+    "comments": CommentRec,
+    "projects": ProjectRec,
+    "links": IssueLinkRec,
+    "worklogs": WorklogRec,
+}
+
+
+def _record_json(section: str, rec: Any) -> dict[str, Any]:
+    item = asdict(rec)
+    if section == "attachments":
+        item["data"] = base64.b64encode(rec.data).decode()
+    return item
+
+
+def _record_from_json(section: str, raw: dict[str, Any]) -> Any:
+    if section == "issues":
+        history = [HistoryRec(**h) for h in raw.pop("history", [])]
+        return IssueRec(**raw, history=history)
+    if section == "attachments":
+        raw["data"] = base64.b64decode(raw.get("data") or "")
+        return AttachmentRec(**raw)
+    return _RECORD_TYPES[section](**raw)

@@ -241,6 +241,9 @@ class WebhookPublisher:
                     self.cond.notify_all()
 
     def _attempt(self, delivery: Delivery) -> None:
+        hook = self.store.webhooks.get(delivery.hook_id)
+        if delivery.attempt and (hook is None or not hook.enabled):
+            return  # as Jira: a webhook deleted or disabled meanwhile gets no more retries
         headers = dict(delivery.headers)
         headers["X-Atlassian-Webhook-Identifier"] = delivery.identifier
         if delivery.attempt:

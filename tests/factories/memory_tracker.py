@@ -125,6 +125,10 @@ class MemoryTracker(MemoryCatalog):  # issue 18: components, versions, users
         """The tracker's clock, as Jira writes times."""
         return _jira_time(_parse_time(START) + timedelta(seconds=self._ticks))
 
+    def advance(self, seconds: int) -> None:
+        """Time passes on the tracker's clock (what it has becomes ``seconds`` older)."""
+        self._ticks += seconds
+
     def add_issue(
         self, project: str, summary: str, *, labels: tuple[str, ...] = (), text: str = ""
     ) -> Issue:

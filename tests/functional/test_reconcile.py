@@ -48,6 +48,24 @@ def test_with_an_active_trigger_every_changed_issue_is_looked_at(sweep):
     assert swept_keys(sent) == ["OPS-1", "OPS-2"]
 
 
+def test_a_new_nodes_first_sweep_does_not_crawl_the_trackers_history(node):
+    """300 issues changed half an hour before the connection was made: the first sweep
+    looks back to the connection, so only the change made since is queued."""
+    tracker = MemoryTracker.with_projects("OPS")
+    sent = Sent()
+    deps = build_sync(root().settings, tracker=tracker, send=sent, fetch=lambda *a, **k: None)
+    for n in range(300):
+        tracker.add_issue("OPS", f"history {n}", labels=("sync",))
+    tracker.advance(30 * 60)
+    triggers.create(saved_connection("conn-new"), {"jql": "labels = sync"}, deps=deps)
+    new = tracker.add_issue("OPS", "made after the connection", labels=("sync",))
+
+    result = reconcile_all(deps=deps)
+
+    assert swept_keys(sent) == [new.key]
+    assert result["checked"] == 1
+
+
 def test_a_sweep_waits_for_its_interval(sweep):
     _, deps = sweep
     reconcile_all(deps=deps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -208,6 +209,38 @@ def test_disabled_and_deleted_webhooks_stay_quiet(env: Env, receiver: Receiver) 
     env.bot.create_issue()
     settle(env)
     assert len(receiver.events()) == 1
+
+
+def test_a_deleted_webhook_gets_no_more_retries(env: Env, receiver: Receiver) -> None:
+    created = hook(env, receiver)
+    receiver.statuses = [500] * 10
+    env.bot.create_issue()
+    env.admin.delete_webhook(created["id"])
+    settle(env)
+    assert len(receiver.events()) <= 1  # never the three retries
+
+
+def test_a_webhook_registered_over_old_state_hears_only_what_happens_next(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A site restarted over its state (a tracker with history) sends a new webhook the
+    changes made after it was registered, never the earlier ones (nothing is replayed)."""
+    state = tmp_path / "jira.json"
+    with SandboxJira("cloud", persist_path=state, webhook_backoff=(0.01,)) as site:
+        alice = site.store.add_user(display_name="Alice", email="alice@example.test")
+        project = site.store.add_project(key="OLD", name="Old")
+        SandboxAdmin(site.url).add_webhook("http://127.0.0.1:9/gone", secret="s")
+        for n in range(30):
+            site.store.create_issue(alice, project, {"issuetype": "Task", "summary": f"old {n}"})
+    with SandboxJira("cloud", persist_path=state) as site:
+        admin = SandboxAdmin(site.url)
+        admin.add_webhook(receiver.url, secret=SECRET)
+        [alice] = [u for u in site.store.users.values() if u.display_name == "Alice"]
+        project = site.store.project("OLD")
+        assert project is not None
+        site.store.create_issue(alice, project, {"issuetype": "Task", "summary": "new"})
+        assert admin.deliveries(wait=10)["idle"]
+    assert [r["json"]["issue"]["fields"]["summary"] for r in receiver.events()] == ["new"]
 
 
 def test_event_and_jql_filters(env: Env, receiver: Receiver) -> None:
