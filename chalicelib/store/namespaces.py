@@ -22,6 +22,7 @@ key                                        TTL                    owner
 ``reconcile#cursor``                       none                   sync.reconcile
 ``reconcile#status``                       none                   sync.reconcile
 ``peer#<connection>``                      none                   sync.peer_contact
+``peer-failed#<connection>``               none                   sync.peer_contact
 ``notify-hooks``                           none                   sync.notify
 ``notify#<event>#<subject>``               10 minutes             sync.notify
 ``budget#use#<window>``                    1 hour                 trackers.budget
@@ -129,8 +130,14 @@ RECONCILE_STATUS = "reconcile#status"
 
 
 def peer_contact_key(connection_id: str) -> str:
-    """When this end last reached the connection's peer, and its last failure to."""
+    """When this end last reached the connection's peer (and, written before issue 19,
+    its last failure to)."""
     return f"peer#{connection_id}"
+
+
+def peer_failure_key(connection_id: str) -> str:
+    """When (and why) this end last failed to reach the connection's peer."""
+    return f"peer-failed#{connection_id}"
 
 
 NOTIFY_WEBHOOKS = "notify-hooks"

@@ -154,3 +154,26 @@ def test_server_deliveries_have_no_signed_timestamp_and_are_deduplicated_by_body
     headers = {"X-Atlassian-Webhook-Identifier": "another"}
     assert take_webhook(headers, query, raw, deps=deps)["status"] == "duplicate"
     assert len(sent) == 1
+
+
+def test_a_delivery_that_could_not_be_queued_is_taken_on_jira_s_retry(node):
+    """The delivery is remembered before it is queued (one conditional write per key, no
+    read); when the queue refuses it, it is forgotten again, so Jira's retry gets in."""
+
+    class Flaky(Sent):
+        def __call__(self, url, body, *, group_id, dedup_id, region):
+            if not self:
+                self.append(None)
+                raise ConnectionError("queue unavailable")
+            super().__call__(url, body, group_id=group_id, dedup_id=dedup_id, region=region)
+
+    sent = Flaky()
+    deps = build_sync(root().settings, send=sent, fetch=lambda *a, **k: None)
+    raw = body(now_ms())
+    headers = cloud_headers(raw, "first")
+    with pytest.raises(ConnectionError):
+        take_webhook(headers, {}, raw, deps=deps)
+    retry = {**headers, "X-Atlassian-Webhook-Retry": "1"}
+    assert take_webhook(retry, {}, raw, deps=deps)["status"] == "queued"
+    assert take_webhook(retry, {}, raw, deps=deps)["status"] == "duplicate"
+    assert len(sent) == 2  # the refused attempt and the retry

@@ -29,6 +29,7 @@ EXAMPLES = [
     (ns.RECONCILE_CURSOR, "reconcile#cursor"),
     (ns.RECONCILE_STATUS, "reconcile#status"),
     (ns.peer_contact_key("c1"), "peer#c1"),
+    (ns.peer_failure_key("c1"), "peer-failed#c1"),
     (ns.NOTIFY_WEBHOOKS, "notify-hooks"),
     (ns.notify_key("issue_error", "c1"), "notify#issue_error#c1"),
     (ns.BUDGET_PAUSE, "budget#pause"),
