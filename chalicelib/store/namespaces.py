@@ -24,6 +24,7 @@ key                                        TTL                    owner
 ``peer#<connection>``                      none                   sync.peer_contact
 ``peer-failed#<connection>``               none                   sync.peer_contact
 ``notify-hooks``                           none                   sync.notify
+``integration-user``                       none                   sync.services
 ``notify#<event>#<subject>``               10 minutes             sync.notify
 ``budget#use#<window>``                    1 hour                 trackers.budget
 ``budget#jobs#<window>``                   1 hour                 trackers.budget
@@ -141,6 +142,7 @@ def peer_failure_key(connection_id: str) -> str:
 
 
 NOTIFY_WEBHOOKS = "notify-hooks"
+INTEGRATION_USER = "integration-user"  # the tracker's id of the integration user, as learnt
 """The admin's outgoing notification webhooks (a JSON list)."""
 
 

@@ -1,7 +1,9 @@
 """Webhook intake: verify, drop duplicates, queue a small ingest message. Nothing else.
 
 No tracker call and no rule runs here, so the answer is fast and a burst of webhooks
-costs queue messages, not tracker quota.
+costs queue messages, not tracker quota. A change made by the integration user (our own
+write, echoed by the tracker) is ``ignored`` here once a worker has learnt that user's id
+(:meth:`SyncDeps.known_integration_user_id`); until then ingest skips it, as before.
 
 Duplicates and replays. The signature covers the body, not the delivery id
 (``X-Atlassian-Webhook-Identifier``), so whoever captured one delivery could send it again
@@ -61,6 +63,11 @@ def take_webhook(
         return {"status": "ignored"}
     if is_signed(headers):
         _refuse_stale(event)
+    ours = deps.known_integration_user_id()
+    if ours and event.author_id == ours:
+        # our own write (an apply): ingest would skip it; dropping it here saves the
+        # dedup writes, a queue message and an ingest invocation per synced change
+        return {"status": "ignored"}
     body_hash = hashlib.sha256(raw_body).hexdigest()
     claimed = _claim_delivery(event.delivery_id, body_hash)
     if claimed is None:

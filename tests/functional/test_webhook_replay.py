@@ -177,3 +177,29 @@ def test_a_delivery_that_could_not_be_queued_is_taken_on_jira_s_retry(node):
     assert take_webhook(retry, {}, raw, deps=deps)["status"] == "queued"
     assert take_webhook(retry, {}, raw, deps=deps)["status"] == "duplicate"
     assert len(sent) == 2  # the refused attempt and the retry
+
+
+def test_our_own_change_is_ignored_once_a_worker_knows_who_we_are(node):
+    """An apply's write comes back as a webhook authored by the integration user: ingest
+    would skip it, so intake drops it (no dedup writes, no message) once a worker asked
+    the tracker who that user is; another user's change is queued as ever."""
+    from tests.factories.memory_tracker import MemoryTracker
+
+    tracker = MemoryTracker.with_projects("OPS")
+    worker = build_sync(root().settings, tracker=tracker, fetch=lambda *a, **k: None)
+    sent = Sent()
+    api = build_sync(root().settings, send=sent, fetch=lambda *a, **k: None)  # another container
+
+    def delivery(author: str) -> bytes:
+        payload = json.loads(body(now_ms(), summary=f"by {author}"))
+        return json.dumps({**payload, "user": {"accountId": author}}).encode()
+
+    ours = delivery(tracker.user.id)
+    assert take_webhook(cloud_headers(ours), {}, ours, deps=api)["status"] == "queued"
+    worker.integration_user_id()  # the first ingest of a worker container learns it
+    api = build_sync(root().settings, send=sent, fetch=lambda *a, **k: None)
+    again = delivery(tracker.user.id)
+    assert take_webhook(cloud_headers(again), {}, again, deps=api)["status"] == "ignored"
+    theirs = delivery("someone-else")
+    assert take_webhook(cloud_headers(theirs), {}, theirs, deps=api)["status"] == "queued"
+    assert len(sent) == 2

@@ -31,6 +31,7 @@ EXAMPLES = [
     (ns.peer_contact_key("c1"), "peer#c1"),
     (ns.peer_failure_key("c1"), "peer-failed#c1"),
     (ns.NOTIFY_WEBHOOKS, "notify-hooks"),
+    (ns.INTEGRATION_USER, "integration-user"),
     (ns.notify_key("issue_error", "c1"), "notify#issue_error#c1"),
     (ns.BUDGET_PAUSE, "budget#pause"),
     (ns.budget_usage_key(28_000_000), "budget#use#28000000"),
