@@ -9,6 +9,7 @@ pauses the connection, and the entry stays pending until it is active again.
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import quote
 
 from chalicelib.net.errors import OutboundError, PeerRefused
@@ -99,12 +100,21 @@ def deliver_now(connection: ConnectionModel, entry: EntryModel, *, deps: SyncDep
     drops a version older than the one it applied (replicas carry the whole issue)."""
     if connection.status != "active" or is_local(connection) or not connection.remote_public:
         return False
+    if time.monotonic() < _queue_only_until.get(connection.id, 0.0):
+        return False
     try:
         accepted = _post(connection, [entry], deps=deps)
     except Exception as exc:  # the deliver queue retries it with backoff
         log.info("entry %s of %s goes through the queue: %s", entry.seq, connection.id, exc)
+        # a peer that hangs costs one read timeout per process, not one per record of an
+        # ingest batch (ten of them would outlast the function's timeout)
+        _queue_only_until[connection.id] = time.monotonic() + QUEUE_ONLY_AFTER_FAILURE_S
         return False
     return entry.replica_id in accepted
+
+
+QUEUE_ONLY_AFTER_FAILURE_S = 60.0
+_queue_only_until: dict[str, float] = {}  # per process: connection id -> monotonic time
 
 
 def _post(

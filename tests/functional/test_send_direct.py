@@ -46,6 +46,13 @@ class Peer:
         return {"accepted": [item["id"] for item in body["items"]]}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process(monkeypatch):
+    from chalicelib.sync import deliver
+
+    monkeypatch.setattr(deliver, "_queue_only_until", {})
+
+
 @pytest.fixture
 def sender(node):
     tracker = MemoryTracker.with_projects("OPS")
@@ -99,6 +106,17 @@ def test_a_peer_that_does_not_answer_gets_it_through_the_deliver_queue(sender):
     (entry,) = outbox()
     assert entry.state == "acked" and len(peer.calls) == 2
     assert peer_contact.contact(CID).reachable is True
+
+
+def test_after_a_failure_the_next_changes_go_straight_to_the_queue(sender):
+    """A peer that hangs costs one timeout per process, not one per record of a batch."""
+    tracker, deps, sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    peer.fail.append(Unreachable("read timed out"))
+    send(tracker, deps, key)
+    tracker.update_issue(key, IssueFields(summary="second"))
+    send(tracker, deps, key)
+    assert len(peer.calls) == 1 and len(deliver_messages(sent)) == 2
 
 
 def test_a_refusal_keeps_the_entry_pending_and_queued(sender):
