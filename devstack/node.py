@@ -80,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         logs.configure(os.environ.get("TWINSYNC_LOG_LEVEL", "INFO"), stream=out)
         metrics.configure(os.environ.get("TWINSYNC_NODE_ID", "node"), stream=out)
 
+    trace = os.environ.get("BENCH_TRACE")
+    if trace:  # the benchmarks' per-stage breakdown (devstack.aws_trace)
+        from devstack import aws_trace
+
+        node_id = os.environ.get("TWINSYNC_NODE_ID", "node")
+        aws_trace.install(os.path.join(trace, f"{node_id}.jsonl"))
     try:
         settings = root().settings
     except ConfigError as exc:
