@@ -15,7 +15,7 @@ from chalicelib.net.errors import PeerRefused, Unreachable
 from chalicelib.net.peer import PeerEnd
 from chalicelib.queues import QueueMessage
 from chalicelib.root import build_sync, root
-from chalicelib.store.models import EntryModel, TwinModel
+from chalicelib.store.models import ConnectionModel, EntryModel, TwinModel
 from chalicelib.store.namespaces import outbox_pk
 from chalicelib.sync import peer_contact
 from chalicelib.sync.deliver import handle_deliver
@@ -160,3 +160,22 @@ def test_a_look_at_an_issue_nobody_edited_writes_only_the_lease(sender, monkeypa
     assert send(tracker, deps, key) is False
     assert len(updates) == 2  # the lease taken and given back; nothing else changed
     assert len(outbox()) == 1 and len(peer.calls) == 1
+
+
+def test_a_batch_reads_each_connection_once(node):
+    """Within one ingest or deliver batch the connection is read once, and what that
+    batch's own code changes on it is seen by its next records."""
+    from chalicelib.connections.store import reads_shared
+    from chalicelib.sync.links import get_connection
+
+    saved_connection("conn-batch", remote_public=True, remote_url="https://peer.test")
+    with reads_shared():
+        first = get_connection("conn-batch")
+        assert first is not None
+        first.status = "error"  # as pause() does before it saves
+        assert get_connection("conn-batch") is first
+        assert get_connection("conn-unknown") is None
+        ConnectionModel.get("conn-batch").update(actions=[ConnectionModel.name.set("renamed")])
+        assert get_connection("conn-batch").name == "connection conn-batch"  # this batch's copy
+    fresh = get_connection("conn-batch")
+    assert fresh is not first and fresh.name == "renamed" and fresh.status == "active"
