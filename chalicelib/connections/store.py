@@ -166,18 +166,20 @@ def _open_tombstone_key(item: KeyModel, connection_id: str) -> bytes | None:
 
 def find_connection(connection_id: str) -> ConnectionModel | None:
     shared = _READS.get()
-    if shared is not None and connection_id in shared:
-        return shared[connection_id]
+    # by table too: one process can hold two nodes' tables (the functional tests' cluster)
+    key = (str(ConnectionModel.Meta.table_name), connection_id)
+    if shared is not None and key in shared:
+        return shared[key]
     try:
         conn: ConnectionModel | None = ConnectionModel.get(connection_id, consistent_read=True)
     except DoesNotExist:
         conn = None
     if shared is not None:
-        shared[connection_id] = conn
+        shared[key] = conn
     return conn
 
 
-_READS: ContextVar[dict[str, ConnectionModel | None] | None] = ContextVar(
+_READS: ContextVar[dict[tuple[str, str], ConnectionModel | None] | None] = ContextVar(
     "connection_reads", default=None
 )
 
