@@ -10,13 +10,16 @@ invocations (the workers' and ``api_handler``'s for webhooks and peer calls) and
 per million changes at AWS list prices (bench/README.md), each function priced at its
 deployed memory and architecture; API Gateway's requests and cost are shown apart.
 At the end, the figures go to issue 19's targets table (:mod:`bench._targets`).
+``BENCH_STAGES=1`` adds where each AWS request of a field change came from.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 from bench._stack import BenchStack, per_change, quantiles, wait_all
 from bench._targets import record
@@ -25,6 +28,10 @@ from tests.stack.conftest import twin_key
 
 ISSUES = int(os.environ.get("BENCH_ISSUES", "20"))
 SETTLE_S = 3.0
+# BENCH_STAGES=1: also print which stage and code made each AWS request of a field change
+# (devstack.aws_trace; the nodes then log every AWS call, which slows them a little)
+STAGES = bool(os.environ.get("BENCH_STAGES"))
+WINDOWS: dict[str, tuple[float, float, int]] = {}  # phase -> (start, end, changes)
 
 
 def adf(text: str) -> dict:
@@ -37,6 +44,7 @@ def adf(text: str) -> dict:
 
 def run_phase(bench, name, keys, start, done_check):
     before = bench.snapshot()
+    window = [time.time()]
     started = {}
     for key in keys:
         started[key] = time.monotonic()
@@ -44,6 +52,8 @@ def run_phase(bench, name, keys, start, done_check):
     done = wait_all({k: (lambda k=k: done_check(k)) for k in keys})
     time.sleep(SETTLE_S)
     after = bench.snapshot()
+    window.append(time.time())
+    WINDOWS[name] = (window[0], window[1], len(done))
     latencies = [done[k] - started[k] for k in keys if k in done]
     span = (max(done.values()) - min(started.values())) if done else float("nan")
     return (
@@ -56,6 +66,29 @@ def run_phase(bench, name, keys, start, done_check):
 
 
 def main() -> None:
+    trace = None
+    if STAGES:
+        trace = Path(tempfile.mkdtemp(prefix="twinsync-trace-"))
+        os.environ["BENCH_TRACE"] = str(trace)  # the node processes inherit it
+    try:
+        rows = measure()
+    finally:
+        os.environ.pop("BENCH_TRACE", None)
+    print_rows(rows)
+    if trace is not None:
+        print_stages(trace, "field change (summary)")
+
+
+def print_stages(trace: Path, phase: str) -> None:
+    from devstack.aws_trace import breakdown
+
+    since, until, changes = WINDOWS[phase]
+    print(f"\nAWS requests per change by stage ({phase}; node, stage, operation, on, where):")
+    for node, stage, operation, on, where, per in breakdown(trace, since, until, changes):
+        print(f"{per:5.1f}  {node:8} {stage:12} {operation:18} {on:22} {where}")
+
+
+def measure() -> list:
     # deployed schedules (poll every minute, reconcile every 5): their cost is per hour,
     # not per change, so they do not distort the per-change figures
     with BenchStack(poll_every=60.0, reconcile_every=300.0) as bench:
@@ -95,6 +128,10 @@ def main() -> None:
                 lambda k: alice_c.get_issue(remote[k]).summary.endswith("changed"),
             )
         )
+    return rows
+
+
+def print_rows(rows: list) -> None:
     print(
         f"public-public, node a (Jira Cloud sandbox) -> node c (Jira Server sandbox), "
         f"{ISSUES} issues"

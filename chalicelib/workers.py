@@ -63,18 +63,20 @@ def _run(node: Root, records: Records, handle: Stage, stage: str) -> BatchResult
 
 
 def ingest_batch(records: Records) -> BatchResult:
+    from chalicelib.connections.store import reads_shared
     from chalicelib.sync.ingest import handle_ingest
 
     node = root()
-    with logs.context(function="ingest"), metrics.collecting():
+    with logs.context(function="ingest"), metrics.collecting(), reads_shared():
         return _run(node, records, handle_ingest, "ingest")
 
 
 def deliver_batch(records: Records) -> BatchResult:
+    from chalicelib.connections.store import reads_shared
     from chalicelib.sync.deliver import handle_deliver
 
     node = root()
-    with logs.context(function="deliver"), metrics.collecting():
+    with logs.context(function="deliver"), metrics.collecting(), reads_shared():
         return _run(node, records, handle_deliver, "deliver")
 
 

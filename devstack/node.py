@@ -93,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         url_server = FunctionUrlServer(app, "outbox_poll").start()
         os.environ["TWINSYNC_OUTBOX_URL"] = url_server.url
 
+    trace = os.environ.get("BENCH_TRACE")
+    if trace:  # the benchmarks' per-stage breakdown (devstack.aws_trace)
+        from devstack import aws_trace
+
+        node_id = os.environ.get("TWINSYNC_NODE_ID", "node")
+        aws_trace.install(os.path.join(trace, f"{node_id}.jsonl"))
     try:
         settings = root().settings
     except ConfigError as exc:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -164,10 +165,37 @@ def _open_tombstone_key(item: KeyModel, connection_id: str) -> bytes | None:
 
 
 def find_connection(connection_id: str) -> ConnectionModel | None:
+    shared = _READS.get()
+    # by table too: one process can hold two nodes' tables (the functional tests' cluster)
+    key = (str(ConnectionModel.Meta.table_name), connection_id)
+    if shared is not None and key in shared:
+        return shared[key]
     try:
-        return ConnectionModel.get(connection_id, consistent_read=True)
+        conn: ConnectionModel | None = ConnectionModel.get(connection_id, consistent_read=True)
     except DoesNotExist:
-        return None
+        conn = None
+    if shared is not None:
+        shared[key] = conn
+    return conn
+
+
+_READS: ContextVar[dict[tuple[str, str], ConnectionModel | None] | None] = ContextVar(
+    "connection_reads", default=None
+)
+
+
+@contextmanager
+def reads_shared() -> Iterator[None]:
+    """Within the block, each connection is read from the table once and the same object
+    is handed to every caller (issue 19: one read per batch of a queue function, not one
+    per record). What the block's code writes to a connection, it writes through that
+    object, so the block sees its own changes; a change another function makes meanwhile
+    is seen from the next block on (as it would be a moment later without the sharing)."""
+    token = _READS.set({})
+    try:
+        yield
+    finally:
+        _READS.reset(token)
 
 
 def get_connection(connection_id: str) -> ConnectionModel:

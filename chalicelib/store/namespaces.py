@@ -23,7 +23,9 @@ key                                        TTL                    owner
 ``reconcile#cursor``                       none                   sync.reconcile
 ``reconcile#status``                       none                   sync.reconcile
 ``peer#<connection>``                      none                   sync.peer_contact
+``peer-failed#<connection>``               none                   sync.peer_contact
 ``notify-hooks``                           none                   sync.notify
+``integration-user``                       none                   sync.services
 ``notify#<event>#<subject>``               10 minutes             sync.notify
 ``budget#use#<window>``                    1 hour                 trackers.budget
 ``budget#jobs#<window>``                   1 hour                 trackers.budget
@@ -136,11 +138,18 @@ RECONCILE_STATUS = "reconcile#status"
 
 
 def peer_contact_key(connection_id: str) -> str:
-    """When this end last reached the connection's peer, and its last failure to."""
+    """When this end last reached the connection's peer (and, written before issue 19,
+    its last failure to)."""
     return f"peer#{connection_id}"
 
 
+def peer_failure_key(connection_id: str) -> str:
+    """When (and why) this end last failed to reach the connection's peer."""
+    return f"peer-failed#{connection_id}"
+
+
 NOTIFY_WEBHOOKS = "notify-hooks"
+INTEGRATION_USER = "integration-user"  # the tracker's id of the integration user, as learnt
 """The admin's outgoing notification webhooks (a JSON list)."""
 
 

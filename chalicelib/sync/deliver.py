@@ -9,6 +9,7 @@ pauses the connection, and the entry stays pending until it is active again.
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import quote
 
 from chalicelib.net.errors import OutboundError, PeerRefused
@@ -81,6 +82,45 @@ def push(
     connection-wide fault: the connection is paused (entries stay pending, nothing is lost)
     and the reconcile sweep probes it until it answers again.
     """
+    accepted = _post(connection, entries, deps=deps, attempt=attempt)
+    for entry in entries:
+        if entry.replica_id in accepted:
+            set_entry_state(entry, "acked")
+
+
+def deliver_now(connection: ConnectionModel, entry: EntryModel, *, deps: SyncDeps) -> bool:
+    """Push a new outbox entry from where it was made (ingest), before it is saved; True
+    when the peer accepted it (the caller saves it acknowledged).
+
+    Issue 19: this saves the deliver queue's message, its function invocation and its
+    reads for the usual case. Anything else (a private or paused peer, both ends on this
+    node, a peer that fails or does not answer) returns False and the caller queues the
+    entry for :func:`handle_deliver`, the retry path with its backoff and pause. A newer
+    entry pushed here can overtake an older one still waiting in that queue; the receiver
+    drops a version older than the one it applied (replicas carry the whole issue)."""
+    if connection.status != "active" or is_local(connection) or not connection.remote_public:
+        return False
+    if time.monotonic() < _queue_only_until.get(connection.id, 0.0):
+        return False
+    try:
+        accepted = _post(connection, [entry], deps=deps)
+    except Exception as exc:  # the deliver queue retries it with backoff
+        log.info("entry %s of %s goes through the queue: %s", entry.seq, connection.id, exc)
+        # a peer that hangs costs one read timeout per process, not one per record of an
+        # ingest batch (ten of them would outlast the function's timeout)
+        _queue_only_until[connection.id] = time.monotonic() + QUEUE_ONLY_AFTER_FAILURE_S
+        return False
+    return entry.replica_id in accepted
+
+
+QUEUE_ONLY_AFTER_FAILURE_S = 60.0
+_queue_only_until: dict[str, float] = {}  # per process: connection id -> monotonic time
+
+
+def _post(
+    connection: ConnectionModel, entries: list[EntryModel], *, deps: SyncDeps, attempt: int = 1
+) -> set[str]:
+    """The replica ids the peer accepted (none when the connection was paused)."""
     end = peer_end(connection)
     path = f"/node/v1/connections/{quote(connection.id, safe='')}/replicas"
     try:
@@ -92,7 +132,7 @@ def push(
         note_reached(connection.id)  # it answered, if only to refuse
         if exc.status in CONNECTION_GONE:
             pause(connection, f"The other end refused the connection: {exc}", exc.code, deps=deps)
-            return
+            return set()
         raise
     except OutboundError as exc:
         note_unreachable(connection.id, exc)
@@ -100,13 +140,9 @@ def push(
             pause(
                 connection, f"The other end does not answer ({exc}); changes are kept.", deps=deps
             )
-            return
+            return set()
         raise RetryLater(f"peer {end.url} unreachable: {exc}") from exc
     note_reached(connection.id)
-    accepted = set(answer.get("accepted", [])) if isinstance(answer, dict) else set()
-    for entry in entries:
-        if entry.replica_id in accepted:
-            set_entry_state(entry, "acked")
     if connection.status == "error":  # the peer answers again: the pause is over
         from chalicelib.connections.status import refresh_status
 
@@ -117,6 +153,7 @@ def push(
                 ConnectionModel.status_reason.set(connection.status_reason),
             ]
         )
+    return set(answer.get("accepted", [])) if isinstance(answer, dict) else set()
 
 
 def upload_attachments(connection: ConnectionModel, entry: EntryModel, *, deps: SyncDeps) -> None:

@@ -1,11 +1,13 @@
 """Webhook intake: verify, drop duplicates, queue a small ingest message. Nothing else.
 
 No tracker call and no rule runs here, so the answer is fast and a burst of webhooks
-costs queue messages, not tracker quota.
+costs queue messages, not tracker quota. A change made by the integration user (our own
+write, echoed by the tracker) is ``ignored`` here once a worker has learnt that user's id
+(:meth:`SyncDeps.known_integration_user_id`); until then ingest skips it, as before.
 
 Duplicates and replays. The signature covers the body, not the delivery id
 (``X-Atlassian-Webhook-Identifier``), so whoever captured one delivery could send it again
-under fresh ids. A delivery is a duplicate when its id *or its body* was queued before:
+under fresh ids. A delivery is a duplicate when its id *or its body* was seen before:
 within five minutes by the FIFO queue's deduplication (by the body's hash, so racing
 copies meet there too), after that by remembered keys. A signed (Jira Cloud) delivery
 whose signed ``timestamp`` is outside ``[now - MAX_AGE, now + CLOCK_SKEW]`` is refused
@@ -19,15 +21,17 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
 from chalicelib.errors import BadRequest, Unauthorized
+from chalicelib.store.models import KeyModel
 from chalicelib.store.namespaces import hook_body_key, hook_dedup, hook_key
 from chalicelib.sync.ingest import enqueue_ingest
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import get_key, set_key
+from chalicelib.sync.store import claim
 from chalicelib.trackers.base import ChangeEvent
 from chalicelib.trackers.webhook import (
     BadWebhook,
@@ -59,23 +63,54 @@ def take_webhook(
         return {"status": "ignored"}
     if is_signed(headers):
         _refuse_stale(event)
+    ours = deps.known_integration_user_id()
+    if ours and event.author_id == ours:
+        # our own write (an apply): ingest would skip it; dropping it here saves the
+        # dedup writes, a queue message and an ingest invocation per synced change
+        return {"status": "ignored"}
     body_hash = hashlib.sha256(raw_body).hexdigest()
-    seen_key = hook_key(event.delivery_id or body_hash)
-    body_key = hook_body_key(body_hash)
-    if get_key(seen_key) is not None or get_key(body_key) is not None:
+    claimed = _claim_delivery(event.delivery_id, body_hash)
+    if claimed is None:
         return {"status": "duplicate"}
-    enqueue_ingest(
-        IngestMessage.from_event(event, source="webhook"), deps=deps, dedup=hook_dedup(body_hash)
-    )
-    for other in events[1:]:  # an issue link: the other issue changed too
+    try:
         enqueue_ingest(
-            IngestMessage.from_event(other, source="webhook"),
+            IngestMessage.from_event(event, source="webhook"),
             deps=deps,
-            dedup=hook_dedup(f"{body_hash}:{other.issue_id}"),
+            dedup=hook_dedup(body_hash),
         )
-    set_key(seen_key, "queued", ttl=SEEN_FOR)
-    set_key(body_key, "queued", ttl=BODY_SEEN_FOR)
+        for other in events[1:]:  # an issue link: the other issue changed too
+            enqueue_ingest(
+                IngestMessage.from_event(other, source="webhook"),
+                deps=deps,
+                dedup=hook_dedup(f"{body_hash}:{other.issue_id}"),
+            )
+    except Exception:
+        _release(claimed)  # not queued: Jira's retry must get through
+        raise
     return {"status": "queued"}
+
+
+def _claim_delivery(delivery_id: str | None, body_hash: str) -> list[str] | None:
+    """Remember the delivery (its id, if any, then its body) with conditional puts; the
+    keys claimed, or None when either was seen before (a duplicate).
+
+    One conditional write per key and no read (issue 19). The keys are claimed before the
+    message is queued, so a function that dies in between drops this one hint: the
+    reconcile sweep brings the change instead (as for any webhook Jira never sent)."""
+    claimed: list[str] = []
+    if delivery_id:
+        if not claim(hook_key(delivery_id), "queued", ttl=SEEN_FOR):
+            return None
+        claimed.append(hook_key(delivery_id))
+    if not claim(hook_body_key(body_hash), "queued", ttl=BODY_SEEN_FOR):
+        return None  # a captured body under a fresh id (the id stays remembered: seen)
+    return [*claimed, hook_body_key(body_hash)]
+
+
+def _release(keys: list[str]) -> None:
+    for key in keys:
+        with suppress(Exception):  # it expires anyway; the original error is what matters
+            KeyModel(key=key).delete()
 
 
 def _refuse_stale(event: ChangeEvent) -> None:

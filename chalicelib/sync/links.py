@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist
-
-from chalicelib.connections.store import open_key
+from chalicelib.connections.store import find_connection, open_key
 from chalicelib.net.peer import PeerEnd
 from chalicelib.store.models import ConnectionModel
 
 
 def get_connection(connection_id: str) -> ConnectionModel | None:
-    try:
-        return ConnectionModel.get(connection_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    """The connection end, or None; read once per block of
+    :func:`chalicelib.connections.store.reads_shared` (the ingest and deliver batches)."""
+    return find_connection(connection_id)
 
 
 def is_live(connection: ConnectionModel | None) -> bool:

@@ -4,29 +4,34 @@ Each field is compared with what this end last sent or wrote (the merge register
 :mod:`chalicelib.rules.merge`): a field that differs was edited here and gets a new stamp;
 when no field was edited and the comments and attachments are as last sent, nothing is
 sent, so our own writes never echo. Ingest (:mod:`chalicelib.sync.ingest`), a trigger, a
-connect or a restart all send through :func:`send_replica`.
+connect or a restart all send through :func:`send_replica`. A new entry is pushed to a
+public peer at once (:func:`chalicelib.sync.deliver.deliver_now`); the deliver queue is
+its retry path.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
 
 from chalicelib.rules import merge
 from chalicelib.rules.replica import field_hashes, items_hash
 from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
-from chalicelib.store.models import TwinModel
+from chalicelib.store.models import EntryModel, TwinModel, utcnow
 from chalicelib.store.namespaces import outbox_dedup, outbox_pk
 from chalicelib.sync import hierarchy, relations_apply
 from chalicelib.sync.blobs import outgoing_key
-from chalicelib.sync.deliver import enqueue_deliver
+from chalicelib.sync.deliver import deliver_now, enqueue_deliver
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import end_origin, get_connection
 from chalicelib.sync.messages import DeliverMessage, Replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import TwinGone, append_entry, holding
+from chalicelib.sync.store import TwinGone, holding, next_seq
 from chalicelib.trackers.base import Issue, TrackerError
 from chalicelib.trackers.retry import retrying_later
 
@@ -103,13 +108,19 @@ def _send(
     if not force and not changed and items == twin.last_sent_hash:
         # nothing edited here since we last sent or wrote: our own write read back, or a
         # change to something this connection does not sync
-        twin.update(
-            actions=[
-                TwinModel.merge_state.set(merge.dump(state)),
-                TwinModel.sent_attachments.set(hashes),
-                TwinModel.seen_updated.set(issue.updated),
-            ]
-        )
+        registers = merge.dump(state)
+        if (
+            _as_stored(registers) != _as_stored(twin.merge_state or {})
+            or _as_stored(hashes) != _as_stored(twin.sent_attachments or {})
+            or issue.updated != twin.seen_updated
+        ):  # issue 19: apply's look at an issue nobody edited here writes nothing
+            twin.update(
+                actions=[
+                    TwinModel.merge_state.set(registers),
+                    TwinModel.sent_attachments.set(hashes),
+                    TwinModel.seen_updated.set(issue.updated),
+                ]
+            )
         return False
     version = int(twin.last_sent_version or 0) + 1
     message = Replica.compose(
@@ -121,12 +132,11 @@ def _send(
     )
     previous = dict(twin.sent_hashes or {})
     current = field_hashes(message.payload)
-    entry = append_entry(
-        outbox_pk(connection.id),
-        issue_key=issue.key,
-        replica=message.to_wire(),
-        retention_days=deps.settings.outbox_retention_days,
-    )
+    entry = _new_entry(connection.id, issue.key, message.to_wire(), deps=deps)
+    delivered = deliver_now(connection, entry, deps=deps)  # the peer has it: no queue hop
+    if delivered:
+        entry.state = "acked"
+    entry.save()
     twin.update(
         actions=[
             TwinModel.last_sent_version.set(version),
@@ -139,11 +149,12 @@ def _send(
             TwinModel.seen_updated.set(issue.updated),
         ]
     )
-    enqueue_deliver(
-        DeliverMessage(connection.id, int(entry.seq), issue.key),
-        deps=deps,
-        dedup=outbox_dedup(connection.id, int(entry.seq)),
-    )
+    if not delivered:
+        enqueue_deliver(
+            DeliverMessage(connection.id, int(entry.seq), issue.key),
+            deps=deps,
+            dedup=outbox_dedup(connection.id, int(entry.seq)),
+        )
     record_transaction(
         connection.id,
         twin.local_key,
@@ -154,6 +165,28 @@ def _send(
     )
     hierarchy.bring_parent(connection, replica, deps=deps)  # issue 18: parents first
     return True
+
+
+def _as_stored(value: Any) -> Any:
+    """``value`` as it reads back from a JSON attribute (tuples become lists)."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def _new_entry(
+    connection_id: str, issue_key: str, replica: dict[str, Any], *, deps: SyncDeps
+) -> EntryModel:
+    """The outbox entry of ``replica``, numbered but not saved yet: it is saved once, with
+    the state its delivery left it in (``store.append_entry`` saves it pending at once)."""
+    pk = outbox_pk(connection_id)
+    return EntryModel(
+        pk=pk,
+        seq=next_seq(pk),
+        replica_id=replica["id"],
+        issue_key=issue_key,
+        replica=replica,
+        state="pending",
+        purge_at=utcnow() + timedelta(days=deps.settings.outbox_retention_days),
+    )
 
 
 def changed_names(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:

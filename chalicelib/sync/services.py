@@ -6,6 +6,7 @@ own tracker, peer client or fetcher instead of patching anything.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,10 +17,15 @@ from chalicelib import queues
 from chalicelib.config import Settings
 from chalicelib.net.outbound import Fetcher
 from chalicelib.net.peer import PeerClient
+from chalicelib.store.keys import get_key, set_key
+from chalicelib.store.namespaces import INTEGRATION_USER
 from chalicelib.sync.blobs import BlobStore
 from chalicelib.trackers.base import Project, Tracker
 
+log = logging.getLogger("twinsync.sync.services")
+
 PROJECT_TTL_S = 300
+KNOWN_USER_TTL_S = 300  # how long intake trusts the integration user id it read
 # How long after a create Jira's search may still not show the issue (Atlassian: Cloud's
 # search/jql is eventually consistent, usually seconds). Crash recovery waits this long
 # for an issue an earlier attempt may have created before it creates one itself.
@@ -38,6 +44,7 @@ class SyncDeps:
     hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
     search_settle: timedelta = SEARCH_SETTLE
     _integration_user: str | None = None
+    _known_user: tuple[float, str | None] | None = None
     _projects: dict[str, tuple[float, Project]] = field(default_factory=dict)
 
     def project(self, key: str) -> Project:
@@ -52,7 +59,20 @@ class SyncDeps:
     def integration_user_id(self) -> str:
         if self._integration_user is None:
             self._integration_user = self.tracker.myself().id
+            _remember_integration_user(self._integration_user)
         return self._integration_user
+
+    def known_integration_user_id(self) -> str | None:
+        """The integration user's id without a tracker call (webhook intake, issue 19):
+        what this container learnt, else what a worker remembered in the keys table (read
+        at most every :data:`KNOWN_USER_TTL_S`); None while nobody knows it yet."""
+        if self._integration_user is not None:
+            return self._integration_user
+        now = time.monotonic()
+        if self._known_user is None or now - self._known_user[0] > KNOWN_USER_TTL_S:
+            item = get_key(INTEGRATION_USER)
+            self._known_user = (now, item.value if item and item.value else None)
+        return self._known_user[1]
 
     def enqueue(self, queue_url: str, body: dict[str, Any], *, group: str, dedup: str) -> None:
         self.send(queue_url, body, group_id=group, dedup_id=dedup, region=self.settings.region)
@@ -62,3 +82,11 @@ class SyncDeps:
         callback = self.hooks.get(name)
         if callback is not None:
             callback(**kwargs)
+
+
+def _remember_integration_user(user_id: str) -> None:
+    """Once per container that asked the tracker: intake drops our own changes early."""
+    try:
+        set_key(INTEGRATION_USER, user_id)
+    except Exception:  # intake then queues them, and ingest skips them as before
+        log.warning("could not remember the integration user", exc_info=True)

@@ -154,3 +154,52 @@ def test_server_deliveries_have_no_signed_timestamp_and_are_deduplicated_by_body
     headers = {"X-Atlassian-Webhook-Identifier": "another"}
     assert take_webhook(headers, query, raw, deps=deps)["status"] == "duplicate"
     assert len(sent) == 1
+
+
+def test_a_delivery_that_could_not_be_queued_is_taken_on_jira_s_retry(node):
+    """The delivery is remembered before it is queued (one conditional write per key, no
+    read); when the queue refuses it, it is forgotten again, so Jira's retry gets in."""
+
+    class Flaky(Sent):
+        def __call__(self, url, body, *, group_id, dedup_id, region):
+            if not self:
+                self.append(None)
+                raise ConnectionError("queue unavailable")
+            super().__call__(url, body, group_id=group_id, dedup_id=dedup_id, region=region)
+
+    sent = Flaky()
+    deps = build_sync(root().settings, send=sent, fetch=lambda *a, **k: None)
+    raw = body(now_ms())
+    headers = cloud_headers(raw, "first")
+    with pytest.raises(ConnectionError):
+        take_webhook(headers, {}, raw, deps=deps)
+    retry = {**headers, "X-Atlassian-Webhook-Retry": "1"}
+    assert take_webhook(retry, {}, raw, deps=deps)["status"] == "queued"
+    assert take_webhook(retry, {}, raw, deps=deps)["status"] == "duplicate"
+    assert len(sent) == 2  # the refused attempt and the retry
+
+
+def test_our_own_change_is_ignored_once_a_worker_knows_who_we_are(node):
+    """An apply's write comes back as a webhook authored by the integration user: ingest
+    would skip it, so intake drops it (no dedup writes, no message) once a worker asked
+    the tracker who that user is; another user's change is queued as ever."""
+    from tests.factories.memory_tracker import MemoryTracker
+
+    tracker = MemoryTracker.with_projects("OPS")
+    worker = build_sync(root().settings, tracker=tracker, fetch=lambda *a, **k: None)
+    sent = Sent()
+    api = build_sync(root().settings, send=sent, fetch=lambda *a, **k: None)  # another container
+
+    def delivery(author: str) -> bytes:
+        payload = json.loads(body(now_ms(), summary=f"by {author}"))
+        return json.dumps({**payload, "user": {"accountId": author}}).encode()
+
+    ours = delivery(tracker.user.id)
+    assert take_webhook(cloud_headers(ours), {}, ours, deps=api)["status"] == "queued"
+    worker.integration_user_id()  # the first ingest of a worker container learns it
+    api = build_sync(root().settings, send=sent, fetch=lambda *a, **k: None)
+    again = delivery(tracker.user.id)
+    assert take_webhook(cloud_headers(again), {}, again, deps=api)["status"] == "ignored"
+    theirs = delivery("someone-else")
+    assert take_webhook(cloud_headers(theirs), {}, theirs, deps=api)["status"] == "queued"
+    assert len(sent) == 2

@@ -1,0 +1,181 @@
+"""A change goes to a public peer from ingest itself; the deliver queue is the retry path.
+
+Issue 19: pushing the new outbox entry where it is made saves a queue message, a function
+invocation and the deliver stage's reads. Whatever goes wrong (peer down, refusing,
+paused) the entry is kept pending and queued for the deliver stage as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.net.errors import PeerRefused, Unreachable
+from chalicelib.net.peer import PeerEnd
+from chalicelib.queues import QueueMessage
+from chalicelib.root import build_sync, root
+from chalicelib.store.models import ConnectionModel, EntryModel, TwinModel
+from chalicelib.store.namespaces import outbox_pk
+from chalicelib.sync import peer_contact
+from chalicelib.sync.deliver import handle_deliver
+from chalicelib.sync.outgoing import send_replica
+from chalicelib.trackers.base import IssueFields
+from tests.factories.connections import saved_connection
+from tests.factories.memory_tracker import MemoryTracker
+
+CID = "conn-direct"
+
+
+class Sent(list):
+    def __call__(self, url, body, *, group_id, dedup_id, region):
+        self.append((url, body))
+
+
+class Peer:
+    """The other end's node API: accepts every replica, or fails as told."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.fail: list[Exception] = []
+
+    def call(self, end: PeerEnd, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        self.calls.append({"method": method, "path": path, "body": body})
+        if self.fail:
+            raise self.fail.pop(0)
+        return {"accepted": [item["id"] for item in body["items"]]}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process(monkeypatch):
+    from chalicelib.sync import deliver
+
+    monkeypatch.setattr(deliver, "_queue_only_until", {})
+
+
+@pytest.fixture
+def sender(node):
+    tracker = MemoryTracker.with_projects("OPS")
+    sent, peer = Sent(), Peer()
+    deps = build_sync(
+        root().settings, tracker=tracker, send=sent, peer=peer, fetch=lambda *a, **k: None
+    )
+    ref = tracker.create_issue("OPS", IssueFields(summary="first"))
+    TwinModel(connection_id=CID, local_key=ref.key, remote_key="X-1").save()
+    return tracker, deps, sent, peer, ref.key
+
+
+def send(tracker, deps, key) -> bool:
+    (twin,) = [TwinModel.get(CID, key, consistent_read=True)]
+    return send_replica(tracker.get_issue(key), twin, deps=deps)
+
+
+def outbox() -> list[EntryModel]:
+    return list(EntryModel.query(outbox_pk(CID), consistent_read=True))
+
+
+def deliver_messages(sent) -> list[dict[str, Any]]:
+    url = root().settings.resources.deliver_queue_url
+    return [body for queue, body in sent if queue == url]
+
+
+def test_a_change_is_pushed_at_once_and_kept_acknowledged(sender):
+    tracker, deps, sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    assert send(tracker, deps, key) is True
+    assert [c["path"] for c in peer.calls] == [f"/node/v1/connections/{CID}/replicas"]
+    assert deliver_messages(sent) == []
+    (entry,) = outbox()
+    assert entry.state == "acked"
+    assert TwinModel.get(CID, key).last_sent_version == 1
+    assert peer_contact.contact(CID).reachable is True
+
+
+def test_a_peer_that_does_not_answer_gets_it_through_the_deliver_queue(sender):
+    tracker, deps, sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    peer.fail.append(Unreachable("connection refused"))
+    assert send(tracker, deps, key) is True
+    (entry,) = outbox()
+    assert entry.state == "pending"
+    (message,) = deliver_messages(sent)
+    assert peer_contact.contact(CID).reachable is False
+
+    retry = QueueMessage("m1", "r1", message, CID, receive_count=2, queue_arn="arn:deliver")
+    handle_deliver(retry, deps=deps)
+    (entry,) = outbox()
+    assert entry.state == "acked" and len(peer.calls) == 2
+    assert peer_contact.contact(CID).reachable is True
+
+
+def test_after_a_failure_the_next_changes_go_straight_to_the_queue(sender):
+    """A peer that hangs costs one timeout per process, not one per record of a batch."""
+    tracker, deps, sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    peer.fail.append(Unreachable("read timed out"))
+    send(tracker, deps, key)
+    tracker.update_issue(key, IssueFields(summary="second"))
+    send(tracker, deps, key)
+    assert len(peer.calls) == 1 and len(deliver_messages(sent)) == 2
+
+
+def test_a_refusal_keeps_the_entry_pending_and_queued(sender):
+    tracker, deps, sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    peer.fail.append(PeerRefused("busy", status=503, code="unavailable"))
+    send(tracker, deps, key)
+    (entry,) = outbox()
+    assert entry.state == "pending" and len(deliver_messages(sent)) == 1
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [
+        {"remote_public": True, "remote_url": "https://peer.test", "status": "error"},
+        {"remote_public": False},  # the private peer pulls
+    ],
+    ids=["paused", "private peer"],
+)
+def test_no_push_from_ingest_to_a_paused_or_private_peer(sender, connection):
+    tracker, deps, sent, peer, key = sender
+    saved_connection(CID, **connection)
+    send(tracker, deps, key)
+    assert peer.calls == []
+    (entry,) = outbox()
+    assert entry.state == "pending" and len(deliver_messages(sent)) == 1
+
+
+def test_a_look_at_an_issue_nobody_edited_writes_only_the_lease(sender, monkeypatch):
+    tracker, deps, _sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    send(tracker, deps, key)
+    updates: list[Any] = []
+    original = TwinModel.update
+
+    def counted(self, actions, *args, **kwargs):
+        updates.append(actions)
+        return original(self, actions, *args, **kwargs)
+
+    monkeypatch.setattr(TwinModel, "update", counted)
+    assert send(tracker, deps, key) is False
+    assert len(updates) == 2  # the lease taken and given back; nothing else changed
+    assert len(outbox()) == 1 and len(peer.calls) == 1
+
+
+def test_a_batch_reads_each_connection_once(node):
+    """Within one ingest or deliver batch the connection is read once, and what that
+    batch's own code changes on it is seen by its next records."""
+    from chalicelib.connections.store import reads_shared
+    from chalicelib.sync.links import get_connection
+
+    saved_connection("conn-batch", remote_public=True, remote_url="https://peer.test")
+    with reads_shared():
+        first = get_connection("conn-batch")
+        assert first is not None
+        first.status = "error"  # as pause() does before it saves
+        assert get_connection("conn-batch") is first
+        assert get_connection("conn-unknown") is None
+        ConnectionModel.get("conn-batch").update(actions=[ConnectionModel.name.set("renamed")])
+        assert get_connection("conn-batch").name == "connection conn-batch"  # this batch's copy
+    fresh = get_connection("conn-batch")
+    assert fresh is not first and fresh.name == "renamed" and fresh.status == "active"
