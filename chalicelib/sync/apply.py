@@ -158,7 +158,7 @@ def _apply_found(
     deps: SyncDeps,
     retry: bool,
 ) -> TwinModel | None:
-    twin, link = (held, False) if held is not None else find_twin(connection, message)
+    twin, link = find_twin(connection, message, named=held)
     stopped = twin is not None and twin.status == "stopped"
     tomb = tombstone(connection.id, twin.local_key) if twin is not None and stopped else None
     decision = arrival.classify(message, twin, tomb)
@@ -197,14 +197,18 @@ def _apply_found(
     return twin
 
 
-def find_twin(connection: ConnectionModel, message: Incoming) -> tuple[TwinModel | None, bool]:
+def find_twin(
+    connection: ConnectionModel, message: Incoming, *, named: TwinModel | None = None
+) -> tuple[TwinModel | None, bool]:
     """The twin ``message`` is for, and whether the message links it (a twin its sender
     named, ``twin_key``, that knows no remote key or another one yet).
 
-    A sender names our issue in every replica once it knows it: that twin is read by its
-    key (one read); the index by remote key is asked only when the named twin is not the
-    one (a first sync, a connect request, a link, a twin linked anew)."""
-    named = get_twin(connection.id, message.twin_key) if message.twin_key else None
+    A sender names our issue in every replica once it knows it: that twin (``named``, when
+    the caller holds it already) is read by its key; the index by remote key is asked only
+    when the named twin is not linked with the replica's issue (a first sync, a connect
+    request, a link, a twin linked anew)."""
+    if named is None and message.twin_key:
+        named = get_twin(connection.id, message.twin_key)
     if named is not None and named.remote_key == message.key:
         return named, False
     twin = twin_by_remote(connection.id, message.key)

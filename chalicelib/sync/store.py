@@ -254,11 +254,12 @@ def holding(twin: TwinModel) -> Iterator[TwinModel]:
 def holding_named(
     connection_id: str, local_key: str, remote_key: str
 ) -> Iterator[TwinModel | None]:
-    """Find and hold in one write: the twin ``local_key`` linked with ``remote_key``, its
-    lease taken and its current attributes returned by one conditional update (instead
-    of a read, then :func:`holding`'s write). ``None`` when it is not taken: no such twin,
-    linked with another key, or held (by another handler, or already by this one); the
-    caller then finds the twin as before, and :func:`holding` says busy or gone."""
+    """Find and hold in one write: the twin ``local_key`` linked with ``remote_key`` (or
+    with no remote key yet: a link), its lease taken and its current attributes returned
+    by one conditional update (instead of a read, then :func:`holding`'s write). ``None``
+    when it is not taken: no such twin, linked with another key, or held (by another
+    handler, or already by this one); the caller then finds the twin as before, and
+    :func:`holding` says busy or gone."""
     key = (connection_id, local_key)
     if key in _HELD.get():
         yield None
@@ -269,7 +270,7 @@ def holding_named(
         twin.update(
             actions=[TwinModel.lease_until.set(now + LEASE)],
             condition=TwinModel.local_key.exists()
-            & (TwinModel.remote_key == remote_key)
+            & ((TwinModel.remote_key == remote_key) | TwinModel.remote_key.does_not_exist())
             & (TwinModel.lease_until.does_not_exist() | (TwinModel.lease_until < now)),
         )
         taken = True
