@@ -82,11 +82,11 @@ from chalicelib.sync.store import (
     holding,
     holding_named,
     holding_new,
-    lease_ending,
     new_lease,
     set_entry_state,
     set_key,
     twin_by_remote,
+    update_ending_lease,
 )
 from chalicelib.trackers.base import (
     Body,
@@ -743,8 +743,9 @@ def _finish(
     ):
         actions.append(TwinModel.linked_back.set(replica.key))
     if last:
-        actions += lease_ending(twin)
-    twin.update(actions=actions)
+        update_ending_lease(twin, actions)
+    else:
+        twin.update(actions=actions)
     if first_sync:
         hierarchy.released(connection, twin, deps=deps)
         # tell the other end which issue is its twin (and what it looks like here)

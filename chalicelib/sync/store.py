@@ -210,7 +210,7 @@ def twins_of_issue(local_key: str) -> list[TwinModel]:
 LEASE = timedelta(seconds=90)  # longer than an apply takes; a crashed holder blocks this long
 BUSY_RETRY_S = 2.0
 _HELD: ContextVar[frozenset[tuple[str, str]]] = ContextVar("twins_held", default=frozenset())
-# leases this handler ended with its last update of the twin (:func:`lease_ending`)
+# leases this handler ended with its last update of the twin (:func:`update_ending_lease`)
 _ENDED: ContextVar[frozenset[tuple[str, str]]] = ContextVar("leases_ended", default=frozenset())
 
 
@@ -293,17 +293,19 @@ def holding_new(twin: TwinModel) -> Iterator[TwinModel]:
         yield twin
 
 
-def lease_ending(twin: TwinModel) -> list[Action]:
-    """The action that ends this handler's lease of ``twin``, for its last update of the
-    twin (the lease then ends with that write instead of a write of its own), or none when
-    the twin is not held here. From then on the twin is not held: a later :func:`holding`
-    in the same handler takes the lease again, so nothing writes the registers unheld."""
+def update_ending_lease(twin: TwinModel, actions: list[Action]) -> None:
+    """``twin.update(actions)``, for this handler's last update of the twin: when the twin
+    is held here, its lease ends with the same write (instead of a release of its own).
+    From then on the twin is not held: a later :func:`holding` in the same handler takes
+    the lease again, so nothing writes the registers unheld. An update that fails ends
+    nothing (the holder's release still comes)."""
     key = (twin.connection_id, twin.local_key)
     if key not in _HELD.get():
-        return []
+        twin.update(actions=actions)
+        return
+    twin.update(actions=[*actions, TwinModel.lease_until.remove()])
     _HELD.set(_HELD.get() - {key})
     _ENDED.set(_ENDED.get() | {key})
-    return [TwinModel.lease_until.remove()]
 
 
 @contextmanager
@@ -317,7 +319,7 @@ def _held(twin: TwinModel, keys: frozenset[tuple[str, str]]) -> Iterator[None]:
         released = key in _ENDED.get()
         _HELD.reset(token)
         _ENDED.reset(ended)
-        if not released:  # (else it ended with the handler's last update: lease_ending)
+        if not released:  # (else it ended with the last update: update_ending_lease)
             with suppress(UpdateError):  # not released: the lease runs out on its own
                 twin.update(
                     actions=[TwinModel.lease_until.remove()],

@@ -19,7 +19,13 @@ from chalicelib.sync.blobs import incoming_key
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.ingest import handle_ingest
 from chalicelib.sync.messages import IngestMessage, parse_incoming
-from chalicelib.sync.store import TwinBusy, get_twin, holding, lease_ending, twin_by_remote
+from chalicelib.sync.store import (
+    TwinBusy,
+    get_twin,
+    holding,
+    twin_by_remote,
+    update_ending_lease,
+)
 from chalicelib.trackers.base import Attachment, Unavailable
 from tests.factories import ALICE, BOT, comment, issue, project
 from tests.factories.connections import saved_connection
@@ -133,7 +139,7 @@ def test_an_apply_ends_its_lease_with_its_record_and_a_later_hold_takes_it_again
     twin = get_twin("conn-1", key)
     assert twin.lease_until is None  # an ingest of the issue may go at once
     with holding(twin):
-        twin.update(actions=[TwinModel.error.remove(), *lease_ending(twin)])
+        update_ending_lease(twin, [TwinModel.error.remove()])
         assert get_twin("conn-1", key).lease_until is None
         with holding(twin):  # not held any more: taken again, not re-entered
             assert get_twin("conn-1", key).lease_until is not None
