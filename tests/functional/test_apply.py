@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, replace
 
 import pytest
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.queues import RetryLater
 from chalicelib.root import build_sync, root
@@ -145,6 +146,16 @@ def test_an_apply_ends_its_lease_with_its_record_and_a_later_hold_takes_it_again
             assert get_twin("conn-1", key).lease_until is not None
         assert get_twin("conn-1", key).lease_until is None
     assert get_twin("conn-1", key).lease_until is None
+
+
+def test_a_last_update_that_fails_ends_no_lease_and_the_holder_still_releases_it(env):
+    apply_all(env, receive(env, replica()))
+    (key,) = env.tracker.issues
+    twin = get_twin("conn-1", key)
+    with pytest.raises(UpdateError), holding(twin):
+        # one path set and removed in one update: DynamoDB refuses the whole update
+        update_ending_lease(twin, [TwinModel.error.set("x"), TwinModel.error.remove()])
+    assert get_twin("conn-1", key).lease_until is None  # free at once, not in 90 s
 
 
 def test_an_older_version_is_never_applied_over_a_newer_one(env):
