@@ -80,11 +80,13 @@ from chalicelib.sync.store import (
     get_key,
     get_twin,
     holding,
+    holding_named,
     holding_new,
     new_lease,
     set_entry_state,
     set_key,
     twin_by_remote,
+    update_ending_lease,
 )
 from chalicelib.trackers.base import (
     Body,
@@ -139,11 +141,24 @@ def apply_replica(
     connection: ConnectionModel, message: Incoming, *, deps: SyncDeps, retry: bool = False
 ) -> TwinModel | None:
     """Apply's steps: find the twin, decide what the message is, act on that decision."""
-    twin = twin_by_remote(connection.id, message.key)
-    link = False
-    if twin is None and message.twin_key:
-        twin = get_twin(connection.id, message.twin_key)
-        link = twin is not None
+    named = (
+        holding_named(connection.id, message.twin_key, message.key)
+        if message.twin_key
+        else contextlib.nullcontext(None)
+    )
+    with named as held:  # the twin the replica names, found and held in one write
+        return _apply_found(connection, message, held, deps=deps, retry=retry)
+
+
+def _apply_found(
+    connection: ConnectionModel,
+    message: Incoming,
+    held: TwinModel | None,
+    *,
+    deps: SyncDeps,
+    retry: bool,
+) -> TwinModel | None:
+    twin, link = find_twin(connection, message, named=held)
     stopped = twin is not None and twin.status == "stopped"
     tomb = tombstone(connection.id, twin.local_key) if twin is not None and stopped else None
     decision = arrival.classify(message, twin, tomb)
@@ -180,6 +195,26 @@ def apply_replica(
             issue = deps.tracker.get_issue(current.local_key)
             send_replica(issue, current, deps=deps, force=True)
     return twin
+
+
+def find_twin(
+    connection: ConnectionModel, message: Incoming, *, named: TwinModel | None = None
+) -> tuple[TwinModel | None, bool]:
+    """The twin ``message`` is for, and whether the message links it (a twin its sender
+    named, ``twin_key``, that knows no remote key or another one yet).
+
+    A sender names our issue in every replica once it knows it: that twin (``named``, when
+    the caller holds it already) is read by its key; the index by remote key is asked only
+    when the named twin is not linked with the replica's issue (a first sync, a connect
+    request, a link, a twin linked anew)."""
+    if named is None and message.twin_key:
+        named = get_twin(connection.id, message.twin_key)
+    if named is not None and named.remote_key == message.key:
+        return named, False
+    twin = twin_by_remote(connection.id, message.key)
+    if twin is None and named is not None:
+        return named, True
+    return twin, False
 
 
 def _apply_holding(
@@ -294,6 +329,8 @@ def _apply_held(
         state=state,
         conflicts=merged.conflicts,
         first_sync=first_sync,
+        # nothing after the record writes the registers: the lease ends with it
+        last=not first_sync and not merged.send_back,
         deps=deps,
     )
     if link and not first_sync:  # a link learns its remote key: its children go on
@@ -676,10 +713,12 @@ def _finish(
     state: merge.State,
     conflicts: tuple[merge.Conflict, ...],
     first_sync: bool,
+    last: bool = False,
     deps: SyncDeps,
 ) -> None:
     """Record what was applied: the registers as written (never a later read, which could
-    hold an edit made meanwhile), the conflicts decided, the twin's status."""
+    hold an edit made meanwhile), the conflicts decided, the twin's status. ``last``: this
+    apply writes the twin no more, and its lease ends with this record (one write less)."""
     decided = [
         {**c.to_json(), "time": utcnow().isoformat(), "version": replica.version} for c in conflicts
     ]
@@ -703,7 +742,10 @@ def _finish(
         connection, twin, replica.key, replica.url or "", deps=deps
     ):
         actions.append(TwinModel.linked_back.set(replica.key))
-    twin.update(actions=actions)
+    if last:
+        update_ending_lease(twin, actions)
+    else:
+        twin.update(actions=actions)
     if first_sync:
         hierarchy.released(connection, twin, deps=deps)
         # tell the other end which issue is its twin (and what it looks like here)

@@ -1,24 +1,24 @@
 """Receiving replicas: each is stored once (by id) in the inbox and queued for apply.
 
-``accept`` is idempotent: a replica id already queued is acknowledged again without new
-work, so a sender may retry a push (or a private peer re-pull) as often as it needs.
+``accept`` is idempotent: the inbox entry is numbered by the replica's id and made with a
+conditional put, so a replica taken in before is acknowledged again without a second
+entry (and queued again only while it is still pending), and a sender may retry a push
+(or a private peer re-pull) as often as it needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 
 from chalicelib.errors import BadRequest
 from chalicelib.store.models import ConnectionModel
-from chalicelib.store.namespaces import inbox_dedup, inbox_pk, replica_seen_key
+from chalicelib.store.namespaces import inbox_dedup, inbox_pk
 from chalicelib.sync.messages import ApplyMessage, Incoming, InvalidReplica, parse_incoming
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import append_entry, get_key, set_key
+from chalicelib.sync.store import take_arrival
 
 MAX_ITEMS = 50
-SEEN_FOR = timedelta(days=30)
 
 
 def validate_items(items: Any) -> list[Incoming]:
@@ -42,21 +42,21 @@ def accept(
 ) -> list[str]:
     accepted = []
     for replica in replicas:
-        seen_key = replica_seen_key(connection.id, replica.id)
-        seen = get_key(seen_key)
-        if seen is None or seen.value != "queued":
-            entry = append_entry(
-                inbox_pk(connection.id),
-                issue_key=replica.key,
-                replica=replica.to_wire(),
-                retention_days=deps.settings.outbox_retention_days,
-            )
+        entry, made = take_arrival(
+            inbox_pk(connection.id),
+            issue_key=replica.key,
+            replica=replica.to_wire(),
+            retention_days=deps.settings.outbox_retention_days,
+        )
+        if made or entry.state == "pending":
+            # taken in again while still pending: queued again, in case the first call
+            # stopped before its queueing (the queue drops the copy for five minutes;
+            # apply does an applied entry nothing, as with a resumed connection's entries)
             enqueue_apply(
                 ApplyMessage(connection.id, int(entry.seq), replica.key),
                 deps=deps,
                 dedup=inbox_dedup(connection.id, replica.id),
             )
-            set_key(seen_key, "queued", ttl=SEEN_FOR)
         accepted.append(replica.id)
     return accepted
 

@@ -6,6 +6,8 @@ a condition; DynamoDB conflicts are recognised by their error code, never their 
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -13,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib.queues import RetryLater
 from chalicelib.store.keys import claim, condition_failed, get_key, next_seq, set_key
@@ -36,6 +39,64 @@ def append_entry(
         purge_at=utcnow() + timedelta(days=retention_days),
     )
     entry.save()
+    return entry
+
+
+SEQ_ATTEMPTS = 5
+
+
+def arrival_seq(replica_id: str) -> int:
+    """An inbox entry's number, from its replica's id: the same replica always gets the
+    same number (48 bits: exact wherever JSON numbers are read as doubles)."""
+    return int.from_bytes(hashlib.sha256(replica_id.encode()).digest()[:6], "big")
+
+
+def take_arrival(
+    pk: str, *, issue_key: str, replica: dict[str, Any], retention_days: int
+) -> tuple[EntryModel, bool]:
+    """The inbox entry of ``replica``, made once: ``(entry, True)`` when this call made it,
+    ``(the entry made before, False)`` for a replica already taken in.
+
+    One conditional put numbered by the replica's id (:func:`arrival_seq`) instead of a
+    counter, a "seen" key read and a "seen" key write. The inbox is never read from a
+    cursor (the outbox is: :func:`append_entry` keeps its counter), so its numbers need
+    only be unique; an entry of another replica on the same number (or one purged in the
+    meantime) gives way to a number taken from the clock."""
+    seq = arrival_seq(str(replica["id"]))
+    try:
+        return _new_entry(pk, seq, issue_key=issue_key, replica=replica, days=retention_days), True
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+    found = get_entry(pk, seq)
+    if found is not None and found.replica_id == replica["id"]:
+        return found, False
+    seq = time.time_ns() // 1_000
+    for _ in range(SEQ_ATTEMPTS):
+        try:
+            entry = _new_entry(pk, seq, issue_key=issue_key, replica=replica, days=retention_days)
+        except PutError as exc:
+            if not condition_failed(exc):
+                raise
+            seq += 1
+            continue
+        return entry, True
+    raise RetryLater(f"{pk}: no free entry number after {SEQ_ATTEMPTS} tries")
+
+
+def _new_entry(
+    pk: str, seq: int, *, issue_key: str, replica: dict[str, Any], days: int
+) -> EntryModel:
+    entry = EntryModel(
+        pk=pk,
+        seq=seq,
+        replica_id=replica["id"],
+        issue_key=issue_key,
+        replica=replica,
+        state="pending",
+        purge_at=utcnow() + timedelta(days=days),
+    )
+    entry.save(condition=EntryModel.seq.does_not_exist())
     return entry
 
 
@@ -149,6 +210,8 @@ def twins_of_issue(local_key: str) -> list[TwinModel]:
 LEASE = timedelta(seconds=90)  # longer than an apply takes; a crashed holder blocks this long
 BUSY_RETRY_S = 2.0
 _HELD: ContextVar[frozenset[tuple[str, str]]] = ContextVar("twins_held", default=frozenset())
+# leases this handler ended with its last update of the twin (:func:`update_ending_lease`)
+_ENDED: ContextVar[frozenset[tuple[str, str]]] = ContextVar("leases_ended", default=frozenset())
 
 
 class TwinBusy(RetryLater):
@@ -188,6 +251,41 @@ def holding(twin: TwinModel) -> Iterator[TwinModel]:
 
 
 @contextmanager
+def holding_named(
+    connection_id: str, local_key: str, remote_key: str
+) -> Iterator[TwinModel | None]:
+    """Find and hold in one write: the twin ``local_key`` linked with ``remote_key`` (or
+    with no remote key yet: a link), its lease taken and its current attributes returned
+    by one conditional update (instead of a read, then :func:`holding`'s write). ``None``
+    when it is not taken: no such twin, linked with another key, or held (by another
+    handler, or already by this one); the caller then finds the twin as before, and
+    :func:`holding` says busy or gone."""
+    key = (connection_id, local_key)
+    if key in _HELD.get():
+        yield None
+        return
+    twin = TwinModel(connection_id, local_key)
+    now = utcnow()
+    try:
+        twin.update(
+            actions=[TwinModel.lease_until.set(now + LEASE)],
+            condition=TwinModel.local_key.exists()
+            & ((TwinModel.remote_key == remote_key) | TwinModel.remote_key.does_not_exist())
+            & (TwinModel.lease_until.does_not_exist() | (TwinModel.lease_until < now)),
+        )
+        taken = True
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        taken = False
+    if not taken:
+        yield None
+        return
+    with _held(twin, _HELD.get() | {key}):
+        yield twin
+
+
+@contextmanager
 def holding_new(twin: TwinModel) -> Iterator[TwinModel]:
     """A twin its creator saved with ``lease_until`` set (:func:`new_lease`): held until
     the end of the block."""
@@ -195,18 +293,38 @@ def holding_new(twin: TwinModel) -> Iterator[TwinModel]:
         yield twin
 
 
+def update_ending_lease(twin: TwinModel, actions: list[Action]) -> None:
+    """``twin.update(actions)``, for this handler's last update of the twin: when the twin
+    is held here, its lease ends with the same write (instead of a release of its own).
+    From then on the twin is not held: a later :func:`holding` in the same handler takes
+    the lease again, so nothing writes the registers unheld. An update that fails ends
+    nothing (the holder's release still comes)."""
+    key = (twin.connection_id, twin.local_key)
+    if key not in _HELD.get():
+        twin.update(actions=actions)
+        return
+    twin.update(actions=[*actions, TwinModel.lease_until.remove()])
+    _HELD.set(_HELD.get() - {key})
+    _ENDED.set(_ENDED.get() | {key})
+
+
 @contextmanager
 def _held(twin: TwinModel, keys: frozenset[tuple[str, str]]) -> Iterator[None]:
+    key = (twin.connection_id, twin.local_key)
     token = _HELD.set(keys)
+    ended = _ENDED.set(_ENDED.get() - {key})
     try:
         yield
     finally:
+        released = key in _ENDED.get()
         _HELD.reset(token)
-        with suppress(UpdateError):  # not released: the lease runs out on its own
-            twin.update(
-                actions=[TwinModel.lease_until.remove()],
-                condition=TwinModel.local_key.exists(),  # never re-create a deleted twin
-            )
+        _ENDED.reset(ended)
+        if not released:  # (else it ended with the last update: update_ending_lease)
+            with suppress(UpdateError):  # not released: the lease runs out on its own
+                twin.update(
+                    actions=[TwinModel.lease_until.remove()],
+                    condition=TwinModel.local_key.exists(),  # never re-create a deleted twin
+                )
 
 
 def new_lease() -> Any:

@@ -7,19 +7,26 @@ import hashlib
 from dataclasses import dataclass, replace
 
 import pytest
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.queues import RetryLater
 from chalicelib.root import build_sync, root
 from chalicelib.rules import basic
 from chalicelib.rules.replica import stamp
-from chalicelib.store.models import ConnectionModel, EntryModel
+from chalicelib.store.models import ConnectionModel, EntryModel, TwinModel
 from chalicelib.store.namespaces import outbox_pk
 from chalicelib.sync.apply import PROPERTY, handle_apply
 from chalicelib.sync.blobs import incoming_key
 from chalicelib.sync.inbox import accept
 from chalicelib.sync.ingest import handle_ingest
 from chalicelib.sync.messages import IngestMessage, parse_incoming
-from chalicelib.sync.store import TwinBusy, get_twin, twin_by_remote
+from chalicelib.sync.store import (
+    TwinBusy,
+    get_twin,
+    holding,
+    twin_by_remote,
+    update_ending_lease,
+)
 from chalicelib.trackers.base import Attachment, Unavailable
 from tests.factories import ALICE, BOT, comment, issue, project
 from tests.factories.connections import saved_connection
@@ -109,6 +116,46 @@ def test_the_same_replica_twice_creates_nothing_twice(env):
     apply_all(env, receive(env, {**first, "id": "conn-1:ALPHA-1:1-resent"}))
     assert len(env.tracker.issues) == 1
     assert len(next(iter(env.tracker.issues.values())).comments) == 0
+
+
+def test_a_replica_pushed_again_before_it_is_applied_is_one_entry_queued_again(env):
+    first = replica()
+    queued = receive(env, first)
+    again = receive(env, first)  # the sender did not hear our answer: the same replica
+    (entry,) = EntryModel.query("conn-1#in")
+    assert entry.state == "pending" and entry.replica_id == first["id"]
+    # queued again (the queue drops the copy for five minutes), in case the first call
+    # stopped between its entry and its queueing
+    assert [m.body for m in again] == [m.body for m in queued]
+    apply_all(env, queued + again)
+    assert len(env.tracker.issues) == 1
+    assert receive(env, first) == []  # applied: acknowledged, nothing queued
+    assert len(list(EntryModel.query("conn-1#in"))) == 1
+
+
+def test_an_apply_ends_its_lease_with_its_record_and_a_later_hold_takes_it_again(env):
+    apply_all(env, receive(env, replica()))
+    (key,) = env.tracker.issues
+    apply_all(env, receive(env, replica(version=2, summary="A new title")))
+    twin = get_twin("conn-1", key)
+    assert twin.lease_until is None  # an ingest of the issue may go at once
+    with holding(twin):
+        update_ending_lease(twin, [TwinModel.error.remove()])
+        assert get_twin("conn-1", key).lease_until is None
+        with holding(twin):  # not held any more: taken again, not re-entered
+            assert get_twin("conn-1", key).lease_until is not None
+        assert get_twin("conn-1", key).lease_until is None
+    assert get_twin("conn-1", key).lease_until is None
+
+
+def test_a_last_update_that_fails_ends_no_lease_and_the_holder_still_releases_it(env):
+    apply_all(env, receive(env, replica()))
+    (key,) = env.tracker.issues
+    twin = get_twin("conn-1", key)
+    with pytest.raises(UpdateError), holding(twin):
+        # one path set and removed in one update: DynamoDB refuses the whole update
+        update_ending_lease(twin, [TwinModel.error.set("x"), TwinModel.error.remove()])
+    assert get_twin("conn-1", key).lease_until is None  # free at once, not in 90 s
 
 
 def test_an_older_version_is_never_applied_over_a_newer_one(env):
