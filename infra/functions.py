@@ -28,6 +28,9 @@ TIMEOUTS = {
     "ingest": 60,
     "deliver": 60,
     "apply": 120,
+    "ingest_catchup": 60,
+    "deliver_catchup": 60,
+    "apply_catchup": 120,
     "poll_peers": 59,  # long polls until ~2 s before its end: the next run takes over
     "reconcile": 240,
     "script_runner": 10,
@@ -39,7 +42,7 @@ DEFAULT_TIMEOUT = 60
 # cold process (app, its first-invocation imports, a peer token) holds about 66 MB.
 MEMORY = {"poll_peers": 128}
 
-_QUEUE_NAME = re.compile(r"^twinsync-(?P<kind>[a-z]+)\.fifo$")
+_QUEUE_NAME = re.compile(r"^twinsync-(?P<kind>[a-z]+(?:-[a-z]+)*)\.fifo$")
 
 
 class UnknownQueue(ValueError):
@@ -68,9 +71,11 @@ class FunctionSpec:
 
 
 def queue_logical_id(queue_name: str, resources: Mapping[str, Any]) -> str:
-    """Map a placeholder queue name (``twinsync-ingest.fifo``) to its template resource."""
+    """Map a placeholder queue name (``twinsync-ingest.fifo``, ``twinsync-ingest-catchup.fifo``)
+    to its template resource (``IngestQueue``, ``IngestCatchupQueue``)."""
     match = _QUEUE_NAME.match(queue_name)
-    logical_id = f"{match['kind'].capitalize()}Queue" if match else ""
+    kind = "".join(part.capitalize() for part in match["kind"].split("-")) if match else ""
+    logical_id = f"{kind}Queue" if kind else ""
     if resources.get(logical_id, {}).get("Type") != "AWS::SQS::Queue":
         raise UnknownQueue(
             f"queue {queue_name!r} has no {logical_id or 'matching'} queue in infra/resources.json"

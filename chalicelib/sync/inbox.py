@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib.errors import BadRequest
 from chalicelib.store.models import ConnectionModel
 from chalicelib.store.namespaces import inbox_dedup, inbox_pk, replica_seen_key
+from chalicelib.sync import lanes
 from chalicelib.sync.messages import ApplyMessage, Incoming, InvalidReplica, parse_incoming
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import append_entry, get_key, set_key
@@ -51,11 +52,12 @@ def accept(
                 replica=replica.to_wire(),
                 retention_days=deps.settings.outbox_retention_days,
             )
-            enqueue_apply(
-                ApplyMessage(connection.id, int(entry.seq), replica.key),
-                deps=deps,
-                dedup=inbox_dedup(connection.id, replica.id),
-            )
+            with lanes.working(lanes.of(replica)):  # the sender says which lane
+                enqueue_apply(
+                    ApplyMessage(connection.id, int(entry.seq), replica.key),
+                    deps=deps,
+                    dedup=inbox_dedup(connection.id, replica.id),
+                )
             set_key(seen_key, "queued", ttl=SEEN_FOR)
         accepted.append(replica.id)
     return accepted

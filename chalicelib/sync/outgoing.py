@@ -19,7 +19,7 @@ from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import TwinModel
 from chalicelib.store.namespaces import outbox_dedup, outbox_pk
-from chalicelib.sync import hierarchy, relations_apply
+from chalicelib.sync import hierarchy, lanes, relations_apply
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deliver import enqueue_deliver
 from chalicelib.sync.events import record_transaction
@@ -79,6 +79,8 @@ def _send(
     connection = get_connection(twin.connection_id)
     if connection is None or connection.status == "deleted":
         return False
+    if not force and lanes.older_read(issue.updated, twin.seen_updated):
+        return False  # a newer read of this issue was sent meanwhile (the other lane's)
     hashes = _attachment_hashes(issue, twin, deps=deps)
     rule = outgoing_rule(connection)
     try:
@@ -124,7 +126,7 @@ def _send(
     entry = append_entry(
         outbox_pk(connection.id),
         issue_key=issue.key,
-        replica=message.to_wire(),
+        replica=lanes.mark(message.to_wire()),
         retention_days=deps.settings.outbox_retention_days,
     )
     twin.update(

@@ -16,6 +16,7 @@ from chalicelib import queues
 from chalicelib.config import Settings
 from chalicelib.net.outbound import Fetcher
 from chalicelib.net.peer import PeerClient
+from chalicelib.sync import lanes
 from chalicelib.sync.blobs import BlobStore
 from chalicelib.trackers.base import Project, Tracker
 
@@ -55,7 +56,9 @@ class SyncDeps:
         return self._integration_user
 
     def enqueue(self, queue_url: str, body: dict[str, Any], *, group: str, dedup: str) -> None:
-        self.send(queue_url, body, group_id=group, dedup_id=dedup, region=self.settings.region)
+        # catch-up work goes to the stage's catch-up queue (chalicelib.sync.lanes)
+        url = lanes.route(queue_url, self.settings.resources)
+        self.send(url, body, group_id=group, dedup_id=dedup, region=self.settings.region)
 
     def hook(self, name: str, **kwargs: Any) -> None:
         """Named seams where tests inject faults (e.g. a crash after a tracker write)."""
