@@ -125,8 +125,7 @@ def _jobs(node: Root, records: Records) -> BatchResult:
 
     def handle(message: QueueMessage) -> None:
         _hold(message, url, region)
-        with lanes.working(lanes.CATCH_UP):  # a job's issues never queue before live changes
-            run_step(message, deps=node.sync)
+        run_step(message, deps=node.sync)  # in the catch-up lane (chalicelib.sync.lanes)
 
     return process_batch(
         records, handle, give_up=give_up, delay=visibility_delayer([url], region), stage="jobs"
