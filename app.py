@@ -49,6 +49,22 @@ def apply(event):
     return workers.apply_batch(event.to_dict()["Records"])
 
 
+# catch-up work (bulk jobs, the reconcile sweep) on queues of its own: never before live changes
+@app.on_sqs_message(queue="twinsync-ingest-catchup.fifo", batch_size=10)
+def ingest_catchup(event):
+    return workers.ingest_catchup_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue="twinsync-deliver-catchup.fifo", batch_size=10)
+def deliver_catchup(event):
+    return workers.deliver_catchup_batch(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue="twinsync-apply-catchup.fifo", batch_size=10)
+def apply_catchup(event):
+    return workers.apply_catchup_batch(event.to_dict()["Records"])
+
+
 @app.on_sqs_message(queue="twinsync-jobs.fifo", batch_size=1)
 def jobs(event):
     return workers.jobs_batch(event.to_dict()["Records"])

@@ -96,6 +96,11 @@ class ResourceNames:
     deliver_queue_url: str
     apply_queue_url: str
     jobs_queue_url: str
+    # catch-up work (bulk jobs, the reconcile sweep) has queues of its own, consumed beside
+    # the live ones: a live change never waits behind it (chalicelib.sync.lanes, ADR 0003)
+    ingest_catchup_queue_url: str
+    deliver_catchup_queue_url: str
+    apply_catchup_queue_url: str
     blob_bucket: str
     # the tenant's KMS key sealing connection keys at rest (chalicelib.connections.sealing);
     # required like the tables: there is no unsealed mode, locally it is the embedded AWS's
@@ -147,6 +152,9 @@ _RESOURCE_VARS = {
     "deliver_queue_url": "TWINSYNC_QUEUE_DELIVER_URL",
     "apply_queue_url": "TWINSYNC_QUEUE_APPLY_URL",
     "jobs_queue_url": "TWINSYNC_QUEUE_JOBS_URL",
+    "ingest_catchup_queue_url": "TWINSYNC_QUEUE_INGEST_CATCHUP_URL",
+    "deliver_catchup_queue_url": "TWINSYNC_QUEUE_DELIVER_CATCHUP_URL",
+    "apply_catchup_queue_url": "TWINSYNC_QUEUE_APPLY_CATCHUP_URL",
     "blob_bucket": "TWINSYNC_BUCKET_BLOBS",
     "kms_key_arn": "TWINSYNC_KMS_KEY_ARN",
 }

@@ -5,6 +5,10 @@ handler states its batch semantics through :func:`chalicelib.queues.process_batc
 per message group, partial batch failures, backoff through visibility, and after the retry
 budget an error record instead of a silent loss.
 
+Live changes and catch-up work (a job's issues, the reconcile sweep's findings, what they
+produce on the other end) go through the same stages on separate queues, each consumed by
+its own function (:mod:`chalicelib.sync.lanes`): the handler says which lane it works in.
+
 The jobs queue's batch size is 1: a step runs for several seconds and a job's steps are
 ordered by the FIFO group anyway. Before the step runs, the message's visibility is
 shortened to a little more than a step can take, so a step whose function dies (killed,
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 from chalicelib.observability import logs, metrics
@@ -28,6 +33,7 @@ from chalicelib.queues import (
     visibility_delayer,
 )
 from chalicelib.root import Root, root
+from chalicelib.sync import lanes
 from chalicelib.sync.services import SyncDeps
 
 log = logging.getLogger("twinsync.workers")
@@ -42,50 +48,72 @@ STEP_VISIBILITY_S = 30
 DIRECTIONS = {"ingest": "outgoing", "deliver": "outgoing", "apply": "incoming"}
 
 
-def _run(node: Root, records: Records, handle: Stage, stage: str) -> BatchResult:
+def _run(node: Root, records: Records, handle: Stage, stage: str, lane: str) -> BatchResult:
     from chalicelib.sync.events import record_give_up
 
     deps: SyncDeps = node.sync
     names = node.settings.resources
-    return process_batch(
-        records,
-        lambda message: handle(message, deps=deps),
-        give_up=lambda message, exc: record_give_up(
-            stage, message, exc, node_id=node.settings.node_id, fetch=deps.fetch
-        ),
-        delay=visibility_delayer(
-            [names.ingest_queue_url, names.deliver_queue_url, names.apply_queue_url],
-            node.settings.region,
-        ),
-        stage=stage,
-        direction=DIRECTIONS.get(stage),
-    )
+    with lanes.working(lane):  # what the stage sends on stays in its lane
+        return process_batch(
+            records,
+            lambda message: handle(message, deps=deps),
+            give_up=lambda message, exc: record_give_up(
+                stage, message, exc, node_id=node.settings.node_id, fetch=deps.fetch
+            ),
+            delay=visibility_delayer(lanes.stage_urls(names), node.settings.region),
+            stage=stage,
+            direction=DIRECTIONS.get(stage),
+        )
+
+
+def _stage(name: str) -> Stage:
+    if name == "ingest":
+        from chalicelib.sync.ingest import handle_ingest
+
+        return handle_ingest
+    if name == "deliver":
+        from chalicelib.sync.deliver import handle_deliver
+
+        return handle_deliver
+    from chalicelib.sync.apply import handle_apply
+
+    return handle_apply
+
+
+def _stage_batch(records: Records, stage: str, lane: str) -> BatchResult:
+    from chalicelib.connections.store import reads_shared
+
+    node = root()
+    function = stage if lane == lanes.LIVE else f"{stage}_catchup"
+    # ingest and deliver read each connection once per batch (issue 19)
+    shared = reads_shared() if stage in ("ingest", "deliver") else nullcontext()
+    with logs.context(function=function), metrics.collecting(), shared:
+        return _run(node, records, _stage(stage), stage, lane)
 
 
 def ingest_batch(records: Records) -> BatchResult:
-    from chalicelib.connections.store import reads_shared
-    from chalicelib.sync.ingest import handle_ingest
-
-    node = root()
-    with logs.context(function="ingest"), metrics.collecting(), reads_shared():
-        return _run(node, records, handle_ingest, "ingest")
+    return _stage_batch(records, "ingest", lanes.LIVE)
 
 
 def deliver_batch(records: Records) -> BatchResult:
-    from chalicelib.connections.store import reads_shared
-    from chalicelib.sync.deliver import handle_deliver
-
-    node = root()
-    with logs.context(function="deliver"), metrics.collecting(), reads_shared():
-        return _run(node, records, handle_deliver, "deliver")
+    return _stage_batch(records, "deliver", lanes.LIVE)
 
 
 def apply_batch(records: Records) -> BatchResult:
-    from chalicelib.sync.apply import handle_apply
+    return _stage_batch(records, "apply", lanes.LIVE)
 
-    node = root()
-    with logs.context(function="apply"), metrics.collecting():
-        return _run(node, records, handle_apply, "apply")
+
+def ingest_catchup_batch(records: Records) -> BatchResult:
+    """Catch-up work's ingest (a job's issues, the sweep's findings), beside the live one."""
+    return _stage_batch(records, "ingest", lanes.CATCH_UP)
+
+
+def deliver_catchup_batch(records: Records) -> BatchResult:
+    return _stage_batch(records, "deliver", lanes.CATCH_UP)
+
+
+def apply_catchup_batch(records: Records) -> BatchResult:
+    return _stage_batch(records, "apply", lanes.CATCH_UP)
 
 
 def jobs_batch(records: Records) -> BatchResult:
@@ -102,7 +130,7 @@ def _jobs(node: Root, records: Records) -> BatchResult:
 
     def handle(message: QueueMessage) -> None:
         _hold(message, url, region)
-        run_step(message, deps=node.sync)
+        run_step(message, deps=node.sync)  # in the catch-up lane (chalicelib.sync.lanes)
 
     return process_batch(
         records, handle, give_up=give_up, delay=visibility_delayer([url], region), stage="jobs"
@@ -132,7 +160,9 @@ def reconcile() -> dict[str, Any]:
     from chalicelib.sync.reconcile import reconcile_all
 
     node = root()
-    with logs.context(function="reconcile"), metrics.collecting():
+    # what the sweep finds is catch-up work (a node beside a tracker with history, a missed
+    # webhook): it waits in the catch-up queues, never in front of a live change
+    with logs.context(function="reconcile"), metrics.collecting(), lanes.working(lanes.CATCH_UP):
         result = reconcile_all(deps=node.sync)
         _gauges()
         return result

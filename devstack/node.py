@@ -25,6 +25,9 @@ def queue_bindings(resources) -> dict[str, str]:
         "twinsync-deliver.fifo": resources.deliver_queue_url,
         "twinsync-apply.fifo": resources.apply_queue_url,
         "twinsync-jobs.fifo": resources.jobs_queue_url,
+        "twinsync-ingest-catchup.fifo": resources.ingest_catchup_queue_url,
+        "twinsync-deliver-catchup.fifo": resources.deliver_catchup_queue_url,
+        "twinsync-apply-catchup.fifo": resources.apply_catchup_queue_url,
     }
 
 

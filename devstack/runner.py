@@ -6,6 +6,12 @@ calls (``app.handler_map[name]``), deletes what succeeded (honouring
 ``batchItemFailures``) and leaves failed records to come back after their visibility
 timeout and, past the redrive policy, to reach the dead-letter queue. It also fires every
 ``rate(...)`` schedule, optionally faster than deployed.
+
+Live first: deployed, the catch-up lane's functions (``*_catchup``, the jobs queue, the
+reconcile schedule; ADR 0003) run on CPUs of their own; here every handler shares one
+process. So a catch-up handler does not start while a live one runs (waiting at most
+:data:`LIVE_FIRST_MAX_WAIT_S`, so catch-up work never stops), which is what separate
+functions give a live change in AWS.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +31,16 @@ from chalice.app import Chalice, ScheduledEventConfig, SQSEventConfig
 from chalice.local import LambdaContext
 
 log = logging.getLogger("devstack.runner")
+
+LIVE_FIRST_MAX_WAIT_S = 2.0
+CATCH_UP_SUFFIX = "_catchup"
+CATCH_UP_HANDLERS = frozenset({"jobs", "reconcile"})
+
+
+def is_catch_up(name: str) -> bool:
+    """Does handler ``name`` do catch-up work (it yields to live handlers here)?"""
+    return name.endswith(CATCH_UP_SUFFIX) or name in CATCH_UP_HANDLERS
+
 
 _RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days|second|seconds)\)")
 _UNIT = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -113,6 +130,8 @@ class LocalRunner:
         self.schedule_overrides = dict(schedule_overrides or {})
         self.wait_seconds = wait_seconds
         self.stats = RunnerStats()
+        self._live = threading.Condition()
+        self._live_running = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -151,6 +170,23 @@ class LocalRunner:
 
     # --- queues ---------------------------------------------------------------------------
 
+    @contextmanager
+    def _lane(self, name: str) -> Iterator[None]:
+        """Run a handler in its lane: live ones are counted, catch-up ones wait for them."""
+        if is_catch_up(name):
+            with self._live:
+                self._live.wait_for(lambda: self._live_running == 0, LIVE_FIRST_MAX_WAIT_S)
+            yield
+            return
+        with self._live:
+            self._live_running += 1
+        try:
+            yield
+        finally:
+            with self._live:
+                self._live_running -= 1
+                self._live.notify_all()
+
     def _queue_arn(self, url: str) -> str:
         attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         return attrs["Attributes"]["QueueArn"]
@@ -181,7 +217,8 @@ class LocalRunner:
         handler = self.app.handler_map[source.name]
         started = time.perf_counter()
         try:
-            result = handler(event, self._context(source.name))
+            with self._lane(source.name):
+                result = handler(event, self._context(source.name))
         except Exception:
             log.exception(
                 "handler %s raised; the batch returns after its visibility timeout", source.name
@@ -217,7 +254,10 @@ class LocalRunner:
     def fire(self, schedule: ScheduledEventConfig) -> Any:
         self.stats.count(schedule.name)
         handler = self.app.handler_map[schedule.name]
-        return handler(scheduled_event(schedule.name, self.region), self._context(schedule.name))
+        with self._lane(schedule.name):
+            return handler(
+                scheduled_event(schedule.name, self.region), self._context(schedule.name)
+            )
 
     def _fire_forever(self, schedule: ScheduledEventConfig) -> None:
         every = self.interval(schedule)

@@ -23,6 +23,7 @@ TOPIC_KEY = "AlarmTopicKey"
 DASHBOARD = "Dashboard"
 # An alarm with metric math holds at most 10 metrics (one is the expression).
 MAX_MATH_METRICS = 9
+CATCH_UP_SUFFIX = "_catchup"
 NODE = [{"Name": metrics.DIMENSION, "Value": {"Ref": "NodeId"}}]
 
 
@@ -210,19 +211,29 @@ def _sum_over_functions(metric: str, specs: list[FunctionSpec]) -> list[dict[str
 
 
 def function_alarms(specs: list[FunctionSpec]) -> dict[str, Any]:
-    """Lambda errors (crashes, timeouts) and throttles, summed over the tenant's functions."""
+    """Lambda errors (crashes, timeouts) and throttles, summed over the tenant's functions;
+    the catch-up lane's functions (``*_catchup``, ADR 0003) in alarms of their own (an
+    alarm sums at most :data:`MAX_MATH_METRICS` functions)."""
+    catch_up = [s for s in specs if s.name.endswith(CATCH_UP_SUFFIX)]
+    alarms = _function_alarms("", "", [s for s in specs if s not in catch_up])
+    if catch_up:
+        alarms.update(_function_alarms("CatchUp", "a catch-up lane function ", catch_up))
+    return alarms
+
+
+def _function_alarms(prefix: str, which: str, specs: list[FunctionSpec]) -> dict[str, Any]:
     return {
-        "FunctionErrorsAlarm": _alarm(
-            "a function crashed or timed out (Lambda Errors); the dashboard shows which, its "
-            "log group shows why.",
+        f"{prefix}FunctionErrorsAlarm": _alarm(
+            f"{which or 'a function '}crashed or timed out (Lambda Errors); the dashboard shows "
+            "which, its log group shows why.",
             Metrics=_sum_over_functions(metrics.LAMBDA_ERRORS, specs),
             EvaluationPeriods=1,
             Threshold=1,
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         ),
-        "FunctionThrottlesAlarm": _alarm(
-            "a function was throttled: the ReservedConcurrency parameter (or the account's "
-            "concurrency) is too low for the load.",
+        f"{prefix}FunctionThrottlesAlarm": _alarm(
+            f"{which or 'a function '}was throttled: the ReservedConcurrency parameter (or the "
+            "account's concurrency) is too low for the load.",
             Metrics=_sum_over_functions(metrics.LAMBDA_THROTTLES, specs),
             EvaluationPeriods=1,
             Threshold=1,

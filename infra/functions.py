@@ -28,6 +28,9 @@ TIMEOUTS = {
     "ingest": 60,
     "deliver": 60,
     "apply": 120,
+    "ingest_catchup": 60,
+    "deliver_catchup": 60,
+    "apply_catchup": 120,
     "poll_peers": 59,  # long polls until ~2 s before its end: the next run takes over
     "outbox_poll": 30,  # holds a private peer's long poll up to 25 s (outbox_api.MAX_WAIT)
     "reconcile": 240,
@@ -46,7 +49,7 @@ MEMORY = {"poll_peers": 128, "outbox_poll": 128}
 # which the other functions learn the URL (a public node advertises it to private peers).
 URLS = {"outbox_poll": "TWINSYNC_OUTBOX_URL"}
 
-_QUEUE_NAME = re.compile(r"^twinsync-(?P<kind>[a-z]+)\.fifo$")
+_QUEUE_NAME = re.compile(r"^twinsync-(?P<kind>[a-z]+(?:-[a-z]+)*)\.fifo$")
 
 
 class UnknownQueue(ValueError):
@@ -81,9 +84,11 @@ class FunctionSpec:
 
 
 def queue_logical_id(queue_name: str, resources: Mapping[str, Any]) -> str:
-    """Map a placeholder queue name (``twinsync-ingest.fifo``) to its template resource."""
+    """Map a placeholder queue name (``twinsync-ingest.fifo``, ``twinsync-ingest-catchup.fifo``)
+    to its template resource (``IngestQueue``, ``IngestCatchupQueue``)."""
     match = _QUEUE_NAME.match(queue_name)
-    logical_id = f"{match['kind'].capitalize()}Queue" if match else ""
+    kind = "".join(part.capitalize() for part in match["kind"].split("-")) if match else ""
+    logical_id = f"{kind}Queue" if kind else ""
     if resources.get(logical_id, {}).get("Type") != "AWS::SQS::Queue":
         raise UnknownQueue(
             f"queue {queue_name!r} has no {logical_id or 'matching'} queue in infra/resources.json"

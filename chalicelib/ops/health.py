@@ -35,6 +35,10 @@ QUEUES = {
     "deliver": "deliver_queue_url",
     "apply": "apply_queue_url",
     "jobs": "jobs_queue_url",
+    # the catch-up lane (bulk jobs, the reconcile sweep; chalicelib.sync.lanes)
+    "ingest_catchup": "ingest_catchup_queue_url",
+    "deliver_catchup": "deliver_catchup_queue_url",
+    "apply_catchup": "apply_catchup_queue_url",
 }
 
 

@@ -34,6 +34,7 @@ from chalicelib.ops.jobstate import JobState
 from chalicelib.queues import QueueMessage
 from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.store.namespaces import job_group, job_item_dedup, job_step_dedup
+from chalicelib.sync import lanes
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection
 from chalicelib.sync.services import SyncDeps
@@ -77,7 +78,15 @@ def run_step(
     step_seconds: float = STEP_SECONDS,
 ) -> None:
     """The jobs queue's handler for one step message (or a deleted connection's clean-up
-    page, :mod:`chalicelib.ops.teardown`)."""
+    page, :mod:`chalicelib.ops.teardown`). Everything a step sends is catch-up work: its
+    issues go through the catch-up queues, never in front of a live change."""
+    with lanes.working(lanes.CATCH_UP):
+        _handle(message, deps=deps, clock=clock, sleep=sleep, step_seconds=step_seconds)
+
+
+def _handle(
+    message: QueueMessage, *, deps: SyncDeps, clock: Clock, sleep: Sleep, step_seconds: float
+) -> None:
     if teardown.handles(message.body):
         teardown.run(message.body, deps=deps)
         return

@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.errors import BadRequest
 from chalicelib.store.models import ConnectionModel
 from chalicelib.store.namespaces import inbox_dedup, inbox_pk
+from chalicelib.sync import lanes
 from chalicelib.sync.messages import ApplyMessage, Incoming, InvalidReplica, parse_incoming
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import take_arrival
@@ -52,11 +53,12 @@ def accept(
             # taken in again while still pending: queued again, in case the first call
             # stopped before its queueing (the queue drops the copy for five minutes;
             # apply does an applied entry nothing, as with a resumed connection's entries)
-            enqueue_apply(
-                ApplyMessage(connection.id, int(entry.seq), replica.key),
-                deps=deps,
-                dedup=inbox_dedup(connection.id, replica.id),
-            )
+            with lanes.working(lanes.of(replica)):  # the sender says which lane
+                enqueue_apply(
+                    ApplyMessage(connection.id, int(entry.seq), replica.key),
+                    deps=deps,
+                    dedup=inbox_dedup(connection.id, replica.id),
+                )
         accepted.append(replica.id)
     return accepted
 

@@ -24,7 +24,7 @@ from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import EntryModel, TwinModel, utcnow
 from chalicelib.store.namespaces import outbox_dedup, outbox_pk
-from chalicelib.sync import hierarchy, relations_apply
+from chalicelib.sync import hierarchy, lanes, relations_apply
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deliver import deliver_now, enqueue_deliver
 from chalicelib.sync.events import record_transaction
@@ -84,6 +84,8 @@ def _send(
     connection = get_connection(twin.connection_id)
     if connection is None or connection.status == "deleted":
         return False
+    if not force and lanes.older_read(issue.updated, twin.seen_updated):
+        return False  # a newer read of this issue was sent meanwhile (the other lane's)
     hashes = _attachment_hashes(issue, twin, deps=deps)
     rule = outgoing_rule(connection)
     try:
@@ -132,7 +134,7 @@ def _send(
     )
     previous = dict(twin.sent_hashes or {})
     current = field_hashes(message.payload)
-    entry = _new_entry(connection.id, issue.key, message.to_wire(), deps=deps)
+    entry = _new_entry(connection.id, issue.key, lanes.mark(message.to_wire()), deps=deps)
     delivered = deliver_now(connection, entry, deps=deps)  # the peer has it: no queue hop
     if delivered:
         entry.state = "acked"

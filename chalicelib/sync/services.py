@@ -19,6 +19,7 @@ from chalicelib.net.outbound import Fetcher
 from chalicelib.net.peer import PeerClient
 from chalicelib.store.keys import get_key, set_key
 from chalicelib.store.namespaces import INTEGRATION_USER
+from chalicelib.sync import lanes
 from chalicelib.sync.blobs import BlobStore
 from chalicelib.trackers.base import Project, Tracker
 
@@ -75,7 +76,9 @@ class SyncDeps:
         return self._known_user[1]
 
     def enqueue(self, queue_url: str, body: dict[str, Any], *, group: str, dedup: str) -> None:
-        self.send(queue_url, body, group_id=group, dedup_id=dedup, region=self.settings.region)
+        # catch-up work goes to the stage's catch-up queue (chalicelib.sync.lanes)
+        url = lanes.route(queue_url, self.settings.resources)
+        self.send(url, body, group_id=group, dedup_id=dedup, region=self.settings.region)
 
     def hook(self, name: str, **kwargs: Any) -> None:
         """Named seams where tests inject faults (e.g. a crash after a tracker write)."""

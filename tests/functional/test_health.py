@@ -63,7 +63,15 @@ def test_a_healthy_node_reports_its_tables_queues_and_no_problem(client):
         "keys",
     }
     assert all(t["reachable"] and t["status"] == "ACTIVE" for t in report["tables"].values())
-    assert set(report["queues"]) == {"ingest", "deliver", "apply", "jobs"}
+    assert set(report["queues"]) == {
+        "ingest",
+        "deliver",
+        "apply",
+        "jobs",
+        "ingest_catchup",
+        "deliver_catchup",
+        "apply_catchup",
+    }
     for queue in report["queues"].values():
         assert queue["reachable"] and queue["visible"] == 0 and queue["dead_letter"] == 0
     assert report["open_errors"] == 0 and report["connections"] == []

@@ -37,6 +37,9 @@ CONSUMERS = {
     "Ingest": "IngestQueue",
     "Deliver": "DeliverQueue",
     "Apply": "ApplyQueue",
+    "IngestCatchup": "IngestCatchupQueue",
+    "DeliverCatchup": "DeliverCatchupQueue",
+    "ApplyCatchup": "ApplyCatchupQueue",
     "Jobs": "JobsQueue",
 }
 TTL = {
@@ -139,7 +142,7 @@ def test_policy_names_only_our_own_resources(template: dict[str, Any]) -> None:
 
 def test_every_function_gets_every_resource_variable(template: dict[str, Any]) -> None:
     required = required_resource_variables()
-    assert len(required) == 12
+    assert len(required) == 15
     ours = set(template["Resources"])
     sandboxed = {to_cfn_resource_name(n) for n in SANDBOXED}  # no settings at all (test_merge)
     for name, function in functions(template).items():

@@ -89,7 +89,9 @@ def test_a_step_killed_while_admitting_leaves_no_duplicate_twins(ops):
     sent = {"ingest": 0}
 
     def dying_send(url, body, **kw):
-        if url == deps.settings.resources.ingest_queue_url and body.get("source") == "job":
+        # a job's issues go through the catch-up lane, never the live ingest queue
+        assert url != deps.settings.resources.ingest_queue_url or body.get("source") != "job"
+        if url == deps.settings.resources.ingest_catchup_queue_url and body.get("source") == "job":
             sent["ingest"] += 1
             if sent["ingest"] == 5:
                 raise RuntimeError("the function was killed")

@@ -81,7 +81,7 @@ def test_the_window_grows_while_issues_complete_quickly():
 
     window, cut = next_window(4.0, 1.0, base=1.0, now=10.0, last_cut=None, ceiling=20)
     assert (window, cut) == (5.0, None)  # well under target: one more per completion
-    window, _ = next_window(10.0, 4.0, base=1.0, now=10.0, last_cut=None, ceiling=20)
+    window, _ = next_window(10.0, 10.0, base=1.0, now=10.0, last_cut=None, ceiling=20)
     assert window == pytest.approx(10.1)  # near target: about one more per window's worth
     assert next_window(20.0, 1.0, base=1.0, now=10.0, last_cut=None, ceiling=20)[0] == 20.0
 
@@ -89,12 +89,13 @@ def test_the_window_grows_while_issues_complete_quickly():
 def test_the_window_halves_once_per_interval_when_issues_queue():
     from chalicelib.trackers.pacing import latency_target, next_window
 
-    assert latency_target(None) == 5.0 and latency_target(3.0) == 9.0
+    assert latency_target(None) == 15.0 and latency_target(3.0) == 15.0
+    assert latency_target(6.0) == 18.0
     window, cut = next_window(16.0, 30.0, base=1.0, now=100.0, last_cut=None, ceiling=20)
     assert (window, cut) == (8.0, 100.0)
     # more slow completions right after the cut: the same backlog, no second cut
     assert next_window(8.0, 30.0, base=1.0, now=101.0, last_cut=100.0, ceiling=20) == (8.0, 100.0)
-    assert next_window(8.0, 30.0, base=1.0, now=106.0, last_cut=100.0, ceiling=20)[0] == 4.0
+    assert next_window(8.0, 30.0, base=1.0, now=116.0, last_cut=100.0, ceiling=20)[0] == 4.0
     assert next_window(1.0, 30.0, base=1.0, now=200.0, last_cut=100.0, ceiling=20)[0] == 1.0
 
 
