@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.observability import logs, metrics
 from chalicelib.queues import (
@@ -27,8 +27,10 @@ from chalicelib.queues import (
     sqs_client,
     visibility_delayer,
 )
-from chalicelib.root import Root, root
-from chalicelib.sync.services import SyncDeps
+
+if TYPE_CHECKING:
+    from chalicelib.root import Root
+    from chalicelib.sync.services import SyncDeps
 
 log = logging.getLogger("twinsync.workers")
 
@@ -40,6 +42,14 @@ STEP_VISIBILITY_S = 30
 
 # Which way a stage moves a change: to the other end (ingest, deliver) or from it (apply).
 DIRECTIONS = {"ingest": "outgoing", "deliver": "outgoing", "apply": "incoming"}
+
+
+def root() -> Root:
+    """The container's root, imported on a function's first invocation (``import app`` is
+    every function's init, and ``script_runner`` never needs a root)."""
+    from chalicelib.root import root as built
+
+    return built()
 
 
 def _run(node: Root, records: Records, handle: Stage, stage: str) -> BatchResult:

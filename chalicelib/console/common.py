@@ -12,13 +12,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.console.client import AdminClient, ApiAnswer, api_path
 from chalicelib.console.messages import sentence
 from chalicelib.console.web import Html, Page
+from chalicelib.lazy_routes import blueprint
 
-console_api = Blueprint("chalicelib.console")
+console_api = blueprint("chalicelib.console")
 
 MODES = {
     "basic": (
