@@ -3,32 +3,16 @@
 from chalice import Chalice, Rate
 
 from chalicelib import workers
-from chalicelib.api.admin import admin_api
-from chalicelib.api.connections import connections_api
-from chalicelib.api.drift import drift_api
-from chalicelib.api.node import node_api
-from chalicelib.api.node_connections import node_connections_api
-from chalicelib.api.node_sync import node_sync_api
-from chalicelib.api.ops import ops_api
-from chalicelib.api.routing import contract_errors
-from chalicelib.api.rules import rules_api
-from chalicelib.api.sync import sync_api
-from chalicelib.api.webhooks import webhooks_api
-from chalicelib.console.routes import console_api
+from chalicelib.api.middleware import contract_errors
+from chalicelib.lazy_routes import blueprints
 
 app = Chalice(app_name="twinsync")
 app.register_middleware(contract_errors, "http")
-app.register_blueprint(admin_api)
-app.register_blueprint(node_api)
-app.register_blueprint(connections_api)
-app.register_blueprint(node_connections_api)
-app.register_blueprint(sync_api)
-app.register_blueprint(node_sync_api)
-app.register_blueprint(webhooks_api)
-app.register_blueprint(ops_api)
-app.register_blueprint(rules_api)
-app.register_blueprint(drift_api)
-app.register_blueprint(console_api)  # HTML, all under /console: not the JSON contract
+# Every route of the admin and node APIs, and the console's pages (HTML, all under
+# /console: not the JSON contract), declared from chalicelib/route_table.py: a route's
+# view module is imported on its first call (cold start: only api_handler serves routes).
+for blueprint in blueprints():
+    app.register_blueprint(blueprint)
 
 # Queue names here are placeholders: the deployed template (infra/) and the local stack
 # bind each handler to its stage's queue.

@@ -1,12 +1,21 @@
 """Cold-start import time of each deployed function, against ``import chalice, boto3``.
 
-Every Chalice function loads the same ``app`` module, so what differs between them is
-what each handler imports lazily on its first invocation (``chalicelib.workers``
-defers them on purpose). For each function this times, in fresh interpreter processes,
-``import app`` followed by that function's lazy imports, and reports the median and its
-ratio to a bare ``import chalice, boto3`` baseline. Modules that do not exist yet are
-skipped (and listed). A local proxy: this venv with ``.pyc`` caches; for the read-only
-Lambda layout without them, see ``bench/lambda_deps.py``.
+A function's cold start is its init (``import app``) and then what its first invocation
+imports. ``import app`` is the same for every function and cheap: the routes are declared
+from a table and each view module is imported on its route's first call
+(:mod:`chalicelib.lazy_routes`), and the queue handlers import their stage when they run
+(:mod:`chalicelib.workers`). :data:`FIRST_INVOCATION` lists, per function, what its first
+invocation imports after ``import app`` (``api_handler``: per kind of first request);
+``tests/functional/test_cold_imports.py`` checks that list against what a first call in a
+fresh process really loads. For each row this times, in fresh interpreter processes,
+``import app`` followed by those imports, and reports the median and its ratio to a bare
+``import chalice, boto3`` baseline timed in the same rounds: the CPU time of the imports
+(steady on a shared machine) and the wall time. Modules that do not exist are skipped
+(and listed). A local proxy: this venv with ``.pyc`` caches; for the read-only Lambda
+layout without them, see ``bench/lambda_deps.py``.
+
+``BENCH_COLDSTART_BEFORE=<dir>`` times the same rows in another tree (e.g. an export of an
+earlier commit) in alternation with this one, and prints both.
 
     BENCH_RUNS=21 python -m bench.coldstart
 """
@@ -22,23 +31,54 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "11"))
+BEFORE = os.environ.get("BENCH_COLDSTART_BEFORE")
 BASELINE = ("chalice", "boto3")
-# root().settings binds the PynamoDB models and configures the JSON logs on the first call
-# of every function; the first unit of work's end writes its metrics (EMF).
+BASELINE_ROW = "baseline: chalice, boto3"
+INIT_ROW = "import app (every function's init)"
+# Every function of the node builds the root on its first invocation: its AWS clients
+# (boto3: ``import app`` no longer loads it), the PynamoDB models bound, the JSON logs; the
+# first unit of work's end writes its metrics (EMF).
 READY = (
+    "boto3",
+    "chalicelib.root",
     "chalicelib.store.models",
     "aws_lambda_powertools.logging",
     "aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch",
 )
-# What each function imports on its first invocation, after ``import app``.
+# The sync stages' collaborators (root.sync) include the stage's tracker adapter, built on
+# first use: Jira Cloud here (the Server adapter shares its modules but one).
+SYNC = (*READY, "chalicelib.trackers.factory", "chalicelib.trackers.jira_cloud")
+# What each function imports on its first invocation, after ``import app``. api_handler's
+# rows are its kinds of first request; "api_handler" alone is the webhook, the request a
+# node gets most.
 FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
-    "api_handler": READY,
-    "ingest": (*READY, "chalicelib.sync.events", "chalicelib.sync.ingest"),
-    "deliver": (*READY, "chalicelib.sync.events", "chalicelib.sync.deliver"),
-    "apply": (*READY, "chalicelib.sync.events", "chalicelib.sync.apply"),
-    "poll_peers": (*READY, "chalicelib.ops.poll"),
-    "reconcile": (*READY, "chalicelib.sync.reconcile"),
-    "jobs": (*READY, "chalicelib.sync.events", "chalicelib.ops.job_runner"),
+    "api_handler": (*SYNC, "chalicelib.api.webhooks"),
+    "api_handler: replicas": (
+        *SYNC,
+        "chalicelib.api.node_sync",
+        "chalicelib.connections.node_auth",
+        "jwt",  # the peer's token, checked at its point of use
+    ),
+    "api_handler: admin API": (*READY, "chalicelib.api.connections"),
+    "api_handler: console": (
+        *READY,
+        "chalicelib.console.signin_views",
+        "jinja2",  # the page's template
+        "cryptography.hazmat.primitives.ciphers.aead",  # the session cookie
+    ),
+    "ingest": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
+    "deliver": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    "apply": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
+    "poll_peers": (*SYNC, "chalicelib.sync.events", "chalicelib.ops.poll"),
+    "reconcile": (
+        *SYNC,
+        "chalicelib.sync.events",
+        "chalicelib.sync.reconcile",
+        "chalicelib.sync.resume",
+        "chalicelib.trackers.budget",
+        "chalicelib.ops.queue_view",
+    ),
+    "jobs": (*SYNC, "chalicelib.sync.events", "chalicelib.ops.job_runner"),
     "script_runner": ("chalicelib.rules.script",),
 }
 
@@ -50,18 +90,22 @@ def _exists(module: str) -> bool:
         return False
 
 
-def _time_imports(modules: tuple[str, ...]) -> float:
-    """Milliseconds to import ``modules`` in a fresh interpreter."""
+def _time_imports(modules: tuple[str, ...], tree: Path = ROOT) -> tuple[float, float]:
+    """CPU and wall milliseconds to import ``modules`` in a fresh interpreter in ``tree``."""
     body = "; ".join(f"import {m}" for m in modules)
-    code = f"import time; t = time.perf_counter(); {body}; print(time.perf_counter() - t)"
+    code = (
+        "import time; c, w = time.process_time(), time.perf_counter(); "
+        f"{body}; print(time.process_time() - c, time.perf_counter() - w)"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWINSYNC_", "AWS_"))}
     env["AWS_DEFAULT_REGION"] = "us-east-1"
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True
     )
     if out.returncode != 0:
-        raise RuntimeError(f"importing {modules} failed: {out.stderr.strip()[-500:]}")
-    return float(out.stdout) * 1000
+        raise RuntimeError(f"importing {modules} in {tree} failed: {out.stderr.strip()[-500:]}")
+    cpu, wall = (float(v) * 1000 for v in out.stdout.split())
+    return cpu, wall
 
 
 def deployed_functions() -> list[str]:
@@ -77,39 +121,48 @@ def deployed_functions() -> list[str]:
 
 def plan() -> tuple[dict[str, tuple[str, ...]], list[str]]:
     """``{row: modules}`` to time, and notes about what was skipped."""
-    rows: dict[str, tuple[str, ...]] = {"baseline: chalice, boto3": BASELINE}
+    rows: dict[str, tuple[str, ...]] = {BASELINE_ROW: BASELINE, INIT_ROW: ("app",)}
     notes = []
     for name in deployed_functions():
-        lazy = FIRST_INVOCATION.get(name)
-        if lazy is None:
+        kinds = [row for row in FIRST_INVOCATION if row.split(":")[0] == name]
+        if not kinds:
             notes.append(f"{name}: no first-invocation imports listed; timing `import app` only")
-            lazy = ()
-        missing = [m for m in lazy if not _exists(m)]
-        if missing:
-            notes.append(f"{name}: skipped missing {', '.join(missing)}")
-        rows[name] = ("app", *(m for m in lazy if m not in missing))
+            kinds = [name]
+        for row in kinds:
+            lazy = FIRST_INVOCATION.get(row, ())
+            missing = [m for m in lazy if not _exists(m)]
+            if missing:
+                notes.append(f"{row}: skipped missing {', '.join(missing)}")
+            rows[row] = ("app", *(m for m in lazy if m not in missing))
     return rows, notes
 
 
 def main() -> None:
     rows, notes = plan()
-    samples: dict[str, list[float]] = {row: [] for row in rows}
+    trees = {"": ROOT} if not BEFORE else {"before": Path(BEFORE).resolve(), "after": ROOT}
+    samples = {(tree, row): ([], []) for tree in trees for row in rows}
     for run in range(RUNS + 1):
         for row, modules in rows.items():  # alternate rows so machine load hits all alike
-            elapsed = _time_imports(modules)
-            if run:  # the first round warms the file cache and writes .pyc files
-                samples[row].append(elapsed)
-    baseline = statistics.median(samples["baseline: chalice, boto3"])
-    print(f"Cold-start imports: median of {RUNS} fresh processes (ms), ratio to baseline")
-    print(f"{'function':<26} {'median':>8} {'min':>7} {'max':>7} {'ratio':>6}  imports")
+            for tree, where in trees.items():
+                cpu, wall = _time_imports(modules, where)
+                if run:  # the first round warms the file cache and writes .pyc files
+                    samples[(tree, row)][0].append(cpu)
+                    samples[(tree, row)][1].append(wall)
+    print(f"Cold-start imports: median of {RUNS} fresh processes (ms), ratio to the baseline")
+    header = f"{'function':<36}"
+    for tree in trees:
+        label = f"{tree} " if tree else ""
+        header += f" {label + 'cpu':>11} {'ratio':>6} {label + 'wall':>11} {'ratio':>6}"
+    print(header + "  imports")
+    base = {tree: [statistics.median(v) for v in samples[(tree, BASELINE_ROW)]] for tree in trees}
     for row, modules in rows.items():
-        values = samples[row]
-        median = statistics.median(values)
+        line = f"{row:<36}"
+        for tree in trees:
+            cpu, wall = (statistics.median(v) for v in samples[(tree, row)])
+            line += f" {cpu:>11.0f} {cpu / base[tree][0]:>6.2f} {wall:>11.0f} "
+            line += f"{wall / base[tree][1]:>6.2f}"
         shown = ", ".join(m.removeprefix("chalicelib.") for m in modules)
-        print(
-            f"{row:<26} {median:>8.0f} {min(values):>7.0f} {max(values):>7.0f} "
-            f"{median / baseline:>6.2f}  {shown}"
-        )
+        print(f"{line}  {shown}")
     for note in notes:
         print(f"  note: {note}")
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.observability import logs, metrics
 from chalicelib.queues import (
@@ -32,9 +32,10 @@ from chalicelib.queues import (
     sqs_client,
     visibility_delayer,
 )
-from chalicelib.root import Root, root
-from chalicelib.sync import lanes
-from chalicelib.sync.services import SyncDeps
+
+if TYPE_CHECKING:
+    from chalicelib.root import Root
+    from chalicelib.sync.services import SyncDeps
 
 log = logging.getLogger("twinsync.workers")
 
@@ -46,6 +47,16 @@ STEP_VISIBILITY_S = 30
 
 # Which way a stage moves a change: to the other end (ingest, deliver) or from it (apply).
 DIRECTIONS = {"ingest": "outgoing", "deliver": "outgoing", "apply": "incoming"}
+# the lanes of chalicelib.sync.lanes, named here so that ``import app`` does not load it
+LIVE, CATCH_UP = "live", "catch_up"
+
+
+def root() -> Root:
+    """The container's root, imported on a function's first invocation (``import app`` is
+    every function's init, and ``script_runner`` never needs a root)."""
+    from chalicelib.root import root as built
+
+    return built()
 
 
 def _run(node: Root, records: Records, handle: Stage, stage: str, lane: str) -> BatchResult:
@@ -53,6 +64,8 @@ def _run(node: Root, records: Records, handle: Stage, stage: str, lane: str) -> 
 
     deps: SyncDeps = node.sync
     names = node.settings.resources
+    from chalicelib.sync import lanes
+
     with lanes.working(lane):  # what the stage sends on stays in its lane
         return process_batch(
             records,
@@ -84,7 +97,7 @@ def _stage_batch(records: Records, stage: str, lane: str) -> BatchResult:
     from chalicelib.connections.store import reads_shared
 
     node = root()
-    function = stage if lane == lanes.LIVE else f"{stage}_catchup"
+    function = stage if lane == LIVE else f"{stage}_catchup"
     # ingest and deliver read each connection once per batch (issue 19)
     shared = reads_shared() if stage in ("ingest", "deliver") else nullcontext()
     with logs.context(function=function), metrics.collecting(), shared:
@@ -92,28 +105,28 @@ def _stage_batch(records: Records, stage: str, lane: str) -> BatchResult:
 
 
 def ingest_batch(records: Records) -> BatchResult:
-    return _stage_batch(records, "ingest", lanes.LIVE)
+    return _stage_batch(records, "ingest", LIVE)
 
 
 def deliver_batch(records: Records) -> BatchResult:
-    return _stage_batch(records, "deliver", lanes.LIVE)
+    return _stage_batch(records, "deliver", LIVE)
 
 
 def apply_batch(records: Records) -> BatchResult:
-    return _stage_batch(records, "apply", lanes.LIVE)
+    return _stage_batch(records, "apply", LIVE)
 
 
 def ingest_catchup_batch(records: Records) -> BatchResult:
     """Catch-up work's ingest (a job's issues, the sweep's findings), beside the live one."""
-    return _stage_batch(records, "ingest", lanes.CATCH_UP)
+    return _stage_batch(records, "ingest", CATCH_UP)
 
 
 def deliver_catchup_batch(records: Records) -> BatchResult:
-    return _stage_batch(records, "deliver", lanes.CATCH_UP)
+    return _stage_batch(records, "deliver", CATCH_UP)
 
 
 def apply_catchup_batch(records: Records) -> BatchResult:
-    return _stage_batch(records, "apply", lanes.CATCH_UP)
+    return _stage_batch(records, "apply", CATCH_UP)
 
 
 def jobs_batch(records: Records) -> BatchResult:
@@ -157,6 +170,7 @@ def poll_peers(remaining_ms: Callable[[], int]) -> dict[str, Any]:
 
 
 def reconcile() -> dict[str, Any]:
+    from chalicelib.sync import lanes
     from chalicelib.sync.reconcile import reconcile_all
 
     node = root()

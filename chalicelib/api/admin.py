@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.api import openapi
 from chalicelib.api.auth import require_admin
 from chalicelib.api.routing import JSON_TYPE, ApiRequest, Reply, json_route, node_max_body
+from chalicelib.lazy_routes import blueprint
 from chalicelib.node_identity import node_resource
 
-admin_api = Blueprint(__name__)
+admin_api = blueprint(__name__)
 
 
 @json_route(admin_api, "/api/v1/node", ["GET"], auth=require_admin, max_body=node_max_body)

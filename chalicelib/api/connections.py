@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.api.auth import require_admin
 from chalicelib.api.paging import page_request, paged
 from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.connections import store
+from chalicelib.lazy_routes import blueprint
 from chalicelib.ops import accept, destination, initiate, manage
 from chalicelib.ops.connection_resource import to_resource
 
-connections_api = Blueprint(__name__)
+connections_api = blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
 

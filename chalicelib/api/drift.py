@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.api.auth import require_admin
 from chalicelib.api.peer_auth import require_peer
 from chalicelib.api.routing import ApiRequest, Reply, json_route
 from chalicelib.errors import BadRequest, Conflict
+from chalicelib.lazy_routes import blueprint
 from chalicelib.ops.drift import InvalidView, parse_batch
 from chalicelib.store.models import ConnectionModel
 
-drift_api = Blueprint(__name__)
+drift_api = blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
 NODE = "/node/v1/connections/{cid}"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.api.routing import ApiRequest, json_route
+from chalicelib.lazy_routes import blueprint
 from chalicelib.node_identity import PROTOCOL_VERSION
 
-node_api = Blueprint(__name__)
+node_api = blueprint(__name__)
 
 
 @json_route(node_api, "/node/v1/info", ["GET"], auth=None)

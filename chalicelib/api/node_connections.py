@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.api.peer_auth import require_peer_any_state
 from chalicelib.api.routing import ApiRequest, json_route
+from chalicelib.lazy_routes import blueprint
 from chalicelib.ops import manage
 from chalicelib.ops.handshake import handshake as record_handshake
 from chalicelib.store.models import ConnectionModel
 
-node_connections_api = Blueprint(__name__)
+node_connections_api = blueprint(__name__)
 
 
 @json_route(node_connections_api, "/node/v1/handshake", ["POST"], auth=None)

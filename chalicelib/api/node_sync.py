@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.api.peer_auth import require_peer
 from chalicelib.api.routing import ApiRequest, json_route, node_max_body
 from chalicelib.errors import NotFound
+from chalicelib.lazy_routes import blueprint
 from chalicelib.store.models import ConnectionModel
 from chalicelib.sync import outbox_api, twin_status
 from chalicelib.sync.blobs import incoming_key, outgoing_key
 from chalicelib.sync.inbox import accept, validate_items
 
-node_sync_api = Blueprint(__name__)
+node_sync_api = blueprint(__name__)
 
 CID = "/node/v1/connections/{cid}"
 

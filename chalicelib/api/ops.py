@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.api.auth import require_admin
 from chalicelib.api.paging import MAX_LIMIT, page_request, paged
 from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.errors import BadRequest, Conflict
+from chalicelib.lazy_routes import blueprint
 from chalicelib.store.models import ConnectionModel
 from chalicelib.store.pages import Page
 
-ops_api = Blueprint(__name__)
+ops_api = blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
 JSON_LINES = "application/x-ndjson; charset=utf-8"

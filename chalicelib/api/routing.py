@@ -21,6 +21,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import json_input
 from chalicelib.api import openapi
+from chalicelib.api.middleware import JSON_TYPE
 from chalicelib.config import ConfigError
 from chalicelib.errors import (
     BadGateway,
@@ -37,7 +38,6 @@ from chalicelib.sync.store import TwinBusy
 
 log = logging.getLogger("twinsync.api")
 
-JSON_TYPE = "application/json; charset=utf-8"
 DEFAULT_MAX_BODY = 1_048_576
 
 
@@ -259,6 +259,7 @@ def json_route(
             return _json_response(reply)
 
         handler.__name__ = view.__name__
+        handler.__module__ = view.__module__  # the route table names the view's module
         handler.__doc__ = view.__doc__
         content_types = (
             None if not raw else ["application/json", "application/x-www-form-urlencoded"]
@@ -270,27 +271,3 @@ def json_route(
         return view
 
     return decorator
-
-
-_CHALICE_ERRORS = {
-    405: ("method_not_allowed", "This path does not accept that method."),
-    415: ("unsupported_media_type", "Send JSON (Content-Type: application/json)."),
-    500: ("internal_error", "An internal error occurred; it is logged."),
-}
-
-
-def contract_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    """Chalice middleware: rewrite Chalice's own error bodies into the contract's shape.
-
-    Chalice answers 405, 415 and unhandled errors itself, before or after our views; this
-    keeps every error a client sees in one shape.
-    """
-    response = get_response(event)
-    body = response.body
-    if response.status_code in _CHALICE_ERRORS and isinstance(body, dict) and "Code" in body:
-        code, message = _CHALICE_ERRORS[response.status_code]
-        if response.status_code == 405:
-            message = f"{message} Allowed: {response.headers.get('Allow', '')}."
-        response.body = json.dumps({"error": {"code": code, "message": message}})
-        response.headers["Content-Type"] = JSON_TYPE
-    return response

@@ -11,21 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.api.auth import require_admin
 from chalicelib.api.paging import page_request, paged
 from chalicelib.api.peer_auth import require_peer_any_state
 from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.connections import store
 from chalicelib.errors import BadGateway
+from chalicelib.lazy_routes import blueprint
 from chalicelib.ops import rule_edits
 from chalicelib.rules import testrun
 from chalicelib.rules.script.runner import RunnerUnavailable
 from chalicelib.store.models import ConnectionModel
 from chalicelib.store.pages import Page
 
-rules_api = Blueprint(__name__)
+rules_api = blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.api.auth import require_admin
 from chalicelib.api.paging import page_request, paged
 from chalicelib.api.routing import ApiRequest, Reply, json_route
 from chalicelib.errors import BadRequest
+from chalicelib.lazy_routes import blueprint
 from chalicelib.sync import control
 from chalicelib.sync.events import ERROR_STATUSES, errors_page, history_page
 from chalicelib.sync.store import twins_page
 from chalicelib.sync.twins import twin_resource
 
-sync_api = Blueprint(__name__)
+sync_api = blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
 TWIN_FILTERS: dict[str, frozenset[str] | None] = {

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
-
 from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
+from chalicelib.lazy_routes import blueprint
 from chalicelib.sync.intake import take_webhook
 
-webhooks_api = Blueprint(__name__)
+webhooks_api = blueprint(__name__)
 
 
 @json_route(webhooks_api, "/webhooks/jira", ["POST"], auth=None, max_body=node_max_body, raw=True)

@@ -2,8 +2,9 @@
 administrator, a connection in the screens' words, one page of a list, ages.
 
 Every screen module (``signin_views``, ``wizard_views``, ``connection_views``, …) registers
-its routes on :data:`console_api`; ``routes`` imports them all, and ``app.py`` registers
-the blueprint from there.
+its routes on :data:`console_api`; ``app.py`` registers the blueprint with every route of
+the route table, and a screen module is imported on its first page
+(:mod:`chalicelib.lazy_routes`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib.console.client import AdminClient, ApiAnswer, api_path
 from chalicelib.console.messages import sentence
 from chalicelib.console.web import Html, Page
+from chalicelib.lazy_routes import blueprint
 
-console_api = Blueprint("chalicelib.console")
+console_api = blueprint("chalicelib.console")
 
 MODES = {
     "basic": (

@@ -324,6 +324,7 @@ def html_route(
             return result
 
         handler.__name__ = "console_" + view.__name__
+        handler.__module__ = view.__module__  # the route table names the view's module
         handler.__doc__ = view.__doc__
         kwargs: dict[str, Any] = {"methods": methods}
         if set(methods) & STATE_CHANGING:

@@ -49,6 +49,7 @@ def first_call(app: Any, call: dict[str, Any]) -> dict[str, Any]:
     """Serve ``call`` in this process (the child): the app's first and only work."""
     from chalice.test import Client
 
+    before = set(sys.modules)
     logged = LoggedErrors()
     # Chalice's logger for the app does not propagate: listen on it and on the root.
     for name in ("", app.app_name):
@@ -73,6 +74,7 @@ def first_call(app: Any, call: dict[str, Any]) -> dict[str, Any]:
     except Exception:
         result["raised"] = traceback.format_exc()
     result["seconds"] = round(time.monotonic() - started, 3)
+    result["loaded"] = sorted(set(sys.modules) - before)  # what the first call imported
     return result
 
 

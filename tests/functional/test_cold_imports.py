@@ -1,19 +1,26 @@
-"""Cold start: which large libraries a function loads before it needs them (issue 19).
+"""Cold start: what a function loads before it needs it (issue 19).
 
-Each case is a fresh interpreter that imports ``app`` and then what that function imports
-lazily on its first invocation (``bench/coldstart.py``'s ``FIRST_INVOCATION``, the table
-the cold-start benchmark times), and reports which of the large libraries are loaded. A
-module-presence check, not a timing: the benchmark measures the time.
+``import app`` is every function's init: it declares the routes from the route table
+(:mod:`chalicelib.lazy_routes`) and imports no view, none of the layers below the edges
+and none of the HTTP, table or AWS clients. Then each function's first invocation imports
+what it needs (``bench/coldstart.py``'s ``FIRST_INVOCATION``, the table the cold-start
+benchmark times); two checks keep that table honest:
 
-The libraries named here are loaded at their point of use: the OpenAPI document's parser
-and validators (``yaml``, ``fastjsonschema``) on the first request that needs them, the
-console's templates (``jinja2``) on a console page, the script sandbox (``RestrictedPython``)
-when a script rule runs, and ``cryptography`` / PyJWT when a connection key is derived, a
-console cookie sealed or a peer token signed or checked.
+- per row, in a fresh interpreter, which large libraries ``import app`` plus the row's
+  imports load: none that the row does not name. The OpenAPI document's parser and
+  validators (``yaml``, ``fastjsonschema``) load on the first request that needs them, the
+  console's templates (``jinja2``) on a console page, the script sandbox
+  (``RestrictedPython``) when a script rule runs, and ``cryptography`` / PyJWT when a
+  connection key is derived, a console cookie sealed or a peer token signed or checked;
+- per function, a real first invocation in a fresh process (the zygote of
+  ``test_fresh_process.py``) loads none of our modules that the row's imports do not.
+
+Module-presence checks, not timings: the benchmark measures the time.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -21,14 +28,40 @@ import pytest
 
 from bench.coldstart import FIRST_INVOCATION
 from infra.package import ROOT
+from tests.functional.test_fresh_process import (  # noqa: F401  (node_environment: a fixture)
+    first_calls,
+    handler_calls,
+    http_call,
+    node_environment,
+    the_app,
+)
 
 LARGE = ("yaml", "fastjsonschema", "jinja2", "RestrictedPython", "cryptography", "jwt")
+BRINGS = {"jwt": ("cryptography",)}  # PyJWT loads cryptography's algorithms with itself
+# What no function's init may load: it is what the first invocation of some functions
+# needs and of others not at all.
+NOT_AT_INIT = (
+    "chalicelib.api.routing",
+    "chalicelib.console.web",
+    "chalicelib.root",
+    "chalicelib.ops",
+    "chalicelib.sync",
+    "chalicelib.rules",
+    "chalicelib.trackers",
+    "chalicelib.connections",
+    "chalicelib.store",
+    "boto3",
+    "botocore",
+    "pynamodb",
+    "requests",
+    "aws_lambda_powertools",
+)
 
 
 def loaded_after(modules: tuple[str, ...]) -> list[str]:
-    """Which of ``LARGE`` a fresh process holds after importing ``app`` and ``modules``."""
+    """Every module a fresh process holds after importing ``app`` and ``modules``."""
     body = "; ".join(f"import {m}" for m in ("app", *modules))
-    code = f"import sys; {body}; print(' '.join(m for m in {LARGE!r} if m in sys.modules))"
+    code = f"import sys, json; {body}; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -37,14 +70,63 @@ def loaded_after(modules: tuple[str, ...]) -> list[str]:
         text=True,
         check=True,
     )
-    return done.stdout.split()
+    return list(json.loads(done.stdout))
 
 
-@pytest.mark.parametrize("function", sorted(FIRST_INVOCATION))
-def test_a_cold_start_loads_no_large_library_before_its_use(function):
-    assert loaded_after(FIRST_INVOCATION[function]) == []
+def under(names: list[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted({p for p in packages for n in names if n == p or n.startswith(p + ".")})
+
+
+def test_import_app_loads_no_view_and_no_client():
+    assert under(loaded_after(()), NOT_AT_INIT) == []
+
+
+@pytest.mark.parametrize("row", sorted(FIRST_INVOCATION))
+def test_a_cold_start_loads_no_large_library_before_its_use(row):
+    named = [m.split(".")[0] for m in FIRST_INVOCATION[row]]
+    named += [b for m in named for b in BRINGS.get(m, ())]
+    unasked = tuple(m for m in LARGE if m not in named)
+    assert under(loaded_after(FIRST_INVOCATION[row]), unasked) == []
 
 
 def test_the_check_sees_a_large_library_when_one_is_imported():
     """The probe itself works: importing the sandbox's library is seen."""
-    assert "RestrictedPython" in loaded_after(("RestrictedPython",))
+    assert "RestrictedPython" in under(loaded_after(("RestrictedPython",)), LARGE)
+
+
+# --- the table against real first invocations ---------------------------------------------
+
+# The first request of each of api_handler's rows.
+FIRST_REQUESTS = {
+    "api_handler": ("/webhooks/jira", "POST"),
+    "api_handler: replicas": ("/node/v1/connections/{cid}/replicas", "POST"),
+    "api_handler: admin API": ("/api/v1/connections", "GET"),
+    "api_handler: console": ("/console/signin", "GET"),
+}
+
+
+def first_invocations(env: dict[str, str]) -> dict[str, dict]:
+    """One first call per row of the table: a route's, or the function's own (a queue
+    record about things the node does not sync, a schedule's tick)."""
+    calls = {row: http_call(*request) for row, request in FIRST_REQUESTS.items()}
+    for call in handler_calls(the_app(), env):
+        name = call["invoke"]["name"]
+        body = call["invoke"]["event"].get("Records", [{}])[0].get("body")
+        if body != "{}":
+            calls.setdefault(name, call)
+    return calls
+
+
+def test_first_invocation_lists_what_a_first_call_loads(node_environment):  # noqa: F811
+    calls = first_invocations(node_environment)
+    assert set(calls) == set(FIRST_INVOCATION) - {"script_runner"}  # not a node function
+
+    results = first_calls(list(calls.values()), node_environment)
+
+    unlisted = {}
+    for row, result in zip(calls, results, strict=True):
+        listed = set(loaded_after(FIRST_INVOCATION[row]))
+        ours = [m for m in result["loaded"] if m.startswith("chalicelib") and m not in listed]
+        if ours:
+            unlisted[row] = ours
+    assert not unlisted, f"first calls load modules their FIRST_INVOCATION row does not: {unlisted}"
