@@ -79,6 +79,18 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
         "chalicelib.ops.queue_view",
     ),
     "jobs": (*SYNC, "chalicelib.sync.events", "chalicelib.ops.job_runner"),
+    # the catch-up lane's stages (bulk jobs, the sweep): the live stage's modules
+    "ingest_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
+    "deliver_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    "apply_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
+    # a private peer's pull on the function URL: the outbox route behind peer auth
+    "outbox_poll": (
+        *READY,
+        "chalicelib.api.pull_url",
+        "chalicelib.api.node_sync",
+        "chalicelib.connections.node_auth",
+        "jwt",
+    ),
     "script_runner": ("chalicelib.rules.script",),
 }
 

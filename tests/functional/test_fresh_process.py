@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.function_url import url_event
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_SECRET, node_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +46,8 @@ ISSUE = "ABC-1"  # in the tracker, under no sync
 PARAMETER_VALUES = {"cid": "conn-unknown", "key": ISSUE, "aid": "10001"}
 
 # Functions that are not part of the node: they never see its settings or tables.
+# functions behind a Lambda function URL, and the path of their first call
+FUNCTION_URLS = {"outbox_poll": "/node/v1/connections/c-unknown/outbox"}
 NOT_NODE_FUNCTIONS = {
     "script_runner": "runs one sync script in a role and environment with no settings (infra)",
 }
@@ -242,6 +245,8 @@ def handler_calls(app: Any, env: dict[str, str]) -> list[dict[str, Any]]:
             calls.append({"invoke": {"name": source.name, "event": schedule_tick(source.name)}})
         else:
             pytest.fail(f"{source.name}: a new kind of event source; add its first call here")
+    for name, target in FUNCTION_URLS.items():  # a peer's pull with no token: refused
+        calls.append({"invoke": {"name": name, "event": url_event("GET", target, {}, b"")}})
     return calls
 
 
@@ -289,7 +294,8 @@ def test_every_function_of_the_app_is_covered():
     app = the_app()
     views = {entry.view_name for methods in app.routes.values() for entry in methods.values()}
     sources = {source.name for source in app.event_sources}
-    uncovered = set(app.handler_map) - views - sources - set(NOT_NODE_FUNCTIONS)
+    uncovered = set(app.handler_map) - views - sources - set(FUNCTION_URLS)
+    uncovered -= set(NOT_NODE_FUNCTIONS)
     assert not uncovered, f"functions with no first call in this file: {sorted(uncovered)}"
 
 
@@ -326,3 +332,5 @@ def test_every_queue_handler_and_schedule_survives_its_first_invocation(node_env
 
     failing = [r for r in results if troubled(r)]
     assert not failing, report("first invocations that raised or met unbound resources", failing)
+    (pull,) = [r for r in results if r["call"]["invoke"]["name"] in FUNCTION_URLS]
+    assert pull["returned"]["statusCode"] == 401, pull  # no peer token: the API's refusal
