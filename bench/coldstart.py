@@ -29,6 +29,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench._targets import record
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "11"))
 BEFORE = os.environ.get("BENCH_COLDSTART_BEFORE")
@@ -177,6 +179,15 @@ def main() -> None:
         print(f"{line}  {shown}")
     for note in notes:
         print(f"  note: {note}")
+    now = "after" if BEFORE else ""  # this tree's rows: the slowest function's CPU ratio
+    record(
+        "coldstart_worst_ratio",
+        max(
+            statistics.median(samples[(now, row)][0]) / base[now][0]
+            for row in rows
+            if row != BASELINE_ROW
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench._stack import BenchStack, per_change
+from bench._targets import record
 
 TWINS = int(os.environ.get("BENCH_SCALE_TWINS", "100"))
 CHANGES = int(os.environ.get("BENCH_SCALE_CHANGES", "300"))
@@ -212,6 +213,7 @@ def main() -> None:
     with BenchStack(poll_every=60.0, reconcile_every=300.0) as bench:
         cid = bench.connect("a", "c", ("ALPHA", "OPS"))
         population = Population(bench, cid)
+        costs = []
         for twins in populations:
             grow = time.monotonic()
             population.grow_to(twins)
@@ -223,7 +225,10 @@ def main() -> None:
             done = result["latencies"]
             cost = per_change(before, after, len(done))
             print(row(twins, per_step, done, result["span"], setup_s, cost), flush=True)
+            costs.append(cost["usd_per_million"])
     print(f"{time.monotonic() - started:.0f} s in all")
+    if len(costs) > 1 and costs[0]:
+        record("scale_cost_growth", costs[-1] / costs[0])
 
 
 if __name__ == "__main__":
