@@ -110,7 +110,22 @@ def deliver_now(connection: ConnectionModel, entry: EntryModel, *, deps: SyncDep
         # ingest batch (ten of them would outlast the function's timeout)
         _queue_only_until[connection.id] = time.monotonic() + QUEUE_ONLY_AFTER_FAILURE_S
         return False
-    return entry.replica_id in accepted
+    pushed = entry.replica_id in accepted
+    if pushed:  # what a deliver record's transaction line says, for the push from ingest
+        log.info(
+            "entry %s of %s pushed to the peer",
+            entry.seq,
+            connection.id,
+            extra={
+                "event": "sync.delivered",
+                "via": "push",
+                "connection_id": connection.id,
+                "issue_key": entry.issue_key,
+                "seq": int(entry.seq),
+                "replica_id": entry.replica_id,
+            },
+        )
+    return pushed
 
 
 QUEUE_ONLY_AFTER_FAILURE_S = 60.0

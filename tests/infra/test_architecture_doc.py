@@ -39,7 +39,7 @@ def test_every_module_the_page_names_exists() -> None:
     missing = []
     for path in sorted(named):
         full = path if path.startswith("chalicelib/") or path == "app.py" else f"chalicelib/{path}"
-        if not (ROOT / full).exists():
+        if not (ROOT / full).exists() and not (ROOT / path).exists():  # bench/, tests/
             missing.append(path)
     assert named, "the page names no modules"
     assert missing == [], f"docs/architecture.md names modules that do not exist: {missing}"
