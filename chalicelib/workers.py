@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.observability import logs, metrics
@@ -98,9 +98,13 @@ def _stage_batch(records: Records, stage: str, lane: str) -> BatchResult:
 
     node = root()
     function = stage if lane == LIVE else f"{stage}_catchup"
-    # ingest and deliver read each connection once per batch (issue 19)
-    shared = reads_shared() if stage in ("ingest", "deliver") else nullcontext()
-    with logs.context(function=function), metrics.collecting(), shared:
+    # each stage reads each connection once per batch, ingest the triggers too (issue 19)
+    triggers: AbstractContextManager[None] = nullcontext()
+    if stage == "ingest":
+        from chalicelib.sync.trigger_match import triggers_shared
+
+        triggers = triggers_shared()
+    with logs.context(function=function), metrics.collecting(), reads_shared(), triggers:
         return _run(node, records, _stage(stage), stage, lane)
 
 

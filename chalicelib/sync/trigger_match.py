@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from chalicelib.rules import mapping_document
@@ -35,8 +37,32 @@ _MATCH_CACHE_SIZE = 2048
 _matches: OrderedDict[tuple[str, str, str], bool] = OrderedDict()
 
 
+# within :func:`triggers_shared`: the triggers as read once for the whole block
+_SHARED: ContextVar[dict[str, list[dict[str, Any]]] | None] = ContextVar(
+    "triggers_shared", default=None
+)
+
+
+@contextmanager
+def triggers_shared() -> Iterator[None]:
+    """Within the block, the triggers are read from the table once (issue 19: one query
+    per ingest batch, not one per record). A trigger saved meanwhile is seen from the
+    next block on, as it would be a moment later without the sharing."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def all_triggers() -> list[dict[str, Any]]:
-    return [item.data for item in EventModel.query(TRIGGERS_PK, consistent_read=True)]
+    held = _SHARED.get()
+    if held is not None and "triggers" in held:
+        return held["triggers"]
+    triggers = [item.data for item in EventModel.query(TRIGGERS_PK, consistent_read=True)]
+    if held is not None:
+        held["triggers"] = triggers
+    return triggers
 
 
 def _might_match(trigger: Mapping[str, Any], project: str) -> bool:

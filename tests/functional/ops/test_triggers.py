@@ -101,3 +101,26 @@ def test_trigger_changes_are_in_the_audit_log(ops):
     actions = [e["action"] for e in entries]
     assert actions[:3] == ["trigger.deleted", "trigger.updated", "trigger.created"]
     assert all(e["actor"].startswith("admin:") for e in entries[:3])
+
+
+def test_an_ingest_batch_reads_the_triggers_once_and_the_next_sees_a_new_one(ops, monkeypatch):
+    from chalicelib.store.models import EventModel
+    from chalicelib.sync import trigger_match
+
+    ops.api("POST", ops.conn("/triggers"), {"jql": "project = OPS"})
+    queries = []
+    real = EventModel.query
+
+    def counted(*args, **kwargs):
+        queries.append(args[0] if args else kwargs.get("hash_key"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(EventModel, "query", counted)
+    with trigger_match.triggers_shared():  # one ingest batch's records
+        first = trigger_match.all_triggers()
+        assert trigger_match.all_triggers() == first
+    assert len(first) == 1 and len(queries) == 1
+    ops.api("POST", ops.conn("/triggers"), {"jql": "project = OPS AND summary ~ vip"})
+    with trigger_match.triggers_shared():  # the next batch
+        assert len(trigger_match.all_triggers()) == 2
+    assert len(trigger_match.all_triggers()) == 2  # outside a batch: read each time
