@@ -15,14 +15,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 from chalicelib.rules import merge
 from chalicelib.rules.replica import field_hashes, items_hash
 from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
-from chalicelib.store.models import EntryModel, TwinModel, utcnow
+from chalicelib.store.models import EntryModel, TwinModel
 from chalicelib.store.namespaces import outbox_dedup, outbox_pk
 from chalicelib.sync import hierarchy, lanes, relations_apply
 from chalicelib.sync.blobs import outgoing_key
@@ -31,7 +30,7 @@ from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import end_origin, get_connection
 from chalicelib.sync.messages import DeliverMessage, Replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import TwinGone, holding, next_seq
+from chalicelib.sync.store import TwinGone, holding, next_seq, pending_entry
 from chalicelib.trackers.base import Issue, TrackerError
 from chalicelib.trackers.retry import retrying_later
 
@@ -180,14 +179,12 @@ def _new_entry(
     """The outbox entry of ``replica``, numbered but not saved yet: it is saved once, with
     the state its delivery left it in (``store.append_entry`` saves it pending at once)."""
     pk = outbox_pk(connection_id)
-    return EntryModel(
-        pk=pk,
-        seq=next_seq(pk),
-        replica_id=replica["id"],
+    return pending_entry(
+        pk,
+        next_seq(pk),
         issue_key=issue_key,
         replica=replica,
-        state="pending",
-        purge_at=utcnow() + timedelta(days=deps.settings.outbox_retention_days),
+        days=deps.settings.outbox_retention_days,
     )
 
 

@@ -25,18 +25,26 @@ from chalicelib.store.pages import TEXT, KeyShape, Page, query_page
 # --- outbox and inbox -----------------------------------------------------------------
 
 
-def append_entry(
-    pk: str, *, issue_key: str, replica: dict[str, Any], retention_days: int
+def pending_entry(
+    pk: str, seq: int, *, issue_key: str, replica: dict[str, Any], days: int
 ) -> EntryModel:
-    seq = next_seq(pk)
-    entry = EntryModel(
+    """Entry ``seq`` of ``pk`` holding ``replica``, pending, kept ``days``; not saved yet."""
+    return EntryModel(
         pk=pk,
         seq=seq,
         replica_id=replica["id"],
         issue_key=issue_key,
         replica=replica,
         state="pending",
-        purge_at=utcnow() + timedelta(days=retention_days),
+        purge_at=utcnow() + timedelta(days=days),
+    )
+
+
+def append_entry(
+    pk: str, *, issue_key: str, replica: dict[str, Any], retention_days: int
+) -> EntryModel:
+    entry = pending_entry(
+        pk, next_seq(pk), issue_key=issue_key, replica=replica, days=retention_days
     )
     entry.save()
     return entry
@@ -87,15 +95,7 @@ def take_arrival(
 def _new_entry(
     pk: str, seq: int, *, issue_key: str, replica: dict[str, Any], days: int
 ) -> EntryModel:
-    entry = EntryModel(
-        pk=pk,
-        seq=seq,
-        replica_id=replica["id"],
-        issue_key=issue_key,
-        replica=replica,
-        state="pending",
-        purge_at=utcnow() + timedelta(days=days),
-    )
+    entry = pending_entry(pk, seq, issue_key=issue_key, replica=replica, days=days)
     entry.save(condition=EntryModel.seq.does_not_exist())
     return entry
 
