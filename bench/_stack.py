@@ -57,15 +57,28 @@ DYNAMO_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "Trans
 class BenchStack:
     """The test stack (a public Cloud, b private Server, c public Server) for a benchmark."""
 
-    def __init__(self, workdir: Path | None = None, **schedule: float) -> None:
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        *,
+        webhook_jql: dict[str, str] | None = None,
+        **schedule: float,
+    ) -> None:
+        """``webhook_jql``: node name -> the JQL filter of the tracker's webhook to it (nodes
+        b and c share tracker b here; in a deployment each tenant's node has its tracker)."""
         import logging
+        from dataclasses import replace
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the embedded AWS's access log
         spec = stack_spec_for_tests()
         if schedule:
-            from dataclasses import replace
-
             spec = replace(spec, **schedule)
+        if webhook_jql:
+            nodes = {
+                name: replace(node, webhook_jql=webhook_jql.get(name, node.webhook_jql))
+                for name, node in spec.nodes.items()
+            }
+            spec = replace(spec, nodes=nodes)
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="twinsync-bench-"))
         self.stack = LocalStack(spec, workdir=self.workdir)
 

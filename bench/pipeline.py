@@ -88,10 +88,16 @@ def print_stages(trace: Path, phase: str) -> None:
         print(f"{per:5.1f}  {node:8} {stage:12} {operation:18} {on:22} {where}")
 
 
+WEBHOOK_JQL = {"b": "project = OPS", "c": "project = SUP"}
+
+
 def measure() -> list:
     # deployed schedules (poll every minute, reconcile every 5): their cost is per hour,
     # not per change, so they do not distort the per-change figures
-    with BenchStack(poll_every=60.0, reconcile_every=300.0) as bench:
+    # nodes b and c share sandbox tracker b: each node's webhook is filtered to its own
+    # project, as two tenants' nodes on one Jira site would be (a deployment's node has its
+    # own site), so node b does not take node c's events
+    with BenchStack(poll_every=60.0, reconcile_every=300.0, webhook_jql=WEBHOOK_JQL) as bench:
         cid = bench.connect("a", "c", ("ALPHA", "SUP"))
         node_a = bench.node("a")
         alice_a, alice_c = bench.user("a"), bench.user("b")

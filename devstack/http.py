@@ -42,9 +42,12 @@ class ContractRequestHandler(ChaliceRequestHandler):
 
     def handle_one_request(self) -> None:
         started = time.perf_counter()
+        # on a kept-alive connection the last call reads no request (the client closed it)
+        # and leaves the previous request's ``command`` and ``path`` behind: not a request
+        self.command = None  # type: ignore[assignment]
         super().handle_one_request()
         hook = type(self).on_request
-        if hook is not None and getattr(self, "command", None):
+        if hook is not None and self.command:
             hook(self.path.split("?")[0], time.perf_counter() - started)
 
     def _send_error_response(self, error: Any) -> None:

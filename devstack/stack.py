@@ -193,6 +193,7 @@ class LocalStack:
                 url=f"{node.url}/webhooks/jira",
                 secret=node.webhook_secret,
                 name=f"twinsync-{node.spec.name}",
+                jql=node.spec.webhook_jql,
             )
 
     # --- nodes ------------------------------------------------------------------------

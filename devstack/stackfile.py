@@ -70,6 +70,7 @@ class NodeSpec:
     public: bool
     tracker: str
     settings: tuple[tuple[str, str], ...] = ()  # extra TWINSYNC_* variables for this node
+    webhook_jql: str | None = None  # the tracker's webhook to this node fires only for these issues
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,10 @@ def parse(data: dict[str, Any], path: Path | str = "stack file") -> StackSpec:
         ):
             problems.append(f"nodes.{name}.settings must be a table of TWINSYNC_* variables")
             settings = {}
+        jql = raw.get("webhook_jql")
+        if jql is not None and (not isinstance(jql, str) or not jql.strip()):
+            problems.append(f"nodes.{name}.webhook_jql must be a JQL query (a non-empty string)")
+            jql = None
         nodes[name] = NodeSpec(
             name=name,
             label=str(raw.get("name", name)),
@@ -199,6 +204,7 @@ def parse(data: dict[str, Any], path: Path | str = "stack file") -> StackSpec:
             public=bool(raw.get("public", True)),
             tracker=str(tracker),
             settings=tuple((str(k), str(v)) for k, v in settings.items()),
+            webhook_jql=jql,
         )
     if not nodes:
         problems.append("at least one [nodes.NAME] is required")

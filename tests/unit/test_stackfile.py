@@ -75,3 +75,28 @@ def test_mistakes_are_all_reported() -> None:
         "projects[2].workflow needs statuses",
     ):
         assert expected in problems
+
+
+def test_a_nodes_webhook_can_be_filtered_by_jql() -> None:
+    spec = parse(
+        {
+            "trackers": {"a": {"kind": "jira_server"}},
+            "nodes": {
+                "a": {"tracker": "a", "webhook_jql": "project in (OPS)"},
+                "b": {"tracker": "a"},
+            },
+        }
+    )
+    assert spec.nodes["a"].webhook_jql == "project in (OPS)"
+    assert spec.nodes["b"].webhook_jql is None  # every issue's events, as before
+
+
+def test_an_empty_webhook_filter_is_reported() -> None:
+    with pytest.raises(StackFileError) as bad:
+        parse(
+            {
+                "trackers": {"a": {"kind": "jira_cloud"}},
+                "nodes": {"a": {"tracker": "a", "webhook_jql": " "}},
+            }
+        )
+    assert "nodes.a.webhook_jql must be a JQL query" in " | ".join(bad.value.problems)
