@@ -80,6 +80,8 @@ class BenchStack:
             }
             spec = replace(spec, nodes=nodes)
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="twinsync-bench-"))
+        self._log_records: dict[str, list[dict[str, Any]]] = {}
+        self._log_offsets: dict[str, int] = {}
         self.stack = LocalStack(spec, workdir=self.workdir)
 
     def __enter__(self) -> BenchStack:
@@ -109,6 +111,59 @@ class BenchStack:
         )
 
     # --- counters -----------------------------------------------------------------------
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until nothing is in flight: every tracker's webhook deliveries answered and
+        every queue of every node empty, so a phase counts its own work (not the late
+        webhooks of the issues it was given, say)."""
+        import boto3
+
+        from devstack.aws import REGION
+
+        for tracker in self.stack.trackers.values():
+            if tracker.admin is not None:
+                tracker.admin.deliveries(wait=30.0)
+        sqs = boto3.client(
+            "sqs",
+            region_name=REGION,
+            endpoint_url=self.stack.aws_endpoint,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        counts = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+        urls = sqs.list_queues().get("QueueUrls", [])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = sum(
+                int(
+                    sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(counts))[
+                        "Attributes"
+                    ].get(name, 0)
+                )
+                for url in urls
+                for name in counts
+            )
+            if not waiting:
+                return
+            time.sleep(0.1)
+
+    def logged(self, node: str, **fields: Any) -> list[dict[str, Any]]:
+        """The JSON log records of ``node`` whose fields match ``fields`` (what a node says
+        it did: watching it costs the node nothing, unlike asking its API)."""
+        path = Path(self.info["nodes"][node]["json_log"])
+        seen = self._log_records.setdefault(node, [])
+        offset = self._log_offsets.get(node, 0)
+        with path.open("rb") as f:
+            f.seek(offset)
+            chunk = f.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._log_offsets[node] = offset + len(complete)
+        for line in complete.splitlines():
+            try:
+                seen.append(json.loads(line))
+            except ValueError:
+                continue
+        return [r for r in seen if all(r.get(k) == v for k, v in fields.items())]
 
     def snapshot(self) -> dict[str, Any]:
         tracker_calls = 0

@@ -43,6 +43,7 @@ def adf(text: str) -> dict:
 
 
 def run_phase(bench, name, keys, start, done_check):
+    bench.settle()  # the phase counts its own work, not what came before it
     before = bench.snapshot()
     window = [time.time()]
     started = {}
@@ -76,7 +77,8 @@ def main() -> None:
         os.environ.pop("BENCH_TRACE", None)
     print_rows(rows)
     if trace is not None:
-        print_stages(trace, "field change (summary)")
+        for phase in WINDOWS:
+            print_stages(trace, phase)
 
 
 def print_stages(trace: Path, phase: str) -> None:
@@ -121,7 +123,15 @@ def measure() -> list:
                 "first sync (issue+comment+attachment)",
                 keys,
                 lambda k: node_a.post(f"/api/v1/connections/{cid}/sync", {"issue_key": k}),
-                lambda k: twin_key(node_a, cid, k) is not None,
+                # linked back: node a applied c's answer (watched in a's log: asking a's
+                # API would add its reads to the phase's count)
+                lambda k: bench.logged(
+                    "a",
+                    event="twin.transaction",
+                    direction="incoming",
+                    issue_key=k,
+                    outcome="applied",
+                ),
             )
         ]
         remote = {k: twin_key(node_a, cid, k) for k in keys}
