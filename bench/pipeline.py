@@ -198,7 +198,11 @@ def print_rows(rows: list) -> None:
     record("field_ddb_reads", field["dynamodb_reads"])
     record("field_ddb_writes", field["dynamodb_writes"])
     record("field_sqs", field["sqs_requests"])
-    record("field_invocations", field["invocations"])
+    # issue 19 counted the workers' invocations (4 then) and put API Gateway's share apart:
+    # api_handler runs once per API Gateway request, so it is shown with it
+    record("field_invocations", field["invocations"] - field["api_requests"])
+    record("field_api_invocations", field["api_requests"])
+    record("field_apigw_usd", field["apigw_usd_per_million"])
 
 
 if __name__ == "__main__":

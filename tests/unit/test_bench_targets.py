@@ -27,3 +27,12 @@ def test_the_table_lists_every_target_measured_or_not():
 def test_an_unknown_figure_is_refused():
     with pytest.raises(KeyError):
         _targets.record("tracker_calls_per_change", 1.0)
+
+
+def test_a_figure_without_a_bound_is_shown_apart():
+    shown = _targets.table({"field_api_invocations": 3.0, "field_invocations": 1.0})
+    assert (
+        "api_handler invocations per field change (webhooks, peer calls) | 3.00 | - "
+        "| shown apart | bench/pipeline.py"
+    ) in shown.splitlines()
+    assert "function invocations per field change (the workers) | 1.00 | <= 3.00 | yes" in shown
