@@ -15,7 +15,7 @@ key                                        TTL                    owner
 ``policy#<connection>``                    none                   sync.deletion
 ``pull#<connection>``                      none                   sync.private
 ``poll#<connection>``                      none                   sync.private
-``hook#<delivery id>``                     2 days                 sync.intake
+``hook#<delivery id>`` (until issue 19)    2 days                 sync.intake
 ``hook-body#<sha256 of the body>``         2 days 30 minutes      sync.intake
 ``replica#<connection>#<replica id>``      30 days                sync.inbox
 ``refused#<connection>#<remote key>``      none                   sync.refusals
@@ -106,7 +106,8 @@ def poll_state_key(connection_id: str) -> str:
 
 
 def hook_key(delivery_id: str) -> str:
-    """A webhook delivery already queued."""
+    """A webhook delivery already queued (written until issue 19; the body's key alone
+    catches a retry now)."""
     return f"hook#{delivery_id}"
 
 
