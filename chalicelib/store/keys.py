@@ -1,4 +1,4 @@
-"""The keys table's few operations: claim a key once, read and set one, count.
+"""The keys table's few operations: claim a key once, read and set one.
 
 Everything that must happen at most once (a token id, a replica id, a twin's claim, a
 webhook delivery) is a conditional put here. DynamoDB deletes expired items lazily, so an
@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib.store.models import KeyModel, key_is_live, utcnow
-from chalicelib.store.namespaces import seq_key
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -53,10 +52,3 @@ def get_key(key: str) -> KeyModel | None:
 
 def set_key(key: str, value: str, *, ttl: timedelta | None = None) -> None:
     KeyModel(key=key, value=value, expires_at=(utcnow() + ttl) if ttl else None).save()
-
-
-def next_seq(name: str) -> int:
-    """An atomic per-name counter (gaps possible after a crash, never repeats)."""
-    item = KeyModel(key=seq_key(name))
-    item.update(actions=[KeyModel.counter.add(1)])
-    return int(item.counter or 0)

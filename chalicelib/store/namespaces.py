@@ -15,7 +15,7 @@ key                                        TTL                    owner
 ``policy#<connection>``                    none                   sync.deletion
 ``pull#<connection>``                      none                   sync.private
 ``poll#<connection>``                      none                   sync.private
-``hook#<delivery id>``                     2 days                 sync.intake
+``hook#<delivery id>`` (until issue 19)    2 days                 sync.intake
 ``hook-body#<sha256 of the body>``         2 days 30 minutes      sync.intake
 ``replica#<connection>#<replica id>``      30 days                sync.inbox
 ``refused#<connection>#<remote key>``      none                   sync.refusals
@@ -33,7 +33,7 @@ key                                        TTL                    owner
 ``jti#<issuer>#<jti>``                     token expiry + leeway  connections.replay
 ``conn-name#<casefolded name>``            none                   connections.store
 ``conn-tomb#<connection>``                 30 days                connections.store
-``seq#<name>`` (``seq#<entries pk>``)      none                   store.keys
+``seq#<name>`` (until issue 19)           none                   store.keys
 ``job#<job>``                              none                   ops.job_store
 ``job#<job>#c#<chunk>``                    none                   ops.job_store
 ``job#<job>#cancel``                       none                   ops.job_store
@@ -57,7 +57,9 @@ partition key (sort key)                   TTL                    owner
 =========================================  =====================  ========================
 
 Entries table (``EntryModel.pk`` + ``seq``; TTL ``purge_at``, the outbox retention):
-``<connection>#out`` (outbox) and ``<connection>#in`` (inbox), owned by sync.store.
+``<connection>#out`` (outbox) and ``<connection>#in`` (inbox), owned by sync.store. Outbox
+numbers: a counter's until issue 19, microseconds since the epoch since (larger, so they
+sort after the counter's); inbox numbers: 48 bits of the replica id's hash.
 
 Queues (FIFO message group and deduplication ids, not stored but just as binding: a
 deduplication id seen twice within five minutes drops the second message):
@@ -106,7 +108,8 @@ def poll_state_key(connection_id: str) -> str:
 
 
 def hook_key(delivery_id: str) -> str:
-    """A webhook delivery already queued."""
+    """A webhook delivery already queued (written until issue 19; the body's key alone
+    catches a retry now)."""
     return f"hook#{delivery_id}"
 
 
@@ -188,7 +191,8 @@ def connection_tomb_key(connection_id: str) -> str:
 
 
 def seq_key(name: str) -> str:
-    """An atomic counter (the outbox and inbox sequences)."""
+    """An atomic counter (the outbox and inbox sequences until issue 19: the outbox is
+    numbered from the clock now, the inbox by replica id)."""
     return f"seq#{name}"
 
 

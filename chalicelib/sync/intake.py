@@ -7,9 +7,13 @@ write, echoed by the tracker) is ``ignored`` here once a worker has learnt that 
 
 Duplicates and replays. The signature covers the body, not the delivery id
 (``X-Atlassian-Webhook-Identifier``), so whoever captured one delivery could send it again
-under fresh ids. A delivery is a duplicate when its id *or its body* was seen before:
-within five minutes by the FIFO queue's deduplication (by the body's hash, so racing
-copies meet there too), after that by remembered keys. A signed (Jira Cloud) delivery
+under fresh ids. A delivery is a duplicate when its body was seen before: within five
+minutes by the FIFO queue's deduplication (by the body's hash, so racing copies meet there
+too), after that by the remembered body hash (one conditional put). Jira's retry of a
+delivery carries the same id and the same stored body, so the body alone catches it; the
+id adds nothing the body does not (issue 19: it was a second write per webhook). A retry
+whose body differed would cost one more ingest, which re-reads the issue and finds nothing
+new to send (ingest is idempotent). A signed (Jira Cloud) delivery
 whose signed ``timestamp`` is outside ``[now - MAX_AGE, now + CLOCK_SKEW]`` is refused
 with ``400 stale_webhook`` and queues nothing; its body hash is remembered for longer than
 that window, so a replay is caught by one or the other. Jira Server (``?secret=``) signs
@@ -27,7 +31,7 @@ from typing import Any
 
 from chalicelib.errors import BadRequest, Unauthorized
 from chalicelib.store.models import KeyModel
-from chalicelib.store.namespaces import hook_body_key, hook_dedup, hook_key
+from chalicelib.store.namespaces import hook_body_key, hook_dedup
 from chalicelib.sync.ingest import enqueue_ingest
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.services import SyncDeps
@@ -40,8 +44,8 @@ from chalicelib.trackers.webhook import (
     verify_webhook,
 )
 
-SEEN_FOR = timedelta(days=2)  # Jira retries for about 30 minutes
-MAX_AGE = SEEN_FOR  # a signed delivery older than this is a replay
+MAX_AGE = timedelta(days=2)  # a signed delivery older than this is a replay (Jira retries
+# for about 30 minutes)
 CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of ours Jira's clock may be
 BODY_SEEN_FOR = MAX_AGE + 2 * CLOCK_SKEW  # outlives the window of any accepted timestamp
 
@@ -69,8 +73,11 @@ def take_webhook(
         # dedup writes, a queue message and an ingest invocation per synced change
         return {"status": "ignored"}
     body_hash = hashlib.sha256(raw_body).hexdigest()
-    claimed = _claim_delivery(event.delivery_id, body_hash)
-    if claimed is None:
+    claimed = hook_body_key(body_hash)
+    # one conditional put, no read; claimed before the message is queued, so a function
+    # that dies in between drops this one hint: the reconcile sweep brings the change
+    # instead (as for any webhook Jira never sent)
+    if not claim(claimed, "queued", ttl=BODY_SEEN_FOR):
         return {"status": "duplicate"}
     try:
         enqueue_ingest(
@@ -85,32 +92,10 @@ def take_webhook(
                 dedup=hook_dedup(f"{body_hash}:{other.issue_id}"),
             )
     except Exception:
-        _release(claimed)  # not queued: Jira's retry must get through
+        with suppress(Exception):  # it expires anyway; the original error is what matters
+            KeyModel(key=claimed).delete()  # not queued: Jira's retry must get through
         raise
     return {"status": "queued"}
-
-
-def _claim_delivery(delivery_id: str | None, body_hash: str) -> list[str] | None:
-    """Remember the delivery (its id, if any, then its body) with conditional puts; the
-    keys claimed, or None when either was seen before (a duplicate).
-
-    One conditional write per key and no read (issue 19). The keys are claimed before the
-    message is queued, so a function that dies in between drops this one hint: the
-    reconcile sweep brings the change instead (as for any webhook Jira never sent)."""
-    claimed: list[str] = []
-    if delivery_id:
-        if not claim(hook_key(delivery_id), "queued", ttl=SEEN_FOR):
-            return None
-        claimed.append(hook_key(delivery_id))
-    if not claim(hook_body_key(body_hash), "queued", ttl=BODY_SEEN_FOR):
-        return None  # a captured body under a fresh id (the id stays remembered: seen)
-    return [*claimed, hook_body_key(body_hash)]
-
-
-def _release(keys: list[str]) -> None:
-    for key in keys:
-        with suppress(Exception):  # it expires anyway; the original error is what matters
-            KeyModel(key=key).delete()
 
 
 def _refuse_stale(event: ChangeEvent) -> None:

@@ -17,6 +17,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from chalicelib.rules import merge
 from chalicelib.rules.replica import field_hashes, items_hash
 from chalicelib.rules.select import outgoing_rule
@@ -30,7 +32,15 @@ from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import end_origin, get_connection
 from chalicelib.sync.messages import DeliverMessage, Replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import TwinGone, holding, next_seq, pending_entry
+from chalicelib.sync.store import (
+    TwinGone,
+    clock_seq,
+    held_here,
+    holding,
+    pending_entry,
+    save_new,
+    update_ending_lease,
+)
 from chalicelib.trackers.base import Issue, TrackerError
 from chalicelib.trackers.retry import retrying_later
 
@@ -70,16 +80,30 @@ def send_replica(
     ``repair`` (a drift repair, :mod:`chalicelib.ops.drift`): fields the receiver is to
     write whatever the stamps say (``replica.repair``). The twin is held meanwhile (an
     apply of the same twin waits, and this waits for one: ``TwinBusy``)."""
+    # Issue 19: a lease this call takes ends with its last update of the twin (one write
+    # instead of two); re-entered from an apply, which holds the twin, it is apply's to end.
+    ending = not held_here(twin)
     try:
         with holding(twin):
-            return _send(issue, twin, deps=deps, force=force, repair=repair)
+            return _send(issue, twin, deps=deps, force=force, repair=repair, ending=ending)
     except TwinGone:
         return False
 
 
 def _send(
-    issue: Issue, twin: TwinModel, *, deps: SyncDeps, force: bool, repair: Sequence[str]
+    issue: Issue,
+    twin: TwinModel,
+    *,
+    deps: SyncDeps,
+    force: bool,
+    repair: Sequence[str],
+    ending: bool,
 ) -> bool:
+    """The send itself, the twin held; ``ending``: its last update of the twin also ends
+    the lease (:func:`chalicelib.sync.store.update_ending_lease`): nothing after that
+    update writes the twin's registers (the entry's queue message, the history record and
+    a parent brought under sync are not the twin's)."""
+    last_update = update_ending_lease if ending else _update
     connection = get_connection(twin.connection_id)
     if connection is None or connection.status == "deleted":
         return False
@@ -95,7 +119,7 @@ def _send(
             attachment_sha=hashes,
         )
     except SkipSync:  # the rules leave this issue out (scope, direction disabled)
-        twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])
+        last_update(twin, [TwinModel.seen_updated.set(issue.updated)])
         return False
     relations_apply.mark_copied(twin, replica)  # issue 18: our copies of their links
     state, changed = merge.observe_local(
@@ -115,12 +139,13 @@ def _send(
             or _as_stored(hashes) != _as_stored(twin.sent_attachments or {})
             or issue.updated != twin.seen_updated
         ):  # issue 19: apply's look at an issue nobody edited here writes nothing
-            twin.update(
-                actions=[
+            last_update(
+                twin,
+                [
                     TwinModel.merge_state.set(registers),
                     TwinModel.sent_attachments.set(hashes),
                     TwinModel.seen_updated.set(issue.updated),
-                ]
+                ],
             )
         return False
     version = int(twin.last_sent_version or 0) + 1
@@ -137,9 +162,10 @@ def _send(
     delivered = deliver_now(connection, entry, deps=deps)  # the peer has it: no queue hop
     if delivered:
         entry.state = "acked"
-    entry.save()
-    twin.update(
-        actions=[
+    save_new(entry)  # (one conditional put; another number if this one was just taken)
+    last_update(
+        twin,
+        [
             TwinModel.last_sent_version.set(version),
             TwinModel.last_sent_hash.set(items),
             TwinModel.merge_state.set(merge.dump(state)),
@@ -148,7 +174,7 @@ def _send(
             TwinModel.local_url.set(issue.url),
             TwinModel.local_id.set(issue.id),
             TwinModel.seen_updated.set(issue.updated),
-        ]
+        ],
     )
     if not delivered:
         enqueue_deliver(
@@ -168,6 +194,10 @@ def _send(
     return True
 
 
+def _update(twin: TwinModel, actions: list[Action]) -> None:
+    twin.update(actions=actions)
+
+
 def _as_stored(value: Any) -> Any:
     """``value`` as it reads back from a JSON attribute (tuples become lists)."""
     return json.loads(json.dumps(value, sort_keys=True))
@@ -176,12 +206,13 @@ def _as_stored(value: Any) -> Any:
 def _new_entry(
     connection_id: str, issue_key: str, replica: dict[str, Any], *, deps: SyncDeps
 ) -> EntryModel:
-    """The outbox entry of ``replica``, numbered but not saved yet: it is saved once, with
-    the state its delivery left it in (``store.append_entry`` saves it pending at once)."""
-    pk = outbox_pk(connection_id)
+    """The outbox entry of ``replica``, numbered from the clock but not saved yet: it is
+    saved once, with the state its delivery left it in (``store.append_entry`` saves it
+    pending at once). Only a peer's push comes between the number and the save, and a
+    pushed entry is never pulled; a private peer's entry is saved at once."""
     return pending_entry(
-        pk,
-        next_seq(pk),
+        outbox_pk(connection_id),
+        clock_seq(),
         issue_key=issue_key,
         replica=replica,
         days=deps.settings.outbox_retention_days,

@@ -149,9 +149,12 @@ def pull_once(
     items = answer.get("items", []) if isinstance(answer, dict) else []
     if items:
         accept(connection, [from_wire(item["replica"]) for item in items], deps=deps)
-        upto = max(int(item["seq"]) for item in items)
-        set_key(pull_cursor_key(connection.id), str(upto))
-        client.call(end, "POST", f"{base}/ack", {"upto": upto})
+        seqs = sorted({int(item["seq"]) for item in items})
+        # the answer may offer again entries below the cursor (saved late, or not acked):
+        # the cursor never goes back, and the ack names what came (not "all up to")
+        if seqs[-1] > after:
+            set_key(pull_cursor_key(connection.id), str(seqs[-1]))
+        client.call(end, "POST", f"{base}/ack", {"upto": seqs[-1], "seqs": seqs})
     notices = _pull_notices(connection, deps=deps, via=via)
     return Pulled(items=len(items), notices=notices, outbox_url=advertised_url(answer))
 

@@ -18,7 +18,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.queues import RetryLater
-from chalicelib.store.keys import claim, condition_failed, get_key, next_seq, set_key
+from chalicelib.store.keys import claim, condition_failed, get_key, set_key
 from chalicelib.store.models import EntryModel, TwinModel, utcnow
 from chalicelib.store.pages import TEXT, KeyShape, Page, query_page
 
@@ -40,17 +40,47 @@ def pending_entry(
     )
 
 
+def clock_seq() -> int:
+    """An entry number from the clock: microseconds since the epoch (about 1.8e15 today,
+    exact wherever JSON numbers are read as doubles until the year 2255)."""
+    return time.time_ns() // 1_000
+
+
 def append_entry(
     pk: str, *, issue_key: str, replica: dict[str, Any], retention_days: int
 ) -> EntryModel:
+    """A new outbox entry, saved pending, numbered from the clock (:func:`save_new`)."""
     entry = pending_entry(
-        pk, next_seq(pk), issue_key=issue_key, replica=replica, days=retention_days
+        pk, clock_seq(), issue_key=issue_key, replica=replica, days=retention_days
     )
-    entry.save()
+    save_new(entry)
     return entry
 
 
 SEQ_ATTEMPTS = 5
+
+
+def save_new(entry: EntryModel) -> EntryModel:
+    """Save ``entry`` under its number, or the next free one (one conditional put).
+
+    Issue 19: outbox entries are numbered from the clock (:func:`clock_seq`), not by a
+    counter (an UpdateItem per entry): a private peer reads the outbox from a cursor and
+    needs increasing numbers, not consecutive ones (the contract promises neither gaps
+    nor their absence). Numbers left by the counter before are small: every entry numbered
+    from the clock sorts after them. Two entries of one outbox in the same microsecond:
+    the second takes the next number. An entry can become visible after one with a
+    higher number (taken later, saved sooner): the pull offers pending entries a margin
+    below the peer's cursor again (:mod:`chalicelib.sync.outbox_api`)."""
+    for _ in range(SEQ_ATTEMPTS):
+        try:
+            entry.save(condition=EntryModel.seq.does_not_exist())
+        except PutError as exc:
+            if not condition_failed(exc):
+                raise
+            entry.seq = int(entry.seq) + 1
+            continue
+        return entry
+    raise RetryLater(f"{entry.pk}: no free entry number after {SEQ_ATTEMPTS} tries")
 
 
 def arrival_seq(replica_id: str) -> int:
@@ -67,37 +97,23 @@ def take_arrival(
 
     One conditional put numbered by the replica's id (:func:`arrival_seq`) instead of a
     counter, a "seen" key read and a "seen" key write. The inbox is never read from a
-    cursor (the outbox is: :func:`append_entry` keeps its counter), so its numbers need
-    only be unique; an entry of another replica on the same number (or one purged in the
-    meantime) gives way to a number taken from the clock."""
+    cursor, so its numbers need only be unique; an entry of another replica on the same
+    number (or one purged in the meantime) gives way to a number taken from the clock."""
     seq = arrival_seq(str(replica["id"]))
+    entry = pending_entry(pk, seq, issue_key=issue_key, replica=replica, days=retention_days)
     try:
-        return _new_entry(pk, seq, issue_key=issue_key, replica=replica, days=retention_days), True
+        entry.save(condition=EntryModel.seq.does_not_exist())
+        return entry, True
     except PutError as exc:
         if not condition_failed(exc):
             raise
     found = get_entry(pk, seq)
     if found is not None and found.replica_id == replica["id"]:
         return found, False
-    seq = time.time_ns() // 1_000
-    for _ in range(SEQ_ATTEMPTS):
-        try:
-            entry = _new_entry(pk, seq, issue_key=issue_key, replica=replica, days=retention_days)
-        except PutError as exc:
-            if not condition_failed(exc):
-                raise
-            seq += 1
-            continue
-        return entry, True
-    raise RetryLater(f"{pk}: no free entry number after {SEQ_ATTEMPTS} tries")
-
-
-def _new_entry(
-    pk: str, seq: int, *, issue_key: str, replica: dict[str, Any], days: int
-) -> EntryModel:
-    entry = pending_entry(pk, seq, issue_key=issue_key, replica=replica, days=days)
-    entry.save(condition=EntryModel.seq.does_not_exist())
-    return entry
+    entry = pending_entry(
+        pk, clock_seq(), issue_key=issue_key, replica=replica, days=retention_days
+    )
+    return save_new(entry), True
 
 
 def get_entry(pk: str, seq: int) -> EntryModel | None:
@@ -107,8 +123,18 @@ def get_entry(pk: str, seq: int) -> EntryModel | None:
         return None
 
 
-def entries_after(pk: str, after: int, *, limit: int = 50) -> list[EntryModel]:
-    return list(EntryModel.query(pk, EntryModel.seq > after, limit=limit, consistent_read=True))
+def pending_after(pk: str, after: int, *, limit: int = 50) -> list[EntryModel]:
+    """Up to ``limit`` entries numbered above ``after`` and not acknowledged, oldest first
+    (acknowledged ones are filtered out by DynamoDB, so they take no room in the page)."""
+    return list(
+        EntryModel.query(
+            pk,
+            EntryModel.seq > after,
+            filter_condition=EntryModel.state != "acked",
+            limit=limit,
+            consistent_read=True,
+        )
+    )
 
 
 def entries_in_state(pk: str, state: str) -> Iterator[EntryModel]:
@@ -250,6 +276,12 @@ def holding(twin: TwinModel) -> Iterator[TwinModel]:
         yield twin
 
 
+def held_here(twin: TwinModel) -> bool:
+    """True while this handler holds ``twin`` (a :func:`holding` around this call would
+    re-enter, not take the lease)."""
+    return (twin.connection_id, twin.local_key) in _HELD.get()
+
+
 @contextmanager
 def holding_named(
     connection_id: str, local_key: str, remote_key: str
@@ -335,4 +367,4 @@ def twins_of_connection(connection_id: str) -> Iterator[TwinModel]:
     return TwinModel.query(connection_id)
 
 
-__all__ = ["claim", "condition_failed", "get_key", "next_seq", "set_key"]
+__all__ = ["claim", "condition_failed", "get_key", "set_key"]

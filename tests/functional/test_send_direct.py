@@ -162,6 +162,61 @@ def test_a_look_at_an_issue_nobody_edited_writes_only_the_lease(sender, monkeypa
     assert len(outbox()) == 1 and len(peer.calls) == 1
 
 
+def count_twin_updates(monkeypatch) -> list[Any]:
+    updates: list[Any] = []
+    original = TwinModel.update
+
+    def counted(self, actions, *args, **kwargs):
+        updates.append(actions)
+        return original(self, actions, *args, **kwargs)
+
+    monkeypatch.setattr(TwinModel, "update", counted)
+    return updates
+
+
+def test_a_send_ends_its_lease_with_the_registers_it_writes(sender, monkeypatch):
+    """Issue 19: the lease taken for a send ends in the send's last update of the twin
+    (two twin writes, not three), and the twin is free at once for an apply."""
+    tracker, deps, _sent, _peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    updates = count_twin_updates(monkeypatch)
+    assert send(tracker, deps, key) is True
+    assert len(updates) == 2  # the lease taken; the registers written and the lease ended
+    twin = TwinModel.get(CID, key, consistent_read=True)
+    assert twin.lease_until is None and twin.last_sent_version == 1
+
+
+def test_a_send_inside_an_apply_s_hold_leaves_the_lease_to_the_apply(sender, monkeypatch):
+    """Re-entered from an apply (which holds the twin), the send's update ends nothing:
+    the apply's own record ends it."""
+    from chalicelib.sync.store import holding
+
+    tracker, deps, _sent, _peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    twin = TwinModel.get(CID, key, consistent_read=True)
+    with holding(twin):
+        assert send_replica(tracker.get_issue(key), twin, deps=deps) is True
+        held = TwinModel.get(CID, key, consistent_read=True)
+        assert held.lease_until is not None and held.last_sent_version == 1
+    assert TwinModel.get(CID, key, consistent_read=True).lease_until is None
+
+
+def test_a_pushed_entry_costs_one_write_and_no_counter(sender):
+    """Issue 19: an outbox entry is numbered from the clock and saved once (a conditional
+    put), acknowledged when the push was accepted; no sequence counter is written."""
+    from chalicelib.store.models import KeyModel
+    from chalicelib.store.namespaces import seq_key
+
+    tracker, deps, _sent, _peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    send(tracker, deps, key)
+    tracker.update_issue(key, IssueFields(summary="second"))
+    send(tracker, deps, key)
+    first, second = outbox()
+    assert int(first.seq) < int(second.seq) and {first.state, second.state} == {"acked"}
+    assert KeyModel.count(seq_key(outbox_pk(CID))) == 0
+
+
 def test_a_batch_reads_each_connection_once(node):
     """Within one ingest or deliver batch the connection is read once, and what that
     batch's own code changes on it is seen by its next records."""
@@ -179,3 +234,15 @@ def test_a_batch_reads_each_connection_once(node):
         assert get_connection("conn-batch").name == "connection conn-batch"  # this batch's copy
     fresh = get_connection("conn-batch")
     assert fresh is not first and fresh.name == "renamed" and fresh.status == "active"
+
+
+def test_two_entries_in_the_same_microsecond_take_two_numbers(node):
+    from chalicelib.sync.store import pending_entry, save_new
+
+    pk = outbox_pk(CID)
+    made = [
+        save_new(pending_entry(pk, 1_000, issue_key="OPS-1", replica={"id": rid}, days=1))
+        for rid in ("r1", "r2")
+    ]
+    assert [int(e.seq) for e in made] == [1_000, 1_001]
+    assert [e.replica_id for e in outbox()] == ["r1", "r2"]

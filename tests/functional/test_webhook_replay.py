@@ -203,3 +203,27 @@ def test_our_own_change_is_ignored_once_a_worker_knows_who_we_are(node):
     theirs = delivery("someone-else")
     assert take_webhook(cloud_headers(theirs), {}, theirs, deps=api)["status"] == "queued"
     assert len(sent) == 2
+
+
+def test_jira_s_retry_over_http_is_queued_once_with_one_key(client, node):
+    """A Cloud delivery and Jira's retry of it (same identifier, same stored body, a
+    retry count): one ingest message. Issue 19: the body's key alone catches it, so the
+    delivery costs one conditional write (no ``hook#<id>`` key any more)."""
+    import boto3
+
+    from chalicelib.store.namespaces import hook_key
+
+    raw = body(now_ms())
+    headers = cloud_headers(raw, "delivery-1")
+    first = client.http.post("/webhooks/jira", headers=headers, body=raw)
+    retry = {**headers, "X-Atlassian-Webhook-Retry": "1"}
+    again = client.http.post("/webhooks/jira", headers=retry, body=raw)
+    assert [json.loads(first.body)["status"], json.loads(again.body)["status"]] == [
+        "queued",
+        "duplicate",
+    ]
+    sqs = boto3.client("sqs")
+    got = sqs.receive_message(QueueUrl=node["TWINSYNC_QUEUE_INGEST_URL"], MaxNumberOfMessages=10)
+    assert len(got.get("Messages", [])) == 1
+    assert get_key(hook_body_key(hashlib.sha256(raw).hexdigest())) is not None
+    assert get_key(hook_key("delivery-1")) is None
