@@ -209,12 +209,18 @@ def apply_now(connection: ConnectionModel, incoming: Incoming, *, deps: SyncDeps
     registers). Nothing is written to the inbox or queued when it succeeds, so a sender's
     retry of the same replica is applied again here and dropped as not newer.
 
+    This apply always heals (``retry=True``): nothing records that an earlier push of the
+    same replica got this far, and one stopped between a tracker write and its record (the
+    API function's 29 s timeout; its sender gave up at 10 s and pushes again) must not
+    write a comment, an attachment or a worklog twice. Healing reads the issue only when
+    the replica creates one of those; a field change costs nothing more.
+
     Calling it for a replica :func:`applies_now` refuses is the caller's mistake: False."""
     if not applies_now(connection, incoming):
         return False
     with logs.context(remote_key=incoming.key, replica_id=incoming.id):
         try:
-            apply_replica(connection, incoming, deps=deps)
+            apply_replica(connection, incoming, deps=deps, retry=True)
             refusals.applied(connection, incoming, deps=deps)
         except Exception as exc:  # the apply queue's worker takes it from here
             log.info(

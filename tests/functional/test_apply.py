@@ -509,3 +509,31 @@ def test_a_failed_inline_apply_is_handed_to_the_worker_which_heals_it(env):
     apply_all(env, [queue_message(queued["body"], group=queued["group"], queue="apply.fifo")])
     assert len(env.tracker.issues[twin].comments) == 1
     assert get_twin("conn-1", twin).status == "synced"
+
+
+class Killed(BaseException):
+    """The function stopped (its timeout): nothing after this point runs."""
+
+
+def test_a_push_stopped_after_a_write_and_pushed_again_writes_nothing_twice(env):
+    """Nothing records an inline apply that was stopped (the API function's timeout) after
+    its comment landed; the sender, which gave up waiting, pushes the replica again."""
+    from chalicelib.sync.apply import receive as receive_push
+
+    (later,) = synced_twins(env, 1)
+    wire = replica(version=2, comments=(comment("c9", "from the other side"),))
+    wire["twin_key"] = later.twin_key
+    pushed = parse_incoming(wire)
+
+    def stopped(**_):
+        raise Killed
+
+    env.deps.hooks["after_comment"] = stopped
+    with pytest.raises(Killed):
+        receive_push(env.connection, [pushed], deps=env.deps)
+    env.deps.hooks.pop("after_comment")
+    env.sent.messages.clear()
+    receive_push(env.connection, [pushed], deps=env.deps)
+    assert env.sent.messages == []  # applied in the push
+    assert len(env.tracker.issues[later.twin_key].comments) == 1
+    assert get_twin("conn-1", later.twin_key).last_applied_version == 2
