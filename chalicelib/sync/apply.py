@@ -218,7 +218,8 @@ def apply_now(connection: ConnectionModel, incoming: Incoming, *, deps: SyncDeps
     Calling it for a replica :func:`applies_now` refuses is the caller's mistake: False."""
     if not applies_now(connection, incoming):
         return False
-    with logs.context(remote_key=incoming.key, replica_id=incoming.id):
+    with logs.context(stage="apply", remote_key=incoming.key, replica_id=incoming.id):
+        started = time.perf_counter()
         try:
             apply_replica(connection, incoming, deps=deps, retry=True)
             refusals.applied(connection, incoming, deps=deps)
@@ -229,8 +230,24 @@ def apply_now(connection: ConnectionModel, incoming: Incoming, *, deps: SyncDeps
                 incoming.key,
                 f"{type(exc).__name__}: {exc}",
             )
-            return False
-    return True
+            done = False
+        else:
+            done = True
+        # the line a queue record's apply ends with (``queues.process_batch``), for the push
+        log.info(
+            "apply in the push of %s: %s",
+            incoming.id,
+            "done" if done else "queued",
+            extra={
+                "event": "sync.transaction",
+                "via": "push",
+                "direction": "incoming",
+                "outcome": "done" if done else "queued",
+                "attempt": 1,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+    return done
 
 
 def apply_replica(
