@@ -121,6 +121,14 @@ def test_a_synced_issue_leaves_lifecycle_and_transaction_lines_and_no_secret(
         )
     )
 
+    # a's ingest ends its record after c answered the push, and c applies the edit in the
+    # push (issue 19): a's line comes last
+    eventually(
+        lambda: events(
+            local_stack, "a", "sync.transaction", connection_id=cid, stage="ingest", outcome="done"
+        )
+    )
+
     # lifecycle: initiated on a, accepted on c (and a hears of it), each with the connection
     assert events(local_stack, "a", "connection.initiated", connection_id=cid)
     assert events(local_stack, "c", "connection.accepted", connection_id=cid)
