@@ -181,12 +181,13 @@ def receive(
 
 def applies_now(connection: ConnectionModel, incoming: Incoming) -> bool:
     """Whether the request that brings ``incoming`` may apply it itself (:func:`apply_now`):
-    a live-lane replica of a twin its sender knows (``twin_key``) on a live connection.
+    a live-lane replica that names an issue of ours (``twin_key``: a linked twin's change,
+    a link-back, a connect request) on a live connection.
 
     The rest keeps the inbox and the apply queue: catch-up replicas (their own lane, ADR
-    0003), removals (they end a link: kept in their queue's order), and replicas without
-    ``twin_key`` (a first sync, a connect or a link: they create issues, wait for Jira's
-    search or a parent, and answer with a link-back push of their own)."""
+    0003), removals (rare; they end a link), and replicas without ``twin_key`` (a first
+    sync: it creates an issue, may wait for Jira's search or a parent, and pushes a
+    link-back of its own)."""
     return (
         isinstance(incoming, Replica)
         and bool(incoming.twin_key)

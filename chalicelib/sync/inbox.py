@@ -1,6 +1,6 @@
 """Receiving replicas: each is stored once (by id) in the inbox and queued for apply.
 
-(A peer's push applies a live replica of a known twin in its own request first,
+(A peer's push applies a live replica naming an issue of ours in its own request first,
 :func:`chalicelib.sync.apply.receive`; this inbox and the apply queue are then its retry
 path, issue 19.)
 
