@@ -29,8 +29,8 @@ CID = "/node/v1/connections/{cid}"
     max_body=node_max_body,
 )
 def receive_replicas(request: ApiRequest, cid: str) -> dict[str, Any]:
-    """Apply each live replica of a known twin at once (a few per call), store the rest
-    once and queue them for apply; answers which ids it holds (applied or stored)."""
+    """Apply each live replica that names an issue of ours at once (a few per call), store
+    the rest once and queue them for apply; answers which ids it holds (applied or stored)."""
     connection: ConnectionModel = request.principal
     items = validate_items(request.json_object().get("items"))
     with reads_shared(connection):  # the connection the token was checked against
