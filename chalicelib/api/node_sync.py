@@ -5,26 +5,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.api.peer_auth import require_peer
+from chalicelib.api.peer_auth import require_peer, require_peer_replay_safe
 from chalicelib.api.routing import ApiRequest, json_route, node_max_body
+from chalicelib.connections.store import reads_shared
 from chalicelib.errors import NotFound
 from chalicelib.lazy_routes import blueprint
 from chalicelib.store.models import ConnectionModel
 from chalicelib.sync import outbox_api, twin_status
+from chalicelib.sync.apply import receive
 from chalicelib.sync.blobs import incoming_key, outgoing_key
-from chalicelib.sync.inbox import accept, validate_items
+from chalicelib.sync.inbox import validate_items
 
 node_sync_api = blueprint(__name__)
 
 CID = "/node/v1/connections/{cid}"
 
 
-@json_route(node_sync_api, CID + "/replicas", ["POST"], auth=require_peer, max_body=node_max_body)
+@json_route(
+    node_sync_api,
+    CID + "/replicas",
+    ["POST"],
+    auth=require_peer_replay_safe,
+    max_body=node_max_body,
+)
 def receive_replicas(request: ApiRequest, cid: str) -> dict[str, Any]:
-    """Store each replica once and queue it for apply; answers which ids it holds."""
+    """Apply each live replica that names an issue of ours at once (a few per call), store
+    the rest once and queue them for apply; answers which ids it holds (applied or stored)."""
     connection: ConnectionModel = request.principal
     items = validate_items(request.json_object().get("items"))
-    return {"accepted": accept(connection, items, deps=request.root.sync)}
+    with reads_shared(connection):  # the connection the token was checked against
+        return {"accepted": receive(connection, items, deps=request.root.sync)}
 
 
 @json_route(node_sync_api, CID + "/attachments/{aid}", ["GET"], auth=require_peer)

@@ -29,3 +29,14 @@ def require_peer_any_state(request: ApiRequest) -> ConnectionModel:
         settings=request.root.settings,
         allow_deactivated=True,
     ).connection
+
+
+def require_peer_replay_safe(request: ApiRequest) -> ConnectionModel:
+    """As :func:`require_peer`, for a call that may be repeated harmlessly (the replica
+    push): a token made for exactly this body records no ``jti`` (issue 19)."""
+    return authenticate(
+        bearer_token(request),
+        request.params.get("cid", ""),
+        settings=request.root.settings,
+        body=request.raw_body,
+    ).connection

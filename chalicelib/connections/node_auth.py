@@ -10,12 +10,18 @@ is no oracle on connection ids. A deleted end's tombstone keeps its key for that
 an unknown id is checked against a random key, which refuses like a wrong one.
 
     401 missing_token / invalid_token / token_expired / token_replayed
+    401 invalid_token               also: a replay-safe call whose token binds another body
     403 token_connection_mismatch   a token made for another connection
     403 connection_pending          the invitation has not been accepted yet
     403 connection_deactivated      this end is deactivated (its status call still works)
     404 connection_deleted          this end was deleted (tombstone, with the reason), to a
                                     caller whose token the deleted end's key verifies
     (an unknown connection is 401 invalid_token: without its key no token is valid)
+
+A route whose call is idempotent (the replica push) passes its raw ``body``: a token that
+binds that body (the ``bsh`` claim, issue 19) is accepted without recording its ``jti`` (a
+replay can only repeat the same harmless request, and saves a write per call); a token
+made for another body is refused; a token without the claim keeps the ``jti`` record.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 from chalicelib.config import Settings
 from chalicelib.connections import keys, store
 from chalicelib.connections.replay import JtiRegistry, KeyTableJtiRegistry
-from chalicelib.connections.tokens import Claims, verify_token
+from chalicelib.connections.tokens import Claims, binds_body, verify_token
 from chalicelib.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.store.models import ConnectionModel
 
@@ -47,8 +53,11 @@ def authenticate(
     registry: JtiRegistry | None = None,
     now: float | None = None,
     allow_deactivated: bool = False,
+    body: bytes | None = None,
 ) -> PeerCall:
-    """The end ``connection_id`` if ``token`` is a fresh, valid token from its other end."""
+    """The end ``connection_id`` if ``token`` is a fresh, valid token from its other end.
+
+    ``body``: this call is replay-safe, and these are its bytes (see the module's doc)."""
     if not token:
         raise Unauthorized(
             "Send the connection's token as 'Authorization: Bearer <JWT>'.", code="missing_token"
@@ -86,6 +95,13 @@ def authenticate(
             f"This connection is deactivated on {settings.node_name}; nothing is exchanged "
             "until its admin activates it.",
             code="connection_deactivated",
+        )
+    if body is not None and claims.body_sha256 is not None:
+        if binds_body(claims, body):
+            return PeerCall(connection=conn, claims=claims)  # a replay repeats this call only
+        raise Unauthorized(
+            "The token was made for another request body; send a fresh one with each call.",
+            code="invalid_token",
         )
     if not (registry or KeyTableJtiRegistry()).claim(claims):
         raise Unauthorized(

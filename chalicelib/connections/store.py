@@ -185,13 +185,15 @@ _READS: ContextVar[dict[tuple[str, str], ConnectionModel | None] | None] = Conte
 
 
 @contextmanager
-def reads_shared() -> Iterator[None]:
+def reads_shared(*known: ConnectionModel) -> Iterator[None]:
     """Within the block, each connection is read from the table once and the same object
     is handed to every caller (issue 19: one read per batch of a queue function, not one
     per record). What the block's code writes to a connection, it writes through that
     object, so the block sees its own changes; a change another function makes meanwhile
-    is seen from the next block on (as it would be a moment later without the sharing)."""
-    token = _READS.set({})
+    is seen from the next block on (as it would be a moment later without the sharing).
+    ``known``: connections the caller has just read (a peer call's end), not read again."""
+    table = str(ConnectionModel.Meta.table_name)
+    token = _READS.set({(table, conn.id): conn for conn in known})
     try:
         yield
     finally:

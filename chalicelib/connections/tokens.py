@@ -5,12 +5,21 @@ claims ``iss`` (sender node id), ``aud`` (receiver node id), ``cid`` (connection
 ``exp`` (at most 5 minutes after ``iat``) and a unique ``jti``. The receiver refuses a
 ``jti`` it has seen (:mod:`chalicelib.connections.replay`).
 
+An addition (issue 19): a call with a body also claims ``bsh``, the body's SHA-256
+(base64url, no padding: :func:`body_digest`). A route whose call may be repeated
+harmlessly (the replica push) then accepts the token for that body only and records no
+``jti``: a replay can only repeat the same idempotent request. Other routes, and tokens
+without the claim (older peers), keep the ``jti`` record.
+
 This module is pure: the clock is a parameter, and time claims are checked here (not by
 PyJWT) so that tests and both ends agree on one ``now``.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -23,6 +32,8 @@ MAX_LIFETIME_SECONDS = 300
 DEFAULT_LIFETIME_SECONDS = 120
 LEEWAY_SECONDS = 30
 _REQUIRED = ("iss", "aud", "cid", "iat", "exp", "jti")
+BODY_CLAIM = "bsh"
+_DIGEST = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes, base64url without padding
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,13 @@ class Claims:
     issued_at: int
     expires_at: int
     jti: str
+    body_sha256: str | None = None  # ``bsh``: the token was made for this body only
+
+
+def body_digest(body: bytes) -> str:
+    """The ``bsh`` claim of a call with ``body``: its SHA-256, base64url without padding."""
+    digest = hashlib.sha256(body).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def issue_token(
@@ -45,8 +63,10 @@ def issue_token(
     connection_id: str,
     now: float | None = None,
     lifetime: int = DEFAULT_LIFETIME_SECONDS,
+    body: bytes | None = None,
 ) -> str:
-    """A fresh token for one call to the other end's node API."""
+    """A fresh token for one call to the other end's node API (``body``: the bytes the
+    call sends, bound to the token by the ``bsh`` claim)."""
     if not 0 < lifetime <= MAX_LIFETIME_SECONDS:
         raise ValueError(f"lifetime must be 1..{MAX_LIFETIME_SECONDS} seconds")
     issued = int(time.time() if now is None else now)
@@ -58,6 +78,8 @@ def issue_token(
         "exp": issued + lifetime,
         "jti": secrets.token_urlsafe(18),
     }
+    if body is not None:
+        payload[BODY_CLAIM] = body_digest(body)
     import jwt  # PyJWT loads cryptography: only functions that talk to a peer pay for it
 
     return jwt.encode(payload, key, algorithm=ALGORITHM)
@@ -143,6 +165,11 @@ def _checked_claims(claims: dict[str, Any], now: float) -> Claims:
         )
     if exp <= now - LEEWAY_SECONDS:
         raise Unauthorized("The token has expired; send a fresh one.", code="token_expired")
+    digest = claims.get(BODY_CLAIM)
+    if digest is not None and not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
+        raise Unauthorized(
+            f"The token's {BODY_CLAIM} must be a SHA-256 in base64url.", code="invalid_token"
+        )
     return Claims(
         issuer=str(claims["iss"]),
         audience=str(claims["aud"]),
@@ -150,4 +177,12 @@ def _checked_claims(claims: dict[str, Any], now: float) -> Claims:
         issued_at=iat,
         expires_at=exp,
         jti=jti,
+        body_sha256=digest,
+    )
+
+
+def binds_body(claims: Claims, body: bytes) -> bool:
+    """Was the token made for exactly ``body``? (False when it names no body.)"""
+    return claims.body_sha256 is not None and secrets.compare_digest(
+        claims.body_sha256, body_digest(body)
     )

@@ -94,15 +94,16 @@ class PeerClient:
     ) -> dict[str, Any] | list[Any]:
         """One JWT-authenticated node-API call on connection ``end``; the JSON answer."""
         now = self.clock() if self.clock else None
+        data = None if body is None else json.dumps(body).encode("utf-8")
         token = issue_token(
             end.key,
             issuer=self.node_id,
             audience=end.remote_node_id,
             connection_id=end.connection_id,
             now=now,
+            body=data,  # the token is good for these bytes only (``bsh``)
         )
         headers = {**JSON_HEADERS, "Authorization": f"Bearer {token}"}
-        data = None if body is None else json.dumps(body).encode("utf-8")
         response = self.fetch(method, _join(end.url, path), headers=headers, body=data)
         return self._answer(response, end.url, allow_list=True)
 

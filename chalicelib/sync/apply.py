@@ -23,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import time
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,6 +53,8 @@ from chalicelib.sync import (
     connect,
     fields_apply,
     hierarchy,
+    inbox,
+    lanes,
     link_back,
     refusals,
     relations_apply,
@@ -122,7 +126,10 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         return
     try:
         with retrying_later(unavailable_retry_after=False):
-            apply_replica(connection, incoming, deps=deps, retry=message.receive_count > 1)
+            # a retry heals what an earlier attempt wrote without recording it: an earlier
+            # receive, or the inline apply that handed this replica over (``tried``)
+            retry = message.receive_count > 1 or job.tried
+            apply_replica(connection, incoming, deps=deps, retry=retry)
     except hierarchy.ParentNotSynced as exc:  # not an error: applied once the parent lands
         hierarchy.wait(
             connection, entry, exc.remote_key, deps=deps, receive_count=message.receive_count
@@ -135,6 +142,113 @@ def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
         raise refusals.refused(connection, incoming, exc, deps=deps) from exc
     set_entry_state(entry, "applied")
     refusals.applied(connection, incoming, deps=deps)
+
+
+INLINE_ITEMS = 3  # replicas one push applies itself; the rest go through the apply queue
+INLINE_BUDGET_S = 4.0  # no inline apply starts later than this into the push
+
+
+def receive(
+    connection: ConnectionModel,
+    replicas: Iterable[Incoming],
+    *,
+    deps: SyncDeps,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[str]:
+    """A peer's push: the ids of ``replicas``, each applied at once or taken into the inbox.
+
+    Issue 19: a replica :func:`applies_now` allows is applied in the request that brings it
+    (:func:`apply_now`): no inbox entry, no apply message, no apply worker. The inbox and
+    the apply queue stay the retry path, as the deliver queue is on the sending side: what
+    does not apply at once is taken in exactly as before (:func:`inbox.take`). The work is
+    bounded: at most :data:`INLINE_ITEMS` tries per push, none started after
+    :data:`INLINE_BUDGET_S` seconds, well under the sender's read timeout
+    (``net.outbound.READ_TIMEOUT``, 10 s). A sender that gives up before the answer retries
+    through its deliver queue, and the retry changes nothing: apply drops a version it has.
+    """
+    accepted, tries, started = [], 0, clock()
+    for replica in replicas:
+        now = tries < INLINE_ITEMS and clock() - started < INLINE_BUDGET_S
+        if now and applies_now(connection, replica):
+            tries += 1
+            if not apply_now(connection, replica, deps=deps):
+                inbox.take(connection, replica, deps=deps, tried=True)
+        else:
+            inbox.take(connection, replica, deps=deps)
+        accepted.append(replica.id)
+    return accepted
+
+
+def applies_now(connection: ConnectionModel, incoming: Incoming) -> bool:
+    """Whether the request that brings ``incoming`` may apply it itself (:func:`apply_now`):
+    a live-lane replica that names an issue of ours (``twin_key``: a linked twin's change,
+    a link-back, a connect request) on a live connection.
+
+    The rest keeps the inbox and the apply queue: catch-up replicas (their own lane, ADR
+    0003), removals (rare; they end a link), and replicas without ``twin_key`` (a first
+    sync: it creates an issue, may wait for Jira's search or a parent, and pushes a
+    link-back of its own)."""
+    return (
+        isinstance(incoming, Replica)
+        and bool(incoming.twin_key)
+        and lanes.of(incoming) == lanes.LIVE
+        and is_live(connection)
+    )
+
+
+def apply_now(connection: ConnectionModel, incoming: Incoming, *, deps: SyncDeps) -> bool:
+    """Apply a replica in the request that brought it (issue 19); True when it is done.
+
+    The worker's apply (:func:`handle_apply` without its inbox entry): the same
+    :func:`apply_replica`, then the same :func:`refusals.applied`. On any other outcome (the
+    twin busy, a parent not synced here yet, a tracker error or 429, a refusal, anything
+    raised) False, and the caller takes the replica into the inbox and queues it, exactly
+    as before: :func:`handle_apply` then does what it always did, with its retries, error
+    records and hierarchy waits. Whatever this attempt wrote is harmless there: apply is
+    idempotent, and the queued message says ``tried`` so the worker heals on its first
+    receive (comments or attachments written without their map, ``_expect_writes``'
+    registers). Nothing is written to the inbox or queued when it succeeds, so a sender's
+    retry of the same replica is applied again here and dropped as not newer.
+
+    This apply always heals (``retry=True``): nothing records that an earlier push of the
+    same replica got this far, and one stopped between a tracker write and its record (the
+    API function's 29 s timeout; its sender gave up at 10 s and pushes again) must not
+    write a comment, an attachment or a worklog twice. Healing reads the issue only when
+    the replica creates one of those; a field change costs nothing more.
+
+    Calling it for a replica :func:`applies_now` refuses is the caller's mistake: False."""
+    if not applies_now(connection, incoming):
+        return False
+    with logs.context(stage="apply", remote_key=incoming.key, replica_id=incoming.id):
+        started = time.perf_counter()
+        try:
+            apply_replica(connection, incoming, deps=deps, retry=True)
+            refusals.applied(connection, incoming, deps=deps)
+        except Exception as exc:  # the apply queue's worker takes it from here
+            log.info(
+                "replica %s of %s goes through the apply queue: %s",
+                incoming.id,
+                incoming.key,
+                f"{type(exc).__name__}: {exc}",
+            )
+            done = False
+        else:
+            done = True
+        # the line a queue record's apply ends with (``queues.process_batch``), for the push
+        log.info(
+            "apply in the push of %s: %s",
+            incoming.id,
+            "done" if done else "queued",
+            extra={
+                "event": "sync.transaction",
+                "via": "push",
+                "direction": "incoming",
+                "outcome": "done" if done else "queued",
+                "attempt": 1,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+    return done
 
 
 def apply_replica(

@@ -1,5 +1,9 @@
 """Receiving replicas: each is stored once (by id) in the inbox and queued for apply.
 
+(A peer's push applies a live replica naming an issue of ours in its own request first,
+:func:`chalicelib.sync.apply.receive`; this inbox and the apply queue are then its retry
+path, issue 19.)
+
 ``accept`` is idempotent: the inbox entry is numbered by the replica's id and made with a
 conditional put, so a replica taken in before is acknowledged again without a second
 entry (and queued again only while it is still pending), and a sender may retry a push
@@ -41,26 +45,35 @@ def validate_items(items: Any) -> list[Incoming]:
 def accept(
     connection: ConnectionModel, replicas: Iterable[Incoming], *, deps: SyncDeps
 ) -> list[str]:
+    """The ids of ``replicas``, each taken into the inbox and queued for apply."""
     accepted = []
     for replica in replicas:
-        entry, made = take_arrival(
-            inbox_pk(connection.id),
-            issue_key=replica.key,
-            replica=replica.to_wire(),
-            retention_days=deps.settings.outbox_retention_days,
-        )
-        if made or entry.state == "pending":
-            # taken in again while still pending: queued again, in case the first call
-            # stopped before its queueing (the queue drops the copy for five minutes;
-            # apply does an applied entry nothing, as with a resumed connection's entries)
-            with lanes.working(lanes.of(replica)):  # the sender says which lane
-                enqueue_apply(
-                    ApplyMessage(connection.id, int(entry.seq), replica.key),
-                    deps=deps,
-                    dedup=inbox_dedup(connection.id, replica.id),
-                )
+        take(connection, replica, deps=deps)
         accepted.append(replica.id)
     return accepted
+
+
+def take(
+    connection: ConnectionModel, replica: Incoming, *, deps: SyncDeps, tried: bool = False
+) -> None:
+    """``replica`` into the inbox, once, and queued for apply; ``tried``: the request that
+    brought it tried to apply it first (:func:`chalicelib.sync.apply.receive`)."""
+    entry, made = take_arrival(
+        inbox_pk(connection.id),
+        issue_key=replica.key,
+        replica=replica.to_wire(),
+        retention_days=deps.settings.outbox_retention_days,
+    )
+    if made or entry.state == "pending":
+        # taken in again while still pending: queued again, in case the first call
+        # stopped before its queueing (the queue drops the copy for five minutes;
+        # apply does an applied entry nothing, as with a resumed connection's entries)
+        with lanes.working(lanes.of(replica)):  # the sender says which lane
+            enqueue_apply(
+                ApplyMessage(connection.id, int(entry.seq), replica.key, tried=tried),
+                deps=deps,
+                dedup=inbox_dedup(connection.id, replica.id),
+            )
 
 
 def enqueue_apply(message: ApplyMessage, *, deps: SyncDeps, dedup: str) -> None:

@@ -373,6 +373,9 @@ class ApplyMessage:
     connection_id: str
     seq: int
     remote_key: str
+    # the request that brought the replica tried to apply it first and handed it over
+    # (issue 19): the worker heals what that attempt may have written, as on a retry
+    tried: bool = False
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> ApplyMessage:
@@ -380,10 +383,18 @@ class ApplyMessage:
             str(body.get("connection_id", "")),
             int(body.get("seq", 0)),
             str(body.get("remote_key", "")),
+            tried=body.get("tried") is True,
         )
 
     def to_body(self) -> dict[str, Any]:
-        return {"connection_id": self.connection_id, "seq": self.seq, "remote_key": self.remote_key}
+        body: dict[str, Any] = {
+            "connection_id": self.connection_id,
+            "seq": self.seq,
+            "remote_key": self.remote_key,
+        }
+        if self.tried:
+            body["tried"] = True
+        return body
 
     @property
     def group(self) -> str:

@@ -442,3 +442,98 @@ def test_our_write_whose_answer_was_lost_is_not_taken_for_an_edit_made_here(env)
         for e in EntryModel.query(outbox_pk("conn-1"))
     ]
     assert all(s is None or s["origin"] == other for s in sent), sent
+
+
+def synced_twins(env, count):
+    """``count`` issues synced here through the queue; their v2 replicas name our twins."""
+    later = []
+    for n in range(1, count + 1):
+        remote = f"ALPHA-{n}"
+        apply_all(env, receive(env, replica(key=remote)))
+        wire = replica(version=2, key=remote, summary=f"Edited {n}")
+        wire["twin_key"] = twin_by_remote("conn-1", remote).local_key
+        later.append(parse_incoming(wire))
+    return later
+
+
+def test_a_push_applies_a_few_replicas_itself_and_queues_the_rest(env):
+    from chalicelib.sync.apply import INLINE_ITEMS
+    from chalicelib.sync.apply import receive as receive_push
+
+    later = synced_twins(env, INLINE_ITEMS + 1)
+    env.sent.messages.clear()
+    accepted = receive_push(env.connection, later, deps=env.deps)
+
+    assert accepted == [r.id for r in later]
+    summaries = [env.tracker.issues[r.twin_key].summary for r in later]
+    assert summaries[:INLINE_ITEMS] == [f"Edited {n}" for n in range(1, INLINE_ITEMS + 1)]
+    assert summaries[INLINE_ITEMS] == "Printer on fire"  # queued, as before
+    (queued,) = env.sent.messages
+    assert queued["body"]["remote_key"] == later[-1].key and "tried" not in queued["body"]
+    apply_all(env, [queue_message(queued["body"], group=queued["group"], queue="apply.fifo")])
+    assert env.tracker.issues[later[-1].twin_key].summary == f"Edited {INLINE_ITEMS + 1}"
+
+
+def test_no_inline_apply_starts_after_the_time_budget(env):
+    from chalicelib.sync.apply import INLINE_BUDGET_S
+    from chalicelib.sync.apply import receive as receive_push
+
+    later = synced_twins(env, 2)
+    env.sent.messages.clear()
+    ticks = iter([0.0, 0.1, INLINE_BUDGET_S + 0.1])  # the second one would start too late
+    receive_push(env.connection, later, deps=env.deps, clock=lambda: next(ticks))
+    assert env.tracker.issues[later[0].twin_key].summary == "Edited 1"
+    assert env.tracker.issues[later[1].twin_key].summary == "Printer on fire"
+    assert len(env.sent.messages) == 1
+
+
+def test_a_failed_inline_apply_is_handed_to_the_worker_which_heals_it(env):
+    """The push's attempt wrote a comment whose answer was lost: the worker's first
+    receive maps it (``tried``) instead of writing it twice."""
+    from chalicelib.sync.apply import receive as receive_push
+
+    (later,) = synced_twins(env, 1)
+    wire = replica(version=2, comments=(comment("c9", "from the other side"),))
+    wire["twin_key"] = later.twin_key
+    env.sent.messages.clear()
+    twin = later.twin_key
+
+    def lost(**_):  # the comment landed, its answer did not
+        raise Unavailable("read timed out")
+
+    env.deps.hooks["after_comment"] = lost
+    receive_push(env.connection, [parse_incoming(wire)], deps=env.deps)
+    env.deps.hooks.pop("after_comment")
+    (queued,) = env.sent.messages
+    assert queued["body"]["tried"] is True
+    apply_all(env, [queue_message(queued["body"], group=queued["group"], queue="apply.fifo")])
+    assert len(env.tracker.issues[twin].comments) == 1
+    assert get_twin("conn-1", twin).status == "synced"
+
+
+class Killed(BaseException):
+    """The function stopped (its timeout): nothing after this point runs."""
+
+
+def test_a_push_stopped_after_a_write_and_pushed_again_writes_nothing_twice(env):
+    """Nothing records an inline apply that was stopped (the API function's timeout) after
+    its comment landed; the sender, which gave up waiting, pushes the replica again."""
+    from chalicelib.sync.apply import receive as receive_push
+
+    (later,) = synced_twins(env, 1)
+    wire = replica(version=2, comments=(comment("c9", "from the other side"),))
+    wire["twin_key"] = later.twin_key
+    pushed = parse_incoming(wire)
+
+    def stopped(**_):
+        raise Killed
+
+    env.deps.hooks["after_comment"] = stopped
+    with pytest.raises(Killed):
+        receive_push(env.connection, [pushed], deps=env.deps)
+    env.deps.hooks.pop("after_comment")
+    env.sent.messages.clear()
+    receive_push(env.connection, [pushed], deps=env.deps)
+    assert env.sent.messages == []  # applied in the push
+    assert len(env.tracker.issues[later.twin_key].comments) == 1
+    assert get_twin("conn-1", later.twin_key).last_applied_version == 2

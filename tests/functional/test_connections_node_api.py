@@ -150,3 +150,15 @@ def test_handshake_refuses_malformed_bodies(cluster):
         )
         assert answer.status == 400, body
         assert answer.error in ("unsupported_protocol", "missing_field")
+
+
+def test_a_token_bound_to_its_body_is_still_used_once_where_calls_are_not_replay_safe(cluster):
+    """Only the replica push accepts a body-bound token again (issue 19): a status notice
+    records its ``jti`` whatever the token claims."""
+    cid = connect(cluster)
+    body = b'{"status": "active", "reason": null}'
+    token = token_for(key_of(cluster, cid), cid, body=body)
+    first = status_call(cluster, cid, token, method="POST", body=body)
+    assert first.status == 200, first.body
+    replay = status_call(cluster, cid, token, method="POST", body=body)
+    assert (replay.status, replay.error) == (401, "token_replayed")

@@ -65,10 +65,13 @@ def test_the_overview_has_a_labelled_connect_issues_form(ab):
 
 
 def test_connect_issues_links_two_existing_issues_and_shows_the_twin(cluster, ab):
+    """The other end does not answer at the moment: the request waits, the page follows it."""
     visitor, cid = ab
     mine = cluster["node-a"].tracker.add_issue("SUP", "Printer on fire (A)").key
     theirs = cluster["node-b"].tracker.add_issue("TEST", "Printer on fire (B)").key
+    cluster["node-b"].down = True
     done = connect_form(visitor, cid, f" {mine} ", theirs)
+    cluster["node-b"].down = False
     assert done.status_code == 303, text(done)[:2000]
     assert header(done, "Location") == f"/console/connections/{cid}?connected={mine}#connect"
     assert api_twin(cluster, "node-a", cid, mine).body["remote"]["key"] == theirs
@@ -89,6 +92,20 @@ def test_connect_issues_links_two_existing_issues_and_shows_the_twin(cluster, ab
         visitor.get(f"/console/connections/{cid}?connected={mine}")
     )
     assert mine in twin_rows(page)
+    assert len(cluster["node-b"].tracker.issues) == 1  # nothing created
+
+
+def test_connect_issues_with_the_other_end_answering_is_done_in_the_form(cluster, ab):
+    """The other end applies the connect request in the push and its answer comes back in
+    the same way (issue 19): the page shows the pair connected at once."""
+    visitor, cid = ab
+    mine = cluster["node-a"].tracker.add_issue("SUP", "Printer on fire (A)").key
+    theirs = cluster["node-b"].tracker.add_issue("TEST", "Printer on fire (B)").key
+    done = connect_form(visitor, cid, mine, theirs)
+    assert done.status_code == 303, text(done)[:2000]
+    shown = section(text(visitor.get(header(done, "Location"))), "connect")
+    assert f"{mine} is connected with {theirs}." in shown
+    assert "data-twin-status>synced<" in shown and "hx-get" not in shown
     assert len(cluster["node-b"].tracker.issues) == 1  # nothing created
 
 

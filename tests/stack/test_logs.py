@@ -121,6 +121,14 @@ def test_a_synced_issue_leaves_lifecycle_and_transaction_lines_and_no_secret(
         )
     )
 
+    # a's ingest ends its record after c answered the push, and c applies the edit in the
+    # push (issue 19): a's line comes last
+    eventually(
+        lambda: events(
+            local_stack, "a", "sync.transaction", connection_id=cid, stage="ingest", outcome="done"
+        )
+    )
+
     # lifecycle: initiated on a, accepted on c (and a hears of it), each with the connection
     assert events(local_stack, "a", "connection.initiated", connection_id=cid)
     assert events(local_stack, "c", "connection.accepted", connection_id=cid)
@@ -143,16 +151,24 @@ def test_a_synced_issue_leaves_lifecycle_and_transaction_lines_and_no_secret(
         assert line["duration_ms"] >= 0
         assert ref.key in (line.get("issue_key"), line.get("local_key"))
 
-    # incoming on c: apply, with the replica it applied
+    # incoming on c: apply, with the replica it applied: the first sync from the apply
+    # queue, the edit in the push that brought it (issue 19), on the request's lines
     incoming = events(local_stack, "c", "sync.transaction", connection_id=cid, stage="apply")
     assert incoming and all(line["direction"] == "incoming" for line in incoming)
     assert {line["remote_key"] for line in incoming} == {ref.key}
     assert all(line["replica_id"] for line in incoming)
+    queued = [line for line in incoming if "via" not in line]
+    pushed = [line for line in incoming if line.get("via") == "push"]
+    assert queued and pushed, incoming
+    assert all(line["request_id"] and "message_id" not in line for line in pushed)
     applied = events(local_stack, "c", "twin.transaction", connection_id=cid, outcome="applied")
     assert {line["issue_key"] for line in applied} == {remote}
-    # the apply's own lines carry the record's keys, as its transaction line does
-    ids = {line["message_id"] for line in incoming}
-    assert {line["message_id"] for line in applied} & ids
+    # the apply's own lines carry the record's keys (or the request's), as its transaction
+    # line does
+    ids = {line["message_id"] for line in queued}
+    assert {line.get("message_id") for line in applied} & ids
+    requests = {line["request_id"] for line in pushed}
+    assert {line.get("request_id") for line in applied} & requests
     assert {line["replica_id"] for line in applied} & {line["replica_id"] for line in incoming}
 
     # no secret in any line of any node, nor in what the node processes printed

@@ -218,6 +218,10 @@ def test_changes_made_while_deactivated_are_kept_and_applied_on_activate(
 ):
     tag = uuid.uuid4().hex[:8]
     key, remote = synced_issue(node_a, cid, alice_a, f"Paused {tag}")
+    # c records its first sync after its link-back reached a (applied there in the push
+    # since issue 19, so a may know the link first): wait for c's record
+    history = f"/api/v1/connections/{cid}/twins/{remote}/history"
+    eventually(lambda: any(h["outcome"] == "applied" for h in node_c.get(history).json()))
     paused = datetime.now(UTC)
     assert node_c.post(f"/api/v1/connections/{cid}/deactivate").status_code == 200
     eventually(lambda: node_a.get(f"/api/v1/connections/{cid}").json()["status"] == "deactivated")

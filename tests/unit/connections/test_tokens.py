@@ -132,3 +132,31 @@ def test_small_clock_skew_is_tolerated():
 def test_unverified_connection_id_reads_the_claim_only():
     assert tokens.unverified_connection_id(make(cid="c9")) == "c9"
     assert tokens.unverified_connection_id("garbage") is None
+
+
+def test_a_token_for_a_body_claims_its_digest_and_binds_that_body_only():
+    body = b'{"items": [1]}'
+    token = tokens.issue_token(
+        KEY, issuer="node-b", audience="node-a", connection_id="c1", now=NOW, body=body
+    )
+    claims = verify(token)
+    assert claims.body_sha256 == tokens.body_digest(body)
+    assert len(claims.body_sha256) == 43 and "=" not in claims.body_sha256
+    assert tokens.binds_body(claims, body)
+    assert not tokens.binds_body(claims, body + b" ")
+    assert not tokens.binds_body(claims, b"")
+
+
+def test_a_token_without_a_body_binds_none():
+    claims = verify(
+        tokens.issue_token(KEY, issuer="node-b", audience="node-a", connection_id="c1", now=NOW)
+    )
+    assert claims.body_sha256 is None
+    assert not tokens.binds_body(claims, b"")
+
+
+@pytest.mark.parametrize("digest", ["", "abc", 42, "x" * 44, "+" * 43])
+def test_a_malformed_body_claim_is_refused(digest):
+    with pytest.raises(Unauthorized) as caught:
+        verify(make(bsh=digest))
+    assert caught.value.code == "invalid_token"
