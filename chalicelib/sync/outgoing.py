@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from chalicelib.rules import merge
@@ -23,14 +24,21 @@ from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import EntryModel, TwinModel
 from chalicelib.store.namespaces import outbox_dedup, outbox_pk
-from chalicelib.sync import hierarchy, lanes, relations_apply
+from chalicelib.sync import hierarchy, lanes, recovery, relations_apply
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deliver import deliver_now, enqueue_deliver
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import end_origin, get_connection
 from chalicelib.sync.messages import DeliverMessage, Replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import TwinGone, holding, next_seq, pending_entry
+from chalicelib.sync.store import (
+    BUSY_RETRY_S,
+    TwinBusy,
+    TwinGone,
+    holding,
+    next_seq,
+    pending_entry,
+)
 from chalicelib.trackers.base import Issue, TrackerError
 from chalicelib.trackers.retry import retrying_later
 
@@ -64,14 +72,19 @@ def send_replica(
     deps: SyncDeps,
     force: bool = False,
     repair: Sequence[str] = (),
+    read_at: datetime | None = None,
 ) -> bool:
     """Append this issue's replica to the twin's connection outbox; False if nothing new.
 
     ``repair`` (a drift repair, :mod:`chalicelib.ops.drift`): fields the receiver is to
     write whatever the stamps say (``replica.repair``). The twin is held meanwhile (an
-    apply of the same twin waits, and this waits for one: ``TwinBusy``)."""
+    apply of the same twin waits, and this waits for one: ``TwinBusy``). ``read_at``:
+    when ``issue`` was read, outside the hold (ingest); an apply that ended since may
+    have written over what it shows without looking (issue 19), so it is read again."""
     try:
         with holding(twin):
+            if read_at is not None and twin.last_synced_at and read_at < twin.last_synced_at:
+                raise TwinBusy(f"{twin.local_key} written since read", delay=BUSY_RETRY_S)
             return _send(issue, twin, deps=deps, force=force, repair=repair)
     except TwinGone:
         return False
@@ -85,6 +98,9 @@ def _send(
         return False
     if not force and lanes.older_read(issue.updated, twin.seen_updated):
         return False  # a newer read of this issue was sent meanwhile (the other lane's)
+    found = recovery.overwritten_edits(connection, issue, twin, deps=deps)  # issue 19
+    if found is not None:  # sent whatever the registers say: the other end decides it too
+        issue, force = found.issue, True
     hashes = _attachment_hashes(issue, twin, deps=deps)
     rule = outgoing_rule(connection)
     try:
@@ -98,8 +114,9 @@ def _send(
         twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])
         return False
     relations_apply.mark_copied(twin, replica)  # issue 18: our copies of their links
+    registers = merge.load(twin.merge_state)
     state, changed = merge.observe_local(
-        merge.load(twin.merge_state),
+        found.registers(registers) if found is not None else registers,
         replica,
         at=merge.stamp_time(issue.updated),
         origin=end_origin(connection, deps.settings.node_id),
@@ -131,6 +148,8 @@ def _send(
         repair=repair,
         twin_key=twin.remote_key,
     )
+    if found is not None:
+        state = found.settled(state)
     previous = dict(twin.sent_hashes or {})
     current = field_hashes(message.payload)
     entry = _new_entry(connection.id, issue.key, lanes.mark(message.to_wire()), deps=deps)
