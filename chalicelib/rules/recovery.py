@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.rules.merge import Register, value_hash
 from chalicelib.rules.replica import body_json
 from chalicelib.trackers.base import Body, BodyFormat, FieldChange, Issue
 
@@ -94,6 +95,17 @@ def current_values(issue: Issue) -> dict[str, Any]:
     }
 
 
+def shows_edits(state: Mapping[str, Register], issue: Issue) -> bool:
+    """Does ``issue`` show, in a recoverable field, another value than the one this end
+    last wrote or read (``state``: the registers)? A read of it taken before an apply's
+    unseen write could be mistaken for an edit."""
+    for name, value in current_values(issue).items():
+        register = state.get(name)
+        if register is not None and register.local not in (None, value_hash(name, value)):
+            return True
+    return False
+
+
 def showing(issue: Issue, values: Mapping[str, Any]) -> Issue:
     """``issue`` with the recoverable replica fields in ``values`` set to those values."""
     changes: dict[str, Any] = {}
@@ -116,4 +128,5 @@ __all__ = [
     "recoverable_fields",
     "replica_values",
     "showing",
+    "shows_edits",
 ]

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.rules import merge
+from chalicelib.rules import recovery as recovery_rules
 from chalicelib.rules.replica import field_hashes, items_hash
 from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
@@ -83,11 +84,20 @@ def send_replica(
     have written over what it shows without looking (issue 19), so it is read again."""
     try:
         with holding(twin):
-            if read_at is not None and twin.last_synced_at and read_at < twin.last_synced_at:
+            if _read_before_an_apply(issue, twin, read_at):
                 raise TwinBusy(f"{twin.local_key} written since read", delay=BUSY_RETRY_S)
             return _send(issue, twin, deps=deps, force=force, repair=repair)
     except TwinGone:
         return False
+
+
+def _read_before_an_apply(issue: Issue, twin: TwinModel, read_at: datetime | None) -> bool:
+    """Was ``issue`` read before an apply of this twin ended, and does it show another
+    value than the registers' own? Then it may predate the apply's unseen write (issue 19)
+    and would be taken for an edit made after it: it is read again instead."""
+    if read_at is None or twin.last_synced_at is None or read_at >= twin.last_synced_at:
+        return False
+    return recovery_rules.shows_edits(merge.load(twin.merge_state), issue)
 
 
 def _send(

@@ -460,3 +460,45 @@ def test_our_write_whose_answer_was_lost_is_not_taken_for_an_edit_made_here(env)
         for e in EntryModel.query(outbox_pk("conn-1"))
     ]
     assert all(s is None or s["origin"] == other for s in sent), sent
+
+
+class ReadDuringApplyTracker(MemoryTracker):
+    """Jira answering a read just before an apply of the same issue runs and ends (the
+    ingest holds the twin only after its read)."""
+
+    during_read = None
+
+    def get_issue(self, key):
+        issue = super().get_issue(key)
+        if self.during_read is not None:
+            run, self.during_read = self.during_read, None
+            contextvars.Context().run(run)  # another invocation, as the apply worker is
+        return issue
+
+
+def test_a_read_taken_before_an_unseen_write_is_made_again_not_taken_for_a_later_edit(env):
+    """Issue 19: an ingest read Bob's edit, then an apply wrote the other side's value
+    over it without looking, then the ingest held the twin: sent as it was read, Bob's
+    value would count as made after the other side's. It is read again instead, and the
+    changelog decides (here Bob's edit is the later one)."""
+    tracker = ReadDuringApplyTracker(projects=[project("OPS", ("Task", "Bug"), "Task")])
+    tracker.body_format = "wiki"
+    env.deps.tracker = tracker
+    apply_all(env, receive(env, replica()))
+    (key,) = tracker.issues
+    agreed = get_twin("conn-1", key).merge_state["summary"]["s"]
+    tracker.edit(key, summary="Bob's title, later")
+    older = {
+        **replica(version=2, summary="Alice's title"),
+        "stamps": {"summary": {"at": agreed[0], "origin": "~other", "after": agreed}},
+    }
+    messages = receive(env, older)
+    tracker.during_read = lambda: apply_all(env, messages)
+    with pytest.raises(TwinBusy):
+        sweep_ingest(env, key)
+    assert tracker.issues[key].summary == "Alice's title"  # the apply wrote it meanwhile
+    sweep_ingest(env, key)  # the retry
+    assert tracker.issues[key].summary == "Bob's title, later"
+    assert outbox_summaries()[-1] == "Bob's title, later"
+    (conflict,) = get_twin("conn-1", key).conflicts
+    assert (conflict["winner"], conflict["remote_value"]) == ("local", "Alice's title")

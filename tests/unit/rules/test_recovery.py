@@ -7,7 +7,7 @@ apply writes without looking and whose reads recover from a changelog.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -303,3 +303,11 @@ def test_an_edit_our_write_replaced_unseen_is_recorded_not_dropped(steps):
     for site in (a, b):
         for value in site.must_record:
             assert value in {c["local_value"] for c in site.conflicts}
+
+
+def test_a_read_showing_other_values_than_the_registers_is_told_apart():
+    issue = Issue("1", "OPS-1", "OPS", "u", "Alice's", None, "Task")
+    state = {"summary": ours("Alice's", 3)}
+    assert not recovery.shows_edits(state, issue)
+    assert recovery.shows_edits(state, replace(issue, summary="Bob's"))
+    assert not recovery.shows_edits({}, replace(issue, summary="Bob's"))  # nothing known yet
