@@ -582,6 +582,59 @@ def force_local(
     return new
 
 
+@dataclass(frozen=True)
+class Recovered:
+    """Edits made here that our write replaced before this end read them
+    (:func:`recover_local`)."""
+
+    sent: State  # the recovered edits' registers, as the replica to the other end carries them
+    state: State  # each recovered field's register once decided (to store)
+    write: Mapping[str, Any]  # recovered values that won: written back to the tracker here
+    conflicts: tuple[Conflict, ...]
+
+
+def recover_local(
+    state: Mapping[str, Register],
+    found: Mapping[str, tuple[Any, str]],
+    current: Mapping[str, Any],
+    *,
+    origin: str,
+) -> Recovered:
+    """Decide each overwritten edit ``found`` (field -> its value and changelog time, see
+    :mod:`chalicelib.rules.recovery`) against the register our write came from.
+
+    A field is recovered only while the tracker still shows what we wrote (``current``
+    hashes to the register's ``local``; a later edit is an ordinary one) and the edit's
+    value is another. The edit becomes a register stamped with its changelog time by
+    ``origin`` and no parent (the person never saw the value we wrote): concurrent with
+    ours, so both ends decide it as a conflict by stamp. Later than ours: it wins, is
+    written back here and sent. Earlier: ours stays; it is still sent, so the other end
+    records the same conflict (its value loses there too)."""
+    sent: State = {}
+    decided: State = {}
+    write: dict[str, Any] = {}
+    conflicts: list[Conflict] = []
+    for name, (value, at) in sorted(found.items()):
+        register = state.get(name)
+        if register is None or register.local is None or name in SETS:
+            continue
+        if value_hash(name, current.get(name)) != register.local:
+            continue  # edited again since our write, or not our write: an ordinary edit
+        digest = value_hash(name, value)
+        if digest == register.local:
+            continue  # the person had made the value we then wrote: nothing lost
+        edit = Register(digest, Stamp(stamp_time(at), origin), None, digest, _shown(value))
+        sent[name] = edit
+        if edit.stamp > register.stamp:
+            decided[name] = edit
+            write[name] = value
+            conflicts.append(_conflict(name, edit, register, winner="local"))
+        else:
+            decided[name] = register
+            conflicts.append(_conflict(name, edit, register, winner="remote"))
+    return Recovered(sent, decided, write, tuple(conflicts))
+
+
 def unknown_local(state: Mapping[str, Register], names: Iterable[str]) -> State:
     """Mark fields written here in a form we cannot predict: the next value read is ours."""
     new: State = dict(state)
@@ -595,6 +648,7 @@ __all__ = [
     "FIELDS",
     "Conflict",
     "MergeResult",
+    "Recovered",
     "Register",
     "Stamp",
     "after_write",
@@ -604,6 +658,7 @@ __all__ = [
     "merge_remote",
     "observe_local",
     "read_stamps",
+    "recover_local",
     "settled_hashes",
     "stamp_time",
     "stamps_json",

@@ -35,7 +35,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.observability import logs, metrics
 from chalicelib.queues import QueueMessage, RetryLater
-from chalicelib.rules import mapping_document, merge
+from chalicelib.rules import mapping_document, merge, recovery
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
 from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
@@ -485,7 +485,16 @@ def _look_first(
 ) -> merge.MergeResult:
     """Before writing a field, look at the issue: an edit made here that ingest has not
     read yet (its webhook late or lost) is taken in first, sent, and merged with the
-    incoming value instead of being overwritten by it (one read per apply that writes)."""
+    incoming value instead of being overwritten by it (one read per apply that writes).
+
+    Issue 19: not for the fields whose overwritten edit the changelog gives back exactly
+    (Basic's summary, type, a wiki description): those are written unseen, and the next
+    read of the issue finds such an edit and decides it (:mod:`chalicelib.sync.recovery`),
+    so a field change costs one read where it was made and one write here."""
+    if connection.mode == "basic" and recovery.can_write_unseen(
+        merged.write, deps.tracker.body_format
+    ):
+        return merged
     if send_replica(deps.tracker.get_issue(twin.local_key), twin, deps=deps):
         return _merge(connection, replica, twin, baseline=False)
     return merged

@@ -2,10 +2,12 @@
 
 The webhook (or the reconcile sweep, or "sync this issue") is only a hint: the issue is
 re-read from the tracker. Changes made by the integration user are ours and never synced
-back. The issue is sent to each of its twins (:mod:`chalicelib.sync.outgoing`); then an
-issue that now matches an active trigger comes under sync
-(:mod:`chalicelib.sync.trigger_match`), and an issue that is gone ends its twin links
-(:mod:`chalicelib.sync.deletion`).
+back; an edit made here that an apply overwrote before it was read is found in the
+changelog at this read (:mod:`chalicelib.sync.recovery`), and a read that an apply wrote
+over meanwhile is made again. The issue is sent to each of its twins
+(:mod:`chalicelib.sync.outgoing`); then an issue that now matches an active trigger comes
+under sync (:mod:`chalicelib.sync.trigger_match`), and an issue that is gone ends its
+twin links (:mod:`chalicelib.sync.deletion`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 
 from chalicelib.queues import PermanentFailure, QueueMessage
-from chalicelib.store.models import TwinModel
+from chalicelib.store.models import TwinModel, utcnow
 from chalicelib.sync import deletion, trigger_match
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.outgoing import send_replica
@@ -42,6 +44,7 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
     ref = hint.ref
     if not ref:
         return
+    read_at = utcnow()  # an apply that ends after this may have written over the read
     try:
         with retrying_later(unavailable_retry_after=False):
             issue = deps.tracker.get_issue(ref)
@@ -52,7 +55,7 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
     failed: PermanentFailure | None = None
     for twin in twins_of_issue(issue.key):
         try:
-            send_replica(issue, twin, deps=deps)
+            send_replica(issue, twin, deps=deps, read_at=read_at)
         except PermanentFailure as exc:  # e.g. this connection's script: the others go on
             # deterministic for this version of the issue: the sweep need not bring it again
             twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])

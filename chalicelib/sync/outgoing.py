@@ -15,17 +15,19 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from pynamodb.expressions.update import Action
 
 from chalicelib.rules import merge
+from chalicelib.rules import recovery as recovery_rules
 from chalicelib.rules.replica import field_hashes, items_hash
 from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
 from chalicelib.store.models import EntryModel, TwinModel
 from chalicelib.store.namespaces import outbox_dedup, outbox_pk
-from chalicelib.sync import hierarchy, lanes, relations_apply
+from chalicelib.sync import hierarchy, lanes, recovery, relations_apply
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deliver import deliver_now, enqueue_deliver
 from chalicelib.sync.events import record_transaction
@@ -33,6 +35,8 @@ from chalicelib.sync.links import end_origin, get_connection
 from chalicelib.sync.messages import DeliverMessage, Replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import (
+    BUSY_RETRY_S,
+    TwinBusy,
     TwinGone,
     clock_seq,
     held_here,
@@ -74,20 +78,34 @@ def send_replica(
     deps: SyncDeps,
     force: bool = False,
     repair: Sequence[str] = (),
+    read_at: datetime | None = None,
 ) -> bool:
     """Append this issue's replica to the twin's connection outbox; False if nothing new.
 
     ``repair`` (a drift repair, :mod:`chalicelib.ops.drift`): fields the receiver is to
     write whatever the stamps say (``replica.repair``). The twin is held meanwhile (an
-    apply of the same twin waits, and this waits for one: ``TwinBusy``)."""
+    apply of the same twin waits, and this waits for one: ``TwinBusy``). ``read_at``:
+    when ``issue`` was read, outside the hold (ingest); an apply that ended since may
+    have written over what it shows without looking (issue 19), so it is read again."""
     # Issue 19: a lease this call takes ends with its last update of the twin (one write
     # instead of two); re-entered from an apply, which holds the twin, it is apply's to end.
     ending = not held_here(twin)
     try:
         with holding(twin):
+            if _read_before_an_apply(issue, twin, read_at):
+                raise TwinBusy(f"{twin.local_key} written since read", delay=BUSY_RETRY_S)
             return _send(issue, twin, deps=deps, force=force, repair=repair, ending=ending)
     except TwinGone:
         return False
+
+
+def _read_before_an_apply(issue: Issue, twin: TwinModel, read_at: datetime | None) -> bool:
+    """Was ``issue`` read before an apply of this twin ended, and does it show another
+    value than the registers' own? Then it may predate the apply's unseen write (issue 19)
+    and would be taken for an edit made after it: it is read again instead."""
+    if read_at is None or twin.last_synced_at is None or read_at >= twin.last_synced_at:
+        return False
+    return recovery_rules.shows_edits(merge.load(twin.merge_state), issue)
 
 
 def _send(
@@ -109,6 +127,9 @@ def _send(
         return False
     if not force and lanes.older_read(issue.updated, twin.seen_updated):
         return False  # a newer read of this issue was sent meanwhile (the other lane's)
+    found = recovery.overwritten_edits(connection, issue, twin, deps=deps)  # issue 19
+    if found is not None:  # sent whatever the registers say: the other end decides it too
+        issue, force = found.issue, True
     hashes = _attachment_hashes(issue, twin, deps=deps)
     rule = outgoing_rule(connection)
     try:
@@ -122,8 +143,9 @@ def _send(
         last_update(twin, [TwinModel.seen_updated.set(issue.updated)])
         return False
     relations_apply.mark_copied(twin, replica)  # issue 18: our copies of their links
+    registers = merge.load(twin.merge_state)
     state, changed = merge.observe_local(
-        merge.load(twin.merge_state),
+        found.registers(registers) if found is not None else registers,
         replica,
         at=merge.stamp_time(issue.updated),
         origin=end_origin(connection, deps.settings.node_id),
@@ -156,6 +178,8 @@ def _send(
         repair=repair,
         twin_key=twin.remote_key,
     )
+    if found is not None:
+        state = found.settled(state)
     previous = dict(twin.sent_hashes or {})
     current = field_hashes(message.payload)
     entry = _new_entry(connection.id, issue.key, lanes.mark(message.to_wire()), deps=deps)

@@ -218,6 +218,21 @@ class Worklog:
 
 
 @dataclass(frozen=True)
+class FieldChange:
+    """One changelog item: a field's change, who made it and when (issue 19: an edit our
+    write replaced is found here). ``field`` as the changelog names it, lower case
+    (``summary``, ``issuetype``, ``description``); ``at`` UTC with milliseconds;
+    ``author_id`` the user's id as :class:`User` has it (None: anonymous); ``to`` and
+    ``to_string`` the new value's id and text as Jira gives them."""
+
+    field: str
+    at: str
+    author_id: str | None = None
+    to: str | None = None
+    to_string: str | None = None
+
+
+@dataclass(frozen=True)
 class Issue:
     id: str
     key: str
@@ -237,6 +252,8 @@ class Issue:
     # field (as the changelog names it: summary, description, issuetype, …) -> when it last
     # changed, from the issue's changelog; empty when the tracker did not say
     changed_at: Mapping[str, str] = field(default_factory=dict)
+    # issue 19: the changelog's field changes, oldest first (empty when not read)
+    history: tuple[FieldChange, ...] = ()
     # issue 18: relations, parsed from the issue's fields
     links: tuple[IssueLink, ...] = ()
     # the parent's key: Cloud's ``parent`` (sub-task or epic child), Server's sub-task

@@ -21,6 +21,7 @@ from chalicelib.trackers.base import (
     BodyFormat,
     Comment,
     CommentVisibility,
+    FieldChange,
     InvalidRequest,
     Issue,
     IssueFields,
@@ -178,6 +179,7 @@ def parse_issue(
         attachments=tuple(parse_attachment(a) for a in fields.get("attachment") or ()),
         fields=_other_fields(fields, data.get("names")),
         changed_at=_changed_at(data.get("changelog")),
+        history=parse_history(data.get("changelog")),
         links=parse_links(fields.get("issuelinks")),
         parent=parse_parent(fields, data.get("names")),
         **parse_catalog(fields, body_format),
@@ -214,6 +216,35 @@ def _changed_at(changelog: Any) -> dict[str, str]:
             if name and when and when > latest.get(name, ""):
                 latest[name] = when
     return latest
+
+
+def parse_history(changelog: Any) -> tuple[FieldChange, ...]:
+    """The changelog's field changes, oldest first whatever the order Jira lists them in
+    (Cloud the newest history first, Server the oldest; histories of one time by id)."""
+    histories = changelog.get("histories") if isinstance(changelog, Mapping) else None
+    ordered: list[tuple[str, int, int, FieldChange]] = []
+    for number, history in enumerate(histories or ()):
+        if not isinstance(history, Mapping):
+            continue
+        at = utc_time(str(history.get("created") or ""))
+        if not at:
+            continue
+        raw_id = str(history.get("id") or "")
+        order = int(raw_id) if raw_id.isdigit() else number
+        author = user_id(history.get("author"))
+        for item in history.get("items") or ():
+            if not isinstance(item, Mapping) or not item.get("field"):
+                continue
+            to, text = item.get("to"), item.get("toString")
+            change = FieldChange(
+                field=str(item["field"]).lower(),
+                at=at,
+                author_id=author,
+                to=str(to) if to is not None else None,
+                to_string=str(text) if text is not None else None,
+            )
+            ordered.append((at, order, len(ordered), change))
+    return tuple(change for *_, change in sorted(ordered, key=lambda x: x[:3]))
 
 
 def _other_fields(fields: Mapping[str, Any], names: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from chalicelib.rules import recovery
 from chalicelib.trackers.base import (
     Body,
     InvalidRequest,
@@ -92,6 +93,29 @@ def test_update_issue_changes_only_what_it_sets(jira: Jira):
     jira.bot.update_issue(key, IssueFields(labels=(), description=Body("text", None)))
     issue = jira.bot.get_issue(key)
     assert issue.labels == () and issue.description is None
+
+
+def test_the_changelog_gives_who_wrote_which_value_as_jira_does(jira: Jira):
+    """Issue 19: what apply's unseen writes are recovered from. Summary, type and (Server)
+    a wiki description read back as their value; Cloud gives an ADF description as text."""
+    key = new_issue(jira, description=jira.body("before"))
+    jira.alice.update_issue(
+        key, IssueFields(summary="Alice's", issue_type="Bug", description=jira.body("h1. Hers"))
+    )
+    jira.bot.update_issue(key, IssueFields(summary="Ours"))
+    history = jira.bot.get_issue(key).history
+    assert history == tuple(sorted(history, key=lambda c: c.at))  # oldest first, both flavours
+    by = {(c.field, c.author_id): c for c in history}
+    alice, bot = jira.alice_user["id"], jira.bot_user["id"]
+    assert by[("summary", alice)].to_string == "Alice's"
+    assert by[("summary", bot)].to_string == "Ours"
+    assert by[("summary", bot)].at >= by[("summary", alice)].at
+    assert by[("issuetype", alice)].to_string == "Bug" and by[("issuetype", alice)].to
+    # Server: the wiki markup itself; Cloud: the ADF document's text (not the value)
+    assert by[("description", alice)].to_string == "h1. Hers"
+    found = recovery.overwritten(history, since=None, ours=bot)
+    assert found["summary"].to_string == "Alice's"
+    assert "issuetype" not in found  # its last change is Alice's own
 
 
 def test_update_issue_sets_properties(jira: Jira):

@@ -23,6 +23,11 @@ Failures a test can inject, checked at the start of every call after it is recor
 e.g. a 400 to every create) and ``fail_next`` (call name -> errors raised by the next calls
 of that name, one each: e.g. one 429 to the next search).
 
+The changelog (``Issue.history``, issue 19) records the summary, description and type
+changes made by ``update_issue`` (the integration user) and by :meth:`edit` (a person), as
+Jira's ``expand=changelog`` shows them; a test that replaces an issue directly leaves no
+changelog entry, as a change Jira did not record.
+
 ``calls`` lists the protocol calls by name (``"get_issue"``, ``"update_issue"``…),
 ``searches`` the JQL of every search. ``add_issue`` creates an issue as a person would
 (bypassing the recorded calls and injected failures).
@@ -141,6 +146,16 @@ class MemoryTracker(MemoryCatalog):  # issue 18: components, versions, users
         fields = IssueFields(summary=summary, description=description, labels=labels)
         return self._create(project, fields)
 
+    def edit(self, key: str, *, by: User | None = None, **changes: Any) -> Issue:
+        """A person (``by``, by default one who is not the integration user) edits the
+        issue in Jira: ``summary``, ``description``, ``issue_type``…, recorded in the
+        changelog with the person as its author."""
+        who = by or User(id="person", name="A Person")
+        before = self._issue(key)
+        issue = self._write(key, **changes)
+        self._record(before, issue, who)
+        return issue
+
     def link_issues(self, link_type: str, source: str, destination: str) -> str:
         """A person links ``source`` <outward> ``destination``; the link's id."""
         return self._link(link_type, source, destination)
@@ -183,6 +198,21 @@ class MemoryTracker(MemoryCatalog):  # issue 18: components, versions, users
         issue = replace(self._issue(key), **changes, updated=self._tick())
         self.issues[key] = issue
         return issue
+
+    def _record(self, before: Issue, after: Issue, who: User) -> None:
+        """The changelog items of a write (summary, description, type), by ``who``."""
+        at = base.utc_time(after.updated) or ""
+        items = [
+            base.FieldChange(name, at, who.id, to_string=text)
+            for name, old, text in (
+                ("summary", before.summary, after.summary),
+                ("description", _text(before.description), _text(after.description)),
+                ("issuetype", before.issue_type, after.issue_type),
+            )
+            if old != text
+        ]
+        if items:
+            self.issues[after.key] = replace(after, history=(*after.history, *items))
 
     def _create(self, project: str, fields: IssueFields) -> Issue:
         extra = self._catalog_changes(project, fields)  # issue 18 (refused before a key)
@@ -260,7 +290,7 @@ class MemoryTracker(MemoryCatalog):  # issue 18: components, versions, users
         if fields.custom:
             changes["fields"] = {**issue.fields, **fields.custom}
         changes.update(self._catalog_changes(issue.project, fields))
-        self._write(key, **changes)
+        self._record(issue, self._write(key, **changes), self.user)
         if fields.parent is not None:  # issue 18: "" removes it
             self._with_parent(self._issue(key), fields.parent or None)
 
@@ -540,6 +570,22 @@ class MemoryTracker(MemoryCatalog):  # issue 18: components, versions, users
 
 def _parse_time(stamp: str) -> datetime:
     return datetime.strptime(stamp, _TIME_FORMAT)
+
+
+def _text(body: Body | None) -> str | None:
+    """A body as Jira's changelog gives it (wiki markup as it is; ADF as its text)."""
+    if body is None or body.value in (None, ""):
+        return None
+    if isinstance(body.value, str):
+        return body.value
+    return " ".join(_adf_texts(body.value))
+
+
+def _adf_texts(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["text"]] if isinstance(node.get("text"), str) else []
+        return own + [t for child in node.get("content") or () for t in _adf_texts(child)]
+    return []
 
 
 def _jira_time(moment: datetime) -> str:

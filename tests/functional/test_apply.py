@@ -288,16 +288,30 @@ def test_an_edit_made_while_a_change_is_applied_is_sent_when_the_sweep_finds_it(
     assert outbox_summaries()[-1] == "Renamed by Alice"
 
 
-def test_a_field_change_is_a_look_then_one_write_and_no_read_back(env):
+def test_a_field_change_is_one_write_without_a_look_and_no_read_back(env):
+    """Issue 19: a summary (type, wiki description) is written without looking first: an
+    edit made here that it overwrites is found in the changelog by the next read
+    (``tests/functional/test_overwritten_edits.py``)."""
     apply_all(env, receive(env, replica()))
     (key,) = env.tracker.issues
     env.tracker.calls.clear()
     apply_all(env, receive(env, replica(version=2, summary="A new title")))
     assert env.tracker.issues[key].summary == "A new title"
-    assert env.tracker.calls == ["get_issue", "update_issue"]
+    assert env.tracker.calls == ["update_issue"]
     sent = len(outbox_summaries())
     sweep_ingest(env, key)  # our own write, read back by the sweep: not sent back
     assert len(outbox_summaries()) == sent
+
+
+def test_a_description_on_a_cloud_site_is_still_a_look_then_one_write(env):
+    """Cloud's changelog gives an ADF description as text, not the value: it keeps the
+    look (so would custom fields, labels and status in the other modes)."""
+    env.deps.tracker.body_format = "adf"
+    apply_all(env, receive(env, replica()))
+    assert len(env.tracker.issues) == 1
+    env.tracker.calls.clear()
+    apply_all(env, receive(env, replica(version=2, description="New steps")))
+    assert env.tracker.calls == ["get_issue", "update_issue"]
 
 
 def test_a_replica_equal_to_what_this_side_sent_changes_nothing(env):
@@ -341,17 +355,21 @@ def test_an_attachment_the_tracker_did_not_keep_whole_is_a_visible_error(env):
 
 
 def test_an_edit_here_not_read_yet_is_merged_not_overwritten_by_an_incoming_change(env):
+    """Issue 19: the summary is written without a look, over Bob's edit; the sweep's
+    read finds Bob's edit in the changelog and it wins (the later one), here and there."""
     apply_all(env, receive(env, replica()))
     (key,) = env.tracker.issues
     agreed = get_twin("conn-1", key).merge_state["summary"]["s"]
     # Bob edits the summary here; his webhook is late, so ingest has not read it yet
-    env.tracker.issues[key] = replace(env.tracker.issues[key], summary="Bob's title, later")
+    env.tracker.edit(key, summary="Bob's title, later")
     # the other side's concurrent edit of the same field, made a moment before Bob's
     older = {
         **replica(version=2, summary="Alice's title"),
         "stamps": {"summary": {"at": agreed[0], "origin": "~other", "after": agreed}},
     }
     apply_all(env, receive(env, older))
+    assert env.tracker.issues[key].summary == "Alice's title"  # written over, for now
+    sweep_ingest(env, key)  # his webhook was lost: the sweep reads the issue again
     assert env.tracker.issues[key].summary == "Bob's title, later"
     assert outbox_summaries()[-1] == "Bob's title, later"  # and it goes to the other side
     (conflict,) = get_twin("conn-1", key).conflicts
@@ -537,3 +555,45 @@ def test_a_push_stopped_after_a_write_and_pushed_again_writes_nothing_twice(env)
     assert env.sent.messages == []  # applied in the push
     assert len(env.tracker.issues[later.twin_key].comments) == 1
     assert get_twin("conn-1", later.twin_key).last_applied_version == 2
+
+
+class ReadDuringApplyTracker(MemoryTracker):
+    """Jira answering a read just before an apply of the same issue runs and ends (the
+    ingest holds the twin only after its read)."""
+
+    during_read = None
+
+    def get_issue(self, key):
+        issue = super().get_issue(key)
+        if self.during_read is not None:
+            run, self.during_read = self.during_read, None
+            contextvars.Context().run(run)  # another invocation, as the apply worker is
+        return issue
+
+
+def test_a_read_taken_before_an_unseen_write_is_made_again_not_taken_for_a_later_edit(env):
+    """Issue 19: an ingest read Bob's edit, then an apply wrote the other side's value
+    over it without looking, then the ingest held the twin: sent as it was read, Bob's
+    value would count as made after the other side's. It is read again instead, and the
+    changelog decides (here Bob's edit is the later one)."""
+    tracker = ReadDuringApplyTracker(projects=[project("OPS", ("Task", "Bug"), "Task")])
+    tracker.body_format = "wiki"
+    env.deps.tracker = tracker
+    apply_all(env, receive(env, replica()))
+    (key,) = tracker.issues
+    agreed = get_twin("conn-1", key).merge_state["summary"]["s"]
+    tracker.edit(key, summary="Bob's title, later")
+    older = {
+        **replica(version=2, summary="Alice's title"),
+        "stamps": {"summary": {"at": agreed[0], "origin": "~other", "after": agreed}},
+    }
+    messages = receive(env, older)
+    tracker.during_read = lambda: apply_all(env, messages)
+    with pytest.raises(TwinBusy):
+        sweep_ingest(env, key)
+    assert tracker.issues[key].summary == "Alice's title"  # the apply wrote it meanwhile
+    sweep_ingest(env, key)  # the retry
+    assert tracker.issues[key].summary == "Bob's title, later"
+    assert outbox_summaries()[-1] == "Bob's title, later"
+    (conflict,) = get_twin("conn-1", key).conflicts
+    assert (conflict["winner"], conflict["remote_value"]) == ("local", "Alice's title")

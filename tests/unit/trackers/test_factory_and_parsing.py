@@ -111,3 +111,57 @@ def test_the_changelog_says_when_each_field_last_changed_whatever_its_order():
             "issuetype": "2026-12-02T11:00:00.000Z",
         }
     assert parse_issue(J.issue(), base_url=J.CLOUD, body_format="adf").changed_at == {}
+
+
+def test_the_changelog_lists_who_changed_which_field_to_what_oldest_first():
+    """Issue 19: the history apply's unseen writes are recovered from, both flavours."""
+    bob_cloud = {"accountId": "acc-bob", "displayName": "Bob"}
+    bob_server = {"name": "bob", "key": "JIRAUSER10100", "displayName": "Bob"}
+    for bob, items_of in (
+        (bob_cloud, lambda i: i),
+        (bob_server, lambda i: {k: v for k, v in i.items() if k != "fieldId"}),
+    ):
+        histories = [
+            {
+                "id": "10011",
+                "author": bob,
+                "created": "2026-12-02T10:00:00.000+0100",
+                "items": [
+                    items_of(
+                        {
+                            "field": "summary",
+                            "fieldtype": "jira",
+                            "fieldId": "summary",
+                            "from": None,
+                            "fromString": "Old",
+                            "to": None,
+                            "toString": "Bob's",
+                        }
+                    )
+                ],
+            },
+            {
+                "id": "10012",
+                "author": {"accountId": "bot", "name": "bot", "key": "bot"},
+                "created": "2026-12-02T09:00:01.000+0000",
+                "items": [
+                    items_of({"field": "summary", "fieldId": "summary", "toString": "Ours"}),
+                    items_of({"field": "issuetype", "to": "10001", "toString": "Bug"}),
+                ],
+            },
+        ]
+        for ordered in (histories, histories[::-1]):  # Server oldest first, Cloud newest first
+            data = {**J.issue(), "changelog": {"histories": ordered}}
+            history = parse_issue(data, base_url=J.CLOUD, body_format="adf").history
+            assert [(c.field, c.at, c.author_id, c.to, c.to_string) for c in history] == [
+                (
+                    "summary",
+                    "2026-12-02T09:00:00.000Z",
+                    bob.get("accountId") or bob["key"],
+                    None,
+                    "Bob's",
+                ),
+                ("summary", "2026-12-02T09:00:01.000Z", "bot", None, "Ours"),
+                ("issuetype", "2026-12-02T09:00:01.000Z", "bot", "10001", "Bug"),
+            ]
+    assert parse_issue(J.issue(), base_url=J.CLOUD, body_format="adf").history == ()
