@@ -21,7 +21,7 @@ from chalicelib.store.models import EventModel, new_id, utcnow
 from chalicelib.store.namespaces import ERRORS_PK, history_pk
 from chalicelib.store.pages import ID, KeyShape, Page, query_page
 from chalicelib.sync.notify import ISSUE_ERROR, notify
-from chalicelib.trackers.base import InvalidRequest, TrackerError
+from chalicelib.trackers.errors import InvalidRequest, TrackerError
 
 log = logging.getLogger("twinsync.sync.events")
 
