@@ -43,23 +43,34 @@ INIT_ROW = "import app (every function's init)"
 READY = (
     "boto3",
     "chalicelib.root",
+    "chalicelib.connections.sealing",  # the key sealer the root binds (its KMS client: on use)
     "chalicelib.store.models",
     "aws_lambda_powertools.logging",
     "aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch",
 )
-# The sync stages' collaborators (root.sync) include the stage's tracker adapter, built on
-# first use: Jira Cloud here (the Server adapter shares its modules but one).
-SYNC = (*READY, "chalicelib.trackers.factory", "chalicelib.trackers.jira_cloud")
+# A function that calls out (a peer, a URL) imports requests with the fetcher's first
+# request (chalicelib.net.pinned), not with the root: one that only talks to DynamoDB, SQS
+# or S3 never loads it.
+CALLS_OUT = (*READY, "requests", "chalicelib.net.pinned")
+# The stages that read or write the tracker build its adapter on first use (root.sync holds
+# it deferred): Jira Cloud here (the Server adapter shares its modules but one).
+SYNC = (
+    *CALLS_OUT,
+    "chalicelib.trackers.factory",
+    "chalicelib.trackers.jira_cloud",
+    "chalicelib.trackers.paced",  # the adapter, counted against the node's budget
+)
 # What each function imports on its first invocation, after ``import app``. api_handler's
 # rows are its kinds of first request; "api_handler" alone is the webhook, the request a
-# node gets most.
+# node gets most. Peer tokens (HS256) are checked and signed with the standard library
+# (chalicelib.connections.tokens): no PyJWT, no cryptography on a peer's call.
 FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
-    "api_handler": (*SYNC, "chalicelib.api.webhooks"),
+    # intake checks the signature, claims the delivery and queues it: no tracker call
+    "api_handler": (*READY, "chalicelib.api.webhooks"),
     "api_handler: replicas": (
-        *SYNC,
+        *READY,
         "chalicelib.api.node_sync",
         "chalicelib.connections.node_auth",
-        "jwt",  # the peer's token, checked at its point of use
     ),
     "api_handler: admin API": (*READY, "chalicelib.api.connections"),
     "api_handler: console": (
@@ -67,11 +78,15 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
         "chalicelib.console.signin_views",
         "jinja2",  # the page's template
         "cryptography.hazmat.primitives.ciphers.aead",  # the session cookie
+        "cryptography.hazmat.primitives.hashes",  # its key, derived from the admin token
+        "cryptography.hazmat.primitives.kdf.hkdf",
     ),
     "ingest": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
-    "deliver": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    # sends the replicas to the peer (and attachment bytes): no tracker call
+    "deliver": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.sync.deliver"),
     "apply": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
-    "poll_peers": (*SYNC, "chalicelib.sync.events", "chalicelib.ops.poll"),
+    # pulls the peers' outboxes and notices: no tracker call
+    "poll_peers": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.ops.poll"),
     "reconcile": (
         *SYNC,
         "chalicelib.sync.events",
@@ -83,7 +98,7 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
     "jobs": (*SYNC, "chalicelib.sync.events", "chalicelib.ops.job_runner"),
     # the catch-up lane's stages (bulk jobs, the sweep): the live stage's modules
     "ingest_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
-    "deliver_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    "deliver_catchup": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.sync.deliver"),
     "apply_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
     # a private peer's pull on the function URL: the outbox route behind peer auth
     "outbox_poll": (
@@ -91,7 +106,6 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
         "chalicelib.api.pull_url",
         "chalicelib.api.node_sync",
         "chalicelib.connections.node_auth",
-        "jwt",
     ),
     "script_runner": ("chalicelib.rules.script",),
 }
