@@ -14,8 +14,10 @@ fresh process really loads. For each row this times, in fresh interpreter proces
 (and listed). A local proxy: this venv with ``.pyc`` caches; for the read-only Lambda
 layout without them, see ``bench/lambda_deps.py``.
 
-``BENCH_COLDSTART_BEFORE=<dir>`` times the same rows in another tree (e.g. an export of an
-earlier commit) in alternation with this one, and prints both.
+``BENCH_COLDSTART_BEFORE=<dir>`` times another tree (e.g. an export of an earlier commit)
+in alternation with this one, and prints both: each tree's rows from its own
+``FIRST_INVOCATION`` (what that tree's first invocations import; a module one tree has and
+the other lacks would otherwise fail the import or be timed where it is not used).
 
     BENCH_RUNS=21 python -m bench.coldstart
 """
@@ -23,6 +25,7 @@ earlier commit) in alternation with this one, and prints both.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import statistics
 import subprocess
@@ -165,14 +168,38 @@ def plan() -> tuple[dict[str, tuple[str, ...]], list[str]]:
     return rows, notes
 
 
+def plan_in(tree: Path) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """:func:`plan` as ``tree``'s own ``bench/coldstart.py`` makes it."""
+    if tree == ROOT:
+        return plan()
+    code = "import json; from bench.coldstart import plan; print(json.dumps(plan()))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWINSYNC_", "AWS_"))}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"reading the rows of {tree} failed: {out.stderr.strip()[-500:]}")
+    rows, notes = json.loads(out.stdout.strip().splitlines()[-1])
+    return {row: tuple(modules) for row, modules in rows.items()}, [f"{tree}: {n}" for n in notes]
+
+
 def main() -> None:
-    rows, notes = plan()
     trees = {"": ROOT} if not BEFORE else {"before": Path(BEFORE).resolve(), "after": ROOT}
-    samples = {(tree, row): ([], []) for tree in trees for row in rows}
+    plans = {tree: plan_in(where) for tree, where in trees.items()}
+    rows = {
+        row: modules
+        for plan_rows, _ in reversed(plans.values())
+        for row, modules in plan_rows.items()
+    }
+    notes = [note for _, tree_notes in plans.values() for note in tree_notes]
+    samples = {(tree, row): ([], []) for tree in trees for row in plans[tree][0]}
     for run in range(RUNS + 1):
-        for row, modules in rows.items():  # alternate rows so machine load hits all alike
+        for row in rows:  # alternate rows so machine load hits all alike
             for tree, where in trees.items():
-                cpu, wall = _time_imports(modules, where)
+                if (tree, row) not in samples:
+                    continue
+                cpu, wall = _time_imports(plans[tree][0][row], where)
                 if run:  # the first round warms the file cache and writes .pyc files
                     samples[(tree, row)][0].append(cpu)
                     samples[(tree, row)][1].append(wall)
@@ -186,6 +213,9 @@ def main() -> None:
     for row, modules in rows.items():
         line = f"{row:<36}"
         for tree in trees:
+            if (tree, row) not in samples:
+                line += f" {'':>11} {'':>6} {'':>11} {'':>6}"
+                continue
             cpu, wall = (statistics.median(v) for v in samples[(tree, row)])
             line += f" {cpu:>11.0f} {cpu / base[tree][0]:>6.2f} {wall:>11.0f} "
             line += f"{wall / base[tree][1]:>6.2f}"
@@ -198,7 +228,7 @@ def main() -> None:
         "coldstart_worst_ratio",
         max(
             statistics.median(samples[(now, row)][0]) / base[now][0]
-            for row in rows
+            for row in plans[now][0]
             if row != BASELINE_ROW
         ),
     )
