@@ -187,11 +187,9 @@ def plan_in(tree: Path) -> tuple[dict[str, tuple[str, ...]], list[str]]:
 def main() -> None:
     trees = {"": ROOT} if not BEFORE else {"before": Path(BEFORE).resolve(), "after": ROOT}
     plans = {tree: plan_in(where) for tree, where in trees.items()}
-    rows = {
-        row: modules
-        for plan_rows, _ in reversed(plans.values())
-        for row, modules in plan_rows.items()
-    }
+    rows: dict[str, tuple[str, ...]] = {}  # every row once, shown with this tree's imports
+    for plan_rows, _ in plans.values():
+        rows.update(plan_rows)
     notes = [note for _, tree_notes in plans.values() for note in tree_notes]
     samples = {(tree, row): ([], []) for tree in trees for row in plans[tree][0]}
     for run in range(RUNS + 1):
