@@ -22,6 +22,7 @@ routes to an in-process node) with :func:`use_providers`: a seam, not a flag.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,10 +75,13 @@ class Deferred:
     def __init__(self, build: Callable[[], Any]) -> None:
         self._build: Callable[[], Any] | None = build
         self._built: Any = None
+        self._lock = threading.Lock()  # built once, whichever thread reads it first
 
     def built(self) -> Any:
         if self._build is not None:
-            self._built, self._build = self._build(), None
+            with self._lock:
+                if self._build is not None:
+                    self._built, self._build = self._build(), None
         return self._built
 
     def __getattr__(self, name: str) -> Any:
