@@ -39,7 +39,7 @@ DEFAULT_LIFETIME_SECONDS = 120
 LEEWAY_SECONDS = 30
 _REQUIRED = ("iss", "aud", "cid", "iat", "exp", "jti")
 _HEADER = {"alg": ALGORITHM, "typ": "JWT"}
-_SEGMENT = re.compile(r"^[A-Za-z0-9_-]*$")
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")  # base64url, no padding (fullmatch)
 
 
 class _Invalid(Exception):
@@ -51,7 +51,7 @@ def _b64encode(data: bytes) -> str:
 
 
 def _b64decode(segment: str) -> bytes:
-    if not _SEGMENT.match(segment):
+    if not _SEGMENT.fullmatch(segment):
         raise _Invalid("DecodeError")
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
@@ -62,7 +62,7 @@ def _b64decode(segment: str) -> bytes:
 def _json_object(segment: str) -> dict[str, Any]:
     try:
         value = json.loads(_b64decode(segment))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _Invalid("DecodeError") from exc
     if not isinstance(value, dict):
         raise _Invalid("DecodeError")
@@ -71,7 +71,7 @@ def _json_object(segment: str) -> dict[str, Any]:
 
 def _segments(token: str) -> tuple[str, str, str]:
     parts = token.split(".") if isinstance(token, str) else []
-    if len(parts) != 3 or not all(_SEGMENT.match(part) for part in parts):
+    if len(parts) != 3 or not all(_SEGMENT.fullmatch(part) for part in parts):
         raise _Invalid("DecodeError")
     return parts[0], parts[1], parts[2]
 

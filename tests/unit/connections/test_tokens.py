@@ -159,6 +159,8 @@ def test_an_audience_list_naming_this_node_verifies_as_with_pyjwt():
         lambda t: t[:-2] + ("AA" if t[-2:] != "AA" else "BB"),  # another signature
         lambda t: _swap_payload(t),  # another payload under the same signature
         lambda t: t + "é",  # not base64url
+        lambda t: t + "\n",  # a line break after the signature
+        lambda t: t.replace(".", "\n.", 1),
         lambda t: t.replace(".", "!.", 1),
     ],
 )
@@ -183,6 +185,12 @@ def test_a_header_with_a_critical_extension_is_refused():
     )
     with pytest.raises(Unauthorized):
         verify(token)
+
+
+def test_a_deeply_nested_header_is_refused_not_raised():
+    header = tokens._b64encode(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(Unauthorized):
+        verify(f"{header}.e30.")
 
 
 def test_a_payload_that_is_not_an_object_is_refused():
