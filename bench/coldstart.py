@@ -14,8 +14,10 @@ fresh process really loads. For each row this times, in fresh interpreter proces
 (and listed). A local proxy: this venv with ``.pyc`` caches; for the read-only Lambda
 layout without them, see ``bench/lambda_deps.py``.
 
-``BENCH_COLDSTART_BEFORE=<dir>`` times the same rows in another tree (e.g. an export of an
-earlier commit) in alternation with this one, and prints both.
+``BENCH_COLDSTART_BEFORE=<dir>`` times another tree (e.g. an export of an earlier commit)
+in alternation with this one, and prints both: each tree's rows from its own
+``FIRST_INVOCATION`` (what that tree's first invocations import; a module one tree has and
+the other lacks would otherwise fail the import or be timed where it is not used).
 
     BENCH_RUNS=21 python -m bench.coldstart
 """
@@ -23,6 +25,7 @@ earlier commit) in alternation with this one, and prints both.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import statistics
 import subprocess
@@ -43,23 +46,34 @@ INIT_ROW = "import app (every function's init)"
 READY = (
     "boto3",
     "chalicelib.root",
+    "chalicelib.connections.sealing",  # the key sealer the root binds (its KMS client: on use)
     "chalicelib.store.models",
     "aws_lambda_powertools.logging",
     "aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch",
 )
-# The sync stages' collaborators (root.sync) include the stage's tracker adapter, built on
-# first use: Jira Cloud here (the Server adapter shares its modules but one).
-SYNC = (*READY, "chalicelib.trackers.factory", "chalicelib.trackers.jira_cloud")
+# A function that calls out (a peer, a URL) imports requests with the fetcher's first
+# request (chalicelib.net.pinned), not with the root: one that only talks to DynamoDB, SQS
+# or S3 never loads it.
+CALLS_OUT = (*READY, "requests", "chalicelib.net.pinned")
+# The stages that read or write the tracker build its adapter on first use (root.sync holds
+# it deferred): Jira Cloud here (the Server adapter shares its modules but one).
+SYNC = (
+    *CALLS_OUT,
+    "chalicelib.trackers.factory",
+    "chalicelib.trackers.jira_cloud",
+    "chalicelib.trackers.paced",  # the adapter, counted against the node's budget
+)
 # What each function imports on its first invocation, after ``import app``. api_handler's
 # rows are its kinds of first request; "api_handler" alone is the webhook, the request a
-# node gets most.
+# node gets most. Peer tokens (HS256) are checked and signed with the standard library
+# (chalicelib.connections.tokens): no PyJWT, no cryptography on a peer's call.
 FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
-    "api_handler": (*SYNC, "chalicelib.api.webhooks"),
+    # intake checks the signature, claims the delivery and queues it: no tracker call
+    "api_handler": (*READY, "chalicelib.api.webhooks"),
     "api_handler: replicas": (
-        *SYNC,
+        *READY,
         "chalicelib.api.node_sync",
         "chalicelib.connections.node_auth",
-        "jwt",  # the peer's token, checked at its point of use
     ),
     "api_handler: admin API": (*READY, "chalicelib.api.connections"),
     "api_handler: console": (
@@ -67,11 +81,15 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
         "chalicelib.console.signin_views",
         "jinja2",  # the page's template
         "cryptography.hazmat.primitives.ciphers.aead",  # the session cookie
+        "cryptography.hazmat.primitives.hashes",  # its key, derived from the admin token
+        "cryptography.hazmat.primitives.kdf.hkdf",
     ),
     "ingest": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
-    "deliver": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    # sends the replicas to the peer (and attachment bytes): no tracker call
+    "deliver": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.sync.deliver"),
     "apply": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
-    "poll_peers": (*SYNC, "chalicelib.sync.events", "chalicelib.ops.poll"),
+    # pulls the peers' outboxes and notices: no tracker call
+    "poll_peers": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.ops.poll"),
     "reconcile": (
         *SYNC,
         "chalicelib.sync.events",
@@ -83,7 +101,7 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
     "jobs": (*SYNC, "chalicelib.sync.events", "chalicelib.ops.job_runner"),
     # the catch-up lane's stages (bulk jobs, the sweep): the live stage's modules
     "ingest_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
-    "deliver_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    "deliver_catchup": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.sync.deliver"),
     "apply_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
     # a private peer's pull on the function URL: the outbox route behind peer auth
     "outbox_poll": (
@@ -91,7 +109,6 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
         "chalicelib.api.pull_url",
         "chalicelib.api.node_sync",
         "chalicelib.connections.node_auth",
-        "jwt",
     ),
     "script_runner": ("chalicelib.rules.script",),
 }
@@ -151,14 +168,36 @@ def plan() -> tuple[dict[str, tuple[str, ...]], list[str]]:
     return rows, notes
 
 
+def plan_in(tree: Path) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """:func:`plan` as ``tree``'s own ``bench/coldstart.py`` makes it."""
+    if tree == ROOT:
+        return plan()
+    code = "import json; from bench.coldstart import plan; print(json.dumps(plan()))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWINSYNC_", "AWS_"))}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"reading the rows of {tree} failed: {out.stderr.strip()[-500:]}")
+    rows, notes = json.loads(out.stdout.strip().splitlines()[-1])
+    return {row: tuple(modules) for row, modules in rows.items()}, [f"{tree}: {n}" for n in notes]
+
+
 def main() -> None:
-    rows, notes = plan()
     trees = {"": ROOT} if not BEFORE else {"before": Path(BEFORE).resolve(), "after": ROOT}
-    samples = {(tree, row): ([], []) for tree in trees for row in rows}
+    plans = {tree: plan_in(where) for tree, where in trees.items()}
+    rows: dict[str, tuple[str, ...]] = {}  # every row once, shown with this tree's imports
+    for plan_rows, _ in plans.values():
+        rows.update(plan_rows)
+    notes = [note for _, tree_notes in plans.values() for note in tree_notes]
+    samples = {(tree, row): ([], []) for tree in trees for row in plans[tree][0]}
     for run in range(RUNS + 1):
-        for row, modules in rows.items():  # alternate rows so machine load hits all alike
+        for row in rows:  # alternate rows so machine load hits all alike
             for tree, where in trees.items():
-                cpu, wall = _time_imports(modules, where)
+                if (tree, row) not in samples:
+                    continue
+                cpu, wall = _time_imports(plans[tree][0][row], where)
                 if run:  # the first round warms the file cache and writes .pyc files
                     samples[(tree, row)][0].append(cpu)
                     samples[(tree, row)][1].append(wall)
@@ -172,6 +211,9 @@ def main() -> None:
     for row, modules in rows.items():
         line = f"{row:<36}"
         for tree in trees:
+            if (tree, row) not in samples:
+                line += f" {'':>11} {'':>6} {'':>11} {'':>6}"
+                continue
             cpu, wall = (statistics.median(v) for v in samples[(tree, row)])
             line += f" {cpu:>11.0f} {cpu / base[tree][0]:>6.2f} {wall:>11.0f} "
             line += f"{wall / base[tree][1]:>6.2f}"
@@ -184,7 +226,7 @@ def main() -> None:
         "coldstart_worst_ratio",
         max(
             statistics.median(samples[(now, row)][0]) / base[now][0]
-            for row in rows
+            for row in plans[now][0]
             if row != BASELINE_ROW
         ),
     )

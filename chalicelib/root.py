@@ -22,23 +22,21 @@ routes to an in-process node) with :func:`use_providers`: a seam, not a flag.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings, get_settings
-from chalicelib.connections import sealing
-from chalicelib.net.outbound import Fetcher, GuardedFetcher
-from chalicelib.net.peer import PeerClient
-from chalicelib.net.ssrf import OutboundPolicy
 from chalicelib.observability import logs, metrics
-from chalicelib.store.models import bind
-from chalicelib.sync.blobs import BlobStore, s3_client
-from chalicelib.sync.services import SyncDeps
-from chalicelib.trackers.base import Tracker
-from chalicelib.trackers.paced import paced
+
+if TYPE_CHECKING:  # each collaborator's module is imported where it is built (cold start)
+    from chalicelib.net.outbound import Fetcher
+    from chalicelib.net.peer import PeerClient
+    from chalicelib.sync.services import SyncDeps
+    from chalicelib.trackers.base import Tracker
 
 MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024
 
@@ -63,7 +61,33 @@ def kms_client(region: str) -> Any:
 
 
 def default_fetcher(settings: Settings) -> Fetcher:
+    from chalicelib.net.outbound import GuardedFetcher
+    from chalicelib.net.ssrf import OutboundPolicy
+
     return GuardedFetcher(OutboundPolicy.from_settings(settings))
+
+
+class Deferred:
+    """Stands for a collaborator that is built on its first use (an attribute read), then
+    is that collaborator's: a webhook's intake never calls the tracker, so its first
+    invocation neither imports nor builds the adapter (issue 19, cold start)."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build: Callable[[], Any] | None = build
+        self._built: Any = None
+        self._lock = threading.Lock()  # built once, whichever thread reads it first
+
+    def built(self) -> Any:
+        if self._build is not None:
+            with self._lock:
+                if self._build is not None:
+                    self._built, self._build = self._build(), None
+        return self._built
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not yet set (copy, pickle): never build for these
+            raise AttributeError(name)
+        return getattr(self.built(), name)
 
 
 @dataclass(frozen=True)
@@ -92,29 +116,38 @@ class Root:
 
     @cached_property
     def peer(self) -> PeerClient:
+        from chalicelib.net.peer import PeerClient
+
         return PeerClient(node_id=self.settings.node_id, fetch=self.fetch)
 
     @cached_property
     def sync(self) -> SyncDeps:
-        """What the sync stages and jobs work with."""
-        return build_sync(
-            self.settings, self.providers, tracker=paced(self.tracker), peer=self.peer
-        )
+        """What the sync stages and jobs work with (the paced tracker built on first use)."""
+        tracker = Deferred(lambda: _paced(self.tracker))
+        return build_sync(self.settings, self.providers, tracker=tracker, peer=self.peer)
 
 
 def build_sync(
     settings: Settings, providers: Providers | None = None, **overrides: Any
 ) -> SyncDeps:
-    """The sync stages' collaborators from the settings; ``overrides`` replace any of them."""
+    """The sync stages' collaborators from the settings; ``overrides`` replace any of them.
+    The tracker adapter and the S3 client are built on first use (:class:`Deferred`)."""
+    from chalicelib.net.peer import PeerClient
+    from chalicelib.sync.blobs import BlobStore, s3_client
+    from chalicelib.sync.services import SyncDeps
+
     chosen = providers or _current
     fetch = overrides.pop("fetch", None) or chosen.fetcher(settings)
     values: dict[str, Any] = {
         "settings": settings,
-        "tracker": overrides.pop("tracker", None) or paced(chosen.tracker(settings)),
+        "tracker": overrides.pop("tracker", None)
+        or Deferred(lambda: _paced(chosen.tracker(settings))),
         "peer": overrides.pop("peer", None) or PeerClient(node_id=settings.node_id, fetch=fetch),
         "fetch": fetch,
         "blobs": overrides.pop("blobs", None)
-        or BlobStore(settings.resources.blob_bucket, client=s3_client(settings.region)),
+        or BlobStore(
+            settings.resources.blob_bucket, client=Deferred(lambda: s3_client(settings.region))
+        ),
     }
     values.update(overrides)
     if "blob_fetch" not in values:
@@ -122,8 +155,18 @@ def build_sync(
     return SyncDeps(**values)
 
 
+def _paced(tracker: Tracker) -> Tracker:
+    """The adapter counted against the node's budget (:mod:`chalicelib.trackers.paced`)."""
+    from chalicelib.trackers.paced import paced
+
+    return paced(tracker)
+
+
 def _blob_fetcher(settings: Settings, fetch: Fetcher) -> Fetcher:
     """Attachment bytes are bigger than API answers: the same guard, a larger cap."""
+    from chalicelib.net.outbound import GuardedFetcher
+    from chalicelib.net.ssrf import OutboundPolicy
+
     if not isinstance(fetch, GuardedFetcher):
         return fetch  # a test transport
     return GuardedFetcher(OutboundPolicy.from_settings(settings), max_bytes=MAX_ATTACHMENT_BYTES)
@@ -142,8 +185,13 @@ def root() -> Root:
         logs.configure(settings.log_level, node_id=settings.node_id)
         metrics.configure(settings.node_id)
         quiet_wire_loggers()
+        from chalicelib.connections import sealing
+        from chalicelib.store.models import bind
+
         bind(settings)
-        sealing.bind(sealing.KeySealer(kms_client(settings.region), settings.resources.kms_key_arn))
+        # the KMS client is built when a connection key is first sealed or opened
+        kms = Deferred(lambda: kms_client(settings.region))
+        sealing.bind(sealing.KeySealer(kms, settings.resources.kms_key_arn))
         _built.clear()
         built = _built[key] = Root(settings=settings, providers=_current)
     return built

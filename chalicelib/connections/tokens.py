@@ -11,14 +11,26 @@ harmlessly (the replica push) then accepts the token for that body only and reco
 ``jti``: a replay can only repeat the same idempotent request. Other routes, and tokens
 without the claim (older peers), keep the ``jti`` record.
 
-This module is pure: the clock is a parameter, and time claims are checked here (not by
-PyJWT) so that tests and both ends agree on one ``now``.
+This module is pure: the clock is a parameter, and time claims are checked here so that
+tests and both ends agree on one ``now``.
+
+Tokens are made and checked here with the standard library (HMAC-SHA256 over the compact
+serialization, RFC 7515/7519), not PyJWT: importing PyJWT imports ``cryptography``'s
+asymmetric algorithms, about 0.3x of a bare ``import chalice, boto3``, on the first call of
+every function that a peer calls or that calls a peer, for an algorithm (HS256) that needs
+none of it (issue 19, cold start). What is accepted is narrower than PyJWT's decode with
+the same options: exactly three base64url segments, a header whose ``alg`` is ``HS256``
+and that names no critical extension, a JSON object as payload; the tests check both ways
+against PyJWT (``tests/unit/connections/test_tokens.py``).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import hmac
+import json
 import re
 import secrets
 import time
@@ -34,6 +46,65 @@ LEEWAY_SECONDS = 30
 _REQUIRED = ("iss", "aud", "cid", "iat", "exp", "jti")
 BODY_CLAIM = "bsh"
 _DIGEST = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes, base64url without padding
+_HEADER = {"alg": ALGORITHM, "typ": "JWT"}
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")  # base64url, no padding (fullmatch)
+
+
+class _Invalid(Exception):
+    """A token that is not a well-formed, correctly signed HS256 JWT (or lacks a claim)."""
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(segment: str) -> bytes:
+    if not _SEGMENT.fullmatch(segment):
+        raise _Invalid("DecodeError")
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise _Invalid("DecodeError") from exc
+
+
+def _json_object(segment: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_b64decode(segment))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise _Invalid("DecodeError") from exc
+    if not isinstance(value, dict):
+        raise _Invalid("DecodeError")
+    return value
+
+
+def _segments(token: str) -> tuple[str, str, str]:
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3 or not all(_SEGMENT.fullmatch(part) for part in parts):
+        raise _Invalid("DecodeError")
+    return parts[0], parts[1], parts[2]
+
+
+def _signature(key: bytes, signing_input: str) -> bytes:
+    return hmac.new(key, signing_input.encode("ascii"), hashlib.sha256).digest()
+
+
+def _decode(token: str, key: bytes) -> dict[str, Any]:
+    """The payload of an HS256 token signed with ``key``; ``_Invalid`` otherwise."""
+    header_segment, payload_segment, signature_segment = _segments(token)
+    header = _json_object(header_segment)
+    if header.get("alg") != ALGORITHM or "crit" in header:
+        raise _Invalid("InvalidAlgorithmError")
+    expected = _signature(key, f"{header_segment}.{payload_segment}")
+    if not hmac.compare_digest(expected, _b64decode(signature_segment)):
+        raise _Invalid("InvalidSignatureError")
+    return _json_object(payload_segment)
+
+
+def _encode(payload: dict[str, Any], key: bytes) -> str:
+    header = _b64encode(json.dumps(_HEADER, separators=(",", ":"), sort_keys=True).encode())
+    body = _b64encode(json.dumps(payload, separators=(",", ":")).encode())
+    signature = _b64encode(_signature(key, f"{header}.{body}"))
+    return f"{header}.{body}.{signature}"
 
 
 @dataclass(frozen=True)
@@ -80,18 +151,14 @@ def issue_token(
     }
     if body is not None:
         payload[BODY_CLAIM] = body_digest(body)
-    import jwt  # PyJWT loads cryptography: only functions that talk to a peer pay for it
-
-    return jwt.encode(payload, key, algorithm=ALGORITHM)
+    return _encode(payload, key)
 
 
 def unverified_connection_id(token: str) -> str | None:
     """The ``cid`` a token claims, before verification (only to pick the key to verify with)."""
-    import jwt
-
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+        claims = _json_object(_segments(token)[1])
+    except _Invalid:
         return None
     cid = claims.get("cid")
     return cid if isinstance(cid, str) else None
@@ -111,34 +178,23 @@ def verify_token(
     ``issuer`` None: any sender holding the key (an end that has not learnt its other end's
     node id yet); ``iss`` is still required.
     """
-    import jwt
-
     current = time.time() if now is None else now
     try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key,
-            algorithms=[ALGORITHM],
-            audience=audience,
-            issuer=issuer,
-            options={
-                "require": list(_REQUIRED),
-                "verify_exp": False,
-                "verify_iat": False,
-                "verify_nbf": False,
-            },
-        )
-    except jwt.InvalidAudienceError as exc:
-        raise Unauthorized("The token is addressed to another node.", code="invalid_token") from exc
-    except jwt.InvalidIssuerError as exc:
+        claims = _decode(token, key)
+        missing = [name for name in _REQUIRED if claims.get(name) is None]
+        if missing:
+            raise _Invalid("MissingRequiredClaimError")
+    except _Invalid as exc:
+        raise Unauthorized(
+            f"The token is not valid for this connection ({exc}).", code="invalid_token"
+        ) from exc
+    addressed = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if not all(isinstance(a, str) for a in addressed) or audience not in addressed:
+        raise Unauthorized("The token is addressed to another node.", code="invalid_token")
+    if not isinstance(claims["iss"], str) or (issuer is not None and claims["iss"] != issuer):
         raise Unauthorized(
             "The token was not issued by this connection's other end.", code="invalid_token"
-        ) from exc
-    except jwt.PyJWTError as exc:
-        raise Unauthorized(
-            f"The token is not valid for this connection ({type(exc).__name__}).",
-            code="invalid_token",
-        ) from exc
+        )
     checked = _checked_claims(claims, current)
     if checked.connection_id != connection_id:
         raise Forbidden(

@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import requests
-from requests.adapters import HTTPAdapter
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.net.errors import Unreachable
 from chalicelib.net.ssrf import OutboundPolicy, Resolver, Target, check_url, system_resolver
+
+if TYPE_CHECKING:
+    import requests
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
@@ -51,26 +51,6 @@ class Fetcher(Protocol):
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
     ) -> HttpResponse: ...
-
-
-class _PinnedAdapter(HTTPAdapter):
-    """Connects to the address the guard checked, whatever DNS answers now."""
-
-    def __init__(self, target: Target) -> None:
-        self._target = target
-        super().__init__(max_retries=0)
-
-    def build_connection_pool_key_attributes(
-        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert
-        )
-        host_params["host"] = self._target.addresses[0]
-        if self._target.scheme == "https":
-            pool_kwargs["server_hostname"] = self._target.host
-            pool_kwargs["assert_hostname"] = self._target.host
-        return host_params, pool_kwargs
 
 
 class GuardedFetcher:
@@ -104,9 +84,15 @@ class GuardedFetcher:
         host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
         if ":" in target.host:  # an IPv6 literal
             host_header = f"[{target.host}]:{target.port}"
+        # requests (and charset_normalizer with it) on the first request, not at import:
+        # a function that never calls out does not pay for it (issue 19, cold start)
+        import requests
+
+        from chalicelib.net.pinned import PinnedAdapter
+
         with requests.Session() as session:
             session.trust_env = False  # proxies from the environment would bypass the pinning
-            adapter = _PinnedAdapter(target)
+            adapter = PinnedAdapter(target)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             try:
@@ -136,6 +122,8 @@ class GuardedFetcher:
                 )
 
     def _read_capped(self, response: requests.Response, target: Target) -> bytes:
+        import requests
+
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise Unreachable(f"{target.host} sent more than {self.max_bytes} bytes.")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from chalicelib.config import Settings
-from chalicelib.net.peer import PeerClient
-from chalicelib.trackers.base import Tracker
+
+if TYPE_CHECKING:  # types only: the adapter's modules load where it is built (cold start)
+    from chalicelib.net.peer import PeerClient
+    from chalicelib.trackers.base import Tracker
 
 T = TypeVar("T")
 

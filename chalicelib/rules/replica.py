@@ -11,9 +11,10 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.trackers.base import Attachment, Body, Comment, Issue, User
+if TYPE_CHECKING:  # the tracker's value types (a replica is JSON: cold start, issue 19)
+    from chalicelib.trackers.base import Attachment, Body, Comment, Issue, User
 
 PROTOCOL = 1
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -33,6 +34,8 @@ def body_from_json(data: Any) -> Body | None:
         return None
     if not isinstance(data, Mapping) or data.get("format") not in ("adf", "wiki", "text"):
         raise InvalidReplica("a body must be {format: adf|wiki|text, value}")
+    from chalicelib.trackers.base import Body
+
     return Body(data["format"], data.get("value"))
 
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.net.outbound import Fetcher
 from chalicelib.observability import logs
 from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import EventModel, new_id, utcnow
 from chalicelib.store.namespaces import ERRORS_PK, history_pk
 from chalicelib.store.pages import ID, KeyShape, Page, query_page
 from chalicelib.sync.notify import ISSUE_ERROR, notify
-from chalicelib.trackers.base import InvalidRequest, TrackerError
+from chalicelib.trackers.errors import InvalidRequest, TrackerError
+
+if TYPE_CHECKING:
+    from chalicelib.net.outbound import Fetcher
 
 log = logging.getLogger("twinsync.sync.events")
 

@@ -30,7 +30,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from chalicelib.config import ResourceNames
-from chalicelib.trackers.base import utc_time
+from chalicelib.trackers.changes import utc_time
 
 LIVE = "live"
 CATCH_UP = "catch_up"

@@ -14,10 +14,14 @@ outage) does not fail or delay a sync; the next apply of this twin tries again.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.sync.services import SyncDeps
-from chalicelib.trackers.base import RemoteLink, TrackerError
+from chalicelib.trackers.errors import TrackerError
+
+if TYPE_CHECKING:  # the adapters' value types load with the adapter (cold start, issue 19)
+    from chalicelib.trackers.base import RemoteLink
 
 log = logging.getLogger("twinsync.link_back")
 
@@ -31,6 +35,8 @@ def global_id(connection_id: str) -> str:
 
 def link_to(connection: ConnectionModel, remote_key: str, remote_url: str) -> RemoteLink:
     """The remote link an issue of ``connection`` carries to its twin ``remote_key``."""
+    from chalicelib.trackers.base import RemoteLink
+
     other = connection.remote_short_name or "the other side"
     return RemoteLink(
         global_id=global_id(connection.id),

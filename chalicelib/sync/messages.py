@@ -31,7 +31,7 @@ from typing import Any
 
 from chalicelib.rules.replica import InvalidReplica, blank_replica, stamp, validate
 from chalicelib.store.namespaces import apply_group, deliver_group, ingest_group
-from chalicelib.trackers.base import ChangeEvent
+from chalicelib.trackers.changes import ChangeEvent
 
 REMOVAL_KINDS = ("stopped", "stop_ack", "deleted", "refused")
 # The envelope's ids become parts of DynamoDB keys (a hash key holds 2048 bytes, a range

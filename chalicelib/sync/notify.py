@@ -16,12 +16,14 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.net.outbound import Fetcher
 from chalicelib.store.keys import claim, get_key, set_key
 from chalicelib.store.models import new_id, utcnow
 from chalicelib.store.namespaces import NOTIFY_WEBHOOKS, notify_key
+
+if TYPE_CHECKING:
+    from chalicelib.net.outbound import Fetcher
 
 log = logging.getLogger("twinsync.notify")
 

@@ -11,17 +11,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import queues
 from chalicelib.config import Settings
-from chalicelib.net.outbound import Fetcher
-from chalicelib.net.peer import PeerClient
 from chalicelib.store.keys import get_key, set_key
 from chalicelib.store.namespaces import INTEGRATION_USER
 from chalicelib.sync import lanes
-from chalicelib.sync.blobs import BlobStore
-from chalicelib.trackers.base import Project, Tracker
+
+if TYPE_CHECKING:  # the collaborators' types: their modules load where they are built
+    from chalicelib.net.outbound import Fetcher
+    from chalicelib.net.peer import PeerClient
+    from chalicelib.sync.blobs import BlobStore
+    from chalicelib.trackers.base import Project, Tracker
 
 log = logging.getLogger("twinsync.sync.services")
 

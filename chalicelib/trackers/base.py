@@ -18,82 +18,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+# Errors, change events and Jira's times live in modules of their own (no dataclasses of
+# the adapters' values to build): the paths that only catch a tracker error or read a
+# webhook's change do not import this module (issue 19, cold start). Named here too.
+from chalicelib.trackers.changes import ChangeEvent as ChangeEvent
+from chalicelib.trackers.changes import ChangeKind as ChangeKind
+from chalicelib.trackers.changes import utc_time as utc_time
+from chalicelib.trackers.errors import InvalidRequest as InvalidRequest
+from chalicelib.trackers.errors import NotFound as NotFound
+from chalicelib.trackers.errors import PermissionDenied as PermissionDenied
+from chalicelib.trackers.errors import RateLimited as RateLimited
+from chalicelib.trackers.errors import TooLarge as TooLarge
+from chalicelib.trackers.errors import TrackerError as TrackerError
+from chalicelib.trackers.errors import Unavailable as Unavailable
+
 BodyFormat = Literal["adf", "wiki", "text"]
-
-
-# --- errors -----------------------------------------------------------------------------
-
-
-class TrackerError(Exception):
-    """Base of every tracker failure; ``status`` is the HTTP status when there was one."""
-
-    retryable = False
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-class NotFound(TrackerError):
-    """The thing asked for does not exist (or is invisible to this user)."""
-
-
-class PermissionDenied(TrackerError):
-    """The credentials are wrong (401) or lack a permission (403)."""
-
-
-class RateLimited(TrackerError):
-    """The tracker asked us to slow down; wait ``retry_after`` seconds."""
-
-    retryable = True
-
-    def __init__(self, message: str, *, retry_after: float, status: int | None = 429) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
-
-
-class Unavailable(TrackerError):
-    """A 5xx, a timeout or a refused connection: the same call may work later.
-
-    ``retry_after`` is set when the tracker said how long to wait (a 503 with
-    ``Retry-After``); ``None`` leaves the delay to the queue's backoff.
-    """
-
-    retryable = True
-
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
-
-
-class InvalidRequest(TrackerError):
-    """Jira refused the request as invalid; its messages are kept for the admin."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        field_errors: Mapping[str, str] | None = None,
-        error_messages: tuple[str, ...] = (),
-        status: int | None = 400,
-    ) -> None:
-        super().__init__(message, status=status)
-        self.field_errors = dict(field_errors or {})
-        self.error_messages = error_messages
-
-
-class TooLarge(TrackerError):
-    """An attachment is over the target's limit."""
-
-    def __init__(self, message: str, *, limit: int | None = None, status: int | None = 413) -> None:
-        super().__init__(message, status=status)
-        self.limit = limit
 
 
 # --- values -----------------------------------------------------------------------------
@@ -349,39 +290,6 @@ class SearchPage:
     updated: Mapping[str, str] = field(default_factory=dict)  # key -> updated time
 
 
-ChangeKind = Literal[
-    "issue_created",
-    "issue_updated",
-    "issue_deleted",
-    "comment_created",
-    "comment_updated",
-    "comment_deleted",
-    "attachment_created",
-    "attachment_deleted",
-    "other",
-    # issue 18: hints that the issue (or, for a link, both issues) changed
-    "worklog_created",
-    "worklog_updated",
-    "worklog_deleted",
-    "issuelink_created",
-    "issuelink_deleted",
-]
-
-
-@dataclass(frozen=True)
-class ChangeEvent:
-    """A webhook normalised: a hint that an issue changed, never the truth about it."""
-
-    kind: ChangeKind
-    issue_key: str | None
-    issue_id: str | None
-    author_id: str | None
-    delivery_id: str | None
-    retry: bool = False
-    timestamp: int | None = None
-    changed_fields: tuple[str, ...] = ()
-
-
 # --- the protocol -----------------------------------------------------------------------
 
 
@@ -535,18 +443,3 @@ class TrackerRelations(Protocol):
         for sub-tasks and epic children alike; Server sets a sub-task's ``parent`` and any
         other issue's ``Epic Link``."""
         ...
-
-
-def utc_time(text: str) -> str | None:
-    """A Jira time (``2026-12-02T17:05:01.123+0100``, any offset) as sortable UTC text with
-    milliseconds (``2026-12-02T16:05:01.123Z``); ``None`` when it is not a time."""
-    value = text.strip().replace("Z", "+00:00")
-    if len(value) > 5 and value[-5] in "+-" and value[-3] != ":":
-        value = value[:-2] + ":" + value[-2:]  # Jira's +0100
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

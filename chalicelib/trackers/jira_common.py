@@ -36,6 +36,7 @@ from chalicelib.trackers.base import (
     Worklog,
     utc_time,
 )
+from chalicelib.trackers.changes import user_id as user_id
 from chalicelib.trackers.http import JiraHttp
 from chalicelib.trackers.jira_catalog import parse_catalog
 from chalicelib.trackers.jira_relations import JiraRelations, parse_links, parse_parent
@@ -67,17 +68,6 @@ APPLICATION_TYPE = "io.twinsync"  # a remote link's application type (no renderi
 
 
 # --- parsing ----------------------------------------------------------------------------
-
-
-def user_id(data: Mapping[str, Any] | None) -> str | None:
-    """The stable id of a Jira user: ``accountId`` (Cloud), else ``key``, else ``name``."""
-    if not isinstance(data, Mapping):
-        return None
-    for attr in ("accountId", "key", "name"):
-        value = data.get(attr)
-        if value:
-            return str(value)
-    return None
 
 
 def parse_user(data: Mapping[str, Any] | None) -> User | None:

@@ -28,8 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib import json_input
-from chalicelib.trackers.base import ChangeEvent, ChangeKind
-from chalicelib.trackers.jira_common import user_id
+from chalicelib.trackers.changes import ChangeEvent, ChangeKind, user_id
 
 SIGNATURE_HEADER = "x-hub-signature"
 DELIVERY_HEADER = "x-atlassian-webhook-identifier"

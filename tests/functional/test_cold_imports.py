@@ -13,7 +13,10 @@ benchmark times); two checks keep that table honest:
   (``RestrictedPython``) when a script rule runs, and ``cryptography`` / PyJWT when a
   connection key is derived, a console cookie sealed or a peer token signed or checked;
 - per function, a real first invocation in a fresh process (the zygote of
-  ``test_fresh_process.py``) loads none of our modules that the row's imports do not.
+  ``test_fresh_process.py``) loads none of our modules and none of those large libraries
+  that the row's imports do not: ``requests`` (with ``charset_normalizer``) only where a
+  function calls out or builds the tracker adapter, never on a webhook, a peer's call or a
+  pull; no PyJWT (peer tokens are HS256 with the standard library).
 
 Module-presence checks, not timings: the benchmark measures the time.
 """
@@ -36,8 +39,20 @@ from tests.functional.test_fresh_process import (  # noqa: F401  (node_environme
     the_app,
 )
 
-LARGE = ("yaml", "fastjsonschema", "jinja2", "RestrictedPython", "cryptography", "jwt")
-BRINGS = {"jwt": ("cryptography",)}  # PyJWT loads cryptography's algorithms with itself
+LARGE = (
+    "yaml",
+    "fastjsonschema",
+    "jinja2",
+    "RestrictedPython",
+    "cryptography",
+    "jwt",
+    "requests",
+    "charset_normalizer",
+)
+BRINGS = {  # what a named library loads with itself
+    "jwt": ("cryptography",),  # PyJWT: cryptography's algorithms
+    "requests": ("charset_normalizer",),
+}
 # What no function's init may load: it is what the first invocation of some functions
 # needs and of others not at all.
 NOT_AT_INIT = (
@@ -126,7 +141,11 @@ def test_first_invocation_lists_what_a_first_call_loads(node_environment):  # no
     unlisted = {}
     for row, result in zip(calls, results, strict=True):
         listed = set(loaded_after(FIRST_INVOCATION[row]))
-        ours = [m for m in result["loaded"] if m.startswith("chalicelib") and m not in listed]
+        ours = [
+            m
+            for m in result["loaded"]
+            if (m.startswith("chalicelib") or m.split(".")[0] in LARGE) and m not in listed
+        ]
         if ours:
             unlisted[row] = ours
     assert not unlisted, f"first calls load modules their FIRST_INVOCATION row does not: {unlisted}"

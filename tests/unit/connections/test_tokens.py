@@ -160,3 +160,70 @@ def test_a_malformed_body_claim_is_refused(digest):
     with pytest.raises(Unauthorized) as caught:
         verify(make(bsh=digest))
     assert caught.value.code == "invalid_token"
+
+
+# --- the standard-library HS256 against PyJWT (tokens.py no longer imports it: cold start) ---
+
+
+def test_pyjwt_reads_what_issue_token_signs_and_the_reverse():
+    token = tokens.issue_token(KEY, issuer="node-b", audience="node-a", connection_id="c1", now=NOW)
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    assert jwt.decode(token, KEY, algorithms=["HS256"], audience="node-a", options=NO_TIME)
+    assert verify(make()).jti == "jti-0123456789"  # make(): signed by PyJWT
+
+
+def test_an_audience_list_naming_this_node_verifies_as_with_pyjwt():
+    assert verify(make(aud=["node-x", "node-a"])).connection_id == "c1"
+    with pytest.raises(Unauthorized):
+        verify(make(aud=["node-x"]))
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t + ".extra",  # four segments
+        lambda t: t.rsplit(".", 1)[0],  # no signature
+        lambda t: t.rsplit(".", 1)[0] + ".",  # an empty signature
+        lambda t: t[:-2] + ("AA" if t[-2:] != "AA" else "BB"),  # another signature
+        lambda t: _swap_payload(t),  # another payload under the same signature
+        lambda t: t + "é",  # not base64url
+        lambda t: t + "\n",  # a line break after the signature
+        lambda t: t.replace(".", "\n.", 1),
+        lambda t: t.replace(".", "!.", 1),
+    ],
+)
+def test_a_mangled_token_is_refused(mangle):
+    with pytest.raises(Unauthorized) as caught:
+        verify(mangle(make()))
+    assert caught.value.code == "invalid_token"
+
+
+def _swap_payload(token):
+    header, _, signature = token.split(".")
+    other = make(cid="c1", jti="jti-other-0123456").split(".")[1]
+    return f"{header}.{other}.{signature}"
+
+
+def test_a_header_with_a_critical_extension_is_refused():
+    token = jwt.encode(
+        jwt.decode(make(), KEY, algorithms=["HS256"], audience="node-a", options=NO_TIME),
+        KEY,
+        algorithm="HS256",
+        headers={"crit": ["b64"], "b64": True},
+    )
+    with pytest.raises(Unauthorized):
+        verify(token)
+
+
+def test_a_deeply_nested_header_is_refused_not_raised():
+    header = tokens._b64encode(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(Unauthorized):
+        verify(f"{header}.e30.")
+
+
+def test_a_payload_that_is_not_an_object_is_refused():
+    header = tokens._b64encode(b'{"alg":"HS256","typ":"JWT"}')
+    body = tokens._b64encode(b'["iss"]')
+    signature = tokens._b64encode(tokens._signature(KEY, f"{header}.{body}"))
+    with pytest.raises(Unauthorized):
+        verify(f"{header}.{body}.{signature}")

@@ -10,7 +10,8 @@ import requests
 import responses
 
 from chalicelib.net.errors import Unreachable, UrlNotAllowed
-from chalicelib.net.outbound import GuardedFetcher, _PinnedAdapter
+from chalicelib.net.outbound import GuardedFetcher
+from chalicelib.net.pinned import PinnedAdapter
 from chalicelib.net.ssrf import OutboundPolicy, check_url
 
 DNS = {"partner.example.com": ["93.184.216.34"], "inside.example.com": ["10.1.2.3"]}
@@ -106,7 +107,7 @@ def test_short_timeouts_are_used(monkeypatch):
 
 def test_pinned_adapter_connects_to_the_checked_address_and_verifies_the_name():
     target = check_url("https://partner.example.com/x", OutboundPolicy(), resolve=resolve)
-    adapter = _PinnedAdapter(target)
+    adapter = PinnedAdapter(target)
     request = requests.Request("GET", "https://partner.example.com/x").prepare()
     host_params, pool_kwargs = adapter.build_connection_pool_key_attributes(request, True)
     assert host_params["host"] == "93.184.216.34"
