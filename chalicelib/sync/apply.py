@@ -92,6 +92,7 @@ from chalicelib.sync.store import (
     twin_by_remote,
     update_ending_lease,
 )
+from chalicelib.sync.twins import conflict_records, keeping_conflicts
 from chalicelib.trackers.base import (
     Body,
     CommentVisibility,
@@ -107,7 +108,6 @@ from chalicelib.trackers.retry import retrying_later
 log = logging.getLogger("twinsync.apply")
 
 PROPERTY = "twinsync.twin"
-CONFLICTS_KEPT = 20
 
 
 def handle_apply(message: QueueMessage, *, deps: SyncDeps) -> None:
@@ -842,9 +842,7 @@ def _finish(
     """Record what was applied: the registers as written (never a later read, which could
     hold an edit made meanwhile), the conflicts decided, the twin's status. ``last``: this
     apply writes the twin no more, and its lease ends with this record (one write less)."""
-    decided = [
-        {**c.to_json(), "time": utcnow().isoformat(), "version": replica.version} for c in conflicts
-    ]
+    decided = conflict_records(conflicts, version=replica.version)
     wire = replica.to_wire()
     actions: list[Action] = [
         TwinModel.last_applied_version.set(replica.version),
@@ -858,9 +856,7 @@ def _finish(
         TwinModel.last_synced_at.set(utcnow()),
     ]
     if decided:
-        actions.append(
-            TwinModel.conflicts.set([*(twin.conflicts or []), *decided][-CONFLICTS_KEPT:])
-        )
+        actions.append(keeping_conflicts(twin, decided))
     if link_back.wanted(twin, replica.key, replica.url) and link_back.place(
         connection, twin, replica.key, replica.url or "", deps=deps
     ):

@@ -22,15 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.rules import merge, recovery
-from chalicelib.store.models import ConnectionModel, TwinModel, utcnow
+from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import end_origin
 from chalicelib.sync.services import SyncDeps
+from chalicelib.sync.twins import conflict_records, keeping_conflicts
 from chalicelib.trackers.base import Body, Issue, IssueFields, utc_time
 
 log = logging.getLogger("twinsync.recovery")
-
-CONFLICTS_KEPT = 20  # as apply keeps them
 
 
 @dataclass(frozen=True)
@@ -84,12 +83,8 @@ def overwritten_edits(
     if decided.write:  # the edit is the later one: it is the value here again
         deps.tracker.update_issue(twin.local_key, _fields(decided.write))
     version = int(twin.last_sent_version or 0) + 1  # the replica that carries them
-    recorded = [
-        {**c.to_json(), "time": utcnow().isoformat(), "version": version} for c in decided.conflicts
-    ]
-    twin.update(
-        actions=[TwinModel.conflicts.set([*(twin.conflicts or []), *recorded][-CONFLICTS_KEPT:])]
-    )
+    recorded = conflict_records(decided.conflicts, version=version)
+    twin.update(actions=[keeping_conflicts(twin, recorded)])
     record_transaction(
         connection.id,
         twin.local_key,

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.store.models import TwinModel
+from pynamodb.expressions.update import Action
+
+from chalicelib.rules.merge import Conflict
+from chalicelib.store.models import TwinModel, utcnow
 from chalicelib.sync.store import get_twin
 
 CONFLICTS_SHOWN = 10
+CONFLICTS_KEPT = 20
+
+
+def conflict_records(conflicts: Iterable[Conflict], *, version: int) -> list[dict[str, Any]]:
+    """Conflicts just decided, as the twin and its history keep them."""
+    now = utcnow().isoformat()
+    return [{**c.to_json(), "time": now, "version": version} for c in conflicts]
+
+
+def keeping_conflicts(twin: TwinModel, records: list[dict[str, Any]]) -> Action:
+    """The twin update that adds ``records`` to its conflicts (the newest kept)."""
+    return TwinModel.conflicts.set([*(twin.conflicts or []), *records][-CONFLICTS_KEPT:])
 
 
 def twin_resource(twin: TwinModel) -> dict[str, Any]:
