@@ -201,6 +201,9 @@ def test_nothing_echoes_back_after_a_sync(
         history = node.get(f"/api/v1/connections/{cid}/twins/{issue}/history").json()
         return len([h for h in history if h["direction"] == "outgoing"])
 
+    # c records its send after a has applied it (in the push, since issue 19): c's history
+    # holds its link-back and the comment's send before the count is taken
+    eventually(lambda: outgoing(node_c, remote) == 2)
     before = (outgoing(node_a, key), outgoing(node_c, remote))
     # a's ingest heard of its own write (the webhook) and re-read the issue: an echo would
     # be queued by that read; then nothing is waiting on either end
