@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devstack.aws import WRITE_UNITS
 from devstack.stack import LocalStack
 from tests.stack.conftest import NodeClient, connect, stack_spec_for_tests, tracker_as
 
@@ -201,7 +202,10 @@ def per_change(before: dict[str, Any], after: dict[str, Any], changes: int) -> d
     ``api_handler``'s for webhooks and peer calls) and the cost at list prices, each
     function's seconds priced at its deployed memory and architecture; API Gateway's
     requests and cost are shown apart (``api_requests``, ``apigw_usd_per_million``)."""
-    aws = after["aws"] - before["aws"]
+    counted = after["aws"] - before["aws"]
+    # what the writes bill: a unit per started KB of the item, and the indexes' writes
+    write_units = sum(v for k, v in counted.items() if k.startswith(WRITE_UNITS))
+    aws = Counter({k: v for k, v in counted.items() if not k.startswith(WRITE_UNITS)})
     reads = sum(v for k, v in aws.items() if k.split(".")[-1] in DYNAMO_READS)
     writes = sum(v for k, v in aws.items() if k.split(".")[-1] in DYNAMO_WRITES)
     sqs_work = sum(v for k, v in aws.items() if k.startswith("sqs.") and "Receive" not in k)
@@ -210,7 +214,7 @@ def per_change(before: dict[str, Any], after: dict[str, Any], changes: int) -> d
     spent = after["seconds"] - before["seconds"]
     n = max(1, changes)
     if os.environ.get("BENCH_VERBOSE"):
-        print({k: round(v / n, 1) for k, v in sorted(aws.items())})
+        print({k: round(v / n, 1) for k, v in sorted(counted.items())})
         print({k: round(v / n, 2) for k, v in sorted(invoked.items())})
         calls = after["tracker_routes"] - before["tracker_routes"]
         print({k: round(v / n, 2) for k, v in sorted(calls.items())})
@@ -222,6 +226,7 @@ def per_change(before: dict[str, Any], after: dict[str, Any], changes: int) -> d
         "tracker_calls": (after["tracker_calls"] - before["tracker_calls"]) / n,
         "dynamodb_reads": reads / n,
         "dynamodb_writes": writes / n,
+        "dynamodb_write_units": write_units / n,
         "sqs_requests": sqs_work / n,
         "s3_requests": s3 / n,
         "invocations": sum(invoked.values()) / n,
@@ -232,7 +237,7 @@ def per_change(before: dict[str, Any], after: dict[str, Any], changes: int) -> d
         row["invocations"] * PRICES["lambda_request"]
         + gb_seconds_usd / n
         + row["dynamodb_reads"] * PRICES["dynamodb_read"]
-        + row["dynamodb_writes"] * PRICES["dynamodb_write"]
+        + row["dynamodb_write_units"] * PRICES["dynamodb_write"]
         + row["sqs_requests"] * PRICES["sqs_fifo_request"]
         + row["s3_requests"] * PRICES["s3_get"]
     )

@@ -161,6 +161,7 @@ def print_rows(rows: list) -> None:
         "tracker",
         "ddb R",
         "ddb W",
+        "ddb WRU",
         "sqs",
         "s3",
         "invocations",
@@ -182,6 +183,7 @@ def print_rows(rows: list) -> None:
                     f"{cost['tracker_calls']:.1f}",
                     f"{cost['dynamodb_reads']:.1f}",
                     f"{cost['dynamodb_writes']:.1f}",
+                    f"{cost['dynamodb_write_units']:.1f}",
                     f"{cost['sqs_requests']:.1f}",
                     f"{cost['s3_requests']:.1f}",
                     f"{cost['invocations']:.1f}",
@@ -197,6 +199,7 @@ def print_rows(rows: list) -> None:
     record("field_tracker_calls", field["tracker_calls"])
     record("field_ddb_reads", field["dynamodb_reads"])
     record("field_ddb_writes", field["dynamodb_writes"])
+    record("field_ddb_write_units", field["dynamodb_write_units"])
     record("field_sqs", field["sqs_requests"])
     # issue 19 counted the workers' invocations (4 then) and put API Gateway's share apart:
     # api_handler runs once per API Gateway request, so it is shown with it

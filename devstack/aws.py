@@ -77,18 +77,31 @@ _PER_ITEM = {
     "dynamodb.TransactWriteItems": ("TransactItems", 2),
     "dynamodb.TransactGetItems": ("TransactItems", 2),
 }
+_WRITES = (
+    "dynamodb.PutItem",
+    "dynamodb.UpdateItem",
+    "dynamodb.DeleteItem",
+    "dynamodb.BatchWriteItem",
+    "dynamodb.TransactWriteItems",
+)
+# what a write's units are counted under: ``WRITE_UNITS + operation`` (per_change sums them)
+WRITE_UNITS = "wru."
 
 
-def _request_units(name: str, environ: dict[str, Any]) -> int:
-    """How many request units a call is billed as: 1, or per item for :data:`_PER_ITEM`."""
-    if name not in _PER_ITEM:
-        return 1
+def _read_body(environ: dict[str, Any]) -> dict[str, Any]:
     size = int(environ.get("CONTENT_LENGTH") or 0)
     raw = environ["wsgi.input"].read(size) if size else b""
     environ["wsgi.input"] = io.BytesIO(raw)  # moto reads the body after us
     try:
         body = json.loads(raw or b"{}")
     except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _request_units(name: str, body: dict[str, Any]) -> int:
+    """How many request units a call is billed as: 1, or per item for :data:`_PER_ITEM`."""
+    if name not in _PER_ITEM:
         return 1
     key, weight = _PER_ITEM[name]
     items = body.get(key)
@@ -101,14 +114,96 @@ def _request_units(name: str, environ: dict[str, Any]) -> int:
     return max(1, count) * weight
 
 
+def _written(name: str, body: dict[str, Any]) -> list[tuple[str, dict[str, Any], int]]:
+    """(table, item or key, weight) of each item a write request touches."""
+    if name in ("dynamodb.PutItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem"):
+        return [(body.get("TableName", ""), body.get("Item") or body.get("Key") or {}, 1)]
+    found: list[tuple[str, dict[str, Any], int]] = []
+    if name == "dynamodb.BatchWriteItem":
+        for table, requests in (body.get("RequestItems") or {}).items():
+            for request in requests:
+                put, delete = request.get("PutRequest"), request.get("DeleteRequest")
+                found.append((table, (put or {}).get("Item") or (delete or {}).get("Key"), 1))
+    elif name == "dynamodb.TransactWriteItems":
+        for action in body.get("TransactItems") or ():
+            for spec in action.values():
+                found.append((spec.get("TableName", ""), spec.get("Item") or spec.get("Key"), 2))
+    return found
+
+
+class _MotoItems:
+    """Items as moto's DynamoDB holds them (this process's backend), to size a write."""
+
+    def __init__(self, region: str) -> None:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        self.backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+
+    def table(self, name: str) -> Any:
+        return self.backend.tables.get(name)
+
+    def get(self, table: Any, key_or_item: dict[str, Any]) -> dict[str, Any] | None:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        hash_key = key_or_item.get(table.hash_key_attr)
+        range_key = key_or_item.get(table.range_key_attr) if table.range_key_attr else None
+        if hash_key is None:
+            return None
+        found = table.get_item(
+            DynamoType(hash_key), DynamoType(range_key) if range_key is not None else None
+        )
+        return found.to_json()["Attributes"] if found is not None else None
+
+
+def _region(environ: dict[str, Any]) -> str:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    if marker in auth:  # Credential=KEY/DATE/REGION/SERVICE/aws4_request
+        parts = auth.split(marker, 1)[1].split("/")
+        if len(parts) > 2:
+            return parts[2]
+    return REGION
+
+
+def _billed_writes(
+    items: _MotoItems, touched: list[tuple[str, dict[str, Any], int]], call: Any
+) -> tuple[Any, int]:
+    """Run ``call`` (the write) and return (its response, the write units it billed)."""
+    from devstack.capacity import Index, write_units
+
+    plans = []
+    for table_name, key, weight in touched:
+        table = items.table(table_name)
+        if table is None or not isinstance(key, dict):
+            plans.append(None)
+            continue
+        plans.append((table, key, weight, items.get(table, key)))
+    response = call()
+    total = 0
+    for plan in plans:
+        if plan is None:
+            total += 1
+            continue
+        table, key, weight, before = plan
+        after = items.get(table, key)
+        indexes = [Index.from_description(i.describe()) for i in table.global_indexes or ()]
+        keys = [k for k in (table.hash_key_attr, table.range_key_attr) if k]
+        total += weight * write_units(before, after, indexes=indexes, table_keys=keys)
+    return response, total
+
+
 class RequestCounter:
     """WSGI middleware counting AWS API calls by operation (for the benchmarks); DynamoDB's
-    batch and transaction calls count their billed request units (:func:`_request_units`)."""
+    batch and transaction calls count their billed request units (:func:`_request_units`),
+    and its writes also the write request units they bill (item sizes and index writes,
+    :mod:`devstack.capacity`) under ``WRITE_UNITS + operation``."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
+        self._items: dict[str, _MotoItems | None] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") == COUNTS_PATH:
@@ -126,10 +221,28 @@ class RequestCounter:
             query = parse_qs(environ.get("QUERY_STRING", ""))
             action = query.get("Action", [""])[0]
             name = f"sqs.{action}" if action else f"s3.{environ.get('REQUEST_METHOD', '')}"
-        units = _request_units(name, environ)
+        body = _read_body(environ) if name in _PER_ITEM or name in _WRITES else {}
+        units = _request_units(name, body)
         with self.lock:
             self.counts[name] += units
-        return self.app(environ, start_response)
+        items = self._moto_items(environ) if name in _WRITES else None
+        if items is None:
+            return self.app(environ, start_response)
+        response, billed = _billed_writes(
+            items, _written(name, body), lambda: list(self.app(environ, start_response))
+        )
+        with self.lock:
+            self.counts[WRITE_UNITS + name] += billed
+        return response
+
+    def _moto_items(self, environ: dict[str, Any]) -> _MotoItems | None:
+        region = _region(environ)
+        if region not in self._items:
+            try:
+                self._items[region] = _MotoItems(region)
+            except (ImportError, KeyError):  # not moto's server (a test's app)
+                self._items[region] = None
+        return self._items[region]
 
     def snapshot(self) -> Counter[str]:
         with self.lock:
