@@ -7,7 +7,10 @@ boto3/botocore), run ``chalice package --merge-template``, harden sandboxed func
 then run cfn-lint and the security scan (checkov, :mod:`infra.scan`) on ``out/sam.json``.
 
     python -m infra.package [--stage prod] [--out out] [--bundle-botocore] [--no-lint]
-                            [--no-scan]
+                            [--no-scan] [--upgrade-step N]
+
+``--upgrade-step N``: the template of step N of upgrading a stack made before 2026-12-04
+(:mod:`infra.upgrade`; docs/deploy.md, "Upgrading").
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 from infra.functions import FunctionSpec, discover
 from infra.merge import build_merge_template, harden_sandboxed
+from infra.upgrade import STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = ROOT / "infra" / "resources.json"
@@ -64,8 +68,14 @@ def app_functions(resources: dict[str, Any], root: Path = ROOT) -> list[Function
     return discover(app, resources["Resources"])
 
 
-def merge_template(stage: str, root: Path = ROOT) -> tuple[dict[str, Any], list[FunctionSpec]]:
+def merge_template(
+    stage: str, root: Path = ROOT, *, upgrade_step: int | None = None
+) -> tuple[dict[str, Any], list[FunctionSpec]]:
     resources = load_resources()
+    if upgrade_step is not None:
+        from infra.upgrade import at_step
+
+        resources = at_step(resources, upgrade_step)
     specs = app_functions(resources, root)
     return build_merge_template(resources, specs), specs
 
@@ -127,11 +137,12 @@ def build(
     *,
     bundle_botocore: bool = False,
     root: Path = ROOT,
+    upgrade_step: int | None = None,
 ) -> Package:
     """Run the whole packaging step except linting; returns where things are."""
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    merged, specs = merge_template(stage, root)
+    merged, specs = merge_template(stage, root, upgrade_step=upgrade_step)
     merge_path = out / "merge-template.json"
     merge_path.write_text(json.dumps(merged, indent=2) + "\n")
     project = stage_project(out / ".build", bundle_botocore=bundle_botocore, root=root)
@@ -172,8 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-lint", action="store_true")
     parser.add_argument("--no-scan", action="store_true", help="skip checkov (infra/scan.py)")
+    parser.add_argument(
+        "--upgrade-step",
+        type=int,
+        choices=range(1, STEPS),
+        help="a step of upgrading a stack made before 2026-12-04 (docs/deploy.md)",
+    )
     args = parser.parse_args(argv)
-    package = build(args.stage, args.out, bundle_botocore=args.bundle_botocore)
+    package = build(
+        args.stage, args.out, bundle_botocore=args.bundle_botocore, upgrade_step=args.upgrade_step
+    )
     print(f"functions: {', '.join(s.logical_id for s in package.functions)}")
     print(f"merge template: {package.merge_template} ({_size(package.merge_template)})")
     print(f"template:       {package.template} ({_size(package.template)})")

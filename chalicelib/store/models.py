@@ -9,9 +9,10 @@ and a tombstone's ``KeyModel.secret``, sealed under the tenant's KMS key
 Keys:
 - connections:  id
 - invitations:  id
-- twins:        connection_id + local_key; GSI ``by_local_key`` (local_key) finds every
-                connection holding an issue; GSI ``by_remote_key`` (connection_id + remote_key);
-                GSI ``by_created`` (connection_id + created_at, keys only) lists them
+- twins:        connection_id + local_key; GSI ``by_local_key_keys`` (local_key) finds every
+                connection holding an issue; GSI ``by_remote_key_keys`` (connection_id +
+                remote_key); GSI ``by_created`` (connection_id + created_at) lists them;
+                all three keys only
 - entries:      pk = "<connection id>#out" | "<connection id>#in" + seq (outbox and inbox)
 - events:       pk = "err" | "hist#<connection id>#<issue key>" | "audit" | "jobs" | … + sk
                 (time-ordered)
@@ -22,8 +23,10 @@ Every partition key and key namespace is built by :mod:`chalicelib.store.namespa
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +40,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.constants import BINARY, STRING
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
@@ -46,6 +50,31 @@ from chalicelib.config import Settings
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class PackedJSONAttribute(Attribute[Any]):
+    """JSON kept deflated (a binary attribute), for the bulk of an item written often.
+
+    DynamoDB bills a write one unit per started KB of the whole item, however little of
+    it changed (and again in an index that projects it): a twin's registers and last
+    replica are most of its bytes and deflate to about a third (issue 19). An item saved
+    before holds the plain JSON string (``JSONAttribute``'s form): it reads the same, and
+    its next write of the attribute stores it deflated."""
+
+    attr_type = BINARY
+
+    def serialize(self, value: Any) -> bytes:
+        return zlib.compress(json.dumps(value, separators=(",", ":")).encode())
+
+    def deserialize(self, value: bytes | str) -> Any:
+        if isinstance(value, str):  # JSONAttribute's plain string, saved before
+            return json.loads(value)
+        return json.loads(zlib.decompress(value))
+
+    def get_value(self, value: dict[str, Any]) -> Any:
+        if BINARY not in value and STRING in value:
+            return value[STRING]
+        return super().get_value(value)
 
 
 class ConnectionModel(Model):
@@ -115,6 +144,34 @@ class InvitationModel(Model):
 
 
 class TwinsByLocalKey(GlobalSecondaryIndex["TwinModel"]):
+    """Every connection's twin of one issue: the twins' keys only (a twin is read by key).
+
+    Issue 19: an index that projects every attribute is written again with each write of
+    the twin, billed on the whole item: the twins' two lookups by key project the keys
+    alone, and the twin is then read (or held, which returns it) by its key."""
+
+    class Meta:
+        index_name = "by_local_key_keys"
+        projection = KeysOnlyProjection()
+
+    local_key = UnicodeAttribute(hash_key=True)
+
+
+class TwinsByRemoteKey(GlobalSecondaryIndex["TwinModel"]):
+    """A connection's twin of the other side's issue: keys only (see TwinsByLocalKey)."""
+
+    class Meta:
+        index_name = "by_remote_key_keys"
+        projection = KeysOnlyProjection()
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    remote_key = UnicodeAttribute(range_key=True)
+
+
+class TwinsByLocalKeyBefore(GlobalSecondaryIndex["TwinModel"]):
+    """``by_local_key`` of a stack made before 2026-12-04 (every attribute projected):
+    read while the upgrade's steps build its replacement (docs/deploy.md, "Upgrading")."""
+
     class Meta:
         index_name = "by_local_key"
         projection = AllProjection()
@@ -122,7 +179,9 @@ class TwinsByLocalKey(GlobalSecondaryIndex["TwinModel"]):
     local_key = UnicodeAttribute(hash_key=True)
 
 
-class TwinsByRemoteKey(GlobalSecondaryIndex["TwinModel"]):
+class TwinsByRemoteKeyBefore(GlobalSecondaryIndex["TwinModel"]):
+    """``by_remote_key`` of a stack made before 2026-12-04 (see TwinsByLocalKeyBefore)."""
+
     class Meta:
         index_name = "by_remote_key"
         projection = AllProjection()
@@ -165,12 +224,12 @@ class TwinModel(Model):
     attachment_map = JSONAttribute(default=dict)  # remote attachment id -> local attachment id
     last_applied_version = NumberAttribute(default=0)
     last_applied_hash = UnicodeAttribute(null=True)
-    last_applied_replica = JSONAttribute(null=True)
-    merge_state = JSONAttribute(default=dict)  # field -> register (chalicelib.rules.merge)
-    conflicts = JSONAttribute(default=list)  # the last few conflicts decided, newest last
+    last_applied_replica = PackedJSONAttribute(null=True)
+    merge_state = PackedJSONAttribute(default=dict)  # field -> register (chalicelib.rules.merge)
+    conflicts = PackedJSONAttribute(default=list)  # the last few conflicts decided, newest last
     last_sent_version = NumberAttribute(default=0)
     last_sent_hash = UnicodeAttribute(null=True)  # of what is not a field: comments, files
-    sent_hashes = JSONAttribute(default=dict)  # replica field -> hash, last sent
+    sent_hashes = PackedJSONAttribute(default=dict)  # replica field -> hash, last sent
     seen_updated = UnicodeAttribute(null=True)  # the issue's `updated` when last read
     sent_attachments = JSONAttribute(default=dict)  # local attachment id -> sha256
     linked_back = UnicodeAttribute(null=True)  # the remote key our issue's remote link names
@@ -180,6 +239,8 @@ class TwinModel(Model):
     created_at = UTCDateTimeAttribute(default=utcnow)
     by_local_key = TwinsByLocalKey()
     by_remote_key = TwinsByRemoteKey()
+    by_local_key_before = TwinsByLocalKeyBefore()
+    by_remote_key_before = TwinsByRemoteKeyBefore()
     by_created = TwinsByCreated()
     # no VersionAttribute: ingest and apply each SET their own attributes of the same twin
     # concurrently (different queues); a whole-item version would make them fail each other
@@ -196,7 +257,7 @@ class EntryModel(Model):
     seq = NumberAttribute(range_key=True)
     replica_id = UnicodeAttribute()
     issue_key = UnicodeAttribute()
-    replica = JSONAttribute()
+    replica = PackedJSONAttribute()
     state = UnicodeAttribute(default="pending")  # pending | sent | acked | applied
     created_at = UTCDateTimeAttribute(default=utcnow)
     purge_at = TTLAttribute(null=True)

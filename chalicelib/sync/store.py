@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, QueryError, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.queues import RetryLater
@@ -223,14 +223,42 @@ def create_twin(twin: TwinModel) -> bool:
 
 
 def twin_by_remote(connection_id: str, remote_key: str) -> TwinModel | None:
-    for twin in TwinModel.by_remote_key.query(connection_id, TwinModel.remote_key == remote_key):
-        # the index is eventually consistent: re-read the item itself
-        return get_twin(twin.connection_id, twin.local_key)
+    for key in _indexed(
+        TwinModel.by_remote_key,
+        TwinModel.by_remote_key_before,
+        connection_id,
+        TwinModel.remote_key == remote_key,
+    ):
+        return get_twin(*key)  # the index holds keys, eventually consistent: read the twin
     return None
 
 
 def twins_of_issue(local_key: str) -> list[TwinModel]:
-    return [t for t in TwinModel.by_local_key.query(local_key) if t.status not in ("stopped",)]
+    """Every connection's twin of ``local_key`` but stopped ones, read by key (consistent)."""
+    keys = _indexed(TwinModel.by_local_key, TwinModel.by_local_key_before, local_key)
+    if not keys:
+        return []
+    found = {
+        (t.connection_id, t.local_key): t for t in TwinModel.batch_get(keys, consistent_read=True)
+    }
+    return [found[k] for k in keys if k in found and found[k].status not in ("stopped",)]
+
+
+_NO_INDEX = ("ValidationException", "ResourceNotFoundException")
+
+
+def _indexed(index: Any, before: Any, *query: Any) -> list[tuple[str, str]]:
+    """The twins' keys ``index`` finds (keys only); while an upgrade builds it (not there
+    yet, or backfilling: docs/deploy.md, "Upgrading"), the index it replaces."""
+    try:
+        return [(t.connection_id, t.local_key) for t in index.query(*query)]
+    except QueryError as exc:
+        # DynamoDB: ValidationException "The table does not have the specified index" or
+        # "Cannot read from backfilling global secondary index"; moto: "Invalid index"
+        message = str(exc.cause_response_message or "").lower()
+        if exc.cause_response_code not in _NO_INDEX or "index" not in message:
+            raise
+    return [(t.connection_id, t.local_key) for t in before.query(*query)]
 
 
 LEASE = timedelta(seconds=90)  # longer than an apply takes; a crashed holder blocks this long
