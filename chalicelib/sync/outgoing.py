@@ -106,7 +106,7 @@ def _nothing_to_write(
 ) -> bool:
     """Would a send of this read write nothing at all? Decided before the lease (issue
     19), so that a read that changes nothing (a late webhook of an edit already sent, the
-    sweep, our own write's echo) costs no lease taken and given back.
+    sweep's read of an issue already sent) costs no lease taken and given back.
 
     Decided from ``twin`` as the caller read it, which can be a moment old (ingest reads
     it from an index). So only a read of the very version of the issue this end read last
@@ -120,7 +120,12 @@ def _nothing_to_write(
     edited in between). Anything this cannot tell without side effects (an attachment
     not offered yet, an edit to recover from the changelog, a connection gone) says no,
     and the send decides under the lease as before."""
-    if force or repair or not twin.seen_updated or issue.updated != twin.seen_updated:
+    if force or repair or not twin.seen_updated:
+        return False
+    if lanes.older_read(issue.updated, twin.seen_updated):
+        return True  # older than a read already sent: the send drops it (a newer copy of
+        # the twin has a later ``seen_updated`` still: sends store it only moving forward)
+    if issue.updated != twin.seen_updated:
         return False
     connection = get_connection(twin.connection_id)
     if connection is None or connection.status == "deleted":

@@ -291,6 +291,21 @@ def test_a_read_judged_on_an_old_copy_of_the_twin_still_sends_an_edit(sender):
     assert [c["body"]["items"][0]["summary"] for c in peer.calls] == ["first", "second", "third"]
 
 
+def test_a_read_older_than_the_one_sent_costs_no_write(sender):
+    """Two lanes read the issue at once and the newer read was sent first: the older one
+    is dropped before the lease (it would be dropped under it too)."""
+    tracker, deps, _sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    older = tracker.get_issue(key)
+    tracker.update_issue(key, IssueFields(summary="second"))
+    send(tracker, deps, key)
+    twin = TwinModel.get(CID, key, consistent_read=True)
+    assert older.updated < twin.seen_updated  # (the memory tracker moves a second a write)
+    with dynamodb_requests() as requests:
+        assert send_replica(older, twin, deps=deps) is False
+    assert writes(requests) == [] and len(peer.calls) == 1
+
+
 def test_a_read_that_needs_a_write_still_takes_the_lease(sender):
     """A read of the version last sent whose registers would change (here: the twin's
     stored registers lost) is sent under the lease as before, not skipped."""
