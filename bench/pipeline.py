@@ -1,8 +1,10 @@
 """Sync N issues from node a to node c through the local stack, and what each change costs.
 
-Two phases over the same N issues (each with a comment and an attachment):
+Three phases over the same N issues (each with a comment and an attachment):
 - first sync: "sync this issue" → the twin exists on the other side and is linked back;
-- a field change: Alice edits the summary in Jira → the twin's summary has changed.
+- a field change: Alice edits the summary in Jira → the twin's summary has changed;
+- a no-op read (issue 19): each issue read again at the version already sent (as the
+  sweep or a late webhook does) → nothing is sent (ingest queued by the bench).
 For each: changes per second end to end, median and p95 latency, and per change the
 tracker API calls (integration users, both sides), DynamoDB reads and writes, SQS requests
 (sends, deletes, visibility changes; Lambda's own pollers are not counted), function
@@ -144,7 +146,53 @@ def measure() -> list:
                 lambda k: alice_c.get_issue(remote[k]).summary.endswith("changed"),
             )
         )
+        rows.append(no_op_reads(bench, keys))
     return rows
+
+
+def no_op_reads(bench, keys):
+    """A read of an issue whose version was already sent (the sweep's, a late webhook's):
+    one ingest message per issue, put on node a's ingest queue by the bench (1 SQS request
+    per change that stands in for the sweep's or intake's own send); done when node a's
+    ingest has taken them all. Nothing is sent: what is left is the read's own cost."""
+    import json
+
+    import boto3
+
+    from chalicelib.store.namespaces import ingest_group
+    from chalicelib.sync.messages import IngestMessage
+    from devstack.aws import REGION
+
+    sqs = boto3.client(
+        "sqs",
+        region_name=REGION,
+        endpoint_url=bench.stack.aws_endpoint,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    url = bench.stack.nodes["a"].env["TWINSYNC_QUEUE_INGEST_URL"]
+    taken = [0]
+
+    def ingested() -> int:
+        return int(bench.stack.node_stats("a").get("records", {}).get("ingest", 0))
+
+    def start(key: str) -> None:
+        if not taken[0]:
+            taken[0] = ingested()
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(IngestMessage(key, source="reconcile").to_body()),
+            MessageGroupId=ingest_group(key),
+            MessageDeduplicationId=uuid.uuid4().hex,
+        )
+
+    return run_phase(
+        bench,
+        "no-op read (a version already sent)",
+        keys,
+        start,
+        lambda k: ingested() >= taken[0] + len(keys),
+    )
 
 
 def print_rows(rows: list) -> None:

@@ -90,7 +90,7 @@ def push(
 
 def deliver_now(connection: ConnectionModel, entry: EntryModel, *, deps: SyncDeps) -> bool:
     """Push a new outbox entry from where it was made (ingest), before it is saved; True
-    when the peer accepted it (the caller saves it acknowledged).
+    when the peer accepted it (the caller then saves nothing: ADR 0011).
 
     Issue 19: this saves the deliver queue's message, its function invocation and its
     reads for the usual case. Anything else (a private or paused peer, both ends on this

@@ -90,6 +90,8 @@ def send_replica(
     # Issue 19: a lease this call takes ends with its last update of the twin (one write
     # instead of two); re-entered from an apply, which holds the twin, it is apply's to end.
     ending = not held_here(twin)
+    if ending and _nothing_to_write(issue, twin, deps=deps, force=force, repair=repair):
+        return False  # issue 19: a read that changes nothing takes no lease (two writes)
     try:
         with holding(twin):
             if _read_before_an_apply(issue, twin, read_at):
@@ -97,6 +99,78 @@ def send_replica(
             return _send(issue, twin, deps=deps, force=force, repair=repair, ending=ending)
     except TwinGone:
         return False
+
+
+def _nothing_to_write(
+    issue: Issue, twin: TwinModel, *, deps: SyncDeps, force: bool, repair: Sequence[str]
+) -> bool:
+    """Would a send of this read write nothing at all? Decided before the lease (issue
+    19), so that a read that changes nothing (a late webhook of an edit already sent, the
+    sweep's read of an issue already sent) costs no lease taken and given back.
+
+    Decided from ``twin`` as the caller read it, which can be a moment old (ingest reads
+    it from an index). So only a read of the very version of the issue this end read last
+    (``updated`` equal to the twin's ``seen_updated``, which the same write stores with
+    the registers) qualifies, and then only when :func:`_send` would find nothing edited,
+    nothing new to offer and nothing to store: an older copy of the twin cannot make that
+    wrong, because the registers move after such a copy only by a newer read (this read
+    is then older: :func:`_send` drops it) or by an apply of the same version, whose own
+    write is not in this read (a field still showing the value before it is no edit; the
+    write moves ``updated`` and comes back as a read of its own, which is sent if a person
+    edited in between). Anything this cannot tell without side effects (an attachment
+    not offered yet, an edit to recover from the changelog, a connection gone) says no,
+    and the send decides under the lease as before."""
+    if force or repair or not twin.seen_updated:
+        return False
+    if lanes.older_read(issue.updated, twin.seen_updated):
+        return True  # older than a read already sent: the send drops it (a newer copy of
+        # the twin has a later ``seen_updated`` still: sends store it only moving forward)
+    if issue.updated != twin.seen_updated:
+        return False
+    connection = get_connection(twin.connection_id)
+    if connection is None or connection.status == "deleted":
+        return False
+    ours = deps.integration_user_id()
+    if issue.history and recovery_rules.overwritten(
+        issue.history, since=recovery.last_read(twin), ours=ours
+    ):
+        return False
+    hashes: dict[str, str] = dict(twin.sent_attachments or {})
+    if any(
+        a.id not in hashes and not (a.author and a.author.id == ours) for a in issue.attachments
+    ):
+        return False  # (offering it downloads and uploads it: under the lease)
+    try:
+        replica = outgoing_rule(connection)(
+            issue, connection_id=connection.id, integration_user_id=ours, attachment_sha=hashes
+        )
+    except SkipSync:
+        return True  # (the send would store the same ``seen_updated`` again)
+    if not relations_apply.copies_unchanged(twin, replica):
+        return False
+    state, changed = merge.observe_local(
+        merge.load(twin.merge_state),
+        replica,
+        at=merge.stamp_time(issue.updated),
+        origin=end_origin(connection, deps.settings.node_id),
+        at_of=merge.change_times(issue.updated, issue.changed_at),
+    )
+    return (
+        not changed
+        and items_hash(replica) == twin.last_sent_hash
+        and _stored_as_is(twin, merge.dump(state), hashes, issue)
+    )
+
+
+def _stored_as_is(
+    twin: TwinModel, registers: dict[str, Any], hashes: dict[str, str], issue: Issue
+) -> bool:
+    """Does the twin already hold these registers, offered attachments and read?"""
+    return (
+        _as_stored(registers) == _as_stored(twin.merge_state or {})
+        and _as_stored(hashes) == _as_stored(twin.sent_attachments or {})
+        and issue.updated == twin.seen_updated
+    )
 
 
 def _read_before_an_apply(issue: Issue, twin: TwinModel, read_at: datetime | None) -> bool:
@@ -156,11 +230,8 @@ def _send(
         # nothing edited here since we last sent or wrote: our own write read back, or a
         # change to something this connection does not sync
         registers = merge.dump(state)
-        if (
-            _as_stored(registers) != _as_stored(twin.merge_state or {})
-            or _as_stored(hashes) != _as_stored(twin.sent_attachments or {})
-            or issue.updated != twin.seen_updated
-        ):  # issue 19: apply's look at an issue nobody edited here writes nothing
+        if not _stored_as_is(twin, registers, hashes, issue):
+            # issue 19: apply's look at an issue nobody edited here writes nothing
             last_update(
                 twin,
                 [
@@ -184,9 +255,8 @@ def _send(
     current = field_hashes(message.payload)
     entry = _new_entry(connection.id, issue.key, lanes.mark(message.to_wire()), deps=deps)
     delivered = deliver_now(connection, entry, deps=deps)  # the peer has it: no queue hop
-    if delivered:
-        entry.state = "acked"
-    save_new(entry)  # (one conditional put; another number if this one was just taken)
+    if not delivered:  # kept pending for the deliver queue (a private peer pulls it)
+        save_new(entry)  # (one conditional put; another number if this one was just taken)
     last_update(
         twin,
         [
@@ -230,10 +300,14 @@ def _as_stored(value: Any) -> Any:
 def _new_entry(
     connection_id: str, issue_key: str, replica: dict[str, Any], *, deps: SyncDeps
 ) -> EntryModel:
-    """The outbox entry of ``replica``, numbered from the clock but not saved yet: it is
-    saved once, with the state its delivery left it in (``store.append_entry`` saves it
-    pending at once). Only a peer's push comes between the number and the save, and a
-    pushed entry is never pulled; a private peer's entry is saved at once."""
+    """The outbox entry of ``replica``, numbered from the clock but not saved yet.
+
+    Issue 19: an entry the public peer accepted when it was pushed at once is not saved
+    at all (nothing reads an acknowledged entry: pulls, acks, lag, drift and resume read
+    pending ones; the peer keys nothing by our number, a push carries replicas only; ADR
+    0011). An entry that was not pushed, or not accepted, is saved pending and queued, as
+    before. Only a peer's push comes between the number and the save, and a pushed entry
+    is never pulled; a private peer's entry is saved at once."""
     return pending_entry(
         outbox_pk(connection_id),
         clock_seq(),

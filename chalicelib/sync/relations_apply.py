@@ -171,21 +171,32 @@ def _set_copy(twin: TwinModel, entry: list[str], *, keep: bool) -> None:
 def mark_copied(twin: TwinModel, replica: dict[str, Any]) -> None:
     """Mark the outgoing replica's links that this node added as copies (``copied``), and
     forget copies no longer on the issue (a person removed one: added again, it is theirs)."""
+    if not copies_unchanged(twin, replica):
+        kept = _marked(twin, replica)
+        twin.update(actions=[set_or_remove(TwinModel.links_copied, kept or None)])
+
+
+def copies_unchanged(twin: TwinModel, replica: dict[str, Any]) -> bool:
+    """Mark the replica's copied links (as :func:`mark_copied`, without writing); True when
+    the twin's list of copies stays as it is (issue 19: a send that writes nothing)."""
     links = replica.get("links")
     if not isinstance(links, list) or not twin.links_copied:
-        return
+        return True
+    return len(_marked(twin, replica)) == len(twin.links_copied)
+
+
+def _marked(twin: TwinModel, replica: dict[str, Any]) -> list[Any]:
     shown = {
         (str(x.get("type", "")).lower(), x.get("direction"), x.get("key")): x
-        for x in links
+        for x in replica.get("links") or ()
         if isinstance(x, dict)
     }
     kept = []
-    for entry in twin.links_copied:
+    for entry in twin.links_copied or ():
         if isinstance(entry, list) and len(entry) == 3 and tuple(entry) in shown:
             shown[tuple(entry)]["copied"] = True
             kept.append(entry)
-    if len(kept) != len(twin.links_copied):
-        twin.update(actions=[set_or_remove(TwinModel.links_copied, kept or None)])
+    return kept
 
 
 # --- worklogs ---------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """A change goes to a public peer from ingest itself; the deliver queue is the retry path.
 
 Issue 19: pushing the new outbox entry where it is made saves a queue message, a function
-invocation and the deliver stage's reads. Whatever goes wrong (peer down, refusing,
-paused) the entry is kept pending and queued for the deliver stage as before.
+invocation and the deliver stage's reads; an entry the peer accepted is not saved at all
+(ADR 0011). Whatever goes wrong (peer down, refusing, paused) the entry is kept pending
+and queued for the deliver stage as before. A read that shows nothing to send takes no
+lease.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -19,6 +23,8 @@ from chalicelib.store.models import ConnectionModel, EntryModel, TwinModel
 from chalicelib.store.namespaces import outbox_pk
 from chalicelib.sync import peer_contact
 from chalicelib.sync.deliver import handle_deliver
+from chalicelib.sync.ingest import handle_ingest
+from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.trackers.base import IssueFields
 from tests.factories.connections import saved_connection
@@ -74,19 +80,43 @@ def outbox() -> list[EntryModel]:
     return list(EntryModel.query(outbox_pk(CID), consistent_read=True))
 
 
+@contextmanager
+def dynamodb_requests() -> Iterator[list[tuple[str, str]]]:
+    """(operation, table) of every DynamoDB request made meanwhile (PynamoDB's signal)."""
+    from pynamodb.signals import pre_dynamodb_send
+
+    made: list[tuple[str, str]] = []
+
+    def record(_sender, operation_name, table_name, req_uuid):
+        made.append((operation_name, table_name))
+
+    pre_dynamodb_send.connect(record)
+    try:
+        yield made
+    finally:
+        pre_dynamodb_send.disconnect(record)
+
+
+def writes(requests: list[tuple[str, str]]) -> list[str]:
+    """The writes among ``requests``, as "operation table-suffix"."""
+    kinds = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+    return [f"{op} {table.rsplit('-', 1)[-1]}" for op, table in requests if op in kinds]
+
+
 def deliver_messages(sent) -> list[dict[str, Any]]:
     url = root().settings.resources.deliver_queue_url
     return [body for queue, body in sent if queue == url]
 
 
-def test_a_change_is_pushed_at_once_and_kept_acknowledged(sender):
+def test_a_change_is_pushed_at_once_and_its_entry_not_saved(sender):
+    """Issue 19: the peer accepted it, so nothing is left to deliver or to pull: the
+    entry is not saved (ADR 0011), only the twin's registers and the history record."""
     tracker, deps, sent, peer, key = sender
     saved_connection(CID, remote_public=True, remote_url="https://peer.test")
     assert send(tracker, deps, key) is True
     assert [c["path"] for c in peer.calls] == [f"/node/v1/connections/{CID}/replicas"]
     assert deliver_messages(sent) == []
-    (entry,) = outbox()
-    assert entry.state == "acked"
+    assert outbox() == []
     assert TwinModel.get(CID, key).last_sent_version == 1
     assert peer_contact.contact(CID).reachable is True
 
@@ -145,21 +175,16 @@ def test_no_push_from_ingest_to_a_paused_or_private_peer(sender, connection):
     assert entry.state == "pending" and len(deliver_messages(sent)) == 1
 
 
-def test_a_look_at_an_issue_nobody_edited_writes_only_the_lease(sender, monkeypatch):
+def test_a_look_at_an_issue_nobody_edited_writes_nothing(sender):
+    """Issue 19: a read of the version last sent (a late webhook, the sweep) takes no
+    lease: no DynamoDB write at all, nothing pushed."""
     tracker, deps, _sent, peer, key = sender
     saved_connection(CID, remote_public=True, remote_url="https://peer.test")
     send(tracker, deps, key)
-    updates: list[Any] = []
-    original = TwinModel.update
-
-    def counted(self, actions, *args, **kwargs):
-        updates.append(actions)
-        return original(self, actions, *args, **kwargs)
-
-    monkeypatch.setattr(TwinModel, "update", counted)
-    assert send(tracker, deps, key) is False
-    assert len(updates) == 2  # the lease taken and given back; nothing else changed
-    assert len(outbox()) == 1 and len(peer.calls) == 1
+    with dynamodb_requests() as requests:
+        assert send(tracker, deps, key) is False
+    assert writes(requests) == []
+    assert len(peer.calls) == 1
 
 
 def count_twin_updates(monkeypatch) -> list[Any]:
@@ -201,20 +226,97 @@ def test_a_send_inside_an_apply_s_hold_leaves_the_lease_to_the_apply(sender, mon
     assert TwinModel.get(CID, key, consistent_read=True).lease_until is None
 
 
-def test_a_pushed_entry_costs_one_write_and_no_counter(sender):
-    """Issue 19: an outbox entry is numbered from the clock and saved once (a conditional
-    put), acknowledged when the push was accepted; no sequence counter is written."""
+def test_a_pushed_change_writes_no_entry_and_no_counter(sender):
+    """Issue 19: a change the peer accepted costs no outbox write (and no counter)."""
     from chalicelib.store.models import KeyModel
     from chalicelib.store.namespaces import seq_key
 
-    tracker, deps, _sent, _peer, key = sender
+    tracker, deps, _sent, peer, key = sender
     saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    send(tracker, deps, key)
+    tracker.update_issue(key, IssueFields(summary="second"))
+    with dynamodb_requests() as requests:
+        assert send(tracker, deps, key) is True
+    assert sorted(writes(requests)) == ["PutItem events", "UpdateItem twins", "UpdateItem twins"]
+    assert outbox() == [] and KeyModel.count(seq_key(outbox_pk(CID))) == 0
+    assert [c["body"]["items"][0]["summary"] for c in peer.calls] == ["first", "second"]
+
+
+def test_entries_kept_for_a_private_peer_are_numbered_in_order(sender):
+    """An entry that was not pushed is saved once, pending, numbered from the clock."""
+    tracker, deps, _sent, _peer, key = sender
+    saved_connection(CID, remote_public=False)
     send(tracker, deps, key)
     tracker.update_issue(key, IssueFields(summary="second"))
     send(tracker, deps, key)
     first, second = outbox()
-    assert int(first.seq) < int(second.seq) and {first.state, second.state} == {"acked"}
-    assert KeyModel.count(seq_key(outbox_pk(CID))) == 0
+    assert int(first.seq) < int(second.seq) and {first.state, second.state} == {"pending"}
+    assert [first.replica["summary"], second.replica["summary"]] == ["first", "second"]
+
+
+def ingest(deps, key: str) -> None:
+    body = IngestMessage(key, source="webhook", author_id="someone").to_body()
+    message = QueueMessage("m", "r", body, f"issue#{key}", receive_count=1, queue_arn="arn:ingest")
+    handle_ingest(message, deps=deps)
+
+
+def test_a_late_webhook_of_a_change_already_sent_costs_no_write(sender):
+    """Issue 19: ingest decides before taking the lease that the issue shows nothing to
+    send (the twin as ingest read it, the issue as read); an edit after it is sent."""
+    tracker, deps, _sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    ingest(deps, key)
+    with dynamodb_requests() as requests:
+        ingest(deps, key)  # the same webhook late, or the sweep: the same version
+    assert writes(requests) == [] and len(peer.calls) == 1
+    tracker.update_issue(key, IssueFields(summary="second"))
+    ingest(deps, key)
+    assert [c["body"]["items"][0]["summary"] for c in peer.calls] == ["first", "second"]
+    twin = TwinModel.get(CID, key, consistent_read=True)
+    assert twin.last_sent_version == 2 and twin.lease_until is None
+
+
+def test_a_read_judged_on_an_old_copy_of_the_twin_still_sends_an_edit(sender):
+    """The twin ingest reads can be a moment old (an index): an edit made after the copy's
+    read is never taken for a no-op (only a read of the copy's own version can be one)."""
+    tracker, deps, _sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    old_copy = TwinModel.get(CID, key, consistent_read=True)  # never read: no seen_updated
+    send(tracker, deps, key)
+    sent_copy = TwinModel.get(CID, key, consistent_read=True)
+    tracker.update_issue(key, IssueFields(summary="second"))
+    assert send_replica(tracker.get_issue(key), old_copy, deps=deps) is True
+    tracker.update_issue(key, IssueFields(summary="third"))
+    assert send_replica(tracker.get_issue(key), sent_copy, deps=deps) is True
+    assert [c["body"]["items"][0]["summary"] for c in peer.calls] == ["first", "second", "third"]
+
+
+def test_a_read_older_than_the_one_sent_costs_no_write(sender):
+    """Two lanes read the issue at once and the newer read was sent first: the older one
+    is dropped before the lease (it would be dropped under it too)."""
+    tracker, deps, _sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    older = tracker.get_issue(key)
+    tracker.update_issue(key, IssueFields(summary="second"))
+    send(tracker, deps, key)
+    twin = TwinModel.get(CID, key, consistent_read=True)
+    assert older.updated < twin.seen_updated  # (the memory tracker moves a second a write)
+    with dynamodb_requests() as requests:
+        assert send_replica(older, twin, deps=deps) is False
+    assert writes(requests) == [] and len(peer.calls) == 1
+
+
+def test_a_read_that_needs_a_write_still_takes_the_lease(sender):
+    """A read of the version last sent whose registers would change (here: the twin's
+    stored registers lost) is sent under the lease as before, not skipped."""
+    tracker, deps, _sent, _peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    send(tracker, deps, key)
+    TwinModel.get(CID, key).update(actions=[TwinModel.merge_state.remove()])
+    with dynamodb_requests() as requests:
+        send(tracker, deps, key)
+    assert "UpdateItem twins" in writes(requests)
+    assert TwinModel.get(CID, key, consistent_read=True).merge_state
 
 
 def test_a_batch_reads_each_connection_once(node):

@@ -960,7 +960,9 @@ class Soak:
 
     def _overwritten_before_read(self, twin: Twin, name: str, edit: Edit) -> bool:
         """The tracker's changelog shows the edit, then at once (``WINDOW_S``) a write of
-        the integration user over it, and its side never sent it (not in its outbox)."""
+        the integration user over it, and its side never sent it: not in its outbox, and
+        no outgoing record of the field after the edit (a replica the peer accepted when
+        it was pushed leaves no outbox entry since issue 19: ADR 0011)."""
         side = twin.sides[edit.side]
         try:
             changes = self._field_changes(side, twin.keys[edit.side], name)
@@ -974,8 +976,28 @@ class Soak:
             if value != edit.text or author == bot or i + 1 >= len(changes):
                 continue
             after, by, _, _ = changes[i + 1]
-            return by == bot and (after - when).total_seconds() <= self.WINDOW_S
+            if by != bot or (after - when).total_seconds() > self.WINDOW_S:
+                return False
+            return not self._maybe_sent_after(twin, edit.side, name, when)
         return False
+
+    def _maybe_sent_after(self, twin: Twin, side: int, name: str, since: datetime) -> bool:
+        """Did end ``side`` send a change of the field after ``since`` (its outgoing
+        history records; when this cannot be told, the stricter answer: yes)?"""
+        node = self.nodes[twin.sides[side].node]
+        try:
+            answer = node.get(f"/api/v1/connections/{twin.cid}/twins/{twin.keys[side]}/history")
+            records = answer.json() if answer.ok else None
+            if records is None:
+                return True
+            return any(
+                h.get("direction") == "outgoing"
+                and name in (h.get("changes") or ())
+                and datetime.fromisoformat(str(h.get("time"))) >= since
+                for h in records
+            )
+        except Exception:  # cannot tell
+            return True
 
     def _comments(self, issue: Any, tracker: str) -> tuple[list[str], list[str]]:
         people, mirrors = [], []
