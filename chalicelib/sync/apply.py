@@ -78,14 +78,18 @@ from chalicelib.sync.stop import reopen, tombstone
 from chalicelib.sync.store import (
     TwinBusy,
     TwinGone,
+    TwinMoved,
     claim,
     create_twin,
     get_entry,
     get_key,
     get_twin,
+    held_here,
     holding,
+    holding_as_read,
     holding_named,
     holding_new,
+    lease_free,
     new_lease,
     set_entry_state,
     set_key,
@@ -206,7 +210,7 @@ def apply_now(connection: ConnectionModel, incoming: Incoming, *, deps: SyncDeps
     as before: :func:`handle_apply` then does what it always did, with its retries, error
     records and hierarchy waits. Whatever this attempt wrote is harmless there: apply is
     idempotent, and the queued message says ``tried`` so the worker heals on its first
-    receive (comments or attachments written without their map, ``_expect_writes``'
+    receive (comments or attachments written without their map, ``_expectations``'
     registers). Nothing is written to the inbox or queued when it succeeds, so a sender's
     retry of the same replica is applied again here and dropped as not newer.
 
@@ -254,7 +258,19 @@ def apply_now(connection: ConnectionModel, incoming: Incoming, *, deps: SyncDeps
 def apply_replica(
     connection: ConnectionModel, message: Incoming, *, deps: SyncDeps, retry: bool = False
 ) -> TwinModel | None:
-    """Apply's steps: find the twin, decide what the message is, act on that decision."""
+    """Apply's steps: find the twin, decide what the message is, act on that decision.
+
+    Issue 19, on a Basic connection: the twin is read, the change planned on it, and the
+    twin held with what the apply expects to write in one conditional write
+    (:func:`chalicelib.sync.store.holding_as_read`, in :func:`_apply_held`) instead of a
+    hold, then an expectation. When the twin was worked on between the read and that write
+    (:class:`TwinMoved`: nothing written), the apply starts again as before: the twin
+    held first (found and held in one write when the replica names it), then planned."""
+    if connection.mode == "basic":
+        try:
+            return _apply_found(connection, message, None, deps=deps, retry=retry, as_read=True)
+        except TwinMoved as exc:
+            log.info("%s: planned again, held: %s", message.key, exc)
     named = (
         holding_named(connection.id, message.twin_key, message.key)
         if message.twin_key
@@ -271,11 +287,14 @@ def _apply_found(
     *,
     deps: SyncDeps,
     retry: bool,
+    as_read: bool = False,
 ) -> TwinModel | None:
     twin, link = find_twin(connection, message, named=held)
     stopped = twin is not None and twin.status == "stopped"
     tomb = tombstone(connection.id, twin.local_key) if twin is not None and stopped else None
     decision = arrival.classify(message, twin, tomb)
+    if as_read:
+        _may_hold_later(message, twin, decision)
     answer = False  # answer like a first sync, so both ends know the link is live
     if decision is Arrival.REMOVAL:
         assert isinstance(message, Removal)
@@ -302,13 +321,36 @@ def _apply_found(
     if twin is not None and not arrival.guard_allows(connection, twin, deps=deps):
         arrival.skipped(connection, twin, replica, "skipped: protected by the incoming guard")
     else:
-        twin = _apply_holding(connection, replica, twin, link=link, deps=deps, retry=retry) or twin
+        twin = (
+            _apply_holding(
+                connection,
+                replica,
+                twin,
+                link=link,
+                deps=deps,
+                retry=retry,
+                as_read=as_read and decision is Arrival.APPLY,
+            )
+            or twin
+        )
     if answer and twin is not None:
         current = get_twin(connection.id, twin.local_key) or twin
         if current.status != "stopped":
             issue = deps.tracker.get_issue(current.local_key)
             send_replica(issue, current, deps=deps, force=True)
     return twin
+
+
+def _may_hold_later(message: Incoming, twin: TwinModel | None, decision: Arrival) -> None:
+    """:class:`TwinMoved` when an apply of ``twin`` as read is to be held first instead:
+    a stop, restart or removal of the twin the replica names (held first, as before), or
+    a twin whose lease is in force (the hold then says busy)."""
+    if twin is None or held_here(twin):
+        return
+    if decision is not Arrival.APPLY and message.twin_key:
+        raise TwinMoved(f"{decision.value} of {twin.local_key}: held first")
+    if not lease_free(twin):
+        raise TwinMoved(f"twin {twin.local_key} is held")
 
 
 def find_twin(
@@ -339,14 +381,21 @@ def _apply_holding(
     link: bool,
     deps: SyncDeps,
     retry: bool,
+    as_read: bool = False,
 ) -> TwinModel | None:
+    """Apply ``replica`` with ``twin`` held; ``as_read``: the twin as read, not held yet
+    (:func:`_apply_held` holds it with its first write, or not at all when it writes
+    nothing)."""
+    take = as_read and twin is not None and not held_here(twin)
     with ExitStack() as held:
-        if twin is not None:
+        if twin is not None and not take:
             try:
                 held.enter_context(holding(twin))  # ingest waits: both use the registers
             except TwinGone:
                 return None
-        return _apply_held(connection, replica, twin, link=link, held=held, deps=deps, retry=retry)
+        return _apply_held(
+            connection, replica, twin, link=link, held=held, deps=deps, retry=retry, take=take
+        )
 
 
 def _apply_held(
@@ -358,8 +407,14 @@ def _apply_held(
     held: ExitStack,
     deps: SyncDeps,
     retry: bool,
+    take: bool = False,
 ) -> TwinModel | None:
-    """The apply itself, with the twin held (a first sync holds the twin it creates)."""
+    """The apply itself, with the twin held (a first sync holds the twin it creates).
+
+    ``take``: the twin as read and not held yet. It is held by this apply's first write of
+    it, conditioned on the twin being as read (:func:`holding_as_read`): before a look
+    (which may send), else with what the plan expects to write (:func:`_expectations`).
+    A replica not newer is dropped without holding it (a history line, no twin write)."""
     remote_key = replica.key
     if twin is not None and replica.version <= int(twin.last_applied_version or 0):
         record_transaction(
@@ -379,7 +434,9 @@ def _apply_held(
     merged = _merge(connection, replica, twin, baseline=baseline)
     if twin is not None and merged.write and not baseline and not replica.repair:
         # (a drift repair rewrites what this tracker shows wrongly: nothing to look for)
-        merged = _look_first(connection, replica, twin, merged, deps=deps)
+        merged, take = _look_first(
+            connection, replica, twin, merged, held=held, take=take, deps=deps
+        )
     ctx = IncomingContext(
         # the rules' boundary: the replica as a mapping (scripts see exactly the wire object)
         replica={**replica.to_wire(), **merged.values},  # a set merged from both sides: the union
@@ -417,9 +474,7 @@ def _apply_held(
         twin = _create_twin(connection, replica, plan, deps=deps)
         held.enter_context(holding_new(twin))
     else:
-        _expect_writes(twin, plan)
-        if plan.fields is not None:
-            deps.tracker.update_issue(twin.local_key, plan.fields)
+        _write_fields(twin, plan, held=held if take else None, deps=deps)
     problems = _apply_status(twin, plan.status, deps=deps)
     state = merge.after_write(merged.state, _written(plan, status_set=not problems))
     if plan.fields is not None and plan.fields.custom:
@@ -458,21 +513,46 @@ def _apply_held(
     return twin
 
 
-def _expect_writes(twin: TwinModel, plan: Plan) -> None:
-    """Before writing fields, remember what this apply writes (the registers' ``local``,
-    nothing else): a write that lands without its record (its answer lost, the worker
-    stopped before :func:`_finish`) is then ours when read back, by the sweep or by the
-    retry's look. Taken for an edit made here, it was stamped with the time of our write
-    and beat the other side's next edit of that field on both ends. If the write did not
-    land, the tracker still shows the register's value: no edit either."""
+def _write_fields(twin: TwinModel, plan: Plan, *, held: ExitStack | None, deps: SyncDeps) -> None:
+    """Write the plan's fields, what it expects to write saved first (:func:`_expectations`);
+    ``held``: the twin is as read and not held yet, and its hold takes the same write
+    (:func:`holding_as_read`), kept until ``held`` closes."""
+    expected = _expectations(twin, plan)
+    if held is not None:
+        held.enter_context(holding_as_read(twin, expected))
+    elif expected:
+        twin.update(actions=expected)
+    if plan.fields is not None:
+        deps.tracker.update_issue(twin.local_key, plan.fields)
+
+
+def _expectations(twin: TwinModel, plan: Plan) -> list[Action]:
+    """The twin update that remembers, before the fields are written, what this apply
+    writes (the registers' ``local``, nothing else); none when it writes no field.
+
+    A write that lands without its record (its answer lost, the worker stopped before
+    :func:`_finish`) is then ours when read back, by the sweep or by the retry's look.
+    Taken for an edit made here, it was stamped with the time of our write and beat the
+    other side's next edit of that field on both ends. If the write did not land, the
+    tracker still shows the register's value: no edit either. Saved alone, or with the
+    twin's hold (:func:`holding_as_read`)."""
     written = _written(plan, status_set=True)
     custom = plan.fields is not None and bool(plan.fields.custom)
     if not written and not custom:
-        return
+        return []
     state = merge.after_write(merge.load(twin.merge_state), written)
     if custom:
         state = merge.unknown_local(state, ["fields"])
-    twin.update(actions=[TwinModel.merge_state.set(merge.dump(state))])
+    return [TwinModel.merge_state.set(merge.dump(state))]
+
+
+def _writes_unseen(
+    connection: ConnectionModel, merged: merge.MergeResult, *, deps: SyncDeps
+) -> bool:
+    """Whether everything the merge writes is written without a look (:func:`_look_first`)."""
+    return connection.mode == "basic" and recovery.can_write_unseen(
+        merged.write, deps.tracker.body_format
+    )
 
 
 def _look_first(
@@ -481,23 +561,27 @@ def _look_first(
     twin: TwinModel,
     merged: merge.MergeResult,
     *,
+    held: ExitStack,
+    take: bool,
     deps: SyncDeps,
-) -> merge.MergeResult:
+) -> tuple[merge.MergeResult, bool]:
     """Before writing a field, look at the issue: an edit made here that ingest has not
     read yet (its webhook late or lost) is taken in first, sent, and merged with the
     incoming value instead of being overwritten by it (one read per apply that writes).
+    With ``take`` (the twin as read, not held yet) it is held before the look, whose send
+    writes the registers; the second value says whether it is still to be held.
 
     Issue 19: not for the fields whose overwritten edit the changelog gives back exactly
     (Basic's summary, type, a wiki description): those are written unseen, and the next
     read of the issue finds such an edit and decides it (:mod:`chalicelib.sync.recovery`),
     so a field change costs one read where it was made and one write here."""
-    if connection.mode == "basic" and recovery.can_write_unseen(
-        merged.write, deps.tracker.body_format
-    ):
-        return merged
+    if _writes_unseen(connection, merged, deps=deps):
+        return merged, take
+    if take:
+        held.enter_context(holding_as_read(twin))
     if send_replica(deps.tracker.get_issue(twin.local_key), twin, deps=deps):
-        return _merge(connection, replica, twin, baseline=False)
-    return merged
+        return _merge(connection, replica, twin, baseline=False), False
+    return merged, False
 
 
 def _merge(
