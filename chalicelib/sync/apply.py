@@ -5,9 +5,10 @@
   between "issue created" and "twin recorded" finds that issue instead of making another.
 - Later syncs: a version older than (or equal to) the one applied is dropped; only what
   changed since the last applied replica is written.
-- Comments and attachments are mapped by remote id, and the map is saved after each write,
-  so a retry neither duplicates nor loses one; a retry first maps what an earlier attempt
-  wrote without recording it (a crash, or an answer lost after the write landed).
+- Comments and attachments are mapped by remote id, and the maps are saved with the
+  apply's record (or at once when it fails before), so a retry neither duplicates nor
+  loses one; a retry first maps what an earlier attempt wrote without recording it (a
+  crash, or an answer lost after the write landed).
 - A status in the plan is reached through a workflow transition after the fields are
   written; when no transition leads there the twin shows why, and the rest still syncs.
 - Each field is merged, not overwritten (:mod:`chalicelib.rules.merge`): a remote value
@@ -30,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.net.errors import OutboundError, PeerRefused
@@ -479,29 +481,29 @@ def _apply_held(
     state = merge.after_write(merged.state, _written(plan, status_set=not problems))
     if plan.fields is not None and plan.fields.custom:
         state = merge.unknown_local(state, ["fields"])  # a script decides their replica form
-    problems += _apply_comments(
-        twin, plan.comments, deps=deps, heal=retry, visibility=private_visibility(connection)
-    )
-    problems += _apply_attachments(
-        connection, twin, replica, plan.attachments, deps=deps, heal=retry
-    )
-    instead = fields_apply.apply_people(connection, twin, plan, deps=deps)
-    if instead:  # the tracker refused a user and the fallback took its place
-        state = merge.after_write(state, instead)
-    problems += relations_apply.apply(connection, twin, replica, plan, deps=deps, heal=retry)
-    _finish(
-        connection,
-        twin,
-        replica,
-        plan,
-        problems,
-        state=state,
-        conflicts=merged.conflicts,
-        first_sync=first_sync,
-        # nothing after the record writes the registers: the lease ends with it
-        last=not first_sync and not merged.send_back,
-        deps=deps,
-    )
+    maps = Maps(twin)
+    try:
+        state, missed = _apply_items(
+            connection, twin, replica, plan, state, maps=maps, deps=deps, retry=retry
+        )
+        problems += missed
+        _finish(
+            connection,
+            twin,
+            replica,
+            plan,
+            problems,
+            state=state,
+            conflicts=merged.conflicts,
+            first_sync=first_sync,
+            # nothing after the record writes the registers: the lease ends with it
+            last=not first_sync and not merged.send_back,
+            maps=maps,
+            deps=deps,
+        )
+    except Exception:
+        maps.save()  # what was written is recorded: a retry neither repeats nor loses it
+        raise
     if link and not first_sync:  # a link learns its remote key: its children go on
         hierarchy.released(connection, twin, deps=deps)
     if merged.send_back and not first_sync:
@@ -524,6 +526,81 @@ def _write_fields(twin: TwinModel, plan: Plan, *, held: ExitStack | None, deps: 
         twin.update(actions=expected)
     if plan.fields is not None:
         deps.tracker.update_issue(twin.local_key, plan.fields)
+
+
+def _apply_items(
+    connection: ConnectionModel,
+    twin: TwinModel,
+    replica: Replica,
+    plan: Plan,
+    state: merge.State,
+    *,
+    maps: Maps,
+    deps: SyncDeps,
+    retry: bool,
+) -> tuple[merge.State, list[str]]:
+    """After the fields and the status: comments, attachments, people, relations. The
+    registers as written, and what could not be done."""
+    problems = _apply_comments(
+        twin,
+        plan.comments,
+        maps.comments,
+        deps=deps,
+        heal=retry,
+        visibility=private_visibility(connection),
+    )
+    problems += _apply_attachments(
+        connection, twin, replica, plan.attachments, maps.attachments, deps=deps, heal=retry
+    )
+    instead = fields_apply.apply_people(connection, twin, plan, deps=deps)
+    if instead:  # the tracker refused a user and the fallback took its place
+        state = merge.after_write(state, instead)
+    problems += relations_apply.apply(connection, twin, replica, plan, deps=deps, heal=retry)
+    return state, problems
+
+
+class Maps:
+    """The twin's comment and attachment maps (remote id → ours) as this apply changes
+    them: saved with its record (:func:`_finish`: no write of their own, issue 19), or by
+    :meth:`save` when the apply stops before it (an exception: what was written is
+    recorded). A crash in between (the function stopped) leaves comments and attachments
+    of ours without a map: the retry heals them (``heal``: it finds ours among the issue's
+    by text, by file name and size) instead of writing them again."""
+
+    def __init__(self, twin: TwinModel) -> None:
+        self.twin = twin
+        self.comments: dict[str, Any] = dict(twin.comment_map or {})
+        self.attachments: dict[str, Any] = dict(twin.attachment_map or {})
+        self._saved = (dict(self.comments), dict(self.attachments))
+
+    def actions(self) -> list[Action]:
+        """The twin update that saves what changed since the last save (none: [])."""
+        comments, attachments = self._saved
+        return [
+            *([TwinModel.comment_map.set(self.comments)] if self.comments != comments else []),
+            *(
+                [TwinModel.attachment_map.set(self.attachments)]
+                if self.attachments != attachments
+                else []
+            ),
+        ]
+
+    def saved(self) -> None:
+        """:meth:`actions` were written (with another update)."""
+        self._saved = (dict(self.comments), dict(self.attachments))
+
+    def save(self) -> None:
+        """Save what changed, when the apply stops before its record; never raises (the
+        retry heals what a failed save leaves unmapped) nor re-creates a deleted twin."""
+        actions = self.actions()
+        if not actions:
+            return
+        try:
+            self.twin.update(actions=actions, condition=TwinModel.local_key.exists())
+        except UpdateError as exc:
+            log.warning("maps of %s not saved, the retry heals them: %s", self.twin.local_key, exc)
+            return
+        self.saved()
 
 
 def _expectations(twin: TwinModel, plan: Plan) -> list[Action]:
@@ -731,10 +808,6 @@ def _apply_status(twin: TwinModel, status: str | None, *, deps: SyncDeps) -> lis
     return [f"Status '{status}' was not set on {twin.local_key}: {why}. Everything else synced."]
 
 
-def _save_map(twin: TwinModel, attribute: Any, value: dict[str, Any]) -> None:
-    twin.update(actions=[attribute.set(value)])
-
-
 def _text(body: Body | None) -> str:
     if body is None:
         return ""
@@ -745,29 +818,33 @@ def _text(body: Body | None) -> str:
     return " ".join(str(body.value or "").split())
 
 
-def _unmapped_own_comments(twin: TwinModel, mapping: dict[str, Any], *, deps: SyncDeps) -> dict:
+def _unmapped_own_comments(
+    twin: TwinModel, mapping: dict[str, Any], *, deps: SyncDeps
+) -> dict[str, list[str]]:
     """On a retry: comments we wrote whose creation was not recorded (a crash in between),
-    by text, so the retry maps them instead of writing them twice."""
+    by text (oldest first: one apply can write the same text twice), so the retry maps
+    them instead of writing them twice."""
     known = {str(v.get("local_id")) for v in mapping.values() if isinstance(v, dict)}
     ours = deps.integration_user_id()
-    found: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
     for comment in deps.tracker.get_issue(twin.local_key).comments:
         if comment.author.id == ours and comment.id not in known:
-            found.setdefault(_text(comment.body), comment.id)
+            found.setdefault(_text(comment.body), []).append(comment.id)
     return found
 
 
 def _apply_comments(
     twin: TwinModel,
     ops: tuple[CommentOp, ...],
+    mapping: dict[str, Any],
     *,
     deps: SyncDeps,
     heal: bool = False,
     visibility: CommentVisibility | None = None,
 ) -> list[str]:
-    """Write the planned comment operations; internal ones are restricted to
+    """Write the planned comment operations, ``mapping`` (the twin's comment map, saved
+    by the caller: :class:`Maps`) following each; internal ones are restricted to
     ``visibility`` (the connection's ``private_comment_visibility``)."""
-    mapping: dict[str, Any] = dict(twin.comment_map or {})
     orphans = (
         _unmapped_own_comments(twin, mapping, deps=deps)
         if heal and any(op.action == "create" for op in ops)
@@ -775,7 +852,7 @@ def _apply_comments(
     )
     for op in ops:
         if op.action == "create" and op.body is not None:
-            local_id = orphans.pop(_text(op.body), None)
+            local_id = _healed(orphans, _text(op.body))
             if local_id is None:
                 local_id = deps.tracker.add_comment(
                     twin.local_key, op.body, public=op.public, visibility=visibility
@@ -796,8 +873,13 @@ def _apply_comments(
                 with contextlib.suppress(NotFound):  # already gone here: fine
                     deps.tracker.delete_comment(twin.local_key, op.local_id)
             mapping.pop(op.remote_id, None)
-        _save_map(twin, TwinModel.comment_map, mapping)
     return []
+
+
+def _healed(orphans: dict[Any, list[str]], found_by: Any) -> str | None:
+    """The oldest of ours found by ``found_by`` and not mapped yet (taken), or None."""
+    ids = orphans.get(found_by)
+    return ids.pop(0) if ids else None
 
 
 def fetch_attachment(
@@ -833,16 +915,16 @@ def fetch_attachment(
 
 def _unmapped_own_attachments(
     twin: TwinModel, mapping: dict[str, Any], *, deps: SyncDeps
-) -> dict[tuple[str, int], str]:
+) -> dict[tuple[str, int], list[str]]:
     """On a retry: attachments we uploaded whose upload was not recorded (a crash, or an
-    answer lost after the upload landed), by file name and size, so the retry maps them
-    instead of uploading them twice."""
+    answer lost after the upload landed), by file name and size (oldest first), so the
+    retry maps them instead of uploading them twice."""
     known = {str(v) for v in mapping.values()}
     ours = deps.integration_user_id()
-    found: dict[tuple[str, int], str] = {}
+    found: dict[tuple[str, int], list[str]] = {}
     for attachment in deps.tracker.get_issue(twin.local_key).attachments:
         if attachment.author and attachment.author.id == ours and attachment.id not in known:
-            found.setdefault((attachment.filename, int(attachment.size)), attachment.id)
+            found.setdefault((attachment.filename, int(attachment.size)), []).append(attachment.id)
     return found
 
 
@@ -851,11 +933,13 @@ def _apply_attachments(
     twin: TwinModel,
     replica: Replica,
     ops: tuple[AttachmentOp, ...],
+    mapping: dict[str, Any],
     *,
     deps: SyncDeps,
     heal: bool = False,
 ) -> list[str]:
-    mapping: dict[str, Any] = dict(twin.attachment_map or {})
+    """Upload the planned attachments, ``mapping`` (the twin's attachment map, saved by
+    the caller: :class:`Maps`) following each."""
     problems: list[str] = []
     limit = deps.tracker.attachment_limit
     orphans = _unmapped_own_attachments(twin, mapping, deps=deps) if heal and ops else {}
@@ -863,12 +947,10 @@ def _apply_attachments(
         if limit is not None and op.size > limit:
             problems.append(_too_large(op, limit))
             mapping[op.remote_id] = "skipped:too_large"
-            _save_map(twin, TwinModel.attachment_map, mapping)
             continue
-        healed = orphans.pop((op.filename, op.size), None)
+        healed = _healed(orphans, (op.filename, op.size))
         if healed is not None:
             mapping[op.remote_id] = healed
-            _save_map(twin, TwinModel.attachment_map, mapping)
             continue
         data = fetch_attachment(connection, replica, op.remote_id, deps=deps)
         if op.sha256 and hashlib.sha256(data).hexdigest() != op.sha256:
@@ -888,7 +970,6 @@ def _apply_attachments(
                     f"Attachment '{op.filename}': the tracker kept {attachment.size} of "
                     f"{len(data)} bytes. Everything else synced."
                 )
-        _save_map(twin, TwinModel.attachment_map, mapping)
     return problems
 
 
@@ -921,11 +1002,13 @@ def _finish(
     conflicts: tuple[merge.Conflict, ...],
     first_sync: bool,
     last: bool = False,
+    maps: Maps | None = None,
     deps: SyncDeps,
 ) -> None:
     """Record what was applied: the registers as written (never a later read, which could
-    hold an edit made meanwhile), the conflicts decided, the twin's status. ``last``: this
-    apply writes the twin no more, and its lease ends with this record (one write less)."""
+    hold an edit made meanwhile), the conflicts decided, the twin's status, the comment
+    and attachment ``maps``. ``last``: this apply writes the twin no more, and its lease
+    ends with this record (one write less)."""
     decided = conflict_records(conflicts, version=replica.version)
     wire = replica.to_wire()
     actions: list[Action] = [
@@ -945,10 +1028,14 @@ def _finish(
         connection, twin, replica.key, replica.url or "", deps=deps
     ):
         actions.append(TwinModel.linked_back.set(replica.key))
+    if maps is not None:
+        actions += maps.actions()
     if last:
         update_ending_lease(twin, actions)
     else:
         twin.update(actions=actions)
+    if maps is not None:
+        maps.saved()
     if first_sync:
         hierarchy.released(connection, twin, deps=deps)
         # tell the other end which issue is its twin (and what it looks like here)

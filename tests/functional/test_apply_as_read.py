@@ -32,15 +32,16 @@ def env(node):
 
 
 @contextmanager
-def twin_requests() -> Iterator[list[str]]:
+def twin_requests(*, names: bool = False) -> Iterator[list]:
     """The DynamoDB operations made on the twins table meanwhile (a botocore event hook on
-    the twins' client)."""
+    the twins' client); ``names``: each with the attribute names its expressions use."""
     events = TwinModel._get_connection().connection.client.meta.events
-    calls: list[str] = []
+    calls: list = []
 
     def record(model, params, **_):
         if str(params.get("TableName", "")).endswith(TwinModel.Meta.table_name):
-            calls.append(model.name)
+            used = set((params.get("ExpressionAttributeNames") or {}).values())
+            calls.append((model.name, used) if names else model.name)
 
     events.register("before-parameter-build.dynamodb", record, unique_id="test-twin-calls")
     try:
