@@ -91,7 +91,6 @@ from chalicelib.sync.store import (
     holding_as_read,
     holding_named,
     holding_new,
-    lease_free,
     new_lease,
     set_entry_state,
     set_key,
@@ -346,12 +345,12 @@ def _apply_found(
 def _may_hold_later(message: Incoming, twin: TwinModel | None, decision: Arrival) -> None:
     """:class:`TwinMoved` when an apply of ``twin`` as read is to be held first instead:
     a stop, restart or removal of the twin the replica names (held first, as before), or
-    a twin whose lease is in force (the hold then says busy)."""
+    a twin read with a lease (:func:`holding_as_read` would not take it)."""
     if twin is None or held_here(twin):
         return
     if decision is not Arrival.APPLY and message.twin_key:
         raise TwinMoved(f"{decision.value} of {twin.local_key}: held first")
-    if not lease_free(twin):
+    if twin.lease_until is not None:  # held (or its holder stopped): holding says which
         raise TwinMoved(f"twin {twin.local_key} is held")
 
 

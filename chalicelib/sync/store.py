@@ -319,11 +319,6 @@ class TwinMoved(Exception):
     now, stopped, linked anew or deleted. Nothing was written: plan again, held."""
 
 
-def lease_free(twin: TwinModel) -> bool:
-    """Whether ``twin`` as read shows no lease in force."""
-    return twin.lease_until is None or twin.lease_until < utcnow()
-
-
 @contextmanager
 def holding_as_read(twin: TwinModel, actions: Sequence[Action] = ()) -> Iterator[TwinModel]:
     """Hold ``twin`` as it was read, with ``actions`` in the same write: the lease taken
@@ -334,19 +329,23 @@ def holding_as_read(twin: TwinModel, actions: Sequence[Action] = ()) -> Iterator
     lease's and the expectation's. "As read": no lease in force, and ``holds`` (which
     every lease taken adds one to) unchanged, so no ingest or apply held the twin between
     the read and this write (everything that writes the registers holds it); its status
-    and remote key unchanged too (a stop does not hold it). Raises :class:`TwinMoved`
-    otherwise, having written nothing; the caller holds it as before and plans again.
-    The update's answer refreshes ``twin`` (ReturnValues ALL_NEW), as :func:`holding`'s."""
+    and remote key unchanged too (a stop does not hold it). A twin read with a lease,
+    even one run out, is not taken as read: its holder may still write after the read
+    (:func:`holding` takes a run-out lease). Raises :class:`TwinMoved` otherwise, having
+    written nothing; the caller holds it as before and plans again. The update's answer
+    refreshes ``twin`` (ReturnValues ALL_NEW), as :func:`holding`'s."""
     key = (twin.connection_id, twin.local_key)
     if key in _HELD.get():  # re-entered: held already, the actions are an update
         if actions:
             twin.update(actions=list(actions))
         yield twin
         return
+    if twin.lease_until is not None:
+        raise TwinMoved(f"twin {twin.local_key} was held when read")
     now = utcnow()
     condition = (
         TwinModel.local_key.exists()
-        & _free(now)
+        & TwinModel.lease_until.does_not_exist()
         & _as_read(TwinModel.holds, twin.holds)
         & _as_read(TwinModel.status, twin.status)
         & _as_read(TwinModel.remote_key, twin.remote_key)

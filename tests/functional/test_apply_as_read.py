@@ -93,6 +93,11 @@ def test_a_twin_held_since_it_was_read_is_not_taken_as_read_and_nothing_is_writt
         pass
     twin = get_twin("conn-1", key)
     assert twin.error is None and twin.lease_until is None
+    with holding(get_twin("conn-1", key)):
+        read_while_held = get_twin("conn-1", key)  # its holder may write after this read
+    with pytest.raises(TwinMoved), holding_as_read(read_while_held):
+        pass
+    twin = get_twin("conn-1", key)
     with holding_as_read(twin, [TwinModel.error.set("expected")]):  # as read now: taken
         assert get_twin("conn-1", key).lease_until is not None
     assert get_twin("conn-1", key).error == "expected"
