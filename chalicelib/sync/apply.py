@@ -266,8 +266,11 @@ def apply_replica(
     (:func:`chalicelib.sync.store.holding_as_read`, in :func:`_apply_held`) instead of a
     hold, then an expectation. When the twin was worked on between the read and that write
     (:class:`TwinMoved`: nothing written), the apply starts again as before: the twin
-    held first (found and held in one write when the replica names it), then planned."""
-    if connection.mode == "basic":
+    held first (found and held in one write when the replica names it), then planned.
+    The other end's first replica of a twin that names ours (version 1 with ``twin_key``:
+    a link-back, a connect request) links it and writes no field: held first too, as a
+    read first would only add a read there."""
+    if connection.mode == "basic" and not (message.twin_key and message.version <= 1):
         try:
             return _apply_found(connection, message, None, deps=deps, retry=retry, as_read=True)
         except TwinMoved as exc:
