@@ -236,6 +236,9 @@ class TwinModel(Model):
     # held by the one ingest or apply working on this twin (chalicelib.sync.store.holding):
     # both read and write the merge registers, so they take turns
     lease_until = UTCDateTimeAttribute(null=True)
+    # how many times the lease was taken (each take adds one): the same count as read means
+    # no ingest or apply worked on the twin meanwhile (chalicelib.sync.store.holding_as_read)
+    holds = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute(default=utcnow)
     by_local_key = TwinsByLocalKey()
     by_remote_key = TwinsByRemoteKey()

@@ -5,9 +5,10 @@
   between "issue created" and "twin recorded" finds that issue instead of making another.
 - Later syncs: a version older than (or equal to) the one applied is dropped; only what
   changed since the last applied replica is written.
-- Comments and attachments are mapped by remote id, and the map is saved after each write,
-  so a retry neither duplicates nor loses one; a retry first maps what an earlier attempt
-  wrote without recording it (a crash, or an answer lost after the write landed).
+- Comments and attachments are mapped by remote id, and the maps are saved with the
+  apply's record (or at once when it fails before), so a retry neither duplicates nor
+  loses one; a retry first maps what an earlier attempt wrote without recording it (a
+  crash, or an answer lost after the write landed).
 - A status in the plan is reached through a workflow transition after the fields are
   written; when no transition leads there the twin shows why, and the rest still syncs.
 - Each field is merged, not overwritten (:mod:`chalicelib.rules.merge`): a remote value
@@ -30,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.net.errors import OutboundError, PeerRefused
@@ -78,12 +80,15 @@ from chalicelib.sync.stop import reopen, tombstone
 from chalicelib.sync.store import (
     TwinBusy,
     TwinGone,
+    TwinMoved,
     claim,
     create_twin,
     get_entry,
     get_key,
     get_twin,
+    held_here,
     holding,
+    holding_as_read,
     holding_named,
     holding_new,
     new_lease,
@@ -206,7 +211,7 @@ def apply_now(connection: ConnectionModel, incoming: Incoming, *, deps: SyncDeps
     as before: :func:`handle_apply` then does what it always did, with its retries, error
     records and hierarchy waits. Whatever this attempt wrote is harmless there: apply is
     idempotent, and the queued message says ``tried`` so the worker heals on its first
-    receive (comments or attachments written without their map, ``_expect_writes``'
+    receive (comments or attachments written without their map, ``_expectations``'
     registers). Nothing is written to the inbox or queued when it succeeds, so a sender's
     retry of the same replica is applied again here and dropped as not newer.
 
@@ -254,7 +259,22 @@ def apply_now(connection: ConnectionModel, incoming: Incoming, *, deps: SyncDeps
 def apply_replica(
     connection: ConnectionModel, message: Incoming, *, deps: SyncDeps, retry: bool = False
 ) -> TwinModel | None:
-    """Apply's steps: find the twin, decide what the message is, act on that decision."""
+    """Apply's steps: find the twin, decide what the message is, act on that decision.
+
+    Issue 19, on a Basic connection: the twin is read, the change planned on it, and the
+    twin held with what the apply expects to write in one conditional write
+    (:func:`chalicelib.sync.store.holding_as_read`, in :func:`_apply_held`) instead of a
+    hold, then an expectation. When the twin was worked on between the read and that write
+    (:class:`TwinMoved`: nothing written), the apply starts again as before: the twin
+    held first (found and held in one write when the replica names it), then planned.
+    The other end's first replica of a twin that names ours (version 1 with ``twin_key``:
+    a link-back, a connect request) links it and writes no field: held first too, as a
+    read first would only add a read there."""
+    if connection.mode == "basic" and not (message.twin_key and message.version <= 1):
+        try:
+            return _apply_found(connection, message, None, deps=deps, retry=retry, as_read=True)
+        except TwinMoved as exc:
+            log.info("%s: planned again, held: %s", message.key, exc)
     named = (
         holding_named(connection.id, message.twin_key, message.key)
         if message.twin_key
@@ -271,11 +291,14 @@ def _apply_found(
     *,
     deps: SyncDeps,
     retry: bool,
+    as_read: bool = False,
 ) -> TwinModel | None:
     twin, link = find_twin(connection, message, named=held)
     stopped = twin is not None and twin.status == "stopped"
     tomb = tombstone(connection.id, twin.local_key) if twin is not None and stopped else None
     decision = arrival.classify(message, twin, tomb)
+    if as_read:
+        _may_hold_later(message, twin, decision)
     answer = False  # answer like a first sync, so both ends know the link is live
     if decision is Arrival.REMOVAL:
         assert isinstance(message, Removal)
@@ -302,13 +325,36 @@ def _apply_found(
     if twin is not None and not arrival.guard_allows(connection, twin, deps=deps):
         arrival.skipped(connection, twin, replica, "skipped: protected by the incoming guard")
     else:
-        twin = _apply_holding(connection, replica, twin, link=link, deps=deps, retry=retry) or twin
+        twin = (
+            _apply_holding(
+                connection,
+                replica,
+                twin,
+                link=link,
+                deps=deps,
+                retry=retry,
+                as_read=as_read and decision is Arrival.APPLY,
+            )
+            or twin
+        )
     if answer and twin is not None:
         current = get_twin(connection.id, twin.local_key) or twin
         if current.status != "stopped":
             issue = deps.tracker.get_issue(current.local_key)
             send_replica(issue, current, deps=deps, force=True)
     return twin
+
+
+def _may_hold_later(message: Incoming, twin: TwinModel | None, decision: Arrival) -> None:
+    """:class:`TwinMoved` when an apply of ``twin`` as read is to be held first instead:
+    a stop, restart or removal of the twin the replica names (held first, as before), or
+    a twin read with a lease (:func:`holding_as_read` would not take it)."""
+    if twin is None or held_here(twin):
+        return
+    if decision is not Arrival.APPLY and message.twin_key:
+        raise TwinMoved(f"{decision.value} of {twin.local_key}: held first")
+    if twin.lease_until is not None:  # held (or its holder stopped): holding says which
+        raise TwinMoved(f"twin {twin.local_key} is held")
 
 
 def find_twin(
@@ -339,14 +385,21 @@ def _apply_holding(
     link: bool,
     deps: SyncDeps,
     retry: bool,
+    as_read: bool = False,
 ) -> TwinModel | None:
+    """Apply ``replica`` with ``twin`` held; ``as_read``: the twin as read, not held yet
+    (:func:`_apply_held` holds it with its first write, or not at all when it writes
+    nothing)."""
+    take = as_read and twin is not None and not held_here(twin)
     with ExitStack() as held:
-        if twin is not None:
+        if twin is not None and not take:
             try:
                 held.enter_context(holding(twin))  # ingest waits: both use the registers
             except TwinGone:
                 return None
-        return _apply_held(connection, replica, twin, link=link, held=held, deps=deps, retry=retry)
+        return _apply_held(
+            connection, replica, twin, link=link, held=held, deps=deps, retry=retry, take=take
+        )
 
 
 def _apply_held(
@@ -358,8 +411,14 @@ def _apply_held(
     held: ExitStack,
     deps: SyncDeps,
     retry: bool,
+    take: bool = False,
 ) -> TwinModel | None:
-    """The apply itself, with the twin held (a first sync holds the twin it creates)."""
+    """The apply itself, with the twin held (a first sync holds the twin it creates).
+
+    ``take``: the twin as read and not held yet. It is held by this apply's first write of
+    it, conditioned on the twin being as read (:func:`holding_as_read`): before a look
+    (which may send), else with what the plan expects to write (:func:`_expectations`).
+    A replica not newer is dropped without holding it (a history line, no twin write)."""
     remote_key = replica.key
     if twin is not None and replica.version <= int(twin.last_applied_version or 0):
         record_transaction(
@@ -379,7 +438,9 @@ def _apply_held(
     merged = _merge(connection, replica, twin, baseline=baseline)
     if twin is not None and merged.write and not baseline and not replica.repair:
         # (a drift repair rewrites what this tracker shows wrongly: nothing to look for)
-        merged = _look_first(connection, replica, twin, merged, deps=deps)
+        merged, take = _look_first(
+            connection, replica, twin, merged, held=held, take=take, deps=deps
+        )
     ctx = IncomingContext(
         # the rules' boundary: the replica as a mapping (scripts see exactly the wire object)
         replica={**replica.to_wire(), **merged.values},  # a set merged from both sides: the union
@@ -417,36 +478,34 @@ def _apply_held(
         twin = _create_twin(connection, replica, plan, deps=deps)
         held.enter_context(holding_new(twin))
     else:
-        _expect_writes(twin, plan)
-        if plan.fields is not None:
-            deps.tracker.update_issue(twin.local_key, plan.fields)
+        _write_fields(twin, plan, held=held if take else None, deps=deps)
     problems = _apply_status(twin, plan.status, deps=deps)
     state = merge.after_write(merged.state, _written(plan, status_set=not problems))
     if plan.fields is not None and plan.fields.custom:
         state = merge.unknown_local(state, ["fields"])  # a script decides their replica form
-    problems += _apply_comments(
-        twin, plan.comments, deps=deps, heal=retry, visibility=private_visibility(connection)
-    )
-    problems += _apply_attachments(
-        connection, twin, replica, plan.attachments, deps=deps, heal=retry
-    )
-    instead = fields_apply.apply_people(connection, twin, plan, deps=deps)
-    if instead:  # the tracker refused a user and the fallback took its place
-        state = merge.after_write(state, instead)
-    problems += relations_apply.apply(connection, twin, replica, plan, deps=deps, heal=retry)
-    _finish(
-        connection,
-        twin,
-        replica,
-        plan,
-        problems,
-        state=state,
-        conflicts=merged.conflicts,
-        first_sync=first_sync,
-        # nothing after the record writes the registers: the lease ends with it
-        last=not first_sync and not merged.send_back,
-        deps=deps,
-    )
+    maps = Maps(twin)
+    try:
+        state, missed = _apply_items(
+            connection, twin, replica, plan, state, maps=maps, deps=deps, retry=retry
+        )
+        problems += missed
+        _finish(
+            connection,
+            twin,
+            replica,
+            plan,
+            problems,
+            state=state,
+            conflicts=merged.conflicts,
+            first_sync=first_sync,
+            # nothing after the record writes the registers: the lease ends with it
+            last=not first_sync and not merged.send_back,
+            maps=maps,
+            deps=deps,
+        )
+    except Exception:
+        maps.save()  # what was written is recorded: a retry neither repeats nor loses it
+        raise
     if link and not first_sync:  # a link learns its remote key: its children go on
         hierarchy.released(connection, twin, deps=deps)
     if merged.send_back and not first_sync:
@@ -458,21 +517,121 @@ def _apply_held(
     return twin
 
 
-def _expect_writes(twin: TwinModel, plan: Plan) -> None:
-    """Before writing fields, remember what this apply writes (the registers' ``local``,
-    nothing else): a write that lands without its record (its answer lost, the worker
-    stopped before :func:`_finish`) is then ours when read back, by the sweep or by the
-    retry's look. Taken for an edit made here, it was stamped with the time of our write
-    and beat the other side's next edit of that field on both ends. If the write did not
-    land, the tracker still shows the register's value: no edit either."""
+def _write_fields(twin: TwinModel, plan: Plan, *, held: ExitStack | None, deps: SyncDeps) -> None:
+    """Write the plan's fields, what it expects to write saved first (:func:`_expectations`);
+    ``held``: the twin is as read and not held yet, and its hold takes the same write
+    (:func:`holding_as_read`), kept until ``held`` closes."""
+    expected = _expectations(twin, plan)
+    if held is not None:
+        held.enter_context(holding_as_read(twin, expected))
+    elif expected:
+        twin.update(actions=expected)
+    if plan.fields is not None:
+        deps.tracker.update_issue(twin.local_key, plan.fields)
+
+
+def _apply_items(
+    connection: ConnectionModel,
+    twin: TwinModel,
+    replica: Replica,
+    plan: Plan,
+    state: merge.State,
+    *,
+    maps: Maps,
+    deps: SyncDeps,
+    retry: bool,
+) -> tuple[merge.State, list[str]]:
+    """After the fields and the status: comments, attachments, people, relations. The
+    registers as written, and what could not be done."""
+    problems = _apply_comments(
+        twin,
+        plan.comments,
+        maps.comments,
+        deps=deps,
+        heal=retry,
+        visibility=private_visibility(connection),
+    )
+    problems += _apply_attachments(
+        connection, twin, replica, plan.attachments, maps.attachments, deps=deps, heal=retry
+    )
+    instead = fields_apply.apply_people(connection, twin, plan, deps=deps)
+    if instead:  # the tracker refused a user and the fallback took its place
+        state = merge.after_write(state, instead)
+    problems += relations_apply.apply(connection, twin, replica, plan, deps=deps, heal=retry)
+    return state, problems
+
+
+class Maps:
+    """The twin's comment and attachment maps (remote id → ours) as this apply changes
+    them: saved with its record (:func:`_finish`: no write of their own, issue 19), or by
+    :meth:`save` when the apply stops before it (an exception: what was written is
+    recorded). A crash in between (the function stopped) leaves comments and attachments
+    of ours without a map: the retry heals them (``heal``: it finds ours among the issue's
+    by text, by file name and size) instead of writing them again."""
+
+    def __init__(self, twin: TwinModel) -> None:
+        self.twin = twin
+        self.comments: dict[str, Any] = dict(twin.comment_map or {})
+        self.attachments: dict[str, Any] = dict(twin.attachment_map or {})
+        self._saved = (dict(self.comments), dict(self.attachments))
+
+    def actions(self) -> list[Action]:
+        """The twin update that saves what changed since the last save (none: [])."""
+        comments, attachments = self._saved
+        return [
+            *([TwinModel.comment_map.set(self.comments)] if self.comments != comments else []),
+            *(
+                [TwinModel.attachment_map.set(self.attachments)]
+                if self.attachments != attachments
+                else []
+            ),
+        ]
+
+    def saved(self) -> None:
+        """:meth:`actions` were written (with another update)."""
+        self._saved = (dict(self.comments), dict(self.attachments))
+
+    def save(self) -> None:
+        """Save what changed, when the apply stops before its record; never raises (the
+        retry heals what a failed save leaves unmapped) nor re-creates a deleted twin."""
+        actions = self.actions()
+        if not actions:
+            return
+        try:
+            self.twin.update(actions=actions, condition=TwinModel.local_key.exists())
+        except UpdateError as exc:
+            log.warning("maps of %s not saved, the retry heals them: %s", self.twin.local_key, exc)
+            return
+        self.saved()
+
+
+def _expectations(twin: TwinModel, plan: Plan) -> list[Action]:
+    """The twin update that remembers, before the fields are written, what this apply
+    writes (the registers' ``local``, nothing else); none when it writes no field.
+
+    A write that lands without its record (its answer lost, the worker stopped before
+    :func:`_finish`) is then ours when read back, by the sweep or by the retry's look.
+    Taken for an edit made here, it was stamped with the time of our write and beat the
+    other side's next edit of that field on both ends. If the write did not land, the
+    tracker still shows the register's value: no edit either. Saved alone, or with the
+    twin's hold (:func:`holding_as_read`)."""
     written = _written(plan, status_set=True)
     custom = plan.fields is not None and bool(plan.fields.custom)
     if not written and not custom:
-        return
+        return []
     state = merge.after_write(merge.load(twin.merge_state), written)
     if custom:
         state = merge.unknown_local(state, ["fields"])
-    twin.update(actions=[TwinModel.merge_state.set(merge.dump(state))])
+    return [TwinModel.merge_state.set(merge.dump(state))]
+
+
+def _writes_unseen(
+    connection: ConnectionModel, merged: merge.MergeResult, *, deps: SyncDeps
+) -> bool:
+    """Whether everything the merge writes is written without a look (:func:`_look_first`)."""
+    return connection.mode == "basic" and recovery.can_write_unseen(
+        merged.write, deps.tracker.body_format
+    )
 
 
 def _look_first(
@@ -481,23 +640,27 @@ def _look_first(
     twin: TwinModel,
     merged: merge.MergeResult,
     *,
+    held: ExitStack,
+    take: bool,
     deps: SyncDeps,
-) -> merge.MergeResult:
+) -> tuple[merge.MergeResult, bool]:
     """Before writing a field, look at the issue: an edit made here that ingest has not
     read yet (its webhook late or lost) is taken in first, sent, and merged with the
     incoming value instead of being overwritten by it (one read per apply that writes).
+    With ``take`` (the twin as read, not held yet) it is held before the look, whose send
+    writes the registers; the second value says whether it is still to be held.
 
     Issue 19: not for the fields whose overwritten edit the changelog gives back exactly
     (Basic's summary, type, a wiki description): those are written unseen, and the next
     read of the issue finds such an edit and decides it (:mod:`chalicelib.sync.recovery`),
     so a field change costs one read where it was made and one write here."""
-    if connection.mode == "basic" and recovery.can_write_unseen(
-        merged.write, deps.tracker.body_format
-    ):
-        return merged
+    if _writes_unseen(connection, merged, deps=deps):
+        return merged, take
+    if take:
+        held.enter_context(holding_as_read(twin))
     if send_replica(deps.tracker.get_issue(twin.local_key), twin, deps=deps):
-        return _merge(connection, replica, twin, baseline=False)
-    return merged
+        return _merge(connection, replica, twin, baseline=False), False
+    return merged, False
 
 
 def _merge(
@@ -647,10 +810,6 @@ def _apply_status(twin: TwinModel, status: str | None, *, deps: SyncDeps) -> lis
     return [f"Status '{status}' was not set on {twin.local_key}: {why}. Everything else synced."]
 
 
-def _save_map(twin: TwinModel, attribute: Any, value: dict[str, Any]) -> None:
-    twin.update(actions=[attribute.set(value)])
-
-
 def _text(body: Body | None) -> str:
     if body is None:
         return ""
@@ -661,29 +820,33 @@ def _text(body: Body | None) -> str:
     return " ".join(str(body.value or "").split())
 
 
-def _unmapped_own_comments(twin: TwinModel, mapping: dict[str, Any], *, deps: SyncDeps) -> dict:
+def _unmapped_own_comments(
+    twin: TwinModel, mapping: dict[str, Any], *, deps: SyncDeps
+) -> dict[str, list[str]]:
     """On a retry: comments we wrote whose creation was not recorded (a crash in between),
-    by text, so the retry maps them instead of writing them twice."""
+    by text (oldest first: one apply can write the same text twice), so the retry maps
+    them instead of writing them twice."""
     known = {str(v.get("local_id")) for v in mapping.values() if isinstance(v, dict)}
     ours = deps.integration_user_id()
-    found: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
     for comment in deps.tracker.get_issue(twin.local_key).comments:
         if comment.author.id == ours and comment.id not in known:
-            found.setdefault(_text(comment.body), comment.id)
+            found.setdefault(_text(comment.body), []).append(comment.id)
     return found
 
 
 def _apply_comments(
     twin: TwinModel,
     ops: tuple[CommentOp, ...],
+    mapping: dict[str, Any],
     *,
     deps: SyncDeps,
     heal: bool = False,
     visibility: CommentVisibility | None = None,
 ) -> list[str]:
-    """Write the planned comment operations; internal ones are restricted to
+    """Write the planned comment operations, ``mapping`` (the twin's comment map, saved
+    by the caller: :class:`Maps`) following each; internal ones are restricted to
     ``visibility`` (the connection's ``private_comment_visibility``)."""
-    mapping: dict[str, Any] = dict(twin.comment_map or {})
     orphans = (
         _unmapped_own_comments(twin, mapping, deps=deps)
         if heal and any(op.action == "create" for op in ops)
@@ -691,7 +854,7 @@ def _apply_comments(
     )
     for op in ops:
         if op.action == "create" and op.body is not None:
-            local_id = orphans.pop(_text(op.body), None)
+            local_id = _healed(orphans, _text(op.body))
             if local_id is None:
                 local_id = deps.tracker.add_comment(
                     twin.local_key, op.body, public=op.public, visibility=visibility
@@ -712,8 +875,13 @@ def _apply_comments(
                 with contextlib.suppress(NotFound):  # already gone here: fine
                     deps.tracker.delete_comment(twin.local_key, op.local_id)
             mapping.pop(op.remote_id, None)
-        _save_map(twin, TwinModel.comment_map, mapping)
     return []
+
+
+def _healed(orphans: dict[Any, list[str]], found_by: Any) -> str | None:
+    """The oldest of ours found by ``found_by`` and not mapped yet (taken), or None."""
+    ids = orphans.get(found_by)
+    return ids.pop(0) if ids else None
 
 
 def fetch_attachment(
@@ -749,16 +917,16 @@ def fetch_attachment(
 
 def _unmapped_own_attachments(
     twin: TwinModel, mapping: dict[str, Any], *, deps: SyncDeps
-) -> dict[tuple[str, int], str]:
+) -> dict[tuple[str, int], list[str]]:
     """On a retry: attachments we uploaded whose upload was not recorded (a crash, or an
-    answer lost after the upload landed), by file name and size, so the retry maps them
-    instead of uploading them twice."""
+    answer lost after the upload landed), by file name and size (oldest first), so the
+    retry maps them instead of uploading them twice."""
     known = {str(v) for v in mapping.values()}
     ours = deps.integration_user_id()
-    found: dict[tuple[str, int], str] = {}
+    found: dict[tuple[str, int], list[str]] = {}
     for attachment in deps.tracker.get_issue(twin.local_key).attachments:
         if attachment.author and attachment.author.id == ours and attachment.id not in known:
-            found.setdefault((attachment.filename, int(attachment.size)), attachment.id)
+            found.setdefault((attachment.filename, int(attachment.size)), []).append(attachment.id)
     return found
 
 
@@ -767,11 +935,13 @@ def _apply_attachments(
     twin: TwinModel,
     replica: Replica,
     ops: tuple[AttachmentOp, ...],
+    mapping: dict[str, Any],
     *,
     deps: SyncDeps,
     heal: bool = False,
 ) -> list[str]:
-    mapping: dict[str, Any] = dict(twin.attachment_map or {})
+    """Upload the planned attachments, ``mapping`` (the twin's attachment map, saved by
+    the caller: :class:`Maps`) following each."""
     problems: list[str] = []
     limit = deps.tracker.attachment_limit
     orphans = _unmapped_own_attachments(twin, mapping, deps=deps) if heal and ops else {}
@@ -779,12 +949,10 @@ def _apply_attachments(
         if limit is not None and op.size > limit:
             problems.append(_too_large(op, limit))
             mapping[op.remote_id] = "skipped:too_large"
-            _save_map(twin, TwinModel.attachment_map, mapping)
             continue
-        healed = orphans.pop((op.filename, op.size), None)
+        healed = _healed(orphans, (op.filename, op.size))
         if healed is not None:
             mapping[op.remote_id] = healed
-            _save_map(twin, TwinModel.attachment_map, mapping)
             continue
         data = fetch_attachment(connection, replica, op.remote_id, deps=deps)
         if op.sha256 and hashlib.sha256(data).hexdigest() != op.sha256:
@@ -804,7 +972,6 @@ def _apply_attachments(
                     f"Attachment '{op.filename}': the tracker kept {attachment.size} of "
                     f"{len(data)} bytes. Everything else synced."
                 )
-        _save_map(twin, TwinModel.attachment_map, mapping)
     return problems
 
 
@@ -837,11 +1004,13 @@ def _finish(
     conflicts: tuple[merge.Conflict, ...],
     first_sync: bool,
     last: bool = False,
+    maps: Maps | None = None,
     deps: SyncDeps,
 ) -> None:
     """Record what was applied: the registers as written (never a later read, which could
-    hold an edit made meanwhile), the conflicts decided, the twin's status. ``last``: this
-    apply writes the twin no more, and its lease ends with this record (one write less)."""
+    hold an edit made meanwhile), the conflicts decided, the twin's status, the comment
+    and attachment ``maps``. ``last``: this apply writes the twin no more, and its lease
+    ends with this record (one write less)."""
     decided = conflict_records(conflicts, version=replica.version)
     wire = replica.to_wire()
     actions: list[Action] = [
@@ -861,10 +1030,14 @@ def _finish(
         connection, twin, replica.key, replica.url or "", deps=deps
     ):
         actions.append(TwinModel.linked_back.set(replica.key))
+    if maps is not None:
+        actions += maps.actions()
     if last:
         update_ending_lease(twin, actions)
     else:
         twin.update(actions=actions)
+    if maps is not None:
+        maps.saved()
     if first_sync:
         hierarchy.released(connection, twin, deps=deps)
         # tell the other end which issue is its twin (and what it looks like here)

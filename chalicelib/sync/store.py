@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, QueryError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.queues import RetryLater
@@ -289,11 +290,7 @@ def holding(twin: TwinModel) -> Iterator[TwinModel]:
         return
     now = utcnow()
     try:
-        twin.update(
-            actions=[TwinModel.lease_until.set(now + LEASE)],
-            condition=TwinModel.local_key.exists()
-            & (TwinModel.lease_until.does_not_exist() | (TwinModel.lease_until < now)),
-        )
+        twin.update(actions=_taking(now), condition=TwinModel.local_key.exists() & _free(now))
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
@@ -328,10 +325,10 @@ def holding_named(
     now = utcnow()
     try:
         twin.update(
-            actions=[TwinModel.lease_until.set(now + LEASE)],
+            actions=_taking(now),
             condition=TwinModel.local_key.exists()
             & ((TwinModel.remote_key == remote_key) | TwinModel.remote_key.does_not_exist())
-            & (TwinModel.lease_until.does_not_exist() | (TwinModel.lease_until < now)),
+            & _free(now),
         )
         taken = True
     except UpdateError as exc:
@@ -343,6 +340,65 @@ def holding_named(
         return
     with _held(twin, _HELD.get() | {key}):
         yield twin
+
+
+class TwinMoved(Exception):
+    """The twin is not as it was read (:func:`holding_as_read`): held meanwhile, or held
+    now, stopped, linked anew or deleted. Nothing was written: plan again, held."""
+
+
+@contextmanager
+def holding_as_read(twin: TwinModel, actions: Sequence[Action] = ()) -> Iterator[TwinModel]:
+    """Hold ``twin`` as it was read, with ``actions`` in the same write: the lease taken
+    and ``actions`` set by one update conditioned on the twin being as read (issue 19).
+
+    For an apply that read the twin (a GetItem), planned on it and now writes what it
+    expects to write (ADR 0004) before its tracker write: one write instead of the
+    lease's and the expectation's. "As read": no lease in force, and ``holds`` (which
+    every lease taken adds one to) unchanged, so no ingest or apply held the twin between
+    the read and this write (everything that writes the registers holds it); its status
+    and remote key unchanged too (a stop does not hold it). A twin read with a lease,
+    even one run out, is not taken as read: its holder may still write after the read
+    (:func:`holding` takes a run-out lease). Raises :class:`TwinMoved` otherwise, having
+    written nothing; the caller holds it as before and plans again. The update's answer
+    refreshes ``twin`` (ReturnValues ALL_NEW), as :func:`holding`'s."""
+    key = (twin.connection_id, twin.local_key)
+    if key in _HELD.get():  # re-entered: held already, the actions are an update
+        if actions:
+            twin.update(actions=list(actions))
+        yield twin
+        return
+    if twin.lease_until is not None:
+        raise TwinMoved(f"twin {twin.local_key} was held when read")
+    now = utcnow()
+    condition = (
+        TwinModel.local_key.exists()
+        & TwinModel.lease_until.does_not_exist()
+        & _as_read(TwinModel.holds, twin.holds)
+        & _as_read(TwinModel.status, twin.status)
+        & _as_read(TwinModel.remote_key, twin.remote_key)
+    )
+    try:
+        twin.update(actions=[*_taking(now), *actions], condition=condition)
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        raise TwinMoved(f"twin {twin.local_key} changed since it was read") from exc
+    with _held(twin, _HELD.get() | {key}):
+        yield twin
+
+
+def _taking(now: datetime) -> list[Action]:
+    """A lease's take: until when, and one more take counted (:func:`holding_as_read`)."""
+    return [TwinModel.lease_until.set(now + LEASE), TwinModel.holds.add(1)]
+
+
+def _free(now: datetime) -> Condition:
+    return TwinModel.lease_until.does_not_exist() | (TwinModel.lease_until < now)
+
+
+def _as_read(attribute: Any, value: Any) -> Condition:
+    return attribute.does_not_exist() if value is None else attribute == value
 
 
 @contextmanager
