@@ -144,6 +144,7 @@ VIEW_MODULES = (
     "chalicelib.api.node_connections",
     "chalicelib.api.sync",
     "chalicelib.api.node_sync",
+    "chalicelib.api.node_pull",
     "chalicelib.api.webhooks",
     "chalicelib.api.ops",
     "chalicelib.api.rules",

@@ -27,15 +27,6 @@ from chalicelib.trackers.retry import retrying_later
 log = logging.getLogger("twinsync.ingest")
 
 
-def enqueue_ingest(message: IngestMessage, *, deps: SyncDeps, dedup: str) -> None:
-    deps.enqueue(
-        deps.settings.resources.ingest_queue_url,
-        message.to_body(),
-        group=message.group,
-        dedup=dedup,
-    )
-
-
 def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
     hint = IngestMessage.from_body(message.body)
     if hint.author_id and hint.author_id == deps.integration_user_id():
