@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 TRACKER_KINDS = ("jira_cloud", "jira_server")
@@ -73,17 +73,26 @@ class ConfigError(Exception):
         )
 
 
-@dataclass(frozen=True)
-class TrackerSettings:
+# TrackerSettings and ResourceNames are named tuples, not frozen dataclasses: every
+# function's first invocation imports this module, and a dataclass's methods are compiled
+# when it is defined (issue 19, cold start). Settings stays one (``dataclasses.replace``).
+
+
+class TrackerSettings(NamedTuple):
     kind: str
     url: str
     user: str | None
-    token: str = field(repr=False)
+    token: str
     webhooks: bool = True
 
+    def __repr__(self) -> str:  # never the token
+        return (
+            f"TrackerSettings(kind={self.kind!r}, url={self.url!r}, user={self.user!r}, "
+            f"webhooks={self.webhooks!r})"
+        )
 
-@dataclass(frozen=True)
-class ResourceNames:
+
+class ResourceNames(NamedTuple):
     """Physical names of the tables, queues, bucket and KMS key; they come from the stage."""
 
     connections_table: str

@@ -25,9 +25,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.config import Settings, get_settings
 from chalicelib.observability import logs, metrics
@@ -90,20 +89,26 @@ class Deferred:
         return getattr(self.built(), name)
 
 
-@dataclass(frozen=True)
-class Providers:
-    """Factories of the node's outside collaborators, each given the node's settings."""
+class Providers(NamedTuple):
+    """Factories of the node's outside collaborators, each given the node's settings.
+
+    Neither this nor :class:`Root` is a dataclass: every function's first invocation
+    imports this module, and a frozen dataclass's methods are compiled when it is defined
+    (issue 19, cold start)."""
 
     tracker: Callable[[Settings], Tracker] = default_tracker
     fetcher: Callable[[Settings], Fetcher] = default_fetcher
 
 
-@dataclass(frozen=True)
 class Root:
     """One node's collaborators; each is built on first use and then kept."""
 
-    settings: Settings
-    providers: Providers
+    def __init__(self, settings: Settings, providers: Providers) -> None:
+        self.settings = settings
+        self.providers = providers
+
+    def __repr__(self) -> str:
+        return f"Root(node_id={self.settings.node_id!r})"
 
     @cached_property
     def tracker(self) -> Tracker:
