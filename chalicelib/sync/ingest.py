@@ -17,6 +17,7 @@ import logging
 from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import TwinModel, utcnow
 from chalicelib.sync import deletion, trigger_match
+from chalicelib.sync.ingest_message import enqueue_ingest as enqueue_ingest  # its old home
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
