@@ -68,8 +68,15 @@ SYNC = (
 # node gets most. Peer tokens (HS256) are checked and signed with the standard library
 # (chalicelib.connections.tokens): no PyJWT, no cryptography on a peer's call.
 FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
-    # intake checks the signature, claims the delivery and queues it: no tracker call
-    "api_handler": (*READY, "chalicelib.api.webhooks"),
+    # intake checks the signature, claims the delivery and queues it: no tracker call; the
+    # root's sync collaborators it is given build the fetchers and the blob store (the peer
+    # client, the tracker adapter and the S3 client on first use: not here)
+    "api_handler": (
+        *READY,
+        "chalicelib.api.webhooks",
+        "chalicelib.net.outbound",
+        "chalicelib.sync.blobs",
+    ),
     "api_handler: replicas": (
         *READY,
         "chalicelib.api.node_sync",
@@ -94,6 +101,7 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
         *SYNC,
         "chalicelib.sync.events",
         "chalicelib.sync.reconcile",
+        "chalicelib.sync.trigger_match",  # are there active triggers (the sweep's watch)
         "chalicelib.sync.resume",
         "chalicelib.trackers.budget",
         "chalicelib.ops.queue_view",
@@ -103,11 +111,12 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
     "ingest_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
     "deliver_catchup": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.sync.deliver"),
     "apply_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
-    # a private peer's pull on the function URL: the outbox route behind peer auth
+    # a private peer's pull on the function URL: the outbox route behind peer auth (the
+    # pull routes have a view module of their own: no apply)
     "outbox_poll": (
         *READY,
         "chalicelib.api.pull_url",
-        "chalicelib.api.node_sync",
+        "chalicelib.api.node_pull",
         "chalicelib.connections.node_auth",
     ),
     "script_runner": ("chalicelib.rules.script",),
@@ -121,6 +130,19 @@ def _exists(module: str) -> bool:
         return False
 
 
+def _env() -> dict[str, str]:
+    """The child's environment: no stage settings, and ``.pyc`` files written and used.
+
+    ``PYTHONDONTWRITEBYTECODE`` (set in some shells) would leave a tree without ``.pyc``
+    files and time the compiling of its modules in every process: a fresh worktree would
+    then measure far slower than one whose caches someone else had written.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWINSYNC_", "AWS_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    return env
+
+
 def _time_imports(modules: tuple[str, ...], tree: Path = ROOT) -> tuple[float, float]:
     """CPU and wall milliseconds to import ``modules`` in a fresh interpreter in ``tree``."""
     body = "; ".join(f"import {m}" for m in modules)
@@ -128,10 +150,8 @@ def _time_imports(modules: tuple[str, ...], tree: Path = ROOT) -> tuple[float, f
         "import time; c, w = time.process_time(), time.perf_counter(); "
         f"{body}; print(time.process_time() - c, time.perf_counter() - w)"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWINSYNC_", "AWS_"))}
-    env["AWS_DEFAULT_REGION"] = "us-east-1"
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True
+        [sys.executable, "-c", code], cwd=tree, env=_env(), capture_output=True, text=True
     )
     if out.returncode != 0:
         raise RuntimeError(f"importing {modules} in {tree} failed: {out.stderr.strip()[-500:]}")
@@ -173,10 +193,8 @@ def plan_in(tree: Path) -> tuple[dict[str, tuple[str, ...]], list[str]]:
     if tree == ROOT:
         return plan()
     code = "import json; from bench.coldstart import plan; print(json.dumps(plan()))"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWINSYNC_", "AWS_"))}
-    env["AWS_DEFAULT_REGION"] = "us-east-1"
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True
+        [sys.executable, "-c", code], cwd=tree, env=_env(), capture_output=True, text=True
     )
     if out.returncode != 0:
         raise RuntimeError(f"reading the rows of {tree} failed: {out.stderr.strip()[-500:]}")

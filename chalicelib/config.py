@@ -12,8 +12,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 TRACKER_KINDS = ("jira_cloud", "jira_server")
@@ -73,17 +72,26 @@ class ConfigError(Exception):
         )
 
 
-@dataclass(frozen=True)
-class TrackerSettings:
+# The settings are named tuples, not frozen dataclasses: every function's first invocation
+# imports this module, and a dataclass's methods are compiled when it is defined (issue 19,
+# cold start).
+
+
+class TrackerSettings(NamedTuple):
     kind: str
     url: str
     user: str | None
-    token: str = field(repr=False)
+    token: str
     webhooks: bool = True
 
+    def __repr__(self) -> str:  # never the token
+        return (
+            f"TrackerSettings(kind={self.kind!r}, url={self.url!r}, user={self.user!r}, "
+            f"webhooks={self.webhooks!r})"
+        )
 
-@dataclass(frozen=True)
-class ResourceNames:
+
+class ResourceNames(NamedTuple):
     """Physical names of the tables, queues, bucket and KMS key; they come from the stage."""
 
     connections_table: str
@@ -107,15 +115,17 @@ class ResourceNames:
     kms_key_arn: str
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """The node's settings (``settings._replace(...)`` for a variant; the repr shows no
+    secret, no tracker settings and no resource names)."""
+
     node_id: str
     node_name: str
     public_url: str | None
-    admin_token_sha256: str = field(repr=False)
-    webhook_secret: str = field(repr=False)
-    tracker: TrackerSettings = field(repr=False)
-    resources: ResourceNames = field(repr=False)
+    admin_token_sha256: str
+    webhook_secret: str
+    tracker: TrackerSettings
+    resources: ResourceNames
     region: str = "us-east-1"
     allow_private_urls: bool = False
     allowed_hosts: tuple[str, ...] = ()
@@ -139,6 +149,15 @@ class Settings:
     @property
     def is_public(self) -> bool:
         return self.public_url is not None
+
+    def __repr__(self) -> str:
+        hidden = ("admin_token_sha256", "webhook_secret", "tracker", "resources")
+        shown = ", ".join(
+            f"{name}={value!r}"
+            for name, value in zip(self._fields, self, strict=True)
+            if name not in hidden
+        )
+        return f"Settings({shown})"
 
 
 _RESOURCE_VARS = {

@@ -20,8 +20,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalice import Blueprint
 
@@ -32,9 +31,10 @@ class StaleRouteTable(Exception):
     """A view module declares a route that ``route_table.ROUTES`` does not list as such."""
 
 
-@dataclass(frozen=True)
-class Route:
-    """One route as Chalice must know it at import, and where its view is declared."""
+class Route(NamedTuple):
+    """One route as Chalice must know it at import, and where its view is declared (a
+    named tuple: the table's 90-odd routes are built by every function's init, and a
+    frozen dataclass's methods are compiled at import; issue 19, cold start)."""
 
     blueprint: str  # the blueprint's import name
     module: str  # the module whose import declares the route's handler
@@ -144,6 +144,7 @@ VIEW_MODULES = (
     "chalicelib.api.node_connections",
     "chalicelib.api.sync",
     "chalicelib.api.node_sync",
+    "chalicelib.api.node_pull",
     "chalicelib.api.webhooks",
     "chalicelib.api.ops",
     "chalicelib.api.rules",

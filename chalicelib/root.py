@@ -25,9 +25,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.config import Settings, get_settings
 from chalicelib.observability import logs, metrics
@@ -90,20 +89,26 @@ class Deferred:
         return getattr(self.built(), name)
 
 
-@dataclass(frozen=True)
-class Providers:
-    """Factories of the node's outside collaborators, each given the node's settings."""
+class Providers(NamedTuple):
+    """Factories of the node's outside collaborators, each given the node's settings.
+
+    Neither this nor :class:`Root` is a dataclass: every function's first invocation
+    imports this module, and a frozen dataclass's methods are compiled when it is defined
+    (issue 19, cold start)."""
 
     tracker: Callable[[Settings], Tracker] = default_tracker
     fetcher: Callable[[Settings], Fetcher] = default_fetcher
 
 
-@dataclass(frozen=True)
 class Root:
     """One node's collaborators; each is built on first use and then kept."""
 
-    settings: Settings
-    providers: Providers
+    def __init__(self, settings: Settings, providers: Providers) -> None:
+        self.settings = settings
+        self.providers = providers
+
+    def __repr__(self) -> str:
+        return f"Root(node_id={self.settings.node_id!r})"
 
     @cached_property
     def tracker(self) -> Tracker:
@@ -124,15 +129,17 @@ class Root:
     def sync(self) -> SyncDeps:
         """What the sync stages and jobs work with (the paced tracker built on first use)."""
         tracker = Deferred(lambda: _paced(self.tracker))
-        return build_sync(self.settings, self.providers, tracker=tracker, peer=self.peer)
+        peer = Deferred(lambda: self.peer)
+        return build_sync(self.settings, self.providers, tracker=tracker, peer=peer)
 
 
 def build_sync(
     settings: Settings, providers: Providers | None = None, **overrides: Any
 ) -> SyncDeps:
     """The sync stages' collaborators from the settings; ``overrides`` replace any of them.
-    The tracker adapter and the S3 client are built on first use (:class:`Deferred`)."""
-    from chalicelib.net.peer import PeerClient
+    The tracker adapter, the peer client and the S3 client are built on first use
+    (:class:`Deferred`): a webhook's intake uses none of them (issue 19, cold start). The
+    fetchers are built at once (``sync.private`` looks at the fetcher's type)."""
     from chalicelib.sync.blobs import BlobStore, s3_client
     from chalicelib.sync.services import SyncDeps
 
@@ -142,7 +149,7 @@ def build_sync(
         "settings": settings,
         "tracker": overrides.pop("tracker", None)
         or Deferred(lambda: _paced(chosen.tracker(settings))),
-        "peer": overrides.pop("peer", None) or PeerClient(node_id=settings.node_id, fetch=fetch),
+        "peer": overrides.pop("peer", None) or Deferred(lambda: _peer(settings, fetch)),
         "fetch": fetch,
         "blobs": overrides.pop("blobs", None)
         or BlobStore(
@@ -153,6 +160,12 @@ def build_sync(
     if "blob_fetch" not in values:
         values["blob_fetch"] = fetch if "fetch" in overrides else _blob_fetcher(settings, fetch)
     return SyncDeps(**values)
+
+
+def _peer(settings: Settings, fetch: Fetcher) -> PeerClient:
+    from chalicelib.net.peer import PeerClient
+
+    return PeerClient(node_id=settings.node_id, fetch=fetch)
 
 
 def _paced(tracker: Tracker) -> Tracker:

@@ -13,9 +13,11 @@ from chalicelib.api.paging import page_request, paged
 from chalicelib.api.routing import ApiRequest, Reply, json_route, node_max_body
 from chalicelib.connections import store
 from chalicelib.lazy_routes import blueprint
-from chalicelib.ops import accept, destination, initiate, manage
 from chalicelib.ops.connection_resource import to_resource
 
+# Each route imports its operation's module (chalicelib.ops) when it runs: listing or
+# showing connections, an admin API's common first request, loads none of them (the
+# invitation's acceptance alone pulls in the peer client and the tracker's values; issue 19)
 connections_api = blueprint(__name__)
 
 CONN = "/api/v1/connections/{cid}"
@@ -24,12 +26,16 @@ CONN = "/api/v1/connections/{cid}"
 @json_route(connections_api, "/api/v1/projects", ["GET"], auth=require_admin)
 def list_projects(request: ApiRequest) -> list[dict[str, Any]]:
     """The "select a project for the incoming sync" step's choices."""
+    from chalicelib.ops import manage
+
     return manage.list_projects(tracker=request.root.tracker)
 
 
 @json_route(connections_api, "/api/v1/destinations/info", ["GET"], auth=require_admin)
 def destination_info(request: ApiRequest) -> dict[str, Any]:
     """Before initiating: the destination at ``?url=`` (node id, public flag, modes)."""
+    from chalicelib.ops import destination
+
     node = request.root
     found = destination.destination_info(
         request.query.get("url"), settings=node.settings, peer=node.peer
@@ -50,6 +56,8 @@ def connections(request: ApiRequest) -> Any:
         wanted = page_request(request, "connections")
         page = store.connections_page(limit=wanted.limit, after=wanted.after)
         return paged(request, wanted, page, [to_resource(c) for c in page.items])
+    from chalicelib.ops import initiate
+
     node = request.root
     result = initiate.initiate(
         request.json_object(), settings=node.settings, tracker=node.tracker, peer=node.peer
@@ -73,6 +81,8 @@ def connections(request: ApiRequest) -> Any:
 )
 def accept_invitation(request: ApiRequest) -> Reply:
     """Paste the code, choose the project: 201 with the new end, 200 when already accepted."""
+    from chalicelib.ops import accept
+
     node = request.root
     result = accept.accept(
         request.json_object(), settings=node.settings, tracker=node.tracker, peer=node.peer
@@ -89,6 +99,8 @@ def connection(request: ApiRequest, cid: str) -> Any:
     """Show, edit (name, description, rules) or delete one connection end."""
     if request.method == "GET":
         return to_resource(store.get_connection(cid))
+    from chalicelib.ops import manage
+
     if request.method == "PATCH":
         body = request.json_object()
         node = request.root
@@ -104,12 +116,16 @@ def connection(request: ApiRequest, cid: str) -> Any:
 @json_route(connections_api, CONN + "/upgrade", ["POST"], auth=require_admin)
 def upgrade(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Basic → Script, one way."""
+    from chalicelib.ops import manage
+
     return to_resource(manage.upgrade(cid, request.json_object(), settings=request.root.settings))
 
 
 @json_route(connections_api, CONN + "/deactivate", ["POST"], auth=require_admin)
 def deactivate(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Stop syncing; the other end is told (optional body ``{"reason": "..."}``)."""
+    from chalicelib.ops import manage
+
     body = request.json_object()
     node = request.root
     ended = manage.deactivate(cid, body, settings=node.settings, peer=node.peer, sync=node.sync)
@@ -119,6 +135,8 @@ def deactivate(request: ApiRequest, cid: str) -> dict[str, Any]:
 @json_route(connections_api, CONN + "/activate", ["POST"], auth=require_admin)
 def activate(request: ApiRequest, cid: str) -> dict[str, Any]:
     """Resume syncing; the other end is told."""
+    from chalicelib.ops import manage
+
     request.json_object()
     node = request.root
     started = manage.activate(cid, settings=node.settings, peer=node.peer, sync=node.sync)

@@ -1,5 +1,6 @@
 """Node API routes of the sync pipeline: receiving replicas, trading attachment bytes, and
-twin status notices (how the other end fared with our change)."""
+twin status notices (how the other end fared with our change). A private peer's pulls are
+in :mod:`chalicelib.api.node_pull`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from chalicelib.connections.store import reads_shared
 from chalicelib.errors import NotFound
 from chalicelib.lazy_routes import blueprint
 from chalicelib.store.models import ConnectionModel
-from chalicelib.sync import outbox_api, twin_status
+from chalicelib.sync import twin_status
 from chalicelib.sync.apply import receive
 from chalicelib.sync.blobs import incoming_key, outgoing_key
 from chalicelib.sync.inbox import validate_items
@@ -59,37 +60,11 @@ def request_upload(request: ApiRequest, cid: str, aid: str) -> dict[str, Any]:
     return {"url": blobs.presign_put(key), "have": False}
 
 
-@json_route(node_sync_api, CID + "/outbox", ["GET"], auth=require_peer)
-def pull_outbox(request: ApiRequest, cid: str) -> dict[str, Any]:
-    """A private peer pulls what we queued for it (long poll up to ``wait`` seconds).
-
-    Where this node has a function URL for pulls (``outbox_poll``), the answer names it:
-    a peer that knows ``outbox_url`` pulls there from then on, off the API (issue 19)."""
-    connection: ConnectionModel = request.principal
-    answer = outbox_api.pull(connection, dict(request.query))
-    if request.root.settings.outbox_url:
-        answer["outbox_url"] = request.root.settings.outbox_url
-    return answer
-
-
-@json_route(node_sync_api, CID + "/outbox/ack", ["POST"], auth=require_peer)
-def ack_outbox(request: ApiRequest, cid: str) -> dict[str, Any]:
-    connection: ConnectionModel = request.principal
-    return outbox_api.ack(connection, request.json_object())
-
-
 @json_route(node_sync_api, CID + "/twin-status", ["POST"], auth=require_peer)
 def receive_twin_status(request: ApiRequest, cid: str) -> dict[str, Any]:
     """The other end tells us how it fared with a replica of ours (refused, or applied)."""
     connection: ConnectionModel = request.principal
     return twin_status.receive(connection, request.json_object())
-
-
-@json_route(node_sync_api, CID + "/twin-status", ["GET"], auth=require_peer)
-def pull_twin_status(request: ApiRequest, cid: str) -> dict[str, Any]:
-    """A private peer reads the notices we keep for it (it cannot be called)."""
-    connection: ConnectionModel = request.principal
-    return twin_status.pull(connection, dict(request.query))
 
 
 @json_route(node_sync_api, CID + "/connectable", ["POST"], auth=require_peer)

@@ -21,8 +21,7 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 from chalicelib.api.routing import ApiRequest, Reply
@@ -36,8 +35,7 @@ VERSION = 1
 PAGING_PARAMS = ("limit", "cursor")
 
 
-@dataclass(frozen=True)
-class PageRequest:
+class PageRequest(NamedTuple):  # not a dataclass: cheaper to define (cold start)
     """What the client asked of one list: how many items, and after which position."""
 
     limit: int

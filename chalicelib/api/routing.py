@@ -34,7 +34,6 @@ from chalicelib.errors import (
 from chalicelib.observability import logs, metrics
 from chalicelib.queues import RetryLater
 from chalicelib.root import Root, root
-from chalicelib.sync.store import TwinBusy
 
 log = logging.getLogger("twinsync.api")
 
@@ -103,6 +102,8 @@ def _try_again(exc: RetryLater) -> TwinsyncError:
     The twin is held by a sync under way (409 ``twin_busy``), or a remote is in trouble
     (502 ``try_again_later``); either way nothing was changed and ``Retry-After`` says when.
     """
+    from chalicelib.sync.store import TwinBusy  # here: a route that holds no twin never loads it
+
     wait = max(1, math.ceil(exc.delay)) if exc.delay else 5
     if isinstance(exc, TwinBusy):
         error: TwinsyncError = Conflict(

@@ -27,7 +27,7 @@ made for another body is refused; a token without the claim keeps the ``jti`` re
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.config import Settings
 from chalicelib.connections import keys, store
@@ -37,8 +37,7 @@ from chalicelib.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.store.models import ConnectionModel
 
 
-@dataclass(frozen=True)
-class PeerCall:
+class PeerCall(NamedTuple):  # not a dataclass: cheaper to define (cold start)
     """An authenticated call from the other end of ``connection``."""
 
     connection: ConnectionModel

@@ -34,8 +34,7 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.errors import Forbidden, Unauthorized
 
@@ -107,8 +106,7 @@ def _encode(payload: dict[str, Any], key: bytes) -> str:
     return f"{header}.{body}.{signature}"
 
 
-@dataclass(frozen=True)
-class Claims:
+class Claims(NamedTuple):  # not a dataclass: cheaper to define (cold start)
     """A verified token's claims."""
 
     issuer: str

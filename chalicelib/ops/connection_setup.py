@@ -8,7 +8,7 @@ Used by :mod:`chalicelib.ops.initiate` (node A), :mod:`chalicelib.ops.accept` (n
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from chalicelib.config import Settings
@@ -16,7 +16,10 @@ from chalicelib.connections.status import refresh_status
 from chalicelib.errors import BadGateway, TwinsyncError, Unprocessable
 from chalicelib.rules.defaults import default_scripts
 from chalicelib.store.models import ConnectionModel
-from chalicelib.trackers import base as trackers
+from chalicelib.trackers import errors as tracker_errors
+
+if TYPE_CHECKING:
+    from chalicelib.trackers import base as trackers
 
 PROTOCOL = 1
 NODE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$")
@@ -55,18 +58,18 @@ def require_project(tracker: trackers.Tracker, key: str, field: str) -> trackers
     """The project ``key`` of this node's tracker, or ``422 unknown_project`` naming it."""
     try:
         return tracker.get_project(key)
-    except trackers.NotFound as exc:
+    except tracker_errors.NotFound as exc:
         raise Unprocessable(
             f"The project {key!r} does not exist in this node's tracker (or the integration "
             "user cannot see it). GET /api/v1/projects lists the projects you can choose.",
             code="unknown_project",
             field=field,
         ) from exc
-    except trackers.TrackerError as exc:
+    except tracker_errors.TrackerError as exc:
         raise tracker_unavailable(exc) from exc
 
 
-def tracker_unavailable(exc: trackers.TrackerError) -> TwinsyncError:
+def tracker_unavailable(exc: tracker_errors.TrackerError) -> TwinsyncError:
     return BadGateway(
         f"This node's tracker did not answer as expected ({type(exc).__name__}); "
         "nothing was changed, try again.",

@@ -287,8 +287,7 @@ def put_under_sync(
     connection: ConnectionModel, key: str, *, job_id: str, deps: SyncDeps
 ) -> tuple[str, str | None]:
     """Bulk sync of one issue: ``in_flight``, ``done`` (already synced) or ``skipped``."""
-    from chalicelib.sync.ingest import enqueue_ingest
-    from chalicelib.sync.messages import IngestMessage
+    from chalicelib.sync.messages import IngestMessage, enqueue_ingest
 
     twin = get_twin(connection.id, key)
     if twin is not None and twin.status == "stopped":

@@ -16,9 +16,8 @@ from chalicelib.store.namespaces import (
     sync_dedup,
 )
 from chalicelib.sync.events import close_error, get_error
-from chalicelib.sync.ingest import enqueue_ingest
 from chalicelib.sync.links import get_connection
-from chalicelib.sync.messages import IngestMessage
+from chalicelib.sync.messages import IngestMessage, enqueue_ingest
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.stop import reopen
 from chalicelib.sync.store import create_twin, get_twin, twin_by_remote

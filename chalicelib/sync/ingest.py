@@ -17,6 +17,7 @@ import logging
 from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import TwinModel, utcnow
 from chalicelib.sync import deletion, trigger_match
+from chalicelib.sync.ingest_message import enqueue_ingest as enqueue_ingest  # its old home
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
@@ -25,15 +26,6 @@ from chalicelib.trackers.base import NotFound
 from chalicelib.trackers.retry import retrying_later
 
 log = logging.getLogger("twinsync.ingest")
-
-
-def enqueue_ingest(message: IngestMessage, *, deps: SyncDeps, dedup: str) -> None:
-    deps.enqueue(
-        deps.settings.resources.ingest_queue_url,
-        message.to_body(),
-        group=message.group,
-        dedup=dedup,
-    )
 
 
 def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:

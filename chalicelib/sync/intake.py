@@ -32,11 +32,10 @@ from typing import Any
 from chalicelib.errors import BadRequest, Unauthorized
 from chalicelib.store.models import KeyModel
 from chalicelib.store.namespaces import hook_body_key, hook_dedup
-from chalicelib.sync.ingest import enqueue_ingest
-from chalicelib.sync.messages import IngestMessage
+from chalicelib.sync.ingest_message import IngestMessage, enqueue_ingest
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import claim
-from chalicelib.trackers.base import ChangeEvent
+from chalicelib.trackers.changes import ChangeEvent
 from chalicelib.trackers.webhook import (
     BadWebhook,
     is_signed,

@@ -30,8 +30,9 @@ from types import MappingProxyType
 from typing import Any
 
 from chalicelib.rules.replica import InvalidReplica, blank_replica, stamp, validate
-from chalicelib.store.namespaces import apply_group, deliver_group, ingest_group
-from chalicelib.trackers.changes import ChangeEvent
+from chalicelib.store.namespaces import apply_group, deliver_group
+from chalicelib.sync.ingest_message import IngestMessage as IngestMessage
+from chalicelib.sync.ingest_message import enqueue_ingest as enqueue_ingest
 
 REMOVAL_KINDS = ("stopped", "stop_ack", "deleted", "refused")
 # The envelope's ids become parts of DynamoDB keys (a hash key holds 2048 bytes, a range
@@ -302,68 +303,6 @@ def parse_incoming(data: Any) -> Incoming:
 
 
 # --- queue bodies ----------------------------------------------------------------------------
-
-
-def _body_str(body: Mapping[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    return None if value is None else str(value)
-
-
-@dataclass(frozen=True)
-class IngestMessage:
-    """A hint that an issue changed (webhook, reconcile sweep, "sync this issue", a job):
-    ingest re-reads the issue."""
-
-    issue_key: str | None
-    source: str
-    issue_id: str | None = None
-    kind: str = "issue_updated"
-    author_id: str | None = None
-    delivery_id: str | None = None
-    connection_id: str | None = None
-
-    @classmethod
-    def from_event(cls, event: ChangeEvent, *, source: str = "webhook") -> IngestMessage:
-        return cls(
-            event.issue_key,
-            source=source,
-            issue_id=event.issue_id,
-            kind=event.kind,
-            author_id=event.author_id,
-            delivery_id=event.delivery_id,
-        )
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> IngestMessage:
-        return cls(
-            _body_str(body, "issue_key"),
-            source=str(body.get("source") or ""),
-            issue_id=_body_str(body, "issue_id"),
-            kind=str(body.get("kind") or ""),
-            author_id=_body_str(body, "author_id"),
-            delivery_id=_body_str(body, "delivery_id"),
-            connection_id=_body_str(body, "connection_id"),
-        )
-
-    def to_body(self) -> dict[str, Any]:
-        return {
-            "issue_key": self.issue_key,
-            "issue_id": self.issue_id,
-            "kind": self.kind,
-            "author_id": self.author_id,
-            "delivery_id": self.delivery_id,
-            "source": self.source,
-            "connection_id": self.connection_id,
-        }
-
-    @property
-    def ref(self) -> str | None:
-        """The issue to read: its key, else its id (comment events on Jira Server)."""
-        return self.issue_key or self.issue_id
-
-    @property
-    def group(self) -> str:
-        return ingest_group(str(self.ref))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ project role, which Jira Server/Data Center and Cloud both have.
 from __future__ import annotations
 
 from chalicelib.store.models import ConnectionModel
-from chalicelib.trackers.base import DEFAULT_PRIVATE_VISIBILITY, CommentVisibility
+from chalicelib.trackers.visibility import DEFAULT_PRIVATE_VISIBILITY, CommentVisibility
 
 
 def private_visibility(conn: ConnectionModel) -> CommentVisibility:

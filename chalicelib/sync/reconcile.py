@@ -31,8 +31,7 @@ from typing import Any
 from chalicelib.store.models import utcnow
 from chalicelib.store.namespaces import RECONCILE_CURSOR, RECONCILE_STATUS, reconcile_dedup
 from chalicelib.sync.events import close_error, get_error, record_error
-from chalicelib.sync.ingest import enqueue_ingest
-from chalicelib.sync.messages import IngestMessage
+from chalicelib.sync.messages import IngestMessage, enqueue_ingest
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_key, set_key, twins_of_issue
 from chalicelib.trackers.base import TrackerError

@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-# Errors, change events and Jira's times live in modules of their own (no dataclasses of
-# the adapters' values to build): the paths that only catch a tracker error or read a
-# webhook's change do not import this module (issue 19, cold start). Named here too.
+# Errors, change events, a comment's visibility and Jira's times live in modules of their
+# own (no dataclasses of the adapters' values to build): the paths that only catch a
+# tracker error, read a webhook's change or a connection's privacy do not import this
+# module (issue 19, cold start). Named here too.
 from chalicelib.trackers.changes import ChangeEvent as ChangeEvent
 from chalicelib.trackers.changes import ChangeKind as ChangeKind
 from chalicelib.trackers.changes import utc_time as utc_time
@@ -33,6 +34,8 @@ from chalicelib.trackers.errors import RateLimited as RateLimited
 from chalicelib.trackers.errors import TooLarge as TooLarge
 from chalicelib.trackers.errors import TrackerError as TrackerError
 from chalicelib.trackers.errors import Unavailable as Unavailable
+from chalicelib.trackers.visibility import DEFAULT_PRIVATE_VISIBILITY as DEFAULT_PRIVATE_VISIBILITY
+from chalicelib.trackers.visibility import CommentVisibility as CommentVisibility
 
 BodyFormat = Literal["adf", "wiki", "text"]
 
@@ -57,21 +60,6 @@ class Body:
 
     format: BodyFormat
     value: Any
-
-
-@dataclass(frozen=True)
-class CommentVisibility:
-    """Who may read a restricted comment: members of a project role or of a group."""
-
-    type: Literal["role", "group"]
-    value: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"type": self.type, "value": self.value}
-
-
-# Jira's default project role for administrators, present on Server/DC and Cloud alike.
-DEFAULT_PRIVATE_VISIBILITY = CommentVisibility("role", "Administrators")
 
 
 @dataclass(frozen=True)

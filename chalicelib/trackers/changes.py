@@ -6,9 +6,8 @@ types and protocol nor their HTTP client (issue 19, cold start)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 ChangeKind = Literal[
     "issue_created",
@@ -29,8 +28,9 @@ ChangeKind = Literal[
 ]
 
 
-@dataclass(frozen=True)
-class ChangeEvent:
+class ChangeEvent(
+    NamedTuple
+):  # a named tuple: cheaper to define than a frozen dataclass (cold start)
     """A webhook normalised: a hint that an issue changed, never the truth about it."""
 
     kind: ChangeKind

@@ -24,7 +24,6 @@ import hmac
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from chalicelib import json_input
@@ -248,5 +247,5 @@ def parse_webhook_events(headers: Mapping[str, str], raw_body: bytes | str) -> l
         payload = json_input.loads(raw_body)
         other = _ref(_mapping(_mapping(payload).get("issueLink")).get("destinationIssueId"))
         if other is not None and other != event.issue_id:
-            events.append(replace(event, issue_key=None, issue_id=other))
+            events.append(event._replace(issue_key=None, issue_id=other))
     return events

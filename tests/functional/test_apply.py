@@ -62,7 +62,7 @@ def env(node):
 
 def retried(messages):
     """The same messages as the queue hands them back after a failure."""
-    return [replace(m, receive_count=m.receive_count + 1) for m in messages]
+    return [m._replace(receive_count=m.receive_count + 1) for m in messages]
 
 
 def receive(env, replica):

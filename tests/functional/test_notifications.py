@@ -105,12 +105,10 @@ def test_bad_registrations_are_refused_with_a_clear_400(client, body, code, fiel
 def test_loopback_is_refused_without_the_private_url_allowance(node, receiver):
     # (the Chalice test client lays the dev stage's variables over each request, so the
     # production policy is given to the operation directly)
-    from dataclasses import replace
-
     from chalicelib.errors import BadRequest
     from chalicelib.ops.notifications import register
 
-    production = replace(root().settings, allow_private_urls=False)
+    production = root().settings._replace(allow_private_urls=False)
     with pytest.raises(BadRequest) as refused:
         register({"url": receiver.url}, settings=production)
     assert refused.value.code == "notification_url_not_allowed"

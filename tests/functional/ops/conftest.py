@@ -151,8 +151,7 @@ class Ops:
     def webhook(self, key: str, kind: str = "issue_updated", author: str = ALICE_ID) -> None:
         """What the tracker's webhook would queue after a person changed ``key``."""
         from chalicelib.root import root
-        from chalicelib.sync.ingest import enqueue_ingest
-        from chalicelib.sync.messages import IngestMessage
+        from chalicelib.sync.messages import IngestMessage, enqueue_ingest
 
         message = IngestMessage(key, source="webhook", kind=kind, author_id=author)
         enqueue_ingest(message, deps=root().sync, dedup=f"hook#{uuid.uuid4().hex}")

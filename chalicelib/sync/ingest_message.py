@@ -1,0 +1,90 @@
+"""The queue message of an ingest (a hint that an issue changed) and its sending.
+
+Apart from :mod:`chalicelib.sync.messages` (which re-exports both) so that a webhook's
+intake queues a hint without importing the replica messages or ingest's implementation
+(issue 19, cold start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from chalicelib.store.namespaces import ingest_group
+
+if TYPE_CHECKING:
+    from chalicelib.sync.services import SyncDeps
+    from chalicelib.trackers.changes import ChangeEvent
+
+
+def _body_str(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    return None if value is None else str(value)
+
+
+class IngestMessage(
+    NamedTuple
+):  # a named tuple: cheaper to define than a frozen dataclass (cold start)
+    """A hint that an issue changed (webhook, reconcile sweep, "sync this issue", a job):
+    ingest re-reads the issue."""
+
+    issue_key: str | None
+    source: str
+    issue_id: str | None = None
+    kind: str = "issue_updated"
+    author_id: str | None = None
+    delivery_id: str | None = None
+    connection_id: str | None = None
+
+    @classmethod
+    def from_event(cls, event: ChangeEvent, *, source: str = "webhook") -> IngestMessage:
+        return cls(
+            event.issue_key,
+            source=source,
+            issue_id=event.issue_id,
+            kind=event.kind,
+            author_id=event.author_id,
+            delivery_id=event.delivery_id,
+        )
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> IngestMessage:
+        return cls(
+            _body_str(body, "issue_key"),
+            source=str(body.get("source") or ""),
+            issue_id=_body_str(body, "issue_id"),
+            kind=str(body.get("kind") or ""),
+            author_id=_body_str(body, "author_id"),
+            delivery_id=_body_str(body, "delivery_id"),
+            connection_id=_body_str(body, "connection_id"),
+        )
+
+    def to_body(self) -> dict[str, Any]:
+        return {
+            "issue_key": self.issue_key,
+            "issue_id": self.issue_id,
+            "kind": self.kind,
+            "author_id": self.author_id,
+            "delivery_id": self.delivery_id,
+            "source": self.source,
+            "connection_id": self.connection_id,
+        }
+
+    @property
+    def ref(self) -> str | None:
+        """The issue to read: its key, else its id (comment events on Jira Server)."""
+        return self.issue_key or self.issue_id
+
+    @property
+    def group(self) -> str:
+        return ingest_group(str(self.ref))
+
+
+def enqueue_ingest(message: IngestMessage, *, deps: SyncDeps, dedup: str) -> None:
+    """Queue ``message`` for ingest (its FIFO group: the issue)."""
+    deps.enqueue(
+        deps.settings.resources.ingest_queue_url,
+        message.to_body(),
+        group=message.group,
+        dedup=dedup,
+    )
