@@ -117,20 +117,10 @@ class BenchStack:
         """Wait until nothing is in flight: every tracker's webhook deliveries answered and
         every queue of every node empty, so a phase counts its own work (not the late
         webhooks of the issues it was given, say)."""
-        import boto3
-
-        from devstack.aws import REGION
-
         for tracker in self.stack.trackers.values():
             if tracker.admin is not None:
                 tracker.admin.deliveries(wait=30.0)
-        sqs = boto3.client(
-            "sqs",
-            region_name=REGION,
-            endpoint_url=self.stack.aws_endpoint,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        sqs = self.sqs()
         counts = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
         urls = sqs.list_queues().get("QueueUrls", [])
         deadline = time.monotonic() + timeout
@@ -147,6 +137,20 @@ class BenchStack:
             if not waiting:
                 return
             time.sleep(0.1)
+
+    def sqs(self) -> Any:
+        """A client of the embedded AWS's SQS (the nodes' queues)."""
+        import boto3
+
+        from devstack.aws import REGION
+
+        return boto3.client(
+            "sqs",
+            region_name=REGION,
+            endpoint_url=self.stack.aws_endpoint,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
     def logged(self, node: str, **fields: Any) -> list[dict[str, Any]]:
         """The JSON log records of ``node`` whose fields match ``fields`` (what a node says

@@ -157,19 +157,10 @@ def no_op_reads(bench, keys):
     ingest has taken them all. Nothing is sent: what is left is the read's own cost."""
     import json
 
-    import boto3
-
     from chalicelib.store.namespaces import ingest_group
     from chalicelib.sync.messages import IngestMessage
-    from devstack.aws import REGION
 
-    sqs = boto3.client(
-        "sqs",
-        region_name=REGION,
-        endpoint_url=bench.stack.aws_endpoint,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    sqs = bench.sqs()
     url = bench.stack.nodes["a"].env["TWINSYNC_QUEUE_INGEST_URL"]
     taken = [0]
 

@@ -25,7 +25,7 @@ from chalicelib.rules import recovery as recovery_rules
 from chalicelib.rules.replica import field_hashes, items_hash
 from chalicelib.rules.select import outgoing_rule
 from chalicelib.rules.skip import SkipSync
-from chalicelib.store.models import EntryModel, TwinModel
+from chalicelib.store.models import ConnectionModel, EntryModel, TwinModel
 from chalicelib.store.namespaces import outbox_dedup, outbox_pk
 from chalicelib.sync import hierarchy, lanes, recovery, relations_apply
 from chalicelib.sync.blobs import outgoing_key
@@ -141,24 +141,47 @@ def _nothing_to_write(
     ):
         return False  # (offering it downloads and uploads it: under the lease)
     try:
-        replica = outgoing_rule(connection)(
-            issue, connection_id=connection.id, integration_user_id=ours, attachment_sha=hashes
-        )
+        replica = _replica_of(issue, connection, hashes, deps=deps)
     except SkipSync:
         return True  # (the send would store the same ``seen_updated`` again)
     if not relations_apply.copies_unchanged(twin, replica):
         return False
-    state, changed = merge.observe_local(
-        merge.load(twin.merge_state),
-        replica,
-        at=merge.stamp_time(issue.updated),
-        origin=end_origin(connection, deps.settings.node_id),
-        at_of=merge.change_times(issue.updated, issue.changed_at),
-    )
+    state, changed = _observed(merge.load(twin.merge_state), replica, issue, connection, deps=deps)
     return (
         not changed
         and items_hash(replica) == twin.last_sent_hash
         and _stored_as_is(twin, merge.dump(state), hashes, issue)
+    )
+
+
+def _replica_of(
+    issue: Issue, connection: ConnectionModel, hashes: dict[str, str], *, deps: SyncDeps
+) -> dict[str, Any]:
+    """The replica this connection's outgoing rule makes of ``issue`` (raises SkipSync)."""
+    return outgoing_rule(connection)(
+        issue,
+        connection_id=connection.id,
+        integration_user_id=deps.integration_user_id(),
+        attachment_sha=hashes,
+    )
+
+
+def _observed(
+    registers: Mapping[str, merge.Register],
+    replica: dict[str, Any],
+    issue: Issue,
+    connection: ConnectionModel,
+    *,
+    deps: SyncDeps,
+) -> tuple[merge.State, list[str]]:
+    """The registers after this end's read of ``issue`` (``merge.observe_local``), and
+    the fields it shows edited here."""
+    return merge.observe_local(
+        registers,
+        replica,
+        at=merge.stamp_time(issue.updated),
+        origin=end_origin(connection, deps.settings.node_id),
+        at_of=merge.change_times(issue.updated, issue.changed_at),
     )
 
 
@@ -205,25 +228,19 @@ def _send(
     if found is not None:  # sent whatever the registers say: the other end decides it too
         issue, force = found.issue, True
     hashes = _attachment_hashes(issue, twin, deps=deps)
-    rule = outgoing_rule(connection)
     try:
-        replica = rule(
-            issue,
-            connection_id=connection.id,
-            integration_user_id=deps.integration_user_id(),
-            attachment_sha=hashes,
-        )
+        replica = _replica_of(issue, connection, hashes, deps=deps)
     except SkipSync:  # the rules leave this issue out (scope, direction disabled)
         last_update(twin, [TwinModel.seen_updated.set(issue.updated)])
         return False
     relations_apply.mark_copied(twin, replica)  # issue 18: our copies of their links
     registers = merge.load(twin.merge_state)
-    state, changed = merge.observe_local(
+    state, changed = _observed(
         found.registers(registers) if found is not None else registers,
         replica,
-        at=merge.stamp_time(issue.updated),
-        origin=end_origin(connection, deps.settings.node_id),
-        at_of=merge.change_times(issue.updated, issue.changed_at),
+        issue,
+        connection,
+        deps=deps,
     )
     items = items_hash(replica)
     if not force and not changed and items == twin.last_sent_hash:
