@@ -54,7 +54,15 @@ READY = (
 # A function that calls out (a peer, a URL) imports requests with the fetcher's first
 # request (chalicelib.net.pinned), not with the root: one that only talks to DynamoDB, SQS
 # or S3 never loads it.
-CALLS_OUT = (*READY, "requests", "chalicelib.net.pinned")
+CALLS_OUT = (
+    *READY,
+    "requests",
+    "chalicelib.net.pinned",
+    # the root's sync collaborators the stages are given: the fetchers and the blob store
+    # (the peer client, the tracker adapter and the S3 client are built on first use)
+    "chalicelib.net.outbound",
+    "chalicelib.sync.blobs",
+)
 # The stages that read or write the tracker build its adapter on first use (root.sync holds
 # it deferred): Jira Cloud here (the Server adapter shares its modules but one).
 SYNC = (

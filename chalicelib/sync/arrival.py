@@ -29,11 +29,9 @@ from enum import Enum
 from typing import Any
 
 from chalicelib.store.models import ConnectionModel, TwinModel
-from chalicelib.sync.deletion import on_twin_deleted
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.messages import Incoming, Removal, Replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.stop import mark_stopped, on_stop
 from chalicelib.sync.store import get_twin
 from chalicelib.trackers import jql
 from chalicelib.trackers.base import InvalidRequest
@@ -108,6 +106,11 @@ def receive_removal(
             twin = addressed
     if twin is None:
         return  # nothing was linked here: nothing to end
+    # a removal's modules, imported when one arrives (a change's apply needs neither, and
+    # deletion brings the delivery path: cold start, issue 19)
+    from chalicelib.sync.deletion import on_twin_deleted
+    from chalicelib.sync.stop import mark_stopped, on_stop
+
     if kind == "refused":
         if twin.status != "stopped" and twin.remote_key == removal.key:
             mark_stopped(

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from chalicelib.rules import mapping_document
 from chalicelib.store.models import ConnectionModel, EventModel, TwinModel
 from chalicelib.store.namespaces import TRIGGERS_PK
 from chalicelib.sync.events import record_transaction
@@ -105,6 +104,10 @@ def put_under_sync_if_matching(
         connection = get_connection(connection_id)
         if not is_live(connection) or connection is None or connection.status != "active":
             continue
+        # Visual mode's document, read here only (a change of a synced issue never gets
+        # this far: cold start, issue 19)
+        from chalicelib.rules import mapping_document
+
         if not mapping_document.allows_automatic(connection, "outgoing"):
             continue  # Visual "manual" (or "disabled"): only an admin puts issues under sync
         where = jql.any_of([str(t.get("where") or "") for t in candidates])
