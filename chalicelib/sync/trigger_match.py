@@ -23,7 +23,6 @@ from chalicelib.store.namespaces import TRIGGERS_PK
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection, is_live
 from chalicelib.sync.messages import IngestMessage
-from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import create_twin, get_twin
 from chalicelib.trackers import jql
@@ -138,6 +137,10 @@ def _new_twin(
         changes=[f"trigger:{t}" for t in trigger_ids],
         outcome="put under sync by a trigger",
     )
+    # the outgoing path, imported when a trigger puts an issue under sync: the reconcile
+    # sweep only asks whether there are triggers (cold start: issue 19)
+    from chalicelib.sync.outgoing import send_replica
+
     send_replica(issue, twin, deps=deps)
     log.info("%s put under sync in %s by a trigger", issue.key, connection.id)
     return twin

@@ -14,7 +14,8 @@ benchmark times); these checks keep that table honest and lean:
   connection key is derived, a console cookie sealed or a peer token signed or checked;
 - per stage (apply, ingest, reconcile, jobs), none of our modules that only another kind
   of work than a field change uses (``NOT_ON_A_FIRST_CHANGE``): Visual mode's document, a
-  first sync's connect, a removal's, a person's, a drift job's, apply's outgoing path;
+  first sync's connect, a removal's, a person's, a drift job's, the outgoing path of apply
+  and of the reconcile sweep;
 - per function, a real first invocation in a fresh process (the zygote of
   ``test_fresh_process.py``) loads none of our modules and none of those large libraries
   that the row's imports do not: ``requests`` (with ``charset_normalizer``) only where a
@@ -96,7 +97,11 @@ NOT_ON_A_FIRST_CHANGE = {
         "chalicelib.net.peer",
     ),
     "ingest": ON_A_CHANGE_NOT,
-    "reconcile": ON_A_CHANGE_NOT,
+    "reconcile": (  # the sweep asks whether there are triggers, and queues ingests
+        *ON_A_CHANGE_NOT,
+        "chalicelib.sync.outgoing",
+        "chalicelib.rules.merge",
+    ),
     "jobs": (
         *ON_A_CHANGE_NOT,
         "chalicelib.ops.drift",
