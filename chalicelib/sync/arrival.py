@@ -33,7 +33,6 @@ from chalicelib.sync.events import record_transaction
 from chalicelib.sync.messages import Incoming, Removal, Replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_twin
-from chalicelib.trackers import jql
 from chalicelib.trackers.base import InvalidRequest
 
 log = logging.getLogger("twinsync.sync.arrival")
@@ -80,7 +79,11 @@ def skipped(connection: ConnectionModel, twin: TwinModel, replica: Replica, why:
 
 def guard_allows(connection: ConnectionModel, twin: TwinModel, *, deps: SyncDeps) -> bool:
     """Does the local twin match the connection's incoming guard (no guard: yes)?"""
-    guard = jql.condition(connection.incoming_guard_jql or "")
+    if not connection.incoming_guard_jql:
+        return True  # no guard: the JQL helpers are not imported (cold start, issue 19)
+    from chalicelib.trackers import jql
+
+    guard = jql.condition(connection.incoming_guard_jql)
     if not guard:
         return True
     try:

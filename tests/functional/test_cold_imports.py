@@ -95,6 +95,7 @@ NOT_ON_A_FIRST_CHANGE = {
         "chalicelib.sync.outgoing",
         "chalicelib.sync.deliver",
         "chalicelib.net.peer",
+        "chalicelib.trackers.jql",  # the incoming guard's, where a connection has one
     ),
     "ingest": ON_A_CHANGE_NOT,
     "reconcile": (  # the sweep asks whether there are triggers, and queues ingests
