@@ -152,6 +152,28 @@ def test_a_stage_loads_nothing_its_first_field_change_does_not_use(row):
     assert under(loaded_after(FIRST_INVOCATION[row]), NOT_ON_A_FIRST_CHANGE[row]) == []
 
 
+def test_a_wiki_body_is_compared_without_the_body_converters():
+    """The merge compares a description as wiki text: one already in wiki (a Server
+    site's) is not converted, and the converters (``trackers.formats``) stay unloaded;
+    an ADF one loads them (the probe works)."""
+    code = (
+        "import sys; from chalicelib.rules.merge import normal; "
+        "normal('description', {'format': 'wiki', 'value': 'h1. Steps'}); "
+        "print('chalicelib.trackers.formats' in sys.modules); "
+        "normal('description', {'format': 'adf', 'value': {'type': 'doc', 'content': [{}]}}); "
+        "print('chalicelib.trackers.formats' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "True"]
+
+
 def test_the_check_sees_a_large_library_when_one_is_imported():
     """The probe itself works: importing the sandbox's library is seen."""
     assert "RestrictedPython" in under(loaded_after(("RestrictedPython",)), LARGE)
