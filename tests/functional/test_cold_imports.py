@@ -12,10 +12,10 @@ benchmark times); these checks keep that table honest and lean:
   console's templates (``jinja2``) on a console page, the script sandbox
   (``RestrictedPython``) when a script rule runs, and ``cryptography`` / PyJWT when a
   connection key is derived, a console cookie sealed or a peer token signed or checked;
-- per stage (apply, ingest, reconcile, jobs), none of our modules that only another kind
-  of work than a field change uses (``NOT_ON_A_FIRST_CHANGE``): Visual mode's document, a
-  first sync's connect, a removal's, a person's, a drift job's, the outgoing path of apply
-  and of the reconcile sweep;
+- per worker (apply, ingest, reconcile, jobs, poll_peers), none of our modules that only
+  another kind of work than a field change uses (``NOT_ON_A_FIRST_CHANGE``): Visual mode's
+  document, a first sync's connect, a removal's, a person's, a drift job's, a rule edit's,
+  the outgoing path of apply and of the reconcile sweep;
 - per function, a real first invocation in a fresh process (the zygote of
   ``test_fresh_process.py``) loads none of our modules and none of those large libraries
   that the row's imports do not: ``requests`` (with ``charset_normalizer``) only where a
@@ -110,6 +110,11 @@ NOT_ON_A_FIRST_CHANGE = {
         "chalicelib.ops.drift_job",
     ),
 }
+# the peers' poll (ops.poll with ops.manage's peer check and notices): no rule edit
+NOT_ON_A_FIRST_CHANGE["poll_peers"] = (
+    "chalicelib.ops.rule_edits",
+    "chalicelib.rules.mapping_document",
+)
 NOT_ON_A_FIRST_CHANGE["apply_catchup"] = NOT_ON_A_FIRST_CHANGE["apply"]
 NOT_ON_A_FIRST_CHANGE["ingest_catchup"] = NOT_ON_A_FIRST_CHANGE["ingest"]
 
