@@ -99,9 +99,16 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
         "cryptography.hazmat.primitives.hashes",  # its key, derived from the admin token
         "cryptography.hazmat.primitives.kdf.hkdf",
     ),
-    "ingest": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
+    # ingest pushes a change to a public peer itself (deliver_now): the peer client's
+    # module, which sync.links imports where it builds the peer's end
+    "ingest": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest", "chalicelib.net.peer"),
     # sends the replicas to the peer (and attachment bytes): no tracker call
-    "deliver": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    "deliver": (
+        *CALLS_OUT,
+        "chalicelib.sync.events",
+        "chalicelib.sync.deliver",
+        "chalicelib.net.peer",
+    ),
     "apply": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
     # pulls the peers' outboxes and notices: no tracker call
     "poll_peers": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.ops.poll"),
@@ -116,8 +123,18 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
     ),
     "jobs": (*SYNC, "chalicelib.sync.events", "chalicelib.ops.job_runner"),
     # the catch-up lane's stages (bulk jobs, the sweep): the live stage's modules
-    "ingest_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
-    "deliver_catchup": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    "ingest_catchup": (
+        *SYNC,
+        "chalicelib.sync.events",
+        "chalicelib.sync.ingest",
+        "chalicelib.net.peer",
+    ),
+    "deliver_catchup": (
+        *CALLS_OUT,
+        "chalicelib.sync.events",
+        "chalicelib.sync.deliver",
+        "chalicelib.net.peer",
+    ),
     "apply_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
     # a private peer's pull on the function URL: the outbox route behind peer auth (the
     # pull routes have a view module of their own: no apply)
