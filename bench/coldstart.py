@@ -54,7 +54,15 @@ READY = (
 # A function that calls out (a peer, a URL) imports requests with the fetcher's first
 # request (chalicelib.net.pinned), not with the root: one that only talks to DynamoDB, SQS
 # or S3 never loads it.
-CALLS_OUT = (*READY, "requests", "chalicelib.net.pinned")
+CALLS_OUT = (
+    *READY,
+    "requests",
+    "chalicelib.net.pinned",
+    # the root's sync collaborators the stages are given: the fetchers and the blob store
+    # (the peer client, the tracker adapter and the S3 client are built on first use)
+    "chalicelib.net.outbound",
+    "chalicelib.sync.blobs",
+)
 # The stages that read or write the tracker build its adapter on first use (root.sync holds
 # it deferred): Jira Cloud here (the Server adapter shares its modules but one).
 SYNC = (
@@ -91,9 +99,16 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
         "cryptography.hazmat.primitives.hashes",  # its key, derived from the admin token
         "cryptography.hazmat.primitives.kdf.hkdf",
     ),
-    "ingest": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
+    # ingest pushes a change to a public peer itself (deliver_now): the peer client's
+    # module, which sync.links imports where it builds the peer's end
+    "ingest": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest", "chalicelib.net.peer"),
     # sends the replicas to the peer (and attachment bytes): no tracker call
-    "deliver": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    "deliver": (
+        *CALLS_OUT,
+        "chalicelib.sync.events",
+        "chalicelib.sync.deliver",
+        "chalicelib.net.peer",
+    ),
     "apply": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
     # pulls the peers' outboxes and notices: no tracker call
     "poll_peers": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.ops.poll"),
@@ -108,8 +123,18 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
     ),
     "jobs": (*SYNC, "chalicelib.sync.events", "chalicelib.ops.job_runner"),
     # the catch-up lane's stages (bulk jobs, the sweep): the live stage's modules
-    "ingest_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.ingest"),
-    "deliver_catchup": (*CALLS_OUT, "chalicelib.sync.events", "chalicelib.sync.deliver"),
+    "ingest_catchup": (
+        *SYNC,
+        "chalicelib.sync.events",
+        "chalicelib.sync.ingest",
+        "chalicelib.net.peer",
+    ),
+    "deliver_catchup": (
+        *CALLS_OUT,
+        "chalicelib.sync.events",
+        "chalicelib.sync.deliver",
+        "chalicelib.net.peer",
+    ),
     "apply_catchup": (*SYNC, "chalicelib.sync.events", "chalicelib.sync.apply"),
     # a private peer's pull on the function URL: the outbox route behind peer auth (the
     # pull routes have a view module of their own: no apply)

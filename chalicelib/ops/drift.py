@@ -30,7 +30,6 @@ from typing import Any
 from chalicelib.rules.replica import FIELDS
 
 MAX_BATCH = 50
-KINDS = ("drift_scan", "drift_repair")
 
 
 class InvalidView(ValueError):

@@ -24,7 +24,7 @@ import math
 from typing import Any
 
 from chalicelib.net.errors import OutboundError, PeerRefused
-from chalicelib.ops.drift import KINDS, EndRepair, InvalidView, TwinView, compare, stored_plan
+from chalicelib.ops.drift import EndRepair, InvalidView, TwinView, compare, stored_plan
 from chalicelib.ops.drift_ends import (
     PeerCannotBeCalled,
     can_call_other,
@@ -35,6 +35,7 @@ from chalicelib.ops.drift_ends import (
     view_of,
 )
 from chalicelib.ops.jobstate import CHUNK, JobState
+from chalicelib.ops.jobstate import DRIFT_KINDS as KINDS
 from chalicelib.store.keys import get_key
 from chalicelib.store.models import ConnectionModel, KeyModel, TwinModel
 from chalicelib.store.namespaces import job_findings_key

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.observability import logs, metrics
-from chalicelib.ops import drift_job, teardown
+from chalicelib.ops import teardown
 from chalicelib.ops.job_store import (
     Superseded,
     cancel_requested,
@@ -30,7 +30,7 @@ from chalicelib.ops.job_store import (
     save,
     save_chunk,
 )
-from chalicelib.ops.jobstate import JobState
+from chalicelib.ops.jobstate import DRIFT_KINDS, JobState
 from chalicelib.queues import QueueMessage
 from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.store.namespaces import job_group, job_item_dedup, job_step_dedup
@@ -168,7 +168,11 @@ def _iterate(job: JobState, *, deps: SyncDeps, now: float) -> bool:
     if connection.status != "active":
         job.wait("connection_not_active", None)
         return False
-    if job.kind in drift_job.KINDS:
+    if job.kind in DRIFT_KINDS:
+        # a drift job's modules (its views, the comparison, both ends' reads), imported when
+        # one runs: a bulk sync's step does not need them (cold start, issue 19)
+        from chalicelib.ops import drift_job
+
         return drift_job.iterate(job, connection, deps=deps, now=now)
     if job.state == "listing":
         return _list_page(job, deps=deps, now=now)

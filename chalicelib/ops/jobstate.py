@@ -29,7 +29,8 @@ from chalicelib.trackers.pacing import INITIAL_WINDOW, next_window
 
 CHUNK = 100
 FINAL = ("done", "cancelled", "failed")
-KINDS = ("bulk_sync", "bulk_connect", "drift_scan", "drift_repair")
+DRIFT_KINDS = ("drift_scan", "drift_repair")  # run by chalicelib.ops.drift_job
+KINDS = ("bulk_sync", "bulk_connect", *DRIFT_KINDS)
 MAX_FAILURES_KEPT = 50
 SAMPLES = 12
 ITEM_TIMEOUT_S = 900.0

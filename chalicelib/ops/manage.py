@@ -26,7 +26,7 @@ from chalicelib.connections.status import refresh_status
 from chalicelib.errors import BadRequest, Conflict, Unprocessable
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.net.peer import PeerClient, PeerEnd
-from chalicelib.ops import rule_edits, teardown
+from chalicelib.ops import teardown
 from chalicelib.ops.collaborators import resolve
 from chalicelib.ops.connection_setup import require_mode_offered, tracker_unavailable
 from chalicelib.rules.defaults import default_scripts
@@ -106,6 +106,10 @@ def patch(
     changes = validation.patch_request(body)
     conn = store.get_connection(connection_id)
     _check_rule_edits(conn, changes)
+    # a rule edit's checks (Visual's document, the script compiler's errors), imported by a
+    # PATCH only: the peers' poll uses this module too (cold start, issue 19)
+    from chalicelib.ops import rule_edits
+
     changes = rule_edits.check(conn, changes)  # scripts compile, mappings are valid (or 400)
     if changes.get("incoming_guard_jql"):
         _check_jql(changes["incoming_guard_jql"], tracker)
@@ -172,6 +176,8 @@ def _apply_rules(
     conn: ConnectionModel, changes: Mapping[str, Any], *, settings: Settings, peer: PeerClient
 ) -> None:
     # versions kept; mappings shared with the other end
+    from chalicelib.ops import rule_edits
+
     rule_edits.apply(conn, changes, settings=settings, peer=peer)
     if "incoming_guard_jql" in changes:
         conn.incoming_guard_jql = changes["incoming_guard_jql"]

@@ -159,9 +159,12 @@ def _body_text(value: Any) -> Any:
     if raw in (None, "") or (isinstance(raw, Mapping) and not raw.get("content")):
         return None
     try:
-        from chalicelib.trackers.formats import convert
+        if fmt == "wiki":
+            text = raw
+        else:  # the converters are imported where a body is not wiki already (issue 19)
+            from chalicelib.trackers.formats import convert
 
-        text = raw if fmt == "wiki" else convert(str(fmt), raw, "wiki")
+            text = convert(str(fmt), raw, "wiki")
     except (ValueError, TypeError, KeyError, AttributeError):
         return value  # odd content: compared as it is
     lines = [line.rstrip() for line in str(text).replace("\r\n", "\n").split("\n")]

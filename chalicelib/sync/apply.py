@@ -37,7 +37,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.observability import logs, metrics
 from chalicelib.queues import QueueMessage, RetryLater
-from chalicelib.rules import mapping_document, merge, recovery
+from chalicelib.rules import merge, recovery
 from chalicelib.rules.plan import AttachmentOp, CommentOp, IncomingContext, Plan
 from chalicelib.rules.replica import body_json
 from chalicelib.rules.select import incoming_rule
@@ -52,7 +52,6 @@ from chalicelib.store.models import (
 from chalicelib.store.namespaces import claim_key, inbox_pk
 from chalicelib.sync import (
     arrival,
-    connect,
     fields_apply,
     hierarchy,
     inbox,
@@ -73,10 +72,8 @@ from chalicelib.sync.messages import (
     Replica,
     from_wire,
 )
-from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.privacy import private_visibility
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.stop import reopen, tombstone
 from chalicelib.sync.store import (
     TwinBusy,
     TwinGone,
@@ -102,6 +99,7 @@ from chalicelib.trackers.base import (
     Body,
     CommentVisibility,
     InvalidRequest,
+    Issue,
     IssueFields,
     NotFound,
     TooLarge,
@@ -295,7 +293,11 @@ def _apply_found(
 ) -> TwinModel | None:
     twin, link = find_twin(connection, message, named=held)
     stopped = twin is not None and twin.status == "stopped"
-    tomb = tombstone(connection.id, twin.local_key) if twin is not None and stopped else None
+    tomb = None
+    if twin is not None and stopped:
+        from chalicelib.sync.stop import tombstone  # a stopped twin's (cold start: issue 19)
+
+        tomb = tombstone(connection.id, twin.local_key)
     decision = arrival.classify(message, twin, tomb)
     if as_read:
         _may_hold_later(message, twin, decision)
@@ -311,6 +313,8 @@ def _apply_found(
         arrival.skipped(connection, twin, replica, "skipped: sync stopped (late change)")
         return twin
     if decision is Arrival.CONNECT:
+        from chalicelib.sync import connect  # a first sync's (cold start: issue 19)
+
         twin = connect.receive_request(connection, ConnectRequest(replica), deps=deps)
         if twin is None:
             return None  # refused: the other side was told
@@ -321,6 +325,8 @@ def _apply_found(
         twin, link = None, False
     elif decision is Arrival.RESTART:
         assert twin is not None
+        from chalicelib.sync.stop import reopen
+
         twin, answer = reopen(twin), True
     if twin is not None and not arrival.guard_allows(connection, twin, deps=deps):
         arrival.skipped(connection, twin, replica, "skipped: protected by the incoming guard")
@@ -685,10 +691,21 @@ def conflict_preferences(connection: ConnectionModel) -> dict[str, str]:
     """Field → the side whose value a conflict keeps: Visual's ``on_conflict: keep`` (both
     ends hold it), Script mode's ``conflict_rules`` (this end's own)."""
     if connection.mode == "visual":
+        from chalicelib.rules import mapping_document  # Visual mode's (cold start: issue 19)
+
         return mapping_document.conflict_preferences(connection.mappings)
     if connection.mode == "script":
         return {name: "local" for name in connection.conflict_rules or {}}
     return {}
+
+
+def send_replica(issue: Issue, twin: TwinModel, *, deps: SyncDeps, force: bool = False) -> bool:
+    """:func:`chalicelib.sync.outgoing.send_replica`, imported on its first use: a field
+    written unseen sends nothing, so a first apply need not load the outgoing path (its
+    merge with the outbox, the delivery and the peer client; cold start, issue 19)."""
+    from chalicelib.sync.outgoing import send_replica as send
+
+    return send(issue, twin, deps=deps, force=force)
 
 
 def _written(plan: Plan, *, status_set: bool) -> dict[str, Any]:

@@ -29,13 +29,10 @@ from enum import Enum
 from typing import Any
 
 from chalicelib.store.models import ConnectionModel, TwinModel
-from chalicelib.sync.deletion import on_twin_deleted
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.messages import Incoming, Removal, Replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.stop import mark_stopped, on_stop
 from chalicelib.sync.store import get_twin
-from chalicelib.trackers import jql
 from chalicelib.trackers.base import InvalidRequest
 
 log = logging.getLogger("twinsync.sync.arrival")
@@ -82,7 +79,11 @@ def skipped(connection: ConnectionModel, twin: TwinModel, replica: Replica, why:
 
 def guard_allows(connection: ConnectionModel, twin: TwinModel, *, deps: SyncDeps) -> bool:
     """Does the local twin match the connection's incoming guard (no guard: yes)?"""
-    guard = jql.condition(connection.incoming_guard_jql or "")
+    if not connection.incoming_guard_jql:
+        return True  # no guard: the JQL helpers are not imported (cold start, issue 19)
+    from chalicelib.trackers import jql
+
+    guard = jql.condition(connection.incoming_guard_jql)
     if not guard:
         return True
     try:
@@ -108,6 +109,11 @@ def receive_removal(
             twin = addressed
     if twin is None:
         return  # nothing was linked here: nothing to end
+    # a removal's modules, imported when one arrives (a change's apply needs neither, and
+    # deletion brings the delivery path: cold start, issue 19)
+    from chalicelib.sync.deletion import on_twin_deleted
+    from chalicelib.sync.stop import mark_stopped, on_stop
+
     if kind == "refused":
         if twin.status != "stopped" and twin.remote_key == removal.key:
             mark_stopped(

@@ -20,7 +20,6 @@ from chalicelib.store.namespaces import outbox_pk
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.links import get_connection, is_live, is_local, peer_end
 from chalicelib.sync.messages import DeliverMessage, Replica, from_wire
-from chalicelib.sync.notify import CONNECTION_PAUSED, notify
 from chalicelib.sync.peer_contact import note_reached, note_unreachable
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import get_entry, set_entry_state
@@ -202,6 +201,7 @@ def pause(
     reconcile sweep's next delivery attempt is the probe that lifts the pause.
     """
     from chalicelib.connections.status import refresh_status
+    from chalicelib.sync.notify import CONNECTION_PAUSED, notify  # a pause's (issue 19)
 
     if code in ("connection_deleted", "unknown_connection", "connection_unknown"):
         connection.remote_state = "deleted"

@@ -19,7 +19,6 @@ from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import EventModel, new_id, utcnow
 from chalicelib.store.namespaces import ERRORS_PK, history_pk
 from chalicelib.store.pages import ID, KeyShape, Page, query_page
-from chalicelib.sync.notify import ISSUE_ERROR, notify
 from chalicelib.trackers.errors import InvalidRequest, TrackerError
 
 if TYPE_CHECKING:
@@ -121,6 +120,9 @@ def record_give_up(
         queue=stage,
         body=body,
     )
+    # the admin's webhooks, told on a give-up only (cold start: issue 19)
+    from chalicelib.sync.notify import ISSUE_ERROR, notify
+
     notify(
         ISSUE_ERROR,
         subject=str(connection_id or "node"),

@@ -15,15 +15,17 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.rules.plan import Plan
 from chalicelib.rules.replica import body_json
 from chalicelib.store.models import ConnectionModel, TwinModel
 from chalicelib.sync.events import record_transaction
-from chalicelib.sync.people import PeopleMapper, Target
 from chalicelib.sync.services import SyncDeps
 from chalicelib.trackers.base import IssueFields, RateLimited, TrackerError, Unavailable
+
+if TYPE_CHECKING:  # the people mapper is imported where a person is written (issue 19)
+    from chalicelib.sync.people import PeopleMapper, Target
 
 log = logging.getLogger("twinsync.sync.fields")
 
@@ -53,6 +55,8 @@ def prepare(connection: ConnectionModel, plan: Plan, *, deps: SyncDeps) -> Plan:
         wanted = _catalog(connection, wanted, plan.create_missing, notes, deps=deps)
     targets: tuple[Target, ...] = ()
     if plan.people:
+        from chalicelib.sync.people import PeopleMapper
+
         mapper = PeopleMapper(connection, deps.tracker)
         targets = tuple(mapper.target(op) for op in plan.people)
         notes.extend(t.note for t in targets if t.note)
@@ -188,12 +192,16 @@ def apply_people(
     notes = list(getattr(plan, "notes", ()))
     targets: tuple[Target, ...] = getattr(plan, "targets", ())
     if plan.people and not targets:  # a plan that did not go through prepare
+        from chalicelib.sync.people import PeopleMapper
+
         mapper = PeopleMapper(connection, deps.tracker)
         targets = tuple(mapper.target(op) for op in plan.people)
         notes.extend(t.note for t in targets if t.note)
     writes = [t for t in targets if not t.keep]
     instead: dict[str, Any] = {}
     if writes:
+        from chalicelib.sync.people import PeopleMapper
+
         current = deps.tracker.get_issue(twin.local_key)
         mapper = PeopleMapper(connection, deps.tracker)
         for target in writes:

@@ -16,7 +16,7 @@ import logging
 
 from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import TwinModel, utcnow
-from chalicelib.sync import deletion, trigger_match
+from chalicelib.sync import trigger_match
 from chalicelib.sync.ingest_message import enqueue_ingest as enqueue_ingest  # its old home
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.outgoing import send_replica
@@ -42,6 +42,8 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
             issue = deps.tracker.get_issue(ref)
     except NotFound:
         log.info("issue %s is gone; nothing to sync", ref)
+        from chalicelib.sync import deletion  # a deleted issue's (cold start: issue 19)
+
         deletion.issue_gone(hint, deps=deps)
         return
     failed: PermanentFailure | None = None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalicelib.connections.store import find_connection, open_key
-from chalicelib.net.peer import PeerEnd
 from chalicelib.store.models import ConnectionModel
+
+if TYPE_CHECKING:  # the peer client is imported where an end is built (cold start, issue 19)
+    from chalicelib.net.peer import PeerEnd
 
 
 def get_connection(connection_id: str) -> ConnectionModel | None:
@@ -40,6 +44,8 @@ def reachable_end(connection: ConnectionModel) -> PeerEnd | None:
     key = open_key(connection)
     if key is None:
         return None
+    from chalicelib.net.peer import PeerEnd
+
     return PeerEnd(
         url=connection.remote_url,
         connection_id=connection.id,

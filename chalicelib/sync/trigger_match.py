@@ -18,13 +18,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from chalicelib.rules import mapping_document
 from chalicelib.store.models import ConnectionModel, EventModel, TwinModel
 from chalicelib.store.namespaces import TRIGGERS_PK
 from chalicelib.sync.events import record_transaction
 from chalicelib.sync.links import get_connection, is_live
 from chalicelib.sync.messages import IngestMessage
-from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import create_twin, get_twin
 from chalicelib.trackers import jql
@@ -105,6 +103,10 @@ def put_under_sync_if_matching(
         connection = get_connection(connection_id)
         if not is_live(connection) or connection is None or connection.status != "active":
             continue
+        # Visual mode's document, read here only (a change of a synced issue never gets
+        # this far: cold start, issue 19)
+        from chalicelib.rules import mapping_document
+
         if not mapping_document.allows_automatic(connection, "outgoing"):
             continue  # Visual "manual" (or "disabled"): only an admin puts issues under sync
         where = jql.any_of([str(t.get("where") or "") for t in candidates])
@@ -135,6 +137,10 @@ def _new_twin(
         changes=[f"trigger:{t}" for t in trigger_ids],
         outcome="put under sync by a trigger",
     )
+    # the outgoing path, imported when a trigger puts an issue under sync: the reconcile
+    # sweep only asks whether there are triggers (cold start: issue 19)
+    from chalicelib.sync.outgoing import send_replica
+
     send_replica(issue, twin, deps=deps)
     log.info("%s put under sync in %s by a trigger", issue.key, connection.id)
     return twin

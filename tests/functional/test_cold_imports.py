@@ -4,7 +4,7 @@
 (:mod:`chalicelib.lazy_routes`) and imports no view, none of the layers below the edges
 and none of the HTTP, table or AWS clients. Then each function's first invocation imports
 what it needs (``bench/coldstart.py``'s ``FIRST_INVOCATION``, the table the cold-start
-benchmark times); two checks keep that table honest:
+benchmark times); these checks keep that table honest and lean:
 
 - per row, in a fresh interpreter, which large libraries ``import app`` plus the row's
   imports load: none that the row does not name. The OpenAPI document's parser and
@@ -12,6 +12,10 @@ benchmark times); two checks keep that table honest:
   console's templates (``jinja2``) on a console page, the script sandbox
   (``RestrictedPython``) when a script rule runs, and ``cryptography`` / PyJWT when a
   connection key is derived, a console cookie sealed or a peer token signed or checked;
+- per worker (apply, ingest, reconcile, jobs, poll_peers), none of our modules that only
+  another kind of work than a field change uses (``NOT_ON_A_FIRST_CHANGE``): Visual mode's
+  document, a first sync's connect, a removal's, a person's, a drift job's, a rule edit's,
+  the outgoing path of apply and of the reconcile sweep;
 - per function, a real first invocation in a fresh process (the zygote of
   ``test_fresh_process.py``) loads none of our modules and none of those large libraries
   that the row's imports do not: ``requests`` (with ``charset_normalizer``) only where a
@@ -71,6 +75,48 @@ NOT_AT_INIT = (
     "requests",
     "aws_lambda_powertools",
 )
+# What a stage's first invocation of a plain field change does not use (issue 19's cold
+# start, part five): each is imported where its work starts. Visual mode's document (a
+# conflict's preference, a trigger's "manual"), a first sync's connect, a removal's
+# deletion and stop, the admin's notification webhooks (a give-up, a pause), the people
+# mapper (a person changed); for apply also the outgoing path and the peer client (a field
+# written unseen sends nothing, and apply calls no peer); for jobs a drift job's modules.
+ON_A_CHANGE_NOT = (
+    "chalicelib.rules.mapping_document",
+    "chalicelib.sync.connect",
+    "chalicelib.sync.deletion",
+    "chalicelib.sync.stop",
+    "chalicelib.sync.notify",
+    "chalicelib.sync.people",
+)
+NOT_ON_A_FIRST_CHANGE = {
+    "apply": (
+        *ON_A_CHANGE_NOT,
+        "chalicelib.sync.outgoing",
+        "chalicelib.sync.deliver",
+        "chalicelib.net.peer",
+        "chalicelib.trackers.jql",  # the incoming guard's, where a connection has one
+    ),
+    "ingest": ON_A_CHANGE_NOT,
+    "reconcile": (  # the sweep asks whether there are triggers, and queues ingests
+        *ON_A_CHANGE_NOT,
+        "chalicelib.sync.outgoing",
+        "chalicelib.rules.merge",
+    ),
+    "jobs": (
+        *ON_A_CHANGE_NOT,
+        "chalicelib.ops.drift",
+        "chalicelib.ops.drift_ends",
+        "chalicelib.ops.drift_job",
+    ),
+}
+# the peers' poll (ops.poll with ops.manage's peer check and notices): no rule edit
+NOT_ON_A_FIRST_CHANGE["poll_peers"] = (
+    "chalicelib.ops.rule_edits",
+    "chalicelib.rules.mapping_document",
+)
+NOT_ON_A_FIRST_CHANGE["apply_catchup"] = NOT_ON_A_FIRST_CHANGE["apply"]
+NOT_ON_A_FIRST_CHANGE["ingest_catchup"] = NOT_ON_A_FIRST_CHANGE["ingest"]
 
 
 def loaded_after(modules: tuple[str, ...]) -> list[str]:
@@ -102,6 +148,35 @@ def test_a_cold_start_loads_no_large_library_before_its_use(row):
     named += [b for m in named for b in BRINGS.get(m, ())]
     unasked = tuple(m for m in LARGE if m not in named)
     assert under(loaded_after(FIRST_INVOCATION[row]), unasked) == []
+
+
+@pytest.mark.parametrize("row", sorted(NOT_ON_A_FIRST_CHANGE))
+def test_a_stage_loads_nothing_its_first_field_change_does_not_use(row):
+    """The stage's row (what its first invocation imports; the real first call is checked
+    against it below) loads none of the modules only other kinds of work use."""
+    assert under(loaded_after(FIRST_INVOCATION[row]), NOT_ON_A_FIRST_CHANGE[row]) == []
+
+
+def test_a_wiki_body_is_compared_without_the_body_converters():
+    """The merge compares a description as wiki text: one already in wiki (a Server
+    site's) is not converted, and the converters (``trackers.formats``) stay unloaded;
+    an ADF one loads them (the probe works)."""
+    code = (
+        "import sys; from chalicelib.rules.merge import normal; "
+        "normal('description', {'format': 'wiki', 'value': 'h1. Steps'}); "
+        "print('chalicelib.trackers.formats' in sys.modules); "
+        "normal('description', {'format': 'adf', 'value': {'type': 'doc', 'content': [{}]}}); "
+        "print('chalicelib.trackers.formats' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "True"]
 
 
 def test_the_check_sees_a_large_library_when_one_is_imported():
