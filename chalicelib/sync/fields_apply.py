@@ -29,6 +29,14 @@ if TYPE_CHECKING:  # the people mapper is imported where a person is written (is
 
 log = logging.getLogger("twinsync.sync.fields")
 
+
+def _people_mapper(connection: ConnectionModel, *, deps: SyncDeps) -> PeopleMapper:
+    """The people mapper, imported where a person is written (cold start, issue 19)."""
+    from chalicelib.sync.people import PeopleMapper
+
+    return PeopleMapper(connection, deps.tracker)
+
+
 # IssueFields attribute, the script's / replica's name, the catalog it names, shown as
 CATALOG = (
     ("components", "components", "components", "Component"),
@@ -55,9 +63,7 @@ def prepare(connection: ConnectionModel, plan: Plan, *, deps: SyncDeps) -> Plan:
         wanted = _catalog(connection, wanted, plan.create_missing, notes, deps=deps)
     targets: tuple[Target, ...] = ()
     if plan.people:
-        from chalicelib.sync.people import PeopleMapper
-
-        mapper = PeopleMapper(connection, deps.tracker)
+        mapper = _people_mapper(connection, deps=deps)
         targets = tuple(mapper.target(op) for op in plan.people)
         notes.extend(t.note for t in targets if t.note)
     if wanted is plan.fields and not notes and not targets:
@@ -192,18 +198,14 @@ def apply_people(
     notes = list(getattr(plan, "notes", ()))
     targets: tuple[Target, ...] = getattr(plan, "targets", ())
     if plan.people and not targets:  # a plan that did not go through prepare
-        from chalicelib.sync.people import PeopleMapper
-
-        mapper = PeopleMapper(connection, deps.tracker)
+        mapper = _people_mapper(connection, deps=deps)
         targets = tuple(mapper.target(op) for op in plan.people)
         notes.extend(t.note for t in targets if t.note)
     writes = [t for t in targets if not t.keep]
     instead: dict[str, Any] = {}
     if writes:
-        from chalicelib.sync.people import PeopleMapper
-
         current = deps.tracker.get_issue(twin.local_key)
-        mapper = PeopleMapper(connection, deps.tracker)
+        mapper = _people_mapper(connection, deps=deps)
         for target in writes:
             now = getattr(current, target.role)
             if (now.id if now is not None else None) == target.user_id:
