@@ -229,6 +229,9 @@ class TwinModel(Model):
     last_sent_hash = UnicodeAttribute(null=True)  # of what is not a field: comments, files
     sent_hashes = PackedJSONAttribute(default=dict)  # replica field -> hash, last sent
     seen_updated = UnicodeAttribute(null=True)  # the issue's `updated` when last read
+    # the signed timestamp (ms) of the newest webhook whose issue this end read since: a
+    # delivery not newer is a replay or late (chalicelib.sync.hook_guard, ADR 0012)
+    webhook_seen = NumberAttribute(null=True)
     sent_attachments = JSONAttribute(default=dict)  # local attachment id -> sha256
     linked_back = UnicodeAttribute(null=True)  # the remote key our issue's remote link names
     # held by the one ingest or apply working on this twin (chalicelib.sync.store.holding):

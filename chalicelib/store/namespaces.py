@@ -16,7 +16,7 @@ key                                        TTL                    owner
 ``pull#<connection>``                      none                   sync.private
 ``poll#<connection>``                      none                   sync.private
 ``hook#<delivery id>`` (until issue 19)    2 days                 sync.intake
-``hook-body#<sha256 of the body>``         2 days 30 minutes      sync.intake
+``hook-body#<sha256 of the body>``         2 days 30 minutes      sync.intake, sync.hook_guard
 ``replica#<connection>#<replica id>``      30 days                sync.inbox
 ``refused#<connection>#<remote key>``      none                   sync.refusals
 ``tstat-pull#<connection>``                none                   sync.twin_status

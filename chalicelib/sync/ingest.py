@@ -1,10 +1,11 @@
 """Ingest: a hint that an issue changed becomes a replica in each of its connections' outboxes.
 
 The webhook (or the reconcile sweep, or "sync this issue") is only a hint: the issue is
-re-read from the tracker. Changes made by the integration user are ours and never synced
-back; an edit made here that an apply overwrote before it was read is found in the
-changelog at this read (:mod:`chalicelib.sync.recovery`), and a read that an apply wrote
-over meanwhile is made again. The issue is sent to each of its twins
+re-read from the tracker, unless it is a signed webhook its twins have read past already
+(a replay, or late: :mod:`chalicelib.sync.hook_guard`). Changes made by the integration
+user are ours and never synced back; an edit made here that an apply overwrote before it
+was read is found in the changelog at this read (:mod:`chalicelib.sync.recovery`), and a
+read that an apply wrote over meanwhile is made again. The issue is sent to each of its twins
 (:mod:`chalicelib.sync.outgoing`); then an issue that now matches an active trigger comes
 under sync (:mod:`chalicelib.sync.trigger_match`), and an issue that is gone ends its
 twin links (:mod:`chalicelib.sync.deletion`).
@@ -16,7 +17,7 @@ import logging
 
 from chalicelib.queues import PermanentFailure, QueueMessage
 from chalicelib.store.models import TwinModel, utcnow
-from chalicelib.sync import trigger_match
+from chalicelib.sync import hook_guard, trigger_match
 from chalicelib.sync.ingest_message import enqueue_ingest as enqueue_ingest  # its old home
 from chalicelib.sync.messages import IngestMessage
 from chalicelib.sync.outgoing import send_replica
@@ -36,6 +37,10 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
     ref = hint.ref
     if not ref:
         return
+    known = twins_of_issue(hint.issue_key) if hint.signed_at and hint.issue_key else None
+    if not hook_guard.is_news(hint, known or ()):
+        log.info("a delivery for %s read past already (a replay, or late): dropped", ref)
+        return
     read_at = utcnow()  # an apply that ends after this may have written over the read
     try:
         with retrying_later(unavailable_retry_after=False):
@@ -47,12 +52,15 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
         deletion.issue_gone(hint, deps=deps)
         return
     failed: PermanentFailure | None = None
-    for twin in twins_of_issue(issue.key):
+    # (the twins read for the guard, unless the issue's key moved since the delivery)
+    twins = known if known is not None and issue.key == hint.issue_key else None
+    for twin in twins_of_issue(issue.key) if twins is None else twins:
+        mark = hook_guard.Mark(twin, hint.signed_at)
         try:
-            send_replica(issue, twin, deps=deps, read_at=read_at)
+            send_replica(issue, twin, deps=deps, read_at=read_at, mark=mark)
         except PermanentFailure as exc:  # e.g. this connection's script: the others go on
             # deterministic for this version of the issue: the sweep need not bring it again
-            twin.update(actions=[TwinModel.seen_updated.set(issue.updated)])
+            twin.update(actions=mark.ride([TwinModel.seen_updated.set(issue.updated)]))
             failed = failed or exc
     trigger_match.put_under_sync_if_matching(issue, hint, deps=deps)
     if failed is not None:

@@ -22,6 +22,13 @@ def _body_str(body: Mapping[str, Any], name: str) -> str | None:
     return None if value is None else str(value)
 
 
+def _body_int(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
 class IngestMessage(
     NamedTuple
 ):  # a named tuple: cheaper to define than a frozen dataclass (cold start)
@@ -35,9 +42,20 @@ class IngestMessage(
     author_id: str | None = None
     delivery_id: str | None = None
     connection_id: str | None = None
+    # a signed (Jira Cloud) delivery's: its signed timestamp (ms) and the key its body is
+    # claimed under when the issue has no twin to remember it (chalicelib.sync.hook_guard)
+    signed_at: int | None = None
+    replay_claim: str | None = None
 
     @classmethod
-    def from_event(cls, event: ChangeEvent, *, source: str = "webhook") -> IngestMessage:
+    def from_event(
+        cls,
+        event: ChangeEvent,
+        *,
+        source: str = "webhook",
+        signed_at: int | None = None,
+        replay_claim: str | None = None,
+    ) -> IngestMessage:
         return cls(
             event.issue_key,
             source=source,
@@ -45,6 +63,8 @@ class IngestMessage(
             kind=event.kind,
             author_id=event.author_id,
             delivery_id=event.delivery_id,
+            signed_at=signed_at,
+            replay_claim=replay_claim,
         )
 
     @classmethod
@@ -57,6 +77,8 @@ class IngestMessage(
             author_id=_body_str(body, "author_id"),
             delivery_id=_body_str(body, "delivery_id"),
             connection_id=_body_str(body, "connection_id"),
+            signed_at=_body_int(body, "signed_at"),
+            replay_claim=_body_str(body, "replay_claim"),
         )
 
     def to_body(self) -> dict[str, Any]:
@@ -68,6 +90,8 @@ class IngestMessage(
             "delivery_id": self.delivery_id,
             "source": self.source,
             "connection_id": self.connection_id,
+            **({"signed_at": self.signed_at} if self.signed_at is not None else {}),
+            **({"replay_claim": self.replay_claim} if self.replay_claim else {}),
         }
 
     @property

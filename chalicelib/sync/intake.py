@@ -7,17 +7,24 @@ write, echoed by the tracker) is ``ignored`` here once a worker has learnt that 
 
 Duplicates and replays. The signature covers the body, not the delivery id
 (``X-Atlassian-Webhook-Identifier``), so whoever captured one delivery could send it again
-under fresh ids. A delivery is a duplicate when its body was seen before: within five
-minutes by the FIFO queue's deduplication (by the body's hash, so racing copies meet there
-too), after that by the remembered body hash (one conditional put). Jira's retry of a
-delivery carries the same id and the same stored body, so the body alone catches it; the
-id adds nothing the body does not (issue 19: it was a second write per webhook). A retry
-whose body differed would cost one more ingest, which re-reads the issue and finds nothing
-new to send (ingest is idempotent). A signed (Jira Cloud) delivery
-whose signed ``timestamp`` is outside ``[now - MAX_AGE, now + CLOCK_SKEW]`` is refused
-with ``400 stale_webhook`` and queues nothing; its body hash is remembered for longer than
-that window, so a replay is caught by one or the other. Jira Server (``?secret=``) signs
-nothing: whoever holds its URL can forge any body, so only the body dedup applies.
+under fresh ids. Within five minutes the FIFO queue's deduplication (by the body's hash)
+drops a copy, so racing copies meet there. After that:
+
+- a signed (Jira Cloud) delivery is queued with its signed ``timestamp``, and ingest drops
+  it before any tracker read when every twin of its issue has read past that timestamp
+  (:mod:`chalicelib.sync.hook_guard`, ADR 0012: the mark rides on the twin's update the
+  sync makes anyway, issue 19), or, for an issue with no twin, when its body was claimed
+  before. A signed delivery whose ``timestamp`` is outside ``[now - MAX_AGE, now +
+  CLOCK_SKEW]`` is refused with ``400 stale_webhook`` and queues nothing, so a replay is
+  caught by one or the other;
+- Jira Server (``?secret=``) signs nothing: whoever holds its URL can forge any body, and
+  its ``timestamp`` cannot be trusted. Its body is remembered here (one conditional put
+  of the body's hash, no read), and a body seen before is a ``duplicate``.
+
+Jira's retry of a delivery carries the same id and the same stored body, so the body
+alone catches it; the id adds nothing the body does not (issue 19: it was a second write
+per webhook). A retry whose body differed would cost one more ingest, which re-reads the
+issue and finds nothing new to send (ingest is idempotent).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Any
 from chalicelib.errors import BadRequest, Unauthorized
 from chalicelib.store.models import KeyModel
 from chalicelib.store.namespaces import hook_body_key, hook_dedup
+from chalicelib.sync.hook_guard import BODY_SEEN_FOR, CLOCK_SKEW, MAX_AGE
 from chalicelib.sync.ingest_message import IngestMessage, enqueue_ingest
 from chalicelib.sync.services import SyncDeps
 from chalicelib.sync.store import claim
@@ -42,11 +50,6 @@ from chalicelib.trackers.webhook import (
     parse_webhook_events,
     verify_webhook,
 )
-
-MAX_AGE = timedelta(days=2)  # a signed delivery older than this is a replay (Jira retries
-# for about 30 minutes)
-CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of ours Jira's clock may be
-BODY_SEEN_FOR = MAX_AGE + 2 * CLOCK_SKEW  # outlives the window of any accepted timestamp
 
 
 def take_webhook(
@@ -64,7 +67,8 @@ def take_webhook(
     event = events[0]
     if not (event.issue_key or event.issue_id):
         return {"status": "ignored"}
-    if is_signed(headers):
+    signed = is_signed(headers)
+    if signed:
         _refuse_stale(event)
     ours = deps.known_integration_user_id()
     if ours and event.author_id == ours:
@@ -73,26 +77,28 @@ def take_webhook(
         return {"status": "ignored"}
     body_hash = hashlib.sha256(raw_body).hexdigest()
     claimed = hook_body_key(body_hash)
-    # one conditional put, no read; claimed before the message is queued, so a function
-    # that dies in between drops this one hint: the reconcile sweep brings the change
-    # instead (as for any webhook Jira never sent)
-    if not claim(claimed, "queued", ttl=BODY_SEEN_FOR):
+    # unsigned: one conditional put, no read; claimed before the message is queued, so a
+    # function that dies in between drops this one hint: the reconcile sweep brings the
+    # change instead (as for any webhook Jira never sent). Signed: ingest's guard
+    if not signed and not claim(claimed, "queued", ttl=BODY_SEEN_FOR):
         return {"status": "duplicate"}
-    try:
-        enqueue_ingest(
-            IngestMessage.from_event(event, source="webhook"),
-            deps=deps,
-            dedup=hook_dedup(body_hash),
+
+    def hint(one: ChangeEvent, replay_claim: str) -> IngestMessage:
+        if not signed:
+            return IngestMessage.from_event(one, source="webhook")
+        return IngestMessage.from_event(
+            one, source="webhook", signed_at=event.timestamp, replay_claim=replay_claim
         )
+
+    try:
+        enqueue_ingest(hint(event, claimed), deps=deps, dedup=hook_dedup(body_hash))
         for other in events[1:]:  # an issue link: the other issue changed too
-            enqueue_ingest(
-                IngestMessage.from_event(other, source="webhook"),
-                deps=deps,
-                dedup=hook_dedup(f"{body_hash}:{other.issue_id}"),
-            )
+            also = f"{body_hash}:{other.issue_id}"
+            enqueue_ingest(hint(other, hook_body_key(also)), deps=deps, dedup=hook_dedup(also))
     except Exception:
-        with suppress(Exception):  # it expires anyway; the original error is what matters
-            KeyModel(key=claimed).delete()  # not queued: Jira's retry must get through
+        if not signed:
+            with suppress(Exception):  # it expires anyway; the original error matters
+                KeyModel(key=claimed).delete()  # not queued: Jira's retry must get through
         raise
     return {"status": "queued"}
 

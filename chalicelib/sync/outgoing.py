@@ -31,6 +31,7 @@ from chalicelib.sync import hierarchy, lanes, recovery, relations_apply
 from chalicelib.sync.blobs import outgoing_key
 from chalicelib.sync.deliver import deliver_now, enqueue_deliver
 from chalicelib.sync.events import record_transaction
+from chalicelib.sync.hook_guard import Mark
 from chalicelib.sync.links import end_origin, get_connection
 from chalicelib.sync.messages import DeliverMessage, Replica
 from chalicelib.sync.services import SyncDeps
@@ -79,6 +80,7 @@ def send_replica(
     force: bool = False,
     repair: Sequence[str] = (),
     read_at: datetime | None = None,
+    mark: Mark | None = None,
 ) -> bool:
     """Append this issue's replica to the twin's connection outbox; False if nothing new.
 
@@ -86,19 +88,28 @@ def send_replica(
     write whatever the stamps say (``replica.repair``). The twin is held meanwhile (an
     apply of the same twin waits, and this waits for one: ``TwinBusy``). ``read_at``:
     when ``issue`` was read, outside the hold (ingest); an apply that ended since may
-    have written over what it shows without looking (issue 19), so it is read again."""
+    have written over what it shows without looking (issue 19), so it is read again.
+    ``mark``: the signed webhook this read is for (ingest), set by the send's last
+    update of the twin, or by an update of its own when the send updates nothing."""
     # Issue 19: a lease this call takes ends with its last update of the twin (one write
     # instead of two); re-entered from an apply, which holds the twin, it is apply's to end.
     ending = not held_here(twin)
     if ending and _nothing_to_write(issue, twin, deps=deps, force=force, repair=repair):
+        if mark is not None:
+            mark.write()
         return False  # issue 19: a read that changes nothing takes no lease (two writes)
     try:
         with holding(twin):
             if _read_before_an_apply(issue, twin, read_at):
                 raise TwinBusy(f"{twin.local_key} written since read", delay=BUSY_RETRY_S)
-            return _send(issue, twin, deps=deps, force=force, repair=repair, ending=ending)
+            sent = _send(
+                issue, twin, deps=deps, force=force, repair=repair, ending=ending, mark=mark
+            )
     except TwinGone:
         return False
+    if mark is not None:
+        mark.write()  # (nothing, when the send's update carried it)
+    return sent
 
 
 def _nothing_to_write(
@@ -213,12 +224,17 @@ def _send(
     force: bool,
     repair: Sequence[str],
     ending: bool,
+    mark: Mark | None = None,
 ) -> bool:
     """The send itself, the twin held; ``ending``: its last update of the twin also ends
     the lease (:func:`chalicelib.sync.store.update_ending_lease`): nothing after that
     update writes the twin's registers (the entry's queue message, the history record and
     a parent brought under sync are not the twin's)."""
-    last_update = update_ending_lease if ending else _update
+
+    def last_update(twin: TwinModel, actions: list[Action]) -> None:
+        actions = mark.ride(actions) if mark is not None else actions
+        (update_ending_lease if ending else _update)(twin, actions)
+
     connection = get_connection(twin.connection_id)
     if connection is None or connection.status == "deleted":
         return False

@@ -1,8 +1,12 @@
-"""A captured webhook cannot be queued again (issue 13 item 9).
+"""A captured webhook sent again costs no tracker read and syncs nothing (issue 13 item 9).
 
 The signature covers the body only; ``X-Atlassian-Webhook-Identifier`` is not signed. So a
 captured body + signature sent again with a fresh identifier must still be a duplicate,
-and a signed body older than the dedup window must not be queued at all.
+and a signed body older than the accepted window must not be queued at all. Issue 19
+(ADR 0012): a signed delivery is no longer claimed at intake; ingest drops it before
+reading when the issue's twins have read past its signed timestamp (the mark rides on
+the twin's update the sync makes anyway), or, for an issue with no twin, when its body
+was claimed before. Jira Server's unsigned deliveries keep intake's body claim.
 """
 
 from __future__ import annotations
@@ -16,12 +20,17 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.errors import BadRequest
+from chalicelib.queues import QueueMessage
 from chalicelib.root import build_sync, root
+from chalicelib.store.models import TwinModel
 from chalicelib.store.namespaces import hook_body_key
+from chalicelib.sync.ingest import handle_ingest
 from chalicelib.sync.intake import MAX_AGE, take_webhook
 from chalicelib.sync.store import get_key
 from chalicelib.trackers.webhook import sign
 from tests.conftest import WEBHOOK_SECRET
+
+CID = "conn-replay"
 
 
 class Sent(list):
@@ -58,24 +67,124 @@ def cloud_headers(raw: bytes, identifier: str | None = None) -> dict[str, str]:
     }
 
 
-def test_a_captured_body_with_a_new_identifier_is_not_queued_again(intake):
+def test_a_captured_body_with_a_new_identifier_meets_the_queue_s_deduplication(intake):
+    """Within five minutes the FIFO queue drops the copy: each carries the body's hash as
+    its deduplication id, whatever its delivery id."""
     sent, deps = intake
     raw = body(now_ms())
     assert take_webhook(cloud_headers(raw, "first"), {}, raw, deps=deps)["status"] == "queued"
-    for _ in range(5):
-        answer = take_webhook(cloud_headers(raw), {}, raw, deps=deps)
-        assert answer["status"] == "duplicate"
-    assert len(sent) == 1
+    take_webhook(cloud_headers(raw), {}, raw, deps=deps)
+    assert len({dedup_id for _, dedup_id in sent}) == 1
 
 
-def test_the_same_identifier_is_still_a_duplicate(intake):
-    sent, deps = intake
-    raw = body(now_ms())
-    headers = cloud_headers(raw, "first")
-    take_webhook(headers, {}, raw, deps=deps)
-    retry = {**headers, "X-Atlassian-Webhook-Retry": "1"}
-    assert take_webhook(retry, {}, raw, deps=deps)["status"] == "duplicate"
-    assert len(sent) == 1
+@pytest.fixture
+def synced(node):
+    """OPS-1 on this end, linked as a twin in a connection (its peer private: nothing is
+    called out), and the worker's deps over a memory tracker."""
+    from tests.factories.connections import saved_connection
+    from tests.factories.memory_tracker import MemoryTracker
+
+    tracker = MemoryTracker.with_projects("OPS")
+    key = tracker.add_issue("OPS", "First").key
+    saved_connection(CID)
+    TwinModel(connection_id=CID, local_key=key, remote_key="X-1").save()
+    sent = Sent()
+    worker = build_sync(root().settings, tracker=tracker, send=sent, fetch=lambda *a, **k: None)
+    return tracker, worker, key
+
+
+def deliver(raw: bytes, deps, *, identifier: str | None = None) -> None:
+    """Jira sends ``raw`` (signed) to the webhook; ingest takes what intake queued."""
+    queued = Sent()
+    api = build_sync(root().settings, send=queued, fetch=lambda *a, **k: None)
+    assert take_webhook(cloud_headers(raw, identifier), {}, raw, deps=api)["status"] == "queued"
+    for message, _ in queued:
+        handle_ingest(QueueMessage("m", "r", message, None, 1, "arn:ingest"), deps=deps)
+
+
+def reads(tracker) -> int:
+    return tracker.calls.count("get_issue")
+
+
+def delivery(key: str, timestamp: int) -> bytes:
+    payload = json.loads(body(timestamp))
+    payload["issue"]["key"] = key
+    return json.dumps(payload).encode()
+
+
+def test_a_captured_delivery_sent_again_reads_nothing_and_sends_nothing(synced):
+    tracker, worker, key = synced
+    tracker.edit(key, summary="Edited by Alice")
+    raw = delivery(key, now_ms())
+    deliver(raw, worker, identifier="first")
+    assert reads(tracker) == 1
+    assert TwinModel.get(CID, key).last_sent_version == 1
+
+    for _ in range(3):  # after the queue's five minutes, under fresh identifiers
+        deliver(raw, worker)
+    assert reads(tracker) == 1
+    assert TwinModel.get(CID, key).last_sent_version == 1
+
+
+def test_the_guard_costs_a_synced_change_no_write_of_its_own(synced):
+    """Issue 19: the mark rides on the twin's update that records the send."""
+    from tests.functional.test_send_direct import dynamodb_requests, writes
+
+    tracker, worker, key = synced
+    tracker.edit(key, summary="Edited by Alice")
+    raw = delivery(key, now_ms())
+    with dynamodb_requests() as made:
+        deliver(raw, worker)
+    assert writes(made).count("UpdateItem twins") == 2  # the lease; the send's, with the mark
+    assert get_key(hook_body_key(hashlib.sha256(raw).hexdigest())) is None
+    assert TwinModel.get(CID, key).webhook_seen is not None
+
+
+def test_a_late_delivery_older_than_one_read_since_is_dropped(synced):
+    tracker, worker, key = synced
+    at = now_ms()
+    tracker.edit(key, summary="Edited by Alice")
+    deliver(delivery(key, at), worker)
+    deliver(delivery(key, at - 5_000), worker)  # an earlier change's, arriving late
+    assert reads(tracker) == 1
+    tracker.edit(key, summary="Edited again")
+    deliver(delivery(key, at + 1), worker)  # a newer one is read
+    assert reads(tracker) == 2
+    assert TwinModel.get(CID, key).last_sent_version == 2
+
+
+def test_a_read_that_sends_nothing_still_remembers_the_delivery(synced):
+    """A change to something this connection does not sync: the read writes nothing else,
+    so the mark makes its own small update, and a replay of it reads nothing."""
+    tracker, worker, key = synced
+    deliver(delivery(key, now_ms()), worker)
+    assert reads(tracker) == 1
+    version = TwinModel.get(CID, key).last_sent_version
+    quiet = delivery(key, now_ms() + 1)
+    deliver(quiet, worker)  # nothing new: the issue is as sent
+    assert reads(tracker) == 2
+    assert TwinModel.get(CID, key).last_sent_version == version
+    deliver(quiet, worker)
+    assert reads(tracker) == 2
+
+
+def test_an_issue_with_no_twin_claims_the_body_at_ingest(node):
+    """Nothing to carry the mark: the body's hash is claimed (one conditional put), for
+    at least as long as its signed timestamp is accepted."""
+    from tests.factories.memory_tracker import MemoryTracker
+
+    tracker = MemoryTracker.with_projects("OPS")
+    key = tracker.add_issue("OPS", "Not synced").key
+    worker = build_sync(root().settings, tracker=tracker, send=Sent(), fetch=lambda *a, **k: None)
+    ahead = now_ms() + 10 * 60_000  # Jira's clock ten minutes ahead of ours
+    raw = delivery(key, ahead)
+    deliver(raw, worker)
+    deliver(raw, worker)
+    assert reads(tracker) == 1
+    item = get_key(hook_body_key(hashlib.sha256(raw).hexdigest()))
+    assert item is not None
+    remembered_until = item.expires_at.timestamp() * 1000
+    assert remembered_until >= ahead + MAX_AGE / timedelta(milliseconds=1)
 
 
 def test_two_changes_are_two_messages(intake):
@@ -94,17 +203,6 @@ def test_the_queue_deduplicates_by_the_body_too(intake):
     ((_, dedup_id),) = sent
     assert len(dedup_id) <= 128  # SQS's limit, whatever the identifier's length
     assert dedup_id.endswith(hashlib.sha256(raw).hexdigest())
-
-
-def test_the_body_is_remembered_at_least_as_long_as_a_timestamp_is_accepted(intake):
-    _, deps = intake
-    ahead = now_ms() + 10 * 60_000  # Jira's clock ten minutes ahead of ours
-    raw = body(ahead)
-    take_webhook(cloud_headers(raw), {}, raw, deps=deps)
-    item = get_key(hook_body_key(hashlib.sha256(raw).hexdigest()))
-    assert item is not None
-    remembered_until = item.expires_at.timestamp() * 1000
-    assert remembered_until >= ahead + MAX_AGE / timedelta(milliseconds=1)
 
 
 def test_a_signed_delivery_older_than_the_window_is_refused(intake):
@@ -169,13 +267,12 @@ def test_a_delivery_that_could_not_be_queued_is_taken_on_jira_s_retry(node):
 
     sent = Flaky()
     deps = build_sync(root().settings, send=sent, fetch=lambda *a, **k: None)
-    raw = body(now_ms())
-    headers = cloud_headers(raw, "first")
+    raw = body(None)
+    query = {"secret": WEBHOOK_SECRET}  # Jira Server: the body is claimed at intake
     with pytest.raises(ConnectionError):
-        take_webhook(headers, {}, raw, deps=deps)
-    retry = {**headers, "X-Atlassian-Webhook-Retry": "1"}
-    assert take_webhook(retry, {}, raw, deps=deps)["status"] == "queued"
-    assert take_webhook(retry, {}, raw, deps=deps)["status"] == "duplicate"
+        take_webhook({}, query, raw, deps=deps)
+    assert take_webhook({}, query, raw, deps=deps)["status"] == "queued"
+    assert take_webhook({}, query, raw, deps=deps)["status"] == "duplicate"
     assert len(sent) == 2  # the refused attempt and the retry
 
 
@@ -205,10 +302,11 @@ def test_our_own_change_is_ignored_once_a_worker_knows_who_we_are(node):
     assert len(sent) == 2
 
 
-def test_jira_s_retry_over_http_is_queued_once_with_one_key(client, node):
+def test_jira_s_retry_over_http_is_queued_once_and_writes_nothing(client, node):
     """A Cloud delivery and Jira's retry of it (same identifier, same stored body, a
-    retry count): one ingest message. Issue 19: the body's key alone catches it, so the
-    delivery costs one conditional write (no ``hook#<id>`` key any more)."""
+    retry count): one ingest message, the queue's deduplication dropping the copy. Issue
+    19: intake writes no key for a signed delivery (no ``hook#<id>``, no body claim:
+    ingest's guard, ADR 0012)."""
     import boto3
 
     from chalicelib.store.namespaces import hook_key
@@ -220,10 +318,10 @@ def test_jira_s_retry_over_http_is_queued_once_with_one_key(client, node):
     again = client.http.post("/webhooks/jira", headers=retry, body=raw)
     assert [json.loads(first.body)["status"], json.loads(again.body)["status"]] == [
         "queued",
-        "duplicate",
+        "queued",
     ]
     sqs = boto3.client("sqs")
     got = sqs.receive_message(QueueUrl=node["TWINSYNC_QUEUE_INGEST_URL"], MaxNumberOfMessages=10)
     assert len(got.get("Messages", [])) == 1
-    assert get_key(hook_body_key(hashlib.sha256(raw).hexdigest())) is not None
+    assert get_key(hook_body_key(hashlib.sha256(raw).hexdigest())) is None
     assert get_key(hook_key("delivery-1")) is None
