@@ -3,8 +3,8 @@
 It wraps the real adapter (the sync stages get it through ``SyncDeps``), so live sync and
 bulk jobs draw from one budget without either knowing about it:
 
-- every call is counted; counts are flushed to the shared usage counter about once a
-  second (one DynamoDB write, not one per call);
+- every call is counted; counts are flushed to the shared usage counter every 25 calls
+  or about every half window (one DynamoDB write, not one per call);
 - a 429 answer pauses every bulk job for its ``Retry-After`` (the error still goes up, so
   the live stage retries through its queue as before);
 - on Jira Cloud, writes to one issue are kept under the per-issue caps: a short wait is
@@ -44,7 +44,11 @@ from chalicelib.trackers.pacing import IssueWriteCaps, budget_for
 
 log = logging.getLogger("twinsync.ops.paced")
 
-FLUSH_EVERY_S = 1.0
+# Issue 19: every second was a write per change on each node at a change a second (the
+# counter was a sixth of a change's writes). Jobs read the larger of this window's usage
+# and the last's, so counts half a window (5 s of 10) late change no admission, and a
+# burst of live calls (what makes jobs yield) is flushed by its count.
+FLUSH_EVERY_S = 5.0
 FLUSH_AT_CALLS = 25
 MAX_INLINE_WAIT_S = 2.5
 

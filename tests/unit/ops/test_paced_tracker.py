@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.trackers.base import Body, IssueFields, RateLimited
-from chalicelib.trackers.paced import PacedTracker, paced
+from chalicelib.trackers.paced import FLUSH_EVERY_S, PacedTracker, paced
 from tests.factories import project
 from tests.factories.memory_tracker import MemoryTracker
 
@@ -46,12 +46,15 @@ def test_calls_are_counted_and_flushed_in_batches():
     tracker.get_issue("SUP-1")
     assert usage == [25]
     tracker.get_issue("SUP-1")
-    time.now += 1.5
+    time.now += 1.5  # a second and a half: still counting
     tracker.get_issue("SUP-1")
-    assert usage == [25, 2]
+    assert usage == [25]
+    time.now += FLUSH_EVERY_S
+    tracker.get_issue("SUP-1")
+    assert usage == [25, 3]
     tracker.get_issue("SUP-1")
     tracker.flush()
-    assert usage == [25, 2, 1]
+    assert usage == [25, 3, 1]
 
 
 def test_a_429_pauses_jobs_and_still_reaches_the_caller():
