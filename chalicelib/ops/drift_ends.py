@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from pynamodb.expressions.update import Action
+
 from chalicelib.ops.drift import EndRepair, FieldView, InvalidView, TwinView, parse_batch
 from chalicelib.rules import merge
 from chalicelib.rules.select import outgoing_rule
@@ -31,7 +33,7 @@ from chalicelib.store.namespaces import inbox_pk, outbox_pk
 from chalicelib.sync.links import end_origin, get_connection, is_local, peer_end
 from chalicelib.sync.outgoing import send_replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import get_twin, holding, twin_by_remote
+from chalicelib.sync.store import get_twin, holding, twin_by_remote, update_ending_lease
 from chalicelib.trackers.base import Issue, NotFound, PermissionDenied
 
 log = logging.getLogger("twinsync.ops.drift")
@@ -165,46 +167,58 @@ def answer_views(
 # --- repairing this end -------------------------------------------------------------------------
 
 
-def forget_lost_mirrors(twin: TwinModel, issue: Issue) -> int:
-    """Drop map entries whose mirror is gone from the tracker, so the other end's resend
-    creates it again (a mapped comment is otherwise taken as present); how many."""
+def lost_mirrors(
+    comment_map: Mapping[str, Any], attachment_map: Mapping[str, Any], issue: Issue
+) -> tuple[set[str], set[str]]:
+    """The map entries (remote ids) whose mirror ``issue`` lacks: comments, attachments.
+    A skipped attachment (``skipped:...``) has no mirror to lose."""
     comments = {c.id for c in issue.comments}
     files = {a.id for a in issue.attachments}
-    comment_map = dict(twin.comment_map or {})
-    kept_comments = {
-        rid: known
+    lost_comments = {
+        rid
         for rid, known in comment_map.items()
-        if str(known.get("local_id") if isinstance(known, Mapping) else known) in comments
+        if str(known.get("local_id") if isinstance(known, Mapping) else known) not in comments
     }
-    attachment_map = dict(twin.attachment_map or {})
-    kept_files = {
-        rid: lid
+    lost_files = {
+        rid
         for rid, lid in attachment_map.items()
-        if str(lid).startswith("skipped:") or str(lid) in files
+        if not str(lid).startswith("skipped:") and str(lid) not in files
     }
-    dropped = len(comment_map) - len(kept_comments) + len(attachment_map) - len(kept_files)
-    if dropped:
-        twin.update(
-            actions=[
-                TwinModel.comment_map.set(kept_comments),
-                TwinModel.attachment_map.set(kept_files),
-            ]
-        )
-    return dropped
+    return lost_comments, lost_files
 
 
 def repair(
     connection: ConnectionModel, twin: TwinModel, action: EndRepair, *, deps: SyncDeps
 ) -> dict[str, Any]:
-    """Forget lost mirrors, then (if asked) take fresh registers and resend with force."""
+    """Forget lost mirrors, so the other end's resend creates them again (a mapped
+    comment is otherwise taken as present), then (if asked) take fresh registers and
+    resend with force.
+
+    Both under the twin's lease: an apply that maps a comment meanwhile is not written
+    over (it holds the twin too). Only entries the twin had before the issue was read can
+    be lost: one an apply added since (its mirror made after the read) is kept."""
+    before_comments = dict(twin.comment_map or {})
+    before_files = dict(twin.attachment_map or {})
     try:
         issue = deps.tracker.get_issue(twin.local_key)
     except (NotFound, PermissionDenied):
         return {"key": twin.local_key, "repaired": False, "error": "issue not found"}
-    forgotten = forget_lost_mirrors(twin, issue)
+    lost_comments, lost_files = lost_mirrors(before_comments, before_files, issue)
+    forgotten = len(lost_comments) + len(lost_files)
     sent = False
-    if action.acts:
-        with holding(twin):  # the registers change: an ingest or apply waits
+    if not forgotten and not action.acts:
+        return {"key": twin.local_key, "repaired": True, "forgotten": 0, "resent": sent}
+    with holding(twin):  # the maps and registers change: an ingest or apply waits
+        if forgotten:
+            update = _update if action.acts else update_ending_lease
+            update(
+                twin,
+                [  # the maps as they are now (the hold read them), less what was lost
+                    TwinModel.comment_map.set(_less(twin.comment_map, lost_comments)),
+                    TwinModel.attachment_map.set(_less(twin.attachment_map, lost_files)),
+                ],
+            )
+        if action.acts:
             if action.fields:
                 try:
                     replica = _replica(connection, twin, issue, deps)
@@ -221,6 +235,14 @@ def repair(
                 twin.update(actions=[TwinModel.merge_state.set(merge.dump(state))])
             sent = send_replica(issue, twin, deps=deps, force=True, repair=action.fields)
     return {"key": twin.local_key, "repaired": True, "forgotten": forgotten, "resent": sent}
+
+
+def _less(entries: Mapping[str, Any] | None, lost: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in (entries or {}).items() if k not in lost}
+
+
+def _update(twin: TwinModel, actions: list[Action]) -> None:
+    twin.update(actions=actions)
 
 
 def parse_repairs(items: Any) -> list[tuple[str, str | None, EndRepair]]:

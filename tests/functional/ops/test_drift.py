@@ -172,3 +172,34 @@ def test_bad_input_is_refused_and_starts_nothing(ops):
 def test_the_node_route_needs_the_peer_token(ops):
     status, body = ops.api("POST", f"/node/v1/connections/{ops.connection_id}/drift", {})
     assert status == 401, body
+
+
+def test_a_repair_does_not_forget_a_comment_an_apply_mapped_after_the_twin_was_read(ops):
+    """The repair works on the twin as the drift job read it. An apply that maps a new
+    comment before the repair writes must keep its entry: the repair forgets lost mirrors
+    under the twin's lease, from the maps as they are then (else the next resend would
+    post that comment a second time)."""
+    from chalicelib.ops.drift import EndRepair
+    from chalicelib.ops.drift_ends import repair as repair_end
+    from chalicelib.root import root
+    from chalicelib.store.models import TwinModel
+    from chalicelib.sync.links import get_connection
+
+    key, other = ops.sync_pair("Two comments")
+    add_human_comment(ops, key, "c-ops-1", "first")
+    (mirror,) = ops.tracker.issues[other].comments
+    connection = get_connection(ops.other_id)
+    (stale,) = [t for t in TwinModel.query(ops.other_id) if t.local_key == other]
+    ops.tracker.delete_comment(other, mirror.id)  # lost: the repair forgets it
+    add_human_comment(ops, key, "c-ops-2", "second")  # an apply maps it meanwhile
+    (second,) = ops.tracker.issues[other].comments
+
+    deps = root().sync
+    outcome = repair_end(connection, stale, EndRepair(), deps=deps)
+
+    assert outcome["forgotten"] == 1
+    kept = TwinModel.get(ops.other_id, other, consistent_read=True).comment_map
+    assert [str(v.get("local_id") if isinstance(v, dict) else v) for v in kept.values()] == [
+        second.id
+    ]
+    assert TwinModel.get(ops.other_id, other, consistent_read=True).lease_until is None
