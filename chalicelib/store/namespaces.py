@@ -16,7 +16,7 @@ key                                        TTL                    owner
 ``pull#<connection>``                      none                   sync.private
 ``poll#<connection>``                      none                   sync.private
 ``hook#<delivery id>`` (until issue 19)    2 days                 sync.intake
-``hook-body#<sha256 of the body>``         2 days 30 minutes      sync.intake, sync.hook_guard
+``hook-body#<sha256 of the body>``         2 days 30 minutes      sync.hook_guard
 ``replica#<connection>#<replica id>``      30 days                sync.inbox
 ``refused#<connection>#<remote key>``      none                   sync.refusals
 ``tstat-pull#<connection>``                none                   sync.twin_status
@@ -114,7 +114,8 @@ def hook_key(delivery_id: str) -> str:
 
 
 def hook_body_key(body_sha256: str) -> str:
-    """A webhook body already queued, whatever the (unsigned) delivery id it came with."""
+    """A webhook body already read, whatever the (unsigned) delivery id it came with
+    (``<sha256>``, or ``<sha256>:<issue id>`` for a link event's other issue)."""
     return f"hook-body#{body_sha256}"
 
 

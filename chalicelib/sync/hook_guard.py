@@ -1,26 +1,28 @@
-"""A signed webhook's replay guard, kept on the twins it is about (issue 19; ADR 0012).
+"""A webhook's replay guard, kept on the twins it is about (issue 19; ADR 0012).
 
 A captured Jira Cloud delivery (body and signature) can be sent again under a fresh
 delivery id for as long as its signed timestamp is accepted (two days,
-:mod:`chalicelib.sync.intake`). A replay must cost no tracker read. Each twin remembers
-``webhook_seen``: the signed timestamp of the newest delivery whose issue this end has
-read since. A webhook only says "this issue changed at ``timestamp``", and a read made
-after that delivery arrived shows that change (and every earlier one). So a hint whose
-timestamp is not newer than every one of the issue's twins' ``webhook_seen`` has nothing
-to show: ingest drops it before reading. This covers a replay and a late or retried
-delivery, too.
+:mod:`chalicelib.sync.intake`), and Jira retries a delivery it thinks failed. A copy must
+cost no tracker read. Each twin remembers ``webhook_seen``: the timestamp of the newest
+delivery whose issue this end has read since. A webhook only says "this issue changed at
+``timestamp``", and a read made after that delivery arrived shows that change (and every
+earlier one). So a hint whose timestamp is not newer than every one of the issue's
+twins' ``webhook_seen`` has nothing to show: ingest drops it before reading. This covers
+a replay and a late or retried delivery, too.
 
 The mark rides on the twin's update the send makes anyway (:class:`Mark`), so a synced
-change costs no write for its guard; it used to cost one put of the body's hash at
-intake. Only a read that writes nothing to the twin (a change to something this
+change costs no write for its guard; until issue 19 intake put the body's hash for every
+delivery. Only a read that writes nothing to the twin (a change to something this
 connection does not sync) makes the mark's own small update.
 
-An issue with no twin (yet) has nothing to carry the mark: its hint claims the body's
-hash instead (one conditional put, ``hook-body#...``), as intake did for every delivery.
-A twin made later has no mark: a replay of a body from before it costs one read, then
-the mark stops the next. Unsigned deliveries (Jira Server: its URL secret signs nothing,
-and its ``timestamp`` is whatever the sender wrote) keep intake's body claim and carry
-no ``signed_at``.
+An issue with no twin (yet), or a delivery without a timestamp, has nothing to compare:
+its hint claims the body's hash instead (one conditional put, ``hook-body#...``). A twin
+made later has no mark: a replay of a body from before it costs one read, then the mark
+stops the next.
+
+An unsigned delivery's (Jira Server) timestamp is whatever the sender wrote: intake caps
+it at our clock, so a forged one from the future cannot make the twins drop the real
+deliveries that follow.
 """
 
 from __future__ import annotations
@@ -45,15 +47,14 @@ BODY_SEEN_FOR = MAX_AGE + 2 * CLOCK_SKEW  # outlives the window of any accepted 
 
 
 def is_news(hint: IngestMessage, twins: Sequence[TwinModel]) -> bool:
-    """Should ingest read the issue for ``hint``? False for a signed delivery that every
-    twin of its issue has read past, or (no twin) whose body was claimed before."""
-    if hint.signed_at is None:
-        return True
-    if twins:
-        at = hint.signed_at
-        return any(twin.webhook_seen is None or twin.webhook_seen < at for twin in twins)
+    """Should ingest read the issue for ``hint``? False for a webhook's that every twin
+    of its issue has read past, or (no twin, no timestamp) whose body was claimed before.
+    Any other hint (the sweep's, a job's, "sync this issue") is read."""
     if not hint.replay_claim:
-        return True
+        return True  # not a webhook's
+    at = hint.event_at
+    if at is not None and twins:
+        return any(twin.webhook_seen is None or twin.webhook_seen < at for twin in twins)
     return claim(hint.replay_claim, "queued", ttl=BODY_SEEN_FOR)
 
 
@@ -61,16 +62,14 @@ class Mark:
     """The mark of one twin's read for a signed delivery: set by the send's last update of
     the twin (:meth:`ride`), or by :meth:`write` when the send updated nothing."""
 
-    def __init__(self, twin: TwinModel, signed_at: int | None) -> None:
+    def __init__(self, twin: TwinModel, event_at: int | None) -> None:
         self.twin = twin
-        newer = signed_at is not None and (
-            twin.webhook_seen is None or twin.webhook_seen < signed_at
-        )
-        self.signed_at = signed_at if newer else None
+        newer = event_at is not None and (twin.webhook_seen is None or twin.webhook_seen < event_at)
+        self.event_at = event_at if newer else None
 
     def ride(self, actions: list[Action]) -> list[Action]:
         """``actions`` and, once, the mark (the update carrying them is the twin's)."""
-        at, self.signed_at = self.signed_at, None
+        at, self.event_at = self.event_at, None
         seen = self.twin.webhook_seen  # (as the lease's update returned it, when held)
         if at is None or (seen is not None and seen >= at):
             return actions
@@ -78,9 +77,9 @@ class Mark:
 
     def write(self) -> None:
         """The mark's own update, when no update carried it: only ever moves it forward."""
-        if self.signed_at is None:
+        if self.event_at is None:
             return
-        at, self.signed_at = self.signed_at, None
+        at, self.event_at = self.event_at, None
         try:
             self.twin.update(
                 actions=[TwinModel.webhook_seen.set(at)],

@@ -1,8 +1,8 @@
 """Ingest: a hint that an issue changed becomes a replica in each of its connections' outboxes.
 
 The webhook (or the reconcile sweep, or "sync this issue") is only a hint: the issue is
-re-read from the tracker, unless it is a signed webhook its twins have read past already
-(a replay, or late: :mod:`chalicelib.sync.hook_guard`). Changes made by the integration
+re-read from the tracker, unless it is a webhook's its twins have read past already (a
+replay, or late: :mod:`chalicelib.sync.hook_guard`). Changes made by the integration
 user are ours and never synced back; an edit made here that an apply overwrote before it
 was read is found in the changelog at this read (:mod:`chalicelib.sync.recovery`), and a
 read that an apply wrote over meanwhile is made again. The issue is sent to each of its twins
@@ -37,7 +37,8 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
     ref = hint.ref
     if not ref:
         return
-    known = twins_of_issue(hint.issue_key) if hint.signed_at and hint.issue_key else None
+    timed = hint.replay_claim and hint.event_at is not None  # a webhook's, with its time
+    known = twins_of_issue(hint.issue_key) if timed and hint.issue_key else None
     if not hook_guard.is_news(hint, known or ()):
         log.info("a delivery for %s read past already (a replay, or late): dropped", ref)
         return
@@ -55,7 +56,7 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
     # (the twins read for the guard, unless the issue's key moved since the delivery)
     twins = known if known is not None and issue.key == hint.issue_key else None
     for twin in twins_of_issue(issue.key) if twins is None else twins:
-        mark = hook_guard.Mark(twin, hint.signed_at)
+        mark = hook_guard.Mark(twin, hint.event_at)
         try:
             send_replica(issue, twin, deps=deps, read_at=read_at, mark=mark)
         except PermanentFailure as exc:  # e.g. this connection's script: the others go on

@@ -42,9 +42,9 @@ class IngestMessage(
     author_id: str | None = None
     delivery_id: str | None = None
     connection_id: str | None = None
-    # a signed (Jira Cloud) delivery's: its signed timestamp (ms) and the key its body is
-    # claimed under when the issue has no twin to remember it (chalicelib.sync.hook_guard)
-    signed_at: int | None = None
+    # a webhook's: its timestamp (ms; capped at our clock when unsigned) and the key its
+    # body is claimed under when no twin can remember it (chalicelib.sync.hook_guard)
+    event_at: int | None = None
     replay_claim: str | None = None
 
     @classmethod
@@ -53,7 +53,7 @@ class IngestMessage(
         event: ChangeEvent,
         *,
         source: str = "webhook",
-        signed_at: int | None = None,
+        event_at: int | None = None,
         replay_claim: str | None = None,
     ) -> IngestMessage:
         return cls(
@@ -63,7 +63,7 @@ class IngestMessage(
             kind=event.kind,
             author_id=event.author_id,
             delivery_id=event.delivery_id,
-            signed_at=signed_at,
+            event_at=event_at,
             replay_claim=replay_claim,
         )
 
@@ -77,7 +77,7 @@ class IngestMessage(
             author_id=_body_str(body, "author_id"),
             delivery_id=_body_str(body, "delivery_id"),
             connection_id=_body_str(body, "connection_id"),
-            signed_at=_body_int(body, "signed_at"),
+            event_at=_body_int(body, "event_at"),
             replay_claim=_body_str(body, "replay_claim"),
         )
 
@@ -90,7 +90,7 @@ class IngestMessage(
             "delivery_id": self.delivery_id,
             "source": self.source,
             "connection_id": self.connection_id,
-            **({"signed_at": self.signed_at} if self.signed_at is not None else {}),
+            **({"event_at": self.event_at} if self.event_at is not None else {}),
             **({"replay_claim": self.replay_claim} if self.replay_claim else {}),
         }
 

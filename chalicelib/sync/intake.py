@@ -1,30 +1,24 @@
-"""Webhook intake: verify, drop duplicates, queue a small ingest message. Nothing else.
+"""Webhook intake: verify, refuse a stale signed delivery, queue a small ingest message.
 
-No tracker call and no rule runs here, so the answer is fast and a burst of webhooks
-costs queue messages, not tracker quota. A change made by the integration user (our own
-write, echoed by the tracker) is ``ignored`` here once a worker has learnt that user's id
-(:meth:`SyncDeps.known_integration_user_id`); until then ingest skips it, as before.
+No tracker call, no rule run and no DynamoDB write here, so the answer is fast and a
+burst of webhooks costs queue messages, not tracker quota. A change made by the
+integration user (our own write, echoed by the tracker) is ``ignored`` here once a
+worker has learnt that user's id (:meth:`SyncDeps.known_integration_user_id`); until
+then ingest skips it, as before.
 
 Duplicates and replays. The signature covers the body, not the delivery id
 (``X-Atlassian-Webhook-Identifier``), so whoever captured one delivery could send it again
-under fresh ids. Within five minutes the FIFO queue's deduplication (by the body's hash)
-drops a copy, so racing copies meet there. After that:
-
-- a signed (Jira Cloud) delivery is queued with its signed ``timestamp``, and ingest drops
-  it before any tracker read when every twin of its issue has read past that timestamp
-  (:mod:`chalicelib.sync.hook_guard`, ADR 0012: the mark rides on the twin's update the
-  sync makes anyway, issue 19), or, for an issue with no twin, when its body was claimed
-  before. A signed delivery whose ``timestamp`` is outside ``[now - MAX_AGE, now +
-  CLOCK_SKEW]`` is refused with ``400 stale_webhook`` and queues nothing, so a replay is
-  caught by one or the other;
-- Jira Server (``?secret=``) signs nothing: whoever holds its URL can forge any body, and
-  its ``timestamp`` cannot be trusted. Its body is remembered here (one conditional put
-  of the body's hash, no read), and a body seen before is a ``duplicate``.
-
-Jira's retry of a delivery carries the same id and the same stored body, so the body
-alone catches it; the id adds nothing the body does not (issue 19: it was a second write
-per webhook). A retry whose body differed would cost one more ingest, which re-reads the
-issue and finds nothing new to send (ingest is idempotent).
+under fresh ids; Jira's retry of a delivery carries the same id and the same body. Within
+five minutes the FIFO queue's deduplication by the body's hash drops a copy (racing
+copies meet there). After that, ingest drops it before any tracker read
+(:mod:`chalicelib.sync.hook_guard`, ADR 0012): the hint carries the delivery's
+``timestamp`` (capped at our clock when the delivery is unsigned: Jira Server signs
+nothing, so whoever holds its URL can write any), and every twin of the issue remembers
+the newest one it has read past; an issue with no twin has the body's hash claimed
+instead. Until issue 19 intake claimed every body's hash itself (one conditional put per
+webhook). A signed (Jira Cloud) delivery whose signed ``timestamp`` is outside ``[now -
+MAX_AGE, now + CLOCK_SKEW]`` is refused with ``400 stale_webhook`` and queues nothing;
+a body's claim outlives that window, so a replay is caught by one or the other.
 """
 
 from __future__ import annotations
@@ -32,17 +26,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
-from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
 from chalicelib.errors import BadRequest, Unauthorized
-from chalicelib.store.models import KeyModel
 from chalicelib.store.namespaces import hook_body_key, hook_dedup
-from chalicelib.sync.hook_guard import BODY_SEEN_FOR, CLOCK_SKEW, MAX_AGE
+from chalicelib.sync.hook_guard import CLOCK_SKEW, MAX_AGE
 from chalicelib.sync.ingest_message import IngestMessage, enqueue_ingest
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import claim
 from chalicelib.trackers.changes import ChangeEvent
 from chalicelib.trackers.webhook import (
     BadWebhook,
@@ -72,34 +63,23 @@ def take_webhook(
         _refuse_stale(event)
     ours = deps.known_integration_user_id()
     if ours and event.author_id == ours:
-        # our own write (an apply): ingest would skip it; dropping it here saves the
-        # dedup writes, a queue message and an ingest invocation per synced change
+        # our own write (an apply): ingest would skip it; dropping it here saves a queue
+        # message and an ingest invocation per synced change
         return {"status": "ignored"}
     body_hash = hashlib.sha256(raw_body).hexdigest()
-    claimed = hook_body_key(body_hash)
-    # unsigned: one conditional put, no read; claimed before the message is queued, so a
-    # function that dies in between drops this one hint: the reconcile sweep brings the
-    # change instead (as for any webhook Jira never sent). Signed: ingest's guard
-    if not signed and not claim(claimed, "queued", ttl=BODY_SEEN_FOR):
-        return {"status": "duplicate"}
+    event_at = event.timestamp
+    if event_at is not None and not signed:  # anyone's words: never ahead of our clock
+        event_at = min(event_at, int(time.time() * 1000))
 
-    def hint(one: ChangeEvent, replay_claim: str) -> IngestMessage:
-        if not signed:
-            return IngestMessage.from_event(one, source="webhook")
+    def hint(one: ChangeEvent, claim_as: str) -> IngestMessage:
         return IngestMessage.from_event(
-            one, source="webhook", signed_at=event.timestamp, replay_claim=replay_claim
+            one, source="webhook", event_at=event_at, replay_claim=hook_body_key(claim_as)
         )
 
-    try:
-        enqueue_ingest(hint(event, claimed), deps=deps, dedup=hook_dedup(body_hash))
-        for other in events[1:]:  # an issue link: the other issue changed too
-            also = f"{body_hash}:{other.issue_id}"
-            enqueue_ingest(hint(other, hook_body_key(also)), deps=deps, dedup=hook_dedup(also))
-    except Exception:
-        if not signed:
-            with suppress(Exception):  # it expires anyway; the original error matters
-                KeyModel(key=claimed).delete()  # not queued: Jira's retry must get through
-        raise
+    enqueue_ingest(hint(event, body_hash), deps=deps, dedup=hook_dedup(body_hash))
+    for other in events[1:]:  # an issue link: the other issue changed too
+        also = f"{body_hash}:{other.issue_id}"
+        enqueue_ingest(hint(other, also), deps=deps, dedup=hook_dedup(also))
     return {"status": "queued"}
 
 

@@ -93,11 +93,16 @@ def synced(node):
     return tracker, worker, key
 
 
-def deliver(raw: bytes, deps, *, identifier: str | None = None) -> None:
-    """Jira sends ``raw`` (signed) to the webhook; ingest takes what intake queued."""
+def deliver(raw: bytes, deps, *, identifier: str | None = None, server: bool = False) -> None:
+    """Jira sends ``raw`` to the webhook (Cloud: signed; Server: the URL's secret); ingest
+    takes what intake queued."""
     queued = Sent()
     api = build_sync(root().settings, send=queued, fetch=lambda *a, **k: None)
-    assert take_webhook(cloud_headers(raw, identifier), {}, raw, deps=api)["status"] == "queued"
+    if server:
+        answer = take_webhook({}, {"secret": WEBHOOK_SECRET}, raw, deps=api)
+    else:
+        answer = take_webhook(cloud_headers(raw, identifier), {}, raw, deps=api)
+    assert answer["status"] == "queued"
     for message, _ in queued:
         handle_ingest(QueueMessage("m", "r", message, None, 1, "arn:ingest"), deps=deps)
 
@@ -244,36 +249,48 @@ def test_a_replayed_old_delivery_over_http_is_a_4xx_and_not_queued(client, node)
     assert got.get("Messages", []) == []
 
 
-def test_server_deliveries_have_no_signed_timestamp_and_are_deduplicated_by_body(intake):
-    sent, deps = intake
+def test_a_server_delivery_sent_again_reads_nothing(synced):
+    """Jira Server signs nothing, but its copies are dropped the same way."""
+    tracker, worker, key = synced
+    tracker.edit(key, summary="Edited by Alice")
+    raw = delivery(key, now_ms())
+    deliver(raw, worker, server=True)
+    deliver(raw, worker, server=True)
+    assert reads(tracker) == 1
+    assert TwinModel.get(CID, key).last_sent_version == 1
+
+
+def test_a_forged_server_timestamp_from_the_future_cannot_silence_the_issue(synced):
+    """Whoever holds a Server URL can write any ``timestamp``: intake caps it at our
+    clock, so the real deliveries that follow are still read."""
+    tracker, worker, key = synced
+    deliver(delivery(key, now_ms() + 365 * 86_400_000), worker, server=True)
+    assert TwinModel.get(CID, key).webhook_seen <= now_ms()
+    tracker.edit(key, summary="Edited by Alice")
+    deliver(delivery(key, now_ms() + 1), worker, server=True)
+    assert reads(tracker) == 2
+    assert TwinModel.get(CID, key).last_sent_version == 2  # Alice's edit went out
+
+
+def test_a_server_delivery_without_a_timestamp_claims_its_body_at_ingest(synced):
+    tracker, worker, _ = synced
     raw = body(None)
-    query = {"secret": WEBHOOK_SECRET}
-    assert take_webhook({}, query, raw, deps=deps)["status"] == "queued"
-    headers = {"X-Atlassian-Webhook-Identifier": "another"}
-    assert take_webhook(headers, query, raw, deps=deps)["status"] == "duplicate"
-    assert len(sent) == 1
+    deliver(raw, worker, server=True)
+    deliver(raw, worker, server=True)
+    assert reads(tracker) == 1
+    assert get_key(hook_body_key(hashlib.sha256(raw).hexdigest())) is not None
 
 
-def test_a_delivery_that_could_not_be_queued_is_taken_on_jira_s_retry(node):
-    """The delivery is remembered before it is queued (one conditional write per key, no
-    read); when the queue refuses it, it is forgotten again, so Jira's retry gets in."""
+def test_intake_writes_nothing(intake):
+    """Issue 19: no claim, no key: the queue's deduplication and ingest's guard do it."""
+    from tests.functional.test_send_direct import dynamodb_requests, writes
 
-    class Flaky(Sent):
-        def __call__(self, url, body, *, group_id, dedup_id, region):
-            if not self:
-                self.append(None)
-                raise ConnectionError("queue unavailable")
-            super().__call__(url, body, group_id=group_id, dedup_id=dedup_id, region=region)
-
-    sent = Flaky()
-    deps = build_sync(root().settings, send=sent, fetch=lambda *a, **k: None)
-    raw = body(None)
-    query = {"secret": WEBHOOK_SECRET}  # Jira Server: the body is claimed at intake
-    with pytest.raises(ConnectionError):
-        take_webhook({}, query, raw, deps=deps)
-    assert take_webhook({}, query, raw, deps=deps)["status"] == "queued"
-    assert take_webhook({}, query, raw, deps=deps)["status"] == "duplicate"
-    assert len(sent) == 2  # the refused attempt and the retry
+    _, deps = intake
+    cloud, server = body(now_ms()), body(now_ms() + 1, summary="Server")
+    with dynamodb_requests() as made:
+        take_webhook(cloud_headers(cloud), {}, cloud, deps=deps)
+        take_webhook({}, {"secret": WEBHOOK_SECRET}, server, deps=deps)
+    assert writes(made) == []
 
 
 def test_our_own_change_is_ignored_once_a_worker_knows_who_we_are(node):
