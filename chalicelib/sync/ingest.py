@@ -53,9 +53,11 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
         deletion.issue_gone(hint, deps=deps)
         return
     failed: PermanentFailure | None = None
-    # (the twins read for the guard, unless the issue's key moved since the delivery)
-    twins = known if known is not None and issue.key == hint.issue_key else None
-    for twin in twins_of_issue(issue.key) if twins is None else twins:
+    # the twins read for the guard, unless the issue's key moved since the delivery, or
+    # there were none then: one may have been made since (an apply's first sync), and this
+    # read may show an edit made after it
+    twins = known if known and issue.key == hint.issue_key else twins_of_issue(issue.key)
+    for twin in twins:
         mark = hook_guard.Mark(twin, hint.event_at)
         try:
             send_replica(issue, twin, deps=deps, read_at=read_at, mark=mark)

@@ -342,3 +342,24 @@ def test_jira_s_retry_over_http_is_queued_once_and_writes_nothing(client, node):
     assert len(got.get("Messages", [])) == 1
     assert get_key(hook_body_key(hashlib.sha256(raw).hexdigest())) is None
     assert get_key(hook_key("delivery-1")) is None
+
+
+def test_a_twin_made_while_the_issue_is_read_is_sent_that_read(node, monkeypatch):
+    """The guard reads the twins before the issue. None then (an apply's first sync is
+    about to save its twin), one by the time the read is back: the read goes to it."""
+    from tests.factories.connections import saved_connection
+    from tests.factories.memory_tracker import MemoryTracker
+
+    tracker = MemoryTracker.with_projects("OPS")
+    key = tracker.add_issue("OPS", "Made by an apply").key
+    saved_connection(CID)
+    worker = build_sync(root().settings, tracker=tracker, send=Sent(), fetch=lambda *a, **k: None)
+    read = tracker.get_issue
+
+    def read_while_linked(ref: str):
+        TwinModel(connection_id=CID, local_key=key, remote_key="X-1").save()
+        return read(ref)
+
+    monkeypatch.setattr(tracker, "get_issue", read_while_linked)
+    deliver(delivery(key, now_ms()), worker)
+    assert TwinModel.get(CID, key).last_sent_version == 1
