@@ -294,7 +294,7 @@ def main() -> None:
     print(
         f"node a (Jira Cloud sandbox) -> node c (Jira Server sandbox), summary edits at "
         f"{RATE:g}/s offered; per step each new twin's first change, then {per_step} "
-        "changes of random twins; each phase ends with a sweep of nodes a and c",
+        "changes of random twins; then a sweep of nodes a and c",
         flush=True,
     )
     print(" | ".join(HEADER), flush=True)
