@@ -63,10 +63,12 @@ class BenchStack:
         workdir: Path | None = None,
         *,
         webhook_jql: dict[str, str] | None = None,
+        node_settings: dict[str, dict[str, str]] | None = None,
         **schedule: float,
     ) -> None:
         """``webhook_jql``: node name -> the JQL filter of the tracker's webhook to it (nodes
-        b and c share tracker b here; in a deployment each tenant's node has its tracker)."""
+        b and c share tracker b here; in a deployment each tenant's node has its tracker).
+        ``node_settings``: node name -> extra ``TWINSYNC_*`` variables of that node."""
         import logging
         from dataclasses import replace
 
@@ -77,6 +79,12 @@ class BenchStack:
         if webhook_jql:
             nodes = {
                 name: replace(node, webhook_jql=webhook_jql.get(name, node.webhook_jql))
+                for name, node in spec.nodes.items()
+            }
+            spec = replace(spec, nodes=nodes)
+        if node_settings:
+            nodes = {
+                name: replace(node, settings=(*node.settings, *node_settings.get(name, {}).items()))
                 for name, node in spec.nodes.items()
             }
             spec = replace(spec, nodes=nodes)
@@ -137,6 +145,43 @@ class BenchStack:
             if not waiting:
                 return
             time.sleep(0.1)
+
+    def sweep(self, *names: str, timeout: float = 300.0) -> None:
+        """Run the reconcile sweep on nodes ``names`` now and wait until it, and the work it
+        queued, is done. Waits by the nodes' stats files, so the wait itself adds no AWS
+        request to the counters (:meth:`settle` asks SQS)."""
+        runs = {name: self._finished(name) for name in names}
+        for name in names:
+            self.stack.sweep_now(name)
+        deadline = time.monotonic() + timeout
+        while any(self._finished(name) <= runs[name] for name in names):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the sweep on {names} did not end in {timeout} s")
+            time.sleep(0.1)
+        self.idle(timeout=timeout)
+
+    def _finished(self, name: str) -> int:
+        return int(self.stack.node_stats(name).get("finished", {}).get("reconcile", 0))
+
+    def idle(self, quiet_s: float = 2.0, timeout: float = 300.0) -> None:
+        """Wait until no node's functions have run for ``quiet_s`` (by their stats files,
+        written every 0.5 s; no AWS request of the bench's own)."""
+
+        def runs() -> int:
+            return sum(
+                sum(self.stack.node_stats(name).get("invocations", {}).values())
+                for name in self.stack.nodes
+            )
+
+        deadline = time.monotonic() + timeout
+        last, since = runs(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            now = runs()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
 
     def sqs(self) -> Any:
         """A client of the embedded AWS's SQS (the nodes' queues)."""
@@ -199,6 +244,23 @@ class BenchStack:
             "invocations": invocations,
             "seconds": seconds,
         }
+
+
+def plus(*spans: tuple[dict[str, Any], dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Several (before, after) snapshot pairs as one pair whose difference is the sum of
+    theirs (for :func:`per_change` over windows that are not one stretch of time)."""
+    zero: dict[str, Any] = {
+        "aws": Counter(),
+        "tracker_calls": 0,
+        "tracker_routes": Counter(),
+        "invocations": Counter(),
+        "seconds": Counter(),
+    }
+    total: dict[str, Any] = {k: (Counter() if k != "tracker_calls" else 0) for k in zero}
+    for before, after in spans:
+        for k in zero:
+            total[k] = total[k] + (after[k] - before[k])
+    return zero, total
 
 
 def per_change(before: dict[str, Any], after: dict[str, Any], changes: int) -> dict[str, float]:

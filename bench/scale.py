@@ -5,15 +5,41 @@ are made straight in the two sandbox stores and linked as twins with a bulk-conn
 (no first sync: the benchmark is about what a change costs beside many twins, not about
 first syncs, which `pipeline.py` measures). At each step the population grows (by default
 10, then 100 twins; `BENCH_SCALE_TWINS=1000` gives 100 then 1,000), then Alice edits
-summaries of random twins at `BENCH_SCALE_RATE` changes a second, a twin never edited
-again before its last change has arrived (so every change is observable). A change is
-done when the twin's summary on the other tracker says so.
+summaries at `BENCH_SCALE_RATE` changes a second, a twin never edited again before its
+last change has arrived (so every change is observable). A change is done when the twin's
+summary on the other tracker says so. Each step has two phases, measured apart:
 
-Per step: changes per second end to end, latency p50/p95/p99, and per change the tracker
+- **first**: each twin made in this step is edited once, in random order: the twin's first
+  change since it was bulk-connected (10 at the first step, 90 at the second);
+- **later**: `BENCH_SCALE_CHANGES` / steps edits of random twins, as the benchmark did
+  before it had phases; every twin has had its first change by then, so these are later
+  changes.
+
+Rows per step, per change: `first` and `later`, each phase's changes without the sweep;
+`sweep`, the step's sweep (below) per change of the step; `all`, both phases and the
+sweep, counts summed over changes summed: what a change of the step cost in all,
+as the single row before phases was (when the step's random edits mixed first and later
+changes, and a sweep fell where it fell). `scale_cost_growth` is `all`'s cost at the
+largest step over the smallest, as before; the ratios of the other rows are printed too.
+
+The sweep. Deployed, each node sweeps every 5 minutes and re-reads what changed since
+(`sync/reconcile.py`); a twin's issue written by apply has a new `updated` the twin has
+not read, so the next sweep reads it once more (a tracker GET, the twin's lease and
+registers) however many changes it had in between: the sweep's share of a change grows
+with how many distinct twins the changes touch. Left on its 5-minute timer the sweep fell
+in whichever step's window it happened to (before phases: once in the 100-twin step, none
+in the 10-twin one, +0.4 tracker calls, +4.5 reads and +0.9 writes per change). So the
+timer is off here (`reconcile_every` an hour) and the bench sweeps nodes a and c itself
+(`BenchStack.sweep`): after setup (outside any window), and once a step after both phases
+(inside the step's window): at the default sizes and rate 160 and 240 s of changes, about
+the 5 minutes a deployed sweep covers (a sweep per 300 s of changes would share each
+re-read among a few more changes where the twins are many).
+
+Per row: changes per second end to end, latency p50/p95/p99, and per change the tracker
 calls, DynamoDB reads and writes, SQS requests, invocations and cost per million
 (`bench/_stack.py`'s `per_change`). The cost per change should not grow with the twins.
-`BENCH_SCALE_CHANGES` is the number of changes over all steps (default 300; the full run
-is `BENCH_SCALE_TWINS=1000 BENCH_SCALE_CHANGES=10000`).
+`BENCH_SCALE_CHANGES` is the number of later changes over all steps (default 300; the
+full run is `BENCH_SCALE_TWINS=1000 BENCH_SCALE_CHANGES=10000`).
 """
 
 from __future__ import annotations
@@ -26,7 +52,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench._stack import BenchStack, per_change
+from bench._stack import BenchStack, per_change, plus
 from bench._targets import record
 
 TWINS = int(os.environ.get("BENCH_SCALE_TWINS", "100"))
@@ -34,6 +60,7 @@ CHANGES = int(os.environ.get("BENCH_SCALE_CHANGES", "300"))
 RATE = float(os.environ.get("BENCH_SCALE_RATE", "1"))
 SEED = int(os.environ.get("BENCH_SEED", "1"))
 SETTLE_S = 3.0
+SWEPT = ("a", "c")  # the nodes of the connection; b (tracker b's other node) has none
 CHANGE_TIMEOUT_S = 300.0
 PAIRS_PER_JOB = 1000
 
@@ -85,6 +112,7 @@ class Population:
             self._wait_job(node_a, made.json()["job_id"])
         self.pairs += new
         self._wait_quiet()
+        self.bench.sweep(*SWEPT)  # setup's issues read by a sweep before any window
 
     def _wait_job(self, node: Any, job_id: str) -> None:
         deadline = time.monotonic() + 1800
@@ -109,8 +137,11 @@ class Population:
             time.sleep(1.0)
         time.sleep(SETTLE_S)
 
-    def drive(self, changes: int, rate: float, rng: random.Random) -> dict[str, Any]:
-        """``changes`` summary edits at ``rate``/s; latencies of those that arrived."""
+    def drive(
+        self, changes: int, rate: float, rng: random.Random, order: list[int] | None = None
+    ) -> dict[str, Any]:
+        """``changes`` summary edits at ``rate``/s (of the twins ``order`` lists, in turn, or
+        else of random ones); latencies of those that arrived."""
         store_a, store_c = self._store("a"), self._store("b")
         alice = self._alice("a")
         in_flight: dict[int, tuple[str, str, float]] = {}  # pair index -> (summary, key, t0)
@@ -147,7 +178,7 @@ class Population:
                 if free:
                     break
                 time.sleep(0.01)
-            index = rng.choice(free)
+            index = order[n] if order is not None else rng.choice(free)  # order: each once
             local, remote = self.pairs[index]
             summary = f"{tag} change {n}"
             with lock:
@@ -162,6 +193,7 @@ class Population:
 HEADER = (
     "twins",
     "changes",
+    "kind",
     "arrived",
     "chg/s",
     "p50 s",
@@ -177,25 +209,81 @@ HEADER = (
 )
 
 
-def row(twins: int, made: int, done: list[float], span: float, setup_s: float, cost: Any) -> str:
-    return " | ".join(
-        [
-            str(twins),
-            str(made),
-            str(len(done)),
+@dataclass
+class Phase:
+    """One phase's measurement: its changes' latencies, and the snapshots before it, after
+    its changes arrived and settled (``swept_from``), and after its sweep."""
+
+    made: int
+    latencies: list[float]
+    span: float
+    before: dict[str, Any]
+    swept_from: dict[str, Any]
+    after: dict[str, Any]
+
+
+def measure(
+    bench: BenchStack,
+    population: Population,
+    changes: int,
+    rng: random.Random,
+    order: list[int] | None = None,
+    sweep: bool = False,
+) -> Phase:
+    """A phase of ``changes`` edits, counted until they and their echoes are done; then,
+    with ``sweep``, the sweep of nodes a and c, counted apart (``swept_from``)."""
+    before = bench.snapshot()
+    result = population.drive(changes, RATE, rng, order)
+    time.sleep(SETTLE_S)
+    bench.idle()
+    swept_from = bench.snapshot()
+    if sweep:
+        bench.sweep(*SWEPT)
+    after = bench.snapshot() if sweep else swept_from
+    return Phase(changes, result["latencies"], result["span"], before, swept_from, after)
+
+
+def row(twins: int, kind: str, phases: list[Phase], setup_s: float) -> tuple[str, dict[str, float]]:
+    """The table's row of ``kind`` over ``phases``, and its cost per change: ``first`` and
+    ``later`` count a phase's changes without the sweep, ``sweep`` the sweep alone (per
+    change of the phases), ``all`` the phases and the sweep."""
+    done = [t for p in phases for t in p.latencies]
+    if kind == "sweep":
+        spans = [(p.swept_from, p.after) for p in phases]
+    elif kind == "all":
+        spans = [(p.before, p.after) for p in phases]
+    else:
+        spans = [(p.before, p.swept_from) for p in phases]
+    cost = per_change(*plus(*spans), len(done))
+    span = sum(p.span for p in phases)
+    timing = (
+        ["-"] * 4
+        if kind == "sweep"
+        else [
             f"{len(done) / span:.2f}",
             f"{percentile(done, 0.5):.2f}",
             f"{percentile(done, 0.95):.2f}",
             f"{percentile(done, 0.99):.2f}",
-            f"{cost['tracker_calls']:.1f}",
-            f"{cost['dynamodb_reads']:.1f}",
-            f"{cost['dynamodb_writes']:.1f}",
-            f"{cost['sqs_requests']:.1f}",
-            f"{cost['invocations']:.1f}",
-            f"{cost['usd_per_million']:.2f}",
-            f"{setup_s:.0f}",
         ]
     )
+    cells = [
+        str(twins),
+        str(sum(p.made for p in phases)),
+        kind,
+        str(len(done)),
+        *timing,
+        f"{cost['tracker_calls']:.1f}",
+        f"{cost['dynamodb_reads']:.1f}",
+        f"{cost['dynamodb_writes']:.1f}",
+        f"{cost['sqs_requests']:.1f}",
+        f"{cost['invocations']:.1f}",
+        f"{cost['usd_per_million']:.2f}",
+        f"{setup_s:.0f}",
+    ]
+    return " | ".join(cells), cost
+
+
+KINDS = ("first", "later", "sweep", "all")
 
 
 def main() -> None:
@@ -205,30 +293,46 @@ def main() -> None:
     started = time.monotonic()
     print(
         f"node a (Jira Cloud sandbox) -> node c (Jira Server sandbox), summary edits at "
-        f"{RATE:g}/s offered, {per_step} changes per step",
+        f"{RATE:g}/s offered; per step each new twin's first change, then {per_step} "
+        "changes of random twins; then a sweep of nodes a and c",
         flush=True,
     )
     print(" | ".join(HEADER), flush=True)
-    # deployed schedules: poll and sweep cost per hour, not per change
-    with BenchStack(poll_every=60.0, reconcile_every=300.0) as bench:
+    # the deployed schedule for polls (cost per hour); the sweep is the bench's own, once a
+    # step after both phases (module docstring): its timer off, a sweep fired by hand never
+    # skipped for the interval
+    sweep_by_hand = {"TWINSYNC_RECONCILE_INTERVAL_SECONDS": "1"}
+    with BenchStack(
+        poll_every=60.0,
+        reconcile_every=3600.0,
+        node_settings={name: sweep_by_hand for name in SWEPT},
+    ) as bench:
         cid = bench.connect("a", "c", ("ALPHA", "OPS"))
         population = Population(bench, cid)
-        costs = []
+        costs: dict[str, list[float]] = {kind: [] for kind in KINDS}
         for twins in populations:
             grow = time.monotonic()
+            made_before = len(population.pairs)
             population.grow_to(twins)
             setup_s = time.monotonic() - grow
-            before = bench.snapshot()
-            result = population.drive(per_step, RATE, rng)
-            time.sleep(SETTLE_S)
-            after = bench.snapshot()
-            done = result["latencies"]
-            cost = per_change(before, after, len(done))
-            print(row(twins, per_step, done, result["span"], setup_s, cost), flush=True)
-            costs.append(cost["usd_per_million"])
+            new = list(range(made_before, len(population.pairs)))
+            rng.shuffle(new)
+            first = measure(bench, population, len(new), rng, order=new)
+            later = measure(bench, population, per_step, rng, sweep=True)
+            for kind in KINDS:
+                phases = {"first": [first], "later": [later]}.get(kind, [first, later])
+                text, cost = row(twins, kind, phases, setup_s)
+                print(text, flush=True)
+                costs[kind].append(cost["usd_per_million"])
     print(f"{time.monotonic() - started:.0f} s in all")
-    if len(costs) > 1 and costs[0]:
-        record("scale_cost_growth", costs[-1] / costs[0])
+    growth = {k: c[-1] / c[0] for k, c in costs.items() if len(c) > 1 and c[0]}
+    if growth:
+        print(
+            "cost per change, largest / smallest step: "
+            + ", ".join(f"{kind} {ratio:.2f}x" for kind, ratio in growth.items())
+        )
+    if "all" in growth:
+        record("scale_cost_growth", growth["all"])
 
 
 if __name__ == "__main__":

@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             else None
         )
         threading.Thread(target=_write_stats, args=(runner, args.stats, stop), daemon=True).start()
+    # the reconcile sweep on demand (LocalStack.sweep_now): a benchmark measures it
+    signal.signal(signal.SIGUSR1, lambda *_: runner.fire_now("reconcile"))
     print(f"READY {server.url}", flush=True)
 
     for sig in (signal.SIGINT, signal.SIGTERM):

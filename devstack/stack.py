@@ -278,6 +278,16 @@ class LocalStack:
             node.process.terminate()
             node.process.wait(timeout=10)
 
+    def sweep_now(self, name: str) -> None:
+        """Fire node ``name``'s reconcile schedule now (SIGUSR1; the run still skips a sweep
+        within the node's ``TWINSYNC_RECONCILE_INTERVAL_SECONDS`` of the last one). Its
+        stats count ``finished["reconcile"]`` when the run returns."""
+        import signal
+
+        process = self.nodes[name].process
+        assert process is not None and process.poll() is None, f"node {name} is not running"
+        process.send_signal(signal.SIGUSR1)
+
     def start_node(self, name: str) -> None:
         """Bring a stopped node back on the same port with the same settings and tables."""
         node = self.nodes[name]

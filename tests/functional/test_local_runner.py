@@ -153,3 +153,16 @@ def test_schedules_fire_with_a_faster_local_interval(sqs):
         assert app.fired.wait(5)
     finally:
         runner.stop()
+
+
+def test_a_schedule_fired_now_runs_once_and_counts_as_finished(sqs):
+    url, _ = make_queues(sqs)
+    app = build_app(url, [], [])
+    runner = LocalRunner(app, queue_urls={"work.fifo": url}, sqs=sqs)  # timer: 5 minutes
+    runner.fire_now("tick")
+    assert app.fired.wait(5)
+    deadline = time.monotonic() + 5
+    while runner.stats.as_dict()["finished"].get("tick") != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert runner.stats.as_dict()["finished"] == {"tick": 1}
+    assert runner.stats.as_dict()["invocations"] == {"tick": 1}
