@@ -273,7 +273,7 @@ class LocalRunner:
 
     def fire_now(self, name: str) -> None:
         """Fire schedule ``name`` once now, in a thread of its own, besides its timer (a
-        benchmark puts the sweep where it measures it: ``LocalStack.fire_schedule``)."""
+        benchmark puts the sweep where it measures it: ``LocalStack.sweep_now``)."""
         schedule = next(s for s in self.schedules() if s.name == name)
         threading.Thread(target=self._fire_logged, args=(schedule,), daemon=True).start()
 
