@@ -68,12 +68,15 @@ class Mark:
         self.event_at = event_at if newer else None
 
     def ride(self, actions: list[Action]) -> list[Action]:
-        """``actions`` and, once, the mark (the update carrying them is the twin's)."""
-        at, self.event_at = self.event_at, None
+        """``actions`` and the mark, for an update of the twin; :meth:`carried` once it is
+        written (an update that fails leaves the mark to the next, or to :meth:`write`)."""
         seen = self.twin.webhook_seen  # (as the lease's update returned it, when held)
-        if at is None or (seen is not None and seen >= at):
+        if self.event_at is None or (seen is not None and seen >= self.event_at):
             return actions
-        return [*actions, TwinModel.webhook_seen.set(at)]
+        return [*actions, TwinModel.webhook_seen.set(self.event_at)]
+
+    def carried(self) -> None:
+        self.event_at = None
 
     def write(self) -> None:
         """The mark's own update, when no update carried it: only ever moves it forward."""

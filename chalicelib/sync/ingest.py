@@ -64,6 +64,7 @@ def handle_ingest(message: QueueMessage, *, deps: SyncDeps) -> None:
         except PermanentFailure as exc:  # e.g. this connection's script: the others go on
             # deterministic for this version of the issue: the sweep need not bring it again
             twin.update(actions=mark.ride([TwinModel.seen_updated.set(issue.updated)]))
+            mark.carried()
             failed = failed or exc
     trigger_match.put_under_sync_if_matching(issue, hint, deps=deps)
     if failed is not None:

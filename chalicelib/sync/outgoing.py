@@ -44,6 +44,7 @@ from chalicelib.sync.store import (
     holding,
     pending_entry,
     save_new,
+    update_as_read,
     update_ending_lease,
 )
 from chalicelib.trackers.base import Issue, TrackerError
@@ -94,10 +95,16 @@ def send_replica(
     # Issue 19: a lease this call takes ends with its last update of the twin (one write
     # instead of two); re-entered from an apply, which holds the twin, it is apply's to end.
     ending = not held_here(twin)
-    if ending and _nothing_to_write(issue, twin, deps=deps, force=force, repair=repair):
-        if mark is not None:
-            mark.write()
-        return False  # issue 19: a read that changes nothing takes no lease (two writes)
+    if ending:  # issue 19: a read that sends nothing takes no lease (two writes)
+        stored = _without_lease(issue, twin, deps=deps, force=force, repair=repair, read_at=read_at)
+        if stored == []:
+            if mark is not None:
+                mark.write()
+            return False
+        if stored is not None and update_as_read(twin, _with(mark, stored)):
+            if mark is not None:
+                mark.carried()
+            return False
     try:
         with holding(twin):
             if _read_before_an_apply(issue, twin, read_at):
@@ -112,57 +119,84 @@ def send_replica(
     return sent
 
 
-def _nothing_to_write(
-    issue: Issue, twin: TwinModel, *, deps: SyncDeps, force: bool, repair: Sequence[str]
-) -> bool:
-    """Would a send of this read write nothing at all? Decided before the lease (issue
-    19), so that a read that changes nothing (a late webhook of an edit already sent, the
-    sweep's read of an issue already sent) costs no lease taken and given back.
+def _with(mark: Mark | None, actions: list[Action]) -> list[Action]:
+    return mark.ride(actions) if mark is not None else actions
 
-    Decided from ``twin`` as the caller read it, which can be a moment old (ingest reads
-    it from an index). So only a read of the very version of the issue this end read last
-    (``updated`` equal to the twin's ``seen_updated``, which the same write stores with
-    the registers) qualifies, and then only when :func:`_send` would find nothing edited,
-    nothing new to offer and nothing to store: an older copy of the twin cannot make that
-    wrong, because the registers move after such a copy only by a newer read (this read
-    is then older: :func:`_send` drops it) or by an apply of the same version, whose own
-    write is not in this read (a field still showing the value before it is no edit; the
-    write moves ``updated`` and comes back as a read of its own, which is sent if a person
-    edited in between). Anything this cannot tell without side effects (an attachment
-    not offered yet, an edit to recover from the changelog, a connection gone) says no,
-    and the send decides under the lease as before."""
+
+def _without_lease(
+    issue: Issue,
+    twin: TwinModel,
+    *,
+    deps: SyncDeps,
+    force: bool,
+    repair: Sequence[str],
+    read_at: datetime | None = None,
+) -> list[Action] | None:
+    """What a send of this read would write, when it sends nothing: no update (``[]``),
+    or only what this end stores of its read (the registers, the offered attachments,
+    ``seen_updated``). None: it may send, or this cannot tell without side effects.
+    Decided before the lease (issue 19, ADR 0011), so that a read that sends nothing costs
+    no lease taken and given back: nothing at all for a late webhook of an edit already
+    sent; one update of the twin as it was read (:func:`chalicelib.sync.store.
+    update_as_read`) for the sweep's read-back of an issue an apply wrote (our write moved
+    ``updated``; the twin cannot know to what: Jira answers an edit with 204).
+
+    Decided from ``twin`` as the caller read it, which can be a moment old. A read of
+    the very version of the issue this end read last (``updated`` equal to the twin's
+    ``seen_updated``, which the same write stores with the registers) that shows nothing
+    edited and nothing new to offer changes nothing, whatever happened since: the
+    registers move after such a copy only by a newer read (this read is then older:
+    :func:`_send` drops it) or by an apply of the same version, whose own write is not in
+    this read (a field still showing the value before it is no edit; the write moves
+    ``updated`` and comes back as a read of its own, which is sent if a person edited in
+    between). A newer read that shows nothing edited against the registers as read is
+    stored by an update conditioned on the twin being as read (no lease since, ``holds``
+    and ``seen_updated`` unchanged): had anything held the twin since, the update writes
+    nothing and the send decides under the lease. Anything this cannot tell without side
+    effects (an attachment not offered yet, an edit to recover from the changelog, a
+    connection gone) says None, and the send decides under the lease as before."""
     if force or repair or not twin.seen_updated:
-        return False
+        return None
     if lanes.older_read(issue.updated, twin.seen_updated):
-        return True  # older than a read already sent: the send drops it (a newer copy of
+        return []  # older than a read already sent: the send drops it (a newer copy of
         # the twin has a later ``seen_updated`` still: sends store it only moving forward)
-    if issue.updated != twin.seen_updated:
-        return False
+    same_read = issue.updated == twin.seen_updated
+    if not same_read and (
+        twin.lease_until is not None or _read_before_an_apply(issue, twin, read_at)
+    ):
+        return None  # (held: its holder may still write; or read again, under the lease)
     connection = get_connection(twin.connection_id)
     if connection is None or connection.status == "deleted":
-        return False
+        return None
+    if not same_read and connection.mode == "script":
+        return None  # (a script runs once per read: under the lease, as before)
     ours = deps.integration_user_id()
     if issue.history and recovery_rules.overwritten(
         issue.history, since=recovery.last_read(twin), ours=ours
     ):
-        return False
+        return None
     hashes: dict[str, str] = dict(twin.sent_attachments or {})
     if any(
         a.id not in hashes and not (a.author and a.author.id == ours) for a in issue.attachments
     ):
-        return False  # (offering it downloads and uploads it: under the lease)
+        return None  # (offering it downloads and uploads it: under the lease)
     try:
         replica = _replica_of(issue, connection, hashes, deps=deps)
-    except SkipSync:
-        return True  # (the send would store the same ``seen_updated`` again)
+    except SkipSync:  # (the send stores the read alone)
+        return [] if same_read else [TwinModel.seen_updated.set(issue.updated)]
     if not relations_apply.copies_unchanged(twin, replica):
-        return False
+        return None
     state, changed = _observed(merge.load(twin.merge_state), replica, issue, connection, deps=deps)
-    return (
-        not changed
-        and items_hash(replica) == twin.last_sent_hash
-        and _stored_as_is(twin, merge.dump(state), hashes, issue)
-    )
+    if changed or items_hash(replica) != twin.last_sent_hash:
+        return None
+    registers = merge.dump(state)
+    if _stored_as_is(twin, registers, hashes, issue):
+        return []
+    return [
+        TwinModel.merge_state.set(registers),
+        TwinModel.sent_attachments.set(hashes),
+        TwinModel.seen_updated.set(issue.updated),
+    ]
 
 
 def _replica_of(
@@ -232,8 +266,9 @@ def _send(
     a parent brought under sync are not the twin's)."""
 
     def last_update(twin: TwinModel, actions: list[Action]) -> None:
-        actions = mark.ride(actions) if mark is not None else actions
-        (update_ending_lease if ending else _update)(twin, actions)
+        (update_ending_lease if ending else _update)(twin, _with(mark, actions))
+        if mark is not None:
+            mark.carried()
 
     connection = get_connection(twin.connection_id)
     if connection is None or connection.status == "deleted":

@@ -388,6 +388,32 @@ def holding_as_read(twin: TwinModel, actions: Sequence[Action] = ()) -> Iterator
         yield twin
 
 
+def update_as_read(twin: TwinModel, actions: Sequence[Action]) -> bool:
+    """One update of ``twin`` as it was read, instead of a lease taken and given back with
+    it (issue 19, ADR 0011): conditioned on no lease in force, ``holds`` unchanged (no
+    ingest or apply held the twin since the read: everything that writes the registers
+    holds it), and its ``seen_updated``, status and remote key unchanged. False, having
+    written nothing, when the twin is not as read (or was read with a lease): the caller
+    holds it and decides again."""
+    if twin.lease_until is not None:
+        return False
+    condition = (
+        TwinModel.local_key.exists()
+        & TwinModel.lease_until.does_not_exist()
+        & _as_read(TwinModel.holds, twin.holds)
+        & _as_read(TwinModel.seen_updated, twin.seen_updated)
+        & _as_read(TwinModel.status, twin.status)
+        & _as_read(TwinModel.remote_key, twin.remote_key)
+    )
+    try:
+        twin.update(actions=list(actions), condition=condition)
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        return False
+    return True
+
+
 def _taking(now: datetime) -> list[Action]:
     """A lease's take: until when, and one more take counted (:func:`holding_as_read`)."""
     return [TwinModel.lease_until.set(now + LEASE), TwinModel.holds.add(1)]

@@ -348,3 +348,63 @@ def test_two_entries_in_the_same_microsecond_take_two_numbers(node):
     ]
     assert [int(e.seq) for e in made] == [1_000, 1_001]
     assert [e.replica_id for e in outbox()] == ["r1", "r2"]
+
+
+def moved_without_an_edit(tracker, key: str) -> str:
+    """Our own write of what the registers hold (an apply's) moved the issue's ``updated``
+    and nothing else: what the sweep reads back. The new ``updated``."""
+    from dataclasses import replace
+
+    issue = tracker.issues[key]
+    later = issue.updated.replace("T10:", "T11:", 1)
+    tracker.issues[key] = replace(issue, updated=later)
+    assert later != issue.updated
+    return later
+
+
+def test_the_sweep_s_read_back_of_our_write_is_one_update_and_no_lease(sender):
+    """Issue 19: a newer read that shows nothing edited stores what it read with one
+    update of the twin as it was read, not a lease taken and ended (two writes)."""
+    tracker, deps, _sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    send(tracker, deps, key)
+    later = moved_without_an_edit(tracker, key)
+    with dynamodb_requests() as requests:
+        assert send(tracker, deps, key) is False
+    assert writes(requests) == ["UpdateItem twins"]
+    twin = TwinModel.get(CID, key, consistent_read=True)
+    assert twin.seen_updated == later and twin.lease_until is None
+    assert len(peer.calls) == 1
+
+
+def test_a_read_back_of_a_twin_held_since_it_was_read_is_stored_under_the_lease(sender):
+    """The twin as read is out of date (an apply held it since): the one update writes
+    nothing, and the read is decided and stored under the lease as before."""
+    from chalicelib.sync.store import holding
+
+    tracker, deps, _sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    send(tracker, deps, key)
+    as_read = TwinModel.get(CID, key, consistent_read=True)
+    with holding(TwinModel.get(CID, key, consistent_read=True)):
+        pass  # an apply held the twin (and wrote nothing new here)
+    later = moved_without_an_edit(tracker, key)
+    with dynamodb_requests() as requests:
+        assert send_replica(tracker.get_issue(key), as_read, deps=deps) is False
+    assert writes(requests).count("UpdateItem twins") == 3  # refused; the lease; its end
+    twin = TwinModel.get(CID, key, consistent_read=True)
+    assert twin.seen_updated == later and twin.lease_until is None
+    assert len(peer.calls) == 1
+
+
+def test_an_edit_read_after_our_write_is_still_sent(sender):
+    """A newer read that shows an edit is no read-back: it is sent under the lease."""
+    tracker, deps, _sent, peer, key = sender
+    saved_connection(CID, remote_public=True, remote_url="https://peer.test")
+    send(tracker, deps, key)
+    tracker.edit(key, summary="edited by a person")
+    assert send(tracker, deps, key) is True
+    assert [c["body"]["items"][0]["summary"] for c in peer.calls] == [
+        "first",
+        "edited by a person",
+    ]
