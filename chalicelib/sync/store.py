@@ -371,15 +371,8 @@ def holding_as_read(twin: TwinModel, actions: Sequence[Action] = ()) -> Iterator
     if twin.lease_until is not None:
         raise TwinMoved(f"twin {twin.local_key} was held when read")
     now = utcnow()
-    condition = (
-        TwinModel.local_key.exists()
-        & TwinModel.lease_until.does_not_exist()
-        & _as_read(TwinModel.holds, twin.holds)
-        & _as_read(TwinModel.status, twin.status)
-        & _as_read(TwinModel.remote_key, twin.remote_key)
-    )
     try:
-        twin.update(actions=[*_taking(now), *actions], condition=condition)
+        twin.update(actions=[*_taking(now), *actions], condition=_still_as_read(twin))
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
@@ -397,14 +390,7 @@ def update_as_read(twin: TwinModel, actions: Sequence[Action]) -> bool:
     holds it and decides again."""
     if twin.lease_until is not None:
         return False
-    condition = (
-        TwinModel.local_key.exists()
-        & TwinModel.lease_until.does_not_exist()
-        & _as_read(TwinModel.holds, twin.holds)
-        & _as_read(TwinModel.seen_updated, twin.seen_updated)
-        & _as_read(TwinModel.status, twin.status)
-        & _as_read(TwinModel.remote_key, twin.remote_key)
-    )
+    condition = _still_as_read(twin) & _as_read(TwinModel.seen_updated, twin.seen_updated)
     try:
         twin.update(actions=list(actions), condition=condition)
     except UpdateError as exc:
@@ -421,6 +407,18 @@ def _taking(now: datetime) -> list[Action]:
 
 def _free(now: datetime) -> Condition:
     return TwinModel.lease_until.does_not_exist() | (TwinModel.lease_until < now)
+
+
+def _still_as_read(twin: TwinModel) -> Condition:
+    """No lease in force and nothing held the twin since it was read (``holds``, which
+    each take adds one to, unchanged); not stopped, linked anew or deleted meanwhile."""
+    return (
+        TwinModel.local_key.exists()
+        & TwinModel.lease_until.does_not_exist()
+        & _as_read(TwinModel.holds, twin.holds)
+        & _as_read(TwinModel.status, twin.status)
+        & _as_read(TwinModel.remote_key, twin.remote_key)
+    )
 
 
 def _as_read(attribute: Any, value: Any) -> Condition:
