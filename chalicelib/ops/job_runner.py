@@ -117,6 +117,7 @@ def _run(
         job.restarts += 1  # this step began before and did not finish: it died
     job.running_step = counter
     save(job, counter)  # so that a death from here on is seen by the next attempt
+    budget.note_jobs_on(clock())  # live sync's calls count while a job may read them
     settled = job.settled
     try:
         _steps(job, counter, deps=deps, clock=clock, sleep=sleep, deadline=deadline)

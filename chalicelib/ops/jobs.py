@@ -22,7 +22,7 @@ from chalicelib.store import audit
 from chalicelib.store.models import ConnectionModel, new_id
 from chalicelib.store.pages import Page
 from chalicelib.sync.services import SyncDeps
-from chalicelib.trackers import jql
+from chalicelib.trackers import budget, jql
 
 MAX_PAIRS = 10_000
 
@@ -214,6 +214,7 @@ def start_drift_repair(
 
 def _create(job: JobState, items: list[Any], *, deps: SyncDeps) -> JobState:
     job_store.create(job, items)
+    budget.note_jobs_on(job.created_at)  # live sync's calls count from now on
     enqueue_step(job.id, 0, deps=deps)
     audit.record(
         "job.started",

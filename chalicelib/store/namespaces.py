@@ -30,6 +30,7 @@ key                                        TTL                    owner
 ``budget#use#<window>``                    1 hour                 trackers.budget
 ``budget#jobs#<window>``                   1 hour                 trackers.budget
 ``budget#pause``                           1 hour after the end   trackers.budget
+``budget#jobs-on``                         15 minutes             trackers.budget
 ``jti#<issuer>#<jti>``                     token expiry + leeway  connections.replay
 ``conn-name#<casefolded name>``            none                   connections.store
 ``conn-tomb#<connection>``                 30 days                connections.store
@@ -164,6 +165,9 @@ def notify_key(event: str, subject: str) -> str:
 
 BUDGET_PAUSE = "budget#pause"
 """Until when the tracker asked us to wait."""
+
+BUDGET_JOBS_ON = "budget#jobs-on"
+"""A job is under way (each step renews it): live sync's tracker calls are counted."""
 
 
 def budget_usage_key(window: int) -> str:

@@ -7,9 +7,15 @@ Items in the keys table (``KeyModel``), each expiring an hour after its window:
 - ``budget#jobs#<window>``: issues jobs admitted in that window, taken with a conditional
   add so that all jobs together stay under ``Budget.jobs_per_window``;
 - ``budget#pause``: until when (epoch seconds, in ``counter``) the tracker asked us to wait
-  (``Retry-After``); it only ever moves later.
+  (``Retry-After``); it only ever moves later;
+- ``budget#jobs-on``: a job is under way. Each job's creation and each of its steps
+  renew it for ``JOBS_ON_FOR``.
 
-Live sync only adds to the usage counter, unconditionally: it is never refused.
+Live sync only adds to the usage counter: it is never refused. Jobs are the counter's
+only reader, so live sync counts only while a job is under way (one read at each flush,
+:func:`add_usage`): with no job it was a write every few seconds of every busy function
+instance for nothing, and at a change now and then a write per change on each node
+(issue 19).
 """
 
 from __future__ import annotations
@@ -20,26 +26,43 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.store.keys import condition_failed
+from chalicelib.store.keys import condition_failed, get_key
 from chalicelib.store.models import KeyModel
-from chalicelib.store.namespaces import BUDGET_PAUSE, budget_jobs_key, budget_usage_key
+from chalicelib.store.namespaces import (
+    BUDGET_JOBS_ON,
+    BUDGET_PAUSE,
+    budget_jobs_key,
+    budget_usage_key,
+)
 from chalicelib.trackers.pacing import Budget, window_of
 
 log = logging.getLogger("twinsync.ops.budget")
 
 KEEP = timedelta(hours=1)
+JOBS_ON_FOR = timedelta(minutes=15)  # outlives a step's wait between two steps
 
 
-def _expiry(now: float) -> datetime:
-    return datetime.fromtimestamp(now, UTC) + KEEP
+def _expiry(now: float, keep: timedelta = KEEP) -> datetime:
+    return datetime.fromtimestamp(now, UTC) + keep
 
 
 def add_usage(calls: int, now: float, budget: Budget) -> None:
-    """Count ``calls`` tracker calls made around ``now`` (never refused)."""
-    if calls <= 0:
+    """Count ``calls`` tracker calls made around ``now`` (never refused), when a job is
+    under way to read the count; else they are let go (nothing reads them)."""
+    if calls <= 0 or not jobs_on():
         return
     item = KeyModel(key=budget_usage_key(window_of(now, budget.window_s)))
     item.update(actions=[KeyModel.counter.add(calls), KeyModel.expires_at.set(_expiry(now))])
+
+
+def jobs_on() -> bool:
+    """Is a job under way on this node (a job made or stepped within ``JOBS_ON_FOR``)?"""
+    return get_key(BUDGET_JOBS_ON) is not None
+
+
+def note_jobs_on(now: float) -> None:
+    """A job is under way: live sync's calls count from now on (one blind put)."""
+    KeyModel(key=BUDGET_JOBS_ON, expires_at=_expiry(now, JOBS_ON_FOR)).save()
 
 
 def pause(seconds: float, now: float) -> None:

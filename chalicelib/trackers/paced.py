@@ -4,7 +4,8 @@ It wraps the real adapter (the sync stages get it through ``SyncDeps``), so live
 bulk jobs draw from one budget without either knowing about it:
 
 - every call is counted; counts are flushed to the shared usage counter every 25 calls
-  or about every half window (one DynamoDB write, not one per call);
+  or about every half window (one DynamoDB write, not one per call; none while no job is
+  under way to read it: :func:`chalicelib.trackers.budget.add_usage`);
 - a 429 answer pauses every bulk job for its ``Retry-After`` (the error still goes up, so
   the live stage retries through its queue as before);
 - on Jira Cloud, writes to one issue are kept under the per-issue caps: a short wait is

@@ -3,9 +3,10 @@
 The tracker is one budget shared by everything a node does with it. Live sync never waits
 for it: its calls are only *counted*. Bulk jobs are the ones that yield:
 
-- **usage**: every tracker call of the node is counted per window (``Budget.window_s``);
-  while the usage is above the high-water mark, jobs admit nothing, so a burst of live
-  changes gets the tracker to itself;
+- **usage**: every tracker call of the node is counted per window (``Budget.window_s``)
+  while a job is under way (jobs are the count's only reader: :mod:`.budget`); while the
+  usage is above the high-water mark, jobs admit nothing, so a burst of live changes
+  gets the tracker to itself;
 - **rate**: all jobs of a node together admit at most ``jobs_per_window`` issues per window
   (each issue costs a handful of calls downstream), and a job may be capped lower still
   (``max_per_hour``, a token bucket in the job's own state);

@@ -283,3 +283,35 @@ def test_a_bulk_job_counts_the_issues_it_finished_in_its_metrics(ops):
         ops.pump.drain()
     assert buffer[metrics.BULK_JOB_ITEMS] == [3.0]
     assert buffer[metrics.CHANGES_SYNCED] == [3.0]  # the first syncs, applied on the SUP end
+
+
+def test_live_calls_are_counted_only_while_a_job_is_under_way(ops):
+    """Jobs are the usage counter's only reader: with none under way, live sync's calls
+    cost no write (issue 19); a job's creation and each of its steps turn the count on,
+    for JOBS_ON_FOR after the last."""
+    from datetime import UTC, datetime
+
+    from chalicelib.store.keys import get_key
+    from chalicelib.store.namespaces import budget_usage_key
+    from chalicelib.trackers import budget
+    from chalicelib.trackers.pacing import budget_for, window_of
+
+    plan = budget_for(ops.tracker.kind)
+    now = ops.pump.clock.now
+
+    def counted() -> int:
+        item = get_key(budget_usage_key(window_of(now, plan.window_s)))
+        return int(item.counter or 0) if item is not None else 0
+
+    budget.add_usage(5, now, plan)
+    assert counted() == 0 and not budget.jobs_on()
+
+    ops.tracker.add_issue("OPS", "one")
+    start(ops, {"jql": "project = OPS"})
+    assert budget.jobs_on()
+    budget.add_usage(5, now, plan)
+    assert counted() == 5
+
+    old = datetime.fromtimestamp(now, UTC) - budget.JOBS_ON_FOR - budget.JOBS_ON_FOR
+    budget.note_jobs_on(old.timestamp())  # the last step long ago: the count is off again
+    assert not budget.jobs_on()

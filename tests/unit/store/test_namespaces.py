@@ -35,6 +35,7 @@ EXAMPLES = [
     (ns.INTEGRATION_USER, "integration-user"),
     (ns.notify_key("issue_error", "c1"), "notify#issue_error#c1"),
     (ns.BUDGET_PAUSE, "budget#pause"),
+    (ns.BUDGET_JOBS_ON, "budget#jobs-on"),
     (ns.budget_usage_key(28_000_000), "budget#use#28000000"),
     (ns.budget_jobs_key(28_000_000), "budget#jobs#28000000"),
     (ns.jti_key("node-b", "j-1"), "jti#node-b#j-1"),
