@@ -29,21 +29,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.store.models import TwinModel
-from chalicelib.sync.ingest_message import IngestMessage
+from chalicelib.sync.ingest_message import BODY_SEEN_FOR, IngestMessage
 from chalicelib.sync.store import claim, condition_failed
 
 log = logging.getLogger("twinsync.hook_guard")
-
-MAX_AGE = timedelta(days=2)  # a signed delivery older than this is a replay (Jira retries
-# for about 30 minutes)
-CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of ours Jira's clock may be
-BODY_SEEN_FOR = MAX_AGE + 2 * CLOCK_SKEW  # outlives the window of any accepted timestamp
 
 
 def is_news(hint: IngestMessage, twins: Sequence[TwinModel]) -> bool:
@@ -59,8 +53,8 @@ def is_news(hint: IngestMessage, twins: Sequence[TwinModel]) -> bool:
 
 
 class Mark:
-    """The mark of one twin's read for a signed delivery: set by the send's last update of
-    the twin (:meth:`ride`), or by :meth:`write` when the send updated nothing."""
+    """The mark of one twin's read for a webhook's delivery: set by the send's last update
+    of the twin (:meth:`ride`), or by :meth:`write` when the send updated nothing."""
 
     def __init__(self, twin: TwinModel, event_at: int | None) -> None:
         self.twin = twin

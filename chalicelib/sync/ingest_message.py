@@ -8,9 +8,18 @@ intake queues a hint without importing the replica messages or ingest's implemen
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.store.namespaces import ingest_group
+
+# A signed webhook's accepted window (intake), and how long a body claimed by ingest is
+# remembered (chalicelib.sync.hook_guard): here, where both read them, so that intake
+# loads nothing of the guard
+MAX_AGE = timedelta(days=2)  # a signed delivery older than this is a replay (Jira retries
+# for about 30 minutes)
+CLOCK_SKEW = timedelta(minutes=15)  # how far ahead of ours Jira's clock may be
+BODY_SEEN_FOR = MAX_AGE + 2 * CLOCK_SKEW  # outlives the window of any accepted timestamp
 
 if TYPE_CHECKING:
     from chalicelib.sync.services import SyncDeps

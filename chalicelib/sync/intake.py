@@ -31,8 +31,7 @@ from typing import Any
 
 from chalicelib.errors import BadRequest, Unauthorized
 from chalicelib.store.namespaces import hook_body_key, hook_dedup
-from chalicelib.sync.hook_guard import CLOCK_SKEW, MAX_AGE
-from chalicelib.sync.ingest_message import IngestMessage, enqueue_ingest
+from chalicelib.sync.ingest_message import CLOCK_SKEW, MAX_AGE, IngestMessage, enqueue_ingest
 from chalicelib.sync.services import SyncDeps
 from chalicelib.trackers.changes import ChangeEvent
 from chalicelib.trackers.webhook import (
