@@ -41,10 +41,12 @@ BASELINE = ("chalice", "boto3")
 BASELINE_ROW = "baseline: chalice, boto3"
 INIT_ROW = "import app (every function's init)"
 # Every function of the node builds the root on its first invocation: its AWS clients
-# (boto3: ``import app`` no longer loads it), the PynamoDB models bound, the JSON logs; the
-# first unit of work's end writes its metrics (EMF).
+# (botocore's, made by chalicelib.aws_clients: no function loads boto3, and ``import app``
+# no botocore), the PynamoDB models bound, the JSON logs; the first unit of work's end
+# writes its metrics (EMF).
 READY = (
-    "boto3",
+    "botocore.session",
+    "chalicelib.aws_clients",
     "chalicelib.root",
     "chalicelib.connections.sealing",  # the key sealer the root binds (its KMS client: on use)
     "chalicelib.store.models",

@@ -203,14 +203,14 @@ def _process_one(
     return "done"
 
 
-# --- sending and visibility (boto3) -----------------------------------------------------
+# --- sending and visibility (SQS) ------------------------------------------------------
 
 
 @lru_cache(maxsize=1)
 def sqs_client(region: str) -> Any:
-    import boto3
+    from chalicelib import aws_clients
 
-    return boto3.client("sqs", region_name=region)
+    return aws_clients.client("sqs", region=region)
 
 
 def send(

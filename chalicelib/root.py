@@ -54,9 +54,9 @@ def default_tracker(settings: Settings) -> Tracker:
 @lru_cache(maxsize=4)
 def kms_client(region: str) -> Any:
     """One KMS client per container (a client costs a botocore model load)."""
-    import boto3
+    from chalicelib import aws_clients
 
-    return boto3.client("kms", region_name=region)
+    return aws_clients.client("kms", region=region)
 
 
 def default_fetcher(settings: Settings) -> Fetcher:

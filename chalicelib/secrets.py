@@ -73,9 +73,9 @@ def _quiet_wire_logs() -> Iterator[None]:
 def fetch_secret(secret_id: str, *, client: Any = None) -> dict[str, str]:
     """Read and parse the secret (one ``GetSecretValue`` call)."""
     if client is None:
-        import boto3  # lazily: only deployed stages with a secret pay for the client
+        from chalicelib import aws_clients  # only stages with a secret pay for the client
 
-        client = boto3.client("secretsmanager")
+        client = aws_clients.client("secretsmanager")
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:

@@ -52,7 +52,8 @@ def incoming_key(connection_id: str, attachment_id: str) -> str:
 
 @lru_cache(maxsize=2)
 def s3_client(region: str) -> Any:
-    import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"))
+    from chalicelib import aws_clients
+
+    return aws_clients.client("s3", region=region, config=Config(signature_version="s3v4"))

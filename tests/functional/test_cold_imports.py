@@ -20,7 +20,8 @@ benchmark times); these checks keep that table honest and lean:
   ``test_fresh_process.py``) loads none of our modules and none of those large libraries
   that the row's imports do not: ``requests`` (with ``charset_normalizer``) only where a
   function calls out or builds the tracker adapter, never on a webhook, a peer's call or a
-  pull; no PyJWT (peer tokens are HS256 with the standard library).
+  pull; no PyJWT (peer tokens are HS256 with the standard library); no boto3 anywhere
+  (``chalicelib.aws_clients`` makes the clients from botocore).
 
 Module-presence checks, not timings: the benchmark measures the time.
 """
@@ -52,6 +53,8 @@ LARGE = (
     "jwt",
     "requests",
     "charset_normalizer",
+    "boto3",  # no function needs it: chalicelib.aws_clients makes botocore's clients
+    "s3transfer",
 )
 BRINGS = {  # what a named library loads with itself
     "jwt": ("cryptography",),  # PyJWT: cryptography's algorithms

@@ -196,12 +196,13 @@ class LambdaRunner:
 
     def client(self) -> Any:
         if self._client is None:
-            import boto3
             from botocore.config import Config
 
-            self._client = boto3.client(
+            from chalicelib import aws_clients
+
+            self._client = aws_clients.client(
                 "lambda",
-                region_name=self.region,
+                region=self.region,
                 config=Config(read_timeout=30, retries={"max_attempts": 2}),
             )
         return self._client
