@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import urllib3
+from urllib3._collections import HTTPHeaderDict  # top-level only in 2.x
 from urllib3.exceptions import NewConnectionError
 
 Matcher = Callable[["Request"], bool]
@@ -32,7 +33,7 @@ class Request(NamedTuple):
 
     method: str
     url: str
-    headers: urllib3.HTTPHeaderDict
+    headers: HTTPHeaderDict
     body: bytes | None
     timeout: Any  # the urllib3.Timeout given
     retries: Any  # the urllib3.Retry (or bool) given
@@ -214,7 +215,7 @@ class FakeHttp:
         request = Request(
             method.upper(),
             url,
-            urllib3.HTTPHeaderDict(headers or {}),
+            HTTPHeaderDict(headers or {}),
             body,
             kw.get("timeout"),
             kw.get("retries"),
