@@ -53,12 +53,12 @@ READY = (
     "aws_lambda_powertools.logging",
     "aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch",
 )
-# A function that calls out (a peer, a URL) imports requests with the fetcher's first
+# A function that calls out (a peer, a URL) imports the fetcher's transport with its first
 # request (chalicelib.net.pinned), not with the root: one that only talks to DynamoDB, SQS
-# or S3 never loads it.
+# or S3 never loads it. Its HTTP client is urllib3, which botocore has already loaded (no
+# requests, no charset_normalizer: issue 19).
 CALLS_OUT = (
     *READY,
-    "requests",
     "chalicelib.net.pinned",
     # the root's sync collaborators the stages are given: the fetchers and the blob store
     # (the peer client, the tracker adapter and the S3 client are built on first use)

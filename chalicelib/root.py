@@ -43,6 +43,9 @@ MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024
 # (an opened connection key), Secrets Manager answers. They never log below INFO, whatever
 # TWINSYNC_LOG_LEVEL or the root logger says (issue 13 item 10).
 WIRE_LOGGERS = ("botocore", "boto3", "pynamodb", "urllib3", "s3transfer")
+# urllib3 logs a followed redirect at INFO with the whole target URL: Jira Cloud's media
+# store URL for an attachment carries a signed token. WARNING or above.
+URL_LOGGERS = ("urllib3.poolmanager",)
 
 
 def default_tracker(settings: Settings) -> Tracker:
@@ -211,10 +214,14 @@ def root() -> Root:
 
 
 def quiet_wire_loggers() -> None:
-    """Keep the AWS SDK's and PynamoDB's loggers at INFO or above (no wire bodies)."""
+    """Keep the AWS SDK's and PynamoDB's loggers at INFO or above (no wire bodies), and
+    urllib3's redirects unlogged (no signed URLs)."""
     for name in WIRE_LOGGERS:
         logger = logging.getLogger(name)
         logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
 
 
 def reset() -> None:

@@ -6,21 +6,27 @@ header, TLS SNI and certificate checks), never follows redirects, ignores proxy 
 from the environment, uses short timeouts and stops reading after ``max_bytes``.
 
 Everything above it (the peer client) depends on the :class:`Fetcher` protocol only, so
-tests replace the network with a transport that routes to an in-process app.
+tests replace the network with a transport that routes to an in-process app. The fetcher's
+own transport is a urllib3 connection pool on the checked address
+(:func:`chalicelib.net.pinned.pinned_pool`, or ``pools`` in tests); urllib3 is already
+loaded by botocore, so calling out costs a function's cold start no HTTP library.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from chalicelib.net.errors import Unreachable
 from chalicelib.net.ssrf import OutboundPolicy, Resolver, Target, check_url, system_resolver
 
 if TYPE_CHECKING:
-    import requests
+    import urllib3
+
+    Pools = Callable[..., urllib3.HTTPConnectionPool]
 
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 10.0
@@ -64,12 +70,16 @@ class GuardedFetcher:
         timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
         max_bytes: int = MAX_RESPONSE_BYTES,
         verify: bool | str = True,
+        pools: Pools | None = None,
     ) -> None:
+        """``pools(target, verify=...)`` gives the connection pool for a checked target
+        (default :func:`chalicelib.net.pinned.pinned_pool`; tests answer from memory)."""
         self.policy = policy
         self.resolve = resolve
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.verify = verify
+        self.pools = pools
 
     def __call__(
         self,
@@ -84,45 +94,51 @@ class GuardedFetcher:
         host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
         if ":" in target.host:  # an IPv6 literal
             host_header = f"[{target.host}]:{target.port}"
-        # requests (and charset_normalizer with it) on the first request, not at import:
-        # a function that never calls out does not pay for it (issue 19, cold start)
-        import requests
+        # the connection code on the first request, not at import: a function that never
+        # calls out does not load it (issue 19, cold start)
+        import urllib3
+        from urllib3.exceptions import HTTPError
 
-        from chalicelib.net.pinned import PinnedAdapter
+        from chalicelib.net.pinned import pinned_pool
 
-        with requests.Session() as session:
-            session.trust_env = False  # proxies from the environment would bypass the pinning
-            adapter = PinnedAdapter(target)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+        pools = self.pools or pinned_pool
+        parts = urlsplit(url)
+        where = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connect, read = self.timeout
+        pool = pools(target, verify=self.verify)
+        try:
             try:
-                response = session.request(
+                response = pool.urlopen(
                     method,
-                    url,
-                    headers={**(headers or {}), "Host": host_header},
-                    data=body,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    stream=True,
-                    verify=self.verify,
+                    where,
+                    body=body,
+                    headers={"Accept": "*/*", **(headers or {}), "Host": host_header},
+                    timeout=urllib3.Timeout(connect=connect, read=read),
+                    retries=False,
+                    redirect=False,
+                    preload_content=False,
                 )
-            except requests.RequestException as exc:
+            except (HTTPError, OSError) as exc:
                 raise Unreachable(f"{target.host} did not answer ({type(exc).__name__}).") from exc
-            with response:
-                if 300 <= response.status_code < 400:
+            try:
+                if 300 <= response.status < 400:
                     raise Unreachable(
-                        f"{target.host} answered with a redirect ({response.status_code}); "
+                        f"{target.host} answered with a redirect ({response.status}); "
                         "redirects are not followed: use the final URL."
                     )
                 content = self._read_capped(response, target)
                 return HttpResponse(
-                    status=response.status_code,
-                    headers={k.lower(): v for k, v in response.headers.items()},
+                    status=response.status,
+                    headers={k.lower(): v for k, v in response.headers.itermerged()},
                     body=content,
                 )
+            finally:
+                response.release_conn()
+        finally:
+            pool.close()
 
-    def _read_capped(self, response: requests.Response, target: Target) -> bytes:
-        import requests
+    def _read_capped(self, response: urllib3.BaseHTTPResponse, target: Target) -> bytes:
+        from urllib3.exceptions import HTTPError
 
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
@@ -130,11 +146,11 @@ class GuardedFetcher:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_content(chunk_size=65_536):
+            for chunk in response.stream(65_536):
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise Unreachable(f"{target.host} sent more than {self.max_bytes} bytes.")
                 chunks.append(chunk)
-        except requests.RequestException as exc:
+        except (HTTPError, OSError) as exc:
             raise Unreachable(f"{target.host} broke off its answer.") from exc
         return b"".join(chunks)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import requests
+import urllib3
 
 from chalicelib.trackers.base import (
     Body,
@@ -62,11 +62,11 @@ class JiraCloud(JiraTracker):
         email_address: str,
         api_token: str,
         *,
-        session: requests.Session | None = None,
+        pool: urllib3.PoolManager | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
         attachment_limit: int | None = None,
     ) -> None:
-        http = JiraHttp(url, cloud_auth(email_address, api_token), session=session, timeout=timeout)
+        http = JiraHttp(url, cloud_auth(email_address, api_token), pool=pool, timeout=timeout)
         super().__init__(http, attachment_limit=attachment_limit)
 
     # search -----------------------------------------------------------------------------
@@ -84,8 +84,8 @@ class JiraCloud(JiraTracker):
     # attachments ------------------------------------------------------------------------
 
     def download_attachment(self, attachment_id: str) -> bytes:
-        # Jira answers with a redirect to its media store; requests follows it and drops
-        # our Authorization header on the way (another host), as it should.
+        # Jira answers with a redirect to its media store; JiraHttp follows it and urllib3
+        # drops our Authorization header on the way (another host), as it should.
         return self._download(f"{self.api}/attachment/content/{quote(str(attachment_id), safe='')}")
 
     # projects ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import requests
+import urllib3
 
 from chalicelib.trackers.base import (
     BodyFormat,
@@ -70,11 +70,11 @@ class JiraServer(JiraTracker):
         token: str,
         *,
         user: str | None = None,
-        session: requests.Session | None = None,
+        pool: urllib3.PoolManager | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
         attachment_limit: int | None = None,
     ) -> None:
-        http = JiraHttp(url, server_auth(token, user), session=session, timeout=timeout)
+        http = JiraHttp(url, server_auth(token, user), pool=pool, timeout=timeout)
         super().__init__(http, attachment_limit=attachment_limit)
 
     # search -----------------------------------------------------------------------------

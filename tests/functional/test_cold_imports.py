@@ -18,9 +18,9 @@ benchmark times); these checks keep that table honest and lean:
   the outgoing path of apply and of the reconcile sweep;
 - per function, a real first invocation in a fresh process (the zygote of
   ``test_fresh_process.py``) loads none of our modules and none of those large libraries
-  that the row's imports do not: ``requests`` (with ``charset_normalizer``) only where a
-  function calls out or builds the tracker adapter, never on a webhook, a peer's call or a
-  pull; no PyJWT (peer tokens are HS256 with the standard library); no boto3 anywhere
+  that the row's imports do not: no ``requests`` (nor its ``charset_normalizer``) at all,
+  the tracker adapters and the fetcher talk HTTP with urllib3, which botocore has already
+  loaded; no PyJWT (peer tokens are HS256 with the standard library); no boto3 anywhere
   (``chalicelib.aws_clients`` makes the clients from botocore).
 
 Module-presence checks, not timings: the benchmark measures the time.
@@ -58,7 +58,6 @@ LARGE = (
 )
 BRINGS = {  # what a named library loads with itself
     "jwt": ("cryptography",),  # PyJWT: cryptography's algorithms
-    "requests": ("charset_normalizer",),
 }
 # What no function's init may load: it is what the first invocation of some functions
 # needs and of others not at all.

@@ -12,10 +12,11 @@ import logging
 import pytest
 
 from chalicelib.connections.keys import encode_key
-from chalicelib.root import WIRE_LOGGERS, root
+from chalicelib.root import URL_LOGGERS, WIRE_LOGGERS, root
 from chalicelib.root import reset as root_reset
 from chalicelib.store.models import ConnectionModel
 from tests.factories.connections import saved_connection
+from tests.factories.fake_http import FakeHttp
 
 KEY = b"\x07" * 32
 
@@ -23,7 +24,7 @@ KEY = b"\x07" * 32
 @pytest.fixture
 def debug_everything(node, caplog, monkeypatch):
     monkeypatch.setenv("TWINSYNC_LOG_LEVEL", "DEBUG")
-    for name in WIRE_LOGGERS:  # as a DEBUG stage or an earlier test may have left them
+    for name in (*WIRE_LOGGERS, *URL_LOGGERS):  # as a DEBUG stage or an earlier test left them
         monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
     caplog.set_level(logging.DEBUG)
     root_reset()
@@ -57,3 +58,21 @@ def test_sealing_and_opening_a_key_logs_no_key(debug_everything):
     text = debug_everything.text
     assert encode_key(KEY) not in text
     assert base64.b64encode(KEY).decode() not in text
+
+
+def test_a_followed_redirect_logs_no_signed_url(debug_everything):
+    """Jira Cloud sends an attachment's content to its media store with a signed URL;
+    urllib3 logs followed redirects at INFO with the whole URL."""
+    from chalicelib.trackers.jira_cloud import JiraCloud
+
+    media = "https://api.media.atlassian.com/file/abc/binary?token=SIGNED-SECRET"
+    with FakeHttp() as http:
+        http.get(
+            "https://acme.atlassian.net/rest/api/3/attachment/content/1",
+            status=303,
+            headers={"Location": media},
+        )
+        http.get(media, body=b"bytes")
+        cloud = JiraCloud("https://acme.atlassian.net", "a@b.test", "t", pool=http.pool())
+        assert cloud.download_attachment("1") == b"bytes"
+    assert "SIGNED-SECRET" not in debug_everything.text

@@ -8,12 +8,11 @@ import json
 from typing import Any
 
 import pytest
-import requests
-import responses
 
 from chalicelib.observability import metrics
 from chalicelib.trackers.base import RateLimited
 from chalicelib.trackers.http import JiraHttp, server_auth
+from tests.factories.fake_http import FakeHttp
 
 EMF_KEYS = {"Namespace", "Dimensions", "Metrics"}
 
@@ -107,8 +106,9 @@ def test_an_unknown_metric_is_a_mistake() -> None:
 
 
 def test_tracker_calls_and_429s_are_counted(written) -> None:
-    tracker = JiraHttp("https://jira.test", server_auth("pat"), session=requests.Session())
-    with responses.RequestsMock() as http, metrics.collecting():
+    http = FakeHttp()
+    tracker = JiraHttp("https://jira.test", server_auth("pat"), pool=http.pool())
+    with http, metrics.collecting():
         http.get("https://jira.test/rest/api/2/myself", json={"name": "bot"})
         http.get("https://jira.test/rest/api/2/issue/A-1", status=429, headers={"Retry-After": "3"})
         tracker.json("GET", "/rest/api/2/myself")

@@ -1,4 +1,4 @@
-"""Adapters wired to ``responses`` at the transport seam: no socket is ever opened."""
+"""Adapters wired to a fake Jira at urllib3's transport seam: no socket is ever opened."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import json
 from collections.abc import Iterator
 
 import pytest
-import requests
-import responses
 
 from chalicelib.trackers.jira_cloud import JiraCloud
 from chalicelib.trackers.jira_server import JiraServer
+from tests.factories.fake_http import Call, FakeHttp
 from tests.unit.trackers.jira_json import CLOUD, SERVER
 
 CLOUD_EMAIL = "bot@acme.test"
@@ -28,23 +27,23 @@ SERVER_BEARER = f"Bearer {SERVER_TOKEN}"
 
 
 @pytest.fixture
-def http() -> Iterator[responses.RequestsMock]:
+def http() -> Iterator[FakeHttp]:
     """Fake Jira at the transport; every registered response must be used."""
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
+    with FakeHttp(assert_all_fired=True) as fake:
+        yield fake
 
 
 @pytest.fixture
-def cloud(http: responses.RequestsMock) -> JiraCloud:
-    return JiraCloud(CLOUD, CLOUD_EMAIL, CLOUD_TOKEN, session=requests.Session())
+def cloud(http: FakeHttp) -> JiraCloud:
+    return JiraCloud(CLOUD, CLOUD_EMAIL, CLOUD_TOKEN, pool=http.pool())
 
 
 @pytest.fixture
-def server(http: responses.RequestsMock) -> JiraServer:
-    return JiraServer(SERVER, SERVER_TOKEN, session=requests.Session())
+def server(http: FakeHttp) -> JiraServer:
+    return JiraServer(SERVER, SERVER_TOKEN, pool=http.pool())
 
 
-def sent_json(call: responses.Call) -> object:
+def sent_json(call: Call) -> object:
     """The JSON body a recorded call sent."""
-    body = call.request.body
-    return json.loads(body.decode() if isinstance(body, bytes) else body)
+    assert call.request.body is not None
+    return json.loads(call.request.body)

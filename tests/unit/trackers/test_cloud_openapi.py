@@ -12,9 +12,9 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
-import responses
 
 from chalicelib.trackers.base import Body, IssueFields
+from tests.factories.fake_http import Call
 from tests.openapi import errors, request_validator, response_validator, schema_validator
 from tests.unit.trackers import jira_json as J
 
@@ -33,7 +33,7 @@ TEMPLATES = [
 ]
 
 
-def validate_sent(call: responses.Call) -> None:
+def validate_sent(call: Call) -> None:
     path = urlsplit(call.request.url).path
     template = dict(TEMPLATES)[path]
     body = json.loads(call.request.body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
+import urllib3
 
 from chalicelib.config import TrackerSettings
 from chalicelib.trackers.base import Body, User
@@ -27,22 +27,22 @@ from tests.unit.trackers import jira_json as J
 def test_factory_builds_cloud_with_basic_auth():
     tracker = make_tracker(TrackerSettings("jira_cloud", J.CLOUD, "bot@a.test", "tok"))
     assert isinstance(tracker, JiraCloud)
-    assert isinstance(tracker.http.session.auth, BasicAuth)
+    assert isinstance(tracker.http.auth, BasicAuth)
     assert tracker.base_url == J.CLOUD
 
 
 def test_factory_builds_server_with_bearer_or_basic():
     bearer = make_tracker(TrackerSettings("jira_server", J.SERVER, None, "pat"))
     basic = make_tracker(TrackerSettings("jira_server", J.SERVER + "/", "bot", "pw"))
-    assert isinstance(bearer, JiraServer) and isinstance(bearer.http.session.auth, BearerAuth)
-    assert isinstance(basic.http.session.auth, BasicAuth)
+    assert isinstance(bearer, JiraServer) and isinstance(bearer.http.auth, BearerAuth)
+    assert isinstance(basic.http.auth, BasicAuth)
     assert basic.base_url == J.SERVER
 
 
 def test_factory_accepts_a_transport():
-    session = requests.Session()
-    tracker = make_tracker(TrackerSettings("jira_server", J.SERVER, None, "t"), session=session)
-    assert tracker.http.session is session
+    pool = urllib3.PoolManager()
+    tracker = make_tracker(TrackerSettings("jira_server", J.SERVER, None, "t"), pool=pool)
+    assert tracker.http.pool is pool
 
 
 def test_factory_refuses_unknown_kinds_and_cloud_without_user():

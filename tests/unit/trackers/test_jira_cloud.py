@@ -6,8 +6,6 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import responses
-from responses import matchers
 
 from chalicelib.trackers.base import (
     Body,
@@ -19,6 +17,8 @@ from chalicelib.trackers.base import (
     Tracker,
 )
 from chalicelib.trackers.jira_cloud import JiraCloud
+from tests.factories import fake_http as matchers
+from tests.factories.fake_http import Call, FakeHttp
 from tests.shared_data import jira_data
 from tests.unit.trackers import jira_json as J
 from tests.unit.trackers.conftest import CLOUD_AUTH, sent_json
@@ -26,11 +26,11 @@ from tests.unit.trackers.conftest import CLOUD_AUTH, sent_json
 API = f"{J.CLOUD}/rest/api/3"
 
 
-def query(call: responses.Call) -> dict[str, list[str]]:
+def query(call: Call) -> dict[str, list[str]]:
     return parse_qs(urlsplit(call.request.url).query)
 
 
-def only_call(http: responses.RequestsMock) -> responses.Call:
+def only_call(http: FakeHttp) -> Call:
     assert len(http.calls) == 1
     call = http.calls[0]
     assert call.request.headers["Authorization"] == CLOUD_AUTH
@@ -291,9 +291,7 @@ def test_too_large_without_a_stated_limit(http, cloud):
 
 
 def test_upload_over_a_known_limit_is_refused_before_sending(http):
-    import requests
-
-    jira = JiraCloud(J.CLOUD, "a", "b", session=requests.Session(), attachment_limit=10)
+    jira = JiraCloud(J.CLOUD, "a", "b", pool=http.pool(), attachment_limit=10)
     with pytest.raises(TooLarge) as caught:
         jira.upload_attachment("ABC-12", "big.bin", b"x" * 11, "application/octet-stream")
     assert caught.value.limit == 10

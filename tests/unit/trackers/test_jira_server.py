@@ -5,8 +5,6 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
-import responses
 
 from chalicelib.trackers.base import (
     Body,
@@ -22,17 +20,18 @@ from chalicelib.trackers.base import (
     Unavailable,
 )
 from chalicelib.trackers.jira_server import JiraServer
+from tests.factories.fake_http import Call, FakeHttp
 from tests.unit.trackers import jira_json as J
 from tests.unit.trackers.conftest import SERVER_BEARER, basic, sent_json
 
 API = f"{J.SERVER}/rest/api/2"
 
 
-def query(call: responses.Call) -> dict[str, list[str]]:
+def query(call: Call) -> dict[str, list[str]]:
     return parse_qs(urlsplit(call.request.url).query)
 
 
-def only_call(http: responses.RequestsMock) -> responses.Call:
+def only_call(http: FakeHttp) -> Call:
     assert len(http.calls) == 1
     call = http.calls[0]
     assert call.request.headers["Authorization"] == SERVER_BEARER
@@ -53,7 +52,7 @@ def test_myself_is_the_user_key(http, server):
 
 def test_basic_auth_when_a_user_is_configured(http):
     http.get(f"{API}/myself", json=J.server_user())
-    JiraServer(J.SERVER, "pw", user="bot", session=requests.Session()).myself()
+    JiraServer(J.SERVER, "pw", user="bot", pool=http.pool()).myself()
     assert http.calls[0].request.headers["Authorization"] == basic("bot", "pw")
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
-from responses import matchers
-
 from chalicelib.trackers.base import Body
 from chalicelib.trackers.jira_common import parse_issue
 from chalicelib.trackers.webhook import parse_webhook, parse_webhook_events
+from tests.factories import fake_http as matchers
 from tests.unit.trackers import jira_json as J
 
 API = f"{J.CLOUD}/rest/api/3"

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-import responses
-
 from chalicelib.trackers.base import Body, IssueFields
+from tests.factories.fake_http import Call
 from tests.openapi import errors, request_validator
 from tests.unit.trackers import jira_json as J
 
@@ -26,7 +25,7 @@ TEMPLATES = {
 WORKLOG = {"id": "9", "started": "2026-12-01T09:30:00.000+0000", "timeSpentSeconds": 60}
 
 
-def sent(calls: responses.CallList) -> list[str]:
+def sent(calls: list[Call]) -> list[str]:
     """The problems of every body sent (empty: all valid)."""
     problems = []
     for call in calls:
