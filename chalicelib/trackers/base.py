@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import msgspec
 
 # Errors, change events, a comment's visibility and Jira's times live in modules of their
-# own (no dataclasses of the adapters' values to build): the paths that only catch a
+# own (not the adapters' value types below): the paths that only catch a
 # tracker error, read a webhook's change or a connection's privacy do not import this
 # module (issue 19, cold start). Named here too.
 from chalicelib.trackers.changes import ChangeEvent as ChangeEvent
