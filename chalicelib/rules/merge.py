@@ -137,9 +137,8 @@ class MergeResult(msgspec.Struct, frozen=True):
     state: State
     write: frozenset[str]  # fields whose remote value is to be written here
     conflicts: tuple[Conflict, ...] = ()
-    values: Mapping[str, Any] = msgspec.field(
-        default_factory=dict
-    )  # merged values to write instead
+    # merged values to write instead
+    values: Mapping[str, Any] = msgspec.field(default_factory=dict)
     send_back: frozenset[str] = frozenset()  # kept here by a rule: to be sent again
 
 
