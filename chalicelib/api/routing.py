@@ -14,10 +14,11 @@ import logging
 import math
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgspec
 from chalice import Blueprint, Response
+from msgspec.structs import replace
 
 from chalicelib import json_input
 from chalicelib.api import openapi
@@ -34,14 +35,14 @@ from chalicelib.errors import (
 from chalicelib.observability import logs, metrics
 from chalicelib.queues import RetryLater
 from chalicelib.root import Root, root
+from chalicelib.structs import repr_without
 
 log = logging.getLogger("twinsync.api")
 
 DEFAULT_MAX_BODY = 1_048_576
 
 
-@dataclass(frozen=True)
-class ApiRequest:
+class ApiRequest(msgspec.Struct, frozen=True):
     """One HTTP request as views see it: parsed once, immutable."""
 
     method: str
@@ -51,8 +52,11 @@ class ApiRequest:
     raw_body: bytes
     root: Root
     principal: Any = None
-    params: Mapping[str, str] = field(default_factory=dict)  # the path's {parameters}
-    _json: Any = field(default=None, repr=False)
+    params: Mapping[str, str] = msgspec.field(default_factory=dict)  # the path's {parameters}
+    _json: Any = None
+
+    def __repr__(self) -> str:  # ``_json`` only repeats ``raw_body``, parsed
+        return repr_without(self, omit=("_json",))
 
     def json(self) -> Any:
         """The body parsed as JSON (``None`` for an empty body)."""
@@ -68,13 +72,12 @@ class ApiRequest:
         return body
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(msgspec.Struct, frozen=True):
     """A view's answer when the status or headers are not the default 200 JSON."""
 
     body: Any = None
     status: int = 200
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = msgspec.field(default_factory=dict)
 
 
 Authenticator = Callable[[ApiRequest], Any]

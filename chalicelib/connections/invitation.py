@@ -29,14 +29,16 @@ import hmac
 import json
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from chalicelib import json_input
 from chalicelib.config import MODES
 from chalicelib.connections.keys import SECRET_BYTES
 from chalicelib.connections.validation import checked_url
 from chalicelib.errors import BadRequest, Gone
+from chalicelib.structs import repr_without, values_without
 
 PREFIX = "TS1."
 PROTOCOL = 1
@@ -48,8 +50,10 @@ _B64URL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _CHECKSUM_RE = re.compile(rf"^[0-9a-f]{{{CHECKSUM_CHARS}}}$")
 
 
-@dataclass(frozen=True)
-class Invitation:
+_NOT_COMPARED = ("payload",)
+
+
+class Invitation(msgspec.Struct, frozen=True):
     """The decoded content of an invitation code."""
 
     invitation_id: str
@@ -63,9 +67,20 @@ class Invitation:
     local_short_name: str  # the initiator's short name
     remote_short_name: str  # the acceptor's short name, chosen by the initiator
     expires_at: int
-    secret: bytes = field(repr=False)
+    secret: bytes
     protocol: int = PROTOCOL
-    payload: str = field(default="", repr=False, compare=False)  # as decoded, for the terms proof
+    payload: str = ""  # as decoded, for the terms proof (it holds the secret too)
+
+    def __repr__(self) -> str:
+        return repr_without(self, secret=("secret", "payload"))
+
+    def __eq__(self, other: object) -> bool:  # the payload is how it was read: not compared
+        if type(other) is not type(self) or not isinstance(other, Invitation):
+            return NotImplemented
+        return values_without(self, _NOT_COMPARED) == values_without(other, _NOT_COMPARED)
+
+    def __hash__(self) -> int:
+        return hash(values_without(self, _NOT_COMPARED))
 
     def is_expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expires_at

@@ -24,11 +24,11 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.models import Model
@@ -45,6 +45,7 @@ from chalicelib.store.models import (
 )
 from chalicelib.store.namespaces import connection_name_key, connection_tomb_key
 from chalicelib.store.pages import TEXT, KeyShape, Page, scan_page
+from chalicelib.structs import repr_without
 
 TOMBSTONE_DAYS = 30
 
@@ -244,12 +245,14 @@ def name_holder(name: str) -> str | None:
         return None
 
 
-@dataclass(frozen=True)
-class Tombstone:
+class Tombstone(msgspec.Struct, frozen=True):
     """What is left of a deleted end for 30 days: why, and its key (to verify the peer)."""
 
     reason: str
-    key: bytes | None = field(default=None, repr=False)  # None: deleted before keys were kept
+    key: bytes | None = None  # None: deleted before keys were kept
+
+    def __repr__(self) -> str:
+        return repr_without(self, secret=("key",))
 
 
 def find_tombstone(connection_id: str) -> Tombstone | None:

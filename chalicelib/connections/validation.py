@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 from chalicelib.config import MODES
 from chalicelib.errors import BadRequest
@@ -85,8 +86,7 @@ HIERARCHY_CHOICES = ("parent_first", "wait")
 CONFLICT_RULES = ("later", "keep")
 
 
-@dataclass(frozen=True)
-class InitiateRequest:
+class InitiateRequest(msgspec.Struct, frozen=True):
     destination_url: str | None
     mode: str
     local_short_name: str
@@ -98,8 +98,7 @@ class InitiateRequest:
     destination_incoming_project: str | None
 
 
-@dataclass(frozen=True)
-class AcceptRequest:
+class AcceptRequest(msgspec.Struct, frozen=True):
     invitation_code: str
     incoming_project: str
 

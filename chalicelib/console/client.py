@@ -16,21 +16,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import msgspec
 from chalice import Chalice
 
+from chalicelib.structs import repr_without
 
-@dataclass(frozen=True)
-class ApiAnswer:
+
+class ApiAnswer(msgspec.Struct, frozen=True):
     """What the admin API answered: status, parsed JSON body (or ``None``)."""
 
     status: int
     body: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -68,8 +69,7 @@ class ApiAnswer:
         return ""
 
 
-@dataclass(frozen=True)
-class _Route:
+class _Route(msgspec.Struct, frozen=True):
     template: str
     pattern: re.Pattern[str]
     names: tuple[str, ...]
@@ -86,13 +86,15 @@ def _routes(app_id: int, templates: tuple[str, ...]) -> tuple[_Route, ...]:
     return tuple(sorted(compiled, key=lambda r: (len(r.names), -len(r.template))))
 
 
-@dataclass
-class AdminClient:
+class AdminClient(msgspec.Struct):
     """The admin API of ``app``, called as the holder of ``token``."""
 
     app: Chalice
-    token: str = field(repr=False)
+    token: str
     request_id: str = "console"
+
+    def __repr__(self) -> str:
+        return repr_without(self, secret=("token",))
 
     def get(self, path: str, **query: str) -> ApiAnswer:
         return self.call("GET", path, query=query)

@@ -24,9 +24,11 @@ import json
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
+
+import msgspec
 
 from chalicelib.config import Settings
+from chalicelib.structs import repr_without
 
 SESSION_COOKIE = "twinsync_console"
 SIGNIN_COOKIE = "twinsync_console_signin"
@@ -36,13 +38,15 @@ _VERSION = b"v1"
 _INFO = b"twinsync console session v1"
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(msgspec.Struct, frozen=True):
     """One signed-in administrator: the token (for the API calls) and the CSRF value."""
 
-    token: str = field(repr=False)
-    csrf: str = field(repr=False)
+    token: str
+    csrf: str
     expires: int
+
+    def __repr__(self) -> str:
+        return repr_without(self, secret=("token", "csrf"))
 
 
 def session_key(settings: Settings) -> bytes:

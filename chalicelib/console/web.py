@@ -17,19 +17,20 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+import msgspec
 from chalice import Blueprint, Response
 
 from chalicelib import json_input
 from chalicelib.console import session as sessions
 from chalicelib.observability import logs, metrics
 from chalicelib.root import root
+from chalicelib.structs import repr_without
 
 log = logging.getLogger("twinsync.console")
 
@@ -63,8 +64,7 @@ class Refused(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(msgspec.Struct, frozen=True):
     """One console request as views see it: parsed once, immutable."""
 
     method: str
@@ -75,8 +75,11 @@ class Page:
     headers: Mapping[str, str]
     secure: bool
     request_id: str
-    session: sessions.Session | None = field(default=None, repr=False)
-    key: bytes = field(default=b"", repr=False)
+    session: sessions.Session | None = None
+    key: bytes = b""
+
+    def __repr__(self) -> str:
+        return repr_without(self, secret=("session", "key"))
 
     def url(self, path: str, **query: str | None) -> str:
         """An absolute path on this node for a console path (``"/connections"``)."""
@@ -89,18 +92,16 @@ class Page:
         return f"{self.base}{PREFIX}"
 
 
-@dataclass(frozen=True)
-class Html:
+class Html(msgspec.Struct, frozen=True):
     """A rendered page (or an htmx fragment)."""
 
     template: str
-    context: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = msgspec.field(default_factory=dict)
     status: int = 200
     cookies: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Redirect:
+class Redirect(msgspec.Struct, frozen=True):
     """303 See Other to a console URL (already built with :meth:`Page.url`)."""
 
     location: str

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
+
+import msgspec
 
 from chalicelib.net.errors import Unreachable
 from chalicelib.net.ssrf import OutboundPolicy, Resolver, Target, check_url, system_resolver
@@ -33,12 +34,11 @@ READ_TIMEOUT = 10.0
 MAX_RESPONSE_BYTES = 1_048_576
 
 
-@dataclass(frozen=True)
-class HttpResponse:
+class HttpResponse(msgspec.Struct, frozen=True):
     """An answer, read completely (and within the size cap)."""
 
     status: int
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = msgspec.field(default_factory=dict)
     body: bytes = b""
 
     def json(self) -> Any:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+import msgspec
 
 from chalicelib.connections.tokens import issue_token
 from chalicelib.net.errors import NotTwinsync, PeerRefused, Unreachable
@@ -24,8 +25,7 @@ PROTOCOL = 1
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
 
 
-@dataclass(frozen=True)
-class NodeInfo:
+class NodeInfo(msgspec.Struct, frozen=True):
     """``GET /node/v1/info`` of a peer."""
 
     node_id: str
@@ -35,8 +35,7 @@ class NodeInfo:
     modes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class PeerEnd:
+class PeerEnd(msgspec.Struct, frozen=True):
     """What is needed to call the other end of one connection."""
 
     url: str

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib.config import Settings
 from chalicelib.connections import invitation as codec
@@ -51,8 +52,7 @@ from chalicelib.trackers import base as trackers
 log = logging.getLogger("twinsync.connections")
 
 
-@dataclass(frozen=True)
-class Accepted:
+class Accepted(msgspec.Struct, frozen=True):
     """What ``POST /api/v1/invitations/accept`` answers; ``created`` is False on a replay."""
 
     connection: ConnectionModel

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
+
+import msgspec
 
 from chalicelib.config import Settings
 
@@ -29,8 +30,7 @@ def _given(value: T | None, what: str) -> Callable[[], T]:
     return get
 
 
-@dataclass(frozen=True)
-class Deps:
+class Deps(msgspec.Struct, frozen=True):
     settings: Settings
     tracker: Callable[[], Tracker]
     peer: Callable[[], PeerClient]

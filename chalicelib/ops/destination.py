@@ -14,7 +14,7 @@ the wizard makes a local connection between two projects of this tracker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from chalicelib.config import Settings
 from chalicelib.connections import validation
@@ -30,8 +30,7 @@ HINT = (
 )
 
 
-@dataclass(frozen=True)
-class Destination:
+class Destination(msgspec.Struct, frozen=True):
     """What ``GET /api/v1/destinations/info`` answers."""
 
     url: str

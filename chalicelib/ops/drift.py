@@ -24,8 +24,9 @@ resent by its owner after the receiving end forgot the mirror it lost.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from chalicelib.rules.replica import FIELDS
 
@@ -39,8 +40,7 @@ class InvalidView(ValueError):
 # --- what one end says about its half ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FieldView:
+class FieldView(msgspec.Struct, frozen=True):
     hash: str  # the value as this end's outgoing rule shows it now
     value: str | None = None  # register ``v``
     stamp: tuple[str, str] | None = None  # register ``s`` (at, origin)
@@ -71,12 +71,11 @@ class FieldView:
         )
 
 
-@dataclass(frozen=True)
-class TwinView:
+class TwinView(msgspec.Struct, frozen=True):
     key: str  # this end's issue
     twin_key: str | None  # the other end's issue
     found: bool = True  # False: no twin here (or its issue is gone)
-    fields: Mapping[str, FieldView] = field(default_factory=dict)
+    fields: Mapping[str, FieldView] = msgspec.field(default_factory=dict)
     comments: tuple[str, ...] = ()  # ids this end sends now
     attachments: tuple[str, ...] = ()
     have_comments: tuple[str, ...] = ()  # the other end's ids with a live mirror here
@@ -169,14 +168,13 @@ def parse_batch(items: Any) -> list[TwinView]:
 # --- the repair of one drifted twin ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EndRepair:
+class EndRepair(msgspec.Struct, frozen=True):
     """What one end does: fields to take a fresh register for and send with
     ``replica.repair`` (later than ``after``, the other end's stamps), and whether to resend
     its replica (comments or attachments the other end lacks)."""
 
     fields: tuple[str, ...] = ()
-    after: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    after: Mapping[str, tuple[str, str]] = msgspec.field(default_factory=dict)
     resend: bool = False
 
     @property
@@ -210,17 +208,15 @@ class EndRepair:
         )
 
 
-@dataclass(frozen=True)
-class RepairPlan:
-    here: EndRepair = field(default_factory=EndRepair)
-    there: EndRepair = field(default_factory=EndRepair)
+class RepairPlan(msgspec.Struct, frozen=True):
+    here: EndRepair = msgspec.field(default_factory=EndRepair)
+    there: EndRepair = msgspec.field(default_factory=EndRepair)
 
 
 # --- the comparison -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """The outcome for one twin, as this end (``here``) sees it."""
 
     local_key: str
@@ -232,7 +228,7 @@ class Finding:
     attachments_missing_here: tuple[str, ...] = ()
     attachments_missing_there: tuple[str, ...] = ()
     reason: str | None = None
-    plan: RepairPlan = field(default_factory=RepairPlan)
+    plan: RepairPlan = msgspec.field(default_factory=RepairPlan)
 
     def report(self) -> dict[str, Any]:
         """The entry in the job's result (what an admin reads)."""

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 from pynamodb.expressions.update import Action
 
 from chalicelib.ops.drift import EndRepair, FieldView, InvalidView, TwinView, parse_batch
@@ -46,8 +46,7 @@ class PeerCannotBeCalled(Exception):
 # --- what is under way ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class UnderWay:
+class UnderWay(msgspec.Struct, frozen=True):
     """Keys with outbox entries not yet delivered and inbox entries not yet applied."""
 
     outgoing: frozenset[str]  # local keys

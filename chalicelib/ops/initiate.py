@@ -25,9 +25,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import msgspec
 
 from chalicelib.config import Settings
 from chalicelib.connections import invitation as codec
@@ -47,8 +48,7 @@ CONSOLE_ACCEPT_PATH = "/console/accept"
 INVITATION_PURGE_DAYS = 30
 
 
-@dataclass(frozen=True)
-class Initiated:
+class Initiated(msgspec.Struct, frozen=True):
     """What ``POST /api/v1/connections`` answers."""
 
     connection: ConnectionModel

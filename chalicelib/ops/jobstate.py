@@ -20,10 +20,12 @@ Items already under sync count as done; items whose sync was stopped (a tombston
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from chalicelib.trackers.pacing import INITIAL_WINDOW, next_window
 
@@ -36,8 +38,7 @@ SAMPLES = 12
 ITEM_TIMEOUT_S = 900.0
 
 
-@dataclass
-class JobState:
+class JobState(msgspec.Struct):
     id: str
     kind: str
     connection_id: str
@@ -49,15 +50,15 @@ class JobState:
     page_size: int = 100
     cursor: str | None = None  # the tracker's page cursor while listing
     pages_read: int = 0
-    tail: list[Any] = field(default_factory=list)  # listed keys not yet in a full chunk
+    tail: list[Any] = msgspec.field(default_factory=list)  # listed keys not yet in a full chunk
     chunks: int = 0
     total: int = 0
     position: int = 0
-    in_flight: dict[str, float] = field(default_factory=dict)  # key -> admitted at
+    in_flight: dict[str, float] = msgspec.field(default_factory=dict)  # key -> admitted at
     done: int = 0
     failed: int = 0
     skipped: int = 0
-    failures: list[dict[str, str]] = field(default_factory=list)
+    failures: list[dict[str, str]] = msgspec.field(default_factory=list)
     waiting: dict[str, Any] | None = None
     max_per_hour: int | None = None
     tokens: float | None = None
@@ -67,7 +68,7 @@ class JobState:
     finished_at: float | None = None
     cancel_requested: bool = False
     error: str | None = None
-    samples: list[list[float]] = field(default_factory=list)  # [time, settled] for the rate
+    samples: list[list[float]] = msgspec.field(default_factory=list)  # [time, settled] for the rate
     steps: int = 0
     running_step: int | None = None  # the step under way (set when it starts)
     restarts: int = 0  # steps that died and were run again
@@ -81,11 +82,12 @@ class JobState:
     # --- serialisation ---------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # a deep copy, as ``dataclasses.asdict`` made (tuples stay tuples, unlike to_builtins)
+        return copy.deepcopy(msgspec.structs.asdict(self))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JobState:
-        known = set(cls.__dataclass_fields__)
+        known = set(cls.__struct_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
     # --- what it is --------------------------------------------------------------------

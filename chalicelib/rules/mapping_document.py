@@ -73,10 +73,10 @@ Pure: validation and mirroring touch no storage or network.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 SIDES = ("local", "remote")
 DIRECTIONS = ("outgoing", "incoming")
@@ -133,10 +133,9 @@ class MappingError(ValueError):
         self.path = path
 
 
-@dataclass(frozen=True)
-class FieldMapping:
+class FieldMapping(msgspec.Struct, frozen=True):
     field: str
-    values: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
+    values: Mapping[str, str | None] = msgspec.field(default_factory=dict)
     default: Any = _ABSENT
     local: str | None = None
     remote: str | None = None
@@ -159,12 +158,11 @@ class FieldMapping:
         return list(dict.fromkeys(v for v in mapped if v))
 
 
-@dataclass(frozen=True)
-class Block:
+class Block(msgspec.Struct, frozen=True):
     side: str
     direction: str
     sync: str = "automatic"
-    scope: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    scope: Mapping[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
     fields: tuple[FieldMapping, ...] = ()
 
     def mapping(self, name: str) -> FieldMapping | None:

@@ -28,9 +28,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import msgspec
+from msgspec.structs import replace
 
 from chalicelib.rules.orset import ORSet
 from chalicelib.rules.replica import FIELDS, NAME_LISTS, PEOPLE, body_hash
@@ -40,8 +42,7 @@ SHOWN_MAX = 300  # characters of a value kept for the conflict record (display o
 SETS = NAME_LISTS  # observed-remove sets: every add and remove of both ends is kept
 
 
-@dataclass(frozen=True, order=True)
-class Stamp:
+class Stamp(msgspec.Struct, frozen=True, order=True):
     """When a value was made (UTC, milliseconds) and by which end: a total order."""
 
     at: str
@@ -61,8 +62,7 @@ class Stamp:
         return None
 
 
-@dataclass(frozen=True)
-class Register:
+class Register(msgspec.Struct, frozen=True):
     value: str
     stamp: Stamp
     parent: Stamp | None = None
@@ -110,8 +110,7 @@ class Register:
 State = dict[str, Register]
 
 
-@dataclass(frozen=True)
-class Conflict:
+class Conflict(msgspec.Struct, frozen=True):
     """The same field changed on both ends before either saw the other's change."""
 
     field: str
@@ -134,12 +133,12 @@ class Conflict:
         }
 
 
-@dataclass(frozen=True)
-class MergeResult:
+class MergeResult(msgspec.Struct, frozen=True):
     state: State
     write: frozenset[str]  # fields whose remote value is to be written here
     conflicts: tuple[Conflict, ...] = ()
-    values: Mapping[str, Any] = field(default_factory=dict)  # merged values to write instead
+    # merged values to write instead
+    values: Mapping[str, Any] = msgspec.field(default_factory=dict)
     send_back: frozenset[str] = frozenset()  # kept here by a rule: to be sent again
 
 
@@ -431,8 +430,7 @@ def merge_remote(
     return MergeResult(new, frozenset(write), tuple(conflicts), values, frozenset(send_back))
 
 
-@dataclass(frozen=True)
-class _Outcome:
+class _Outcome(msgspec.Struct, frozen=True):
     register: Register
     write: bool = False
     conflict: Conflict | None = None
@@ -585,8 +583,7 @@ def force_local(
     return new
 
 
-@dataclass(frozen=True)
-class Recovered:
+class Recovered(msgspec.Struct, frozen=True):
     """Edits made here that our write replaced before this end read them
     (:func:`recover_local`)."""
 

@@ -11,13 +11,13 @@ see it). Pure: no AWS, no HTTP.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 
-@dataclass(frozen=True)
-class ORSet:
-    adds: Mapping[str, frozenset[str]] = field(default_factory=dict)  # member -> add tags
+
+class ORSet(msgspec.Struct, frozen=True):
+    adds: Mapping[str, frozenset[str]] = msgspec.field(default_factory=dict)  # member -> add tags
     gone: frozenset[str] = frozenset()  # tombstoned tags
 
     def members(self) -> list[str]:

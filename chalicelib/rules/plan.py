@@ -8,14 +8,14 @@ so "default scripts equal Basic" is a comparison of plans.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import msgspec
 
 from chalicelib.trackers.base import Body, BodyFormat, IssueFields, Project
 
 
-@dataclass(frozen=True)
-class CommentOp:
+class CommentOp(msgspec.Struct, frozen=True):
     action: Literal["create", "update", "delete"]
     remote_id: str
     local_id: str | None = None
@@ -24,8 +24,7 @@ class CommentOp:
     public: bool = True
 
 
-@dataclass(frozen=True)
-class AttachmentOp:
+class AttachmentOp(msgspec.Struct, frozen=True):
     action: Literal["copy"]
     remote_id: str
     filename: str
@@ -34,8 +33,7 @@ class AttachmentOp:
     sha256: str | None
 
 
-@dataclass(frozen=True)
-class WorklogOp:
+class WorklogOp(msgspec.Struct, frozen=True):
     """Issue 18: a worklog of the other side, copied here (like :class:`CommentOp`)."""
 
     action: Literal["create", "update", "delete"]
@@ -47,8 +45,7 @@ class WorklogOp:
     hash: str | None = None
 
 
-@dataclass(frozen=True)
-class LinkOp:
+class LinkOp(msgspec.Struct, frozen=True):
     """Issue 18: an issue link of the other side. ``remote_key`` is the other side's key of
     the linked issue; the worker maps it to ours through the twins (and waits while that
     issue is not synced). ``direction`` as the replica's issue sees the link."""
@@ -62,8 +59,7 @@ class LinkOp:
     copied: bool = False
 
 
-@dataclass(frozen=True)
-class PersonOp:
+class PersonOp(msgspec.Struct, frozen=True):
     """Issue 18: who is assignee or reporter here: ``person`` is the other side's
     ``{id, name, email}`` (the worker maps it through the connection's user map; an
     unmapped person falls back, never fails) or ``None`` (unassigned)."""
@@ -72,8 +68,7 @@ class PersonOp:
     person: Mapping[str, Any] | None
 
 
-@dataclass(frozen=True)
-class ParentOp:
+class ParentOp(msgspec.Struct, frozen=True):
     """Issue 18: the parent here is the twin of the other side's ``remote_key`` (``None``:
     no parent). A parent not synced yet is brought under sync first, or the child waits
     (the connection's ``hierarchy`` setting)."""
@@ -81,8 +76,7 @@ class ParentOp:
     remote_key: str | None
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(msgspec.Struct, frozen=True):
     """Tracker writes for one replica. ``status`` is a status name reached through a
     workflow transition after the fields are written (Jira has no "set status")."""
 
@@ -144,8 +138,7 @@ class Plan:
         return names
 
 
-@dataclass(frozen=True)
-class IncomingContext:
+class IncomingContext(msgspec.Struct, frozen=True):
     """Everything an incoming rule may look at (and nothing it could write through)."""
 
     replica: Mapping[str, Any]
@@ -154,7 +147,7 @@ class IncomingContext:
     project: Project
     body_format: BodyFormat
     remote_short_name: str
-    previous_hashes: Mapping[str, str] = field(default_factory=dict)
-    comment_map: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    attachment_map: Mapping[str, str] = field(default_factory=dict)
-    worklog_map: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # issue 18
+    previous_hashes: Mapping[str, str] = msgspec.field(default_factory=dict)
+    comment_map: Mapping[str, Mapping[str, str]] = msgspec.field(default_factory=dict)
+    attachment_map: Mapping[str, str] = msgspec.field(default_factory=dict)
+    worklog_map: Mapping[str, Mapping[str, str]] = msgspec.field(default_factory=dict)  # issue 18

@@ -16,8 +16,9 @@ an ADF description as plain text). Any other field written keeps the look.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from chalicelib.rules.merge import Register, value_hash
 from chalicelib.rules.replica import body_json

@@ -14,8 +14,9 @@ Pure: the compiled rules touch no storage or network.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any, Literal
+
+from msgspec.structs import replace
 
 from chalicelib.rules import basic
 from chalicelib.rules.mapping_document import (

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
+import msgspec
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
@@ -44,8 +44,7 @@ def bad_cursor(why: str) -> BadRequest:
     )
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
+class Page(msgspec.Struct, Generic[T], frozen=True):
     """Items in the list's order, and where the next page starts (``None``: the last page)."""
 
     items: list[T]

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+import msgspec
 
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.net.errors import OutboundError
@@ -157,8 +158,7 @@ UNKNOWN = "unknown"  # the other end could not tell (its tracker did not answer)
 VERDICTS = (CONNECTABLE, NOT_FOUND, ALREADY_SYNCED, UNKNOWN)
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """The other end's answer about one of its issues: can it be connected with ours?"""
 
     verdict: str

@@ -11,11 +11,11 @@ in the twin's history (:func:`apply_people`), never an error: the twin is synced
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from chalicelib.rules.plan import Plan
 from chalicelib.rules.replica import body_json
@@ -46,8 +46,7 @@ CATALOG = (
 NOTE = "note: "  # a history entry's outcome that only tells (the twin is synced)
 
 
-@dataclass(frozen=True)
-class PreparedPlan(Plan):
+class PreparedPlan(Plan, frozen=True):
     """A plan as this tracker can take it: ``targets`` are the people mapped to users of
     this tracker, ``notes`` what the twin's history should say (nothing failed)."""
 
@@ -68,7 +67,7 @@ def prepare(connection: ConnectionModel, plan: Plan, *, deps: SyncDeps) -> Plan:
         notes.extend(t.note for t in targets if t.note)
     if wanted is plan.fields and not notes and not targets:
         return plan
-    kept = {f.name: getattr(plan, f.name) for f in dataclasses.fields(Plan)}
+    kept = {name: getattr(plan, name) for name in Plan.__struct_fields__}
     return PreparedPlan(
         **{**kept, "fields": wanted}, notes=(*getattr(plan, "notes", ()), *notes), targets=targets
     )
@@ -150,7 +149,7 @@ def _catalog(
                 kept.append(found)
         if tuple(kept) != names:
             changes[attr] = tuple(kept)
-    return dataclasses.replace(fields, **changes) if changes else fields  # type: ignore[arg-type]
+    return msgspec.structs.replace(fields, **changes) if changes else fields
 
 
 def _create(

@@ -1,6 +1,6 @@
 """Typed messages: what arrives from the other end, and what the sync queues carry.
 
-Each is a frozen dataclass, parsed once at the edge and serialised once:
+Each is a frozen :class:`msgspec.Struct`, parsed once at the edge and serialised once:
 
 - from the other end (protocol 1, ``docs/contract.md``): :func:`parse_incoming` checks a
   replica object at the HTTP edge (a bad one is :class:`InvalidReplica`, the inbox's
@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
+
 from chalicelib.rules.replica import InvalidReplica, blank_replica, stamp, validate
 from chalicelib.store.namespaces import apply_group, deliver_group
+from chalicelib.structs import repr_without, values_without
 from chalicelib.sync.ingest_message import IngestMessage as IngestMessage
 from chalicelib.sync.ingest_message import enqueue_ingest as enqueue_ingest
 
@@ -40,6 +42,7 @@ REMOVAL_KINDS = ("stopped", "stop_ack", "deleted", "refused")
 # groups: longer ones are refused at the edge, before anything is written.
 MAX_ID_BYTES = 512
 _ID_FIELDS = ("id", "connection_id", "key", "twin_key")
+_WIRE = ("_wire",)
 
 __all__ = [
     "REMOVAL_KINDS",
@@ -87,8 +90,7 @@ def _version(data: Mapping[str, Any]) -> int:
         raise InvalidReplica("replica.version is missing or not a int") from exc
 
 
-@dataclass(frozen=True)
-class AttachmentRef:
+class AttachmentRef(msgspec.Struct, frozen=True):
     """An attachment a replica offers: which bytes to fetch (by id), and their checksum."""
 
     id: str
@@ -109,8 +111,7 @@ class AttachmentRef:
         )
 
 
-@dataclass(frozen=True)
-class Replica:
+class Replica(msgspec.Struct, frozen=True):
     """An issue's snapshot from the other end (protocol 1): its envelope, typed, and its
     content as the rules read it (:attr:`payload`)."""
 
@@ -126,7 +127,18 @@ class Replica:
     stamps: Mapping[str, Any] | None  # the merge registers' stamps (ADR 0004)
     comment_ids: tuple[str, ...]
     attachments: tuple[AttachmentRef, ...]
-    _wire: Mapping[str, Any] = field(repr=False, compare=False)
+    _wire: Mapping[str, Any]  # the object as read: neither shown nor compared
+
+    def __repr__(self) -> str:
+        return repr_without(self, omit=_WIRE)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self) or not isinstance(other, Replica):
+            return NotImplemented
+        return values_without(self, _WIRE) == values_without(other, _WIRE)
+
+    def __hash__(self) -> int:
+        return hash(values_without(self, _WIRE))
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Replica:
@@ -191,8 +203,7 @@ class Replica:
         return copy.deepcopy(dict(self._wire))
 
 
-@dataclass(frozen=True)
-class Removal:
+class Removal(msgspec.Struct, frozen=True):
     """``removed: true``: the link between two issues ends (``kind``, ``reason``).
 
     ``stopped`` (the sender stopped syncing), ``stop_ack`` (the answer), ``deleted`` (the
@@ -209,7 +220,18 @@ class Removal:
     kind: str
     reason: str | None
     twin_key: str | None
-    _wire: Mapping[str, Any] = field(repr=False, compare=False)
+    _wire: Mapping[str, Any]  # the object as read: neither shown nor compared
+
+    def __repr__(self) -> str:
+        return repr_without(self, omit=_WIRE)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self) or not isinstance(other, Removal):
+            return NotImplemented
+        return values_without(self, _WIRE) == values_without(other, _WIRE)
+
+    def __hash__(self) -> int:
+        return hash(values_without(self, _WIRE))
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Removal:
@@ -265,8 +287,7 @@ class Removal:
 Incoming = Replica | Removal
 
 
-@dataclass(frozen=True)
-class ConnectRequest:
+class ConnectRequest(msgspec.Struct, frozen=True):
     """A replica whose ``twin_key`` names one of our issues that has no twin here yet: the
     other end connected its issue ``requester`` with our ``target``."""
 
@@ -305,8 +326,7 @@ def parse_incoming(data: Any) -> Incoming:
 # --- queue bodies ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ApplyMessage:
+class ApplyMessage(msgspec.Struct, frozen=True):
     """Apply inbox entry ``seq`` of a connection (a replica of the remote issue)."""
 
     connection_id: str
@@ -340,8 +360,7 @@ class ApplyMessage:
         return apply_group(self.connection_id, self.remote_key)
 
 
-@dataclass(frozen=True)
-class DeliverMessage:
+class DeliverMessage(msgspec.Struct, frozen=True):
     """Deliver outbox entry ``seq`` of a connection (a replica of the local issue)."""
 
     connection_id: str

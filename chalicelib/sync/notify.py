@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from chalicelib.store.keys import claim, get_key, set_key
 from chalicelib.store.models import new_id, utcnow
@@ -35,15 +36,14 @@ QUIET = timedelta(minutes=10)
 MAX_WEBHOOKS = 5
 
 
-@dataclass(frozen=True)
-class Webhook:
+class Webhook(msgspec.Struct, frozen=True):
     id: str
     url: str
     events: tuple[str, ...]
     created_at: str
 
     def resource(self) -> dict[str, Any]:
-        return {**asdict(self), "events": list(self.events)}
+        return {**msgspec.structs.asdict(self), "events": list(self.events)}
 
 
 def webhooks() -> list[Webhook]:

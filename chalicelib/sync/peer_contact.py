@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from chalicelib.store.keys import get_key, set_key
 from chalicelib.store.models import utcnow
@@ -21,8 +22,7 @@ from chalicelib.store.namespaces import peer_contact_key, peer_failure_key
 log = logging.getLogger("twinsync.peer_contact")
 
 
-@dataclass(frozen=True)
-class Contact:
+class Contact(msgspec.Struct, frozen=True):
     """The last answer and the last failure; ``reachable`` when the answer came later."""
 
     reached_at: datetime | None = None

@@ -7,8 +7,9 @@ An unmapped person never fails a sync: the twin's history names them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib.rules.plan import PersonOp
 from chalicelib.store.models import ConnectionModel
@@ -18,8 +19,7 @@ UNASSIGNED = "unassigned"
 KEEP = "keep"  # a reporter nobody maps: left as it is
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(msgspec.Struct, frozen=True):
     """Who a :class:`PersonOp` becomes here: ``user_id`` (``None``: nobody), or nothing
     written at all (``keep``); ``note`` says why when the person was not mapped."""
 

@@ -27,9 +27,11 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+import msgspec
+from msgspec.structs import replace
 
 from chalicelib.net.errors import OutboundError, PeerRefused
 from chalicelib.net.peer import PeerClient, PeerEnd
@@ -53,8 +55,7 @@ ACTIVE_WRITE_S = 60.0
 MAX_URL = 2048
 
 
-@dataclass(frozen=True)
-class PollState:
+class PollState(msgspec.Struct, frozen=True):
     """How this end polls one connection (kept in the keys table between runs)."""
 
     url: str | None = None  # the public side's ``outbox_url``, learned from its answer
@@ -64,8 +65,7 @@ class PollState:
         return self.active_at is not None and now - self.active_at < hot_seconds
 
 
-@dataclass(frozen=True)
-class Pulled:
+class Pulled(msgspec.Struct, frozen=True):
     """What one pull brought."""
 
     items: int

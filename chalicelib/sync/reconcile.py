@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import msgspec
 
 from chalicelib.store.models import utcnow
 from chalicelib.store.namespaces import RECONCILE_CURSOR, RECONCILE_STATUS, reconcile_dedup
@@ -68,8 +69,7 @@ def _key_order(key: str) -> tuple[str, int]:
     return (project, int(number)) if number.isdigit() else (key, -1)
 
 
-@dataclass(frozen=True, order=True)
-class Position:
+class Position(msgspec.Struct, frozen=True, order=True):
     """A place in the sweep's order: ``updated``, then the key as Jira sorts it."""
 
     when: datetime
@@ -82,8 +82,7 @@ class Position:
         return cls(when, _key_order(key), key) if when else None
 
 
-@dataclass(frozen=True)
-class Cursor:
+class Cursor(msgspec.Struct, frozen=True):
     """What a run saves: the last complete sweep, and where reading has got to."""
 
     last_run: datetime | None = None  # the last sweep that read to the end
@@ -171,8 +170,7 @@ def _any_active_trigger() -> bool:
     return any(t.get("active") for t in all_triggers())
 
 
-@dataclass
-class _Sweep:
+class _Sweep(msgspec.Struct):
     deps: SyncDeps
     now: datetime
     watching: bool

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib.rules import merge, recovery
 from chalicelib.store.models import ConnectionModel, TwinModel
@@ -32,8 +33,7 @@ from chalicelib.trackers.base import Body, Issue, IssueFields, utc_time
 log = logging.getLogger("twinsync.recovery")
 
 
-@dataclass(frozen=True)
-class Overwritten:
+class Overwritten(msgspec.Struct, frozen=True):
     """What a read found: the issue as the replica is to show it (the recovered values),
     and the decision (:class:`chalicelib.rules.merge.Recovered`)."""
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from chalicelib import queues
 from chalicelib.config import Settings
@@ -35,8 +36,7 @@ KNOWN_USER_TTL_S = 300  # how long intake trusts the integration user id it read
 SEARCH_SETTLE = timedelta(seconds=60)
 
 
-@dataclass
-class SyncDeps:
+class SyncDeps(msgspec.Struct):
     settings: Settings
     tracker: Tracker
     peer: PeerClient
@@ -44,11 +44,11 @@ class SyncDeps:
     blobs: BlobStore
     blob_fetch: Fetcher | None = None
     send: Callable[..., None] = queues.send
-    hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    hooks: dict[str, Callable[..., Any]] = msgspec.field(default_factory=dict)
     search_settle: timedelta = SEARCH_SETTLE
     _integration_user: str | None = None
     _known_user: tuple[float, str | None] | None = None
-    _projects: dict[str, tuple[float, Project]] = field(default_factory=dict)
+    _projects: dict[str, tuple[float, Project]] = msgspec.field(default_factory=dict)
 
     def project(self, key: str) -> Project:
         """A project's issue types, cached for a few minutes (they rarely change)."""

@@ -17,11 +17,12 @@ receiving side decides how to convert them. Errors are typed so the queue layer 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import msgspec
+
 # Errors, change events, a comment's visibility and Jira's times live in modules of their
-# own (no dataclasses of the adapters' values to build): the paths that only catch a
+# own (not the adapters' value types below): the paths that only catch a
 # tracker error, read a webhook's change or a connection's privacy do not import this
 # module (issue 19, cold start). Named here too.
 from chalicelib.trackers.changes import ChangeEvent as ChangeEvent
@@ -43,8 +44,7 @@ BodyFormat = Literal["adf", "wiki", "text"]
 # --- values -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class User:
+class User(msgspec.Struct, frozen=True):
     """A tracker account: ``id`` is the accountId (Cloud) or the user key/name (Server)."""
 
     id: str
@@ -54,16 +54,14 @@ class User:
     username: str | None = None
 
 
-@dataclass(frozen=True)
-class Body:
+class Body(msgspec.Struct, frozen=True):
     """Rich text in the tracker's own format: ADF (a dict) or wiki markup / text (a str)."""
 
     format: BodyFormat
     value: Any
 
 
-@dataclass(frozen=True)
-class Comment:
+class Comment(msgspec.Struct, frozen=True):
     id: str
     author: User
     created: str
@@ -72,8 +70,7 @@ class Comment:
     public: bool = True
 
 
-@dataclass(frozen=True)
-class Attachment:
+class Attachment(msgspec.Struct, frozen=True):
     id: str
     filename: str
     size: int
@@ -82,8 +79,7 @@ class Attachment:
     author: User | None = None
 
 
-@dataclass(frozen=True)
-class LinkType:
+class LinkType(msgspec.Struct, frozen=True):
     """A kind of issue link: ``Blocks`` reads "blocks" outward, "is blocked by" inward."""
 
     id: str
@@ -92,8 +88,7 @@ class LinkType:
     outward: str
 
 
-@dataclass(frozen=True)
-class IssueLink:
+class IssueLink(msgspec.Struct, frozen=True):
     """A link as one issue sees it: ``direction`` "outward" means this issue is the link's
     source (this issue <type.outward> ``issue_key``), "inward" its destination."""
 
@@ -103,8 +98,7 @@ class IssueLink:
     issue_key: str
 
 
-@dataclass(frozen=True)
-class IssueType:
+class IssueType(msgspec.Struct, frozen=True):
     """An issue type of a project; a ``subtask`` type needs a parent. ``hierarchy_level``
     is Cloud's (-1 sub-task, 0 standard, 1 epic); Server says none (``None``)."""
 
@@ -114,15 +108,13 @@ class IssueType:
     hierarchy_level: int | None = None
 
 
-@dataclass(frozen=True)
-class Component:
+class Component(msgspec.Struct, frozen=True):
     id: str
     name: str
     description: str = ""
 
 
-@dataclass(frozen=True)
-class ProjectVersion:
+class ProjectVersion(msgspec.Struct, frozen=True):
     """A project's version (Jira's fix and affects versions); ``release_date`` YYYY-MM-DD."""
 
     id: str
@@ -133,8 +125,7 @@ class ProjectVersion:
     release_date: str | None = None
 
 
-@dataclass(frozen=True)
-class Worklog:
+class Worklog(msgspec.Struct, frozen=True):
     """Time logged on an issue: ``started`` in Jira's format, ``seconds`` spent."""
 
     id: str
@@ -146,8 +137,7 @@ class Worklog:
     updated: str = ""
 
 
-@dataclass(frozen=True)
-class FieldChange:
+class FieldChange(msgspec.Struct, frozen=True):
     """One changelog item: a field's change, who made it and when (issue 19: an edit our
     write replaced is found here). ``field`` as the changelog names it, lower case
     (``summary``, ``issuetype``, ``description``); ``at`` UTC with milliseconds;
@@ -161,8 +151,7 @@ class FieldChange:
     to_string: str | None = None
 
 
-@dataclass(frozen=True)
-class Issue:
+class Issue(msgspec.Struct, frozen=True):
     id: str
     key: str
     project: str
@@ -177,10 +166,10 @@ class Issue:
     updated: str = ""
     comments: tuple[Comment, ...] = ()
     attachments: tuple[Attachment, ...] = ()
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = msgspec.field(default_factory=dict)
     # field (as the changelog names it: summary, description, issuetype, …) -> when it last
     # changed, from the issue's changelog; empty when the tracker did not say
-    changed_at: Mapping[str, str] = field(default_factory=dict)
+    changed_at: Mapping[str, str] = msgspec.field(default_factory=dict)
     # issue 19: the changelog's field changes, oldest first (empty when not read)
     history: tuple[FieldChange, ...] = ()
     # issue 18: relations, parsed from the issue's fields
@@ -201,15 +190,13 @@ class Issue:
     worklogs: tuple[Worklog, ...] = ()
 
 
-@dataclass(frozen=True)
-class IssueRef:
+class IssueRef(msgspec.Struct, frozen=True):
     id: str
     key: str
     url: str
 
 
-@dataclass(frozen=True)
-class IssueFields:
+class IssueFields(msgspec.Struct, frozen=True):
     """Fields to set when creating or updating an issue; ``None`` means "leave as is".
 
     ``custom`` is keyed by field name as Jira shows it (``{"Customer": "ACME"}``); the
@@ -222,8 +209,8 @@ class IssueFields:
     issue_type: str | None = None
     labels: tuple[str, ...] | None = None
     priority: str | None = None
-    custom: Mapping[str, Any] = field(default_factory=dict)
-    properties: Mapping[str, Any] = field(default_factory=dict)  # set on create
+    custom: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    properties: Mapping[str, Any] = msgspec.field(default_factory=dict)  # set on create
     # issue 18: the parent issue's key (a sub-task's parent, an epic); the adapter writes
     # it the way its flavour does (see ``TrackerRelations.set_parent``); ``""`` removes it
     parent: str | None = None
@@ -237,8 +224,7 @@ class IssueFields:
     resolution: str | None = None  # a name; "" clears it (where the edit screen has it)
 
 
-@dataclass(frozen=True)
-class RemoteLink:
+class RemoteLink(msgspec.Struct, frozen=True):
     """A remote issue link: a link on an issue to an item elsewhere (Jira's ``remotelink``).
 
     ``global_id`` names it for updates and removal (one link per ``global_id`` and issue).
@@ -252,8 +238,7 @@ class RemoteLink:
     application: str = ""
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(msgspec.Struct, frozen=True):
     key: str
     name: str
     issue_types: tuple[str, ...]
@@ -262,8 +247,7 @@ class Project:
     subtask_types: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class SearchPage:
+class SearchPage(msgspec.Struct, frozen=True):
     """One page of a JQL search; ``next_cursor`` is ``None`` on the last page.
 
     ``next_cursor`` continues right after the last issue of this page even when results
@@ -275,7 +259,7 @@ class SearchPage:
     issues: tuple[IssueRef, ...]
     next_cursor: str | None = None
     total: int | None = None
-    updated: Mapping[str, str] = field(default_factory=dict)  # key -> updated time
+    updated: Mapping[str, str] = msgspec.field(default_factory=dict)  # key -> updated time
 
 
 # --- the protocol -----------------------------------------------------------------------

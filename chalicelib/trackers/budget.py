@@ -21,9 +21,9 @@ instance for nothing, and at a change now and then a write per change on each no
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.store.keys import condition_failed, get_key
@@ -79,8 +79,7 @@ def pause(seconds: float, now: float) -> None:
             raise
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(msgspec.Struct, frozen=True):
     usage: int
     jobs_taken: int
     paused_until: float | None

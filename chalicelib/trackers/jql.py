@@ -9,15 +9,15 @@ The scanner here understands only what it must: quoted strings, parentheses and 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
 PROJECT_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]+$")
 _WORD_CHARS = re.compile(r"[A-Za-z0-9_.\-]")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(msgspec.Struct, frozen=True):
     kind: str  # word | string | op | lparen | rparen | comma
     text: str
     start: int

@@ -28,11 +28,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+
+import msgspec
+from msgspec.structs import replace
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(msgspec.Struct, frozen=True):
     """A node's tracker budget and the share bulk jobs may take of it.
 
     The defaults are deliberately modest: an issue costs a bulk job about five calls on
@@ -70,8 +71,7 @@ def window_of(now: float, window_s: int) -> int:
     return int(now // window_s)
 
 
-@dataclass(frozen=True)
-class Admission:
+class Admission(msgspec.Struct, frozen=True):
     """How many issues a job may start now; when none, why and until when."""
 
     count: int
@@ -151,8 +151,7 @@ def next_window(
     return min(float(ceiling), window + step), last_cut
 
 
-@dataclass(frozen=True)
-class TokenBucket:
+class TokenBucket(msgspec.Struct, frozen=True):
     """A per-job rate cap: ``rate`` tokens per second, at most ``capacity`` saved up."""
 
     rate: float
@@ -178,13 +177,12 @@ class TokenBucket:
         return 0.0 if missing <= 0 else missing / self.rate
 
 
-@dataclass
-class IssueWriteCaps:
+class IssueWriteCaps(msgspec.Struct):
     """Sliding windows of writes per issue: how long until the next write stays under caps."""
 
     limits: Sequence[tuple[int, float]] = CLOUD_ISSUE_WRITE_CAPS
     max_issues: int = 2000
-    _writes: dict[str, deque[float]] = field(default_factory=dict)
+    _writes: dict[str, deque[float]] = msgspec.field(default_factory=dict)
 
     @property
     def horizon(self) -> float:

@@ -15,8 +15,9 @@ Tests add users with ``add_user`` and components or versions with ``add_componen
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from chalicelib.trackers import base
 from chalicelib.trackers.base import Component, IssueFields, ProjectVersion, User

@@ -43,9 +43,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+
+from msgspec.structs import replace
 
 from chalicelib.trackers import base
 from chalicelib.trackers.base import (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pytest
+from msgspec.structs import replace
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.queues import RetryLater

@@ -4,9 +4,8 @@ twin error, and everything else still syncs."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.root import build_sync, root
 from chalicelib.rules.replica import stamp

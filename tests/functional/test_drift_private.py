@@ -4,9 +4,8 @@ node P private, in one process: ``tests.factories.cluster``)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.trackers.base import Body, IssueFields
 from tests.factories.cluster import three_nodes

@@ -9,9 +9,9 @@ the settings are edited through ``PATCH /api/v1/connections/{id}``."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.root import build_sync, root
 from chalicelib.rules.replica import stamp

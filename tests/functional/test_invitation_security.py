@@ -6,10 +6,10 @@ public, P private, one moto) and checks it is refused with nothing stored on eit
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import secrets
 
+import msgspec
 import pytest
 
 from chalicelib.connections import invitation as codec
@@ -147,7 +147,7 @@ def test_without_a_destination_the_acceptors_url_is_learnt(cluster):
 
 def altered(code, **changes):
     """What a courier can do: re-encode the code with other terms and a fresh checksum."""
-    return codec.encode(dataclasses.replace(codec.decode(code), **changes))
+    return codec.encode(msgspec.structs.replace(codec.decode(code), **changes))
 
 
 def test_a_code_re_encoded_with_other_terms_is_refused_and_nothing_is_stored(cluster):

@@ -8,10 +8,11 @@ one of the same twin: it must change nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.root import build_sync, root
 from chalicelib.rules import basic

@@ -353,7 +353,7 @@ def test_two_entries_in_the_same_microsecond_take_two_numbers(node):
 def moved_without_an_edit(tracker, key: str) -> str:
     """Our own write of what the registers hold (an apply's) moved the issue's ``updated``
     and nothing else: what the sweep reads back. The new ``updated``."""
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     issue = tracker.issues[key]
     later = issue.updated.replace("T10:", "T11:", 1)

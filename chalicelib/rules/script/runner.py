@@ -25,9 +25,10 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+import msgspec
 
 from chalicelib.queues import RetryLater
 
@@ -41,8 +42,7 @@ _BOOT = (
 )
 
 
-@dataclass(frozen=True)
-class ScriptLimits:
+class ScriptLimits(msgspec.Struct, frozen=True):
     """What one run may use. Defaults fit a sync rule; tests use smaller ones."""
 
     cpu_seconds: int = 2
@@ -51,7 +51,7 @@ class ScriptLimits:
     output_bytes: int = 2_000_000
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return msgspec.structs.asdict(self)  # numbers only: a shallow dict is the whole of it
 
 
 class ScriptRunner(Protocol):

@@ -60,7 +60,7 @@ class ScriptTimeout(BaseException):
 
 
 def _op_json(op: Any) -> Obj:
-    data = {k: getattr(op, k) for k in op.__dataclass_fields__}
+    data = {k: getattr(op, k) for k in op.__struct_fields__}
     if "body" in data:
         body = data["body"]
         data["body"] = None if body is None else {"format": body.format, "value": body.value}

@@ -11,8 +11,9 @@ text by ``wiki_syntax.escape_text`` so the reader gets exactly the same text bac
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from .adf import Node, as_doc, attr_str, attrs, children, is_inline, mark_key, marks, node_type
 from .adf import text as text_node
@@ -33,9 +34,8 @@ _SIMPLE = frozenset("*_+-^~")
 _SYMBOL = "+"  # stands for "markup follows" when escaping the last character of a text
 
 
-@dataclass(frozen=True)
-class _Ctx:
-    media_names: Mapping[str, str] = field(default_factory=dict)
+class _Ctx(msgspec.Struct, frozen=True):
+    media_names: Mapping[str, str] = msgspec.field(default_factory=dict)
 
 
 # --- marks ------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from chalicelib.trackers.base import Body, IssueFields
 from tests.conftest import admin_headers

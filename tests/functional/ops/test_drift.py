@@ -3,7 +3,7 @@ both ends, the report, the repair, and bad input."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from chalicelib.trackers.base import IssueFields
 from tests.factories import ALICE, comment

@@ -81,7 +81,18 @@ def test_whitespace_from_pasting_is_ignored():
 
 
 def test_secret_is_not_in_the_repr():
-    assert "secret=" not in repr(make())
+    decoded = codec.decode(codec.encode(make()), now=NOW)  # its payload holds the secret too
+    shown = repr(decoded)
+    assert "secret=***" in shown and "payload=***" in shown
+    assert repr(bytes(range(32))) not in shown and decoded.payload not in shown
+    assert base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=") not in shown
+    assert "invitation_id='inv-1'" in shown  # the other fields are shown
+
+
+def test_equality_ignores_the_payload_it_was_read_from():
+    decoded = codec.decode(codec.encode(make()), now=NOW)
+    assert decoded.payload and decoded == make() and hash(decoded) == hash(make())
+    assert decoded != make(secret=bytes(32))
 
 
 @pytest.mark.parametrize(

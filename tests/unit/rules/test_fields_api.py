@@ -4,9 +4,8 @@ IssueFields and plan parts; a bad value is a ScriptError naming the script attri
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.rules.plan import PersonOp
 from chalicelib.rules.script import fields_api

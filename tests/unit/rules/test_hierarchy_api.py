@@ -3,9 +3,8 @@ incoming script's ``issue.parent`` plans, and sub-task types resolved per projec
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.rules import basic
 from chalicelib.rules.plan import ParentOp

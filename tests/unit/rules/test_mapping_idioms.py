@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.rules import mapping_document, visual
 from chalicelib.rules.plan import Plan
@@ -41,7 +41,7 @@ def test_a_status_alone_is_a_change_of_the_plan():
     plan = Plan(status="Done")
     assert not plan.empty and plan.changes() == ["status"]
     assert Plan().empty
-    assert "status" not in IssueFields.__dataclass_fields__  # status is no field
+    assert "status" not in IssueFields.__struct_fields__  # status is no field
 
 
 # --- script ---------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ apply writes without looking and whose reads recover from a changelog.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from chalicelib.rules import merge, recovery
 from chalicelib.rules.merge import Register, Stamp

@@ -4,9 +4,8 @@ the real sandbox process in ``test_script_escapes``."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.rules.script import rules as script
 from chalicelib.rules.script.errors import ScriptError, ScriptFailed

@@ -3,9 +3,8 @@ by field (replicas as dicts, plans as their frozen dataclasses)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.rules import basic
 from chalicelib.rules.script import DEFAULT_INCOMING, DEFAULT_OUTGOING

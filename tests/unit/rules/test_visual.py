@@ -3,9 +3,8 @@ they say (scope filters, value maps with defaults, per-direction sync methods)."
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.rules import basic, mapping_document, visual
 from chalicelib.rules.skip import SkipSync

@@ -4,9 +4,8 @@ compiled to the replica's issue-18 keys (outgoing) and to plan parts (incoming).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec.structs import replace
 
 from chalicelib.rules import mapping_document, visual
 from chalicelib.rules.plan import LinkOp, ParentOp, PersonOp, WorklogOp

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from chalicelib.rules.worklogs import attributed_comment, merge_worklogs, worklog_hash
 from tests.unit.rules.script_helpers import context

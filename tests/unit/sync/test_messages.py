@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 
 import pytest
@@ -181,7 +180,7 @@ def test_connect_request_names_both_issues():
 def test_messages_are_frozen_and_their_wire_is_their_own():
     wire = outgoing_sample()
     message = parse_incoming(wire)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):  # a frozen Struct
         message.key = "OTHER-1"  # type: ignore[misc]
     with pytest.raises(TypeError):
         message.payload["summary"] = "changed"  # type: ignore[index]
@@ -190,6 +189,24 @@ def test_messages_are_frozen_and_their_wire_is_their_own():
     copy_["comments"].clear()
     assert message.summary == "Printer on fire"
     assert message.to_wire()["comments"] and message.payload["summary"] == "Printer on fire"
+
+
+def test_equality_and_repr_leave_the_wire_out():
+    """The envelope is what compares and shows; the object as read (``_wire``) neither."""
+    wire = outgoing_sample()
+    message = parse_incoming(wire)
+    extra = parse_incoming({**wire, "x-future": {"kept": [1]}})  # same envelope, other wire
+    assert message == extra
+    assert (message != extra) is False  # msgspec derives != from the __eq__ override
+    assert message.payload != extra.payload
+    assert message != parse_incoming({**wire, "summary": "Other"})
+    assert "_wire" not in repr(message) and "Printer on fire" in repr(message)
+    assert repr(message).startswith("Replica(id=")
+    gone = from_wire(removal_sample("deleted"))
+    again = from_wire({**removal_sample("deleted"), "x-future": 1})
+    assert gone == again and hash(gone) == hash(again) and len({gone, again}) == 1
+    assert gone != from_wire(removal_sample("stopped"))
+    assert "_wire" not in repr(gone) and "kind='deleted'" in repr(gone)
 
 
 @pytest.mark.parametrize(
