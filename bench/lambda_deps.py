@@ -10,8 +10,11 @@ the default vendored PynamoDB), then imitates Lambda on this machine:
   ``pip install --target`` of the same pinned boto3 (compiled by pip).
 
 For each layout it reports the unzip time and the median, over fresh processes, of
-importing the app and the storage models (PynamoDB, hence botocore), and of that plus
-creating the first DynamoDB client (service model load). Needs PyPI for the wheels.
+importing the app and the storage models (PynamoDB, hence botocore), of that plus
+creating the first DynamoDB client (service model load), and of ingest's cold start
+(``import app`` and its first invocation's imports, ``bench/coldstart.py``). Three
+layouts: botocore bundled, and the runtime's botocore with and without the bytecode
+``infra.package`` adds to the zip (issue 19). Needs PyPI for the wheels.
 """
 
 from __future__ import annotations
@@ -26,10 +29,14 @@ import time
 import zipfile
 from pathlib import Path
 
+from bench.coldstart import FIRST_INVOCATION
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "11"))
 IMPORTS = "import app; import chalicelib.store.models"
 CLIENT = "; import botocore.session; botocore.session.get_session().create_client('dynamodb')"
+# ingest's cold start: ``import app`` and what its first invocation imports
+INGEST = "; ".join(f"import {m}" for m in ("app", *FIRST_INVOCATION["ingest"]))
 
 
 def _boto3_pin() -> str:
@@ -82,29 +89,31 @@ def measure(work: Path) -> list[tuple[str, float, float, float, float]]:
     empty = work / "no-runtime"
     empty.mkdir()
     layouts = []
-    for label, bundle in (("bundled botocore", True), ("runtime botocore", False)):
-        package = build("prod", work / f"out-{bundle}", bundle_botocore=bundle)
-        task = work / f"task-{bundle}"
+    for label, bundle, precompile in (
+        ("bundled botocore", True, True),
+        ("runtime's, no .pyc", False, False),
+        ("runtime botocore", False, True),
+    ):
+        name = f"{bundle}-{precompile}"
+        # the dev stage: its x86_64 wheels (msgspec, cryptography) load on this machine,
+        # prod's arm64 ones would not
+        package = build("dev", work / f"out-{name}", bundle_botocore=bundle, precompile=precompile)
+        task = work / f"task-{name}"
         unzip_ms = _unzip(package.zip, task)
         # Bundled: the zip's botocore would shadow the runtime's anyway; leave it out.
         layer = empty if bundle else runtime
         layouts.append((label, package.zip.stat().st_size / 1024 / 1024, unzip_ms, task, layer))
-    samples: dict[str, list[list[float]]] = {label: [[], []] for label, *_ in layouts}
+    samples: dict[str, list[list[float]]] = {label: [[], [], []] for label, *_ in layouts}
     for run in range(RUNS + 1):
         for label, _, _, task, layer in layouts:
-            imports_ms = _timed(task, layer, IMPORTS)
-            client_ms = _timed(task, layer, IMPORTS + CLIENT)
+            times = [
+                _timed(task, layer, statement) for statement in (IMPORTS, IMPORTS + CLIENT, INGEST)
+            ]
             if run:  # the first round only warms the OS file cache (Lambda's is warm too)
-                samples[label][0].append(imports_ms)
-                samples[label][1].append(client_ms)
+                for sample, ms in zip(samples[label], times, strict=True):
+                    sample.append(ms)
     return [
-        (
-            label,
-            size,
-            unzip_ms,
-            statistics.median(samples[label][0]),
-            statistics.median(samples[label][1]),
-        )
+        (label, size, unzip_ms, *(statistics.median(sample) for sample in samples[label]))
         for label, size, unzip_ms, _, _ in layouts
     ]
 
@@ -116,9 +125,15 @@ def main() -> None:
         rows = measure(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{'strategy':<18} {'zip MiB':>8} {'unzip ms':>9} {'imports ms':>11} {'+client ms':>11}")
-    for label, size, unzip_ms, imports_ms, client_ms in rows:
-        print(f"{label:<18} {size:>8.1f} {unzip_ms:>9.0f} {imports_ms:>11.0f} {client_ms:>11.0f}")
+    print(
+        f"{'strategy':<20} {'zip MiB':>8} {'unzip ms':>9} {'imports ms':>11} {'+client ms':>11}"
+        f" {'ingest ms':>10}"
+    )
+    for label, size, unzip_ms, imports_ms, client_ms, ingest_ms in rows:
+        print(
+            f"{label:<20} {size:>8.1f} {unzip_ms:>9.0f} {imports_ms:>11.0f} {client_ms:>11.0f}"
+            f" {ingest_ms:>10.0f}"
+        )
 
 
 if __name__ == "__main__":

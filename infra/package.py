@@ -4,10 +4,11 @@ Steps: read the functions from the Chalice app, build the merge template from
 ``infra/resources.json``, stage a copy of the project with the chosen dependency
 strategy (ADR 0001: PynamoDB vendored without botocore, the Lambda runtime provides
 boto3/botocore), run ``chalice package --merge-template``, harden sandboxed functions,
-then run cfn-lint and the security scan (checkov, :mod:`infra.scan`) on ``out/sam.json``.
+add every module's bytecode to the zip (Lambda cannot cache it), then run cfn-lint and
+the security scan (checkov, :mod:`infra.scan`) on ``out/sam.json``.
 
     python -m infra.package [--stage prod] [--out out] [--bundle-botocore] [--no-lint]
-                            [--no-scan] [--upgrade-step N]
+                            [--no-scan] [--no-precompile] [--upgrade-step N]
 
 ``--upgrade-step N``: the template of step N of upgrading a stack made before 2026-12-04
 (:mod:`infra.upgrade`; docs/deploy.md, "Upgrading").
@@ -138,6 +139,7 @@ def build(
     bundle_botocore: bool = False,
     root: Path = ROOT,
     upgrade_step: int | None = None,
+    precompile: bool = True,
 ) -> Package:
     """Run the whole packaging step except linting; returns where things are."""
     out = out.resolve()
@@ -157,7 +159,68 @@ def build(
     template = json.loads(template_path.read_text())
     harden_sandboxed(template, specs)
     template_path.write_text(json.dumps(template, indent=2) + "\n")
+    if precompile:
+        add_bytecode(out / "deployment.zip", runtimes(template))
     return Package(template_path, out / "deployment.zip", merge_path, specs)
+
+
+def runtimes(template: dict[str, Any]) -> set[str]:
+    """The Lambda runtimes of the template's functions (``python3.11``...)."""
+    return {
+        resource["Properties"]["Runtime"]
+        for resource in template.get("Resources", {}).values()
+        if resource.get("Type") == "AWS::Serverless::Function"
+        and "Runtime" in resource.get("Properties", {})
+    }
+
+
+def add_bytecode(archive: Path, runtimes: set[str]) -> int:
+    """Put each module's compiled bytecode beside it in the zip; returns how many.
+
+    Lambda's code directory is read-only, so Python cannot cache what it compiles: without
+    ``__pycache__`` in the zip every cold start compiles every module it imports from
+    source (ours and the bundled libraries'; issue 19). The files are unchecked hash-based
+    ``.pyc`` (PEP 552): Python loads them without comparing the source's timestamp, which a
+    zip does not keep exactly, and the code never changes once deployed. Bytecode belongs
+    to one Python version: ``chalice package`` picks the runtime of the Python that runs
+    it, and a different one is refused here rather than shipped useless.
+    """
+    import compileall
+    import py_compile
+    import tempfile
+    import zipfile
+
+    ours = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if runtimes != {ours}:
+        raise SystemExit(f"bytecode compiled by {ours} cannot serve runtimes {sorted(runtimes)}")
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "tree"
+        with zipfile.ZipFile(archive) as source:
+            entries = [
+                (info, source.read(info))
+                for info in source.infolist()
+                if "__pycache__/" not in info.filename
+            ]
+            source.extractall(tree)
+        # a module that does not compile (a vendored test fixture) is skipped, as pip does
+        compileall.compile_dir(
+            tree,
+            quiet=2,
+            workers=1,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+        compiled = sorted(tree.rglob("__pycache__/*.pyc"))
+        rebuilt = archive.with_suffix(".tmp")
+        with zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as target:
+            for info, data in entries:
+                target.writestr(info, data)
+            for pyc in compiled:
+                info = zipfile.ZipInfo(pyc.relative_to(tree).as_posix(), (1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                target.writestr(info, pyc.read_bytes())
+        rebuilt.replace(archive)
+    return len(compiled)
 
 
 def lint(template: Path) -> subprocess.CompletedProcess[str]:
@@ -181,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="install PynamoDB with its dependencies (botocore in the zip); for comparison",
     )
+    parser.add_argument(
+        "--no-precompile",
+        action="store_true",
+        help="leave the bytecode out of the zip (compiled on each cold start); for comparison",
+    )
     parser.add_argument("--no-lint", action="store_true")
     parser.add_argument("--no-scan", action="store_true", help="skip checkov (infra/scan.py)")
     parser.add_argument(
@@ -191,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     package = build(
-        args.stage, args.out, bundle_botocore=args.bundle_botocore, upgrade_step=args.upgrade_step
+        args.stage,
+        args.out,
+        bundle_botocore=args.bundle_botocore,
+        upgrade_step=args.upgrade_step,
+        precompile=not args.no_precompile,
     )
     print(f"functions: {', '.join(s.logical_id for s in package.functions)}")
     print(f"merge template: {package.merge_template} ({_size(package.merge_template)})")

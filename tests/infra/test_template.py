@@ -8,6 +8,8 @@ Structural checks run on both the merge template (pure, fast) and the template
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -257,3 +259,37 @@ def test_the_outbox_poll_function_answers_on_a_url_the_others_advertise(
             assert variables["TWINSYNC_OUTBOX_URL"] == {
                 "Fn::GetAtt": ["OutboxPollUrl", "FunctionUrl"]
             }, name
+
+
+def test_the_zip_carries_the_bytecode_lambda_cannot_write(package: Package, tmp_path: Path) -> None:
+    """Issue 19: Lambda's code directory is read-only, so the zip brings each module's
+    bytecode (unchecked hash-based, PEP 552) and a cold start compiles nothing. Proof of
+    use: in the unzipped package, a module whose source is broken still imports from its
+    ``.pyc``."""
+    with zipfile.ZipFile(package.zip) as archive:
+        names = set(archive.namelist())
+        sources = {n for n in names if n.endswith(".py")}
+        tag = sys.implementation.cache_tag
+        missing = {
+            s
+            for s in sources
+            if f"{s.rsplit('/', 1)[0] + '/' if '/' in s else ''}__pycache__/"
+            f"{s.rsplit('/', 1)[-1][:-3]}.{tag}.pyc" not in names
+        }
+        # a vendored file that does not compile (a test fixture) may lack one; ours may not
+        assert not {s for s in missing if s.startswith(("chalicelib/", "app.py"))}
+        assert len(missing) < len(sources) / 100, sorted(missing)[:10]
+        header = archive.read(f"chalicelib/__pycache__/version.{tag}.pyc")[:8]
+        assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source unchecked
+        archive.extractall(tmp_path)
+    (tmp_path / "chalicelib" / "version.py").write_text(
+        "raise SystemExit('compiled from source')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", "import chalicelib.version"],
+        cwd=tmp_path,
+        env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": ""},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
