@@ -14,7 +14,9 @@ importing the app and the storage models (PynamoDB, hence botocore), of that plu
 creating the first DynamoDB client (service model load), and of ingest's cold start
 (``import app`` and its first invocation's imports, ``bench/coldstart.py``). Three
 layouts: botocore bundled, and the runtime's botocore with and without the bytecode
-``infra.package`` adds to the zip (issue 19). Needs PyPI for the wheels.
+``infra.package`` adds to the zip (issue 19). Then it times each row of
+``bench/coldstart.py`` in the deployed layout (CPU, against ``import chalice, boto3``
+there): the cold start Lambda's code directory gives. Needs PyPI for the wheels.
 """
 
 from __future__ import annotations
@@ -46,11 +48,13 @@ def _boto3_pin() -> str:
     return "boto3"
 
 
-def _timed(task: Path, runtime: Path, statement: str) -> float:
+def _timed(task: Path, runtime: Path, statement: str, clock: str = "perf_counter") -> float:
+    """Milliseconds ``statement`` takes in a fresh process of the layout, by ``clock``
+    (``perf_counter``: wall; ``process_time``: CPU, as ``bench/coldstart.py`` times)."""
     paths = [str(task), str(runtime)]
     code = (
-        f"import sys, time; sys.path[:0] = {paths!r}; t = time.perf_counter(); "
-        f"{statement}; print(time.perf_counter() - t)"
+        f"import sys, time; sys.path[:0] = {paths!r}; t = time.{clock}(); "
+        f"{statement}; print(time.{clock}() - t)"
     )
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -74,8 +78,11 @@ def _unzip(archive: Path, target: Path) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def measure(work: Path) -> list[tuple[str, float, float, float, float]]:
-    """Build both layouts, then time them in alternation (machine load hits both alike)."""
+def measure(
+    work: Path,
+) -> tuple[list[tuple[str, float, float, float, float, float]], list[tuple[str, float, float]]]:
+    """Build the three layouts, time them in alternation (machine load hits all alike), then
+    time each function's cold start in the deployed one."""
     from infra.package import build
 
     runtime = work / "runtime"
@@ -112,17 +119,35 @@ def measure(work: Path) -> list[tuple[str, float, float, float, float]]:
             if run:  # the first round only warms the OS file cache (Lambda's is warm too)
                 for sample, ms in zip(samples[label], times, strict=True):
                     sample.append(ms)
+    _, _, _, task, layer = layouts[-1]  # the deployed layout: runtime's botocore, bytecode
     return [
         (label, size, unzip_ms, *(statistics.median(sample) for sample in samples[label]))
         for label, size, unzip_ms, _, _ in layouts
-    ]
+    ], functions_in(task, layer)
+
+
+def functions_in(task: Path, layer: Path) -> list[tuple[str, float, float]]:
+    """``bench/coldstart.py``'s rows timed in the deployed layout (CPU ms, median) and their
+    ratio to ``import chalice, boto3`` there: chalice from the zip, boto3 the runtime's."""
+    from bench.coldstart import BASELINE_ROW, plan
+
+    rows = plan()[0]
+    statements = {row: "; ".join(f"import {m}" for m in modules) for row, modules in rows.items()}
+    samples: dict[str, list[float]] = {row: [] for row in rows}
+    for run in range(RUNS + 1):
+        for row, statement in statements.items():  # alternate: load hits all rows alike
+            ms = _timed(task, layer, statement, clock="process_time")
+            if run:
+                samples[row].append(ms)
+    base = statistics.median(samples[BASELINE_ROW])
+    return [(row, statistics.median(v), statistics.median(v) / base) for row, v in samples.items()]
 
 
 def main() -> None:
     print(f"Lambda dependency strategy: zip size and cold-start imports (median of {RUNS})")
     work = Path(tempfile.mkdtemp(prefix="twinsync-lambda-deps-"))
     try:
-        rows = measure(work)
+        rows, functions = measure(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(
@@ -134,6 +159,10 @@ def main() -> None:
             f"{label:<20} {size:>8.1f} {unzip_ms:>9.0f} {imports_ms:>11.0f} {client_ms:>11.0f}"
             f" {ingest_ms:>10.0f}"
         )
+    print("\nEach function's cold start in the deployed layout (runtime's botocore, bytecode):")
+    print(f"{'function':<36} {'cpu ms':>7} {'ratio':>6}")
+    for row, cpu, ratio in functions:
+        print(f"{row:<36} {cpu:>7.0f} {ratio:>6.2f}")
 
 
 if __name__ == "__main__":
