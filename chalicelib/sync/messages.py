@@ -90,6 +90,22 @@ def _version(data: Mapping[str, Any]) -> int:
         raise InvalidReplica("replica.version is missing or not a int") from exc
 
 
+# Replica and Removal keep the object as read (``_wire``) beside its typed fields: it is
+# neither shown in a repr nor compared (msgspec has no per-field repr=False/compare=False).
+def _repr_without_wire(self: msgspec.Struct) -> str:
+    return repr_without(self, omit=_WIRE)
+
+
+def _eq_without_wire(self: msgspec.Struct, other: object) -> bool:
+    if type(other) is not type(self) or not isinstance(other, msgspec.Struct):
+        return NotImplemented
+    return values_without(self, _WIRE) == values_without(other, _WIRE)
+
+
+def _hash_without_wire(self: msgspec.Struct) -> int:
+    return hash(values_without(self, _WIRE))
+
+
 class AttachmentRef(msgspec.Struct, frozen=True):
     """An attachment a replica offers: which bytes to fetch (by id), and their checksum."""
 
@@ -129,16 +145,9 @@ class Replica(msgspec.Struct, frozen=True):
     attachments: tuple[AttachmentRef, ...]
     _wire: Mapping[str, Any]  # the object as read: neither shown nor compared
 
-    def __repr__(self) -> str:
-        return repr_without(self, omit=_WIRE)
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self) or not isinstance(other, Replica):
-            return NotImplemented
-        return values_without(self, _WIRE) == values_without(other, _WIRE)
-
-    def __hash__(self) -> int:
-        return hash(values_without(self, _WIRE))
+    __repr__ = _repr_without_wire
+    __eq__ = _eq_without_wire
+    __hash__ = _hash_without_wire
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Replica:
@@ -222,16 +231,9 @@ class Removal(msgspec.Struct, frozen=True):
     twin_key: str | None
     _wire: Mapping[str, Any]  # the object as read: neither shown nor compared
 
-    def __repr__(self) -> str:
-        return repr_without(self, omit=_WIRE)
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self) or not isinstance(other, Removal):
-            return NotImplemented
-        return values_without(self, _WIRE) == values_without(other, _WIRE)
-
-    def __hash__(self) -> int:
-        return hash(values_without(self, _WIRE))
+    __repr__ = _repr_without_wire
+    __eq__ = _eq_without_wire
+    __hash__ = _hash_without_wire
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Removal:
