@@ -2,11 +2,14 @@
 
 from chalice import Chalice, Rate
 
-from chalicelib import workers
+# gc_hold first: in Lambda, importing it holds Python's cycle collector until the end of the
+# function's first invocation (the middleware below; issue 19, cold start)
+from chalicelib import gc_hold, workers
 from chalicelib.api.middleware import contract_errors
 from chalicelib.lazy_routes import blueprints
 
 app = Chalice(app_name="twinsync")
+app.register_middleware(gc_hold.release_after_call, "all")
 app.register_middleware(contract_errors, "http")
 # Every route of the admin and node APIs, and the console's pages (HTML, all under
 # /console: not the JSON contract), declared from chalicelib/route_table.py: a route's
@@ -56,6 +59,7 @@ def jobs(event):
 
 @app.lambda_function(name="script_runner")
 def script_runner(event, context):
+    gc_hold.release()  # a user's script never runs with the collector held
     from chalicelib.rules.script.lambda_handler import handle
 
     return handle(event)

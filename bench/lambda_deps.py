@@ -62,6 +62,7 @@ def _timed(task: Path, runtime: Path, statement: str, clock: str = "perf_counter
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_LAMBDA_FUNCTION_NAME": "twinsync-bench",  # as in Lambda (chalicelib.gc_hold)
     }
     out = subprocess.run(
         [sys.executable, "-S", "-c", code], cwd=task, env=env, capture_output=True, text=True
@@ -129,10 +130,13 @@ def measure(
 def functions_in(task: Path, layer: Path) -> list[tuple[str, float, float]]:
     """``bench/coldstart.py``'s rows timed in the deployed layout (CPU ms, median) and their
     ratio to ``import chalice, boto3`` there: chalice from the zip, boto3 the runtime's."""
-    from bench.coldstart import BASELINE_ROW, plan
+    from bench.coldstart import BASELINE_ROW, PRELUDES, plan
 
     rows = plan()[0]
-    statements = {row: "; ".join(f"import {m}" for m in modules) for row, modules in rows.items()}
+    statements = {
+        row: PRELUDES.get(row, "") + "; ".join(f"import {m}" for m in modules)
+        for row, modules in rows.items()
+    }
     samples: dict[str, list[float]] = {row: [] for row in rows}
     for run in range(RUNS + 1):
         for row, statement in statements.items():  # alternate: load hits all rows alike

@@ -12,8 +12,12 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
+
+from chalicelib.structs import repr_without
 
 TRACKER_KINDS = ("jira_cloud", "jira_server")
 MODES = ("basic", "visual", "script")
@@ -72,12 +76,12 @@ class ConfigError(Exception):
         )
 
 
-# The settings are named tuples, not frozen dataclasses: every function's first invocation
-# imports this module, and a dataclass's methods are compiled when it is defined (issue 19,
-# cold start).
+# The settings are msgspec Structs: every function's first invocation imports this module,
+# and a Struct type is built in C (a dataclass's or a NamedTuple's methods are compiled from
+# source when it is defined: issue 19, cold start).
 
 
-class TrackerSettings(NamedTuple):
+class TrackerSettings(msgspec.Struct, frozen=True):
     kind: str
     url: str
     user: str | None
@@ -85,13 +89,10 @@ class TrackerSettings(NamedTuple):
     webhooks: bool = True
 
     def __repr__(self) -> str:  # never the token
-        return (
-            f"TrackerSettings(kind={self.kind!r}, url={self.url!r}, user={self.user!r}, "
-            f"webhooks={self.webhooks!r})"
-        )
+        return repr_without(self, omit=("token",))
 
 
-class ResourceNames(NamedTuple):
+class ResourceNames(msgspec.Struct, frozen=True):
     """Physical names of the tables, queues, bucket and KMS key; they come from the stage."""
 
     connections_table: str
@@ -115,9 +116,9 @@ class ResourceNames(NamedTuple):
     kms_key_arn: str
 
 
-class Settings(NamedTuple):
-    """The node's settings (``settings._replace(...)`` for a variant; the repr shows no
-    secret, no tracker settings and no resource names)."""
+class Settings(msgspec.Struct, frozen=True):
+    """The node's settings (``msgspec.structs.replace(settings, ...)`` for a variant; the
+    repr shows no secret, no tracker settings and no resource names)."""
 
     node_id: str
     node_name: str
@@ -151,13 +152,9 @@ class Settings(NamedTuple):
         return self.public_url is not None
 
     def __repr__(self) -> str:
-        hidden = ("admin_token_sha256", "webhook_secret", "tracker", "resources")
-        shown = ", ".join(
-            f"{name}={value!r}"
-            for name, value in zip(self._fields, self, strict=True)
-            if name not in hidden
+        return repr_without(
+            self, omit=("admin_token_sha256", "webhook_secret", "tracker", "resources")
         )
-        return f"Settings({shown})"
 
 
 _RESOURCE_VARS = {

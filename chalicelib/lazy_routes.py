@@ -20,8 +20,9 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
+import msgspec
 from chalice import Blueprint
 
 Handler = Callable[..., Any]
@@ -31,10 +32,10 @@ class StaleRouteTable(Exception):
     """A view module declares a route that ``route_table.ROUTES`` does not list as such."""
 
 
-class Route(NamedTuple):
+class Route(msgspec.Struct, frozen=True):
     """One route as Chalice must know it at import, and where its view is declared (a
-    named tuple: the table's 90-odd routes are built by every function's init, and a
-    frozen dataclass's methods are compiled at import; issue 19, cold start)."""
+    Struct, built in C: the table's 90-odd routes are built by every function's init;
+    issue 19, cold start)."""
 
     blueprint: str  # the blueprint's import name
     module: str  # the module whose import declares the route's handler

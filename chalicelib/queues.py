@@ -21,7 +21,9 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
+
+import msgspec
 
 from chalicelib.observability import logs, metrics
 
@@ -42,7 +44,7 @@ class PermanentFailure(Exception):
     """The work can never succeed as it is (e.g. a sync script fails): recorded at once."""
 
 
-class QueueMessage(NamedTuple):  # not a dataclass: cheaper to define (cold start)
+class QueueMessage(msgspec.Struct, frozen=True):
     """One SQS record, parsed at the edge."""
 
     message_id: str
@@ -94,7 +96,7 @@ def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 900.0, floo
     return max(floor, int(random.uniform(ceiling / 2, ceiling)))  # noqa: S311 - jitter
 
 
-class BatchPolicy(NamedTuple):  # not a dataclass: cheaper to build at import (cold start)
+class BatchPolicy(msgspec.Struct, frozen=True):
     max_attempts: int = 8
     backoff_base: float = 2.0
     backoff_cap: float = 900.0

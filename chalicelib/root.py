@@ -26,7 +26,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from chalicelib.config import Settings, get_settings
 from chalicelib.observability import logs, metrics
@@ -92,7 +94,7 @@ class Deferred:
         return getattr(self.built(), name)
 
 
-class Providers(NamedTuple):
+class Providers(msgspec.Struct, frozen=True):
     """Factories of the node's outside collaborators, each given the node's settings.
 
     Neither this nor :class:`Root` is a dataclass: every function's first invocation

@@ -27,7 +27,8 @@ made for another body is refused; a token without the claim keeps the ``jti`` re
 from __future__ import annotations
 
 import secrets
-from typing import NamedTuple
+
+import msgspec
 
 from chalicelib.config import Settings
 from chalicelib.connections import keys, store
@@ -37,7 +38,7 @@ from chalicelib.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.store.models import ConnectionModel
 
 
-class PeerCall(NamedTuple):  # not a dataclass: cheaper to define (cold start)
+class PeerCall(msgspec.Struct, frozen=True):
     """An authenticated call from the other end of ``connection``."""
 
     connection: ConnectionModel

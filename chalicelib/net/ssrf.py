@@ -43,8 +43,9 @@ import logging
 import re
 import socket
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
+
+import msgspec
 
 from chalicelib.config import Settings
 from chalicelib.net.errors import Unreachable, UrlNotAllowed
@@ -83,7 +84,7 @@ _NUMERIC_LABEL_RE = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _FORBIDDEN_CHARS_RE = re.compile(r"[\s\\\x00-\x1f\x7f]")
 
 
-class OutboundPolicy(NamedTuple):  # not a dataclass: cheaper to define (cold start)
+class OutboundPolicy(msgspec.Struct, frozen=True):
     """What this stage lets outbound calls reach."""
 
     allow_private: bool = False
@@ -101,7 +102,7 @@ class OutboundPolicy(NamedTuple):  # not a dataclass: cheaper to define (cold st
         return ("https", "http") if self.allow_private else ("https",)
 
 
-class Target(NamedTuple):  # not a dataclass: cheaper to define (cold start)
+class Target(msgspec.Struct, frozen=True):
     """A URL the guard accepted, with the addresses it checked (connect only to these)."""
 
     url: str

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from pynamodb.expressions.condition import Condition
@@ -51,7 +51,7 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
     after: Position | None = None
 
 
-class KeyShape(NamedTuple):  # not a dataclass: cheaper to define (cold start)
+class KeyShape(msgspec.Struct, frozen=True):
     """The positions of one list: each key attribute with its fixed value or its pattern."""
 
     fixed: Mapping[str, str]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from chalicelib.store.namespaces import ingest_group
 
@@ -38,9 +40,7 @@ def _body_int(body: Mapping[str, Any], name: str) -> int | None:
     return int(value)
 
 
-class IngestMessage(
-    NamedTuple
-):  # a named tuple: cheaper to define than a frozen dataclass (cold start)
+class IngestMessage(msgspec.Struct, frozen=True):
     """A hint that an issue changed (webhook, reconcile sweep, "sync this issue", a job):
     ingest re-reads the issue."""
 

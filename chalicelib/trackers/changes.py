@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
+
+import msgspec
 
 ChangeKind = Literal[
     "issue_created",
@@ -28,9 +30,7 @@ ChangeKind = Literal[
 ]
 
 
-class ChangeEvent(
-    NamedTuple
-):  # a named tuple: cheaper to define than a frozen dataclass (cold start)
+class ChangeEvent(msgspec.Struct, frozen=True):
     """A webhook normalised: a hint that an issue changed, never the truth about it."""
 
     kind: ChangeKind

@@ -29,9 +29,10 @@ import json as jsonlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
+import msgspec
 import urllib3
 from urllib3.exceptions import (
     HTTPError,
@@ -120,7 +121,7 @@ def server_auth(token: str, user: str | None = None) -> Auth:
     return BearerAuth(token)
 
 
-class JiraResponse(NamedTuple):
+class JiraResponse(msgspec.Struct, frozen=True):
     """A Jira answer, read completely: what the adapters and the error mapping need.
 
     ``headers`` is urllib3's case-insensitive mapping; ``url`` is the URL asked for (a

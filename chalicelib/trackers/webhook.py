@@ -26,6 +26,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from chalicelib import json_input
 from chalicelib.trackers.changes import ChangeEvent, ChangeKind, user_id
 
@@ -247,5 +249,5 @@ def parse_webhook_events(headers: Mapping[str, str], raw_body: bytes | str) -> l
         payload = json_input.loads(raw_body)
         other = _ref(_mapping(_mapping(payload).get("issueLink")).get("destinationIssueId"))
         if other is not None and other != event.issue_id:
-            events.append(event._replace(issue_key=None, issue_id=other))
+            events.append(msgspec.structs.replace(event, issue_key=None, issue_id=other))
     return events

@@ -13,11 +13,13 @@ A call is ``{"http": {"method", "path", "headers", "body"}}`` (through Chalice's
 which builds the API Gateway proxy event and calls the app as Lambda does) or
 ``{"invoke": {"name", "event"}}`` (a queue handler or schedule, called as Lambda calls it).
 A result holds the HTTP status and body, or the handler's return value, or the exception
-that escaped the handler; and in every case the errors the app logged (with tracebacks).
+that escaped the handler; and in every case the errors the app logged (with tracebacks), and
+the state of Python's cycle collector at init and after the call (:mod:`chalicelib.gc_hold`).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -55,6 +57,7 @@ def first_call(app: Any, call: dict[str, Any]) -> dict[str, Any]:
     for name in ("", app.app_name):
         logging.getLogger(name).addHandler(logged)
     result: dict[str, Any] = {"call": call, "logged": logged.records}
+    result["collector_held_at_init"] = not gc.isenabled()
     started = time.monotonic()
     client = Client(app)
     try:
@@ -74,6 +77,7 @@ def first_call(app: Any, call: dict[str, Any]) -> dict[str, Any]:
     except Exception:
         result["raised"] = traceback.format_exc()
     result["seconds"] = round(time.monotonic() - started, 3)
+    result["collector_after"] = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
     result["loaded"] = sorted(set(sys.modules) - before)  # what the first call imported
     return result
 

@@ -6,6 +6,7 @@ import contextvars
 import hashlib
 from dataclasses import dataclass
 
+import msgspec
 import pytest
 from msgspec.structs import replace
 from pynamodb.exceptions import UpdateError
@@ -63,7 +64,7 @@ def env(node):
 
 def retried(messages):
     """The same messages as the queue hands them back after a failure."""
-    return [m._replace(receive_count=m.receive_count + 1) for m in messages]
+    return [msgspec.structs.replace(m, receive_count=m.receive_count + 1) for m in messages]
 
 
 def receive(env, replica):

@@ -96,6 +96,8 @@ def node_environment() -> Iterator[dict[str, str]]:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
+            # as in Lambda: app.py holds Python's cycle collector until the first call's end
+            "AWS_LAMBDA_FUNCTION_NAME": "twinsync-fresh",
             **node_env(
                 TWINSYNC_TRACKER_URL=site.url,
                 TWINSYNC_TRACKER_USER=TRACKER_USER,
@@ -287,6 +289,18 @@ def in_short(message: str, trace: str) -> list[str]:
     return [line for line in (message, *ours, *trace_lines[-1:]) if line]
 
 
+def collector_kept_held(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The calls after which Python's cycle collector is not back on (chalicelib.gc_hold):
+    held by the init, it must be released, frozen, by the end of the first call."""
+    return [
+        r
+        for r in results
+        if not r["collector_held_at_init"]
+        or not r["collector_after"]["enabled"]
+        or r["collector_after"]["frozen"] == 0
+    ]
+
+
 # --- the checks ---------------------------------------------------------------------------
 
 
@@ -318,6 +332,8 @@ def test_every_route_answers_its_first_request_without_a_5xx(node_environment):
     assert by_route[("GET", "/node/v1/info")]["status"] == 200
     assert by_route[("GET", "/api/v1/node")]["status"] == 200
     assert by_route[("POST", "/webhooks/jira")]["status"] == 202
+    held = collector_kept_held(results)
+    assert not held, report("the cycle collector was not held at init and released after", held)
 
 
 def test_every_queue_handler_and_schedule_survives_its_first_invocation(node_environment):
@@ -334,3 +350,5 @@ def test_every_queue_handler_and_schedule_survives_its_first_invocation(node_env
     assert not failing, report("first invocations that raised or met unbound resources", failing)
     (pull,) = [r for r in results if r["call"]["invoke"]["name"] in FUNCTION_URLS]
     assert pull["returned"]["statusCode"] == 401, pull  # no peer token: the API's refusal
+    held = collector_kept_held(results)
+    assert not held, report("the cycle collector was not held at init and released after", held)

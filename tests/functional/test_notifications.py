@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import msgspec
 import pytest
 
 from chalicelib import workers
@@ -108,7 +109,7 @@ def test_loopback_is_refused_without_the_private_url_allowance(node, receiver):
     from chalicelib.errors import BadRequest
     from chalicelib.ops.notifications import register
 
-    production = root().settings._replace(allow_private_urls=False)
+    production = msgspec.structs.replace(root().settings, allow_private_urls=False)
     with pytest.raises(BadRequest) as refused:
         register({"url": receiver.url}, settings=production)
     assert refused.value.code == "notification_url_not_allowed"
