@@ -36,6 +36,7 @@ import pytest
 
 from bench.coldstart import FIRST_INVOCATION
 from infra.package import ROOT
+from tests.conftest import ADMIN_TOKEN
 from tests.functional.test_fresh_process import (  # noqa: F401  (node_environment: a fixture)
     first_calls,
     handler_calls,
@@ -192,13 +193,24 @@ FIRST_REQUESTS = {
     "api_handler: replicas": ("/node/v1/connections/{cid}/replicas", "POST"),
     "api_handler: admin API": ("/api/v1/connections", "GET"),
     "api_handler: console": ("/console/signin", "GET"),
+    "api_handler: console, signed in": ("/console/connections", "GET"),
 }
+
+
+def signed_in(env: dict[str, str]) -> str:
+    """The console's session cookie of an administrator who signed in on this node."""
+    from chalicelib.config import load_settings
+    from chalicelib.console import session as sessions
+
+    key = sessions.session_key(load_settings(env))
+    return f"{sessions.SESSION_COOKIE}={sessions.seal(sessions.new_session(ADMIN_TOKEN), key)}"
 
 
 def first_invocations(env: dict[str, str]) -> dict[str, dict]:
     """One first call per row of the table: a route's, or the function's own (a queue
     record about things the node does not sync, a schedule's tick)."""
     calls = {row: http_call(*request) for row, request in FIRST_REQUESTS.items()}
+    calls["api_handler: console, signed in"]["http"]["headers"]["Cookie"] = signed_in(env)
     for call in handler_calls(the_app(), env):
         name = call["invoke"]["name"]
         body = call["invoke"]["event"].get("Records", [{}])[0].get("body")
@@ -213,6 +225,9 @@ def test_first_invocation_lists_what_a_first_call_loads(node_environment):  # no
 
     results = first_calls(list(calls.values()), node_environment)
 
+    answered = dict(zip(calls, results, strict=True))
+    signed_in_page = answered["api_handler: console, signed in"]
+    assert signed_in_page.get("status") == 200, signed_in_page  # the page, not the sign-in form
     unlisted = {}
     for row, result in zip(calls, results, strict=True):
         listed = set(loaded_after(FIRST_INVOCATION[row]))
