@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import cache
@@ -62,6 +64,31 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         yield stack
     finally:
         stack.stop()
+
+
+FAILED_LOGS = REPO / ".devstack" / "failed"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed stack test keeps its stacks' node logs (the JSON lines of each node, its
+    process output) under ``.devstack/failed/<test>/``: pytest's temporary directories are
+    gone three sessions later, and a failure seen once under load must be readable after."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    stacks = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, LocalStack)]
+    kept = []
+    for number, stack in enumerate(stacks):
+        logs = stack.workdir / "logs"
+        if logs.is_dir():
+            target = FAILED_LOGS / re.sub(r"[^\w.-]+", "_", item.name) / f"stack{number}"
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(logs, target)
+            kept.append(str(target))
+    if kept:
+        report.sections.append(("node logs", "kept in " + ", ".join(kept)))
 
 
 @pytest.fixture(scope="session")
