@@ -106,20 +106,16 @@ FIRST_INVOCATION: dict[str, tuple[str, ...]] = {
         *READY,
         "chalicelib.console.signin_views",
         "jinja2",  # the page's template
-        "cryptography.hazmat.primitives.ciphers.aead",  # the session cookie
-        "cryptography.hazmat.primitives.hashes",  # its key, derived from the admin token
-        "cryptography.hazmat.primitives.kdf.hkdf",
     ),
-    # a signed-in administrator's first page, the connections list: its screen, the session
-    # unsealed, and the admin API's view the screen calls in-process
+    # a signed-in administrator's first page, the connections list: its screen, the node's
+    # half of the session (the standard library joins the halves: no cipher to load), and
+    # the admin API's view the screen calls in-process
     "api_handler: console, signed in": (
         *READY,
         "chalicelib.console.wizard_views",
+        "chalicelib.store.console_sessions",
         "chalicelib.api.connections",
         "jinja2",
-        "cryptography.hazmat.primitives.ciphers.aead",
-        "cryptography.hazmat.primitives.hashes",
-        "cryptography.hazmat.primitives.kdf.hkdf",
     ),
     # ingest pushes a change to a public peer itself (deliver_now): the peer client's
     # module, which sync.links imports where it builds the peer's end

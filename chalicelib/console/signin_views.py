@@ -16,7 +16,9 @@ from chalicelib.console.web import (
     Html,
     Page,
     Redirect,
+    begin_session,
     cookie,
+    end_session,
     html_route,
     safe_next,
 )
@@ -66,7 +68,7 @@ def _signin_page(page: Page, *, error: str | None = None, status: int = 200) -> 
 
 @html_route(console_api, "/signin", ["GET", "POST"], signed_in=False)
 def signin(page: Page) -> Html | Redirect:
-    """Sign in with the node's admin token; the session is a sealed cookie."""
+    """Sign in with the node's admin token; the session is split between cookie and node."""
     if page.method == "GET":
         return _signin_page(page)
     if not sessions.same_secret(
@@ -82,19 +84,26 @@ def signin(page: Page) -> Html | Redirect:
         return _signin_page(
             page, error=sentence(ApiAnswer(401, _error("missing_token"))), status=401
         )
+    if len(token.encode("utf-8")) > sessions.MAX_TOKEN_BYTES:
+        return _signin_page(
+            page,
+            error=f"An admin token longer than {sessions.MAX_TOKEN_BYTES:,} bytes cannot sign "
+            "in to the console (its cookie would be too large). Use the API, or a shorter "
+            "token.",
+            status=400,
+        )
     answer = AdminClient(console_api.current_app, token, request_id=page.request_id).get(
         "/api/v1/node"
     )
     if not answer.ok:
         return _signin_page(page, error=sentence(answer), status=answer.status)
-    new = sessions.new_session(token)
     return Redirect(
         safe_next(page, page.form.get("next")),
         cookies=(
             cookie(
                 page,
                 sessions.SESSION_COOKIE,
-                sessions.seal(new, page.key),
+                begin_session(token),
                 max_age=sessions.SESSION_SECONDS,
             ),
             cookie(page, sessions.SIGNIN_COOKIE, "", max_age=0),
@@ -108,6 +117,8 @@ def _error(code: str) -> dict[str, Any]:
 
 @html_route(console_api, "/signout", ["POST"])
 def signout(page: Page) -> Redirect:
+    if page.session is not None:
+        end_session(page.session)
     return Redirect(
         page.url("/signin"), cookies=(cookie(page, sessions.SESSION_COOKIE, "", max_age=0),)
     )

@@ -18,7 +18,6 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -30,6 +29,7 @@ from chalicelib import json_input
 from chalicelib.console import session as sessions
 from chalicelib.observability import logs, metrics
 from chalicelib.root import root
+from chalicelib.store import console_sessions
 from chalicelib.structs import repr_without
 
 log = logging.getLogger("twinsync.console")
@@ -76,10 +76,9 @@ class Page(msgspec.Struct, frozen=True):
     secure: bool
     request_id: str
     session: sessions.Session | None = None
-    key: bytes = b""
 
     def __repr__(self) -> str:
-        return repr_without(self, secret=("session", "key"))
+        return repr_without(self, secret=("session",))
 
     def url(self, path: str, **query: str | None) -> str:
         """An absolute path on this node for a console path (``"/connections"``)."""
@@ -127,12 +126,22 @@ def base_path(context: Mapping[str, Any], params: Mapping[str, str]) -> str:
 
 
 def _cookies(header: str) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header)
-    except CookieError:
-        return {}
-    return {name: morsel.value for name, morsel in jar.items()}
+    """The ``Cookie`` header's pairs, read as browsers send them (RFC 6265 section 5.4).
+
+    Not ``http.cookies``: it drops every cookie after one it cannot parse, so another
+    application's cookie on the same domain (a JSON value, say) would hide the session and
+    send the administrator back to the sign-in form forever. The first pair of a name wins
+    (the browser sends the most specific path first)."""
+    jar: dict[str, str] = {}
+    for pair in header.split(";"):
+        name, equals, value = pair.partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or not name:
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        jar.setdefault(name, value)
+    return jar
 
 
 def _form(raw: bytes, content_type: str) -> dict[str, str]:
@@ -162,13 +171,13 @@ def _check_texts(*groups: Mapping[str, Any]) -> None:
                     raise Refused(400, "The request holds text that is not valid Unicode.") from exc
 
 
-def parse(current: Any, params: Mapping[str, str]) -> Page:
+def parse(current: Any, params: Mapping[str, str], *, with_session: bool = True) -> Page:
+    """The request as a :class:`Page`; its session is looked up ``with_session`` only (a
+    static file or the sign-in form costs no read)."""
     headers = {k.lower(): v for k, v in (current.headers or {}).items()}
     _check_texts(params, headers, dict(current.query_params or {}))
     context = current.context or {}
     cookies = _cookies(headers.get("cookie", ""))
-    settings = root().settings
-    key = sessions.session_key(settings)
     raw = current.raw_body or b""
     return Page(
         method=current.method,
@@ -179,9 +188,44 @@ def parse(current: Any, params: Mapping[str, str]) -> Page:
         headers=headers,
         secure=headers.get("x-forwarded-proto", "").lower() == "https",
         request_id=str(context.get("requestId") or uuid.uuid4().hex),
-        session=sessions.unseal(cookies.get(sessions.SESSION_COOKIE), key),
-        key=key,
+        session=current_session(cookies.get(sessions.SESSION_COOKIE)) if with_session else None,
     )
+
+
+def current_session(cookie: str | None) -> sessions.Session | None:
+    """The session a cookie and the node's half of it make, or ``None``."""
+    record = sessions.record_of(cookie)
+    if cookie is None or record is None:
+        return None
+    settings = root().settings  # built first: it binds the tables
+    stored = console_sessions.find(record)
+    if stored is None:
+        return None
+    return sessions.join(
+        cookie,
+        csrf=stored.csrf,
+        pad=stored.pad,
+        expires=stored.expires,
+        admin_token_sha256=settings.admin_token_sha256,
+    )
+
+
+def begin_session(token: str) -> str:
+    """Start a session for ``token`` (already checked by the admin API): the node keeps its
+    half, and the cookie's value is returned for the browser."""
+    root()  # binds the tables
+    started = sessions.start(token)
+    console_sessions.keep(
+        started.record,
+        console_sessions.StoredSession(csrf=started.csrf, pad=started.pad, expires=started.expires),
+    )
+    return started.cookie
+
+
+def end_session(session: sessions.Session) -> None:
+    """Sign out: the node's half is deleted, so no copy of the cookie opens anything."""
+    root()
+    console_sessions.forget(session.record)
 
 
 def check_csrf(page: Page) -> None:
@@ -287,14 +331,17 @@ def html_route(
     methods: list[str],
     *,
     signed_in: bool = True,
+    sees_session: bool | None = None,
 ) -> Callable[[View], View]:
     """Register a console view at ``/console{path}``.
 
     ``signed_in=True``: without a session, a GET goes to the sign-in page (and comes back
     afterwards) and anything else is refused with 401. State-changing methods always need
-    the CSRF value; ``signed_in=False`` views (sign in) check their own.
+    the CSRF value; ``signed_in=False`` views (sign in) check their own. A ``signed_in=False``
+    view sees no session (one read less) unless ``sees_session=True``.
     """
     full = PREFIX + path
+    with_session = signed_in if sees_session is None else sees_session
 
     def decorator(view: View) -> View:
         def handler(**params: str) -> Response:
@@ -307,7 +354,7 @@ def html_route(
 
         def _handle(current: Any, view: View, params: dict[str, str]) -> Response:
             try:
-                page = parse(current, params)
+                page = parse(current, params, with_session=with_session)
                 if signed_in and page.session is None:
                     return _to_signin(page, current, full)
                 if signed_in and page.method in STATE_CHANGING:

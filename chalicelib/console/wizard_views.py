@@ -47,7 +47,7 @@ def connections(page: Page) -> Html:
     return connections_page(api(page), deleted=deleted)
 
 
-@html_route(console_api, "/live/connections", ["GET"], signed_in=False)
+@html_route(console_api, "/live/connections", ["GET"], signed_in=False, sees_session=True)
 def connections_table(page: Page) -> Html | Redirect | Response:
     """The Connections table alone: htmx polls it, so a new status shows without a reload.
 

@@ -40,6 +40,7 @@ key                                        TTL                    owner
 ``job#<job>#cancel``                       none                   ops.job_store
 ``job#<job>#d#<chunk>``                    none                   ops.drift_job
 ``wait#<connection>#<remote key>``         outbox retention       sync.hierarchy
+``console#<sha256 of the session id>``     the session (8 hours)  store.console_sessions
 =========================================  =====================  ========================
 
 Events table (``EventModel.pk``; TTL is ``purge_at``):
@@ -193,6 +194,11 @@ def connection_name_key(name: str) -> str:
 def connection_tomb_key(connection_id: str) -> str:
     """A deleted connection's tombstone (the reason)."""
     return f"conn-tomb#{connection_id}"
+
+
+def console_session_key(session_id_sha256: str) -> str:
+    """A signed-in console session (its CSRF value and the node's half of the token)."""
+    return f"console#{session_id_sha256}"
 
 
 def seq_key(name: str) -> str:

@@ -11,7 +11,8 @@ benchmark times); these checks keep that table honest and lean:
   validators (``yaml``, ``fastjsonschema``) load on the first request that needs them, the
   console's templates (``jinja2``) on a console page, the script sandbox
   (``RestrictedPython``) when a script rule runs, and ``cryptography`` / PyJWT when a
-  connection key is derived, a console cookie sealed or a peer token signed or checked;
+  connection key is derived (peer tokens are signed and checked with the standard library,
+  and so are console sessions);
 - per worker (apply, ingest, reconcile, jobs, poll_peers), none of our modules that only
   another kind of work than a field change uses (``NOT_ON_A_FIRST_CHANGE``): Visual mode's
   document, a first sync's connect, a removal's, a person's, a drift job's, a rule edit's,
@@ -197,13 +198,47 @@ FIRST_REQUESTS = {
 }
 
 
-def signed_in(env: dict[str, str]) -> str:
-    """The console's session cookie of an administrator who signed in on this node."""
-    from chalicelib.config import load_settings
-    from chalicelib.console import session as sessions
+SIGN_IN = r"""
+import re, sys
+from urllib.parse import urlencode
+from chalice.test import Client
+from app import app
 
-    key = sessions.session_key(load_settings(env))
-    return f"{sessions.SESSION_COOKIE}={sessions.seal(sessions.new_session(ADMIN_TOKEN), key)}"
+def set_cookies(response):
+    given = response.headers.get("Set-Cookie") or response.headers.get("set-cookie") or []
+    values = given if isinstance(given, list) else [given]
+    return dict(v.split(";", 1)[0].split("=", 1) for v in values)
+
+with Client(app) as client:
+    form = client.http.get("/console/signin")
+    nonce = re.search(r'name="csrf_token" value="([^"]*)"', form.body.decode()).group(1)
+    cookies = set_cookies(form)
+    signed = client.http.post(
+        "/console/signin",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+        },
+        body=urlencode({"csrf_token": nonce, "token": sys.argv[1]}).encode(),
+    )
+    assert signed.status_code == 303, signed.body
+    print("twinsync_console=" + set_cookies(signed)["twinsync_console"])
+"""
+
+
+def signed_in(env: dict[str, str]) -> str:
+    """The console's session cookie of an administrator who signed in on this node (in
+    another process: the node keeps its half of the session in its table)."""
+    done = subprocess.run(
+        [sys.executable, "-c", SIGN_IN, ADMIN_TOKEN],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done.stdout.strip().splitlines()[-1]
 
 
 def first_invocations(env: dict[str, str]) -> dict[str, dict]:

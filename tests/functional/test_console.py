@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,15 @@ def test_sign_in_needs_the_form_of_this_console(cluster):
     assert "twinsync_console" not in visitor.cookies
 
 
-def test_the_session_cookie_is_sealed_httponly_strict_and_expiring(cluster):
+def console_records(cluster: Any, node: str) -> list[Any]:
+    """The node's halves of the console sessions (keys-table items)."""
+    from chalicelib.store.models import KeyModel
+
+    with cluster.active(cluster[node]):
+        return [item for item in KeyModel.scan() if item.key.startswith("console#")]
+
+
+def test_the_session_cookie_holds_no_token_and_is_httponly_strict_and_expiring(cluster):
     visitor = Visitor(cluster, "node-a")
     visitor.sign_in()
     session = next(c for c in visitor.set_cookies if c.startswith("twinsync_console="))
@@ -158,6 +167,13 @@ def test_the_session_cookie_is_sealed_httponly_strict_and_expiring(cluster):
     assert ADMIN_TOKEN not in value
     assert ADMIN_TOKEN[:12] not in value
 
+    # the node's half names the session by a hash and holds neither the token nor the id
+    (record,) = console_records(cluster, "node-a")
+    session_id = value.partition(".")[0]
+    assert session_id not in record.key
+    assert ADMIN_TOKEN not in json.dumps(record.attribute_values, default=str)
+    assert ADMIN_TOKEN[:12] not in json.dumps(record.attribute_values, default=str)
+
     secure = Visitor(cluster, "node-a", https=True)
     secure.sign_in()
     assert any(c.startswith("twinsync_console=") and "; Secure" in c for c in secure.set_cookies)
@@ -170,20 +186,62 @@ def test_an_altered_or_foreign_cookie_is_no_session(cluster):
     visitor.cookies["twinsync_console"] = value[:-4] + ("AAAA" if value[-4:] != "AAAA" else "BBBB")
     assert visitor.get("/console/connections").status_code == 303
 
+    on_b = Visitor(cluster, "node-b")
+    on_b.sign_in()
+    carried = Visitor(cluster, "node-a")
+    carried.cookies["twinsync_console"] = on_b.cookies["twinsync_console"]
+    assert carried.get("/console/connections").status_code == 303
+    assert on_b.get("/console/connections").status_code == 200
 
-def test_a_cookie_sealed_by_another_node_or_expired_opens_nothing():
-    from types import SimpleNamespace
 
-    from chalicelib.console import session as sessions
+def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(cluster):
+    visitor = Visitor(cluster, "node-a")
+    visitor.sign_in()
+    copied = Visitor(cluster, "node-a")
+    copied.cookies["twinsync_console"] = visitor.cookies["twinsync_console"]
+    assert copied.get("/console/connections").status_code == 200
 
-    settings = SimpleNamespace(admin_token_sha256="ab" * 32, webhook_secret="one-secret")
-    other = SimpleNamespace(admin_token_sha256="ab" * 32, webhook_secret="another-secret")
-    sealed = sessions.seal(sessions.new_session("token", now=1000), sessions.session_key(settings))
-    assert sessions.unseal(sealed, sessions.session_key(settings), now=1001).token == "token"
-    assert sessions.unseal(sealed, sessions.session_key(other), now=1001) is None
-    late = 1000 + sessions.SESSION_SECONDS + 1
-    assert sessions.unseal(sealed, sessions.session_key(settings), now=late) is None
-    assert sessions.unseal("garbage", sessions.session_key(settings)) is None
+    signed_out = visitor.post("/console/signout", {"csrf_token": visitor.csrf()})
+    assert signed_out.status_code == 303
+    assert copied.get("/console/connections").status_code == 303
+    assert console_records(cluster, "node-a") == []
+
+
+def test_changing_the_admin_token_ends_every_session(cluster):
+    visitor = Visitor(cluster, "node-a")
+    visitor.sign_in()
+    assert visitor.get("/console/connections").status_code == 200
+
+    new_token = secrets.token_urlsafe(32)
+    cluster["node-a"].env["TWINSYNC_ADMIN_TOKEN"] = new_token
+    assert visitor.get("/console/connections").status_code == 303
+    assert visitor.sign_in().status_code == 401
+    assert visitor.sign_in(new_token).status_code == 303
+    assert visitor.get("/console/connections").status_code == 200
+
+
+def test_another_applications_cookies_on_the_domain_do_not_hide_the_session(cluster):
+    visitor = Visitor(cluster, "node-a")
+    visitor.sign_in()
+    session = visitor.cookies.pop("twinsync_console")
+    # what other applications on a shared domain set: JSON, a quoted value, a stray token
+    visitor.cookies = {
+        "prefs": '{"theme": "dark", "cols": [1, 2]}',
+        "quoted": '"a b"',
+        'odd"name': "x",
+        "twinsync_console": session,
+        "after": "(1)",
+    }
+    assert visitor.get("/console/connections").status_code == 200
+
+
+def test_a_token_too_long_for_a_cookie_is_refused_with_a_sentence(cluster):
+    visitor = Visitor(cluster, "node-a")
+    response = visitor.sign_in("x" * 1025)
+    assert response.status_code == 400
+    assert "longer than 1,024 bytes cannot sign in to the console" in text(response)
+    assert "twinsync_console" not in visitor.cookies
+    assert console_records(cluster, "node-a") == []
 
 
 def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(cluster):

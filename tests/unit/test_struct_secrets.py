@@ -27,8 +27,22 @@ def test_the_tombstone_key_is_hidden():
 
 
 def test_a_console_session_hides_its_token_and_csrf_value():
-    shown = repr(sessions.Session(token=TOKEN, csrf=CSRF, expires=1))
-    assert shown == "Session(token=***, csrf=***, expires=1)"
+    shown = repr(sessions.Session(token=TOKEN, csrf=CSRF, expires=1, record="r"))
+    assert shown == "Session(token=***, csrf=***, expires=1, record='r')"
+
+
+def test_a_new_console_session_hides_both_halves_of_the_token():
+    started = sessions.start(TOKEN, now=1)
+    shown = repr(started)
+    assert started.cookie not in shown and repr(started.pad) not in shown
+    assert started.csrf not in shown and started.record in shown
+
+
+def test_the_nodes_half_of_a_session_hides_its_pad_and_csrf_value():
+    from chalicelib.store.console_sessions import StoredSession
+
+    shown = repr(StoredSession(csrf=CSRF, pad=KEY, expires=1))
+    assert shown == "StoredSession(csrf=***, pad=***, expires=1)"
 
 
 def test_the_admin_client_hides_its_token():
@@ -36,12 +50,12 @@ def test_the_admin_client_hides_its_token():
     assert TOKEN not in shown and "token=***" in shown and "request_id='console'" in shown
 
 
-def test_a_console_page_hides_the_session_and_the_key():
-    session = sessions.Session(token=TOKEN, csrf=CSRF, expires=1)
-    page = web.Page("GET", "", {}, {}, {}, {}, True, "r-1", session=session, key=KEY)
+def test_a_console_page_hides_the_session():
+    session = sessions.Session(token=TOKEN, csrf=CSRF, expires=1, record="r")
+    page = web.Page("GET", "", {}, {}, {}, {}, True, "r-1", session=session)
     shown = repr(page)
-    assert TOKEN not in shown and CSRF not in shown and repr(KEY) not in shown
-    assert "session=***" in shown and "key=***" in shown and "request_id='r-1'" in shown
+    assert TOKEN not in shown and CSRF not in shown
+    assert "session=***" in shown and "request_id='r-1'" in shown
 
 
 def test_an_api_request_shows_its_raw_body_once():
@@ -61,8 +75,9 @@ def test_an_api_request_shows_its_raw_body_once():
 
 
 def test_the_helpers_name_fields_in_order():
-    session = sessions.Session(token=TOKEN, csrf=CSRF, expires=1)
+    session = sessions.Session(token=TOKEN, csrf=CSRF, expires=1, record="r")
     assert (
-        repr_without(session, omit=("csrf",), secret=("token",)) == "Session(token=***, expires=1)"
+        repr_without(session, omit=("csrf", "record"), secret=("token",))
+        == "Session(token=***, expires=1)"
     )
-    assert values_without(session, ("token",)) == (CSRF, 1)
+    assert values_without(session, ("token",)) == (CSRF, 1, "r")

@@ -42,6 +42,7 @@ EXAMPLES = [
     (ns.connection_name_key("acme"), "conn-name#acme"),
     (ns.connection_tomb_key("c1"), "conn-tomb#c1"),
     (ns.seq_key("c1#out"), "seq#c1#out"),
+    (ns.console_session_key("ab12"), "console#ab12"),
     (ns.job_key("j1"), "job#j1"),
     (ns.job_chunk_key("j1", 2), "job#j1#c#2"),
     (ns.job_cancel_key("j1"), "job#j1#cancel"),
