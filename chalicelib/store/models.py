@@ -217,7 +217,9 @@ class TwinModel(Model):
     comment_map = JSONAttribute(default=dict)  # remote comment id -> local comment id
     worklog_map = JSONAttribute(null=True)  # issue 18: remote worklog id -> {local_id, hash}
     # issue 18: links of this issue that this node added as copies of the other side's,
-    # [type (lower case), direction, our key of the other issue]; sent marked ``copied``
+    # [type (lower case), direction, our key of the other issue, anchor]; sent marked
+    # ``copied``; anchor: None until a read shows the link, then that read's ``updated``
+    # (chalicelib.sync.relations_apply.LinkCopies); notes written before anchors: 3 items
     links_copied = JSONAttribute(null=True)
     attachment_map = JSONAttribute(default=dict)  # remote attachment id -> local attachment id
     last_applied_version = NumberAttribute(default=0)

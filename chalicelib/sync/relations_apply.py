@@ -26,11 +26,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from pynamodb.exceptions import UpdateError
+
 from chalicelib.rules.plan import LinkOp, Plan, WorklogOp
+from chalicelib.store.keys import condition_failed
 from chalicelib.store.models import ConnectionModel, TwinModel, set_or_remove
 from chalicelib.sync.messages import Replica
 from chalicelib.sync.services import SyncDeps
-from chalicelib.sync.store import get_twin, twin_by_remote
+from chalicelib.sync.store import BUSY_RETRY_S, TwinBusy, get_twin, twin_by_remote
 from chalicelib.trackers.base import IssueLink, NotFound, utc_time
 
 
@@ -130,8 +133,10 @@ def _apply_links(
         source, destination = (
             (twin.local_key, other) if op.direction == "outward" else (other, twin.local_key)
         )
-        tracker.add_issue_link(name, source, destination)
+        # noted first: a read of either issue that shows the link must find it ours, and
+        # the other issue is not held by this apply (its webhook may be read meanwhile)
         copies.remember(twin, name, op.direction, other)
+        tracker.add_issue_link(name, source, destination)
         deps.hook("after_link", key=twin.local_key, other=other)
         present.append(IssueLink("", name, op.direction, other))
     return problems
@@ -141,7 +146,17 @@ class LinkCopies:
     """The links this node added as copies, kept on both issues' twins
     (``TwinModel.links_copied``): the outgoing replica marks them ``copied``
     (:func:`mark_copied`), so the other side never takes our copy of its link, read back
-    after it removed the link, for a new link to add."""
+    after it removed the link, for a new link to add.
+
+    A copy is noted before the link is written, as *pending*: the other issue is not held
+    by the apply that writes the link, and its webhook may be read the moment the link
+    exists. The first read that shows the link anchors the note at that read's
+    ``updated``; from then on a later read (the tracker's own clock: no clock of ours is
+    compared with it) that no longer shows the link forgets it (a person removed our copy:
+    made again, the link is theirs). A read that does not show a pending copy is older
+    than the link, and forgets nothing. Notes are written conditioned on the notes as read
+    (:func:`_write_notes`): an apply notes a copy on the other issue's twin without holding
+    it."""
 
     def __init__(self, connection_id: str) -> None:
         self.connection_id = connection_id
@@ -153,49 +168,103 @@ class LinkCopies:
         self._note(twin, kind, direction, other, keep=False)
 
     def _note(self, twin: TwinModel, kind: str, direction: str, other: str, *, keep: bool) -> None:
-        _set_copy(twin, [kind.lower(), direction, other], keep=keep)
+        _set_copy(twin, (kind.lower(), direction, other), keep=keep)
         mirror = get_twin(self.connection_id, other)  # the link shows on the other issue too
         if mirror is not None:
             back = "inward" if direction == "outward" else "outward"
-            _set_copy(mirror, [kind.lower(), back, twin.local_key], keep=keep)
+            _set_copy(mirror, (kind.lower(), back, twin.local_key), keep=keep)
 
 
-def _set_copy(twin: TwinModel, entry: list[str], *, keep: bool) -> None:
-    copies = [list(x) for x in twin.links_copied or [] if isinstance(x, list)]
-    if (entry in copies) == keep:
-        return
-    copies = [*copies, entry] if keep else [x for x in copies if x != entry]
-    twin.update(actions=[set_or_remove(TwinModel.links_copied, copies or None)])
+Note = list[Any]  # [type (lower case), direction, other key, anchor]: anchor None = pending
+NOTE_TRIES = 5
+
+
+def _link_of(note: Any) -> tuple[str, str, str] | None:
+    if isinstance(note, list) and len(note) in (3, 4):
+        return (str(note[0]), str(note[1]), str(note[2]))
+    return None
+
+
+def _notes(twin: TwinModel) -> list[Note]:
+    return [list(x) for x in twin.links_copied or [] if _link_of(x) is not None]
+
+
+def _set_copy(twin: TwinModel, link: tuple[str, str, str], *, keep: bool) -> None:
+    def change(notes: list[Note]) -> list[Note]:
+        others = [x for x in notes if _link_of(x) != link]
+        if not keep:
+            return others
+        if len(others) < len(notes):
+            return notes  # noted already (pending or anchored): as it is
+        return [*notes, [*link, None]]
+
+    _write_notes(twin, change)
+
+
+def _write_notes(twin: TwinModel, change: Any) -> None:
+    """``twin.links_copied = change(notes)``, conditioned on the notes being as read; read
+    again and changed again when another handler wrote them meanwhile."""
+    for _ in range(NOTE_TRIES):
+        stored = twin.links_copied
+        after = change(_notes(twin)) or None
+        if after == (stored or None):
+            return
+        condition = (
+            TwinModel.links_copied.does_not_exist()
+            if stored is None
+            else TwinModel.links_copied == stored
+        )
+        try:
+            twin.update(actions=[set_or_remove(TwinModel.links_copied, after)], condition=condition)
+            return
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+        fresh = get_twin(twin.connection_id, twin.local_key)
+        if fresh is None:
+            return  # the twin is gone: nothing to note
+        twin.links_copied = fresh.links_copied
+    raise TwinBusy(f"the link notes of {twin.local_key} keep changing", delay=BUSY_RETRY_S)
 
 
 def mark_copied(twin: TwinModel, replica: dict[str, Any]) -> None:
     """Mark the outgoing replica's links that this node added as copies (``copied``), and
-    forget copies no longer on the issue (a person removed one: added again, it is theirs)."""
-    if not copies_unchanged(twin, replica):
-        kept = _marked(twin, replica)
-        twin.update(actions=[set_or_remove(TwinModel.links_copied, kept or None)])
+    forget copies a newer read no longer shows (see :class:`LinkCopies`)."""
+    _write_notes(twin, lambda notes: _marked(notes, replica))
 
 
 def copies_unchanged(twin: TwinModel, replica: dict[str, Any]) -> bool:
     """Mark the replica's copied links (as :func:`mark_copied`, without writing); True when
-    the twin's list of copies stays as it is (issue 19: a send that writes nothing)."""
+    the twin's notes stay as they are (issue 19: a send that writes nothing)."""
     links = replica.get("links")
     if not isinstance(links, list) or not twin.links_copied:
         return True
-    return len(_marked(twin, replica)) == len(twin.links_copied)
+    notes = _notes(twin)
+    return _marked(notes, replica) == notes
 
 
-def _marked(twin: TwinModel, replica: dict[str, Any]) -> list[Any]:
+def _marked(notes: list[Note], replica: dict[str, Any]) -> list[Note]:
+    """The notes after this read: each link shown is marked ``copied`` in the replica (and
+    a pending note anchored at the read); one not shown is kept while pending or when the
+    read is not newer than its anchor. A note from before anchors (three items) is kept
+    only while shown, as it always was."""
     shown = {
         (str(x.get("type", "")).lower(), x.get("direction"), x.get("key")): x
         for x in replica.get("links") or ()
         if isinstance(x, dict)
     }
-    kept = []
-    for entry in twin.links_copied or ():
-        if isinstance(entry, list) and len(entry) == 3 and tuple(entry) in shown:
-            shown[tuple(entry)]["copied"] = True
-            kept.append(entry)
+    read = utc_time(str(replica.get("updated") or "")) or ""
+    kept: list[Note] = []
+    for note in notes:
+        link = _link_of(note)
+        if link is None:
+            continue
+        anchor = note[3] if len(note) == 4 else ""
+        if link in shown:
+            shown[link]["copied"] = True
+            kept.append([*link, anchor or read or None] if len(note) == 4 else note)
+        elif anchor is None or (anchor and read and read <= (utc_time(str(anchor)) or "")):
+            kept.append(note)
     return kept
 
 

@@ -92,7 +92,8 @@ def test_our_copy_of_a_link_read_back_after_its_removal_there_does_not_bring_it_
     link = env.tracker.link_issues("Blocks", a, b)
     changed(env, a, b)
     assert links_of(env, a2) == {("Blocks", "outward", b2)}
-    assert env.twin(a2, env.other_id).links_copied == [["blocks", "outward", b2]]
+    # noted as our copy (pending until a read of a2 shows it: the anchor)
+    assert [n[:3] for n in env.twin(a2, env.other_id).links_copied] == [["blocks", "outward", b2]]
     env.tracker.delete_issue_link(link)  # removed on OPS; its webhook comes later
     env.tracker.update_issue(a2, IssueFields(summary="Printer still on fire"))
     changed(env, a2)  # SUP's replica of a2, with its copy of the link, reaches OPS first
@@ -105,6 +106,50 @@ def test_our_copy_of_a_link_read_back_after_its_removal_there_does_not_bring_it_
     env.tracker.link_issues("Blocks", a2, b2)
     changed(env, a2, b2)
     assert links_of(env, a) == {("Blocks", "outward", b)}
+
+
+def read_now(env, key):
+    """The ingest of ``key``'s webhook, run at this very moment (another worker), as the
+    queue would: retried later when the twin is busy."""
+    from chalicelib.queues import QueueMessage
+    from chalicelib.root import root
+    from chalicelib.sync.ingest import handle_ingest
+    from chalicelib.sync.messages import IngestMessage
+    from chalicelib.trackers.retry import RetryLater
+
+    hint = IngestMessage(key, source="webhook", kind="issuelink_created")
+    message = QueueMessage("m", "r", hint.to_body(), None, 1, "arn:aws:sqs:us-east-1:1:i.fifo")
+    try:
+        handle_ingest(message, deps=root().sync)
+    except RetryLater:  # the twin held by the apply: the queue brings it again
+        env.webhook(key, kind="issuelink_created", author=None)
+
+
+def test_a_read_of_the_other_issue_while_we_copy_a_link_sends_it_as_our_copy(env):
+    """An edit made during an apply. SUP's apply copies OPS's link; the link's webhook on
+    the other issue is read by another worker before that apply has noted the copy, and
+    the person removes the link on OPS before that replica gets there. The replica must
+    carry the link as our copy, or OPS takes it for a new link and the removal is lost
+    (seen once in the fidelity stack test, under load)."""
+    a, a2 = env.sync_pair("Printer on fire")
+    b, b2 = env.sync_pair("Toner empty")
+    link = env.tracker.link_issues("Blocks", a, b)  # a person, on OPS
+    real_add = env.tracker.add_issue_link
+
+    def add_while_others_read(link_type, inward_key, outward_key):
+        real_add(link_type, inward_key, outward_key)
+        env.tracker.add_issue_link = real_add
+        for key in (inward_key, outward_key):  # both issues' webhooks, read right away
+            read_now(env, key)
+        env.tracker.delete_issue_link(link)  # the person removes it on OPS meanwhile
+        env.webhook(a)
+        env.webhook(b)
+
+    env.tracker.add_issue_link = add_while_others_read
+    changed(env, a, b)
+    env.pump.drain()
+    assert links_of(env, a) == set() and links_of(env, b) == set()  # the removal stands
+    assert links_of(env, a2) == set() and links_of(env, b2) == set()  # and reached SUP
 
 
 def test_a_link_to_an_unsynced_issue_arrives_when_that_issue_syncs(env):
@@ -345,3 +390,20 @@ def test_a_link_webhook_queues_an_ingest_for_each_of_its_issues_once(node):
     # sent again: the same deduplication ids, so the FIFO queue drops the copies
     assert take_webhook(headers, {}, raw, deps=deps)["status"] == "queued"
     assert {dedup for _, dedup in sent[2:]} == {dedup for _, dedup in sent[:2]}
+
+
+def test_a_copy_noted_on_a_twin_another_worker_is_sending_is_not_written_over(env):
+    """The notes are one attribute that an apply writes on the other issue's twin without
+    holding it, while that twin's own send may be writing them: neither write is lost."""
+    from chalicelib.store.models import TwinModel
+    from chalicelib.sync.relations_apply import _set_copy, mark_copied
+
+    _, a2 = env.sync_pair("Printer on fire")
+    old = ["relates", "inward", "SUP-9", "2026-12-04T10:00:00.000Z"]  # a copy made earlier
+    env.twin(a2, env.other_id).update(actions=[TwinModel.links_copied.set([old])])
+    sending = env.twin(a2, env.other_id)  # the send read the twin (and its notes) here
+    applying = env.twin(a2, env.other_id)
+    _set_copy(applying, ("blocks", "outward", "SUP-7"), keep=True)  # an apply notes a copy
+    # the send's newer read no longer shows the earlier copy: it forgets that one only
+    mark_copied(sending, {"updated": "2026-12-04T11:00:00.000Z", "links": []})
+    assert env.twin(a2, env.other_id).links_copied == [["blocks", "outward", "SUP-7", None]]
