@@ -174,6 +174,7 @@ def _check_texts(*groups: Mapping[str, Any]) -> None:
 def parse(current: Any, params: Mapping[str, str], *, with_session: bool = True) -> Page:
     """The request as a :class:`Page`; its session is looked up ``with_session`` only (a
     static file or the sign-in form costs no read)."""
+    root()  # the stage's settings, logs, metrics and tables, on every console request
     headers = {k.lower(): v for k, v in (current.headers or {}).items()}
     _check_texts(params, headers, dict(current.query_params or {}))
     context = current.context or {}
@@ -197,7 +198,6 @@ def current_session(cookie: str | None) -> sessions.Session | None:
     record = sessions.record_of(cookie)
     if cookie is None or record is None:
         return None
-    settings = root().settings  # built first: it binds the tables
     stored = console_sessions.find(record)
     if stored is None:
         return None
@@ -206,14 +206,13 @@ def current_session(cookie: str | None) -> sessions.Session | None:
         csrf=stored.csrf,
         pad=stored.pad,
         expires=stored.expires,
-        admin_token_sha256=settings.admin_token_sha256,
+        admin_token_sha256=root().settings.admin_token_sha256,
     )
 
 
 def begin_session(token: str) -> str:
     """Start a session for ``token`` (already checked by the admin API): the node keeps its
     half, and the cookie's value is returned for the browser."""
-    root()  # binds the tables
     started = sessions.start(token)
     console_sessions.keep(
         started.record,
@@ -224,7 +223,6 @@ def begin_session(token: str) -> str:
 
 def end_session(session: sessions.Session) -> None:
     """Sign out: the node's half is deleted, so no copy of the cookie opens anything."""
-    root()
     console_sessions.forget(session.record)
 
 

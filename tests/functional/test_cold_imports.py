@@ -42,6 +42,7 @@ from tests.functional.test_fresh_process import (  # noqa: F401  (node_environme
     first_calls,
     handler_calls,
     http_call,
+    in_a_node_process,
     node_environment,
     the_app,
 )
@@ -229,16 +230,7 @@ with Client(app) as client:
 def signed_in(env: dict[str, str]) -> str:
     """The console's session cookie of an administrator who signed in on this node (in
     another process: the node keeps its half of the session in its table)."""
-    done = subprocess.run(
-        [sys.executable, "-c", SIGN_IN, ADMIN_TOKEN],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return done.stdout.strip().splitlines()[-1]
+    return in_a_node_process(["-c", SIGN_IN, ADMIN_TOKEN], env).strip().splitlines()[-1]
 
 
 def first_invocations(env: dict[str, str]) -> dict[str, dict]:

@@ -110,11 +110,11 @@ def node_environment() -> Iterator[dict[str, str]]:
         aws.stop()
 
 
-def first_calls(calls: list[dict[str, Any]], env: dict[str, str]) -> list[dict[str, Any]]:
-    """Each call served first by a fresh process that imported ``app`` and nothing more."""
+def in_a_node_process(args: list[str], env: dict[str, str], *, stdin: str = "") -> str:
+    """What a fresh Python process with the node's environment prints (it must succeed)."""
     done = subprocess.run(
-        [sys.executable, "-m", "tests.functional.cold_start"],
-        input=json.dumps(calls),
+        [sys.executable, *args],
+        input=stdin,
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -122,7 +122,14 @@ def first_calls(calls: list[dict[str, Any]], env: dict[str, str]) -> list[dict[s
         timeout=180,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    results = json.loads(done.stdout)
+    return done.stdout
+
+
+def first_calls(calls: list[dict[str, Any]], env: dict[str, str]) -> list[dict[str, Any]]:
+    """Each call served first by a fresh process that imported ``app`` and nothing more."""
+    results = json.loads(
+        in_a_node_process(["-m", "tests.functional.cold_start"], env, stdin=json.dumps(calls))
+    )
     assert len(results) == len(calls)
     return results
 
