@@ -107,6 +107,24 @@ def test_persistence_round_trip(tmp_path: Path, flavour: str) -> None:
         assert bot.create_issue()["key"] == "ABC-2"
 
 
+def persisted(state: Path) -> str:
+    """What a site has written of its state: the snapshot and the journal after it."""
+    files = (state, state.with_name(state.name + ".journal"))
+    return "".join(f.read_text() for f in files if f.exists())
+
+
+def caught_up(site: SandboxJira, state: Path, text: str) -> None:
+    deadline = time.monotonic() + 10
+    while text not in persisted(state):
+        flusher = site._flusher
+        assert time.monotonic() < deadline, (
+            f"the state file never caught up with {text}: flusher alive "
+            f"{flusher is not None and flusher.is_alive()}, dirty {site._dirty}, files "
+            f"{sorted(p.name for p in state.parent.iterdir())}"
+        )
+        site._changed.wait(0.1)  # the flusher runs on its own; nothing else to wait on
+
+
 def test_a_running_site_writes_its_state_soon_after_a_change_not_in_each_request(
     tmp_path: Path, flavour: str
 ) -> None:
@@ -114,12 +132,11 @@ def test_a_running_site_writes_its_state_soon_after_a_change_not_in_each_request
     with SandboxJira(flavour, persist_path=state) as site:
         _, bot_user, _ = setup_site(site)
         bot = JiraClient(site, bot_user)
+        caught_up(site, state, '"ABC"')  # the project, in the snapshot
         with site._save_lock:  # a request that wrote the state file would wait here
             keys = [bot.create_issue(f"Issue {n}")["key"] for n in range(5)]
-        deadline = time.monotonic() + 10
-        while keys[-1] not in (state.read_text() if state.exists() else ""):
-            assert time.monotonic() < deadline, "the state file never caught up"
-            site._changed.wait(0.1)  # the flusher runs on its own; nothing else to wait on
+        # in the snapshot or the journal, whichever this flush wrote
+        caught_up(site, state, f'"{keys[-1]}"')
 
 
 def test_config_is_applied_once_over_persisted_state(tmp_path: Path) -> None:
