@@ -24,6 +24,7 @@ when its worklog changes.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
@@ -201,7 +202,7 @@ def _set_copy(twin: TwinModel, link: tuple[str, str, str], *, keep: bool) -> Non
     _write_notes(twin, change)
 
 
-def _write_notes(twin: TwinModel, change: Any) -> None:
+def _write_notes(twin: TwinModel, change: Callable[[list[Note]], list[Note]]) -> None:
     """``twin.links_copied = change(notes)``, conditioned on the notes being as read; read
     again and changed again when another handler wrote them meanwhile."""
     for _ in range(NOTE_TRIES):
@@ -230,7 +231,8 @@ def _write_notes(twin: TwinModel, change: Any) -> None:
 def mark_copied(twin: TwinModel, replica: dict[str, Any]) -> None:
     """Mark the outgoing replica's links that this node added as copies (``copied``), and
     forget copies a newer read no longer shows (see :class:`LinkCopies`)."""
-    _write_notes(twin, lambda notes: _marked(notes, replica))
+    if twin.links_copied:  # (every send comes here; almost no twin has a copied link)
+        _write_notes(twin, lambda notes: _marked(notes, replica))
 
 
 def copies_unchanged(twin: TwinModel, replica: dict[str, Any]) -> bool:
